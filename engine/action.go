@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/wxbot/wxbot/engine/wechat"
+)
+
+// Action is one step of a rule, built from its params when rules load and run
+// for every push the rule matches. Run may be called concurrently. It must
+// honour ctx: the engine cancels it at shutdown, and for Passive actions the
+// reply deadline is in ctx.
+//
+// An action never starts goroutines of its own: the engine runs actions on
+// goroutines it owns and waits for them at shutdown.
+type Action interface {
+	Run(ctx context.Context, c *Call) error
+}
+
+// ActionFunc adapts a function to Action.
+type ActionFunc func(ctx context.Context, c *Call) error
+
+// Run calls f.
+func (f ActionFunc) Run(ctx context.Context, c *Call) error { return f(ctx, c) }
+
+// Validator is implemented by params that check themselves after decoding;
+// the loader reports the error at the action's position.
+type Validator interface {
+	Validate() error
+}
+
+// Spec registers an action under a name usable in rules.yaml.
+type Spec struct {
+	// Name is the key in rules.yaml: `- NAME: {params}`.
+	Name string
+	// Doc is one line for `wxbot schema` and error messages.
+	Doc string
+	// Params returns a fresh params value (a pointer to a struct) with its
+	// defaults set; the loader decodes rules.yaml into it strictly, then calls
+	// Validate if it is a Validator. Nil means the action takes no params.
+	Params func() any
+	// New builds the action from decoded, validated params (nil when Params
+	// is nil).
+	New func(params any) (Action, error)
+	// Passive marks an action that answers the push itself (a passive reply
+	// or a transfer): only the first passive response of a push is sent.
+	Passive bool
+}
+
+var registry struct {
+	sync.RWMutex
+	specs map[string]*Spec
+}
+
+// Register makes an action available to rules. It is meant for init
+// functions and panics, like database/sql.Register, on an empty name, a nil
+// New, or a name registered twice.
+func Register(s Spec) {
+	if s.Name == "" {
+		panic("engine.Register: empty action name")
+	}
+	if s.New == nil {
+		panic(fmt.Sprintf("engine.Register(%q): nil New", s.Name))
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.specs == nil {
+		registry.specs = make(map[string]*Spec)
+	}
+	if _, dup := registry.specs[s.Name]; dup {
+		panic(fmt.Sprintf("engine.Register: action %q registered twice", s.Name))
+	}
+	registry.specs[s.Name] = &s
+}
+
+// LookupAction returns the registered action called name.
+func LookupAction(name string) (*Spec, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	s, ok := registry.specs[name]
+	return s, ok
+}
+
+// ActionNames lists the registered actions, sorted.
+func ActionNames() []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	names := make([]string, 0, len(registry.specs))
+	for n := range registry.specs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Call is what an action sees of the push it runs for.
+type Call struct {
+	Event  *Event
+	Env    *Env
+	Rule   *Rule
+	Logger *slog.Logger
+
+	run *run
+}
+
+// Render evaluates a template in the push's environment.
+func (c *Call) Render(t *Template) (string, error) { return t.Render(c.Env) }
+
+// Reply offers the push's passive response. Only the first one wins: Reply
+// reports whether r is the one that will be sent. News replies are cut to
+// WeChat's limit (1 article to a user message, 8 otherwise).
+func (c *Call) Reply(r *wechat.Reply) bool {
+	if r.Type == wechat.ReplyNews {
+		limit := 8
+		if c.Event.IsUserMessage() {
+			limit = 1
+		}
+		if len(r.Articles) > limit {
+			c.Logger.Warn("news reply cut to WeChat's article limit",
+				"rule", c.Rule.Name, "articles", len(r.Articles), "limit", limit)
+			r.Articles = slices.Clip(r.Articles[:limit])
+		}
+	}
+	return c.run.offer(r)
+}
+
+// NewTestCall builds a Call outside a dispatch, for action tests: replies
+// offered through it are returned by the second result.
+func NewTestCall(ev *Event, env *Env) (*Call, func() *wechat.Reply) {
+	r := newRun()
+	c := &Call{Event: ev, Env: env, Rule: &Rule{Name: "test"}, Logger: slog.New(slog.DiscardHandler), run: r}
+	return c, func() *wechat.Reply { return r.reply }
+}
+
+// LintInfo is what a params value may look at to warn about its rule.
+type LintInfo struct {
+	// On is the rule's event types ("*" for any).
+	On []string
+}
+
+// Linter is implemented by params that can warn about their use, e.g. a
+// news reply with more articles than WeChat shows. Warnings do not stop a
+// rules file from loading; `wxbot check` prints them.
+type Linter interface {
+	Lint(LintInfo) []string
+}
+
+// UserMessageTypes are the event types of messages a user sends (as opposed
+// to events): WeChat allows one news article in a passive reply to them.
+var UserMessageTypes = []string{"text", "image", "voice", "video", "shortvideo", "location", "link", "file"}

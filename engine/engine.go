@@ -1,0 +1,324 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wxbot/wxbot/engine/wechat"
+)
+
+// Engine matches events against the current rule set and runs the actions of
+// the rules that match. It is safe for concurrent use.
+type Engine struct {
+	cur   atomic.Pointer[current]
+	now   func() time.Time
+	loc   *time.Location
+	log   *slog.Logger
+	store Store
+
+	ctx    context.Context // cancelled by Close after the drain deadline
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+
+	// lateReply receives passive replies produced after the push was
+	// answered; see Options.LateReply.
+	lateReply func(ev *Event, r *wechat.Reply)
+}
+
+// Options configures an Engine. Zero values are usable.
+type Options struct {
+	// Now is the clock (time.Now when nil); tests fix it.
+	Now func() time.Time
+	// Location is the time zone of now(), hour(), weekday() and event.time
+	// (UTC when nil).
+	Location *time.Location
+	Logger   *slog.Logger
+	// Store keeps cooldowns (an in-memory store when nil).
+	Store Store
+	// LateReply is called with a passive reply that an action produced after
+	// the push had already been answered (the reply deadline passed). The
+	// kefu outbox delivers it; when nil the reply is logged and dropped.
+	LateReply func(ev *Event, r *wechat.Reply)
+}
+
+// New returns an Engine with an empty rule set.
+func New(o Options) *Engine {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Store == nil {
+		o.Store = NewMemoryStore(o.Now)
+	}
+	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, store: o.Store, lateReply: o.LateReply}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.SetRules(NewRuleSet(nil, nil))
+	return e
+}
+
+// current pairs a rule set with the environment built for it.
+type current struct {
+	rs   *RuleSet
+	base Env
+}
+
+// SetRules swaps in a new rule set. Pushes already being handled finish on
+// the set they started with.
+func (e *Engine) SetRules(rs *RuleSet) {
+	e.cur.Store(&current{rs: rs, base: baseEnv(rs.Vars, rs.Windows, e.now, e.loc)})
+}
+
+// Rules returns the current rule set.
+func (e *Engine) Rules() *RuleSet { return e.cur.Load().rs }
+
+// Location is the engine's time zone.
+func (e *Engine) Location() *time.Location { return e.loc }
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.now() }
+
+// Env builds the expression environment for ev under rule set rs.
+func (e *Engine) Env(rs *RuleSet, ev *Event) *Env {
+	env := baseEnv(rs.Vars, rs.Windows, e.now, e.loc)
+	env.Event = ev
+	return &env
+}
+
+// Store is the engine's state store.
+func (e *Engine) Store() Store { return e.store }
+
+// Match returns the rules that match ev, in order, stopping after the first
+// one without `continue`. Rules whose gates fail to evaluate do not match;
+// their errors are returned alongside.
+func (s *RuleSet) Match(ctx context.Context, ev *Event, env *Env, store Store) (matched []*Rule, errs []error) {
+	norm := ev.Content
+	if ev.Content != "" {
+		norm = NormalizeText(ev.Content)
+	}
+	var buf [32]int32
+	for _, i := range s.candidates(ev, norm, buf[:]) {
+		r := s.ordered[i]
+		gate, err := r.Check(ctx, ev, norm, env, s.Windows, store)
+		if err != nil {
+			errs = append(errs, &RuleError{Rule: r.Name, Err: err})
+		}
+		if gate != "" {
+			continue
+		}
+		matched = append(matched, r)
+		if !r.Continue {
+			break
+		}
+	}
+	return matched, errs
+}
+
+// RuleError is a rule's condition failing at run time (a nil map key, a type
+// mismatch the checker could not see).
+type RuleError struct {
+	Rule string
+	Err  error
+}
+
+func (e *RuleError) Error() string { return "rule " + quote(e.Rule) + ": when: " + e.Err.Error() }
+func (e *RuleError) Unwrap() error { return e.Err }
+
+func quote(s string) string { return `"` + s + `"` }
+
+// Pending is a dispatched push whose actions may still be running.
+type Pending struct {
+	Event *Event
+	// Rules are the rules that matched, in order.
+	Rules []*Rule
+	run   *run
+}
+
+// Dispatch matches ev against the current rules and starts the matching rules'
+// actions on a goroutine the engine owns. Use Pending.Wait for the reply.
+func (e *Engine) Dispatch(ev *Event) *Pending {
+	cur := e.cur.Load()
+	rs := cur.rs
+	if rs.NeedsRaw && ev.Raw == nil && ev.Message != nil {
+		ev.Raw = rawFields(ev.Message)
+	}
+	env := new(Env)
+	*env = cur.base
+	env.Event = ev
+	matched, errs := rs.Match(e.ctx, ev, env, e.store)
+	for _, err := range errs {
+		e.log.Warn("rule condition failed; the rule did not match", "err", err, "event", ev.Type)
+	}
+	p := &Pending{Event: ev, Rules: matched, run: newRun()}
+	p.run.lateReply = func(rep *wechat.Reply) {
+		if e.lateReply != nil {
+			e.lateReply(ev, rep)
+			return
+		}
+		e.log.Warn("passive reply produced after the reply deadline was dropped",
+			"event", ev.Type, "reply", rep.Type)
+	}
+	steps := 0
+	for _, r := range matched {
+		r.hits.Add(1)
+		steps += len(r.Actions)
+	}
+	if steps == 0 || e.closed.Load() {
+		if steps > 0 {
+			e.log.Warn("engine is shutting down; actions not run", "event", ev.Type)
+		}
+		close(p.run.done)
+		return p
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.runActions(p, env)
+	}()
+	return p
+}
+
+func (e *Engine) runActions(p *Pending, env *Env) {
+	defer close(p.run.done)
+	for _, r := range p.Rules {
+		c := &Call{Event: p.Event, Env: env, Rule: r, Logger: e.log, run: p.run}
+		for _, st := range r.Actions {
+			if e.ctx.Err() != nil {
+				return
+			}
+			if err := st.Action.Run(e.ctx, c); err != nil {
+				p.run.fail(err)
+				e.log.Error("action failed", "rule", r.Name, "action", st.Name, "err", err)
+			}
+			p.run.ran = append(p.run.ran, r.Name+"/"+st.Name)
+		}
+	}
+}
+
+// Outcome says how a push was answered.
+type Outcome int
+
+const (
+	// NoReply: nothing matched, or nothing that matched answers passively.
+	NoReply Outcome = iota
+	// Replied: a passive reply or transfer is ready.
+	Replied
+	// DeadlinePassed: actions were still running at the deadline; anything
+	// they reply later goes to Options.LateReply.
+	DeadlinePassed
+)
+
+// Wait blocks until the push's passive reply is ready, its actions are done,
+// or the deadline passes, whichever is first.
+func (p *Pending) Wait(deadline <-chan time.Time) (*wechat.Reply, Outcome) {
+	select {
+	case <-p.run.replied:
+	case <-p.run.done:
+	case <-deadline:
+	}
+	return p.run.settle()
+}
+
+// Done is closed when every action has returned.
+func (p *Pending) Done() <-chan struct{} { return p.run.done }
+
+// Result is a finished push, for tests and `wxbot explain`.
+type Result struct {
+	Rules []*Rule
+	// Actions lists "rule/action" in the order they ran.
+	Actions []string
+	Reply   *wechat.Reply
+	Err     error // the joined errors of failed actions
+}
+
+// Finish waits for every action and returns the whole result. It is for
+// offline runs (rule tests); the handler uses Wait.
+func (p *Pending) Finish(ctx context.Context) (*Result, error) {
+	select {
+	case <-p.run.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return &Result{Rules: p.Rules, Actions: p.run.ran, Reply: p.run.reply, Err: errors.Join(p.run.errs...)}, nil
+}
+
+// Close stops dispatching, waits for running actions until ctx is done, then
+// cancels what is left.
+func (e *Engine) Close(ctx context.Context) error {
+	e.closed.Store(true)
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		e.cancel()
+		return nil
+	case <-ctx.Done():
+		e.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// run is the shared state of one push's actions.
+type run struct {
+	mu        sync.Mutex
+	reply     *wechat.Reply
+	answered  bool // the handler has answered; later replies are late
+	replied   chan struct{}
+	done      chan struct{}
+	errs      []error
+	ran       []string // written by the action goroutine only, read after done
+	lateReply func(*wechat.Reply)
+}
+
+func newRun() *run {
+	return &run{replied: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (r *run) offer(rep *wechat.Reply) bool {
+	r.mu.Lock()
+	if r.reply != nil {
+		r.mu.Unlock()
+		return false
+	}
+	r.reply = rep
+	late := r.answered
+	close(r.replied)
+	r.mu.Unlock()
+	if late && r.lateReply != nil {
+		r.lateReply(rep)
+	}
+	return true
+}
+
+func (r *run) fail(err error) {
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+}
+
+// settle fixes what the handler answers: the reply if one is ready, else
+// nothing, after which replies count as late.
+func (r *run) settle() (*wechat.Reply, Outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.answered = true
+	if r.reply != nil {
+		return r.reply, Replied
+	}
+	select {
+	case <-r.done:
+		return nil, NoReply
+	default:
+		return nil, DeadlinePassed
+	}
+}

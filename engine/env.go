@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Env is the environment every expression runs in: `when` conditions and the
+// ${ … } parts of action strings. Expressions are compiled against its type
+// once, when rules load, so a misspelt field is a load error.
+type Env struct {
+	Event *Event         `expr:"event"`
+	Vars  map[string]any `expr:"vars"`
+
+	// Now is the engine's clock in the bot's time zone (fixed in tests).
+	Now func() time.Time `expr:"now"`
+	// Hour is t's hour of day, 0–23, in the bot's time zone.
+	Hour func(t time.Time) int `expr:"hour"`
+	// Weekday is t's day of the week in the bot's time zone, 0 (Sunday) to 6.
+	Weekday func(t time.Time) int `expr:"weekday"`
+	// Active reports whether now is inside the named window of the rules
+	// file; names are checked when rules load.
+	Active func(window string) bool `expr:"active"`
+	// Bucket puts a string (an OpenID) in one of n buckets, the same one
+	// every time: bucket(event.from, 100) < 10 picks a stable 10% of users.
+	Bucket func(s string, n int) int `expr:"bucket"`
+}
+
+// CompileCondition compiles a `when` expression; it must yield a bool.
+func CompileCondition(src string) (*vm.Program, error) {
+	return expr.Compile(src, expr.Env(Env{}), expr.AsBool())
+}
+
+// compileValue compiles the expression of one ${ … } interpolation.
+func compileValue(src string) (*vm.Program, error) {
+	return expr.Compile(src, expr.Env(Env{}))
+}
+
+// EvalCondition runs a compiled condition. A nil program is true.
+func EvalCondition(p *vm.Program, env *Env) (bool, error) {
+	if p == nil {
+		return true, nil
+	}
+	out, err := expr.Run(p, env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok { // AsBool makes this unreachable for programs from CompileCondition
+		return false, fmt.Errorf("condition yielded %T, not bool", out)
+	}
+	return b, nil
+}
+
+// baseEnv builds everything of an Env but the event: it depends only on the
+// rule set and the clock, so the engine builds it once per rule set and
+// copies it per push.
+func baseEnv(vars map[string]any, windows map[string]*Window, now func() time.Time, loc *time.Location) Env {
+	localNow := func() time.Time { return now().In(loc) }
+	return Env{
+		Vars:    vars,
+		Now:     localNow,
+		Hour:    func(t time.Time) int { return t.In(loc).Hour() },
+		Weekday: func(t time.Time) int { return int(t.In(loc).Weekday()) },
+		Active: func(name string) bool {
+			w, ok := windows[name]
+			return ok && w.Contains(localNow())
+		},
+		Bucket: Bucket,
+	}
+}
+
+// Bucket hashes s (FNV-1a) into [0, n); n < 1 yields 0.
+func Bucket(s string, n int) int {
+	if n < 1 {
+		return 0
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return int(h % uint32(n))
+}
+
+func newEnv(ev *Event, vars map[string]any, now func() time.Time, loc *time.Location) *Env {
+	env := baseEnv(vars, nil, now, loc)
+	env.Event = ev
+	return &env
+}
+
+// NewEnv builds an environment outside an engine, for action tests.
+func NewEnv(ev *Event, vars map[string]any, now func() time.Time, loc *time.Location) *Env {
+	return newEnv(ev, vars, now, loc)
+}
+
+// stringify renders an interpolated value: strings as they are, whole floats
+// without a fraction (so fen/100 prints 12, not 12.000000), nil as "".
+func stringify(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case bool:
+		return strconv.FormatBool(x)
+	case time.Time:
+		return x.Format(time.DateTime)
+	default:
+		return fmt.Sprint(v)
+	}
+}

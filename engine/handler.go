@@ -1,0 +1,293 @@
+package engine
+
+import (
+	"crypto/subtle"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wxbot/wxbot/engine/wechat"
+)
+
+// MaxBodyBytes caps a push body. WeChat's pushes are a few KiB at most.
+const MaxBodyBytes = 1 << 20
+
+// DefaultDedupTTL covers WeChat's retry span (three retries, about 5 s
+// apart) with room to spare.
+const DefaultDedupTTL = time.Minute
+
+// HandlerConfig configures the WeChat callback handler.
+type HandlerConfig struct {
+	// Token is the Token from the console; PreviousToken, when set, is still
+	// accepted while the console switches to a new one.
+	Token, PreviousToken string
+	// Cipher enables safe and compatible mode; PreviousCipher (optional)
+	// still decrypts while the EncodingAESKey is rotated.
+	Cipher, PreviousCipher *wechat.Cipher
+	// RequireEncryption refuses plaintext pushes.
+	RequireEncryption bool
+	// MaxSkew rejects pushes whose timestamp is further from now; 0 disables.
+	MaxSkew time.Duration
+	// ReplyDeadline bounds how long a push waits for its passive reply; after
+	// it the push is answered "success". Zero means 4 s.
+	ReplyDeadline time.Duration
+	// DedupTTL is how long answers are kept for retries (DefaultDedupTTL when 0).
+	DedupTTL time.Duration
+	Logger   *slog.Logger
+}
+
+// Handler is the WeChat callback: GET verifies the server URL, POST takes
+// pushes. Create it with NewHandler.
+type Handler struct {
+	e     *Engine
+	cfg   HandlerConfig
+	dedup *Dedup
+	log   *slog.Logger
+}
+
+// NewHandler returns the callback handler for e.
+func NewHandler(e *Engine, cfg HandlerConfig) *Handler {
+	if cfg.ReplyDeadline <= 0 {
+		cfg.ReplyDeadline = 4 * time.Second
+	}
+	if cfg.DedupTTL <= 0 {
+		cfg.DedupTTL = DefaultDedupTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = e.log
+	}
+	return &Handler{e: e, cfg: cfg, dedup: NewDedup(cfg.DedupTTL, e.now), log: cfg.Logger}
+}
+
+// query holds the parameters WeChat puts on the callback URL.
+type query struct {
+	signature, timestamp, nonce, echostr, encryptType, msgSignature string
+}
+
+// parseQuery reads only the keys it knows, in one pass, without building a
+// url.Values map.
+func parseQuery(raw string) query {
+	var q query
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.ContainsAny(v, "%+") {
+			if u, err := url.QueryUnescape(v); err == nil {
+				v = u
+			}
+		}
+		switch k {
+		case "signature":
+			q.signature = v
+		case "timestamp":
+			q.timestamp = v
+		case "nonce":
+			q.nonce = v
+		case "echostr":
+			q.echostr = v
+		case "encrypt_type":
+			q.encryptType = v
+		case "msg_signature":
+			q.msgSignature = v
+		}
+	}
+	return q
+}
+
+// token returns the configured token that signed q, or "".
+func (h *Handler) token(q *query) string {
+	for _, t := range [2]string{h.cfg.Token, h.cfg.PreviousToken} {
+		if t != "" && wechat.VerifySignature(t, q.timestamp, q.nonce, q.signature) {
+			return t
+		}
+	}
+	return ""
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		h.verify(w, r)
+	case http.MethodPost:
+		h.push(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+// verify answers the console's server URL check.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	q := parseQuery(r.URL.RawQuery)
+	if q.signature == "" || q.timestamp == "" || q.nonce == "" || q.echostr == "" {
+		http.Error(w, "missing signature, timestamp, nonce or echostr", http.StatusBadRequest)
+		return
+	}
+	if h.token(&q) == "" {
+		h.log.Warn("URL verification with a bad signature: check that --token matches the console's Token",
+			"remote", r.RemoteAddr)
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	h.log.Info("URL verified")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, q.echostr)
+}
+
+// reject answers a push that is refused before any rule runs.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, status int, public, why string, err error) {
+	h.log.Warn("push refused", "status", status, "reason", why, "err", err, "remote", r.RemoteAddr)
+	http.Error(w, public, status)
+}
+
+func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	q := parseQuery(r.URL.RawQuery)
+	if q.signature == "" || q.timestamp == "" || q.nonce == "" {
+		h.reject(w, r, http.StatusUnauthorized, "bad signature", "missing signature, timestamp or nonce", nil)
+		return
+	}
+	token := h.token(&q)
+	if token == "" {
+		h.reject(w, r, http.StatusUnauthorized, "bad signature", "signature does not match --token", wechat.ErrBadSignature)
+		return
+	}
+	if h.cfg.MaxSkew > 0 {
+		ts, err := strconv.ParseInt(q.timestamp, 10, 64)
+		if err != nil {
+			h.reject(w, r, http.StatusBadRequest, "bad request", "timestamp is not a number", err)
+			return
+		}
+		if d := h.e.now().Sub(time.Unix(ts, 0)); d > h.cfg.MaxSkew || d < -h.cfg.MaxSkew {
+			h.reject(w, r, http.StatusForbidden, "stale timestamp",
+				"timestamp outside --max-skew (a replay, or this server's clock is off: check NTP)", nil)
+			return
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.reject(w, r, http.StatusRequestEntityTooLarge, "body too large", "body over 1 MiB", nil)
+			return
+		}
+		h.reject(w, r, http.StatusBadRequest, "bad request", "reading body", err)
+		return
+	}
+
+	var (
+		msg    = new(wechat.Message)
+		cipher *wechat.Cipher // the one that decrypted the push; nil for plaintext
+	)
+	if q.encryptType == "aes" && h.cfg.Cipher != nil {
+		env, err := wechat.ParseEnvelope(body)
+		if err != nil {
+			h.reject(w, r, http.StatusBadRequest, "bad request", "encrypted push without a valid envelope", err)
+			return
+		}
+		if !wechat.VerifyMsgSignature(token, q.timestamp, q.nonce, env.Encrypt, q.msgSignature) {
+			h.reject(w, r, http.StatusUnauthorized, "bad signature", "msg_signature does not match", wechat.ErrBadSignature)
+			return
+		}
+		var plain []byte
+		for _, c := range [2]*wechat.Cipher{h.cfg.Cipher, h.cfg.PreviousCipher} {
+			if c == nil {
+				continue
+			}
+			if plain, err = c.Decrypt(env.Encrypt); err == nil {
+				cipher = c
+				break
+			}
+		}
+		if cipher == nil {
+			h.reject(w, r, http.StatusBadRequest, "bad request",
+				"cannot decrypt: check --aes-key and --appid against the console", err)
+			return
+		}
+		if err := wechat.DecodeInto(msg, plain); err != nil {
+			h.reject(w, r, http.StatusBadRequest, "bad request", "decrypted push is not a WeChat message", err)
+			return
+		}
+		if env.ToUserName != "" && subtle.ConstantTimeCompare([]byte(env.ToUserName), []byte(msg.ToUserName)) != 1 {
+			h.reject(w, r, http.StatusBadRequest, "bad request", "envelope ToUserName differs from the message's", nil)
+			return
+		}
+	} else {
+		if h.cfg.RequireEncryption {
+			h.reject(w, r, http.StatusForbidden, "encryption required",
+				"plaintext push refused by --require-encryption: set the console to safe mode", nil)
+			return
+		}
+		if q.encryptType == "aes" {
+			// Compatible mode still carries plaintext; safe mode fails to decode below.
+			h.log.Warn("encrypted push but no --aes-key configured: answering in plaintext if the push has any")
+		}
+		if err := wechat.DecodeInto(msg, body); err != nil {
+			h.reject(w, r, http.StatusBadRequest, "bad request", "body is not a WeChat message", err)
+			return
+		}
+	}
+
+	ev := EventFromMessage(msg, h.e.loc)
+	inflight, first := h.dedup.Claim(dedupKey(msg))
+	if !first {
+		ct, out, err := inflight.Wait(r.Context())
+		if err != nil {
+			return // WeChat gave up on this copy
+		}
+		h.log.Info("retry answered from the first copy", "type", ev.Type, "from", ev.From)
+		writeAnswer(w, ct, out)
+		return
+	}
+
+	p := h.e.Dispatch(ev)
+	timer := time.NewTimer(h.cfg.ReplyDeadline)
+	reply, outcome := p.Wait(timer.C)
+	timer.Stop()
+
+	ct, out := "text/plain; charset=utf-8", []byte("success")
+	if reply != nil {
+		now := h.e.now().Unix()
+		out = wechat.AppendReply(make([]byte, 0, 512), ev.From, ev.To, now, reply)
+		if cipher != nil {
+			out = cipher.AppendEncryptedReply(make([]byte, 0, len(out)*4/3+256), token, out, q.timestamp, q.nonce)
+		}
+		ct = "application/xml; charset=utf-8"
+	}
+	inflight.Finish(ct, out)
+	writeAnswer(w, ct, out)
+
+	if h.log.Enabled(r.Context(), slog.LevelInfo) {
+		names := make([]string, len(p.Rules))
+		for i, rl := range p.Rules {
+			names[i] = rl.Name
+		}
+		h.log.Info("push", "type", ev.Type, "from", ev.From, "rules", names,
+			"outcome", outcomeNames[outcome], "encrypted", cipher != nil, "latency", time.Since(start))
+	}
+}
+
+var outcomeNames = [...]string{NoReply: "success", Replied: "replied", DeadlinePassed: "deadline"}
+
+func writeAnswer(w http.ResponseWriter, ct string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+}
+
+// dedupKey identifies a push across WeChat's retries: the MsgId for
+// messages, and for events (which have none) the sender, time, event and key.
+func dedupKey(m *wechat.Message) string {
+	if m.MsgID != "" && !m.IsEvent() {
+		return m.ToUserName + "\x00m\x00" + m.MsgID
+	}
+	return m.ToUserName + "\x00e\x00" + m.FromUserName + "\x00" + strconv.FormatInt(m.CreateTime, 10) +
+		"\x00" + m.MsgType + "\x00" + m.Event + "\x00" + m.EventKey
+}

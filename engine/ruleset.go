@@ -1,0 +1,333 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// Pos is a position in a rules file.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+// Rule is one compiled rule. A Rule is immutable once in a RuleSet, except for
+// its hit counter.
+type Rule struct {
+	Name string
+	Pos  Pos
+	// On lists the event types the rule answers (lower case); "*" is any.
+	On []string
+	// Text gates text messages; the zero TextMatch lets everything through.
+	Text TextMatch
+	// Keys gates on EventKey (exact); empty lets everything through.
+	Keys []string
+	// Active lists windows the rule is limited to; any of them will do.
+	Active []ActiveRef
+	// When is the compiled condition; nil is true.
+	When    *vm.Program
+	WhenSrc string
+	// Priority orders rules, higher first; equal priorities keep file order.
+	Priority int
+	// Cooldown lets the rule fire at most once per user in this span.
+	Cooldown time.Duration
+	// Continue keeps matching later rules after this one matched.
+	Continue bool
+	// Disabled rules are loaded and checked but never match.
+	Disabled bool
+	Actions  []Step
+
+	hits atomic.Uint64
+}
+
+// Hits is how many pushes the rule matched since it was loaded.
+func (r *Rule) Hits() uint64 { return r.hits.Load() }
+
+// ActiveRef is one entry of `active:`: a window, or (Negate) its complement.
+type ActiveRef struct {
+	Window string
+	Negate bool
+}
+
+// Step is one action of a rule.
+type Step struct {
+	Name    string // the action's registered name
+	Pos     Pos
+	Action  Action
+	Passive bool
+}
+
+// TextMatch is the fast-path text gate. Any matcher that hits lets the push
+// through. Exact, Contains and Prefix compare case-insensitively with the
+// message's surrounding white space removed, and must be stored normalized
+// (see NormalizeText); Regex runs on the content as sent.
+type TextMatch struct {
+	Exact    []string
+	Contains []string
+	Prefix   []string
+	Regex    []*regexp.Regexp
+}
+
+// IsZero reports whether the gate has no matchers.
+func (t *TextMatch) IsZero() bool {
+	return len(t.Exact)+len(t.Contains)+len(t.Prefix)+len(t.Regex) == 0
+}
+
+// onlyExact reports whether the gate is decided by exact strings alone, so
+// the index can stand in for it.
+func (t *TextMatch) onlyExact() bool {
+	return len(t.Exact) > 0 && len(t.Contains)+len(t.Prefix)+len(t.Regex) == 0
+}
+
+// Match tests raw content; norm is NormalizeText(raw).
+func (t *TextMatch) Match(raw, norm string) bool {
+	for _, s := range t.Exact {
+		if norm == s {
+			return true
+		}
+	}
+	for _, s := range t.Contains {
+		if strings.Contains(norm, s) {
+			return true
+		}
+	}
+	for _, s := range t.Prefix {
+		if strings.HasPrefix(norm, s) {
+			return true
+		}
+	}
+	for _, re := range t.Regex {
+		if re.MatchString(raw) {
+			return true
+		}
+	}
+	return false
+}
+
+// NormalizeText is how text gates see content: trimmed and lower case, so
+// "Price " matches exact "price".
+func NormalizeText(s string) string { return lower(strings.TrimSpace(s)) }
+
+// RuleSet is a compiled rules file, ready to match. It is immutable.
+type RuleSet struct {
+	// Rules in file order.
+	Rules []*Rule
+	Vars  map[string]any
+	// Windows are the named time windows, for `active:` and active().
+	Windows map[string]*Window
+	// NeedsRaw is set when some expression reads event.raw, so events carry
+	// the raw map only then.
+	NeedsRaw bool
+	// Source describes where the rules came from, for /rules and logs.
+	Source   string
+	Hash     string
+	LoadedAt time.Time
+
+	ordered []*Rule // by priority desc, then file order
+	byType  map[string]*typeIndex
+	any     *typeIndex // rules on "*"
+}
+
+// typeIndex lists, for one event type, the rules to consider, as positions in
+// RuleSet.ordered (ascending, so merging keeps match order).
+type typeIndex struct {
+	exact map[string][]int32 // normalized text → rules decided by exact text
+	keys  map[string][]int32 // EventKey → rules gated by key
+	rest  []int32            // everything else
+}
+
+// NewRuleSet indexes rules (given in file order).
+func NewRuleSet(rules []*Rule, vars map[string]any) *RuleSet {
+	s := &RuleSet{Rules: rules, Vars: vars, byType: make(map[string]*typeIndex)}
+	s.ordered = make([]*Rule, len(rules))
+	copy(s.ordered, rules)
+	sort.SliceStable(s.ordered, func(i, j int) bool { return s.ordered[i].Priority > s.ordered[j].Priority })
+	for i, r := range s.ordered {
+		if r.Disabled {
+			continue
+		}
+		for _, on := range r.On {
+			var ix *typeIndex
+			if on == "*" {
+				if s.any == nil {
+					s.any = newTypeIndex()
+				}
+				ix = s.any
+			} else {
+				ix = s.byType[on]
+				if ix == nil {
+					ix = newTypeIndex()
+					s.byType[on] = ix
+				}
+			}
+			ix.add(int32(i), r)
+		}
+	}
+	return s
+}
+
+func newTypeIndex() *typeIndex {
+	return &typeIndex{exact: map[string][]int32{}, keys: map[string][]int32{}}
+}
+
+func (ix *typeIndex) add(i int32, r *Rule) {
+	switch {
+	case len(r.Keys) > 0:
+		for _, k := range dedupe(r.Keys) {
+			ix.keys[k] = append(ix.keys[k], i)
+		}
+	case r.Text.onlyExact():
+		for _, t := range dedupe(r.Text.Exact) {
+			ix.exact[t] = append(ix.exact[t], i)
+		}
+	default:
+		ix.rest = append(ix.rest, i)
+	}
+}
+
+func dedupe(xs []string) []string {
+	seen := make(map[string]bool, len(xs))
+	out := xs[:0:0]
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// candidates returns, in match order, the rules that may match ev: those the
+// index cannot rule out. The gates still have to be checked.
+func (s *RuleSet) candidates(ev *Event, norm string, buf []int32) []int32 {
+	var lists [6][]int32
+	n := 0
+	for _, ix := range [2]*typeIndex{s.byType[ev.Type], s.any} {
+		if ix == nil {
+			continue
+		}
+		if l := ix.exact[norm]; len(l) > 0 {
+			lists[n] = l
+			n++
+		}
+		if l := ix.keys[ev.Key]; len(l) > 0 {
+			lists[n] = l
+			n++
+		}
+		if len(ix.rest) > 0 {
+			lists[n] = ix.rest
+			n++
+		}
+	}
+	return mergeSorted(lists[:n], buf[:0])
+}
+
+// mergeSorted merges ascending lists into out, without duplicates.
+func mergeSorted(lists [][]int32, out []int32) []int32 {
+	if len(lists) == 1 {
+		return append(out, lists[0]...)
+	}
+	var pos [6]int
+	for {
+		best, bi := int32(-1), -1
+		for i, l := range lists {
+			if pos[i] < len(l) && (bi < 0 || l[pos[i]] < best) {
+				best, bi = l[pos[i]], i
+			}
+		}
+		if bi < 0 {
+			return out
+		}
+		for i, l := range lists {
+			if pos[i] < len(l) && l[pos[i]] == best {
+				pos[i]++
+			}
+		}
+		out = append(out, best)
+	}
+}
+
+// Gate names, as Trace reports them.
+const (
+	GateText     = "text"
+	GateKey      = "key"
+	GateActive   = "active"
+	GateWhen     = "when"
+	GateCooldown = "cooldown"
+	GateDisabled = "disabled"
+	GateOn       = "on"
+)
+
+// Check runs a rule's gates against an event, in the documented order (text,
+// key, active, when, cooldown). It returns "" when the rule matches, or the
+// gate that stopped it; err is set when `when` failed to evaluate or the
+// store failed (the rule does not match). A cooldown is taken only when
+// every other gate passed.
+func (r *Rule) Check(ctx context.Context, ev *Event, norm string, env *Env, windows map[string]*Window, store Store) (gate string, err error) {
+	if r.Disabled {
+		return GateDisabled, nil
+	}
+	if !r.Text.IsZero() && !r.Text.Match(ev.Content, norm) {
+		return GateText, nil
+	}
+	if len(r.Keys) > 0 && !contains(r.Keys, ev.Key) {
+		return GateKey, nil
+	}
+	if len(r.Active) > 0 && !r.activeAt(env.Now(), windows) {
+		return GateActive, nil
+	}
+	ok, err := EvalCondition(r.When, env)
+	if err != nil || !ok {
+		return GateWhen, err
+	}
+	if r.Cooldown > 0 {
+		ok, err := store.TakeCooldown(ctx, "cooldown\x00"+r.Name+"\x00"+ev.From, r.Cooldown)
+		if err != nil {
+			return GateCooldown, fmt.Errorf("cooldown: %w", err)
+		}
+		if !ok {
+			return GateCooldown, nil
+		}
+	}
+	return "", nil
+}
+
+func (r *Rule) activeAt(t time.Time, windows map[string]*Window) bool {
+	for _, a := range r.Active {
+		w, ok := windows[a.Window]
+		if ok && w.Contains(t) != a.Negate {
+			return true
+		}
+	}
+	return false
+}
+
+// Answers reports whether the rule's `on` covers the event type.
+func (r *Rule) Answers(typ string) bool {
+	for _, on := range r.On {
+		if on == "*" || on == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(xs []string, x string) bool {
+	for _, s := range xs {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Ordered returns the enabled and disabled rules in match order.
+func (s *RuleSet) Ordered() []*Rule { return s.ordered }
