@@ -1,0 +1,678 @@
+package rules
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"gopkg.in/yaml.v3"
+
+	"github.com/wxbot/wxbot/engine"
+)
+
+// EventTypes are the event types rules may name in `on` (besides "*"):
+// every message and event kind WeChat pushes to an Official Account, lower
+// case, plus payment (from WeChat Pay).
+var EventTypes = []string{
+	// messages
+	"text", "image", "voice", "video", "shortvideo", "location", "link", "file",
+	// events
+	"subscribe", "unsubscribe", "scan", "location_report", "click", "view",
+	"scancode_push", "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album", "pic_weixin",
+	"location_select", "view_miniprogram",
+	"kf_create_session", "kf_close_session", "kf_switch_session",
+	"templatesendjobfinish", "masssendjobfinish", "publishjobfinish",
+	"subscribe_msg_popup_event", "subscribe_msg_change_event", "subscribe_msg_sent_event",
+	"user_pay_from_pay_cell", "card_pay_order", "merchant_order",
+	"payment",
+}
+
+// Loaded is a rules file (or directory) that loaded: the rule set to run,
+// the warnings found, and the file's own tests.
+type Loaded struct {
+	Set   *engine.RuleSet
+	Diags Diagnostics // warnings only; errors make Load fail
+	Files []string
+	Tests []TestCase
+}
+
+// Load reads rules from path: a file, or a directory whose *.yaml files are
+// merged in name order. On any error it returns *Error listing all of them.
+func Load(path string) (*Loaded, error) {
+	files, err := ruleFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	l := newLoader()
+	h := sha256.New()
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading rules: %w", err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(f), len(data))
+		h.Write(data)
+		l.parse(f, data)
+	}
+	return l.finish(path, files, hex.EncodeToString(h.Sum(nil))[:16])
+}
+
+// Parse loads rules from one in-memory file; name is used in positions.
+func Parse(name string, data []byte) (*Loaded, error) {
+	l := newLoader()
+	l.parse(name, data)
+	sum := sha256.Sum256(data)
+	return l.finish(name, []string{name}, hex.EncodeToString(sum[:])[:16])
+}
+
+// ruleFiles resolves --rules to the files to read.
+func ruleFiles(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w (set --rules to a rules.yaml or a directory of *.yaml)", err)
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	var files []string
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasPrefix(n, ".") || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
+			continue
+		}
+		p := filepath.Join(path, n)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			files = append(files, p)
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("rules: no *.yaml files in directory %s", path)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+type loader struct {
+	file     string
+	diags    Diagnostics
+	rules    []*engine.Rule
+	names    map[string]engine.Pos
+	vars     map[string]any
+	varPos   map[string]engine.Pos
+	needsRaw bool
+	windows  map[string]*engine.Window
+	winPos   map[string]engine.Pos
+	// activeRefs are window names used by rules, checked once every file
+	// has been read (a window may be defined in a later file).
+	activeRefs []windowRef
+	tests      []TestCase
+}
+
+type windowRef struct {
+	name string
+	pos  engine.Pos
+	msg  string // the message prefix naming the rule
+}
+
+func newLoader() *loader {
+	return &loader{names: map[string]engine.Pos{}, vars: map[string]any{}, varPos: map[string]engine.Pos{},
+		windows: map[string]*engine.Window{}, winPos: map[string]engine.Pos{}}
+}
+
+func (l *loader) pos(n *yaml.Node) engine.Pos {
+	return engine.Pos{File: l.file, Line: n.Line, Col: n.Column}
+}
+
+func (l *loader) errAt(n *yaml.Node, msg string) { l.errAtPos(l.pos(n), msg) }
+
+func (l *loader) errAtPos(p engine.Pos, msg string) {
+	l.diags = append(l.diags, Diagnostic{Pos: p, Severity: SevError, Msg: msg})
+}
+
+func (l *loader) warnAt(n *yaml.Node, msg string) {
+	l.diags = append(l.diags, Diagnostic{Pos: l.pos(n), Severity: SevWarning, Msg: msg})
+}
+
+func (l *loader) compileTemplate(src string) (*engine.Template, error) {
+	if strings.Contains(src, "raw") {
+		l.needsRaw = true
+	}
+	return engine.CompileTemplate(src)
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (l *loader) parse(name string, data []byte) {
+	l.file = name
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			l.errAtPos(engine.Pos{File: name, Line: 1, Col: 1}, "empty rules file: want `version: 1` and `rules:`")
+			return
+		}
+		line, msg := 1, err.Error()
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		l.errAtPos(engine.Pos{File: name, Line: line, Col: 1}, "YAML: "+strings.TrimPrefix(msg, "yaml: "))
+		return
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		l.errAt(root, "a rules file is a mapping with `version: 1` and `rules:`")
+		return
+	}
+	var haveVersion bool
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		switch k.Value {
+		case "version":
+			haveVersion = true
+			if v.Value != "1" {
+				l.errAt(v, fmt.Sprintf("version: unsupported version %q (this wxbot reads version 1)", v.Value))
+			}
+		case "vars":
+			l.parseVars(v)
+		case "windows":
+			l.parseWindows(v)
+		case "tests":
+			l.parseTests(v)
+		case "rules":
+			if v.Kind != yaml.SequenceNode {
+				if !isNull(v) {
+					l.errAt(v, "rules: want a list of rules")
+				}
+				continue
+			}
+			for i, rn := range v.Content {
+				l.parseRule(rn, i)
+			}
+		default:
+			l.errAt(k, fmt.Sprintf("unknown field %q (known: rules, tests, vars, version, windows)", k.Value))
+		}
+	}
+	if !haveVersion {
+		l.errAt(root, "version: required (write `version: 1` at the top)")
+	}
+}
+
+func (l *loader) parseVars(n *yaml.Node) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		l.errAt(n, "vars: want a mapping of names to values")
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if prev, dup := l.varPos[k.Value]; dup {
+			l.errAt(k, fmt.Sprintf("vars: %q already defined at %s:%d:%d", k.Value, prev.File, prev.Line, prev.Col))
+			continue
+		}
+		var val any
+		if err := v.Decode(&val); err != nil {
+			l.errAt(v, "vars: "+k.Value+": "+yamlMessage(err))
+			continue
+		}
+		l.vars[k.Value] = val
+		l.varPos[k.Value] = l.pos(k)
+	}
+}
+
+// ruleFields are the keys a rule may have, for the unknown-field message.
+var ruleFields = []string{"actions", "active", "continue", "cooldown", "enabled", "key", "name", "on", "priority", "text", "when"}
+
+func (l *loader) parseRule(n *yaml.Node, index int) {
+	if n.Kind != yaml.MappingNode {
+		l.errAt(n, fmt.Sprintf("rules[%d]: want a mapping with name, on and actions", index))
+		return
+	}
+	r := &engine.Rule{Pos: l.pos(n)}
+	fields := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !slices.Contains(ruleFields, k.Value) {
+			l.errAt(k, fmt.Sprintf("rules[%d]: unknown field %q (known: %s)", index, k.Value, strings.Join(ruleFields, ", ")))
+			continue
+		}
+		if _, dup := fields[k.Value]; dup {
+			l.errAt(k, fmt.Sprintf("rules[%d]: field %q given twice", index, k.Value))
+			continue
+		}
+		fields[k.Value] = v
+	}
+
+	// The name first: every later message names the rule.
+	label := fmt.Sprintf("rules[%d]", index)
+	if v := fields["name"]; v == nil || v.Kind != yaml.ScalarNode || strings.TrimSpace(v.Value) == "" {
+		at := n
+		if v != nil {
+			at = v
+		}
+		l.errAt(at, label+": name: required (a unique name; it appears in logs and metrics)")
+	} else {
+		r.Name = v.Value
+		label = fmt.Sprintf("rule %q", r.Name)
+		if prev, dup := l.names[r.Name]; dup {
+			l.errAt(v, fmt.Sprintf("%s: name already used at %s:%d:%d", label, prev.File, prev.Line, prev.Col))
+		} else {
+			l.names[r.Name] = l.pos(v)
+		}
+	}
+	d := &decoder{l: l, prefix: label + ": "}
+
+	if v := fields["on"]; v == nil {
+		l.errAt(n, label+`: on: required (an event type such as text or click, a list of them, or "*")`)
+	} else {
+		var on []string
+		d.decode(v, reflectValue(&on), "on")
+		for i, t := range on {
+			t = strings.ToLower(strings.TrimSpace(t))
+			on[i] = t
+			if t != "*" && !slices.Contains(EventTypes, t) {
+				l.errAt(itemNode(v, i), fmt.Sprintf("%s: on: unknown event type %q (known: %s, or \"*\")", label, t, strings.Join(EventTypes, ", ")))
+			}
+		}
+		r.On = on
+	}
+
+	if v := fields["text"]; v != nil {
+		r.Text = l.parseText(d, v)
+	}
+	if v := fields["key"]; v != nil {
+		d.decode(v, reflectValue(&r.Keys), "key")
+	}
+	if v := fields["active"]; v != nil {
+		var refs []string
+		d.decode(v, reflectValue(&refs), "active")
+		for i, ref := range refs {
+			at := itemNode(v, i)
+			name := strings.TrimSpace(ref)
+			neg := strings.HasPrefix(name, "!")
+			name = strings.TrimSpace(strings.TrimPrefix(name, "!"))
+			r.Active = append(r.Active, engine.ActiveRef{Window: name, Negate: neg})
+			l.activeRefs = append(l.activeRefs, windowRef{name: name, pos: l.pos(at), msg: label + ": active"})
+		}
+	}
+	if v := fields["cooldown"]; v != nil {
+		d.decode(v, reflectValue(&r.Cooldown), "cooldown")
+		if r.Cooldown > 0 && r.Cooldown < time.Second {
+			l.errAt(v, label+": cooldown: "+r.Cooldown.String()+" is less than a second; did you mean "+strings.TrimSuffix(v.Value, "ms")+"s?")
+		}
+	}
+	if v := fields["when"]; v != nil {
+		var src string
+		d.decode(v, reflectValue(&src), "when")
+		if strings.TrimSpace(src) != "" {
+			r.WhenSrc = src
+			if strings.Contains(src, "raw") {
+				l.needsRaw = true
+			}
+			prog, err := engine.CompileCondition(src)
+			if err != nil {
+				l.exprError(v, label+": when: ", err)
+			} else {
+				for _, name := range activeCalls(prog) {
+					l.activeRefs = append(l.activeRefs, windowRef{name: name, pos: l.pos(v), msg: label + ": when: active"})
+				}
+			}
+			r.When = prog
+		}
+	}
+	if v := fields["priority"]; v != nil {
+		d.decode(v, reflectValue(&r.Priority), "priority")
+	}
+	if v := fields["continue"]; v != nil {
+		d.decode(v, reflectValue(&r.Continue), "continue")
+	}
+	if v := fields["enabled"]; v != nil {
+		enabled := true
+		d.decode(v, reflectValue(&enabled), "enabled")
+		r.Disabled = !enabled
+	}
+	if v := fields["actions"]; v == nil {
+		l.errAt(n, label+": actions: required (a list such as `- reply: {text: hello}`)")
+	} else {
+		r.Actions = l.parseActions(label, r.On, v)
+	}
+	l.rules = append(l.rules, r)
+}
+
+// exprError reports an expr compile error at its place in the file.
+func (l *loader) exprError(n *yaml.Node, prefix string, err error) {
+	var fe *file.Error
+	pos := l.pos(n)
+	if errors.As(err, &fe) {
+		if fe.Line <= 1 {
+			pos = scalarPos(l.file, n, byteOffset(n.Value, fe.Column))
+		} else {
+			pos = scalarPos(l.file, n, lineOffset(n.Value, fe.Line)+byteOffset(lineAt(n.Value, fe.Line), fe.Column))
+		}
+	}
+	l.errAtPos(pos, prefix+err.Error())
+}
+
+func lineOffset(s string, line int) int {
+	off := 0
+	for ; line > 1; line-- {
+		i := strings.IndexByte(s[off:], '\n')
+		if i < 0 {
+			return off
+		}
+		off += i + 1
+	}
+	return off
+}
+
+func lineAt(s string, line int) string {
+	s = s[lineOffset(s, line):]
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// textDoc is the `text:` gate as written.
+type textDoc struct {
+	Exact    []string `yaml:"exact"`
+	Contains []string `yaml:"contains"`
+	Prefix   []string `yaml:"prefix"`
+	Regex    []string `yaml:"regex"`
+}
+
+func (l *loader) parseText(d *decoder, n *yaml.Node) engine.TextMatch {
+	var doc textDoc
+	if n.Kind == yaml.MappingNode {
+		d.decode(n, reflectValue(&doc), "text")
+	} else { // text: 价格, or text: [价格, price] is shorthand for exact
+		d.decode(n, reflectValue(&doc.Exact), "text")
+	}
+	var tm engine.TextMatch
+	norm := func(xs []string) []string {
+		out := make([]string, 0, len(xs))
+		for _, x := range xs {
+			if x = engine.NormalizeText(x); x != "" {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	tm.Exact, tm.Contains, tm.Prefix = norm(doc.Exact), norm(doc.Contains), norm(doc.Prefix)
+	for i, src := range doc.Regex {
+		re, err := regexp.Compile(src)
+		if err != nil {
+			at := itemNode(fieldNode(n, "regex"), i)
+			l.errAt(at, fmt.Sprintf("%stext.regex: %v", d.prefix, err))
+			continue
+		}
+		tm.Regex = append(tm.Regex, re)
+	}
+	if tm.IsZero() {
+		l.errAt(n, d.prefix+"text: want at least one of exact, contains, prefix or regex")
+	}
+	return tm
+}
+
+func (l *loader) parseActions(label string, on []string, n *yaml.Node) []engine.Step {
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		l.errAt(n, label+": actions: want a list such as `- reply: {text: hello}`")
+		return nil
+	}
+	var steps []engine.Step
+	passives := 0
+	for i, an := range n.Content {
+		where := fmt.Sprintf("%s: actions[%d]", label, i)
+		if an.Kind != yaml.MappingNode || len(an.Content) != 2 {
+			l.errAt(an, where+": want one action name with its params, such as `reply: {text: hello}`")
+			continue
+		}
+		name, params := an.Content[0].Value, an.Content[1]
+		spec, ok := engine.LookupAction(name)
+		if !ok {
+			l.errAt(an.Content[0], fmt.Sprintf("%s: unknown action %q (known: %s)", where, name, strings.Join(engine.ActionNames(), ", ")))
+			continue
+		}
+		where = fmt.Sprintf("%s (%s)", where, name)
+		var p any
+		if spec.Params != nil {
+			p = spec.Params()
+			before := len(l.diags.Errors())
+			(&decoder{l: l, prefix: where + ": "}).decode(params, reflect.ValueOf(p).Elem(), "")
+			if len(l.diags.Errors()) > before {
+				continue
+			}
+			if v, ok := p.(engine.Validator); ok {
+				if err := v.Validate(); err != nil {
+					l.errAt(params, where+": "+err.Error())
+					continue
+				}
+			}
+		} else if !isNull(params) && !(params.Kind == yaml.MappingNode && len(params.Content) == 0) {
+			l.errAt(params, where+": takes no params")
+			continue
+		}
+		act, err := spec.New(p)
+		if err != nil {
+			l.errAt(params, where+": "+err.Error())
+			continue
+		}
+		if lt, ok := p.(engine.Linter); ok {
+			for _, w := range lt.Lint(engine.LintInfo{On: on}) {
+				l.warnAt(params, where+": "+w)
+			}
+		}
+		if spec.Passive {
+			switch {
+			case slices.Contains(on, "payment"):
+				l.errAt(an.Content[0], where+": a payment event takes no passive response (WeChat Pay is answered by the bot, and payments open no kefu window): use template or webhook")
+				continue
+			case slices.Contains(on, "unsubscribe"):
+				l.warnAt(an.Content[0], where+": a user who unsubscribed never sees a passive response")
+			case passives > 0:
+				l.warnAt(an.Content[0], where+": only one passive response goes back per push; this one is never sent (the earlier one in this rule wins)")
+			}
+			passives++
+		}
+		steps = append(steps, engine.Step{Name: name, Pos: l.pos(an), Action: act, Passive: spec.Passive})
+	}
+	return steps
+}
+
+func (l *loader) finish(source string, files []string, hash string) (*Loaded, error) {
+	for _, ref := range l.activeRefs {
+		if _, ok := l.windows[ref.name]; !ok {
+			l.errAtPos(ref.pos, fmt.Sprintf("%s: unknown window %q (%s)", ref.msg, ref.name, l.knownWindows()))
+		}
+	}
+	l.checkTestNames()
+	if len(l.rules) == 0 && len(l.diags.Errors()) == 0 {
+		l.diags = append(l.diags, Diagnostic{Pos: engine.Pos{File: files[0], Line: 1, Col: 1}, Severity: SevWarning,
+			Msg: "no rules: every push will be answered \"success\""})
+	}
+	sortDiags(l.diags)
+	if len(l.diags.Errors()) > 0 {
+		return nil, &Error{Diags: l.diags}
+	}
+	set := engine.NewRuleSet(l.rules, l.vars)
+	set.NeedsRaw = l.needsRaw
+	set.Windows = l.windows
+	l.lint(set)
+	sortDiags(l.diags)
+	set.Source, set.Hash, set.LoadedAt = source, hash, time.Now()
+	return &Loaded{Set: set, Diags: l.diags, Files: files, Tests: l.tests}, nil
+}
+
+// sortDiags orders diagnostics by file, then position, keeping the order of
+// those at one place.
+func sortDiags(ds Diagnostics) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i].Pos, ds[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}
+
+func (l *loader) knownWindows() string {
+	if len(l.windows) == 0 {
+		return "no windows are defined: add them under `windows:`"
+	}
+	names := make([]string, 0, len(l.windows))
+	for n := range l.windows {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return "known: " + strings.Join(names, ", ")
+}
+
+// windowDoc is one entry of `windows:` as written.
+type windowDoc struct {
+	// Weekdays the window is open: mon, tue, …; empty means every day.
+	Weekdays []string `yaml:"weekdays"`
+	// Hours like "09:00-18:00"; several ranges may be listed; "22:00-06:00"
+	// runs past midnight. Empty means all day.
+	Hours []string `yaml:"hours"`
+	// From and Until bound the window by date ("2026-11-11" or
+	// "2026-11-11 20:00", in --timezone); Until is exclusive.
+	From  string `yaml:"from"`
+	Until string `yaml:"until"`
+}
+
+func (l *loader) parseWindows(n *yaml.Node) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		l.errAt(n, "windows: want a mapping of names to windows, e.g. office_hours: {weekdays: [mon, tue], hours: \"09:00-18:00\"}")
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := k.Value
+		if prev, dup := l.winPos[name]; dup {
+			l.errAt(k, fmt.Sprintf("windows: %q already defined at %s:%d:%d", name, prev.File, prev.Line, prev.Col))
+			continue
+		}
+		l.winPos[name] = l.pos(k)
+		prefix := fmt.Sprintf("window %q: ", name)
+		var doc windowDoc
+		before := len(l.diags.Errors())
+		(&decoder{l: l, prefix: prefix}).decode(v, reflectValue(&doc), "")
+		if len(l.diags.Errors()) > before {
+			continue
+		}
+		w := &engine.Window{Name: name}
+		fail := func(field string, err error) { l.errAt(fieldNode(v, field), prefix+field+": "+err.Error()) }
+		failItem := func(field string, i int, err error) {
+			l.errAt(itemNode(fieldNode(v, field), i), prefix+field+": "+err.Error())
+		}
+		for i, d := range doc.Weekdays {
+			wd, err := engine.ParseWeekday(d)
+			if err != nil {
+				failItem("weekdays", i, err)
+				continue
+			}
+			w.Weekdays[wd] = true
+		}
+		for i, h := range doc.Hours {
+			r, err := engine.ParseDayRange(h)
+			if err != nil {
+				failItem("hours", i, err)
+				continue
+			}
+			w.Hours = append(w.Hours, r)
+		}
+		var err error
+		if doc.From != "" {
+			if w.From, err = engine.ParseWallTime(doc.From); err != nil {
+				fail("from", err)
+			}
+		}
+		if doc.Until != "" {
+			if w.Until, err = engine.ParseWallTime(doc.Until); err != nil {
+				fail("until", err)
+			}
+		}
+		if !w.From.IsZero() && !w.Until.IsZero() && !w.From.Before(w.Until) {
+			fail("until", fmt.Errorf("%s is not after from %s", doc.Until, doc.From))
+		}
+		l.windows[name] = w
+	}
+}
+
+// fieldNode is the value node of key in mapping n, or n itself.
+func fieldNode(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+	}
+	return n
+}
+
+// itemNode is the i-th item of a list node, or the node itself when it is a
+// single value.
+func itemNode(n *yaml.Node, i int) *yaml.Node {
+	if n.Kind == yaml.SequenceNode && i < len(n.Content) {
+		return n.Content[i]
+	}
+	return n
+}
+
+// activeCalls lists the window names a condition passes to active() as
+// string literals.
+func activeCalls(p *vm.Program) []string {
+	var names []string
+	root := p.Node()
+	ast.Walk(&root, visitor(func(n *ast.Node) {
+		call, ok := (*n).(*ast.CallNode)
+		if !ok || len(call.Arguments) != 1 {
+			return
+		}
+		if id, ok := call.Callee.(*ast.IdentifierNode); !ok || id.Value != "active" {
+			return
+		}
+		if s, ok := call.Arguments[0].(*ast.StringNode); ok {
+			names = append(names, s.Value)
+		}
+	}))
+	return names
+}
+
+type visitor func(*ast.Node)
+
+func (f visitor) Visit(n *ast.Node) { f(n) }

@@ -1,0 +1,229 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/wxbot/wxbot/engine"
+)
+
+// Reloader keeps an engine's rules in step with the rules on disk. A
+// reload loads, compiles and tests the new rules off to the side and swaps
+// them in only when all of that succeeds; otherwise the running rules stay
+// and the error is kept for Status. Reloads are serialized.
+type Reloader struct {
+	path string
+	loc  *time.Location
+	eng  *engine.Engine
+	log  *slog.Logger
+
+	// Debounce merges a burst of file events (an editor's save, a
+	// ConfigMap swap) into one reload.
+	Debounce time.Duration
+	// Poll is the interval of the checksum poll that backs the watcher up
+	// (network file systems, lost watches); 0 disables it.
+	Poll time.Duration
+
+	mu     sync.Mutex // serializes reloads
+	smu    sync.Mutex // guards status
+	status Status
+	kick   chan string
+}
+
+// Status is what GET /rules shows about reloading.
+type Status struct {
+	Source         string    `json:"source"`
+	Files          []string  `json:"files"`
+	Hash           string    `json:"hash"`
+	LoadedAt       time.Time `json:"loaded_at"`
+	Warnings       []string  `json:"warnings"`
+	LastReloadAt   time.Time `json:"last_reload_at,omitzero"`
+	LastReloadOK   bool      `json:"last_reload_ok"`
+	LastError      string    `json:"last_error,omitempty"`
+	LastErrorAt    time.Time `json:"last_error_at,omitzero"`
+	Reloads        uint64    `json:"reloads"`
+	ReloadFailures uint64    `json:"reload_failures"`
+}
+
+// NewReloader returns a reloader for the rules at path, which must already
+// be loaded into eng (Initial records that first load).
+func NewReloader(path string, loc *time.Location, eng *engine.Engine, log *slog.Logger) *Reloader {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reloader{path: path, loc: loc, eng: eng, log: log,
+		Debounce: 250 * time.Millisecond, Poll: 30 * time.Second, kick: make(chan string, 1)}
+}
+
+// Initial records the rules loaded at start-up.
+func (r *Reloader) Initial(l *Loaded) {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	r.status.Source, r.status.Files = r.path, l.Files
+	r.status.Hash, r.status.LoadedAt = l.Set.Hash, l.Set.LoadedAt
+	r.status.Warnings = diagStrings(l.Diags)
+	r.status.LastReloadOK = true
+}
+
+// Status returns a snapshot of the reload state.
+func (r *Reloader) Status() Status {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	s := r.status
+	s.Files = append([]string(nil), s.Files...)
+	s.Warnings = append([]string(nil), s.Warnings...)
+	return s
+}
+
+// ErrUnchanged is returned by Reload when the files hash as the running rules.
+var ErrUnchanged = errors.New("rules unchanged")
+
+// Reload loads the rules now. It returns ErrUnchanged when they are what is
+// running (unless force), and the load or test error when the new rules
+// were refused.
+func (r *Reloader) Reload(ctx context.Context, reason string, force bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := time.Now()
+	l, err := Load(r.path)
+	if err == nil && !force && l.Set.Hash == r.eng.Rules().Hash {
+		return ErrUnchanged
+	}
+	if err == nil {
+		err = testsPass(ctx, l, r.loc)
+	}
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	r.status.LastReloadAt = start
+	if err != nil {
+		r.status.LastReloadOK = false
+		r.status.LastError, r.status.LastErrorAt = err.Error(), start
+		r.status.ReloadFailures++
+		r.log.Error("rules reload refused; the running rules stay", "reason", reason, "source", r.path, "err", err)
+		return err
+	}
+	r.eng.SetRules(l.Set)
+	r.status.LastReloadOK = true
+	r.status.Reloads++
+	r.status.Files, r.status.Hash, r.status.LoadedAt = l.Files, l.Set.Hash, l.Set.LoadedAt
+	r.status.Warnings = diagStrings(l.Diags)
+	r.log.Info("rules reloaded", "reason", reason, "source", r.path, "rules", len(l.Set.Rules),
+		"hash", l.Set.Hash, "warnings", len(l.Diags), "took", time.Since(start))
+	for _, d := range l.Diags {
+		r.log.Warn("rules", "warning", d.String())
+	}
+	return nil
+}
+
+// testsPass runs the rules' own tests; a failing test refuses the rules.
+func testsPass(ctx context.Context, l *Loaded, loc *time.Location) error {
+	var fails []string
+	for _, res := range l.RunTests(ctx, loc) {
+		if !res.Passed() {
+			p := res.Case.Pos
+			fails = append(fails, fmt.Sprintf("%s:%d:%d: test %q failed: %s", p.File, p.Line, p.Col, res.Case.Name, strings.Join(res.Failures, "; ")))
+		}
+	}
+	if len(fails) > 0 {
+		return fmt.Errorf("%d test(s) failed:\n%s", len(fails), strings.Join(fails, "\n"))
+	}
+	return nil
+}
+
+func diagStrings(ds Diagnostics) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	return out
+}
+
+// Trigger asks Run for a reload (SIGHUP does this); it never blocks.
+func (r *Reloader) Trigger(reason string) {
+	select {
+	case r.kick <- reason:
+	default: // one is already pending
+	}
+}
+
+// Run watches the rules until ctx is done. It watches the directory (of
+// the file, or the directory itself), not the file: editors replace files
+// by renaming, and Kubernetes swaps a ConfigMap by re-pointing the ..data
+// symlink, both of which a watch on the file would lose.
+func (r *Reloader) Run(ctx context.Context) error {
+	dir := r.path
+	if st, err := os.Stat(r.path); err == nil && !st.IsDir() {
+		dir = filepath.Dir(r.path)
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watching rules: %w", err)
+	}
+	defer w.Close()
+	if err := w.Add(dir); err != nil {
+		r.log.Warn("cannot watch the rules directory; relying on the checksum poll", "dir", dir, "err", err)
+	}
+	var poll <-chan time.Time
+	if r.Poll > 0 {
+		t := time.NewTicker(r.Poll)
+		defer t.Stop()
+		poll = t.C
+	}
+	var debounce *time.Timer
+	var fire <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			if debounce != nil {
+				debounce.Stop()
+			}
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			if !r.relevant(dir, ev.Name) {
+				continue
+			}
+			if debounce == nil {
+				debounce = time.NewTimer(r.Debounce)
+			} else {
+				debounce.Reset(r.Debounce)
+			}
+			fire = debounce.C
+		case err, ok := <-w.Errors:
+			if ok {
+				r.log.Warn("rules watcher error; the checksum poll still runs", "err", err)
+			}
+		case <-fire:
+			fire = nil
+			r.Reload(ctx, "file change", false)
+		case reason := <-r.kick:
+			r.Reload(ctx, reason, true)
+		case <-poll:
+			r.Reload(ctx, "checksum poll", false)
+		}
+	}
+}
+
+// relevant filters directory events down to those that can change the
+// rules: the rules file or a *.yaml, and Kubernetes' ..data swaps.
+func (r *Reloader) relevant(dir, name string) bool {
+	base := filepath.Base(name)
+	if strings.HasPrefix(base, "..") {
+		return true // ..data, ..2026_11_24_…: a ConfigMap update
+	}
+	if dir != r.path { // watching a file's directory
+		return filepath.Clean(name) == filepath.Clean(r.path)
+	}
+	return strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")
+}

@@ -1,0 +1,247 @@
+package rules_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/rules"
+)
+
+// rulesReplying is a rules file whose only rule replies text to "hi".
+func rulesReplying(text string) string {
+	return fmt.Sprintf(`version: 1
+rules:
+  - name: hi
+    on: text
+    text: hi
+    actions:
+      - reply: {text: %q}
+tests:
+  - name: hi answers
+    event: {type: text, content: hi}
+    expect: {rules: [hi]}
+`, text)
+}
+
+// replyTo runs "hi" through the engine and returns the reply text.
+func replyTo(t *testing.T, e *engine.Engine) string {
+	t.Helper()
+	res, err := e.Dispatch(&engine.Event{Type: "text", Content: "hi"}).Finish(context.Background())
+	if err != nil || res.Reply == nil {
+		t.Fatalf("no reply: %v", err)
+	}
+	return res.Reply.Content
+}
+
+// watched starts a reloader on path and returns its engine.
+func watched(t *testing.T, path string) (*engine.Engine, *rules.Reloader) {
+	t.Helper()
+	l, err := rules.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(engine.Options{})
+	e.SetRules(l.Set)
+	r := rules.NewReloader(path, time.UTC, e, nil)
+	r.Debounce, r.Poll = 20*time.Millisecond, 0
+	r.Initial(l)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; e.Close(context.Background()) })
+	time.Sleep(50 * time.Millisecond) // let the watch start before the test writes
+	return e, r
+}
+
+// eventually waits (not a timing assertion: the bound is generous) until
+// the engine replies want.
+func eventually(t *testing.T, e *engine.Engine, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for replyTo(t, e) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("reply is still %q, want %q", replyTo(t, e), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func write(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReloadInPlaceWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	write(t, path, rulesReplying("one"))
+	e, _ := watched(t, path)
+	write(t, path, rulesReplying("two"))
+	eventually(t, e, "two")
+}
+
+func TestReloadRenameOnSave(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	write(t, path, rulesReplying("one"))
+	e, _ := watched(t, path)
+	// What vim and most editors do: write a new file, rename it over the old.
+	tmp := filepath.Join(dir, ".rules.yaml.swp")
+	write(t, tmp, rulesReplying("renamed"))
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, e, "renamed")
+	// And again, to show the watch survived the rename.
+	write(t, tmp, rulesReplying("again"))
+	os.Rename(tmp, path)
+	eventually(t, e, "again")
+}
+
+func TestReloadConfigMapSymlinkSwap(t *testing.T) {
+	// The layout kubelet makes: rules.yaml -> ..data/rules.yaml, ..data -> ..v1.
+	dir := t.TempDir()
+	mustDo := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustDo(os.Mkdir(filepath.Join(dir, "..v1"), 0o755))
+	write(t, filepath.Join(dir, "..v1", "rules.yaml"), rulesReplying("v1"))
+	mustDo(os.Symlink("..v1", filepath.Join(dir, "..data")))
+	mustDo(os.Symlink(filepath.Join("..data", "rules.yaml"), filepath.Join(dir, "rules.yaml")))
+	e, _ := watched(t, filepath.Join(dir, "rules.yaml"))
+	if got := replyTo(t, e); got != "v1" {
+		t.Fatalf("reply %q", got)
+	}
+	// The update: a new version directory, a temporary link, renamed over ..data.
+	mustDo(os.Mkdir(filepath.Join(dir, "..v2"), 0o755))
+	write(t, filepath.Join(dir, "..v2", "rules.yaml"), rulesReplying("v2"))
+	mustDo(os.Symlink("..v2", filepath.Join(dir, "..data_tmp")))
+	mustDo(os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
+	mustDo(os.RemoveAll(filepath.Join(dir, "..v1")))
+	eventually(t, e, "v2")
+}
+
+func TestReloadKeepsWorkingRulesOnBrokenFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	write(t, path, rulesReplying("good"))
+	e, r := watched(t, path)
+
+	write(t, path, strings.Replace(rulesReplying("bad"), "on: text", "on: txt", 1))
+	waitStatus(t, r, func(s rules.Status) bool { return s.ReloadFailures == 1 })
+	if got := replyTo(t, e); got != "good" {
+		t.Errorf("after a broken edit the reply is %q, want the old rules' %q", got, "good")
+	}
+	s := r.Status()
+	if s.LastReloadOK || !strings.Contains(s.LastError, path+`:4:9: rule "hi": on: unknown event type "txt"`) {
+		t.Errorf("status %+v lacks the positioned error", s)
+	}
+
+	// A file that loads but fails its own tests is refused too.
+	write(t, path, strings.Replace(rulesReplying("untested"), "expect: {rules: [hi]}", "expect: {rules: []}", 1))
+	waitStatus(t, r, func(s rules.Status) bool { return s.ReloadFailures == 2 })
+	if got := replyTo(t, e); got != "good" {
+		t.Errorf("after an edit failing its tests the reply is %q", got)
+	}
+	if s := r.Status(); !strings.Contains(s.LastError, `test "hi answers" failed: rules: got [hi], want []`) {
+		t.Errorf("last error %q", s.LastError)
+	}
+
+	// The fix is picked up.
+	write(t, path, rulesReplying("fixed"))
+	eventually(t, e, "fixed")
+	if s := r.Status(); !s.LastReloadOK || s.Reloads != 1 {
+		t.Errorf("status after the fix %+v", s)
+	}
+}
+
+func waitStatus(t *testing.T, r *rules.Reloader, ok func(rules.Status) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok(r.Status()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("status never got there: %+v", r.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestReloadTriggerAndUnchanged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	write(t, path, rulesReplying("one"))
+	l, _ := rules.Load(path)
+	e := engine.New(engine.Options{})
+	e.SetRules(l.Set)
+	r := rules.NewReloader(path, time.UTC, e, nil)
+	r.Initial(l)
+	if err := r.Reload(context.Background(), "test", false); !errors.Is(err, rules.ErrUnchanged) {
+		t.Errorf("reload of unchanged rules: %v, want ErrUnchanged", err)
+	}
+	if err := r.Reload(context.Background(), "POST /reload", true); err != nil {
+		t.Errorf("forced reload: %v", err)
+	}
+	if s := r.Status(); s.Reloads != 1 || !s.LastReloadOK {
+		t.Errorf("status %+v", s)
+	}
+}
+
+// TestReloadUnderLoad swaps rules many times while pushes run: none fails,
+// and each push sees one whole rule set (the reply always matches a version).
+func TestReloadUnderLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	write(t, path, rulesReplying("v0"))
+	l, _ := rules.Load(path)
+	e := engine.New(engine.Options{})
+	defer e.Close(context.Background())
+	e.SetRules(l.Set)
+	r := rules.NewReloader(path, time.UTC, e, nil)
+	r.Initial(l)
+
+	var failures, pushes atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res, err := e.Dispatch(&engine.Event{Type: "text", Content: "hi"}).Finish(context.Background())
+				pushes.Add(1)
+				if err != nil || res.Reply == nil || !strings.HasPrefix(res.Reply.Content, "v") {
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 50; i++ {
+		write(t, path, rulesReplying(fmt.Sprintf("v%d", i)))
+		if err := r.Reload(context.Background(), "test", false); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if failures.Load() != 0 || pushes.Load() == 0 {
+		t.Errorf("%d of %d pushes failed during 50 reloads", failures.Load(), pushes.Load())
+	}
+	if got := replyTo(t, e); got != "v50" {
+		t.Errorf("final reply %q", got)
+	}
+}

@@ -1,0 +1,154 @@
+package rules
+
+import (
+	"reflect"
+	"strings"
+
+	"github.com/wxbot/wxbot/engine"
+)
+
+// SchemaID is where examples/rules.yaml says its schema is; `wxbot schema >
+// rules.schema.json` writes it.
+const SchemaID = "https://github.com/wxbot/wxbot/rules.schema.json"
+
+// JSONSchema describes rules.yaml version 1 (JSON Schema 2020-12), including
+// the params of every registered action, so an editor with a YAML language
+// server completes and checks the file as it is typed.
+func JSONSchema() map[string]any {
+	oneOrMany := func(item map[string]any) map[string]any {
+		return map[string]any{"anyOf": []any{item, map[string]any{"type": "array", "items": item}}}
+	}
+	str := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
+	eventType := map[string]any{"type": "string", "enum": append([]any{"*"}, anyStrings(EventTypes)...)}
+	duration := map[string]any{"type": "string", "pattern": `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`}
+
+	var actions []any
+	for _, name := range engine.ActionNames() {
+		spec, _ := engine.LookupAction(name)
+		params := map[string]any{"type": "null"}
+		if spec.Params != nil {
+			params = typeSchema(reflect.TypeOf(spec.Params()))
+		}
+		if spec.Doc != "" {
+			params["description"] = spec.Doc
+		}
+		actions = append(actions, map[string]any{
+			"type": "object", "required": []any{name}, "additionalProperties": false,
+			"properties": map[string]any{name: params},
+		})
+	}
+	text := map[string]any{
+		"description": "fast-path text match; a string or list means exact",
+		"anyOf": []any{
+			oneOrMany(map[string]any{"type": "string"}),
+			map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+				"exact":    oneOrMany(str("the whole message, trimmed, case-insensitive")),
+				"contains": oneOrMany(str("a part of the message, case-insensitive")),
+				"prefix":   oneOrMany(str("the start of the message, case-insensitive")),
+				"regex":    oneOrMany(str("a Go regular expression on the message as sent")),
+			}},
+		},
+	}
+	rule := map[string]any{
+		"type": "object", "additionalProperties": false, "required": []any{"name", "on", "actions"},
+		"properties": map[string]any{
+			"name":     str("unique; appears in logs and metrics"),
+			"on":       oneOrMany(eventType),
+			"text":     text,
+			"key":      oneOrMany(str("EventKey, exact (the QR scene for subscribe and scan)")),
+			"when":     str("an expr condition that yields a bool"),
+			"active":   oneOrMany(str("a window name, or !name for outside it; a list means any")),
+			"priority": map[string]any{"type": "integer", "description": "higher first; equal keeps file order"},
+			"continue": map[string]any{"type": "boolean", "description": "keep matching later rules"},
+			"enabled":  map[string]any{"type": "boolean"},
+			"cooldown": duration,
+			"actions":  map[string]any{"type": "array", "items": map[string]any{"oneOf": actions}},
+		},
+	}
+	window := typeSchema(reflect.TypeFor[windowDoc]())
+	test := map[string]any{
+		"type": "object", "additionalProperties": false, "required": []any{"name", "event", "expect"},
+		"properties": map[string]any{
+			"name":   map[string]any{"type": "string"},
+			"at":     str("wall-clock time in --timezone, e.g. 2026-11-11 20:00"),
+			"event":  typeSchema(reflect.TypeFor[EventDoc]()),
+			"expect": typeSchema(reflect.TypeFor[ExpectDoc]()),
+		},
+	}
+	test["properties"].(map[string]any)["expect"].(map[string]any)["properties"].(map[string]any)["reply"] =
+		map[string]any{"anyOf": []any{map[string]any{"const": "none"}, typeSchema(reflect.TypeFor[ReplyExpect]())}}
+	return map[string]any{
+		"$schema":              "https://json-schema.org/draft/2020-12/schema",
+		"$id":                  SchemaID,
+		"title":                "wxbot rules",
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []any{"version", "rules"},
+		"properties": map[string]any{
+			"version": map[string]any{"const": 1},
+			"vars":    map[string]any{"type": "object", "description": "constants, reachable in expr as vars.NAME"},
+			"windows": map[string]any{"type": "object", "additionalProperties": window},
+			"rules":   map[string]any{"type": "array", "items": rule},
+			"tests":   map[string]any{"type": "array", "items": test},
+		},
+	}
+}
+
+func anyStrings(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// typeSchema describes a Go type as the strict decoder reads it: a scalar
+// may stand for a one-element list.
+func typeSchema(t reflect.Type) map[string]any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == templateType:
+		return map[string]any{"type": "string", "description": "may hold ${ expr }"}
+	case t == durationType:
+		return map[string]any{"type": "string", "pattern": `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`}
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		props := map[string]any{}
+		for _, f := range reflect.VisibleFields(t) {
+			if !f.IsExported() || f.Anonymous {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			s := typeSchema(f.Type)
+			if d := f.Tag.Get("doc"); d != "" {
+				s["description"] = d
+			}
+			props[name] = s
+		}
+		return map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	case reflect.Slice:
+		item := typeSchema(t.Elem())
+		return map[string]any{"anyOf": []any{item, map[string]any{"type": "array", "items": item}}}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": typeSchema(t.Elem())}
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	}
+	return map[string]any{}
+}
