@@ -1,0 +1,281 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/rules"
+)
+
+func init() {
+	register(&command{name: "check", args: "[PATH]",
+		summary: "validate rules (YAML, schema, expressions, action params) and run their tests; exit 1 on any error",
+		run:     runCheck})
+	register(&command{name: "test", args: "[PATH]",
+		summary: "run the tests: of the rules offline, with a fixed clock; exit 1 on a failure",
+		run:     runTest})
+	register(&command{name: "explain", args: "[PATH] --event 'type=text content=价格 from=oX'",
+		summary: "show, rule by rule, why each matched or not, and the actions and reply that result",
+		run:     runExplain})
+	register(&command{name: "schema",
+		summary: "print the JSON Schema of rules.yaml (for editor completion)",
+		run:     runSchema})
+}
+
+// rulesFlags locate the rules and the clock they are judged by.
+type rulesFlags struct {
+	rules    string
+	timezone string
+}
+
+func (r *rulesFlags) register(fs *flagSet) {
+	fs.StringVar(&r.rules, "rules", "rules.yaml", "the rules: a file, or a directory of *.yaml (a PATH argument wins)")
+	fs.StringVar(&r.timezone, "timezone", "Asia/Shanghai", "time zone of now(), windows and tests")
+}
+
+// parseRulesCommand parses the flags and the optional PATH of check, test
+// and explain.
+func parseRulesCommand(env *cmdEnv, name string, args []string, extra func(*flagSet)) (*rulesFlags, error) {
+	var r rulesFlags
+	fs := newFlagSet(env, commands[name])
+	r.register(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	pos, err := fs.parse(args)
+	if err != nil {
+		return nil, err
+	}
+	switch len(pos) {
+	case 0:
+	case 1:
+		r.rules = pos[0]
+	default:
+		return nil, usagef("%s takes one PATH, got %q", name, pos)
+	}
+	return &r, nil
+}
+
+// loadForCommand loads rules and prints their diagnostics; on errors it
+// returns errSilent after saying how many.
+func loadForCommand(env *cmdEnv, path string) (*rules.Loaded, error) {
+	loaded, err := rules.Load(path)
+	var re *rules.Error
+	if errors.As(err, &re) {
+		fmt.Fprintln(env.stdout, re.Diags.String())
+		n := len(re.Diags.Errors())
+		fmt.Fprintf(env.stdout, "%s: %d error%s, %d warning%s\n", path, n, plural(n), len(re.Diags.Warnings()), plural(len(re.Diags.Warnings())))
+		return nil, errSilent
+	}
+	if err != nil {
+		return nil, err
+	}
+	return loaded, nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
+	r, err := parseRulesCommand(env, "check", args, nil)
+	if err != nil {
+		return err
+	}
+	loc, err := loadLocation(r.timezone)
+	if err != nil {
+		return err
+	}
+	loaded, err := loadForCommand(env, r.rules)
+	if err != nil {
+		return err
+	}
+	for _, d := range loaded.Diags {
+		fmt.Fprintln(env.stdout, d.String())
+	}
+	failed := 0
+	for _, res := range loaded.RunTests(ctx, loc) {
+		if !res.Passed() {
+			failed++
+			p := res.Case.Pos
+			fmt.Fprintf(env.stdout, "%s:%d:%d: test %q failed: %s\n", p.File, p.Line, p.Col, res.Case.Name, strings.Join(res.Failures, "; "))
+		}
+	}
+	w := len(loaded.Diags)
+	fmt.Fprintf(env.stdout, "%s: %d rule%s, 0 errors, %d warning%s, %d of %d tests passed\n",
+		r.rules, len(loaded.Set.Rules), plural(len(loaded.Set.Rules)), w, plural(w), len(loaded.Tests)-failed, len(loaded.Tests))
+	if failed > 0 {
+		return errSilent
+	}
+	return nil
+}
+
+func runTest(ctx context.Context, env *cmdEnv, args []string) error {
+	r, err := parseRulesCommand(env, "test", args, nil)
+	if err != nil {
+		return err
+	}
+	loc, err := loadLocation(r.timezone)
+	if err != nil {
+		return err
+	}
+	loaded, err := loadForCommand(env, r.rules)
+	if err != nil {
+		return err
+	}
+	passed, failed := 0, 0
+	for _, res := range loaded.RunTests(ctx, loc) {
+		if res.Passed() {
+			passed++
+			fmt.Fprintf(env.stdout, "ok   %s\n", res.Case.Name)
+			continue
+		}
+		failed++
+		p := res.Case.Pos
+		fmt.Fprintf(env.stdout, "FAIL %s (%s:%d)\n", res.Case.Name, p.File, p.Line)
+		for _, f := range res.Failures {
+			fmt.Fprintf(env.stdout, "     %s\n", f)
+		}
+	}
+	fmt.Fprintf(env.stdout, "%d passed, %d failed\n", passed, failed)
+	if len(loaded.Tests) == 0 {
+		fmt.Fprintf(env.stdout, "(%s has no tests: add some under `tests:`)\n", r.rules)
+	}
+	if failed > 0 {
+		return errSilent
+	}
+	return nil
+}
+
+func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
+	var spec, at string
+	r, err := parseRulesCommand(env, "explain", args, func(fs *flagSet) {
+		fs.StringVar(&spec, "event", "", "the event as key=value pairs: type=text content=价格 from=oUser (nested: location.lat=23.1)")
+		fs.StringVar(&at, "at", "", "the time to explain at, e.g. \"2026-11-11 20:00\" in --timezone (default: now)")
+	})
+	if err != nil {
+		return err
+	}
+	if spec == "" {
+		return usagef("--event is required, e.g. --event 'type=text content=价格'")
+	}
+	doc, err := rules.ParseEventSpec(spec)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	loc, err := loadLocation(r.timezone)
+	if err != nil {
+		return err
+	}
+	now := time.Now().In(loc)
+	if at != "" {
+		wall, err := engine.ParseWallTime(at)
+		if err != nil {
+			return usagef("--at: %v", err)
+		}
+		now = time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, loc)
+	}
+	loaded, err := loadForCommand(env, r.rules)
+	if err != nil {
+		return err
+	}
+	clock := func() time.Time { return now }
+	e := engine.New(engine.Options{Now: clock, Location: loc})
+	defer e.Close(context.Background())
+	e.SetRules(loaded.Set)
+	ev := doc.Event(now)
+	w := env.stdout
+	fmt.Fprintf(w, "event %s at %s\n", describeEvent(ev), now.Format("2006-01-02 15:04 Mon MST"))
+	traces := loaded.Set.Explain(ctx, ev, e.Env(loaded.Set, ev), engine.NewMemoryStore(clock))
+	for i, t := range traces {
+		fmt.Fprintf(w, "%3d. %-24s %s:%d  %s\n", i+1, t.Rule.Name, t.Rule.Pos.File, t.Rule.Pos.Line, traceWords(t))
+	}
+	res, err := e.Dispatch(ev).Finish(ctx)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, r := range res.Rules {
+		names = append(names, r.Name)
+	}
+	fmt.Fprintf(w, "matched: %s\n", orNone(strings.Join(names, ", ")))
+	fmt.Fprintf(w, "actions: %s\n", orNone(strings.Join(res.Actions, ", ")))
+	if res.Err != nil {
+		fmt.Fprintf(w, "errors: %v\n", res.Err)
+	}
+	if res.Reply == nil {
+		fmt.Fprintln(w, "reply: none (the bot answers \"success\")")
+	} else {
+		b, _ := json.Marshal(res.Reply)
+		fmt.Fprintf(w, "reply: %s\n", b)
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func describeEvent(ev *engine.Event) string {
+	var b strings.Builder
+	b.WriteString(ev.Type)
+	for _, kv := range [][2]string{{"from", ev.From}, {"content", ev.Content}, {"key", ev.Key}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, " %s=%q", kv[0], kv[1])
+		}
+	}
+	return b.String()
+}
+
+// traceWords says in a few words what stopped a rule.
+func traceWords(t engine.Trace) string {
+	r := t.Rule
+	switch t.Gate {
+	case "":
+		if r.Continue {
+			return "MATCHED (continue: true, goes on)"
+		}
+		return "MATCHED (stops here)"
+	case engine.GateUnreached:
+		return "not reached: an earlier rule matched and stopped"
+	case engine.GateOn:
+		return "skipped: on " + strings.Join(r.On, ", ")
+	case engine.GateDisabled:
+		return "skipped: disabled"
+	case engine.GateText:
+		return "no: text does not match"
+	case engine.GateKey:
+		return "no: key is not " + strings.Join(r.Keys, " or ")
+	case engine.GateActive:
+		return "no: outside its active windows"
+	case engine.GateWhen:
+		if t.Err != nil {
+			return "no: when failed: " + t.Err.Error()
+		}
+		return "no: when is false: " + r.WhenSrc
+	case engine.GateCooldown:
+		return "no: in cooldown for this user"
+	}
+	return t.Gate
+}
+
+func runSchema(_ context.Context, env *cmdEnv, args []string) error {
+	if len(args) > 0 {
+		return usagef("schema takes no arguments")
+	}
+	enc := json.NewEncoder(env.stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rules.JSONSchema())
+}

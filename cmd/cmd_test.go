@@ -1,0 +1,185 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runCmd runs a command line in-process with the given environment.
+func runCmd(env map[string]string, args ...string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &cmdEnv{stdout: &out, stderr: &errb, getenv: func(k string) string { return env[k] }})
+	return out.String(), errb.String(), code
+}
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	c := &command{name: "t"}
+	tests := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		want  time.Duration
+		wantP []string
+	}{
+		{"default", nil, nil, 4 * time.Second, nil},
+		{"env", map[string]string{"WXBOT_REPLY_DEADLINE": "2s"}, nil, 2 * time.Second, nil},
+		{"flag wins over env", map[string]string{"WXBOT_REPLY_DEADLINE": "2s"}, []string{"--reply-deadline", "3s"}, 3 * time.Second, nil},
+		{"flags after positionals", nil, []string{"text", "--reply-deadline=1s", "hello"}, time.Second, []string{"text", "hello"}},
+		{"-- ends flags", nil, []string{"location", "--", "-33.8", "151.2"}, 4 * time.Second, []string{"location", "-33.8", "151.2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := &cmdEnv{stdout: new(bytes.Buffer), stderr: new(bytes.Buffer), getenv: func(k string) string { return tt.env[k] }}
+			fs := newFlagSet(env, c)
+			d := fs.Duration("reply-deadline", 4*time.Second, "")
+			pos, err := fs.parse(tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *d != tt.want || strings.Join(pos, " ") != strings.Join(tt.wantP, " ") {
+				t.Errorf("got %v %q, want %v %q", *d, pos, tt.want, tt.wantP)
+			}
+		})
+	}
+	env := &cmdEnv{stdout: new(bytes.Buffer), stderr: new(bytes.Buffer), getenv: func(k string) string { return "soon" }}
+	fs := newFlagSet(env, c)
+	fs.Duration("reply-deadline", time.Second, "")
+	if _, err := fs.parse(nil); err == nil || !strings.Contains(err.Error(), "WXBOT_REPLY_DEADLINE") {
+		t.Errorf("bad env value: err = %v, want one naming WXBOT_REPLY_DEADLINE", err)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"nope"}, nil, `unknown command "nope"`},
+		{[]string{"serve"}, nil, "--token (or WXBOT_TOKEN) is required"},
+		{[]string{"serve", "--aes-key", "x"}, map[string]string{"WXBOT_TOKEN": "t"}, "--aes-key needs --appid"},
+		{[]string{"serve", "--aes-key", "short", "--appid", "wx1"}, map[string]string{"WXBOT_TOKEN": "t"}, "--aes-key: "},
+		{[]string{"serve", "--reply-deadline", "6s"}, map[string]string{"WXBOT_TOKEN": "t"}, "less than 5s"},
+		{[]string{"serve", "--timezone", "Mars/Base"}, map[string]string{"WXBOT_TOKEN": "t"}, `--timezone "Mars/Base"`},
+		{[]string{"serve", "--log-level", "loud"}, map[string]string{"WXBOT_TOKEN": "t"}, `--log-level "loud"`},
+		{[]string{"simulate", "text"}, map[string]string{"WXBOT_TOKEN": "t"}, "simulate text TEXT"},
+		{[]string{"simulate", "dance"}, map[string]string{"WXBOT_TOKEN": "t"}, `unknown KIND "dance"`},
+		{[]string{"simulate", "location", "north", "1"}, map[string]string{"WXBOT_TOKEN": "t"}, `latitude "north" is not a number`},
+		{[]string{"version", "extra"}, nil, "version takes no arguments"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := runCmd(tt.env, tt.args...)
+		if code != exitUsage || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := runCmd(nil, "version")
+	if code != 0 || !strings.HasPrefix(out, "wxbot ") || !strings.Contains(out, "go1.") {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+func TestSimulatedMessages(t *testing.T) {
+	tests := []struct{ args []string }{
+		{[]string{"text", "hi"}},
+		{[]string{"click", "K"}},
+		{[]string{"subscribe", "s1"}},
+	}
+	for _, tt := range tests {
+		m, err := simulatedMessage(tt.args[0], tt.args[1:])
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		switch tt.args[0] {
+		case "text":
+			if m.MsgType != "text" || m.Content != "hi" {
+				t.Errorf("text: %+v", m)
+			}
+		case "click":
+			if m.Event != "CLICK" || m.EventKey != "K" {
+				t.Errorf("click: %+v", m)
+			}
+		case "subscribe":
+			if m.Event != "subscribe" || m.EventKey != "qrscene_s1" || m.Ticket == "" {
+				t.Errorf("subscribe: %+v", m)
+			}
+		}
+	}
+}
+
+func TestExamplesCheckAndTest(t *testing.T) {
+	out, _, code := runCmd(nil, "check", "../examples/rules.yaml")
+	if code != 0 || !strings.Contains(out, "0 errors") || !strings.Contains(out, "tests passed") {
+		t.Errorf("check examples/rules.yaml: exit %d\n%s", code, out)
+	}
+	out, _, code = runCmd(nil, "test", "../examples/rules.yaml")
+	if code != 0 || !strings.Contains(out, " passed, 0 failed") {
+		t.Errorf("test examples/rules.yaml: exit %d\n%s", code, out)
+	}
+}
+
+func TestCheckReportsEverything(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/rules.yaml"
+	os.WriteFile(path, []byte(`version: 1
+rules:
+  - {name: a, on: text, when: "event.content", actions: [{reply: {txt: x}}]}
+  - {name: b, on: text, enabled: false, actions: []}
+`), 0o644)
+	out, _, code := runCmd(nil, "check", path)
+	want := path + ":3:31: rule \"a\": when: expected bool, but got string\n" +
+		path + ":3:67: rule \"a\": actions[0] (reply): unknown field \"txt\" (known: image, music, news, text, video, voice)\n" +
+		path + ": 2 errors, 0 warnings\n"
+	if code != 1 || out != want {
+		t.Errorf("check: exit %d\n%s\nwant exit 1 and\n%s", code, out, want)
+	}
+
+	os.WriteFile(path, []byte(`version: 1
+rules:
+  - {name: a, on: text, actions: [{reply: {text: hi}}]}
+  - {name: b, on: text, enabled: false, actions: []}
+tests:
+  - {name: t1, event: {type: text}, expect: {reply: {text: hello}}}
+`), 0o644)
+	out, _, code = runCmd(nil, "check", path)
+	want = path + ":4:5: warning: rule \"b\" is disabled (enabled: false): it is loaded and checked but never matches\n" +
+		path + ":6:5: test \"t1\" failed: reply.text: got \"hi\", want \"hello\"\n" +
+		path + ": 2 rules, 0 errors, 1 warning, 0 of 1 tests passed\n"
+	if code != 1 || out != want {
+		t.Errorf("check: exit %d\n%s\nwant exit 1 and\n%s", code, out, want)
+	}
+	out, _, code = runCmd(nil, "test", path)
+	want = "FAIL t1 (" + path + ":6)\n     reply.text: got \"hi\", want \"hello\"\n0 passed, 1 failed\n"
+	if code != 1 || out != want {
+		t.Errorf("test: exit %d\n%s\nwant exit 1 and\n%s", code, out, want)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	out, _, code := runCmd(nil, "explain", "../examples/rules.yaml", "--at", "2026-11-24 20:00", "--event", "type=text content=价格 from=oX")
+	for _, want := range []string{
+		"event text from=\"oX\" content=\"价格\" at 2026-11-24 20:00 Tue CST",
+		"night", "no: when is false: hour(now()) < 8 || hour(now()) >= 22",
+		"vip", "after-hours", "MATCHED (continue: true, goes on)",
+		"price", "MATCHED (stops here)",
+		"fallback", "not reached: an earlier rule matched and stopped",
+		"welcome", "skipped: on subscribe",
+		"matched: after-hours, price",
+		"actions: price/reply",
+		`reply: {"Type":"news"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}

@@ -1,0 +1,13 @@
+// Package cmd is the wxbot command line as a library: the subcommands, their
+// flags and environment variables, and [Main]. A custom build of wxbot (one
+// with its own actions) is a main package that imports its action packages
+// and calls cmd.Main; see examples/custom-action.
+//
+// # Settings
+//
+// Every flag has an environment variable, WXBOT_ and the flag's name in
+// upper case with dashes as underscores (--reply-deadline is
+// WXBOT_REPLY_DEADLINE). A flag given on the command line wins over its
+// variable. Secrets (--token, --aes-key, --secret, …) are better passed as
+// variables, which do not show in process listings.
+package cmd

@@ -1,0 +1,260 @@
+package cmd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// wxbotBinary is built once per test run by TestMain.
+var wxbotBinary string
+
+func TestMain(m *testing.M) {
+	flag := func() int {
+		dir, err := os.MkdirTemp("", "wxbot-e2e")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		wxbotBinary = filepath.Join(dir, "wxbot")
+		if runtime.GOOS == "windows" {
+			wxbotBinary += ".exe"
+		}
+		args := []string{"build", "-o", wxbotBinary}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		build := exec.Command("go", append(args, "./wxbot")...)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building wxbot for the end-to-end tests:", err)
+			return 1
+		}
+		return m.Run()
+	}
+	os.Exit(flag())
+}
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// bot is a `wxbot serve` process.
+type bot struct {
+	cmd    *exec.Cmd
+	url    string
+	admin  string
+	stderr *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func newSyncBuffer() *syncBuffer { b := &syncBuffer{mu: make(chan struct{}, 1)}; return b }
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+func (b *syncBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+// startBot runs wxbot serve with args on free loopback ports and waits
+// until /readyz answers.
+func startBot(t *testing.T, env []string, args ...string) *bot {
+	t.Helper()
+	listen, admin := freeAddr(t), freeAddr(t)
+	b := &bot{url: "http://" + listen + "/wechat", admin: "http://" + admin, stderr: newSyncBuffer()}
+	b.cmd = exec.Command(wxbotBinary, append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--log-format", "json"}, args...)...)
+	b.cmd.Env = append(os.Environ(), env...)
+	b.cmd.Stderr = b.stderr
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		b.cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- b.cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			b.cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("wxbot serve log:\n%s", b.stderr.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(b.admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return b
+			}
+		}
+		if time.Now().After(deadline) || b.cmd.ProcessState != nil {
+			t.Fatalf("wxbot serve did not become ready: %v\n%s", err, b.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// wxbot runs the binary and returns its stdout, stderr and exit code.
+func wxbot(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, wxbotBinary, args...)
+	c.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+const (
+	e2eToken = "e2e-token"
+	e2eKey   = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
+	e2eAppID = "wx49f0ab532d5d035a"
+)
+
+func TestEndToEnd(t *testing.T) {
+	examples, _ := filepath.Abs("../examples/rules.yaml")
+	for _, mode := range []string{"plaintext", "safe"} {
+		t.Run(mode, func(t *testing.T) {
+			env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_APPID=" + e2eAppID}
+			if mode == "safe" {
+				env = append(env, "WXBOT_AES_KEY="+e2eKey)
+			}
+			b := startBot(t, env, "--rules", examples)
+			cases := []struct {
+				args []string
+				want []string
+			}{
+				{[]string{"text", "价格"}, []string{"type: news", "article 1: 价目表 | 示例小店 2026 价目表 | https://example.com/prices"}},
+				{[]string{"text", "这个多少钱"}, []string{"type: news"}},
+				{[]string{"text", "123456"}, []string{"type: text", "content: 正在查询订单 123456, 请稍候"}},
+				{[]string{"text", "转人工 谢谢"}, []string{"type: transfer_customer_service"}},
+				{[]string{"click", "ONLINE_KF"}, []string{"type: transfer_customer_service", "kf_account: test1@kftest"}},
+				{[]string{"click", "HOTLINE"}, []string{"content: 客服热线 400-000-0000"}},
+				{[]string{"subscribe", "spring"}, []string{"content: 欢迎从「spring」关注示例小店! 回复 1 查看菜单"}},
+				{[]string{"subscribe"}, []string{"type: text"}},
+				{[]string{"scancode_waitmsg", "SCAN1", "ABC-123"}, []string{"content: 扫码结果: ABC-123"}},
+				{[]string{"location", "--", "23.134521", "-113.358803", "广州塔"}, []string{"content: 收到位置 广州塔 (23.134521, -113.358803)"}},
+				{[]string{"image"}, []string{"content: 收到! 回复 1 查看菜单"}},
+				{[]string{"voice"}, []string{"content: 收到!"}},
+				{[]string{"view", "https://example.com"}, []string{`no reply (the bot answered "success")`}},
+				{[]string{"unsubscribe"}, []string{`no reply`}},
+				{[]string{"scan", "spring"}, []string{`no reply`}},
+				{[]string{"scancode_push", "K", "R"}, []string{"content: 扫码结果: R"}},
+			}
+			for _, c := range cases {
+				out, errOut, code := wxbot(t, env, append([]string{"simulate", "--url", b.url}, c.args...)...)
+				if code != 0 {
+					t.Errorf("simulate %v: exit %d: %s", c.args, code, errOut)
+					continue
+				}
+				for _, w := range c.want {
+					if !strings.Contains(out, w) {
+						t.Errorf("simulate %v: output\n%s\nlacks %q", c.args, out, w)
+					}
+				}
+				if mode == "safe" && !strings.HasPrefix(c.want[0], "no reply") && !strings.Contains(out, "encrypted: yes") {
+					t.Errorf("simulate %v in safe mode: reply not encrypted:\n%s", c.args, out)
+				}
+			}
+
+			// A retry (same MsgId) gets the same answer and the rules run once.
+			first, _, _ := wxbot(t, env, "simulate", "--url", b.url, "--msg-id", "4363689963896700987", "text", "1")
+			again, _, _ := wxbot(t, env, "simulate", "--url", b.url, "--msg-id", "4363689963896700987", "text", "1")
+			if first != again || !strings.Contains(first, "1. 价格") {
+				t.Errorf("retry answered differently:\n%s\n---\n%s", first, again)
+			}
+			if n := strings.Count(b.stderr.String(), "retry answered from the first copy"); n != 1 {
+				t.Errorf("%d retries logged as answered from the first copy, want 1", n)
+			}
+
+			// A wrong token is refused.
+			_, errOut, code := wxbot(t, []string{"WXBOT_TOKEN=wrong"}, "simulate", "--url", b.url, "text", "价格")
+			if code != 1 || !strings.Contains(errOut, "401") {
+				t.Errorf("wrong token: exit %d, %q; want exit 1 with a 401", code, errOut)
+			}
+		})
+	}
+}
+
+func TestServeRefusesBrokenRules(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(path, []byte("version: 1\nrules:\n  - name: a\n    on: txt\n    actions: []\n"), 0o644)
+	_, errOut, code := wxbot(t, []string{"WXBOT_TOKEN=t"}, "serve", "--rules", path, "--listen", freeAddr(t), "--admin-listen", "")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if want := path + `:4:9: rule "a": on: unknown event type "txt"`; !strings.Contains(errOut, want) {
+		t.Errorf("stderr %q lacks %q", errOut, want)
+	}
+}
+
+func TestServeLogsAreJSONAndSecretFree(t *testing.T) {
+	examples, _ := filepath.Abs("../examples/rules.yaml")
+	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_APPID=" + e2eAppID, "WXBOT_AES_KEY=" + e2eKey}
+	b := startBot(t, env, "--rules", examples)
+	wxbot(t, env, "simulate", "--url", b.url, "text", "价格")
+	wxbot(t, []string{"WXBOT_TOKEN=bad"}, "simulate", "--url", b.url, "text", "价格")
+	time.Sleep(50 * time.Millisecond)
+	logs := b.stderr.String()
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	lines := 0
+	for sc.Scan() {
+		lines++
+		if !strings.HasPrefix(sc.Text(), "{") {
+			t.Errorf("log line is not JSON: %s", sc.Text())
+		}
+	}
+	if lines < 3 {
+		t.Errorf("only %d log lines", lines)
+	}
+	for _, secret := range []string{e2eToken, e2eKey} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain a secret %q", secret)
+		}
+	}
+	// (after-hours and night may match too, depending on the time of day)
+	if !strings.Contains(logs, `"msg":"push"`) || !strings.Contains(logs, `"price"]`) {
+		t.Errorf("no push line naming the rule:\n%s", logs)
+	}
+	_ = io.Discard
+}

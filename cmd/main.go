@@ -1,0 +1,125 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	_ "time/tzdata" // --timezone works on hosts without a zoneinfo database
+
+	_ "github.com/wxbot/wxbot/actions" // the built-in actions
+)
+
+// Main runs the command line and exits with its status.
+func Main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	args    string // the positional arguments, for usage
+	summary string
+	run     func(ctx context.Context, env *cmdEnv, args []string) error
+}
+
+// cmdEnv is what a command writes to.
+type cmdEnv struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// errUsage marks an error in how the command was called: exit status 2.
+var errUsage = errors.New("usage")
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Unwrap() error { return errUsage }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// Run runs one wxbot command line (without the program name) and returns the
+// exit status. Tests call it directly.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, args, &cmdEnv{stdout: stdout, stderr: stderr, getenv: os.Getenv})
+}
+
+func run(ctx context.Context, args []string, env *cmdEnv) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(env.stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.stderr, "wxbot: unknown command %q (known: %s)\n", args[0], strings.Join(commandNames(), ", "))
+		return exitUsage
+	}
+	err := c.run(ctx, env, args[1:])
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(env.stderr, "wxbot %s: %v\n", c.name, err)
+		return exitUsage
+	case errors.Is(err, errSilent):
+		return exitError
+	default:
+		fmt.Fprintf(env.stderr, "wxbot %s: %v\n", c.name, err)
+		return exitError
+	}
+}
+
+// errSilent is a failure the command has already reported.
+var errSilent = errors.New("failed")
+
+func commandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "wxbot: a customer-service bot for WeChat Official Accounts")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: wxbot COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	for _, n := range commandNames() {
+		c := commands[n]
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'wxbot COMMAND -h' for a command's flags; every flag can also be set")
+	fmt.Fprintln(w, "through WXBOT_<FLAG> in the environment (e.g. WXBOT_TOKEN).")
+}

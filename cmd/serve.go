@@ -1,0 +1,248 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/wechat"
+	"github.com/wxbot/wxbot/rules"
+)
+
+func init() {
+	register(&command{name: "serve", summary: "run the bot: the WeChat callback and the admin endpoints", run: runServe})
+}
+
+// serveFlags are the settings of `wxbot serve`.
+type serveFlags struct {
+	proto             protoFlags
+	log               logFlags
+	previousToken     string
+	previousAESKey    string
+	requireEncryption bool
+	rules             string
+	listen, path      string
+	adminListen       string
+	timezone          string
+	replyDeadline     time.Duration
+	maxSkew           time.Duration
+	shutdownTimeout   time.Duration
+}
+
+func (s *serveFlags) register(fs *flagSet) {
+	s.proto.register(fs)
+	s.log.register(fs)
+	fs.StringVar(&s.previousToken, "previous-token", "", "previous Token, still accepted while the console switches to a new one")
+	fs.StringVar(&s.previousAESKey, "previous-aes-key", "", "previous EncodingAESKey, still accepted while the console switches")
+	fs.BoolVar(&s.requireEncryption, "require-encryption", false, "refuse plaintext pushes")
+	fs.StringVar(&s.rules, "rules", "rules.yaml", "the rules: a file, or a directory whose *.yaml files are merged in name order")
+	fs.StringVar(&s.listen, "listen", ":8080", "callback listener address")
+	fs.StringVar(&s.path, "path", "/wechat", "callback path (GET verification and POST pushes)")
+	fs.StringVar(&s.adminListen, "admin-listen", "127.0.0.1:9090", "admin listener (health, readiness); empty disables")
+	fs.StringVar(&s.timezone, "timezone", "Asia/Shanghai", "time zone of now(), hour(), weekday() and event.time")
+	fs.DurationVar(&s.replyDeadline, "reply-deadline", 4*time.Second, "answer \"success\" when no passive reply is ready by then (WeChat gives up at 5s)")
+	fs.DurationVar(&s.maxSkew, "max-skew", 5*time.Minute, "reject pushes whose timestamp is further off (replay guard); 0 disables")
+	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for pushes and actions in flight")
+}
+
+func runServe(ctx context.Context, env *cmdEnv, args []string) error {
+	var s serveFlags
+	fs := newFlagSet(env, commands["serve"])
+	s.register(fs)
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("serve takes no arguments (got %q); the rules come from --rules", pos)
+	}
+	if err := s.proto.check(); err != nil {
+		return err
+	}
+	if s.replyDeadline <= 0 || s.replyDeadline >= 5*time.Second {
+		return usagef("--reply-deadline %v: want more than 0 and less than 5s (WeChat drops the connection at 5s)", s.replyDeadline)
+	}
+	if !strings.HasPrefix(s.path, "/") {
+		return usagef("--path %q: must start with /", s.path)
+	}
+	log, err := newLogger(env.stderr, s.log)
+	if err != nil {
+		return err
+	}
+	loc, err := loadLocation(s.timezone)
+	if err != nil {
+		return err
+	}
+	hcfg := engine.HandlerConfig{
+		Token: s.proto.token, PreviousToken: s.previousToken,
+		RequireEncryption: s.requireEncryption, MaxSkew: s.maxSkew,
+		ReplyDeadline: s.replyDeadline, Logger: log,
+	}
+	if s.proto.aesKey != "" {
+		if hcfg.Cipher, err = wechat.NewCipher(s.proto.aesKey, s.proto.appID); err != nil {
+			return usagef("--aes-key: %v", err)
+		}
+	}
+	if s.previousAESKey != "" {
+		if s.proto.appID == "" {
+			return usagef("--previous-aes-key needs --appid")
+		}
+		if hcfg.PreviousCipher, err = wechat.NewCipher(s.previousAESKey, s.proto.appID); err != nil {
+			return usagef("--previous-aes-key: %v", err)
+		}
+	}
+	if s.requireEncryption && hcfg.Cipher == nil {
+		return usagef("--require-encryption needs --aes-key")
+	}
+
+	loaded, err := rules.Load(s.rules)
+	if err != nil {
+		var re *rules.Error
+		if errors.As(err, &re) {
+			fmt.Fprintln(env.stderr, re.Diags.String())
+			return fmt.Errorf("%s: %d error(s); the bot does not start on a broken rules file (run `wxbot check %s`)", s.rules, len(re.Diags.Errors()), s.rules)
+		}
+		return err
+	}
+	for _, d := range loaded.Diags {
+		log.Warn("rules", "warning", d.String())
+	}
+	eng := engine.New(engine.Options{Location: loc, Logger: log})
+	eng.SetRules(loaded.Set)
+	log.Info("rules loaded", "source", s.rules, "rules", len(loaded.Set.Rules), "hash", loaded.Set.Hash)
+	reloader := rules.NewReloader(s.rules, loc, eng, log)
+	reloader.Initial(loaded)
+	rctx, stopReloads := context.WithCancel(context.Background())
+	defer stopReloads()
+	go reloader.Run(rctx)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			reloader.Trigger("SIGHUP")
+		}
+	}()
+
+	mux := http.NewServeMux()
+	mux.Handle(s.path, engine.NewHandler(eng, hcfg))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	servers := []*http.Server{srv}
+	ln, err := net.Listen("tcp", s.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", s.listen, err)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "path", s.path, "encryption", hcfg.Cipher != nil)
+
+	if s.adminListen != "" {
+		aln, err := net.Listen("tcp", s.adminListen)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("--admin-listen %s: %w", s.adminListen, err)
+		}
+		admin := &http.Server{Handler: adminMux(eng, reloader), ReadHeaderTimeout: 5 * time.Second}
+		servers = append(servers, admin)
+		go func() { errc <- admin.Serve(aln) }()
+		log.Info("admin listening", "addr", aln.Addr().String())
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", s.shutdownTimeout)
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error("listener failed", "err", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("listener did not drain in time", "err", err)
+		}
+	}
+	if err := eng.Close(sctx); err != nil {
+		log.Warn("actions still running at shutdown were cancelled", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// adminMux serves the operator endpoints; it is on its own listener so the
+// public callback exposes nothing else.
+func adminMux(eng *engine.Engine, reloader *rules.Reloader) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if eng.Rules().Hash == "" {
+			http.Error(w, "rules not loaded", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /rules", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, rulesReport(eng, reloader))
+	})
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+		status := http.StatusOK
+		if err := reloader.Reload(r.Context(), "POST /reload", true); err != nil {
+			status = http.StatusUnprocessableEntity
+		}
+		writeJSON(w, status, rulesReport(eng, reloader))
+	})
+	return mux
+}
+
+// ruleReport is one rule in GET /rules.
+type ruleReport struct {
+	Name     string   `json:"name"`
+	File     string   `json:"file"`
+	Line     int      `json:"line"`
+	On       []string `json:"on"`
+	Priority int      `json:"priority"`
+	Enabled  bool     `json:"enabled"`
+	Hits     uint64   `json:"hits"`
+}
+
+func rulesReport(eng *engine.Engine, reloader *rules.Reloader) any {
+	set := eng.Rules()
+	list := make([]ruleReport, len(set.Rules))
+	for i, r := range set.Rules {
+		list[i] = ruleReport{Name: r.Name, File: r.Pos.File, Line: r.Pos.Line, On: r.On,
+			Priority: r.Priority, Enabled: !r.Disabled, Hits: r.Hits()}
+	}
+	return struct {
+		rules.Status
+		Rules []ruleReport `json:"rules"`
+	}{reloader.Status(), list}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
