@@ -24,7 +24,7 @@ func runReply(t *testing.T, p *ReplyParams, ev *engine.Event) *wechat.Reply {
 		t.Fatal(err)
 	}
 	env := engine.NewEnv(ev, map[string]any{"shop": "小店"}, time.Now, time.UTC)
-	c, reply := engine.NewTestCall(ev, env)
+	c, reply := engine.NewTestCall(ev, env, nil)
 	if err := a.Run(context.Background(), c); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -115,7 +115,7 @@ func TestReplyRenderError(t *testing.T) {
 	spec, _ := engine.LookupAction("reply")
 	a, _ := spec.New(p)
 	ev := &engine.Event{Type: "text"}
-	c, reply := engine.NewTestCall(ev, engine.NewEnv(ev, map[string]any{"shop": "x"}, time.Now, time.UTC))
+	c, reply := engine.NewTestCall(ev, engine.NewEnv(ev, map[string]any{"shop": "x"}, time.Now, time.UTC), nil)
 	if err := a.Run(context.Background(), c); err == nil {
 		t.Error("Run succeeded though interpolation fails at run time")
 	}

@@ -23,7 +23,7 @@ func TestTransfer(t *testing.T) {
 		spec, _ := engine.LookupAction("transfer")
 		a, _ := spec.New(p)
 		ev := &engine.Event{Type: "text"}
-		c, reply := engine.NewTestCall(ev, engine.NewEnv(ev, map[string]any{"kf": "vip@kftest"}, time.Now, time.UTC))
+		c, reply := engine.NewTestCall(ev, engine.NewEnv(ev, map[string]any{"kf": "vip@kftest"}, time.Now, time.UTC), nil)
 		if err := a.Run(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/wxbot/wxbot/engine/wechat"
 )
@@ -105,7 +106,9 @@ type Call struct {
 	Rule   *Rule
 	Logger *slog.Logger
 
-	run *run
+	run  *run
+	step int // the action's index in the rule, for send IDs
+	sent int // sends enqueued by this step so far
 }
 
 // Render evaluates a template in the push's environment.
@@ -130,9 +133,11 @@ func (c *Call) Reply(r *wechat.Reply) bool {
 }
 
 // NewTestCall builds a Call outside a dispatch, for action tests: replies
-// offered through it are returned by the second result.
-func NewTestCall(ev *Event, env *Env) (*Call, func() *wechat.Reply) {
+// offered through it are returned by the second result; sends go to
+// outbox (which may be nil).
+func NewTestCall(ev *Event, env *Env, outbox *Outbox) (*Call, func() *wechat.Reply) {
 	r := newRun()
+	r.outbox, r.now = outbox, time.Now
 	c := &Call{Event: ev, Env: env, Rule: &Rule{Name: "test"}, Logger: slog.New(slog.DiscardHandler), run: r}
 	return c, func() *wechat.Reply { return r.reply }
 }
@@ -141,6 +146,9 @@ func NewTestCall(ev *Event, env *Env) (*Call, func() *wechat.Reply) {
 type LintInfo struct {
 	// On is the rule's event types ("*" for any).
 	On []string
+	// Before counts the steps of the same action earlier in the rule (for
+	// quotas such as the kefu window's).
+	Before int
 }
 
 // Linter is implemented by params that can warn about their use, e.g. a

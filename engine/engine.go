@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,7 @@ type Engine struct {
 	// lateReply receives passive replies produced after the push was
 	// answered; see Options.LateReply.
 	lateReply func(ev *Event, r *wechat.Reply)
+	outbox    *Outbox
 }
 
 // Options configures an Engine. Zero values are usable.
@@ -40,9 +42,13 @@ type Options struct {
 	Logger   *slog.Logger
 	// Store keeps cooldowns (an in-memory store when nil).
 	Store Store
+	// Outbox takes asynchronous sends (kefu messages); nil means actions
+	// that send fail with ErrNoOutbox.
+	Outbox *Outbox
 	// LateReply is called with a passive reply that an action produced after
-	// the push had already been answered (the reply deadline passed). The
-	// kefu outbox delivers it; when nil the reply is logged and dropped.
+	// the push had already been answered (the reply deadline passed). When
+	// nil, the reply goes out as a kefu message through the Outbox, or is
+	// logged and dropped without one.
 	LateReply func(ev *Event, r *wechat.Reply)
 }
 
@@ -60,7 +66,10 @@ func New(o Options) *Engine {
 	if o.Store == nil {
 		o.Store = NewMemoryStore(o.Now)
 	}
-	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, store: o.Store, lateReply: o.LateReply}
+	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, store: o.Store, lateReply: o.LateReply, outbox: o.Outbox}
+	if e.lateReply == nil {
+		e.lateReply = e.replyByKefu
+	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.SetRules(NewRuleSet(nil, nil))
 	return e
@@ -146,6 +155,14 @@ type Pending struct {
 // Dispatch matches ev against the current rules and starts the matching rules'
 // actions on a goroutine the engine owns. Use Pending.Wait for the reply.
 func (e *Engine) Dispatch(ev *Event) *Pending {
+	if ev.ID == "" { // built by hand (tests): still needs a unique key for its sends
+		ev.ID = "local/" + strconv.FormatUint(localIDs.Add(1), 10) + "/" + strconv.FormatInt(e.now().UnixNano(), 36)
+	}
+	if quota, validity := KefuWindowFor(ev); quota > 0 && ev.From != "" {
+		if err := e.store.OpenWindow(e.ctx, ev.From, quota, e.now().Add(validity)); err != nil {
+			e.log.Warn("recording the kefu window failed; later kefu sends to this user may be refused", "err", err)
+		}
+	}
 	cur := e.cur.Load()
 	rs := cur.rs
 	if rs.NeedsRaw && ev.Raw == nil && ev.Message != nil {
@@ -159,14 +176,8 @@ func (e *Engine) Dispatch(ev *Event) *Pending {
 		e.log.Warn("rule condition failed; the rule did not match", "err", err, "event", ev.Type)
 	}
 	p := &Pending{Event: ev, Rules: matched, run: newRun()}
-	p.run.lateReply = func(rep *wechat.Reply) {
-		if e.lateReply != nil {
-			e.lateReply(ev, rep)
-			return
-		}
-		e.log.Warn("passive reply produced after the reply deadline was dropped",
-			"event", ev.Type, "reply", rep.Type)
-	}
+	p.run.outbox, p.run.now = e.outbox, e.now
+	p.run.lateReply = func(rep *wechat.Reply) { e.lateReply(ev, rep) }
 	steps := 0
 	for _, r := range matched {
 		r.hits.Add(1)
@@ -190,8 +201,8 @@ func (e *Engine) Dispatch(ev *Event) *Pending {
 func (e *Engine) runActions(p *Pending, env *Env) {
 	defer close(p.run.done)
 	for _, r := range p.Rules {
-		c := &Call{Event: p.Event, Env: env, Rule: r, Logger: e.log, run: p.run}
-		for _, st := range r.Actions {
+		for i, st := range r.Actions {
+			c := &Call{Event: p.Event, Env: env, Rule: r, Logger: e.log, run: p.run, step: i}
 			if e.ctx.Err() != nil {
 				return
 			}
@@ -268,6 +279,34 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 }
 
+var localIDs atomic.Uint64
+
+// replyByKefu is the default LateReply: the reply goes out as a kefu message.
+func (e *Engine) replyByKefu(ev *Event, r *wechat.Reply) {
+	m, ok := KefuFromReply(ev.From, r)
+	switch {
+	case e.outbox == nil:
+		e.log.Warn("a passive reply came after the reply deadline and there is no outbox to send it by kefu (set --appid and --secret)",
+			"event", ev.Type, "reply", r.Type)
+		return
+	case !ok:
+		e.log.Warn("a passive reply came after the reply deadline and has no kefu equivalent; dropped",
+			"event", ev.Type, "reply", r.Type)
+		return
+	}
+	s := &Send{ID: ev.ID + "/late", Kind: KindKefu, OpenID: ev.From, Rule: "(late reply)", Created: e.now()}
+	raw, err := marshalJSON(m)
+	if err == nil {
+		s.Payload = raw
+		err = e.outbox.Enqueue(e.ctx, s)
+	}
+	if err != nil {
+		e.log.Error("a late passive reply could not be queued for kefu delivery", "err", err)
+		return
+	}
+	e.log.Info("passive reply was late; queued as a kefu message", "event", ev.Type, "reply", r.Type)
+}
+
 // run is the shared state of one push's actions.
 type run struct {
 	mu        sync.Mutex
@@ -278,6 +317,8 @@ type run struct {
 	errs      []error
 	ran       []string // written by the action goroutine only, read after done
 	lateReply func(*wechat.Reply)
+	outbox    *Outbox
+	now       func() time.Time
 }
 
 func newRun() *run {

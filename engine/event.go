@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +12,9 @@ import (
 // the expr tags below. Nested groups are values, not pointers, so a rule that
 // reads event.location.lat on a text message gets 0 instead of an error.
 type Event struct {
+	// ID identifies the push across WeChat's retries (see PushKey); sends
+	// derive their idempotency keys from it.
+	ID          string    `expr:"id"`
 	Type        string    `expr:"type"` // lower case: text, subscribe, scan, location_report, click, …
 	From        string    `expr:"from"` // the user's OpenID
 	To          string    `expr:"to"`   // the account's original id gh_…
@@ -82,6 +86,7 @@ func (e *Event) IsUserMessage() bool {
 // Event.Raw is left nil; the engine fills it when rules need it.
 func EventFromMessage(m *wechat.Message, loc *time.Location) *Event {
 	ev := &Event{
+		ID:          PushKey(m),
 		From:        m.FromUserName,
 		To:          m.ToUserName,
 		Time:        time.Unix(m.CreateTime, 0).In(loc),
@@ -152,4 +157,15 @@ func lower(s string) string {
 		}
 	}
 	return s
+}
+
+// PushKey identifies a push across WeChat's retries: the MsgId for
+// messages, and for events (which have none) the sender, time, event and
+// key, as wechat-protocol.md §3.1 recommends.
+func PushKey(m *wechat.Message) string {
+	if m.MsgID != "" && !m.IsEvent() {
+		return m.ToUserName + "/m/" + m.MsgID
+	}
+	return m.ToUserName + "/e/" + m.FromUserName + "/" + strconv.FormatInt(m.CreateTime, 10) +
+		"/" + m.MsgType + "/" + m.Event + "/" + m.EventKey
 }

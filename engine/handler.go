@@ -235,7 +235,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ev := EventFromMessage(msg, h.e.loc)
-	inflight, first := h.dedup.Claim(dedupKey(msg))
+	inflight, first := h.dedup.Claim(ev.ID)
 	if !first {
 		ct, out, err := inflight.Wait(r.Context())
 		if err != nil {
@@ -280,14 +280,4 @@ func writeAnswer(w http.ResponseWriter, ct string, body []byte) {
 	h.Set("Content-Type", ct)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
-}
-
-// dedupKey identifies a push across WeChat's retries: the MsgId for
-// messages, and for events (which have none) the sender, time, event and key.
-func dedupKey(m *wechat.Message) string {
-	if m.MsgID != "" && !m.IsEvent() {
-		return m.ToUserName + "\x00m\x00" + m.MsgID
-	}
-	return m.ToUserName + "\x00e\x00" + m.FromUserName + "\x00" + strconv.FormatInt(m.CreateTime, 10) +
-		"\x00" + m.MsgType + "\x00" + m.Event + "\x00" + m.EventKey
 }

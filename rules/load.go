@@ -485,7 +485,13 @@ func (l *loader) parseActions(label string, on []string, n *yaml.Node) []engine.
 			continue
 		}
 		if lt, ok := p.(engine.Linter); ok {
-			for _, w := range lt.Lint(engine.LintInfo{On: on}) {
+			before := 0
+			for _, st := range steps {
+				if st.Name == name {
+					before++
+				}
+			}
+			for _, w := range lt.Lint(engine.LintInfo{On: on, Before: before}) {
 				l.warnAt(params, where+": "+w)
 			}
 		}

@@ -1,0 +1,310 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/wechat"
+)
+
+func init() {
+	engine.Register(engine.Spec{
+		Name:   "kefu",
+		Doc:    "send a customer-service message later, through the durable outbox (within WeChat's kefu window)",
+		Params: func() any { return new(KefuParams) },
+		New:    func(p any) (engine.Action, error) { return &kefuAction{p: p.(*KefuParams)}, nil },
+	})
+}
+
+// KefuParams are the params of `kefu`. Set exactly one message type.
+type KefuParams struct {
+	Text            []engine.Template  `yaml:"text" doc:"text; a list means pick one at random; may contain <a href> links"`
+	Image           *MediaParams       `yaml:"image" doc:"an uploaded image"`
+	Voice           *MediaParams       `yaml:"voice" doc:"an uploaded voice clip"`
+	Video           *KefuVideoParams   `yaml:"video" doc:"an uploaded video"`
+	Music           *MusicParams       `yaml:"music" doc:"a music card"`
+	News            []ArticleParams    `yaml:"news" doc:"one article card (WeChat refuses more with 45008)"`
+	MPNews          *MediaParams       `yaml:"mpnews" doc:"a material article by media_id (no longer supported by WeChat for new drafts)"`
+	MPNewsArticle   *ArticleIDParams   `yaml:"mpnewsarticle" doc:"a published article by article_id"`
+	MsgMenu         *MsgMenuParams     `yaml:"msgmenu" doc:"a question with tappable answers; a tap comes back as a text message"`
+	WxCard          *CardParams        `yaml:"wxcard" doc:"a card without a custom code"`
+	MiniProgramPage *MiniProgramParams `yaml:"miniprogrampage" doc:"a mini-program card (the mini program must be linked)"`
+	KfAccount       engine.Template    `yaml:"kf_account" doc:"send as this kefu account (prefix@wechat-id)"`
+	Delay           time.Duration      `yaml:"delay" doc:"wait this long before sending, e.g. 30s"`
+	Typing          bool               `yaml:"typing" doc:"show typing… before the message"`
+}
+
+// KefuVideoParams is a kefu video; WeChat wants a thumbnail.
+type KefuVideoParams struct {
+	MediaID      engine.Template `yaml:"media_id"`
+	ThumbMediaID engine.Template `yaml:"thumb_media_id"`
+	Title        engine.Template `yaml:"title"`
+	Description  engine.Template `yaml:"description"`
+}
+
+// ArticleIDParams names a published article.
+type ArticleIDParams struct {
+	ArticleID engine.Template `yaml:"article_id"`
+}
+
+// MsgMenuParams is a msgmenu message.
+type MsgMenuParams struct {
+	HeadContent engine.Template `yaml:"head_content"`
+	List        []MsgMenuEntry  `yaml:"list" doc:"the answers; each id comes back as bizmsgmenuid"`
+	TailContent engine.Template `yaml:"tail_content"`
+}
+
+// MsgMenuEntry is one answer of a msgmenu.
+type MsgMenuEntry struct {
+	ID      string          `yaml:"id"`
+	Content engine.Template `yaml:"content"`
+}
+
+// CardParams names a card.
+type CardParams struct {
+	CardID engine.Template `yaml:"card_id"`
+}
+
+// MiniProgramParams is a mini-program card.
+type MiniProgramParams struct {
+	Title        engine.Template `yaml:"title"`
+	AppID        engine.Template `yaml:"appid"`
+	PagePath     engine.Template `yaml:"pagepath"`
+	ThumbMediaID engine.Template `yaml:"thumb_media_id"`
+}
+
+// Validate checks that exactly one message type is set, with its required
+// fields, before the rules load.
+func (p *KefuParams) Validate() error {
+	types := map[string]bool{
+		"text": len(p.Text) > 0, "image": p.Image != nil, "voice": p.Voice != nil, "video": p.Video != nil,
+		"music": p.Music != nil, "news": len(p.News) > 0, "mpnews": p.MPNews != nil,
+		"mpnewsarticle": p.MPNewsArticle != nil, "msgmenu": p.MsgMenu != nil, "wxcard": p.WxCard != nil,
+		"miniprogrampage": p.MiniProgramPage != nil,
+	}
+	var set []string
+	for _, t := range kefuTypes {
+		if types[t] {
+			set = append(set, t)
+		}
+	}
+	switch len(set) {
+	case 0:
+		return fmt.Errorf("want one of %s", strings.Join(kefuTypes, ", "))
+	case 1:
+	default:
+		return fmt.Errorf("want one message type, got %d (%s): use one kefu action per message", len(set), strings.Join(set, ", "))
+	}
+	req := func(field string, t *engine.Template) error {
+		if t.IsZero() {
+			return fmt.Errorf("%s: required", field)
+		}
+		return nil
+	}
+	var errs []error
+	for i, t := range p.Text {
+		if t.IsZero() {
+			errs = append(errs, fmt.Errorf("text[%d]: empty text", i))
+		}
+	}
+	switch {
+	case p.Image != nil:
+		errs = append(errs, req("image.media_id", &p.Image.MediaID))
+	case p.Voice != nil:
+		errs = append(errs, req("voice.media_id", &p.Voice.MediaID))
+	case p.Video != nil:
+		errs = append(errs, req("video.media_id", &p.Video.MediaID), req("video.thumb_media_id", &p.Video.ThumbMediaID))
+	case p.Music != nil:
+		errs = append(errs, req("music.thumb_media_id", &p.Music.ThumbMediaID))
+	case len(p.News) > 1:
+		errs = append(errs, fmt.Errorf("news: %d articles, a kefu news message takes 1 (WeChat answers 45008)", len(p.News)))
+	case len(p.News) == 1:
+		errs = append(errs, req("news[0].title", &p.News[0].Title))
+	case p.MPNews != nil:
+		errs = append(errs, req("mpnews.media_id", &p.MPNews.MediaID))
+	case p.MPNewsArticle != nil:
+		errs = append(errs, req("mpnewsarticle.article_id", &p.MPNewsArticle.ArticleID))
+	case p.MsgMenu != nil:
+		if len(p.MsgMenu.List) == 0 {
+			errs = append(errs, errors.New("msgmenu.list: want at least one answer"))
+		}
+		seen := map[string]bool{}
+		for i, e := range p.MsgMenu.List {
+			switch {
+			case e.ID == "":
+				errs = append(errs, fmt.Errorf("msgmenu.list[%d].id: required", i))
+			case seen[e.ID]:
+				errs = append(errs, fmt.Errorf("msgmenu.list[%d].id: %q used twice", i, e.ID))
+			}
+			seen[e.ID] = true
+			errs = append(errs, req(fmt.Sprintf("msgmenu.list[%d].content", i), &p.MsgMenu.List[i].Content))
+		}
+	case p.WxCard != nil:
+		errs = append(errs, req("wxcard.card_id", &p.WxCard.CardID))
+	case p.MiniProgramPage != nil:
+		m := p.MiniProgramPage
+		errs = append(errs, req("miniprogrampage.title", &m.Title), req("miniprogrampage.appid", &m.AppID),
+			req("miniprogrampage.pagepath", &m.PagePath), req("miniprogrampage.thumb_media_id", &m.ThumbMediaID))
+	}
+	if k := p.KfAccount.String(); k != "" && p.KfAccount.Constant() && !strings.Contains(k, "@") {
+		errs = append(errs, fmt.Errorf("kf_account: %q is not of the form prefix@wechat-id", k))
+	}
+	if p.Delay > 48*time.Hour {
+		errs = append(errs, fmt.Errorf("delay: %v is beyond any kefu window (48h at most)", p.Delay))
+	}
+	return errors.Join(errs...)
+}
+
+var kefuTypes = []string{"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle", "msgmenu", "wxcard", "miniprogrampage"}
+
+// Lint warns where the sends cannot fit the window of the rule's events
+// (wechat-protocol.md §6.3).
+func (p *KefuParams) Lint(info engine.LintInfo) []string {
+	var out []string
+	for _, on := range info.On {
+		if on == "*" {
+			continue
+		}
+		quota, validity := engine.KefuWindowFor(&engine.Event{Type: on})
+		switch {
+		case quota == 0:
+			what := "opens no kefu window"
+			if on == "payment" {
+				what = "opens no kefu window since 2023 (use template or webhook)"
+			}
+			out = append(out, fmt.Sprintf("a %s event %s: this send can only use a window an earlier message opened", on, what))
+		case info.Before >= quota:
+			out = append(out, fmt.Sprintf("send %d of this rule exceeds the %d sends a %s event allows", info.Before+1, quota, on))
+		case p.Delay >= validity:
+			out = append(out, fmt.Sprintf("delay %v outlasts the %v window a %s event opens", p.Delay, validity, on))
+		}
+	}
+	return out
+}
+
+type kefuAction struct{ p *KefuParams }
+
+// Run renders the message and queues it; the outbox delivers it.
+func (a *kefuAction) Run(ctx context.Context, c *engine.Call) error {
+	m, err := a.build(c)
+	if err != nil {
+		return err
+	}
+	return c.Enqueue(ctx, engine.KindKefu, m, engine.SendOptions{Delay: a.p.Delay, Typing: a.p.Typing})
+}
+
+func (a *kefuAction) build(c *engine.Call) (*wechat.KefuMessage, error) {
+	p := a.p
+	rd := renderer{c: c}
+	m := &wechat.KefuMessage{ToUser: c.Event.From}
+	switch {
+	case len(p.Text) > 0:
+		m.MsgType, m.Text = "text", &wechat.KefuText{Content: rd.render(&p.Text[rand.IntN(len(p.Text))])}
+	case p.Image != nil:
+		m.MsgType, m.Image = "image", &wechat.KefuMedia{MediaID: rd.render(&p.Image.MediaID)}
+	case p.Voice != nil:
+		m.MsgType, m.Voice = "voice", &wechat.KefuMedia{MediaID: rd.render(&p.Voice.MediaID)}
+	case p.Video != nil:
+		v := p.Video
+		m.MsgType, m.Video = "video", &wechat.KefuVideo{MediaID: rd.render(&v.MediaID), ThumbMediaID: rd.render(&v.ThumbMediaID),
+			Title: rd.render(&v.Title), Description: rd.render(&v.Description)}
+	case p.Music != nil:
+		v := p.Music
+		m.MsgType, m.Music = "music", &wechat.KefuMusic{Title: rd.render(&v.Title), Description: rd.render(&v.Description),
+			MusicURL: rd.render(&v.MusicURL), HQMusicURL: rd.render(&v.HQMusicURL), ThumbMediaID: rd.render(&v.ThumbMediaID)}
+	case len(p.News) > 0:
+		n := &p.News[0]
+		m.MsgType, m.News = "news", &wechat.KefuNews{Articles: []wechat.KefuArticle{{Title: rd.render(&n.Title),
+			Description: rd.render(&n.Description), URL: rd.render(&n.URL), PicURL: rd.render(&n.PicURL)}}}
+	case p.MPNews != nil:
+		m.MsgType, m.MPNews = "mpnews", &wechat.KefuMedia{MediaID: rd.render(&p.MPNews.MediaID)}
+	case p.MPNewsArticle != nil:
+		m.MsgType, m.MPNewsArticle = "mpnewsarticle", &wechat.KefuArticleID{ArticleID: rd.render(&p.MPNewsArticle.ArticleID)}
+	case p.MsgMenu != nil:
+		mm := &wechat.KefuMsgMenu{HeadContent: rd.render(&p.MsgMenu.HeadContent), TailContent: rd.render(&p.MsgMenu.TailContent)}
+		for i := range p.MsgMenu.List {
+			e := &p.MsgMenu.List[i]
+			mm.List = append(mm.List, wechat.KefuMsgMenuEntry{ID: e.ID, Content: rd.render(&e.Content)})
+		}
+		m.MsgType, m.MsgMenu = "msgmenu", mm
+	case p.WxCard != nil:
+		m.MsgType, m.WxCard = "wxcard", &wechat.KefuCard{CardID: rd.render(&p.WxCard.CardID)}
+	case p.MiniProgramPage != nil:
+		v := p.MiniProgramPage
+		m.MsgType, m.MiniProgramPage = "miniprogrampage", &wechat.KefuMiniProgramPage{Title: rd.render(&v.Title),
+			AppID: rd.render(&v.AppID), PagePath: rd.render(&v.PagePath), ThumbMediaID: rd.render(&v.ThumbMediaID)}
+	}
+	if !p.KfAccount.IsZero() {
+		m.CustomService = &wechat.KefuAccount{KfAccount: rd.render(&p.KfAccount)}
+	}
+	return m, rd.err
+}
+
+// ErrKefuWindowClosed means the user's kefu window is closed or used up:
+// the send was not attempted, to spare API quota.
+var ErrKefuWindowClosed = errors.New("kefu window closed or used up for this user (no API call made): the user must message the account again")
+
+// KefuDeliverer delivers kefu sends with the API client, spending the
+// user's kefu window first.
+type KefuDeliverer struct {
+	Client *wechat.Client
+	Store  engine.Store
+	Now    func() time.Time
+	Log    *slog.Logger
+	// WindowClosed is told about sends refused for a closed window
+	// (metrics); nil is fine.
+	WindowClosed func(s *engine.Send)
+}
+
+// windowCodes mean the user's kefu window is closed or used up.
+var windowCodes = []int{45015, 45047}
+
+// Deliver implements engine.Deliverer.
+func (d *KefuDeliverer) Deliver(ctx context.Context, s *engine.Send) error {
+	var m wechat.KefuMessage
+	if err := json.Unmarshal(s.Payload, &m); err != nil {
+		return engine.Permanent(fmt.Errorf("kefu send %s: bad payload: %w", s.ID, err))
+	}
+	m.ToUser = s.OpenID
+	// The slot is spent on the first attempt only: a retry after a network
+	// error is the same message, which WeChat counts at most once.
+	if s.Attempts == 0 {
+		ok, err := d.Store.TakeWindowSlot(ctx, s.OpenID, d.Now())
+		if err != nil {
+			return fmt.Errorf("checking the kefu window: %w", err)
+		}
+		if !ok {
+			if d.WindowClosed != nil {
+				d.WindowClosed(s)
+			}
+			return engine.Permanent(ErrKefuWindowClosed)
+		}
+	}
+	if s.Typing {
+		if err := d.Client.Typing(ctx, s.OpenID, true); err != nil && d.Log != nil {
+			d.Log.Warn("kefu typing failed; sending anyway", "rule", s.Rule, "err", err)
+		}
+	}
+	err := d.Client.SendKefu(ctx, &m)
+	switch code, isAPI := wechat.APICode(err); {
+	case err == nil:
+		return nil
+	case wechat.IsRetryable(err), wechat.IsTokenExpired(err):
+		return err
+	case isAPI && slices.Contains(windowCodes, code):
+		if cerr := d.Store.CloseWindow(ctx, s.OpenID); cerr != nil && d.Log != nil {
+			d.Log.Warn("recording the closed kefu window failed", "err", cerr)
+		}
+		return engine.Permanent(err)
+	default:
+		return engine.Permanent(err)
+	}
+}

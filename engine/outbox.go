@@ -1,0 +1,369 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wxbot/wxbot/engine/wechat"
+)
+
+// KindKefu is the outbox kind of customer-service messages.
+const KindKefu = "kefu"
+
+// Send is one asynchronous delivery waiting in the outbox: a kefu message
+// now, a template message or webhook call later.
+type Send struct {
+	// ID makes enqueueing idempotent: the push's key, the rule, the step
+	// and the send's number within the step.
+	ID        string          `json:"id"`
+	Seq       uint64          `json:"seq"` // assigned by the store, increasing
+	Kind      string          `json:"kind"`
+	OpenID    string          `json:"openid"`
+	Rule      string          `json:"rule,omitempty"`
+	Payload   json.RawMessage `json:"payload"`
+	Typing    bool            `json:"typing,omitempty"`
+	NotBefore time.Time       `json:"not_before"`
+	Created   time.Time       `json:"created"`
+	Attempts  int             `json:"attempts"`
+	LastError string          `json:"last_error,omitempty"`
+}
+
+// Deliverer delivers one kind of send. An error wrapped with Permanent is
+// not retried; any other error is retried with backoff.
+type Deliverer interface {
+	Deliver(ctx context.Context, s *Send) error
+}
+
+// DelivererFunc adapts a function to Deliverer.
+type DelivererFunc func(ctx context.Context, s *Send) error
+
+// Deliver calls f.
+func (f DelivererFunc) Deliver(ctx context.Context, s *Send) error { return f(ctx, s) }
+
+// PermanentError is a delivery failure that retrying cannot fix.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether err was marked Permanent.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// OutboxOptions tunes an Outbox; zero values are sensible.
+type OutboxOptions struct {
+	// Workers deliver in parallel (4 when 0); one user's sends are never
+	// delivered concurrently, which keeps their order.
+	Workers int
+	// Poll is how often the store is checked for due sends when nothing
+	// wakes the outbox (1 s when 0).
+	Poll time.Duration
+	// MaxAttempts gives up on a send after this many transient failures
+	// (10 when 0), about 17 minutes with the default backoff.
+	MaxAttempts int
+	// Backoff is the wait before the n-th retry (1 s × 2^(n-1), at most 5
+	// min, when nil).
+	Backoff func(attempt int) time.Duration
+	Now     func() time.Time
+	Logger  *slog.Logger
+	// Observer hears about every outcome (metrics); nil is fine.
+	Observer OutboxObserver
+}
+
+// OutboxObserver is told what happens to sends, for metrics.
+type OutboxObserver interface {
+	Delivered(s *Send, took time.Duration)
+	Failed(s *Send, err error, willRetry bool)
+	DeadLettered(s *Send, reason string)
+}
+
+// Outbox delivers sends from a Store with backoff, in per-user order.
+type Outbox struct {
+	store      Store
+	o          OutboxOptions
+	log        *slog.Logger
+	deliverers map[string]Deliverer
+
+	wake chan struct{}
+	mu   sync.Mutex
+	busy map[string]bool // users with a send in flight
+}
+
+// NewOutbox returns an outbox on store; register deliverers, then Run it.
+func NewOutbox(store Store, o OutboxOptions) *Outbox {
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 10
+	}
+	if o.Backoff == nil {
+		o.Backoff = func(n int) time.Duration {
+			d := time.Second << min(n-1, 9)
+			return min(d, 5*time.Minute)
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Outbox{store: store, o: o, log: o.Logger, deliverers: map[string]Deliverer{},
+		wake: make(chan struct{}, 1), busy: map[string]bool{}}
+}
+
+// Register sets the deliverer of a kind. Call it before Run.
+func (ob *Outbox) Register(kind string, d Deliverer) { ob.deliverers[kind] = d }
+
+// Store is the outbox's store.
+func (ob *Outbox) Store() Store { return ob.store }
+
+// Enqueue stores sends durably and wakes the workers.
+func (ob *Outbox) Enqueue(ctx context.Context, sends ...*Send) error {
+	now := ob.o.Now()
+	for _, s := range sends {
+		if _, ok := ob.deliverers[s.Kind]; !ok {
+			return fmt.Errorf("outbox: no deliverer for %q sends (is the API configured? kefu needs --appid and --secret)", s.Kind)
+		}
+		if s.Created.IsZero() {
+			s.Created = now
+		}
+	}
+	if err := ob.store.Enqueue(ctx, sends...); err != nil {
+		return fmt.Errorf("outbox: storing %d send(s): %w", len(sends), err)
+	}
+	ob.poke()
+	return nil
+}
+
+func (ob *Outbox) poke() {
+	select {
+	case ob.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is done, then waits for deliveries in flight to
+// end (they are not cut short; the HTTP client's timeout bounds them).
+// Sends not yet attempted stay in the store for the next start.
+func (ob *Outbox) Run(ctx context.Context) error {
+	sem := make(chan struct{}, ob.o.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ob.wake:
+		case <-timer.C:
+		}
+		for {
+			free := ob.o.Workers - len(sem)
+			if free == 0 {
+				break
+			}
+			due, err := ob.store.Due(ctx, ob.o.Now(), free, ob.isBusy)
+			if err != nil {
+				if ctx.Err() == nil {
+					ob.log.Error("outbox: reading due sends failed; retrying", "err", err)
+				}
+				break
+			}
+			if len(due) == 0 {
+				break
+			}
+			for _, s := range due {
+				ob.setBusy(s.OpenID, true)
+				sem <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem; ob.setBusy(s.OpenID, false); ob.poke() }()
+					ob.deliver(context.WithoutCancel(ctx), s)
+				}()
+			}
+		}
+		timer.Reset(ob.o.Poll)
+	}
+}
+
+func (ob *Outbox) isBusy(openID string) bool {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	return ob.busy[openID]
+}
+
+func (ob *Outbox) setBusy(openID string, b bool) {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	if b {
+		ob.busy[openID] = true
+	} else {
+		delete(ob.busy, openID)
+	}
+}
+
+// deliver makes one attempt and records its outcome.
+func (ob *Outbox) deliver(ctx context.Context, s *Send) {
+	d := ob.deliverers[s.Kind]
+	start := ob.o.Now()
+	var err error
+	if d == nil {
+		err = Permanent(fmt.Errorf("no deliverer for %q sends", s.Kind))
+	} else {
+		err = d.Deliver(ctx, s)
+	}
+	obs := ob.o.Observer
+	if err == nil {
+		if err := ob.store.Done(ctx, s); err != nil {
+			ob.log.Error("outbox: delivered but not marked done; it may be sent again", "id", s.ID, "err", err)
+		}
+		if obs != nil {
+			obs.Delivered(s, ob.o.Now().Sub(start))
+		}
+		ob.log.Debug("outbox: delivered", "kind", s.Kind, "rule", s.Rule, "attempts", s.Attempts+1)
+		return
+	}
+	s.Attempts++
+	s.LastError = err.Error()
+	retry := !IsPermanent(err) && s.Attempts < ob.o.MaxAttempts
+	if obs != nil {
+		obs.Failed(s, err, retry)
+	}
+	if retry {
+		s.NotBefore = ob.o.Now().Add(ob.o.Backoff(s.Attempts))
+		ob.log.Warn("outbox: delivery failed; will retry", "kind", s.Kind, "rule", s.Rule,
+			"attempt", s.Attempts, "retry_at", s.NotBefore, "err", err)
+		if err := ob.store.Retry(ctx, s); err != nil {
+			ob.log.Error("outbox: rescheduling failed", "id", s.ID, "err", err)
+		}
+		return
+	}
+	reason := err.Error()
+	if !IsPermanent(err) {
+		reason = fmt.Sprintf("gave up after %d attempts: %s", s.Attempts, reason)
+	}
+	ob.log.Error("outbox: send dead-lettered", "kind", s.Kind, "rule", s.Rule, "reason", reason)
+	if obs != nil {
+		obs.DeadLettered(s, reason)
+	}
+	if err := ob.store.Dead(ctx, s, reason); err != nil {
+		ob.log.Error("outbox: storing the dead letter failed", "id", s.ID, "err", err)
+	}
+}
+
+// SendOptions are the optional parts of Call.Enqueue.
+type SendOptions struct {
+	Delay  time.Duration
+	Typing bool
+	// OpenID overrides the recipient (the event's sender by default).
+	OpenID string
+}
+
+// ErrNoOutbox means an action tried to send asynchronously on an engine
+// without an outbox.
+var ErrNoOutbox = errors.New("no outbox: asynchronous sends need --appid and --secret")
+
+// Enqueue queues an asynchronous send of kind with payload (marshalled to
+// JSON without HTML escaping) for the push's sender. It returns once the
+// send is stored durably.
+func (c *Call) Enqueue(ctx context.Context, kind string, payload any, o SendOptions) error {
+	if c.run.outbox == nil {
+		return ErrNoOutbox
+	}
+	raw, err := marshalJSON(payload)
+	if err != nil {
+		return fmt.Errorf("encoding the %s send: %w", kind, err)
+	}
+	c.sent++
+	s := &Send{
+		ID:      fmt.Sprintf("%s/%s/%d/%d", c.Event.ID, c.Rule.Name, c.step, c.sent),
+		Kind:    kind,
+		OpenID:  c.Event.From,
+		Rule:    c.Rule.Name,
+		Payload: raw,
+		Typing:  o.Typing,
+	}
+	if o.OpenID != "" {
+		s.OpenID = o.OpenID
+	}
+	now := c.run.now()
+	s.Created = now
+	if o.Delay > 0 {
+		s.NotBefore = now.Add(o.Delay)
+	}
+	return c.run.outbox.Enqueue(ctx, s)
+}
+
+func marshalJSON(v any) (json.RawMessage, error) {
+	if raw, ok := v.(json.RawMessage); ok {
+		return raw, nil
+	}
+	var b jsonBuffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(b.trimmed()), nil
+}
+
+type jsonBuffer struct{ b []byte }
+
+func (j *jsonBuffer) Write(p []byte) (int, error) { j.b = append(j.b, p...); return len(p), nil }
+func (j *jsonBuffer) trimmed() []byte {
+	if n := len(j.b); n > 0 && j.b[n-1] == '\n' {
+		return j.b[:n-1]
+	}
+	return j.b
+}
+
+// KefuFromReply turns a passive reply that came too late into the kefu
+// message that says the same. A transfer has no kefu equivalent: ok is
+// false.
+func KefuFromReply(openID string, r *wechat.Reply) (m *wechat.KefuMessage, ok bool) {
+	m = &wechat.KefuMessage{ToUser: openID, MsgType: r.Type}
+	switch r.Type {
+	case wechat.ReplyText:
+		m.Text = &wechat.KefuText{Content: r.Content}
+	case wechat.ReplyImage:
+		m.Image = &wechat.KefuMedia{MediaID: r.MediaID}
+	case wechat.ReplyVoice:
+		m.Voice = &wechat.KefuMedia{MediaID: r.MediaID}
+	case wechat.ReplyVideo:
+		m.Video = &wechat.KefuVideo{MediaID: r.MediaID, ThumbMediaID: r.ThumbMediaID, Title: r.Title, Description: r.Description}
+	case wechat.ReplyMusic:
+		m.Music = &wechat.KefuMusic{Title: r.Title, Description: r.Description, MusicURL: r.MusicURL,
+			HQMusicURL: r.HQMusicURL, ThumbMediaID: r.ThumbMediaID}
+	case wechat.ReplyNews:
+		if len(r.Articles) == 0 {
+			return nil, false
+		}
+		a := r.Articles[0] // kefu news takes one article (45008 otherwise)
+		m.News = &wechat.KefuNews{Articles: []wechat.KefuArticle{{Title: a.Title, Description: a.Description, URL: a.URL, PicURL: a.PicURL}}}
+	default:
+		return nil, false
+	}
+	return m, true
+}

@@ -1,0 +1,425 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/wxbot/wxbot/engine"
+)
+
+var (
+	bOutbox    = []byte("outbox")    // seq → Send
+	bIDs       = []byte("ids")       // send ID → state byte + unix seconds
+	bDead      = []byte("dead")      // seq → DeadLetter
+	bWindows   = []byte("windows")   // openid → window
+	bCooldowns = []byte("cooldowns") // key → end, unix nanoseconds
+)
+
+// Send ID states, kept so that a send enqueued again (a WeChat retry after a
+// restart) is recognised.
+const (
+	idPending byte = 'p'
+	idDone    byte = 'd'
+	idDead    byte = 'x'
+)
+
+// idRetention is how long delivered IDs are remembered: longer than any
+// retry of the push that made them.
+const idRetention = 48 * time.Hour
+
+// Bolt is the embedded store. Open it with OpenBolt; only one process can
+// hold it at a time.
+type Bolt struct {
+	db   *bolt.DB
+	path string
+	now  func() time.Time
+
+	mu        sync.Mutex
+	windows   map[string]window
+	cooldowns map[string]time.Time
+	dirtyW    map[string]bool
+	dirtyC    map[string]bool
+
+	stop    chan struct{}
+	flushed chan struct{}
+}
+
+type window struct {
+	Left  int       `json:"left"`
+	Until time.Time `json:"until"`
+}
+
+// OpenBolt opens (creating if needed) the store at path.
+func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
+	if now == nil {
+		now = time.Now
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("store %s is locked by another process (another wxbot?): %w", path, err)
+		}
+		return nil, fmt.Errorf("opening store %s: %w", path, err)
+	}
+	db.MaxBatchDelay = 2 * time.Millisecond
+	s := &Bolt{db: db, path: path, now: now, windows: map[string]window{}, cooldowns: map[string]time.Time{},
+		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{})}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = s.loadHot()
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening store %s: %w", path, err)
+	}
+	go s.flushLoop()
+	return s, nil
+}
+
+// loadHot reads the unexpired windows and cooldowns into memory.
+func (s *Bolt) loadHot() error {
+	now := s.now()
+	return s.db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bWindows).ForEach(func(k, v []byte) error {
+			var w window
+			if json.Unmarshal(v, &w) == nil && now.Before(w.Until) {
+				s.windows[string(k)] = w
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bCooldowns).ForEach(func(k, v []byte) error {
+			if len(v) == 8 {
+				if end := time.Unix(0, int64(binary.BigEndian.Uint64(v))); now.Before(end) {
+					s.cooldowns[string(k)] = end
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// flushLoop writes dirty windows and cooldowns behind, and prunes old state.
+func (s *Bolt) flushLoop() {
+	defer close(s.flushed)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	prune := time.Now()
+	for {
+		select {
+		case <-s.stop:
+			s.flush()
+			return
+		case <-t.C:
+			s.flush()
+			if time.Since(prune) > time.Hour {
+				s.prune()
+				prune = time.Now()
+			}
+		}
+	}
+}
+
+func (s *Bolt) flush() {
+	s.mu.Lock()
+	if len(s.dirtyW) == 0 && len(s.dirtyC) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	ws := make(map[string][]byte, len(s.dirtyW))
+	for k := range s.dirtyW {
+		b, _ := json.Marshal(s.windows[k])
+		ws[k] = b
+	}
+	cs := make(map[string][]byte, len(s.dirtyC))
+	for k := range s.dirtyC {
+		b := make([]byte, 8)
+		binary.BigEndian.PutUint64(b, uint64(s.cooldowns[k].UnixNano()))
+		cs[k] = b
+	}
+	clear(s.dirtyW)
+	clear(s.dirtyC)
+	s.mu.Unlock()
+	s.db.Update(func(tx *bolt.Tx) error {
+		for k, v := range ws {
+			tx.Bucket(bWindows).Put([]byte(k), v)
+		}
+		for k, v := range cs {
+			tx.Bucket(bCooldowns).Put([]byte(k), v)
+		}
+		return nil
+	})
+}
+
+// prune drops expired windows and cooldowns and forgets old send IDs.
+func (s *Bolt) prune() {
+	now := s.now()
+	s.mu.Lock()
+	for k, w := range s.windows {
+		if !now.Before(w.Until) {
+			delete(s.windows, k)
+		}
+	}
+	for k, end := range s.cooldowns {
+		if !now.Before(end) {
+			delete(s.cooldowns, k)
+		}
+	}
+	s.mu.Unlock()
+	s.db.Update(func(tx *bolt.Tx) error {
+		var drop [][]byte
+		tx.Bucket(bWindows).ForEach(func(k, v []byte) error {
+			var w window
+			if json.Unmarshal(v, &w) != nil || !now.Before(w.Until) {
+				drop = append(drop, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		for _, k := range drop {
+			tx.Bucket(bWindows).Delete(k)
+		}
+		drop = drop[:0]
+		tx.Bucket(bCooldowns).ForEach(func(k, v []byte) error {
+			if len(v) != 8 || !now.Before(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) {
+				drop = append(drop, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		for _, k := range drop {
+			tx.Bucket(bCooldowns).Delete(k)
+		}
+		drop = drop[:0]
+		tx.Bucket(bIDs).ForEach(func(k, v []byte) error {
+			if len(v) == 9 && v[0] != idPending && now.Sub(time.Unix(int64(binary.BigEndian.Uint64(v[1:])), 0)) > idRetention {
+				drop = append(drop, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		for _, k := range drop {
+			tx.Bucket(bIDs).Delete(k)
+		}
+		return nil
+	})
+}
+
+// TakeCooldown implements engine.Store.
+func (s *Bolt) TakeCooldown(_ context.Context, key string, ttl time.Duration) (bool, error) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if end, ok := s.cooldowns[key]; ok && now.Before(end) {
+		return false, nil
+	}
+	s.cooldowns[key] = now.Add(ttl)
+	s.dirtyC[key] = true
+	return true, nil
+}
+
+// OpenWindow implements engine.Store.
+func (s *Bolt) OpenWindow(_ context.Context, openID string, quota int, until time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.windows[openID]
+	left, u := engine.MergeWindow(w.Left, w.Until, quota, until, s.now())
+	if left != w.Left || !u.Equal(w.Until) {
+		s.windows[openID] = window{Left: left, Until: u}
+		s.dirtyW[openID] = true
+	}
+	return nil
+}
+
+// TakeWindowSlot implements engine.Store.
+func (s *Bolt) TakeWindowSlot(_ context.Context, openID string, now time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.windows[openID]
+	if !ok || w.Left <= 0 || !now.Before(w.Until) {
+		return false, nil
+	}
+	w.Left--
+	s.windows[openID] = w
+	s.dirtyW[openID] = true
+	return true, nil
+}
+
+// CloseWindow implements engine.Store.
+func (s *Bolt) CloseWindow(_ context.Context, openID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w, ok := s.windows[openID]; ok {
+		w.Left = 0
+		s.windows[openID] = w
+		s.dirtyW[openID] = true
+	}
+	return nil
+}
+
+func seqKey(seq uint64) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, seq)
+	return k
+}
+
+func idState(state byte, t time.Time) []byte {
+	v := make([]byte, 9)
+	v[0] = state
+	binary.BigEndian.PutUint64(v[1:], uint64(t.Unix()))
+	return v
+}
+
+// Enqueue implements engine.Store: one fsync shared by concurrent callers.
+func (s *Bolt) Enqueue(_ context.Context, sends ...*engine.Send) error {
+	now := s.now()
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		ob, ids := tx.Bucket(bOutbox), tx.Bucket(bIDs)
+		for _, snd := range sends {
+			if ids.Get([]byte(snd.ID)) != nil {
+				continue // enqueued before: idempotent
+			}
+			seq, err := ob.NextSequence()
+			if err != nil {
+				return err
+			}
+			c := *snd
+			c.Seq = seq
+			b, err := json.Marshal(&c)
+			if err != nil {
+				return err
+			}
+			if err := ob.Put(seqKey(seq), b); err != nil {
+				return err
+			}
+			if err := ids.Put([]byte(snd.ID), idState(idPending, now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Due implements engine.Store.
+func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string) bool) ([]*engine.Send, error) {
+	var out []*engine.Send
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seen := map[string]bool{}
+		c := tx.Bucket(bOutbox).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var snd engine.Send
+			if err := json.Unmarshal(v, &snd); err != nil {
+				return fmt.Errorf("outbox entry %x: %w", k, err)
+			}
+			if seen[snd.OpenID] {
+				continue
+			}
+			seen[snd.OpenID] = true
+			if (skip != nil && skip(snd.OpenID)) || snd.NotBefore.After(now) {
+				continue
+			}
+			out = append(out, &snd)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Done implements engine.Store.
+func (s *Bolt) Done(_ context.Context, snd *engine.Send) error {
+	now := s.now()
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bOutbox).Delete(seqKey(snd.Seq)); err != nil {
+			return err
+		}
+		return tx.Bucket(bIDs).Put([]byte(snd.ID), idState(idDone, now))
+	})
+}
+
+// Retry implements engine.Store.
+func (s *Bolt) Retry(_ context.Context, snd *engine.Send) error {
+	b, err := json.Marshal(snd)
+	if err != nil {
+		return err
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		ob := tx.Bucket(bOutbox)
+		if ob.Get(seqKey(snd.Seq)) == nil {
+			return nil // already gone
+		}
+		return ob.Put(seqKey(snd.Seq), b)
+	})
+}
+
+// Dead implements engine.Store.
+func (s *Bolt) Dead(_ context.Context, snd *engine.Send, reason string) error {
+	now := s.now()
+	b, err := json.Marshal(engine.DeadLetter{Send: snd, Reason: reason, At: now})
+	if err != nil {
+		return err
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bOutbox).Delete(seqKey(snd.Seq)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bDead).Put(seqKey(snd.Seq), b); err != nil {
+			return err
+		}
+		return tx.Bucket(bIDs).Put([]byte(snd.ID), idState(idDead, now))
+	})
+}
+
+// DeadLetters implements engine.Store.
+func (s *Bolt) DeadLetters(_ context.Context, limit int) ([]engine.DeadLetter, error) {
+	var out []engine.DeadLetter
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bDead).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			var d engine.DeadLetter
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Pending implements engine.Store.
+func (s *Bolt) Pending(context.Context) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bOutbox).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// Path is the store's file.
+func (s *Bolt) Path() string { return s.path }
+
+// Close flushes the hot state and closes the file.
+func (s *Bolt) Close() error {
+	select {
+	case <-s.stop:
+		return nil
+	default:
+	}
+	close(s.stop)
+	<-s.flushed
+	return s.db.Close()
+}

@@ -1,0 +1,62 @@
+package store_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/storetest"
+)
+
+func TestBoltConformance(t *testing.T) {
+	storetest.Run(t, storetest.Opener{
+		Open: func(t *testing.T, clock *storetest.Clock) engine.Store {
+			s, err := store.OpenBolt(filepath.Join(t.TempDir(), "wxbot.db"), clock.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		Reopen: func(t *testing.T, s engine.Store, clock *storetest.Clock) engine.Store {
+			b := s.(*store.Bolt)
+			path := b.Path()
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r, err := store.OpenBolt(path, clock.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close() })
+			return r
+		},
+	})
+}
+
+func TestMemoryConformance(t *testing.T) {
+	storetest.Run(t, storetest.Opener{
+		Open: func(t *testing.T, clock *storetest.Clock) engine.Store { return engine.NewMemoryStore(clock.Now) },
+	})
+}
+
+func TestBoltLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wxbot.db")
+	s, err := store.OpenBolt(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := store.Open("bolt:"+path, nil); err == nil {
+		t.Error("a second open of a held store succeeded")
+	}
+}
+
+func TestOpenURLs(t *testing.T) {
+	for _, bad := range []string{"bolt:", "wxbot.db", "mysql://x"} {
+		if _, err := store.Open(bad, nil); err == nil {
+			t.Errorf("Open(%q) succeeded", bad)
+		}
+	}
+}

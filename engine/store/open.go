@@ -1,0 +1,24 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+)
+
+// Open opens the store a --store URL names: bolt:PATH or redis://….
+func Open(url string, now func() time.Time) (engine.Store, error) {
+	switch {
+	case strings.HasPrefix(url, "bolt:"):
+		path := strings.TrimPrefix(url, "bolt:")
+		if path == "" {
+			return nil, fmt.Errorf("--store %q: want bolt:PATH, e.g. bolt:wxbot.db", url)
+		}
+		return OpenBolt(path, now)
+	case strings.HasPrefix(url, "redis://"):
+		return nil, fmt.Errorf("--store %q: the Redis store is not built yet; use bolt:PATH", url)
+	}
+	return nil, fmt.Errorf("--store %q: want bolt:PATH or redis://HOST:PORT/DB", url)
+}

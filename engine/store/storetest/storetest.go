@@ -1,0 +1,241 @@
+// Package storetest is the conformance suite every engine.Store passes: the
+// in-memory store, the embedded bbolt store and the Redis store run the same
+// tests, so they behave alike.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+)
+
+// Clock is a settable clock for stores under test.
+type Clock struct{ T time.Time }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { return c.T }
+
+// Opener opens a fresh, empty store on clock. Reopen, when not nil, closes
+// s and opens the same data again (durable stores only).
+type Opener struct {
+	Open   func(t *testing.T, clock *Clock) engine.Store
+	Reopen func(t *testing.T, s engine.Store, clock *Clock) engine.Store
+}
+
+// Run runs the suite.
+func Run(t *testing.T, o Opener) {
+	t.Run("Cooldown", func(t *testing.T) { testCooldown(t, o) })
+	t.Run("Windows", func(t *testing.T) { testWindows(t, o) })
+	t.Run("OutboxOrder", func(t *testing.T) { testOutboxOrder(t, o) })
+	t.Run("OutboxIdempotent", func(t *testing.T) { testOutboxIdempotent(t, o) })
+	t.Run("OutboxRetryAndDead", func(t *testing.T) { testOutboxRetryAndDead(t, o) })
+	if o.Reopen != nil {
+		t.Run("Durable", func(t *testing.T) { testDurable(t, o) })
+	}
+}
+
+func start() *Clock { return &Clock{T: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)} }
+
+func send(id, user string) *engine.Send {
+	return &engine.Send{ID: id, Kind: engine.KindKefu, OpenID: user, Rule: "r",
+		Payload: json.RawMessage(fmt.Sprintf(`{"text":{"content":%q}}`, id))}
+}
+
+func ids(ss []*engine.Send) []string {
+	out := []string{}
+	for _, s := range ss {
+		out = append(out, s.ID)
+	}
+	return out
+}
+
+func eq(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%s: got %v, want %v", what, got, want)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testCooldown(t *testing.T, o Opener) {
+	clock := start()
+	s := o.Open(t, clock)
+	ctx := context.Background()
+	take := func(key string) bool {
+		ok, err := s.TakeCooldown(ctx, key, time.Minute)
+		must(t, err)
+		return ok
+	}
+	if !take("a") || take("a") || !take("b") {
+		t.Error("a cooldown did not hold for its key only")
+	}
+	clock.T = clock.T.Add(61 * time.Second)
+	if !take("a") {
+		t.Error("a cooldown outlived its ttl")
+	}
+}
+
+func testWindows(t *testing.T, o Opener) {
+	clock := start()
+	s := o.Open(t, clock)
+	ctx := context.Background()
+	slot := func(user string) bool {
+		ok, err := s.TakeWindowSlot(ctx, user, clock.T)
+		must(t, err)
+		return ok
+	}
+	if slot("u") {
+		t.Error("a slot without any window")
+	}
+	// A click: 3 within a minute.
+	must(t, s.OpenWindow(ctx, "u", 3, clock.T.Add(time.Minute)))
+	for i := 0; i < 3; i++ {
+		if !slot("u") {
+			t.Fatalf("slot %d of 3 refused", i+1)
+		}
+	}
+	if slot("u") {
+		t.Error("a 4th slot in a 3-send window")
+	}
+	// A message: 5 within 48 hours, replacing the used-up window.
+	must(t, s.OpenWindow(ctx, "u", 5, clock.T.Add(48*time.Hour)))
+	// A click inside it does not shrink it.
+	must(t, s.OpenWindow(ctx, "u", 3, clock.T.Add(time.Minute)))
+	clock.T = clock.T.Add(time.Hour)
+	n := 0
+	for slot("u") {
+		n++
+	}
+	if n != 5 {
+		t.Errorf("%d slots in a message window, want 5", n)
+	}
+	must(t, s.OpenWindow(ctx, "v", 5, clock.T.Add(48*time.Hour)))
+	must(t, s.CloseWindow(ctx, "v"))
+	if slot("v") {
+		t.Error("a slot after CloseWindow")
+	}
+	must(t, s.OpenWindow(ctx, "w", 3, clock.T.Add(time.Minute)))
+	clock.T = clock.T.Add(2 * time.Minute)
+	if slot("w") {
+		t.Error("a slot after the window expired")
+	}
+}
+
+func testOutboxOrder(t *testing.T, o Opener) {
+	clock := start()
+	s := o.Open(t, clock)
+	ctx := context.Background()
+	must(t, s.Enqueue(ctx, send("a1", "A"), send("a2", "A"), send("b1", "B")))
+	later := send("c1", "C")
+	later.NotBefore = clock.T.Add(time.Minute)
+	must(t, s.Enqueue(ctx, later, send("a3", "A")))
+	n, err := s.Pending(ctx)
+	must(t, err)
+	if n != 5 {
+		t.Errorf("pending %d, want 5", n)
+	}
+	due, err := s.Due(ctx, clock.T, 10, nil)
+	must(t, err)
+	eq(t, "due: each user's oldest, not the delayed one", ids(due), []string{"a1", "b1"})
+	for _, d := range due {
+		if d.Seq == 0 || d.Kind != engine.KindKefu || string(d.Payload) == "" {
+			t.Errorf("due send lost fields: %+v", d)
+		}
+	}
+	due, _ = s.Due(ctx, clock.T, 10, func(u string) bool { return u == "A" })
+	eq(t, "due skipping busy user A", ids(due), []string{"b1"})
+	due, _ = s.Due(ctx, clock.T, 1, nil)
+	eq(t, "due with limit 1", ids(due), []string{"a1"})
+
+	must(t, s.Done(ctx, due[0]))
+	due, _ = s.Due(ctx, clock.T.Add(2*time.Minute), 10, nil)
+	eq(t, "due after a1 is done", ids(due), []string{"a2", "b1", "c1"})
+}
+
+func testOutboxIdempotent(t *testing.T, o Opener) {
+	clock := start()
+	s := o.Open(t, clock)
+	ctx := context.Background()
+	must(t, s.Enqueue(ctx, send("x", "U")))
+	must(t, s.Enqueue(ctx, send("x", "U"), send("y", "U")))
+	due, _ := s.Due(ctx, clock.T, 10, nil)
+	must(t, s.Done(ctx, due[0]))
+	must(t, s.Enqueue(ctx, send("x", "U"))) // delivered already: still ignored
+	n, _ := s.Pending(ctx)
+	if n != 1 {
+		t.Errorf("pending %d, want 1 (y only)", n)
+	}
+}
+
+func testOutboxRetryAndDead(t *testing.T, o Opener) {
+	clock := start()
+	s := o.Open(t, clock)
+	ctx := context.Background()
+	must(t, s.Enqueue(ctx, send("m1", "U"), send("m2", "U")))
+	due, _ := s.Due(ctx, clock.T, 10, nil)
+	first := due[0]
+	first.Attempts, first.LastError, first.NotBefore = 1, "busy", clock.T.Add(30*time.Second)
+	must(t, s.Retry(ctx, first))
+	due, _ = s.Due(ctx, clock.T, 10, nil)
+	eq(t, "a user's later send waits behind a retry", ids(due), []string{})
+	clock.T = clock.T.Add(31 * time.Second)
+	due, _ = s.Due(ctx, clock.T, 10, nil)
+	eq(t, "retry due", ids(due), []string{"m1"})
+	if due[0].Attempts != 1 || due[0].LastError != "busy" {
+		t.Errorf("retry state lost: %+v", due[0])
+	}
+	must(t, s.Dead(ctx, due[0], "errcode 45015"))
+	due, _ = s.Due(ctx, clock.T, 10, nil)
+	eq(t, "after the dead letter", ids(due), []string{"m2"})
+	must(t, s.Dead(ctx, due[0], "second"))
+	dl, err := s.DeadLetters(ctx, 10)
+	must(t, err)
+	if len(dl) != 2 || dl[0].Send.ID != "m2" || dl[1].Reason != "errcode 45015" || dl[1].Send.Attempts != 1 {
+		t.Errorf("dead letters %+v, want m2 then m1 with its reason", dl)
+	}
+	n, _ := s.Pending(ctx)
+	if n != 0 {
+		t.Errorf("pending %d after both dead", n)
+	}
+	must(t, s.Enqueue(ctx, send("m1", "U")))
+	if n, _ := s.Pending(ctx); n != 0 {
+		t.Error("a dead send's ID was enqueued again")
+	}
+}
+
+func testDurable(t *testing.T, o Opener) {
+	clock := start()
+	s := o.Open(t, clock)
+	ctx := context.Background()
+	must(t, s.Enqueue(ctx, send("d1", "U"), send("d2", "U")))
+	due, _ := s.Due(ctx, clock.T, 10, nil)
+	must(t, s.Done(ctx, due[0]))
+	must(t, s.OpenWindow(ctx, "U", 5, clock.T.Add(48*time.Hour)))
+	ok, _ := s.TakeCooldown(ctx, "k", time.Hour)
+	if !ok {
+		t.Fatal("cooldown")
+	}
+	s = o.Reopen(t, s, clock)
+	due, _ = s.Due(ctx, clock.T, 10, nil)
+	eq(t, "after reopening", ids(due), []string{"d2"})
+	must(t, s.Enqueue(ctx, send("d1", "U")))
+	if n, _ := s.Pending(ctx); n != 1 {
+		t.Errorf("pending %d after reopening and re-enqueueing a delivered ID, want 1", n)
+	}
+	if ok, _ := s.TakeWindowSlot(ctx, "U", clock.T); !ok {
+		t.Error("the kefu window did not survive a restart")
+	}
+	if ok, _ := s.TakeCooldown(ctx, "k", time.Hour); ok {
+		t.Error("the cooldown did not survive a restart")
+	}
+}
