@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,9 @@ func startBot(t *testing.T, env []string, args ...string) *bot {
 	t.Helper()
 	listen, admin := freeAddr(t), freeAddr(t)
 	b := &bot{url: "http://" + listen + "/wechat", admin: "http://" + admin, stderr: newSyncBuffer()}
+	if !slices.Contains(args, "--store") {
+		args = append(args, "--store", "bolt:"+filepath.Join(t.TempDir(), "wxbot.db"))
+	}
 	b.cmd = exec.Command(wxbotBinary, append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--log-format", "json"}, args...)...)
 	b.cmd.Env = append(os.Environ(), env...)
 	b.cmd.Stderr = b.stderr

@@ -14,7 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wxbot/wxbot/actions"
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 )
@@ -37,6 +39,10 @@ type serveFlags struct {
 	replyDeadline     time.Duration
 	maxSkew           time.Duration
 	shutdownTimeout   time.Duration
+	secret            string
+	apiBase           string
+	tokenAPI          string
+	store             string
 }
 
 func (s *serveFlags) register(fs *flagSet) {
@@ -53,6 +59,10 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.DurationVar(&s.replyDeadline, "reply-deadline", 4*time.Second, "answer \"success\" when no passive reply is ready by then (WeChat gives up at 5s)")
 	fs.DurationVar(&s.maxSkew, "max-skew", 5*time.Minute, "reject pushes whose timestamp is further off (replay guard); 0 disables")
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for pushes and actions in flight")
+	fs.StringVar(&s.secret, "secret", "", "AppSecret; with --appid, enables API calls (kefu sends)")
+	fs.StringVar(&s.apiBase, "api-base", wechat.DefaultAPIBase, "WeChat API root (tests point it at a fake)")
+	fs.StringVar(&s.tokenAPI, "token-api", wechat.TokenAPIStable, "stable (/cgi-bin/stable_token, safe with many replicas) or classic (/cgi-bin/token)")
+	fs.StringVar(&s.store, "store", "bolt:wxbot.db", "state (kefu outbox, windows, cooldowns): bolt:PATH")
 }
 
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
@@ -117,7 +127,30 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	for _, d := range loaded.Diags {
 		log.Warn("rules", "warning", d.String())
 	}
-	eng := engine.New(engine.Options{Location: loc, Logger: log})
+	st, err := store.Open(s.store, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	outbox, err := s.outbox(st, log)
+	if err != nil {
+		return err
+	}
+	if outbox == nil && usesAction(loaded.Set, "kefu") {
+		log.Warn("the rules send kefu messages but --appid and --secret are not both set: those sends will fail")
+	}
+	octx, stopOutbox := context.WithCancel(context.Background())
+	outboxDone := make(chan struct{})
+	defer func() { stopOutbox(); <-outboxDone }() // before the store closes
+	if outbox != nil {
+		go func() { outbox.Run(octx); close(outboxDone) }()
+		if n, err := st.Pending(ctx); err == nil && n > 0 {
+			log.Info("outbox has sends from before the restart", "pending", n)
+		}
+	} else {
+		close(outboxDone)
+	}
+	eng := engine.New(engine.Options{Location: loc, Logger: log, Store: st, Outbox: outbox})
 	eng.SetRules(loaded.Set)
 	log.Info("rules loaded", "source", s.rules, "rules", len(loaded.Set.Rules), "hash", loaded.Set.Hash)
 	reloader := rules.NewReloader(s.rules, loc, eng, log)
@@ -183,8 +216,43 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := eng.Close(sctx); err != nil {
 		log.Warn("actions still running at shutdown were cancelled", "err", err)
 	}
+	// Deliveries in flight finish; the rest stay in the store for the next start.
+	stopOutbox()
+	<-outboxDone
+	if n, err := st.Pending(context.Background()); err == nil && n > 0 {
+		log.Info("outbox sends kept for the next start", "pending", n)
+	}
 	log.Info("stopped")
 	return nil
+}
+
+// outbox builds the kefu outbox when API credentials are set.
+func (s *serveFlags) outbox(st engine.Store, log *slog.Logger) (*engine.Outbox, error) {
+	if s.proto.appID == "" || s.secret == "" {
+		return nil, nil
+	}
+	client, err := wechat.NewClient(wechat.ClientConfig{
+		HTTP: &http.Client{Timeout: 10 * time.Second}, Base: s.apiBase,
+		AppID: s.proto.appID, Secret: wechat.Secret(s.secret), TokenAPI: s.tokenAPI, Logger: log,
+	})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	ob := engine.NewOutbox(st, engine.OutboxOptions{Logger: log})
+	ob.Register(engine.KindKefu, &actions.KefuDeliverer{Client: client, Store: st, Now: time.Now, Log: log})
+	return ob, nil
+}
+
+// usesAction reports whether any rule has a step of the named action.
+func usesAction(set *engine.RuleSet, name string) bool {
+	for _, r := range set.Rules {
+		for _, st := range r.Actions {
+			if st.Name == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // adminMux serves the operator endpoints; it is on its own listener so the

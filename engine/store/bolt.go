@@ -49,6 +49,7 @@ type Bolt struct {
 
 	stop    chan struct{}
 	flushed chan struct{}
+	crash   bool // tests: skip the final flush, as a kill -9 would
 }
 
 type window struct {
@@ -124,7 +125,9 @@ func (s *Bolt) flushLoop() {
 	for {
 		select {
 		case <-s.stop:
-			s.flush()
+			if !s.crash {
+				s.flush()
+			}
 			return
 		case <-t.C:
 			s.flush()
@@ -284,9 +287,25 @@ func idState(state byte, t time.Time) []byte {
 }
 
 // Enqueue implements engine.Store: one fsync shared by concurrent callers.
+// The recipients' kefu windows are written in the same transaction, so a
+// crash right after a push cannot leave its sends without their window.
 func (s *Bolt) Enqueue(_ context.Context, sends ...*engine.Send) error {
 	now := s.now()
+	windows := map[string][]byte{}
+	s.mu.Lock()
+	for _, snd := range sends {
+		if w, ok := s.windows[snd.OpenID]; ok {
+			b, _ := json.Marshal(w)
+			windows[snd.OpenID] = b
+		}
+	}
+	s.mu.Unlock()
 	return s.db.Batch(func(tx *bolt.Tx) error {
+		for k, v := range windows {
+			if err := tx.Bucket(bWindows).Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
 		ob, ids := tx.Bucket(bOutbox), tx.Bucket(bIDs)
 		for _, snd := range sends {
 			if ids.Get([]byte(snd.ID)) != nil {

@@ -10,7 +10,27 @@ import (
 )
 
 func TestBoltConformance(t *testing.T) {
+	reopen := func(t *testing.T, s engine.Store, clock *storetest.Clock, crash bool) engine.Store {
+		b := s.(*store.Bolt)
+		path := b.Path()
+		closer := b.Close
+		if crash {
+			closer = b.CrashClose
+		}
+		if err := closer(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := store.OpenBolt(path, clock.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
 	storetest.Run(t, storetest.Opener{
+		Crash: func(t *testing.T, s engine.Store, clock *storetest.Clock) engine.Store {
+			return reopen(t, s, clock, true)
+		},
 		Open: func(t *testing.T, clock *storetest.Clock) engine.Store {
 			s, err := store.OpenBolt(filepath.Join(t.TempDir(), "wxbot.db"), clock.Now)
 			if err != nil {
@@ -20,17 +40,7 @@ func TestBoltConformance(t *testing.T) {
 			return s
 		},
 		Reopen: func(t *testing.T, s engine.Store, clock *storetest.Clock) engine.Store {
-			b := s.(*store.Bolt)
-			path := b.Path()
-			if err := b.Close(); err != nil {
-				t.Fatal(err)
-			}
-			r, err := store.OpenBolt(path, clock.Now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { r.Close() })
-			return r
+			return reopen(t, s, clock, false)
 		},
 	})
 }

@@ -16,11 +16,12 @@ import (
 
 // Call is one request the fake received (token fetches excluded).
 type Call struct {
-	Method string
-	Path   string
-	Query  url.Values
-	Body   []byte
-	Token  string
+	Method  string
+	Path    string
+	Query   url.Values
+	Body    []byte
+	Token   string
+	Errcode int // what the fake answered (0: success)
 }
 
 // Server is the fake API. Create it with New; close it with Close.
@@ -54,6 +55,24 @@ func (s *Server) FailNext(path string, codes ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures[path] = append(s.failures[path], codes...)
+}
+
+// ClearFailures drops the errcodes queued by FailNext.
+func (s *Server) ClearFailures() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.failures)
+}
+
+// Delivered returns the successful calls to path, in order.
+func (s *Server) Delivered(path string) []Call {
+	var out []Call
+	for _, c := range s.Calls(path) {
+		if c.Errcode == 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // FailTokenNext makes the next token fetches answer these errcodes.
@@ -177,8 +196,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		errcode(w, 40001)
 		return
 	}
-	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, Token: tok})
+	call := Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, Token: tok}
 	if q := s.failures[r.URL.Path]; len(q) > 0 {
+		call.Errcode = q[0]
+		s.calls = append(s.calls, call)
 		s.failures[r.URL.Path] = q[1:]
 		s.mu.Unlock()
 		if q[0] == 40001 || q[0] == 42001 {
@@ -190,6 +211,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		errcode(w, q[0])
 		return
 	}
+	s.calls = append(s.calls, call)
 	h, answer := s.handlers[r.URL.Path], s.answers[r.URL.Path]
 	s.mu.Unlock()
 	if h != nil {

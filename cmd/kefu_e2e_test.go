@@ -1,0 +1,118 @@
+package cmd
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wxbot/wxbot/engine/wechat/wechattest"
+)
+
+const kefuRules = `version: 1
+rules:
+  - name: order
+    on: text
+    text: order
+    actions:
+      - kefu: {text: "one"}
+      - kefu: {text: "two"}
+      - kefu: {text: "three ${event.from}"}
+`
+
+// TestKefuSendsSurviveKill9: sends accepted while the API fails survive a
+// kill -9 and are delivered exactly once, in order, after the restart.
+func TestKefuSendsSurviveKill9(t *testing.T) {
+	fake := wechattest.New("wxkefu00000000001", "kefu-secret")
+	defer fake.Close()
+	failing := make([]int, 200)
+	for i := range failing {
+		failing[i] = -1
+	}
+	fake.FailNext("/cgi-bin/message/custom/send", failing...)
+
+	dir := t.TempDir()
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rulesPath, []byte(kefuRules), 0o644)
+	storePath := "bolt:" + filepath.Join(dir, "wxbot.db")
+	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_APPID=wxkefu00000000001", "WXBOT_SECRET=kefu-secret",
+		"WXBOT_API_BASE=" + fake.URL}
+	b := startBot(t, env, "--rules", rulesPath, "--store", storePath)
+	out, errOut, code := wxbot(t, env, "simulate", "--url", b.url, "--from", "oCrash", "text", "order")
+	if code != 0 || !strings.Contains(out, "no reply") {
+		t.Fatalf("simulate: %d %s %s", code, out, errOut)
+	}
+	// The first send is being retried against the failing API.
+	deadline := time.Now().Add(15 * time.Second)
+	for len(fake.Calls("/cgi-bin/message/custom/send")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no send attempted:\n%s", b.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := b.cmd.Process.Kill(); err != nil { // kill -9: no shutdown, no flush
+		t.Fatal(err)
+	}
+	b.cmd.Wait()
+	if n := len(fake.Delivered("/cgi-bin/message/custom/send")); n != 0 {
+		t.Fatalf("%d sends delivered while the API failed", n)
+	}
+
+	fake.ClearFailures()
+	b2 := startBot(t, env, "--rules", rulesPath, "--store", storePath)
+	deadline = time.Now().Add(30 * time.Second)
+	for len(fake.Delivered("/cgi-bin/message/custom/send")) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart only %d of 3 sends arrived:\n%s", len(fake.Delivered("/cgi-bin/message/custom/send")), b2.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
+	var got []string
+	for _, c := range fake.Delivered("/cgi-bin/message/custom/send") {
+		var m struct {
+			ToUser string `json:"touser"`
+			Text   struct{ Content string }
+		}
+		json.Unmarshal(c.Body, &m)
+		if m.ToUser != "oCrash" {
+			t.Errorf("sent to %q", m.ToUser)
+		}
+		got = append(got, m.Text.Content)
+	}
+	if strings.Join(got, ",") != "one,two,three oCrash" {
+		t.Errorf("delivered %q, want one, two, three exactly once and in order", got)
+	}
+}
+
+// TestShutdownKeepsPendingSends: SIGTERM while the API is down keeps the
+// pending sends, and the next start delivers them.
+func TestShutdownKeepsPendingSends(t *testing.T) {
+	fake := wechattest.New("wxkefu00000000002", "kefu-secret")
+	defer fake.Close()
+	fake.Down(1000) // HTTP 503: retryable
+	dir := t.TempDir()
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rulesPath, []byte(kefuRules), 0o644)
+	storePath := "bolt:" + filepath.Join(dir, "wxbot.db")
+	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_APPID=wxkefu00000000002", "WXBOT_SECRET=kefu-secret",
+		"WXBOT_API_BASE=" + fake.URL}
+	b := startBot(t, env, "--rules", rulesPath, "--store", storePath)
+	wxbot(t, env, "simulate", "--url", b.url, "--from", "oTerm", "text", "order")
+	b.cmd.Process.Signal(os.Interrupt)
+	b.cmd.Wait()
+	if !strings.Contains(b.stderr.String(), `"msg":"outbox sends kept for the next start","pending":3`) {
+		t.Errorf("shutdown did not report the 3 kept sends:\n%s", b.stderr.String())
+	}
+	fake.Down(0)
+	startBot(t, env, "--rules", rulesPath, "--store", storePath)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(fake.Delivered("/cgi-bin/message/custom/send")) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the kept sends were not delivered after the restart")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
