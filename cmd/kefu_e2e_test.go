@@ -2,8 +2,11 @@ package cmd
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +117,67 @@ func TestShutdownKeepsPendingSends(t *testing.T) {
 			t.Fatal("the kept sends were not delivered after the restart")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDeadLettersShown: a send refused for good (45015) is listed by GET
+// /outbox with its reason; it closes the user's window, so the user's next
+// sends, like a send after a view (which opens no window), never reach the
+// API.
+func TestDeadLettersShown(t *testing.T) {
+	fake := wechattest.New("wxkefu00000000003", "kefu-secret")
+	defer fake.Close()
+	fake.FailNext("/cgi-bin/message/custom/send", 45015)
+	dir := t.TempDir()
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rulesPath, []byte(kefuRules+`  - name: view
+    on: view
+    actions:
+      - kefu: {text: "never sent"}
+`), 0o644)
+	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_APPID=wxkefu00000000003", "WXBOT_SECRET=kefu-secret",
+		"WXBOT_API_BASE=" + fake.URL}
+	b := startBot(t, env, "--rules", rulesPath)
+	wxbot(t, env, "simulate", "--url", b.url, "--from", "oDead", "text", "order")
+	wxbot(t, env, "simulate", "--url", b.url, "--from", "oView", "view", "https://example.com")
+	var got struct {
+		Pending     int `json:"pending"`
+		DeadLetters []struct {
+			Reason string `json:"reason"`
+			Send   struct {
+				OpenID string `json:"openid"`
+			} `json:"send"`
+		} `json:"dead_letters"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(b.admin + "/outbox")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if len(got.DeadLetters) == 4 && got.Pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox %+v, %d delivered", got, len(fake.Delivered("/cgi-bin/message/custom/send")))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var reasons []string
+	for _, d := range got.DeadLetters {
+		why := "window"
+		if strings.Contains(d.Reason, "errcode 45015") {
+			why = "45015"
+		}
+		reasons = append(reasons, d.Send.OpenID+":"+why)
+	}
+	slices.Sort(reasons)
+	if want := "[oDead:45015 oDead:window oDead:window oView:window]"; fmt.Sprint(reasons) != want {
+		t.Errorf("dead letters %v, want %s", reasons, want)
+	}
+	if calls := fake.Calls("/cgi-bin/message/custom/send"); len(calls) != 1 {
+		t.Errorf("%d API calls, want 1 (the one answered 45015)", len(calls))
 	}
 }

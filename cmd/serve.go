@@ -192,7 +192,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 			srv.Close()
 			return fmt.Errorf("--admin-listen %s: %w", s.adminListen, err)
 		}
-		admin := &http.Server{Handler: adminMux(eng, reloader), ReadHeaderTimeout: 5 * time.Second}
+		admin := &http.Server{Handler: adminMux(eng, reloader, st), ReadHeaderTimeout: 5 * time.Second}
 		servers = append(servers, admin)
 		go func() { errc <- admin.Serve(aln) }()
 		log.Info("admin listening", "addr", aln.Addr().String())
@@ -257,8 +257,21 @@ func usesAction(set *engine.RuleSet, name string) bool {
 
 // adminMux serves the operator endpoints; it is on its own listener so the
 // public callback exposes nothing else.
-func adminMux(eng *engine.Engine, reloader *rules.Reloader) http.Handler {
+func adminMux(eng *engine.Engine, reloader *rules.Reloader, st engine.Store) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
+		pending, err := st.Pending(r.Context())
+		if err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		dead, err := st.DeadLetters(r.Context(), 100)
+		if err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"pending": pending, "dead_letters": dead})
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -1,0 +1,67 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/wechat"
+	"github.com/wxbot/wxbot/engine/wechat/wechattest"
+)
+
+// BenchmarkOutboxBolt measures a kefu send from enqueue to the fake API's
+// answer, on the embedded store: b.N sends to 64 users, enqueued in bursts
+// of 64 (as concurrent pushes would), delivered by 4 workers.
+func BenchmarkOutboxBolt(b *testing.B) {
+	fake := wechattest.New("wxbench", "secret")
+	defer fake.Close()
+	st, err := store.OpenBolt(filepath.Join(b.TempDir(), "bench.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	client, _ := wechat.NewClient(wechat.ClientConfig{Base: fake.URL, AppID: "wxbench", Secret: "secret",
+		HTTP: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}})
+	delivered := make(chan struct{}, 1024)
+	ob := engine.NewOutbox(st, engine.OutboxOptions{Workers: 4, Poll: 10 * time.Millisecond, Observer: countObserver(delivered)})
+	ob.Register(engine.KindKefu, &KefuDeliverer{Client: client, Store: st, Now: time.Now})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ob.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for u := 0; u < 64; u++ {
+		st.OpenWindow(ctx, fmt.Sprintf("oUser%d", u), 1<<30, time.Now().Add(48*time.Hour))
+	}
+	payload := json.RawMessage(`{"msgtype":"text","text":{"content":"您的订单已发货"}}`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 64 {
+		burst := make([]*engine.Send, 0, 64)
+		for j := i; j < i+64 && j < b.N; j++ {
+			burst = append(burst, &engine.Send{ID: fmt.Sprint("bench/", j), Kind: engine.KindKefu,
+				OpenID: fmt.Sprintf("oUser%d", j%64), Payload: payload})
+		}
+		if err := ob.Enqueue(ctx, burst...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		<-delivered
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
+}
+
+type countObserver chan struct{}
+
+func (c countObserver) Delivered(*engine.Send, time.Duration) { c <- struct{}{} }
+func (c countObserver) Failed(*engine.Send, error, bool)      {}
+func (c countObserver) DeadLettered(s *engine.Send, why string) {
+	panic("dead letter in benchmark: " + why)
+}
