@@ -16,6 +16,12 @@ type Store interface {
 	// it reports whether it started one (the rule may fire).
 	TakeCooldown(ctx context.Context, key string, ttl time.Duration) (bool, error)
 
+	// ClaimOnce records key durably for ttl and reports whether this is the
+	// first claim: when it returns true, the key is on disk (or in Redis), so
+	// a redelivery after a restart is recognised. Payment notifications use
+	// it (WeChat Pay redelivers for about 24 hours).
+	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+
 	// OpenWindow records that a user's action opened a kefu window of quota
 	// sends until until (see KefuWindowFor). It is called on the push path
 	// and must be cheap.
@@ -94,6 +100,7 @@ type MemoryStore struct {
 	now func() time.Time
 
 	mu        sync.Mutex
+	once      map[string]time.Time // key → end
 	cooldowns map[string]time.Time // key → end
 	sweepAt   time.Time
 	windows   map[string]window
@@ -109,7 +116,19 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryStore{now: now, cooldowns: map[string]time.Time{}, windows: map[string]window{}, ids: map[string]bool{}}
+	return &MemoryStore{now: now, once: map[string]time.Time{}, cooldowns: map[string]time.Time{}, windows: map[string]window{}, ids: map[string]bool{}}
+}
+
+// ClaimOnce implements Store.
+func (s *MemoryStore) ClaimOnce(_ context.Context, key string, ttl time.Duration) (bool, error) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if end, ok := s.once[key]; ok && now.Before(end) {
+		return false, nil
+	}
+	s.once[key] = now.Add(ttl)
+	return true, nil
 }
 
 // TakeCooldown implements Store.

@@ -20,6 +20,7 @@ var (
 	bDead      = []byte("dead")      // seq → DeadLetter
 	bWindows   = []byte("windows")   // openid → window
 	bCooldowns = []byte("cooldowns") // key → end, unix nanoseconds
+	bOnce      = []byte("once")      // key → end, unix nanoseconds
 )
 
 // Send ID states, kept so that a send enqueued again (a WeChat retry after a
@@ -73,7 +74,7 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 	s := &Bolt{db: db, path: path, now: now, windows: map[string]window{}, cooldowns: map[string]time.Time{},
 		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{})}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns} {
+		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -208,6 +209,16 @@ func (s *Bolt) prune() {
 			tx.Bucket(bCooldowns).Delete(k)
 		}
 		drop = drop[:0]
+		tx.Bucket(bOnce).ForEach(func(k, v []byte) error {
+			if len(v) != 8 || !now.Before(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) {
+				drop = append(drop, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		for _, k := range drop {
+			tx.Bucket(bOnce).Delete(k)
+		}
+		drop = drop[:0]
 		tx.Bucket(bIDs).ForEach(func(k, v []byte) error {
 			if len(v) == 9 && v[0] != idPending && now.Sub(time.Unix(int64(binary.BigEndian.Uint64(v[1:])), 0)) > idRetention {
 				drop = append(drop, append([]byte(nil), k...))
@@ -219,6 +230,24 @@ func (s *Bolt) prune() {
 		}
 		return nil
 	})
+}
+
+// ClaimOnce implements engine.Store: committed before it returns.
+func (s *Bolt) ClaimOnce(_ context.Context, key string, ttl time.Duration) (bool, error) {
+	now := s.now()
+	first := false
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bOnce)
+		if v := b.Get([]byte(key)); len(v) == 8 && now.Before(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) {
+			first = false
+			return nil
+		}
+		first = true
+		v := make([]byte, 8)
+		binary.BigEndian.PutUint64(v, uint64(now.Add(ttl).UnixNano()))
+		return b.Put([]byte(key), v)
+	})
+	return first, err
 }
 
 // TakeCooldown implements engine.Store.

@@ -31,6 +31,7 @@ type Opener struct {
 // Run runs the suite.
 func Run(t *testing.T, o Opener) {
 	t.Run("Cooldown", func(t *testing.T) { testCooldown(t, o) })
+	t.Run("ClaimOnce", func(t *testing.T) { testClaimOnce(t, o) })
 	t.Run("Windows", func(t *testing.T) { testWindows(t, o) })
 	t.Run("OutboxOrder", func(t *testing.T) { testOutboxOrder(t, o) })
 	t.Run("OutboxIdempotent", func(t *testing.T) { testOutboxIdempotent(t, o) })
@@ -87,6 +88,34 @@ func testCooldown(t *testing.T, o Opener) {
 	clock.T = clock.T.Add(61 * time.Second)
 	if !take("a") {
 		t.Error("a cooldown outlived its ttl")
+	}
+}
+
+func testClaimOnce(t *testing.T, o Opener) {
+	clock := start()
+	s := o.Open(t, clock)
+	ctx := context.Background()
+	claim := func(key string) bool {
+		ok, err := s.ClaimOnce(ctx, key, 24*time.Hour)
+		must(t, err)
+		return ok
+	}
+	if !claim("pay/4200001") || claim("pay/4200001") || !claim("pay/4200002") {
+		t.Error("ClaimOnce did not hold per key")
+	}
+	if o.Crash != nil {
+		s = o.Crash(t, s, clock)
+		ok, err := s.ClaimOnce(ctx, "pay/4200001", 24*time.Hour)
+		must(t, err)
+		if ok {
+			t.Error("a claim was lost in a crash")
+		}
+	}
+	clock.T = clock.T.Add(25 * time.Hour)
+	ok, err := s.ClaimOnce(ctx, "pay/4200001", 24*time.Hour)
+	must(t, err)
+	if !ok {
+		t.Error("a claim outlived its ttl")
 	}
 }
 
