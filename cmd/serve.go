@@ -62,7 +62,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.StringVar(&s.secret, "secret", "", "AppSecret; with --appid, enables API calls (kefu sends)")
 	fs.StringVar(&s.apiBase, "api-base", wechat.DefaultAPIBase, "WeChat API root (tests point it at a fake)")
 	fs.StringVar(&s.tokenAPI, "token-api", wechat.TokenAPIStable, "stable (/cgi-bin/stable_token, safe with many replicas) or classic (/cgi-bin/token)")
-	fs.StringVar(&s.store, "store", "bolt:wxbot.db", "state (kefu outbox, windows, cooldowns): bolt:PATH")
+	fs.StringVar(&s.store, "store", "bolt:wxbot.db", "state (kefu outbox, retries, windows, cooldowns, token): bolt:PATH embedded, or redis://HOST:PORT/DB shared by replicas")
 }
 
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
@@ -132,7 +132,21 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer st.Close()
-	outbox, err := s.outbox(st, log)
+	var tokens wechat.TokenCache
+	if r, ok := st.(*store.Redis); ok {
+		// Replicas share retries' answers and the access_token.
+		hcfg.Dedup = &engine.FallbackDeduper{
+			Primary: store.NewRedisDedup(r, engine.DefaultDedupTTL),
+			Local:   engine.NewDedup(engine.DefaultDedupTTL, time.Now),
+			OnFallback: func(err error) {
+				log.Warn("Redis unreachable: retries are deduplicated in this process only", "err", err)
+			},
+		}
+		tokens = r.TokenCache(s.proto.appID)
+	} else if s.tokenAPI == wechat.TokenAPIClassic {
+		log.Info("--token-api classic keeps the token in this process: run one replica, or share a redis:// store")
+	}
+	outbox, err := s.outbox(st, tokens, log)
 	if err != nil {
 		return err
 	}
@@ -227,13 +241,13 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 // outbox builds the kefu outbox when API credentials are set.
-func (s *serveFlags) outbox(st engine.Store, log *slog.Logger) (*engine.Outbox, error) {
+func (s *serveFlags) outbox(st engine.Store, tokens wechat.TokenCache, log *slog.Logger) (*engine.Outbox, error) {
 	if s.proto.appID == "" || s.secret == "" {
 		return nil, nil
 	}
 	client, err := wechat.NewClient(wechat.ClientConfig{
 		HTTP: &http.Client{Timeout: 10 * time.Second}, Base: s.apiBase,
-		AppID: s.proto.appID, Secret: wechat.Secret(s.secret), TokenAPI: s.tokenAPI, Logger: log,
+		AppID: s.proto.appID, Secret: wechat.Secret(s.secret), TokenAPI: s.tokenAPI, Tokens: tokens, Logger: log,
 	})
 	if err != nil {
 		return nil, usagef("%v", err)

@@ -47,9 +47,29 @@ func NewDedup(ttl time.Duration, now func() time.Time) *Dedup {
 	return d
 }
 
-// Claim returns the entry for key and whether the caller is first. The first
-// caller must call Finish on it; the others call Wait.
-func (d *Dedup) Claim(key string) (*Inflight, bool) {
+// Deduper decides which copy of a push runs the rules. The in-process
+// Dedup serves one bot; a shared one (Redis) makes replicas behind a load
+// balancer answer a retry that lands elsewhere with the same bytes.
+type Deduper interface {
+	// Claim returns the push's answer slot and whether the caller is first:
+	// the first calls Finish, the others Wait.
+	Claim(ctx context.Context, key string) (Answer, bool, error)
+}
+
+// Answer is the reply bytes of one push, being computed or done.
+type Answer interface {
+	Finish(contentType string, body []byte)
+	Wait(ctx context.Context) (contentType string, body []byte, err error)
+}
+
+// Claim implements Deduper.
+func (d *Dedup) Claim(_ context.Context, key string) (Answer, bool, error) {
+	f, first := d.claim(key)
+	return f, first, nil
+}
+
+// claim returns the entry for key and whether the caller is first.
+func (d *Dedup) claim(key string) (*Inflight, bool) {
 	sh := &d.shards[maphash.String(d.seed, key)%uint64(len(d.shards))]
 	now := d.now()
 	sh.mu.Lock()
@@ -74,6 +94,11 @@ func (d *Dedup) Claim(key string) (*Inflight, bool) {
 	return f, true
 }
 
+func (d *Dedup) claimAnswer(key string) (Answer, bool) {
+	f, first := d.claim(key)
+	return f, first
+}
+
 // Finish publishes the first copy's answer.
 func (f *Inflight) Finish(contentType string, body []byte) {
 	f.ct, f.body = contentType, body
@@ -88,4 +113,25 @@ func (f *Inflight) Wait(ctx context.Context) (contentType string, body []byte, e
 	case <-ctx.Done():
 		return "", nil, ctx.Err()
 	}
+}
+
+// FallbackDeduper uses Primary (shared) and, when it fails (Redis down),
+// Local, so that pushes keep being answered; OnFallback hears of each
+// fallback (a warning and a metric).
+type FallbackDeduper struct {
+	Primary    Deduper
+	Local      *Dedup
+	OnFallback func(err error)
+}
+
+// Claim implements Deduper.
+func (f *FallbackDeduper) Claim(ctx context.Context, key string) (Answer, bool, error) {
+	a, first, err := f.Primary.Claim(ctx, key)
+	if err == nil {
+		return a, first, nil
+	}
+	if f.OnFallback != nil {
+		f.OnFallback(err)
+	}
+	return f.Local.Claim(ctx, key)
 }

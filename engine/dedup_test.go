@@ -9,11 +9,11 @@ import (
 func TestDedup(t *testing.T) {
 	now := time.Unix(1000, 0)
 	d := NewDedup(time.Minute, func() time.Time { return now })
-	f, first := d.Claim("k")
+	f, first := d.claim("k")
 	if !first {
 		t.Fatal("first Claim: not first")
 	}
-	g, again := d.Claim("k")
+	g, again := d.claim("k")
 	if again || g != f {
 		t.Fatal("second Claim: claimed again")
 	}
@@ -28,16 +28,16 @@ func TestDedup(t *testing.T) {
 	}
 
 	now = now.Add(90 * time.Second) // one rotation: still remembered
-	if _, first := d.Claim("k"); first {
+	if _, first := d.claim("k"); first {
 		t.Error("forgotten after one TTL; want kept between TTL and 2×TTL")
 	}
 	now = now.Add(5 * time.Minute) // long idle: everything is stale
-	if _, first := d.Claim("k"); !first {
+	if _, first := d.claim("k"); !first {
 		t.Error("remembered after a long idle time")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	h, _ := d.Claim("pending")
+	h, _ := d.claim("pending")
 	if _, _, err := h.Wait(ctx); err == nil {
 		t.Error("Wait on a cancelled context returned no error")
 	}

@@ -38,7 +38,9 @@ type HandlerConfig struct {
 	ReplyDeadline time.Duration
 	// DedupTTL is how long answers are kept for retries (DefaultDedupTTL when 0).
 	DedupTTL time.Duration
-	Logger   *slog.Logger
+	// Dedup is shared by replicas; nil keeps retries in process.
+	Dedup  Deduper
+	Logger *slog.Logger
 }
 
 // Handler is the WeChat callback: GET verifies the server URL, POST takes
@@ -46,7 +48,7 @@ type HandlerConfig struct {
 type Handler struct {
 	e     *Engine
 	cfg   HandlerConfig
-	dedup *Dedup
+	dedup Deduper
 	log   *slog.Logger
 }
 
@@ -61,7 +63,11 @@ func NewHandler(e *Engine, cfg HandlerConfig) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = e.log
 	}
-	return &Handler{e: e, cfg: cfg, dedup: NewDedup(cfg.DedupTTL, e.now), log: cfg.Logger}
+	h := &Handler{e: e, cfg: cfg, dedup: cfg.Dedup, log: cfg.Logger}
+	if h.dedup == nil {
+		h.dedup = NewDedup(cfg.DedupTTL, e.now)
+	}
+	return h
 }
 
 // query holds the parameters WeChat puts on the callback URL.
@@ -235,7 +241,11 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ev := EventFromMessage(msg, h.e.loc)
-	inflight, first := h.dedup.Claim(ev.ID)
+	inflight, first, err := h.dedup.Claim(r.Context(), ev.ID)
+	if err != nil { // only a Deduper without fallback fails; answer rather than lose the push
+		h.log.Error("retry dedup failed; running the rules", "err", err)
+		inflight, first = NewDedup(time.Second, h.e.now).claimAnswer(ev.ID)
+	}
 	if !first {
 		ct, out, err := inflight.Wait(r.Context())
 		if err != nil {

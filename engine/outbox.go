@@ -31,6 +31,8 @@ type Send struct {
 	Created   time.Time       `json:"created"`
 	Attempts  int             `json:"attempts"`
 	LastError string          `json:"last_error,omitempty"`
+	// Ref is the store's own handle on the send (a Redis stream entry).
+	Ref string `json:"-"`
 }
 
 // Deliverer delivers one kind of send. An error wrapped with Permanent is

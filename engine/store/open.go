@@ -18,7 +18,7 @@ func Open(url string, now func() time.Time) (engine.Store, error) {
 		}
 		return OpenBolt(path, now)
 	case strings.HasPrefix(url, "redis://"):
-		return nil, fmt.Errorf("--store %q: the Redis store is not built yet; use bolt:PATH", url)
+		return OpenRedis(url, now)
 	}
 	return nil, fmt.Errorf("--store %q: want bolt:PATH or redis://HOST:PORT/DB", url)
 }

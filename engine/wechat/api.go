@@ -209,6 +209,15 @@ type TokenCache interface {
 	Invalidate(ctx context.Context, bad string) error
 }
 
+// TokenLocker is implemented by a shared TokenCache whose replicas must not
+// fetch tokens at the same time (the classic API invalidates the previous
+// token on every fetch).
+type TokenLocker interface {
+	// LockRefresh takes the refresh lock for at most ttl; acquired is false
+	// when another replica holds it.
+	LockRefresh(ctx context.Context, ttl time.Duration) (release func(), acquired bool, err error)
+}
+
 // Client calls the WeChat API with an access_token it fetches, caches,
 // refreshes ahead of expiry and, after 40001/40014/42001, refreshes once and
 // retries. It is safe for concurrent use; concurrent refreshes are merged.
@@ -290,7 +299,7 @@ func (c *Client) Token(ctx context.Context) (string, error) {
 		c.refreshing = ch
 		c.mu.Unlock()
 
-		tok, err = c.fetchToken(ctx)
+		tok, err = c.refresh(ctx)
 		c.mu.Lock()
 		c.refreshing, c.refreshErr = nil, err
 		c.mu.Unlock()
@@ -303,6 +312,41 @@ func (c *Client) Token(ctx context.Context) (string, error) {
 			return "", err
 		}
 		return tok, nil
+	}
+}
+
+// refresh fetches a token, or, when another replica holds the shared refresh
+// lock, waits for the token it fetches.
+func (c *Client) refresh(ctx context.Context) (string, error) {
+	locker, ok := c.cfg.Tokens.(TokenLocker)
+	if !ok {
+		return c.fetchToken(ctx)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		release, acquired, err := locker.LockRefresh(ctx, 15*time.Second)
+		if err != nil {
+			return "", fmt.Errorf("taking the token refresh lock: %w", err)
+		}
+		if acquired {
+			defer release()
+			// Another replica may have refreshed while we waited for the lock.
+			if tok, exp, err := c.cfg.Tokens.Get(ctx); err == nil && tok != "" && c.cfg.Now().Add(c.cfg.RefreshAhead).Before(exp) {
+				return tok, nil
+			}
+			return c.fetchToken(ctx)
+		}
+		if time.Now().After(deadline) {
+			return "", errors.New("another replica holds the token refresh lock and no token appeared in 15s")
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if tok, exp, err := c.cfg.Tokens.Get(ctx); err == nil && tok != "" && c.cfg.Now().Add(c.cfg.RefreshAhead).Before(exp) {
+			return tok, nil
+		}
 	}
 }
 

@@ -1,0 +1,388 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wxbot/wxbot/engine"
+)
+
+// Redis is the store replicas share. The outbox is a Redis stream read by a
+// consumer group: each replica is a consumer, a send is owned by the
+// consumer that read it, and the sends of a replica that dies are taken
+// over by another after ClaimIdle (XAUTOCLAIM). Per-user order comes from a
+// per-user sequence number and a per-user cursor: a send is delivered only
+// when every earlier send of its user is done or dead.
+//
+// Expiry is decided with the caller's clock (values carry their end time),
+// and Redis TTLs only collect garbage, so tests can move time.
+type Redis struct {
+	rdb      *redis.Client
+	prefix   string
+	consumer string
+	now      func() time.Time
+	// ClaimIdle is how long a send may sit unacknowledged with a consumer
+	// before another takes it over. It must exceed the longest delivery.
+	ClaimIdle time.Duration
+}
+
+const redisGroup = "wxbot"
+
+// OpenRedis connects to redis://HOST:PORT/DB[?prefix=P&consumer=C&claim_idle=D]. Keys
+// start with P (default "wxbot:"), so several bots can share a server. C
+// names this replica in the outbox's consumer group (default host-pid); a
+// replica that restarts under the same name resumes its sends at once,
+// under a new name they are taken over after ClaimIdle (D, default 1m).
+func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
+	if now == nil {
+		now = time.Now
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("--store %q: %w", rawURL, err)
+	}
+	q := u.Query()
+	prefix := "wxbot:"
+	if q.Has("prefix") {
+		prefix = q.Get("prefix")
+		q.Del("prefix")
+	}
+	host, _ := os.Hostname()
+	consumer := fmt.Sprintf("%s-%d", host, os.Getpid())
+	if q.Has("consumer") {
+		consumer = q.Get("consumer")
+		q.Del("consumer")
+	}
+	claimIdle := time.Minute
+	if q.Has("claim_idle") {
+		d, err := time.ParseDuration(q.Get("claim_idle"))
+		if err != nil || d < time.Second {
+			return nil, fmt.Errorf("--store %q: claim_idle: want a duration of at least 1s", rawURL)
+		}
+		claimIdle = d
+		q.Del("claim_idle")
+	}
+	u.RawQuery = q.Encode()
+	opt, err := redis.ParseURL(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("--store %q: %w", rawURL, err)
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	s := &Redis{rdb: redis.NewClient(opt), prefix: prefix, now: now, ClaimIdle: claimIdle, consumer: consumer}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		s.rdb.Close()
+		return nil, fmt.Errorf("connecting to Redis at %s: %w", opt.Addr, err)
+	}
+	if err := s.ensureGroup(ctx); err != nil {
+		s.rdb.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Redis) ensureGroup(ctx context.Context) error {
+	err := s.rdb.XGroupCreateMkStream(ctx, s.k("outbox"), redisGroup, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("creating the outbox consumer group: %w", err)
+	}
+	return nil
+}
+
+func (s *Redis) k(parts ...string) string { return s.prefix + strings.Join(parts, ":") }
+
+// Client is the underlying connection (for the token cache and dedup).
+func (s *Redis) Client() *redis.Client { return s.rdb }
+
+// Prefix is the key prefix.
+func (s *Redis) Prefix() string { return s.prefix }
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// takeUntil sets KEYS[1] to ARGV[1] (an end time in ms) unless it holds a
+// later end than ARGV[2] (now); ARGV[3] is a TTL in ms for collection.
+var takeUntil = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and tonumber(v) > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1`)
+
+func (s *Redis) take(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	now := s.now()
+	r, err := takeUntil.Run(ctx, s.rdb, []string{key}, ms(now.Add(ttl)), ms(now), max(ttl.Milliseconds(), 1)).Int()
+	return r == 1, err
+}
+
+// TakeCooldown implements engine.Store.
+func (s *Redis) TakeCooldown(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return s.take(ctx, s.k("cd", key), ttl)
+}
+
+// ClaimOnce implements engine.Store.
+func (s *Redis) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return s.take(ctx, s.k("once", key), ttl)
+}
+
+// openWindow applies engine.MergeWindow in Redis: KEYS[1] is the user's
+// window hash; ARGV quota, until (ms), now (ms).
+var openWindow = redis.NewScript(`
+local left = tonumber(redis.call('HGET', KEYS[1], 'left') or '0')
+local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+local quota, nu, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if now >= u or left <= 0 or nu > u then
+  redis.call('HSET', KEYS[1], 'left', quota, 'until', nu)
+  redis.call('PEXPIRE', KEYS[1], nu - now + 60000)
+end
+return 1`)
+
+var takeSlot = redis.NewScript(`
+local left = tonumber(redis.call('HGET', KEYS[1], 'left') or '0')
+local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+if left > 0 and tonumber(ARGV[1]) < u then
+  redis.call('HINCRBY', KEYS[1], 'left', -1)
+  return 1
+end
+return 0`)
+
+// OpenWindow implements engine.Store.
+func (s *Redis) OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error {
+	return openWindow.Run(ctx, s.rdb, []string{s.k("win", openID)}, quota, ms(until), ms(s.now())).Err()
+}
+
+// TakeWindowSlot implements engine.Store.
+func (s *Redis) TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error) {
+	r, err := takeSlot.Run(ctx, s.rdb, []string{s.k("win", openID)}, ms(now)).Int()
+	return r == 1, err
+}
+
+// CloseWindow implements engine.Store.
+func (s *Redis) CloseWindow(ctx context.Context, openID string) error {
+	key := s.k("win", openID)
+	n, err := s.rdb.Exists(ctx, key).Result()
+	if err != nil || n == 0 {
+		return err
+	}
+	return s.rdb.HSet(ctx, key, "left", 0).Err()
+}
+
+// enqueue adds a send unless its ID was seen: KEYS id, stream, user seq;
+// ARGV id TTL (s), send JSON. The send's Seq is the user's sequence number.
+var enqueueScript = redis.NewScript(`
+if not redis.call('SET', KEYS[1], 'p', 'NX', 'EX', ARGV[1]) then return 0 end
+local useq = redis.call('INCR', KEYS[3])
+redis.call('XADD', KEYS[2], '*', 'send', ARGV[2], 'useq', useq)
+return useq`)
+
+// Enqueue implements engine.Store.
+func (s *Redis) Enqueue(ctx context.Context, sends ...*engine.Send) error {
+	pipe := s.rdb.Pipeline()
+	for _, snd := range sends {
+		b, err := json.Marshal(snd)
+		if err != nil {
+			return err
+		}
+		// EVAL, not EVALSHA: a pipeline cannot fall back when the script cache is empty.
+		enqueueScript.Eval(ctx, pipe, []string{s.k("id", snd.ID), s.k("outbox"), s.k("useq", snd.OpenID)},
+			int(idRetention.Seconds()), b)
+	}
+	_, err := pipe.Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("redis outbox: %w", err)
+	}
+	return nil
+}
+
+// held is a stream entry this consumer owns.
+type held struct {
+	id   string
+	send *engine.Send
+}
+
+func (s *Redis) parse(msgs []redis.XMessage) []held {
+	out := make([]held, 0, len(msgs))
+	for _, m := range msgs {
+		raw, _ := m.Values["send"].(string)
+		var snd engine.Send
+		if json.Unmarshal([]byte(raw), &snd) != nil {
+			continue // not ours to deliver; it will be dead-lettered below
+		}
+		useq, _ := strconv.ParseUint(fmt.Sprint(m.Values["useq"]), 10, 64)
+		snd.Seq, snd.Ref = useq, m.ID
+		out = append(out, held{id: m.ID, send: &snd})
+	}
+	return out
+}
+
+// Due implements engine.Store. It takes over sends idle too long with a
+// dead consumer, reads this consumer's own and new sends, and returns those
+// ready now in per-user order. Sends it keeps waiting (not yet due, or
+// behind an earlier send of their user) have their idle time reset, so
+// that live consumers do not lose them to XAUTOCLAIM.
+func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(string) bool) ([]*engine.Send, error) {
+	stream := s.k("outbox")
+	if _, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: redisGroup,
+		Consumer: s.consumer, MinIdle: s.ClaimIdle, Start: "0-0", Count: 100}).Result(); err != nil && !errors.Is(err, redis.Nil) {
+		if strings.Contains(err.Error(), "NOGROUP") {
+			if err := s.ensureGroup(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return nil, fmt.Errorf("redis outbox: %w", err)
+	}
+	var all []held
+	for _, start := range []string{"0", ">"} {
+		res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: redisGroup, Consumer: s.consumer,
+			Streams: []string{stream, start}, Count: 200, Block: -1}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("redis outbox: %w", err)
+		}
+		for _, st := range res {
+			all = append(all, s.parse(st.Messages)...)
+		}
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	sort.Slice(all, func(i, j int) bool { return streamLess(all[i].id, all[j].id) })
+	seen := map[string]bool{}
+	var users []string
+	for _, h := range all {
+		if !seen[h.send.OpenID] {
+			seen[h.send.OpenID] = true
+			users = append(users, h.send.OpenID)
+		}
+	}
+	keys := make([]string, len(users))
+	for i, u := range users {
+		keys[i] = s.k("ucur", u)
+	}
+	curs, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis outbox: %w", err)
+	}
+	cursor := map[string]uint64{}
+	for i, u := range users {
+		if v, ok := curs[i].(string); ok {
+			cursor[u], _ = strconv.ParseUint(v, 10, 64)
+		}
+	}
+	var out []*engine.Send
+	var waiting []string
+	chosen := map[string]bool{}
+	for _, h := range all {
+		u := h.send.OpenID
+		ok := len(out) < limit && !chosen[u] && h.send.Seq == cursor[u]+1 &&
+			!h.send.NotBefore.After(now) && (skip == nil || !skip(u))
+		if ok {
+			chosen[u] = true
+			out = append(out, h.send)
+			continue
+		}
+		if h.send.Seq <= cursor[u] { // a leftover of a send already settled
+			s.rdb.XAck(ctx, stream, redisGroup, h.id)
+			s.rdb.XDel(ctx, stream, h.id)
+			continue
+		}
+		waiting = append(waiting, h.id)
+	}
+	if len(waiting) > 0 { // keep them ours: reset their idle time
+		s.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: stream, Group: redisGroup, Consumer: s.consumer,
+			MinIdle: 0, Messages: waiting})
+	}
+	return out, nil
+}
+
+// streamLess orders stream IDs ("ms-seq").
+func streamLess(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	ai, _ := strconv.ParseUint(am, 10, 64)
+	bi, _ := strconv.ParseUint(bm, 10, 64)
+	if ai != bi {
+		return ai < bi
+	}
+	ax, _ := strconv.ParseUint(as, 10, 64)
+	bx, _ := strconv.ParseUint(bs, 10, 64)
+	return ax < bx
+}
+
+// settle acks and deletes a stream entry and advances its user's cursor;
+// KEYS stream, cursor, id; ARGV entry id, useq, id state, id TTL (s), then
+// optionally the dead stream's key and fields.
+var settleScript = redis.NewScript(`
+local n = redis.call('XACK', KEYS[1], 'wxbot', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[2]) > cur then redis.call('SET', KEYS[2], ARGV[2]) end
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+if KEYS[4] then redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'dead', ARGV[5]) end
+return n`)
+
+// Done implements engine.Store.
+func (s *Redis) Done(ctx context.Context, snd *engine.Send) error {
+	return settleScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("ucur", snd.OpenID), s.k("id", snd.ID)},
+		snd.Ref, snd.Seq, "d", int(idRetention.Seconds())).Err()
+}
+
+// Dead implements engine.Store.
+func (s *Redis) Dead(ctx context.Context, snd *engine.Send, reason string) error {
+	b, err := json.Marshal(engine.DeadLetter{Send: snd, Reason: reason, At: s.now()})
+	if err != nil {
+		return err
+	}
+	return settleScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("ucur", snd.OpenID), s.k("id", snd.ID), s.k("dead")},
+		snd.Ref, snd.Seq, "x", int(idRetention.Seconds()), b).Err()
+}
+
+// retryScript replaces an entry by an updated copy with the same user
+// sequence number; KEYS stream; ARGV old id, send JSON, useq.
+var retryScript = redis.NewScript(`
+redis.call('XADD', KEYS[1], '*', 'send', ARGV[2], 'useq', ARGV[3])
+redis.call('XACK', KEYS[1], 'wxbot', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+return 1`)
+
+// Retry implements engine.Store.
+func (s *Redis) Retry(ctx context.Context, snd *engine.Send) error {
+	b, err := json.Marshal(snd)
+	if err != nil {
+		return err
+	}
+	return retryScript.Run(ctx, s.rdb, []string{s.k("outbox")}, snd.Ref, b, snd.Seq).Err()
+}
+
+// DeadLetters implements engine.Store.
+func (s *Redis) DeadLetters(ctx context.Context, limit int) ([]engine.DeadLetter, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, s.k("dead"), "+", "-", int64(limit)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.DeadLetter, 0, len(msgs))
+	for _, m := range msgs {
+		var d engine.DeadLetter
+		if raw, ok := m.Values["dead"].(string); ok && json.Unmarshal([]byte(raw), &d) == nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// Pending implements engine.Store: entries still in the stream.
+func (s *Redis) Pending(ctx context.Context) (int, error) {
+	n, err := s.rdb.XLen(ctx, s.k("outbox")).Result()
+	return int(n), err
+}
+
+// Close implements engine.Store.
+func (s *Redis) Close() error { return s.rdb.Close() }

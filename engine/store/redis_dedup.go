@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wxbot/wxbot/engine"
+)
+
+// RedisDedup is the engine.Deduper replicas share: the first copy of a push
+// marks it pending in Redis, later copies (WeChat's retries, wherever the
+// load balancer sends them) poll until the first copy's answer is stored,
+// and get its bytes.
+type RedisDedup struct {
+	s   *Redis
+	ttl time.Duration
+	// Stale is how old a pending mark may get before another replica takes
+	// the push over (its claimer died): more than the reply deadline.
+	Stale time.Duration
+	// Poll is how often waiters look for the answer.
+	Poll time.Duration
+}
+
+// NewRedisDedup returns a Deduper on s keeping answers for ttl.
+func NewRedisDedup(s *Redis, ttl time.Duration) *RedisDedup {
+	return &RedisDedup{s: s, ttl: ttl, Stale: 8 * time.Second, Poll: 20 * time.Millisecond}
+}
+
+// claimScript: KEYS key; ARGV now ms, stale ms, ttl ms. Marks the push
+// pending ("p:<ms>") unless an answer or a fresh mark is there.
+var claimScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  if string.sub(v, 1, 2) ~= 'p:' then return 0 end
+  if tonumber(ARGV[1]) - tonumber(string.sub(v, 3)) < tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], 'p:' .. ARGV[1], 'PX', ARGV[3])
+return 1`)
+
+// Claim implements engine.Deduper.
+func (d *RedisDedup) Claim(ctx context.Context, key string) (engine.Answer, bool, error) {
+	k := d.s.k("dedup", key)
+	r, err := claimScript.Run(ctx, d.s.rdb, []string{k}, ms(d.s.now()), d.Stale.Milliseconds(), d.ttl.Milliseconds()).Int()
+	if err != nil {
+		return nil, false, err
+	}
+	return &redisAnswer{d: d, key: k}, r == 1, nil
+}
+
+type redisAnswer struct {
+	d   *RedisDedup
+	key string
+}
+
+// Finish stores the answer as "a:<content type>\n<body>".
+func (a *redisAnswer) Finish(contentType string, body []byte) {
+	v := make([]byte, 0, len(contentType)+len(body)+3)
+	v = append(append(append(v, "a:"...), contentType...), '\n')
+	v = append(v, body...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	a.d.s.rdb.Set(ctx, a.key, v, a.d.ttl)
+}
+
+// Wait polls for the answer until ctx is done.
+func (a *redisAnswer) Wait(ctx context.Context) (string, []byte, error) {
+	t := time.NewTicker(a.d.Poll)
+	defer t.Stop()
+	for {
+		v, err := a.d.s.rdb.Get(ctx, a.key).Result()
+		if err == nil && strings.HasPrefix(v, "a:") {
+			ct, body, _ := strings.Cut(v[2:], "\n")
+			return ct, []byte(body), nil
+		}
+		if err != nil && err != redis.Nil {
+			return "", nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// TokenCache returns the access_token cache replicas share (see
+// wechat.TokenCache), with a refresh lock so that one replica at a time
+// fetches a token.
+func (s *Redis) TokenCache(appID string) *RedisTokens {
+	return &RedisTokens{s: s, key: s.k("token", appID)}
+}
+
+// RedisTokens is a wechat.TokenCache and wechat.TokenLocker in Redis.
+type RedisTokens struct {
+	s   *Redis
+	key string
+}
+
+// Get implements wechat.TokenCache.
+func (t *RedisTokens) Get(ctx context.Context) (string, time.Time, error) {
+	v, err := t.s.rdb.Get(ctx, t.key).Result()
+	if err == redis.Nil {
+		return "", time.Time{}, nil
+	}
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	exp, tok, ok := strings.Cut(v, ":")
+	if !ok {
+		return "", time.Time{}, nil
+	}
+	n, _ := strconv.ParseInt(exp, 10, 64)
+	return tok, time.UnixMilli(n), nil
+}
+
+// Set implements wechat.TokenCache.
+func (t *RedisTokens) Set(ctx context.Context, token string, expires time.Time) error {
+	ttl := time.Until(expires)
+	if ttl <= 0 {
+		ttl = time.Second
+	}
+	return t.s.rdb.Set(ctx, t.key, strconv.FormatInt(expires.UnixMilli(), 10)+":"+token, ttl).Err()
+}
+
+// invalidate deletes the token only if it is still the bad one.
+var invalidateScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  local i = string.find(v, ':', 1, true)
+  if i and string.sub(v, i + 1) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+end
+return 1`)
+
+// Invalidate implements wechat.TokenCache (compare and delete).
+func (t *RedisTokens) Invalidate(ctx context.Context, bad string) error {
+	return invalidateScript.Run(ctx, t.s.rdb, []string{t.key}, bad).Err()
+}
+
+// LockRefresh implements wechat.TokenLocker: one refresher at a time, under
+// a lock that expires if its holder dies.
+func (t *RedisTokens) LockRefresh(ctx context.Context, ttl time.Duration) (func(), bool, error) {
+	lock := t.key + ":lock"
+	val := strconv.FormatInt(time.Now().UnixNano(), 36)
+	ok, err := t.s.rdb.SetNX(ctx, lock, val, ttl).Result()
+	if err != nil || !ok {
+		return func() {}, false, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		unlockScript.Run(ctx, t.s.rdb, []string{lock}, val)
+	}, true, nil
+}
+
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1`)

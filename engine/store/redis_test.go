@@ -1,0 +1,185 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/storetest"
+)
+
+// redisURL is the machine's Redis (every CI machine has one at this
+// address). Tests use a key prefix of their own and delete it after.
+const redisURL = "redis://127.0.0.1:6379/0"
+
+// openRedis opens the Redis store under a fresh prefix, skipping the test
+// when Redis is unreachable, except under CI=true where that is a failure.
+func openRedis(t testing.TB, prefix string, now func() time.Time) *store.Redis {
+	t.Helper()
+	s, err := store.OpenRedis(redisURL+"?consumer=c1&prefix="+prefix, now)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis at %s is required under CI=true: %v", redisURL, err)
+		}
+		t.Skipf("Redis at %s is not reachable (%v): skipping; start redis-server to run this test", redisURL, err)
+	}
+	return s
+}
+
+// cleanup deletes every key under prefix.
+func cleanup(t testing.TB, s *store.Redis) {
+	ctx := context.Background()
+	iter := s.Client().Scan(ctx, 0, s.Prefix()+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if len(keys) > 0 {
+		s.Client().Del(ctx, keys...)
+	}
+}
+
+func TestRedisConformance(t *testing.T) {
+	var n int
+	prefixOf := map[engine.Store]string{}
+	open := func(t *testing.T, clock *storetest.Clock, prefix string) engine.Store {
+		s := openRedis(t, prefix, clock.Now)
+		prefixOf[s] = prefix
+		t.Cleanup(func() { cleanup(t, s); s.Close() })
+		return s
+	}
+	reopen := func(t *testing.T, s engine.Store, clock *storetest.Clock) engine.Store {
+		p := prefixOf[s]
+		r := openRedis(t, p, clock.Now)
+		prefixOf[r] = p
+		s.Close()
+		t.Cleanup(func() { cleanup(t, r); r.Close() })
+		return r
+	}
+	storetest.Run(t, storetest.Opener{
+		Open: func(t *testing.T, clock *storetest.Clock) engine.Store {
+			n++
+			return open(t, clock, fmt.Sprintf("wxbot-test-%d-%d-%d:", os.Getpid(), time.Now().UnixNano(), n))
+		},
+		Reopen: reopen,
+		Crash:  reopen,
+	})
+}
+
+// TestRedisTakeover: sends owned by a consumer that died are taken over by
+// another after ClaimIdle, and delivered once.
+func TestRedisTakeover(t *testing.T) {
+	prefix := fmt.Sprintf("wxbot-test-takeover-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	a := openRedis(t, prefix, nil)
+	defer a.Close()
+	defer cleanup(t, a)
+	b, err := store.OpenRedis(redisURL+"?consumer=c2&prefix="+prefix, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	a.ClaimIdle, b.ClaimIdle = 200*time.Millisecond, 200*time.Millisecond
+	ctx := context.Background()
+	if err := a.Enqueue(ctx, &engine.Send{ID: "t1", Kind: engine.KindKefu, OpenID: "U"},
+		&engine.Send{ID: "t2", Kind: engine.KindKefu, OpenID: "U"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Due(ctx, time.Now(), 10, nil)
+	if err != nil || len(got) != 1 || got[0].ID != "t1" {
+		t.Fatalf("a took %v, %v", got, err)
+	}
+	// a dies here holding t1 (and t2, which waits behind it).
+	if got, _ := b.Due(ctx, time.Now(), 10, nil); len(got) != 0 {
+		t.Fatalf("b took %v while a's claim was fresh", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	got, err = b.Due(ctx, time.Now(), 10, nil)
+	if err != nil || len(got) != 1 || got[0].ID != "t1" {
+		t.Fatalf("after a's claim went idle b took %v, %v; want t1", got, err)
+	}
+	if err := b.Done(ctx, got[0]); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = b.Due(ctx, time.Now(), 10, nil)
+	if len(got) != 1 || got[0].ID != "t2" {
+		t.Fatalf("then %v, want t2", got)
+	}
+	b.Done(ctx, got[0])
+	if n, _ := b.Pending(ctx); n != 0 {
+		t.Errorf("%d pending at the end", n)
+	}
+}
+
+func TestRedisDedupAcrossReplicas(t *testing.T) {
+	prefix := fmt.Sprintf("wxbot-test-dedup-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	a := openRedis(t, prefix, nil)
+	defer a.Close()
+	defer cleanup(t, a)
+	b := openRedis(t, prefix, nil)
+	defer b.Close()
+	da, db := store.NewRedisDedup(a, time.Minute), store.NewRedisDedup(b, time.Minute)
+	ctx := context.Background()
+	first, isFirst, err := da.Claim(ctx, "gh/m/1")
+	if err != nil || !isFirst {
+		t.Fatalf("first claim: %v %v", isFirst, err)
+	}
+	retry, isFirst, err := db.Claim(ctx, "gh/m/1")
+	if err != nil || isFirst {
+		t.Fatalf("the retry on the other replica claimed it too: %v %v", isFirst, err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		ct, body, err := retry.Wait(ctx)
+		got <- fmt.Sprint(ct, "|", string(body), "|", err)
+	}()
+	time.Sleep(30 * time.Millisecond)
+	first.Finish("application/xml", []byte("<xml>same\nbytes</xml>"))
+	if g := <-got; g != "application/xml|<xml>same\nbytes</xml>|<nil>" {
+		t.Errorf("retry got %q", g)
+	}
+
+	// A claimer that died: its pending mark goes stale and another takes over.
+	db.Stale = 50 * time.Millisecond
+	da.Claim(ctx, "gh/m/2")
+	time.Sleep(80 * time.Millisecond)
+	if _, isFirst, _ := db.Claim(ctx, "gh/m/2"); !isFirst {
+		t.Error("a stale pending mark was not taken over")
+	}
+}
+
+func TestRedisTokens(t *testing.T) {
+	prefix := fmt.Sprintf("wxbot-test-token-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	s := openRedis(t, prefix, nil)
+	defer s.Close()
+	defer cleanup(t, s)
+	ctx := context.Background()
+	tc := s.TokenCache("wxapp")
+	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	tc.Set(ctx, "T1", exp)
+	if tok, e, _ := tc.Get(ctx); tok != "T1" || !e.Equal(exp) {
+		t.Errorf("get %q %v", tok, e)
+	}
+	tc.Invalidate(ctx, "T0") // not the current one: kept
+	if tok, _, _ := tc.Get(ctx); tok != "T1" {
+		t.Error("invalidating an older token dropped the current one")
+	}
+	tc.Invalidate(ctx, "T1")
+	if tok, _, _ := tc.Get(ctx); tok != "" {
+		t.Error("the bad token was kept")
+	}
+	release, ok, err := tc.LockRefresh(ctx, time.Second)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if _, ok2, _ := s.TokenCache("wxapp").LockRefresh(ctx, time.Second); ok2 {
+		t.Error("two holders of the refresh lock")
+	}
+	release()
+	if _, ok3, _ := tc.LockRefresh(ctx, time.Second); !ok3 {
+		t.Error("the lock was not released")
+	}
+}
