@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,13 +20,36 @@ import (
 // answer, on the embedded store: b.N sends to 64 users, enqueued in bursts
 // of 64 (as concurrent pushes would), delivered by 4 workers.
 func BenchmarkOutboxBolt(b *testing.B) {
-	fake := wechattest.New("wxbench", "secret")
-	defer fake.Close()
 	st, err := store.OpenBolt(filepath.Join(b.TempDir(), "bench.db"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
+	benchOutbox(b, st)
+}
+
+// BenchmarkOutboxRedis is the same on the Redis store (skipped without
+// Redis at 127.0.0.1:6379).
+func BenchmarkOutboxRedis(b *testing.B) {
+	prefix := fmt.Sprintf("wxbot-bench-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	st, err := store.OpenRedis("redis://127.0.0.1:6379/0?prefix="+prefix, nil)
+	if err != nil {
+		b.Skipf("Redis at 127.0.0.1:6379 is not reachable: %v", err)
+	}
+	defer func() {
+		ctx := context.Background()
+		keys, _ := st.Client().Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			st.Client().Del(ctx, keys...)
+		}
+		st.Close()
+	}()
+	benchOutbox(b, st)
+}
+
+func benchOutbox(b *testing.B, st engine.Store) {
+	fake := wechattest.New("wxbench", "secret")
+	defer fake.Close()
 	client, _ := wechat.NewClient(wechat.ClientConfig{Base: fake.URL, AppID: "wxbench", Secret: "secret",
 		HTTP: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}})
 	delivered := make(chan struct{}, 1024)
