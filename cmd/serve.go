@@ -14,8 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/wxbot/wxbot/actions"
+
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/metrics"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
@@ -132,6 +135,14 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer st.Close()
+	version, _ := buildInfo()
+	var reloader *rules.Reloader // set below; the metrics read it at scrape time
+	var eng *engine.Engine
+	m := metrics.New(version, func() metrics.ReloadStatus {
+		rs := reloader.Status()
+		return metrics.ReloadStatus{OK: rs.LastReloadOK, LastOK: rs.LoadedAt, Hash: rs.Hash,
+			Rules: len(eng.Rules().Rules), Successes: rs.Reloads + 1, Failures: rs.ReloadFailures}
+	}, st.Pending)
 	var tokens wechat.TokenCache
 	if r, ok := st.(*store.Redis); ok {
 		// Replicas share retries' answers and the access_token.
@@ -139,6 +150,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 			Primary: store.NewRedisDedup(r, engine.DefaultDedupTTL),
 			Local:   engine.NewDedup(engine.DefaultDedupTTL, time.Now),
 			OnFallback: func(err error) {
+				m.DedupFallback()
 				log.Warn("Redis unreachable: retries are deduplicated in this process only", "err", err)
 			},
 		}
@@ -146,7 +158,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	} else if s.tokenAPI == wechat.TokenAPIClassic {
 		log.Info("--token-api classic keeps the token in this process: run one replica, or share a redis:// store")
 	}
-	outbox, err := s.outbox(st, tokens, log)
+	outbox, err := s.outbox(st, tokens, m, log)
 	if err != nil {
 		return err
 	}
@@ -164,10 +176,10 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	} else {
 		close(outboxDone)
 	}
-	eng := engine.New(engine.Options{Location: loc, Logger: log, Store: st, Outbox: outbox})
+	eng = engine.New(engine.Options{Location: loc, Logger: log, Store: st, Outbox: outbox, Observer: m})
 	eng.SetRules(loaded.Set)
 	log.Info("rules loaded", "source", s.rules, "rules", len(loaded.Set.Rules), "hash", loaded.Set.Hash)
-	reloader := rules.NewReloader(s.rules, loc, eng, log)
+	reloader = rules.NewReloader(s.rules, loc, eng, log)
 	reloader.Initial(loaded)
 	rctx, stopReloads := context.WithCancel(context.Background())
 	defer stopReloads()
@@ -206,7 +218,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 			srv.Close()
 			return fmt.Errorf("--admin-listen %s: %w", s.adminListen, err)
 		}
-		admin := &http.Server{Handler: adminMux(eng, reloader, st), ReadHeaderTimeout: 5 * time.Second}
+		admin := &http.Server{Handler: adminMux(eng, reloader, st, m), ReadHeaderTimeout: 5 * time.Second}
 		servers = append(servers, admin)
 		go func() { errc <- admin.Serve(aln) }()
 		log.Info("admin listening", "addr", aln.Addr().String())
@@ -241,19 +253,20 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 // outbox builds the kefu outbox when API credentials are set.
-func (s *serveFlags) outbox(st engine.Store, tokens wechat.TokenCache, log *slog.Logger) (*engine.Outbox, error) {
+func (s *serveFlags) outbox(st engine.Store, tokens wechat.TokenCache, m *metrics.Metrics, log *slog.Logger) (*engine.Outbox, error) {
 	if s.proto.appID == "" || s.secret == "" {
 		return nil, nil
 	}
 	client, err := wechat.NewClient(wechat.ClientConfig{
 		HTTP: &http.Client{Timeout: 10 * time.Second}, Base: s.apiBase,
 		AppID: s.proto.appID, Secret: wechat.Secret(s.secret), TokenAPI: s.tokenAPI, Tokens: tokens, Logger: log,
+		OnRefresh: m.TokenRefreshed,
 	})
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	ob := engine.NewOutbox(st, engine.OutboxOptions{Logger: log})
-	ob.Register(engine.KindKefu, &actions.KefuDeliverer{Client: client, Store: st, Now: time.Now, Log: log})
+	ob := engine.NewOutbox(st, engine.OutboxOptions{Logger: log, Observer: m})
+	ob.Register(engine.KindKefu, &actions.KefuDeliverer{Client: client, Store: st, Now: time.Now, Log: log, WindowClosed: m.WindowClosed})
 	return ob, nil
 }
 
@@ -271,8 +284,9 @@ func usesAction(set *engine.RuleSet, name string) bool {
 
 // adminMux serves the operator endpoints; it is on its own listener so the
 // public callback exposes nothing else.
-func adminMux(eng *engine.Engine, reloader *rules.Reloader, st engine.Store) http.Handler {
+func adminMux(eng *engine.Engine, reloader *rules.Reloader, st engine.Store, m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
 		pending, err := st.Pending(r.Context())
 		if err != nil {
@@ -292,6 +306,12 @@ func adminMux(eng *engine.Engine, reloader *rules.Reloader, st engine.Store) htt
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if eng.Rules().Hash == "" {
 			http.Error(w, "rules not loaded", http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := st.Pending(ctx); err != nil { // a round trip to the store
+			http.Error(w, "store unreachable: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")

@@ -30,6 +30,7 @@ type Engine struct {
 	// answered; see Options.LateReply.
 	lateReply func(ev *Event, r *wechat.Reply)
 	outbox    *Outbox
+	obs       Observer
 }
 
 // Options configures an Engine. Zero values are usable.
@@ -42,6 +43,8 @@ type Options struct {
 	Logger   *slog.Logger
 	// Store keeps cooldowns (an in-memory store when nil).
 	Store Store
+	// Observer hears about rule matches and action runs (metrics).
+	Observer Observer
 	// Outbox takes asynchronous sends (kefu messages); nil means actions
 	// that send fail with ErrNoOutbox.
 	Outbox *Outbox
@@ -66,7 +69,10 @@ func New(o Options) *Engine {
 	if o.Store == nil {
 		o.Store = NewMemoryStore(o.Now)
 	}
-	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, store: o.Store, lateReply: o.LateReply, outbox: o.Outbox}
+	if o.Observer == nil {
+		o.Observer = NopObserver{}
+	}
+	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, store: o.Store, lateReply: o.LateReply, outbox: o.Outbox, obs: o.Observer}
 	if e.lateReply == nil {
 		e.lateReply = e.replyByKefu
 	}
@@ -102,6 +108,9 @@ func (e *Engine) Env(rs *RuleSet, ev *Event) *Env {
 	env.Event = ev
 	return &env
 }
+
+// Observer is the engine's observer (a NopObserver when none was given).
+func (e *Engine) Observer() Observer { return e.obs }
 
 // Store is the engine's state store.
 func (e *Engine) Store() Store { return e.store }
@@ -174,6 +183,10 @@ func (e *Engine) Dispatch(ev *Event) *Pending {
 	matched, errs := rs.Match(e.ctx, ev, env, e.store)
 	for _, err := range errs {
 		e.log.Warn("rule condition failed; the rule did not match", "err", err, "event", ev.Type)
+		var re *RuleError
+		if errors.As(err, &re) {
+			e.obs.RuleError(re.Rule)
+		}
 	}
 	p := &Pending{Event: ev, Rules: matched, run: newRun()}
 	p.run.outbox, p.run.now = e.outbox, e.now
@@ -181,6 +194,7 @@ func (e *Engine) Dispatch(ev *Event) *Pending {
 	steps := 0
 	for _, r := range matched {
 		r.hits.Add(1)
+		e.obs.RuleMatched(r.Name)
 		steps += len(r.Actions)
 	}
 	if steps == 0 || e.closed.Load() {
@@ -206,7 +220,10 @@ func (e *Engine) runActions(p *Pending, env *Env) {
 			if e.ctx.Err() != nil {
 				return
 			}
-			if err := st.Action.Run(e.ctx, c); err != nil {
+			start := time.Now()
+			err := st.Action.Run(e.ctx, c)
+			e.obs.ActionDone(st.Name, time.Since(start), err)
+			if err != nil {
 				p.run.fail(err)
 				e.log.Error("action failed", "rule", r.Name, "action", st.Name, "err", err)
 			}

@@ -146,8 +146,10 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, q.echostr)
 }
 
-// reject answers a push that is refused before any rule runs.
-func (h *Handler) reject(w http.ResponseWriter, r *http.Request, status int, public, why string, err error) {
+// reject answers a push that is refused before any rule runs; kind is the
+// metric label.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, status int, public, kind, why string, err error) {
+	h.e.obs.Refused(kind)
 	h.log.Warn("push refused", "status", status, "reason", why, "err", err, "remote", r.RemoteAddr)
 	http.Error(w, public, status)
 }
@@ -156,22 +158,22 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	q := parseQuery(r.URL.RawQuery)
 	if q.signature == "" || q.timestamp == "" || q.nonce == "" {
-		h.reject(w, r, http.StatusUnauthorized, "bad signature", "missing signature, timestamp or nonce", nil)
+		h.reject(w, r, http.StatusUnauthorized, "bad signature", "bad_signature", "missing signature, timestamp or nonce", nil)
 		return
 	}
 	token := h.token(&q)
 	if token == "" {
-		h.reject(w, r, http.StatusUnauthorized, "bad signature", "signature does not match --token", wechat.ErrBadSignature)
+		h.reject(w, r, http.StatusUnauthorized, "bad signature", "bad_signature", "signature does not match --token", wechat.ErrBadSignature)
 		return
 	}
 	if h.cfg.MaxSkew > 0 {
 		ts, err := strconv.ParseInt(q.timestamp, 10, 64)
 		if err != nil {
-			h.reject(w, r, http.StatusBadRequest, "bad request", "timestamp is not a number", err)
+			h.reject(w, r, http.StatusBadRequest, "bad request", "bad_body", "timestamp is not a number", err)
 			return
 		}
 		if d := h.e.now().Sub(time.Unix(ts, 0)); d > h.cfg.MaxSkew || d < -h.cfg.MaxSkew {
-			h.reject(w, r, http.StatusForbidden, "stale timestamp",
+			h.reject(w, r, http.StatusForbidden, "stale timestamp", "stale_timestamp",
 				"timestamp outside --max-skew (a replay, or this server's clock is off: check NTP)", nil)
 			return
 		}
@@ -180,10 +182,10 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			h.reject(w, r, http.StatusRequestEntityTooLarge, "body too large", "body over 1 MiB", nil)
+			h.reject(w, r, http.StatusRequestEntityTooLarge, "body too large", "too_large", "body over 1 MiB", nil)
 			return
 		}
-		h.reject(w, r, http.StatusBadRequest, "bad request", "reading body", err)
+		h.reject(w, r, http.StatusBadRequest, "bad request", "bad_body", "reading body", err)
 		return
 	}
 
@@ -194,11 +196,11 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	if q.encryptType == "aes" && h.cfg.Cipher != nil {
 		env, err := wechat.ParseEnvelope(body)
 		if err != nil {
-			h.reject(w, r, http.StatusBadRequest, "bad request", "encrypted push without a valid envelope", err)
+			h.reject(w, r, http.StatusBadRequest, "bad request", "bad_body", "encrypted push without a valid envelope", err)
 			return
 		}
 		if !wechat.VerifyMsgSignature(token, q.timestamp, q.nonce, env.Encrypt, q.msgSignature) {
-			h.reject(w, r, http.StatusUnauthorized, "bad signature", "msg_signature does not match", wechat.ErrBadSignature)
+			h.reject(w, r, http.StatusUnauthorized, "bad signature", "bad_signature", "msg_signature does not match", wechat.ErrBadSignature)
 			return
 		}
 		var plain []byte
@@ -212,21 +214,21 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if cipher == nil {
-			h.reject(w, r, http.StatusBadRequest, "bad request",
+			h.reject(w, r, http.StatusBadRequest, "bad request", "decrypt",
 				"cannot decrypt: check --aes-key and --appid against the console", err)
 			return
 		}
 		if err := wechat.DecodeInto(msg, plain); err != nil {
-			h.reject(w, r, http.StatusBadRequest, "bad request", "decrypted push is not a WeChat message", err)
+			h.reject(w, r, http.StatusBadRequest, "bad request", "bad_body", "decrypted push is not a WeChat message", err)
 			return
 		}
 		if env.ToUserName != "" && subtle.ConstantTimeCompare([]byte(env.ToUserName), []byte(msg.ToUserName)) != 1 {
-			h.reject(w, r, http.StatusBadRequest, "bad request", "envelope ToUserName differs from the message's", nil)
+			h.reject(w, r, http.StatusBadRequest, "bad request", "bad_body", "envelope ToUserName differs from the message's", nil)
 			return
 		}
 	} else {
 		if h.cfg.RequireEncryption {
-			h.reject(w, r, http.StatusForbidden, "encryption required",
+			h.reject(w, r, http.StatusForbidden, "encryption required", "plaintext_refused",
 				"plaintext push refused by --require-encryption: set the console to safe mode", nil)
 			return
 		}
@@ -235,7 +237,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 			h.log.Warn("encrypted push but no --aes-key configured: answering in plaintext if the push has any")
 		}
 		if err := wechat.DecodeInto(msg, body); err != nil {
-			h.reject(w, r, http.StatusBadRequest, "bad request", "body is not a WeChat message", err)
+			h.reject(w, r, http.StatusBadRequest, "bad request", "bad_body", "body is not a WeChat message", err)
 			return
 		}
 	}
@@ -253,6 +255,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		}
 		h.log.Info("retry answered from the first copy", "type", ev.Type, "from", ev.From)
 		writeAnswer(w, ct, out)
+		h.e.obs.Push(metricType(ev.Type), "retry", time.Since(start))
 		return
 	}
 
@@ -272,6 +275,10 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	}
 	inflight.Finish(ct, out)
 	writeAnswer(w, ct, out)
+	if outcome == DeadlinePassed {
+		h.e.obs.DeadlinePassed()
+	}
+	h.e.obs.Push(metricType(ev.Type), outcomeNames[outcome], time.Since(start))
 
 	if h.log.Enabled(r.Context(), slog.LevelInfo) {
 		names := make([]string, len(p.Rules))
@@ -290,4 +297,25 @@ func writeAnswer(w http.ResponseWriter, ct string, body []byte) {
 	h.Set("Content-Type", ct)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
+}
+
+// metricType bounds the event-type label: WeChat may add events, and a
+// label per unknown name would grow without end.
+func metricType(t string) string {
+	if knownTypes[t] {
+		return t
+	}
+	return "other"
+}
+
+var knownTypes = map[string]bool{}
+
+func init() {
+	for _, t := range append(append([]string{}, UserMessageTypes...),
+		"subscribe", "unsubscribe", "scan", "location_report", "click", "view", "scancode_push",
+		"scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album", "pic_weixin", "location_select",
+		"view_miniprogram", "kf_create_session", "kf_close_session", "kf_switch_session",
+		"templatesendjobfinish", "masssendjobfinish", "payment") {
+		knownTypes[t] = true
+	}
 }

@@ -195,6 +195,8 @@ type ClientConfig struct {
 	RefreshAhead time.Duration
 	Now          func() time.Time
 	Logger       *slog.Logger
+	// OnRefresh hears of every token fetch and its error (metrics).
+	OnRefresh func(err error)
 }
 
 // TokenCache holds the current access_token. The in-process one is used
@@ -387,6 +389,9 @@ func (c *Client) fetchToken(ctx context.Context) (string, error) {
 	}
 	if err == nil && ans.AccessToken == "" {
 		err = fmt.Errorf("wechat api %s: answer without access_token", path)
+	}
+	if c.cfg.OnRefresh != nil {
+		c.cfg.OnRefresh(err)
 	}
 	if err != nil {
 		return "", fmt.Errorf("fetching the access_token: %w", err)

@@ -1,0 +1,212 @@
+// Package metrics exports wxbot's Prometheus metrics: it implements the
+// engine's Observer and OutboxObserver and reads the store and the rules'
+// reload status at scrape time. Every label is bounded (event types, rule
+// and action names, outcomes, error codes), never an OpenID.
+package metrics
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/wechat"
+)
+
+// Metrics holds the collectors; create it with New.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	pushes         *prometheus.CounterVec
+	pushLatency    *prometheus.HistogramVec
+	refused        *prometheus.CounterVec
+	deadlines      prometheus.Counter
+	retries        prometheus.Counter
+	ruleMatches    *prometheus.CounterVec
+	ruleErrors     *prometheus.CounterVec
+	actionRuns     *prometheus.CounterVec
+	actionFailures *prometheus.CounterVec
+	actionLatency  *prometheus.HistogramVec
+	deliveries     *prometheus.CounterVec
+	deliveryFails  *prometheus.CounterVec
+	deadLetters    *prometheus.CounterVec
+	windowClosed   prometheus.Counter
+	tokenRefreshes *prometheus.CounterVec
+	dedupFallbacks prometheus.Counter
+}
+
+// ReloadStatus is what the metrics read of the rules at scrape time.
+type ReloadStatus struct {
+	OK        bool
+	LastOK    time.Time
+	Hash      string
+	Rules     int
+	Successes uint64
+	Failures  uint64
+}
+
+// New registers every collector. version is the build's version; status
+// and pending are read at each scrape (nil skips them).
+func New(version string, status func() ReloadStatus, pending func(context.Context) (int, error)) *Metrics {
+	r := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{Registry: r}
+	m.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_pushes_total",
+		Help: "Pushes answered, by event type and outcome (replied, success, deadline, retry)."}, []string{"type", "outcome"})
+	m.pushLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "wxbot_push_duration_seconds",
+		Help:    "Time from a push's arrival to its answer.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2, 4, 5}}, []string{"type"})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_pushes_refused_total",
+		Help: "Pushes refused before any rule ran, by reason."}, []string{"reason"})
+	m.deadlines = prometheus.NewCounter(prometheus.CounterOpts{Name: "wxbot_reply_deadline_exceeded_total",
+		Help: "Pushes answered \"success\" because the reply was not ready by --reply-deadline."})
+	m.retries = prometheus.NewCounter(prometheus.CounterOpts{Name: "wxbot_retries_coalesced_total",
+		Help: "WeChat retries answered with the first copy's reply instead of running the rules."})
+	m.ruleMatches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_rule_matches_total",
+		Help: "Pushes each rule matched."}, []string{"rule"})
+	m.ruleErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_rule_eval_errors_total",
+		Help: "Rule conditions that failed to evaluate."}, []string{"rule"})
+	m.actionRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_action_runs_total",
+		Help: "Actions run, by action."}, []string{"action"})
+	m.actionFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_action_failures_total",
+		Help: "Actions that returned an error, by action."}, []string{"action"})
+	m.actionLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "wxbot_action_duration_seconds",
+		Help: "Time an action ran.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}, []string{"action"})
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_outbox_deliveries_total",
+		Help: "Outbox sends delivered, by kind."}, []string{"kind"})
+	m.deliveryFails = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_outbox_failures_total",
+		Help: "Outbox delivery attempts that failed, by kind and WeChat errcode (\"network\" or \"other\" without one)."},
+		[]string{"kind", "errcode"})
+	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_outbox_dead_letters_total",
+		Help: "Sends given up and kept as dead letters, by kind."}, []string{"kind"})
+	m.windowClosed = prometheus.NewCounter(prometheus.CounterOpts{Name: "wxbot_kefu_window_exhausted_total",
+		Help: "Kefu sends refused without an API call because the user's window was closed or used up."})
+	m.tokenRefreshes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_token_refreshes_total",
+		Help: "access_token fetches, by result."}, []string{"result"})
+	m.dedupFallbacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "wxbot_dedup_fallbacks_total",
+		Help: "Pushes deduplicated in process because the shared store (Redis) was unreachable."})
+	for _, c := range []prometheus.Collector{m.pushes, m.pushLatency, m.refused, m.deadlines, m.retries,
+		m.ruleMatches, m.ruleErrors, m.actionRuns, m.actionFailures, m.actionLatency, m.deliveries,
+		m.deliveryFails, m.deadLetters, m.windowClosed, m.tokenRefreshes, m.dedupFallbacks} {
+		f(c)
+	}
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wxbot_build_info", Help: "Build information (always 1).",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}}, func() float64 { return 1 }))
+	if status != nil {
+		f(&reloadCollector{status: status})
+	}
+	if pending != nil {
+		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wxbot_outbox_depth", Help: "Sends waiting in the outbox."},
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				n, err := pending(ctx)
+				if err != nil {
+					return -1
+				}
+				return float64(n)
+			}))
+	}
+	return m
+}
+
+// reloadCollector reports the rules' reload state at scrape time.
+type reloadCollector struct{ status func() ReloadStatus }
+
+var (
+	descOK      = prometheus.NewDesc("wxbot_rules_last_reload_successful", "Whether the last rules (re)load succeeded (1) or was refused (0).", nil, nil)
+	descOKTime  = prometheus.NewDesc("wxbot_rules_last_reload_success_timestamp_seconds", "When rules last loaded successfully.", nil, nil)
+	descRules   = prometheus.NewDesc("wxbot_rules", "Rules in the running set.", nil, nil)
+	descHash    = prometheus.NewDesc("wxbot_rules_info", "The running rules' version hash (always 1).", []string{"hash"}, nil)
+	descReloads = prometheus.NewDesc("wxbot_rules_reloads_total", "Rules reloads, by result.", []string{"result"}, nil)
+)
+
+func (c *reloadCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descOK, descOKTime, descRules, descHash, descReloads} {
+		ch <- d
+	}
+}
+
+func (c *reloadCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.status()
+	ok := 0.0
+	if s.OK {
+		ok = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descOK, prometheus.GaugeValue, ok)
+	ch <- prometheus.MustNewConstMetric(descOKTime, prometheus.GaugeValue, float64(s.LastOK.UnixNano())/1e9)
+	ch <- prometheus.MustNewConstMetric(descRules, prometheus.GaugeValue, float64(s.Rules))
+	ch <- prometheus.MustNewConstMetric(descHash, prometheus.GaugeValue, 1, s.Hash)
+	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(s.Successes), "success")
+	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(s.Failures), "failure")
+}
+
+// Push implements engine.Observer.
+func (m *Metrics) Push(eventType, outcome string, took time.Duration) {
+	m.pushes.WithLabelValues(eventType, outcome).Inc()
+	m.pushLatency.WithLabelValues(eventType).Observe(took.Seconds())
+	if outcome == "retry" {
+		m.retries.Inc()
+	}
+}
+
+// Refused implements engine.Observer.
+func (m *Metrics) Refused(reason string) { m.refused.WithLabelValues(reason).Inc() }
+
+// RuleMatched implements engine.Observer.
+func (m *Metrics) RuleMatched(rule string) { m.ruleMatches.WithLabelValues(rule).Inc() }
+
+// RuleError implements engine.Observer.
+func (m *Metrics) RuleError(rule string) { m.ruleErrors.WithLabelValues(rule).Inc() }
+
+// ActionDone implements engine.Observer.
+func (m *Metrics) ActionDone(action string, took time.Duration, err error) {
+	m.actionRuns.WithLabelValues(action).Inc()
+	m.actionLatency.WithLabelValues(action).Observe(took.Seconds())
+	if err != nil {
+		m.actionFailures.WithLabelValues(action).Inc()
+	}
+}
+
+// DeadlinePassed implements engine.Observer.
+func (m *Metrics) DeadlinePassed() { m.deadlines.Inc() }
+
+// Delivered implements engine.OutboxObserver.
+func (m *Metrics) Delivered(s *engine.Send, _ time.Duration) {
+	m.deliveries.WithLabelValues(s.Kind).Inc()
+}
+
+// Failed implements engine.OutboxObserver.
+func (m *Metrics) Failed(s *engine.Send, err error, _ bool) {
+	code := "other"
+	if c, ok := wechat.APICode(err); ok {
+		code = strconv.Itoa(c)
+	} else if wechat.IsRetryable(err) {
+		code = "network"
+	}
+	m.deliveryFails.WithLabelValues(s.Kind, code).Inc()
+}
+
+// DeadLettered implements engine.OutboxObserver.
+func (m *Metrics) DeadLettered(s *engine.Send, _ string) { m.deadLetters.WithLabelValues(s.Kind).Inc() }
+
+// WindowClosed counts a kefu send refused for a closed window.
+func (m *Metrics) WindowClosed(*engine.Send) { m.windowClosed.Inc() }
+
+// TokenRefreshed counts an access_token fetch.
+func (m *Metrics) TokenRefreshed(err error) {
+	r := "success"
+	if err != nil {
+		r = "failure"
+	}
+	m.tokenRefreshes.WithLabelValues(r).Inc()
+}
+
+// DedupFallback counts a push deduplicated in process for want of Redis.
+func (m *Metrics) DedupFallback() { m.dedupFallbacks.Inc() }
