@@ -18,6 +18,7 @@ func init() {
 		Params:  func() any { return new(ReplyParams) },
 		New:     func(p any) (engine.Action, error) { return &replyAction{p: p.(*ReplyParams)}, nil },
 		Passive: true,
+		Inline:  true, // renders templates, nothing else
 	})
 }
 

@@ -16,6 +16,7 @@ func init() {
 		Params:  func() any { return new(TransferParams) },
 		New:     func(p any) (engine.Action, error) { return &transferAction{p: p.(*TransferParams)}, nil },
 		Passive: true,
+		Inline:  true, // renders templates, nothing else
 	})
 }
 

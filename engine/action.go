@@ -51,6 +51,11 @@ type Spec struct {
 	// Passive marks an action that answers the push itself (a passive reply
 	// or a transfer): only the first passive response of a push is sent.
 	Passive bool
+	// Inline marks an action that never blocks (no I/O, no waiting): when
+	// every action of a push is Inline, the engine runs them on the
+	// request's goroutine, which saves a goroutine, a timer and channel
+	// traffic per push.
+	Inline bool
 }
 
 var registry struct {

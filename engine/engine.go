@@ -191,11 +191,14 @@ func (e *Engine) Dispatch(ev *Event) *Pending {
 	p := &Pending{Event: ev, Rules: matched, run: newRun()}
 	p.run.outbox, p.run.now = e.outbox, e.now
 	p.run.lateReply = func(rep *wechat.Reply) { e.lateReply(ev, rep) }
-	steps := 0
+	steps, inline := 0, true
 	for _, r := range matched {
 		r.hits.Add(1)
 		e.obs.RuleMatched(r.Name)
 		steps += len(r.Actions)
+		for _, st := range r.Actions {
+			inline = inline && st.Inline
+		}
 	}
 	if steps == 0 || e.closed.Load() {
 		if steps > 0 {
@@ -205,6 +208,11 @@ func (e *Engine) Dispatch(ev *Event) *Pending {
 		return p
 	}
 	e.wg.Add(1)
+	if inline {
+		e.runActions(p, env)
+		e.wg.Done()
+		return p
+	}
 	go func() {
 		defer e.wg.Done()
 		e.runActions(p, env)

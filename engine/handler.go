@@ -178,7 +178,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -260,9 +260,16 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	}
 
 	p := h.e.Dispatch(ev)
-	timer := time.NewTimer(h.cfg.ReplyDeadline)
-	reply, outcome := p.Wait(timer.C)
-	timer.Stop()
+	var reply *wechat.Reply
+	var outcome Outcome
+	select {
+	case <-p.Done(): // ran inline, or already finished: no timer needed
+		reply, outcome = p.Wait(nil)
+	default:
+		timer := time.NewTimer(h.cfg.ReplyDeadline)
+		reply, outcome = p.Wait(timer.C)
+		timer.Stop()
+	}
 
 	ct, out := "text/plain; charset=utf-8", []byte("success")
 	if reply != nil {
@@ -318,4 +325,21 @@ func init() {
 		"templatesendjobfinish", "masssendjobfinish", "payment") {
 		knownTypes[t] = true
 	}
+}
+
+// readBody reads the push body in one allocation when Content-Length is
+// known (WeChat sends it), growing otherwise, and never past MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, &http.MaxBytesError{Limit: MaxBodyBytes}
+	}
+	rd := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if n := r.ContentLength; n > 0 {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(rd)
 }

@@ -326,7 +326,7 @@ func BenchmarkHandler(b *testing.B) {
 			}
 			e := New(Options{Now: func() time.Time { return testNow }})
 			r := rule("hello", []string{"text"}, exact("hello"))
-			r.Actions = []Step{{Name: "reply", Passive: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
+			r.Actions = []Step{{Name: "reply", Passive: true, Inline: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
 				c.Reply(&wechat.Reply{Type: wechat.ReplyText, Content: "hi"})
 				return nil
 			})}}

@@ -63,6 +63,7 @@ type Step struct {
 	Pos     Pos
 	Action  Action
 	Passive bool
+	Inline  bool // see Spec.Inline
 }
 
 // TextMatch is the fast-path text gate. Any matcher that hits lets the push

@@ -199,3 +199,32 @@ func TestDispatchNoMatch(t *testing.T) {
 		t.Errorf("Wait = %v, %v; want nil, NoReply", reply, outcome)
 	}
 }
+
+// TestInlineActionsRunOnTheCaller: when every action is Inline the push is
+// finished when Dispatch returns; otherwise actions run on a goroutine.
+func TestInlineActionsRunOnTheCaller(t *testing.T) {
+	e := New(Options{})
+	defer e.Close(context.Background())
+	block := make(chan struct{})
+	inline := rule("inline", []string{"text"}, exact("a"))
+	inline.Actions = []Step{{Name: "reply", Passive: true, Inline: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
+		c.Reply(textReply("now"))
+		return nil
+	})}}
+	async := rule("async", []string{"text"}, exact("b"))
+	async.Actions = []Step{{Name: "slow", Action: ActionFunc(func(context.Context, *Call) error { <-block; return nil })}}
+	e.SetRules(NewRuleSet([]*Rule{inline, async}, nil))
+	select {
+	case <-e.Dispatch(&Event{Type: "text", Content: "a"}).Done():
+	default:
+		t.Error("an inline push was not done when Dispatch returned")
+	}
+	p := e.Dispatch(&Event{Type: "text", Content: "b"})
+	select {
+	case <-p.Done():
+		t.Error("a blocking action ran on the caller")
+	default:
+	}
+	close(block)
+	<-p.Done()
+}

@@ -507,7 +507,7 @@ func (l *loader) parseActions(label string, on []string, n *yaml.Node) []engine.
 			}
 			passives++
 		}
-		steps = append(steps, engine.Step{Name: name, Pos: l.pos(an), Action: act, Passive: spec.Passive})
+		steps = append(steps, engine.Step{Name: name, Pos: l.pos(an), Action: act, Passive: spec.Passive, Inline: spec.Inline})
 	}
 	return steps
 }
