@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +182,33 @@ func TestExplain(t *testing.T) {
 	}
 	if code != 0 {
 		t.Errorf("exit %d", code)
+	}
+}
+
+// TestBenchRuns runs the load generator briefly against a bot it starts
+// and the bare baseline: it must succeed, check replies and print ratios.
+// (The figures themselves are in BENCHMARKS.md, not asserted.)
+func TestBenchRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two servers")
+	}
+	out, errOut, code := wxbot(t, nil, "bench", "--duration", "500ms", "--warmup", "100ms", "--concurrency", "4", "--baseline",
+		"--aes-key", e2eKey, "--rules", "50")
+	if code != 0 {
+		t.Fatalf("bench: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"safe mode", "wxbot ", "baseline ", "ratio: throughput", "server CPU per request"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 7 || (f[0] != "wxbot" && f[0] != "baseline") {
+			continue
+		}
+		if _, err := strconv.ParseFloat(f[1], 64); err == nil && (f[5] != "0" || f[6] != "0") {
+			t.Errorf("errors or bad replies: %s", line)
+		}
 	}
 }

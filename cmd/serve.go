@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -287,6 +288,10 @@ func usesAction(set *engine.RuleSet, name string) bool {
 func adminMux(eng *engine.Engine, reloader *rules.Reloader, st engine.Store, m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	// Profiles for performance work; the admin listener is loopback by default.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
 		pending, err := st.Pending(r.Context())
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,11 +16,20 @@ import (
 // generations and drops the older one wholesale, which costs nothing per
 // request and needs no sweeper goroutine.
 type Dedup struct {
-	ttl    time.Duration
-	now    func() time.Time
-	seed   maphash.Seed
-	shards [32]dedupShard
+	ttl      time.Duration
+	now      func() time.Time
+	seed     maphash.Seed
+	shardCap int
+	shards   [32]dedupShard
+	// EarlyRotations counts generations dropped before their TTL because
+	// the cap was reached (load beyond what the TTL can hold).
+	EarlyRotations atomic.Uint64
 }
+
+// DefaultDedupEntries bounds the answers kept for retries (about 25 MiB):
+// under more load than that, answers are kept for less than the TTL, but
+// still for the few seconds in which WeChat's first retry comes.
+const DefaultDedupEntries = 64_000
 
 type dedupShard struct {
 	mu        sync.Mutex
@@ -27,19 +37,24 @@ type dedupShard struct {
 	rotateAt  time.Time
 }
 
-// Inflight is the answer to one push, being computed or done.
+// Inflight is the answer to one push, being computed or done. It lives as
+// long as the TTL, so it is kept small: once finished it holds the answer
+// bytes and a flag, and the channel waiters block on is released.
 type Inflight struct {
-	done chan struct{}
-	body []byte
-	ct   string
+	finished atomic.Bool
+	mu       sync.Mutex
+	done     chan struct{} // made by the first waiter; nil if none came
+	body     []byte
+	ct       string
 }
 
-// NewDedup returns a Dedup remembering answers for at least ttl.
+// NewDedup returns a Dedup remembering answers for at least ttl, as long
+// as no more than DefaultDedupEntries arrive in that time.
 func NewDedup(ttl time.Duration, now func() time.Time) *Dedup {
 	if now == nil {
 		now = time.Now
 	}
-	d := &Dedup{ttl: ttl, now: now, seed: maphash.MakeSeed()}
+	d := &Dedup{ttl: ttl, now: now, seed: maphash.MakeSeed(), shardCap: DefaultDedupEntries / 2 / 32}
 	for i := range d.shards {
 		d.shards[i].cur = make(map[string]*Inflight)
 		d.shards[i].prev = make(map[string]*Inflight)
@@ -74,7 +89,10 @@ func (d *Dedup) claim(key string) (*Inflight, bool) {
 	now := d.now()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if now.After(sh.rotateAt) {
+	if early := len(sh.cur) >= d.shardCap; early || now.After(sh.rotateAt) {
+		if early {
+			d.EarlyRotations.Add(1)
+		}
 		sh.prev, sh.cur = sh.cur, sh.prev
 		clear(sh.cur)
 		if now.After(sh.rotateAt.Add(d.ttl)) { // idle for long: all of it is stale
@@ -89,7 +107,7 @@ func (d *Dedup) claim(key string) (*Inflight, bool) {
 		sh.cur[key] = f // keep it for another generation
 		return f, false
 	}
-	f := &Inflight{done: make(chan struct{})}
+	f := &Inflight{}
 	sh.cur[key] = f
 	return f, true
 }
@@ -101,14 +119,33 @@ func (d *Dedup) claimAnswer(key string) (Answer, bool) {
 
 // Finish publishes the first copy's answer.
 func (f *Inflight) Finish(contentType string, body []byte) {
+	f.mu.Lock()
 	f.ct, f.body = contentType, body
-	close(f.done)
+	f.finished.Store(true)
+	if f.done != nil {
+		close(f.done)
+		f.done = nil
+	}
+	f.mu.Unlock()
 }
 
 // Wait returns the first copy's answer once it is there.
 func (f *Inflight) Wait(ctx context.Context) (contentType string, body []byte, err error) {
+	if f.finished.Load() {
+		return f.ct, f.body, nil
+	}
+	f.mu.Lock()
+	if f.finished.Load() {
+		f.mu.Unlock()
+		return f.ct, f.body, nil
+	}
+	if f.done == nil {
+		f.done = make(chan struct{})
+	}
+	done := f.done
+	f.mu.Unlock()
 	select {
-	case <-f.done:
+	case <-done:
 		return f.ct, f.body, nil
 	case <-ctx.Done():
 		return "", nil, ctx.Err()

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wxbot/wxbot/engine/wechat"
@@ -18,8 +19,9 @@ import (
 const MaxBodyBytes = 1 << 20
 
 // DefaultDedupTTL covers WeChat's retry span (three retries, about 5 s
-// apart) with room to spare.
-const DefaultDedupTTL = time.Minute
+// apart, so about 15 s) with room to spare; answers are kept between one
+// and two TTLs. Every answer is held that long, so the TTL bounds memory.
+const DefaultDedupTTL = 30 * time.Second
 
 // HandlerConfig configures the WeChat callback handler.
 type HandlerConfig struct {
@@ -271,13 +273,21 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		timer.Stop()
 	}
 
-	ct, out := "text/plain; charset=utf-8", []byte("success")
+	ct, out := "text/plain; charset=utf-8", successBody
 	if reply != nil {
-		now := h.e.now().Unix()
-		out = wechat.AppendReply(make([]byte, 0, 512), ev.From, ev.To, now, reply)
+		// Built in a pooled buffer, then copied to its exact size: the copy is
+		// what the dedup keeps for retries.
+		bp := replyBufs.Get().(*[]byte)
+		*bp = wechat.AppendReply((*bp)[:0], ev.From, ev.To, h.e.now().Unix(), reply)
 		if cipher != nil {
-			out = cipher.AppendEncryptedReply(make([]byte, 0, len(out)*4/3+256), token, out, q.timestamp, q.nonce)
+			ep := replyBufs.Get().(*[]byte)
+			*ep = cipher.AppendEncryptedReply((*ep)[:0], token, *bp, q.timestamp, q.nonce)
+			out = append([]byte(nil), *ep...)
+			replyBufs.Put(ep)
+		} else {
+			out = append([]byte(nil), *bp...)
 		}
+		replyBufs.Put(bp)
 		ct = "application/xml; charset=utf-8"
 	}
 	inflight.Finish(ct, out)
@@ -296,6 +306,10 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 			"outcome", outcomeNames[outcome], "encrypted", cipher != nil, "latency", time.Since(start))
 	}
 }
+
+var successBody = []byte("success")
+
+var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 var outcomeNames = [...]string{NoReply: "success", Replied: "replied", DeadlinePassed: "deadline"}
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -157,7 +158,7 @@ func (s *MemoryStore) OpenWindow(_ context.Context, openID string, quota int, un
 	defer s.mu.Unlock()
 	w := s.windows[openID]
 	w.Left, w.Until = MergeWindow(w.Left, w.Until, quota, until, s.now())
-	s.windows[openID] = w
+	s.windows[strings.Clone(openID)] = w // not a slice of the push body
 	return nil
 }
 

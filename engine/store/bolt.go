@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -259,7 +260,7 @@ func (s *Bolt) TakeCooldown(_ context.Context, key string, ttl time.Duration) (b
 		return false, nil
 	}
 	s.cooldowns[key] = now.Add(ttl)
-	s.dirtyC[key] = true
+	s.dirtyC[key] = true // key is built by concatenation: it pins nothing
 	return true, nil
 }
 
@@ -270,6 +271,8 @@ func (s *Bolt) OpenWindow(_ context.Context, openID string, quota int, until tim
 	w := s.windows[openID]
 	left, u := engine.MergeWindow(w.Left, w.Until, quota, until, s.now())
 	if left != w.Left || !u.Equal(w.Until) {
+		// A clone: openID is a slice of the push body, which must not stay pinned.
+		openID = strings.Clone(openID)
 		s.windows[openID] = window{Left: left, Until: u}
 		s.dirtyW[openID] = true
 	}

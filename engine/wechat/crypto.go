@@ -97,7 +97,10 @@ func (c *Cipher) Decrypt(encrypt string) ([]byte, error) {
 	}
 	msg, appID := rest[:n:n], rest[n:]
 	if string(appID) != c.appID {
-		return nil, ErrAppIDMismatch
+		// Name the AppID found (a public identifier): it tells which account
+		// the console is set up for.
+		const maxShown = 32
+		return nil, fmt.Errorf("%w: message is for %q", ErrAppIDMismatch, appID[:min(len(appID), maxShown)])
 	}
 	return msg, nil
 }
@@ -165,7 +168,7 @@ type Envelope struct {
 // fields too). The error wraps [ErrMalformed] when the body is not a WeChat
 // XML document or has no non-empty Encrypt.
 func ParseEnvelope(body []byte) (Envelope, error) {
-	var arr [16]Field
+	var arr [8]Field // a compatible mode push has about seven leaves
 	fields, err := scanFields(arr[:0], string(body))
 	if err != nil {
 		return Envelope{}, err

@@ -108,8 +108,8 @@ func TestDecryptWrongAppID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Decrypt(vectorEncrypt); !errors.Is(err, ErrAppIDMismatch) {
-		t.Errorf("err = %v, want ErrAppIDMismatch", err)
+	if _, err := c.Decrypt(vectorEncrypt); !errors.Is(err, ErrAppIDMismatch) || !strings.Contains(err.Error(), vectorAppID) {
+		t.Errorf("err = %v, want ErrAppIDMismatch naming %s", err, vectorAppID)
 	}
 	other := vectorCipher(t).Encrypt(nil, []byte("<xml/>"))
 	if _, err := c.Decrypt(other); !errors.Is(err, ErrAppIDMismatch) {

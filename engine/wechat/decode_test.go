@@ -101,7 +101,7 @@ var pushFieldWants = map[string][]Field{
 		{"ArticleUrlResult.ResultList.item.ArticleUrl", "http://mp.weixin.qq.com/s/sssss"}},
 	"event_user_pay_from_pay_cell": {{"CardId", "po2VNuCuRo-8sxxxxxxxxxxx"}, {"LocationId", "291710000"},
 		{"Fee", "10000"}, {"OriginalFee", "10000 "}},
-	"cdata_numbers": {{"CreateTime", " 1408091189 "}, {"Location_Y", "\n  113.358803\n"}, {"Scale", " 20 "}},
+	"cdata_numbers":     {{"CreateTime", " 1408091189 "}, {"Location_Y", "\n  113.358803\n"}, {"Scale", " 20 "}},
 	"text_bizmsgmenuid": {{"MsgId", "22220946756594166"}, {"bizmsgmenuid", "101"}},
 }
 

@@ -6,24 +6,36 @@
 // Every push carries signature = sha1(sort(token, timestamp, nonce)); safe and
 // compatible mode pushes also carry msg_signature over four strings (token,
 // timestamp, nonce, Encrypt). [VerifySignature] and [VerifyMsgSignature]
-// compare in constant time.
+// compare in constant time and do not allocate; [Signature] computes either.
 //
 // # Encryption
 //
 // [Cipher] implements safe and compatible mode: AES-256-CBC with IV = key[:16],
 // PKCS#7 padding to 32 bytes, plaintext random(16) ‖ len(4, big endian) ‖ XML ‖
-// AppID, Base64 outside. Decrypt checks the trailing AppID.
+// AppID, Base64 outside. Decrypt checks the padding and the trailing AppID.
+// [ParseEnvelope] reads Encrypt from a push; [Cipher.AppendEncryptedReply]
+// wraps a reply in the envelope WeChat expects back.
 //
 // # Messages and replies
 //
 // [Decode] turns a push body into a [Message]; it accepts MsgId and MsgID,
 // numbers inside CDATA, and keeps every leaf element in [Message.Fields].
-// [AppendReply] writes a passive reply; [Cipher.AppendEncryptedReply] wraps it
-// in the encrypted envelope. Both append to a caller's buffer so the hot path
-// does not allocate per reply.
+// It runs on every push, so it is a small scanner for the XML subset WeChat
+// sends rather than encoding/xml: its strings share one copy of the body. A
+// differential fuzz test holds it to encoding/xml's reading of any document
+// it accepts. [EncodeMessage] is its inverse, for simulators.
+//
+// [AppendReply] writes a passive reply into a caller's buffer and allocates
+// nothing else. [ParseReply] and [ParseReplyEnvelope] read replies back with
+// encoding/xml, for the simulator and tests.
+//
+// # API client
+//
+// [Client] calls the WeChat API ([Client.Call], customer-service messages
+// with [Client.SendKefu], …) with a cached access_token.
 //
 // # Errors
 //
 // Failures are sentinel errors ([ErrBadSignature], [ErrMalformed], …),
-// possibly wrapped, for errors.Is.
+// possibly wrapped, for errors.Is; API error answers are [*APIError].
 package wechat

@@ -12,8 +12,8 @@ import (
 // an embedded "]]>" is split across two sections and characters XML cannot
 // carry (invalid UTF-8, control characters) become U+FFFD, so the output is
 // always well-formed. Which elements are written depends on r.Type, as
-// documented on [Reply]; an unknown Type writes the header alone. It
-// allocates only to grow dst.
+// documented on [Reply]; an unknown Type writes the header alone. r must not
+// be nil. It allocates only to grow dst.
 func AppendReply(dst []byte, to, from string, createTime int64, r *Reply) []byte {
 	dst = append(dst, "<xml><ToUserName>"...)
 	dst = appendCDATA(dst, to)

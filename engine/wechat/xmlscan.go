@@ -22,7 +22,7 @@ import (
 // It never accepts a document that encoding/xml (Strict, the default)
 // rejects or reads differently; the differential test and FuzzDecode hold it
 // to that. Where it is stricter, that is deliberate: element and attribute
-// names are ASCII letters, digits, '_' and '-' (no namespaces prefixes, no
+// names are ASCII letters, digits, '_' and '-' (no namespace prefixes, no
 // '.', which would make paths ambiguous), a start tag needs white space
 // before each attribute, the only processing instruction is a leading XML
 // declaration saying version 1.0 and UTF-8, no DOCTYPE, no text or CDATA

@@ -1,0 +1,467 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wxbot/wxbot/engine/wechat"
+)
+
+func init() {
+	register(&command{name: "bench", args: "[--url URL] [--baseline]",
+		summary: "load generator: signed pushes at a concurrency for a duration; --baseline compares with a bare net/http handler",
+		run:     runBench})
+	register(&command{name: "bench-baseline", summary: "(used by bench) a bare net/http handler that reads the body and writes a fixed reply",
+		run: runBaseline})
+}
+
+type benchFlags struct {
+	url         string
+	token       string
+	aesKey      string
+	appID       string
+	concurrency int
+	duration    time.Duration
+	warmup      time.Duration
+	rules       int
+	baseline    bool
+	mix         string
+	serverPID   int
+}
+
+func runBench(ctx context.Context, env *cmdEnv, args []string) error {
+	var f benchFlags
+	fs := newFlagSet(env, commands["bench"])
+	fs.StringVar(&f.url, "url", "", "the bot's callback URL; empty starts a `wxbot serve` on loopback for the run")
+	fs.StringVar(&f.token, "token", "bench-token", "Token the pushes are signed with")
+	fs.StringVar(&f.aesKey, "aes-key", "", "EncodingAESKey: send safe-mode pushes (with a self-started bot, any 43-character key)")
+	fs.StringVar(&f.appID, "appid", "wxbench000000000", "AppID for safe mode")
+	fs.IntVar(&f.concurrency, "concurrency", 32, "requests in flight")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long each target is measured (at most 5m)")
+	fs.DurationVar(&f.warmup, "warmup", time.Second, "load before measuring")
+	fs.IntVar(&f.rules, "rules", 1, "keyword rules in the self-started bot's rules file (1 to 100000)")
+	fs.BoolVar(&f.baseline, "baseline", false, "also measure a bare net/http handler and print the ratios")
+	fs.StringVar(&f.mix, "mix", "text,click,subscribe", "push kinds to cycle through: text, click, subscribe")
+	fs.IntVar(&f.serverPID, "server-pid", 0, "PID of the bot at --url, to read its CPU time (Linux)")
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("bench takes no arguments")
+	}
+	switch {
+	case f.concurrency < 1 || f.concurrency > 4096:
+		return usagef("--concurrency %d: want 1 to 4096", f.concurrency)
+	case f.duration <= 0 || f.duration > 5*time.Minute:
+		return usagef("--duration %v: want more than 0 and at most 5m", f.duration)
+	case f.rules < 1 || f.rules > 100000:
+		return usagef("--rules %d: want 1 to 100000", f.rules)
+	}
+	kinds := strings.Split(f.mix, ",")
+	for _, k := range kinds {
+		if k != "text" && k != "click" && k != "subscribe" {
+			return usagef("--mix: unknown kind %q (text, click, subscribe)", k)
+		}
+	}
+	var cipher *wechat.Cipher
+	if f.aesKey != "" {
+		if cipher, err = wechat.NewCipher(f.aesKey, f.appID); err != nil {
+			return usagef("--aes-key: %v", err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	mode := "plaintext"
+	if cipher != nil {
+		mode = "safe mode"
+	}
+	fmt.Fprintf(env.stdout, "wxbot bench: %d in flight, %v per target (after %v warm-up), %s, mix %s\n",
+		f.concurrency, f.duration, f.warmup, mode, f.mix)
+
+	target := f.url
+	pid := f.serverPID
+	if target == "" {
+		srv, err := startBenchBot(ctx, self, &f)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		target, pid = srv.url, srv.pid
+		fmt.Fprintf(env.stdout, "started wxbot serve (pid %d): %d keyword rule(s), a click and a subscribe rule\n", pid, max(f.rules-2, 1))
+	} else if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return usagef("--url %q: want an http:// or https:// URL", target)
+	}
+	results := []benchResult{}
+	r, err := measure(ctx, "wxbot", target, pid, kinds, cipher, &f, true)
+	if err != nil {
+		return err
+	}
+	results = append(results, r)
+	if f.baseline {
+		srv, err := startBaseline(ctx, self)
+		if err != nil {
+			return err
+		}
+		r, err := measure(ctx, "baseline", srv.url, srv.pid, kinds, cipher, &f, false)
+		srv.stop()
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	printBench(env.stdout, results)
+	return nil
+}
+
+// benchServer is a server process started for the run.
+type benchServer struct {
+	url  string
+	pid  int
+	cmd  *exec.Cmd
+	dir  string
+	logs *bytes.Buffer
+}
+
+func (s *benchServer) stop() {
+	s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+}
+
+func freeLoopback() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// benchRules writes n keyword rules: the ones the pushes hit, and fillers.
+func benchRules(n int) string {
+	var b strings.Builder
+	b.WriteString("version: 1\nrules:\n")
+	b.WriteString("  - {name: price, on: text, text: 价格, actions: [{reply: {text: \"价目表: https://example.com/p\"}}]}\n")
+	b.WriteString("  - {name: menu, on: click, key: MENU_PRICE, actions: [{reply: {text: \"菜单价目表\"}}]}\n")
+	b.WriteString("  - {name: welcome, on: subscribe, actions: [{reply: {text: \"欢迎关注\"}}]}\n")
+	for i := 3; i < n; i++ {
+		fmt.Fprintf(&b, "  - {name: kw%d, on: text, text: {exact: [\"关键词%d\", \"keyword%d\"]}, actions: [{reply: {text: \"回复%d\"}}]}\n", i, i, i, i)
+	}
+	return b.String()
+}
+
+func startBenchBot(ctx context.Context, self string, f *benchFlags) (*benchServer, error) {
+	dir, err := os.MkdirTemp("", "wxbot-bench")
+	if err != nil {
+		return nil, err
+	}
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, []byte(benchRules(f.rules)), 0o644); err != nil {
+		return nil, err
+	}
+	addr, err := freeLoopback()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--listen", addr, "--admin-listen", "", "--rules", rules,
+		"--store", "bolt:" + filepath.Join(dir, "wxbot.db"), "--log-level", "warn", "--log-format", "json", "--max-skew", "0"}
+	env := append(os.Environ(), "WXBOT_TOKEN="+f.token)
+	if f.aesKey != "" {
+		env = append(env, "WXBOT_AES_KEY="+f.aesKey, "WXBOT_APPID="+f.appID)
+	}
+	s := &benchServer{url: "http://" + addr + "/wechat", dir: dir, logs: new(bytes.Buffer)}
+	if err := startServer(ctx, s, self, args, env); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+func startBaseline(ctx context.Context, self string) (*benchServer, error) {
+	addr, err := freeLoopback()
+	if err != nil {
+		return nil, err
+	}
+	s := &benchServer{url: "http://" + addr + "/wechat", logs: new(bytes.Buffer)}
+	return s, startServer(ctx, s, self, []string{"bench-baseline", "--listen", addr}, os.Environ())
+}
+
+// startServer starts a server process and waits until it accepts pushes.
+func startServer(ctx context.Context, s *benchServer, self string, args, env []string) error {
+	s.cmd = exec.Command(self, args...)
+	s.cmd.Env = env
+	s.cmd.Stderr = s.logs
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", args[0], err)
+	}
+	s.pid = s.cmd.Process.Pid
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(s.url) // an unsigned GET: any answer means it listens
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			s.stop()
+			return fmt.Errorf("%s did not start: %v\n%s", args[0], err, s.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runBaseline serves the bare handler the bench compares with.
+func runBaseline(ctx context.Context, env *cmdEnv, args []string) error {
+	var listen string
+	fs := newFlagSet(env, commands["bench-baseline"])
+	fs.StringVar(&listen, "listen", "127.0.0.1:0", "listener")
+	if _, err := fs.parse(args); err != nil {
+		return err
+	}
+	reply := []byte("<xml><ToUserName><![CDATA[oUser]]></ToUserName><FromUserName><![CDATA[gh_bench]]></FromUserName>" +
+		"<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[价目表]]></Content></xml>")
+	srv := &http.Server{Addr: listen, ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		w.Write(reply)
+	})}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+type benchResult struct {
+	name      string
+	requests  int64
+	errors    int64
+	badReply  int64
+	elapsed   time.Duration
+	latencies []time.Duration
+	cpu       time.Duration // server CPU during the measured window; 0 if unknown
+	peakRSS   int64         // bytes; 0 if unknown
+}
+
+// measure runs the load against one target: warm-up, then the measured
+// window, reading the server's CPU time around it.
+func measure(ctx context.Context, name, target string, pid int, kinds []string, cipher *wechat.Cipher, f *benchFlags, checkReplies bool) (benchResult, error) {
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: f.concurrency, MaxIdleConnsPerHost: f.concurrency, DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	var seq atomic.Int64
+	runBase := time.Now().UnixMicro() // MsgIds differ between runs too
+	run := func(d time.Duration, record bool) benchResult {
+		res := benchResult{name: name}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		stop := time.Now().Add(d)
+		for w := 0; w < f.concurrency; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var lat []time.Duration
+				var n, errs, bad int64
+				for i := 0; time.Now().Before(stop) && ctx.Err() == nil; i++ {
+					id := seq.Add(1)
+					kind := kinds[int(id)%len(kinds)]
+					req, err := benchPush(target, f.token, cipher, kind, id, runBase)
+					if err != nil {
+						errs++
+						continue
+					}
+					t0 := time.Now()
+					resp, err := client.Do(req)
+					if err != nil {
+						errs++
+						continue
+					}
+					body, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					took := time.Since(t0)
+					if err != nil || resp.StatusCode != 200 {
+						errs++
+						continue
+					}
+					n++
+					if record {
+						lat = append(lat, took)
+					}
+					if checkReplies && i%64 == 0 && !replyOK(body, kind, f.token, cipher) {
+						bad++
+					}
+				}
+				mu.Lock()
+				res.requests += n
+				res.errors += errs
+				res.badReply += bad
+				res.latencies = append(res.latencies, lat...)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return res
+	}
+	if f.warmup > 0 {
+		run(f.warmup, false)
+	}
+	cpu0, cpuOK := processCPU(pid)
+	start := time.Now()
+	res := run(f.duration, true)
+	res.elapsed = time.Since(start)
+	if cpu1, ok := processCPU(pid); ok && cpuOK {
+		res.cpu = cpu1 - cpu0
+	}
+	res.peakRSS = processPeakRSS(pid)
+	if res.requests == 0 {
+		return res, fmt.Errorf("%s: no request succeeded (%d errors): is %s a wxbot with token %q?", name, res.errors, target, f.token)
+	}
+	return res, nil
+}
+
+// benchUsers is how many followers the pushes come from: a realistic
+// number of kefu windows for the bot to track.
+const benchUsers = 50_000
+
+// benchStart anchors CreateTime so that (sender, CreateTime) never repeats.
+var benchStart = time.Now().Unix()
+
+// benchPush builds one signed push that is new to the bot's retry dedup: a
+// unique MsgId for messages, a unique (sender, CreateTime) for events.
+func benchPush(target, token string, cipher *wechat.Cipher, kind string, id, runBase int64) (*http.Request, error) {
+	m := &wechat.Message{ToUserName: "gh_bench", FromUserName: "oBenchUser" + strconv.FormatInt(id%benchUsers, 10),
+		CreateTime: benchStart + id/benchUsers}
+	switch kind {
+	case "text":
+		m.MsgType, m.Content, m.MsgID = "text", "价格", strconv.FormatInt(runBase+id, 10)
+	case "click":
+		m.MsgType, m.Event, m.EventKey = "event", "CLICK", "MENU_PRICE"
+	default:
+		m.MsgType, m.Event = "event", "subscribe"
+	}
+	return SignedPush(context.Background(), target, token, cipher, m)
+}
+
+// replyOK checks a sampled reply: a text reply of the expected kind, or,
+// from the baseline, its fixed reply.
+func replyOK(body []byte, kind, token string, cipher *wechat.Cipher) bool {
+	if cipher != nil && bytes.Contains(body, []byte("<Encrypt>")) {
+		e, err := wechat.ParseReplyEnvelope(body)
+		if err != nil || !wechat.VerifyMsgSignature(token, e.TimeStamp, e.Nonce, e.Encrypt, e.MsgSignature) {
+			return false
+		}
+		if body, err = cipher.Decrypt(e.Encrypt); err != nil {
+			return false
+		}
+	}
+	_, _, _, r, err := wechat.ParseReply(body)
+	if err != nil || r.Type != wechat.ReplyText {
+		return false
+	}
+	want := map[string]string{"text": "价目表: https://example.com/p", "click": "菜单价目表", "subscribe": "欢迎关注"}[kind]
+	return r.Content == want
+}
+
+// processCPU reads a process's user+system CPU time from /proc (Linux).
+func processCPU(pid int) (time.Duration, bool) {
+	if pid <= 0 {
+		return 0, false
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name may hold spaces; fields start after the last ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 13 {
+		return 0, false
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, true
+}
+
+// processPeakRSS reads VmHWM (peak resident set) from /proc (Linux).
+func processPeakRSS(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func pct(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	return lat[min(len(lat)-1, int(float64(len(lat))*p))]
+}
+
+func printBench(w io.Writer, rs []benchResult) {
+	fmt.Fprintf(w, "%-9s %9s %9s %9s %9s %7s %7s %12s %9s\n", "target", "req/s", "p50", "p90", "p99", "errors", "bad", "CPU/request", "peak RSS")
+	for i := range rs {
+		r := &rs[i]
+		slices.Sort(r.latencies)
+		cpu, rss := "n/a", "n/a"
+		if r.cpu > 0 {
+			cpu = (r.cpu / time.Duration(r.requests)).Round(100 * time.Nanosecond).String()
+		}
+		if r.peakRSS > 0 {
+			rss = fmt.Sprintf("%.1f MiB", float64(r.peakRSS)/(1<<20))
+		}
+		fmt.Fprintf(w, "%-9s %9.0f %9s %9s %9s %7d %7d %12s %9s\n", r.name, float64(r.requests)/r.elapsed.Seconds(),
+			pct(r.latencies, .5).Round(time.Microsecond), pct(r.latencies, .9).Round(time.Microsecond),
+			pct(r.latencies, .99).Round(time.Microsecond), r.errors, r.badReply, cpu, rss)
+	}
+	if len(rs) == 2 {
+		bot, base := rs[0], rs[1]
+		thr := (float64(bot.requests) / bot.elapsed.Seconds()) / (float64(base.requests) / base.elapsed.Seconds())
+		fmt.Fprintf(w, "ratio: throughput %.2f of the bare handler", thr)
+		if bot.cpu > 0 && base.cpu > 0 {
+			c := (float64(bot.cpu) / float64(bot.requests)) / (float64(base.cpu) / float64(base.requests))
+			fmt.Fprintf(w, ", server CPU per request %.2fx", c)
+		}
+		fmt.Fprintln(w)
+	}
+}
