@@ -35,7 +35,9 @@ func (e *TemplateError) Unwrap() error { return e.Err }
 var ErrUnterminated = errors.New(`unterminated "${": close it with "}" or write "$${" for a literal`)
 
 // CompileTemplate parses and compiles src. Errors are *TemplateError.
-func CompileTemplate(src string) (*Template, error) {
+func CompileTemplate(src string) (*Template, error) { return compileTemplate(src, nil) }
+
+func compileTemplate(src string, c *Compiler) (*Template, error) {
 	t := &Template{src: src}
 	var lit strings.Builder
 	i := 0
@@ -61,7 +63,7 @@ func CompileTemplate(src string) (*Template, error) {
 		if strings.TrimSpace(code) == "" {
 			return nil, &TemplateError{Offset: j, Err: errors.New(`empty "${}"`)}
 		}
-		prog, err := compileValue(code)
+		prog, err := c.valueProgram(code)
 		if err != nil {
 			return nil, &TemplateError{Offset: j + 2, Err: err}
 		}

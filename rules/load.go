@@ -125,6 +125,7 @@ type loader struct {
 	// has been read (a window may be defined in a later file).
 	activeRefs []windowRef
 	tests      []TestCase
+	compiler   *engine.Compiler
 }
 
 type windowRef struct {
@@ -135,7 +136,7 @@ type windowRef struct {
 
 func newLoader() *loader {
 	return &loader{names: map[string]engine.Pos{}, vars: map[string]any{}, varPos: map[string]engine.Pos{},
-		windows: map[string]*engine.Window{}, winPos: map[string]engine.Pos{}}
+		windows: map[string]*engine.Window{}, winPos: map[string]engine.Pos{}, compiler: engine.NewCompiler()}
 }
 
 func (l *loader) pos(n *yaml.Node) engine.Pos {
@@ -156,7 +157,7 @@ func (l *loader) compileTemplate(src string) (*engine.Template, error) {
 	if strings.Contains(src, "raw") {
 		l.needsRaw = true
 	}
-	return engine.CompileTemplate(src)
+	return l.compiler.Template(src)
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -333,7 +334,7 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 			if strings.Contains(src, "raw") {
 				l.needsRaw = true
 			}
-			prog, err := engine.CompileCondition(src)
+			prog, err := l.compiler.Condition(src)
 			if err != nil {
 				l.exprError(v, label+": when: ", err)
 			} else {
