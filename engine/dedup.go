@@ -26,10 +26,10 @@ type Dedup struct {
 	EarlyRotations atomic.Uint64
 }
 
-// DefaultDedupEntries bounds the answers kept for retries (about 25 MiB):
+// DefaultDedupEntries bounds the answers kept for retries (about 10 MiB):
 // under more load than that, answers are kept for less than the TTL, but
 // still for the few seconds in which WeChat's first retry comes.
-const DefaultDedupEntries = 64_000
+const DefaultDedupEntries = 32_000
 
 type dedupShard struct {
 	mu        sync.Mutex

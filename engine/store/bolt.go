@@ -54,10 +54,38 @@ type Bolt struct {
 	crash   bool // tests: skip the final flush, as a kill -9 would
 }
 
+// window is a user's kefu window. On disk it is 12 bytes: sends left
+// (uint32) and the end (Unix milliseconds, uint64).
 type window struct {
-	Left  int       `json:"left"`
-	Until time.Time `json:"until"`
+	Left  int
+	Until time.Time
+	saved time.Time // the Until last written (write-behind skips small moves)
 }
+
+func (w window) encode() []byte {
+	b := make([]byte, 12)
+	binary.BigEndian.PutUint32(b, uint32(max(w.Left, 0)))
+	binary.BigEndian.PutUint64(b[4:], uint64(w.Until.UnixMilli()))
+	return b
+}
+
+func decodeWindow(v []byte) (window, bool) {
+	if len(v) != 12 {
+		return window{}, false
+	}
+	u := time.UnixMilli(int64(binary.BigEndian.Uint64(v[4:])))
+	return window{Left: int(binary.BigEndian.Uint32(v)), Until: u, saved: u}, true
+}
+
+// shortWindow is the validity below which a window is not written behind:
+// a click's one-minute window is gone before a restart would need it (a
+// send it carries is written with the send, see Enqueue).
+const shortWindow = 5 * time.Minute
+
+// resaveAfter is how far a window's end may move before it is written
+// again: a user's every message moves the 48-hour end, and persisting each
+// move would cost a write per push for a difference nobody needs.
+const resaveAfter = 10 * time.Minute
 
 // OpenBolt opens (creating if needed) the store at path.
 func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
@@ -98,8 +126,7 @@ func (s *Bolt) loadHot() error {
 	now := s.now()
 	return s.db.View(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bWindows).ForEach(func(k, v []byte) error {
-			var w window
-			if json.Unmarshal(v, &w) == nil && now.Before(w.Until) {
+			if w, ok := decodeWindow(v); ok && now.Before(w.Until) {
 				s.windows[string(k)] = w
 			}
 			return nil
@@ -149,8 +176,10 @@ func (s *Bolt) flush() {
 	}
 	ws := make(map[string][]byte, len(s.dirtyW))
 	for k := range s.dirtyW {
-		b, _ := json.Marshal(s.windows[k])
-		ws[k] = b
+		w := s.windows[k]
+		ws[k] = w.encode()
+		w.saved = w.Until
+		s.windows[k] = w
 	}
 	cs := make(map[string][]byte, len(s.dirtyC))
 	for k := range s.dirtyC {
@@ -190,8 +219,7 @@ func (s *Bolt) prune() {
 	s.db.Update(func(tx *bolt.Tx) error {
 		var drop [][]byte
 		tx.Bucket(bWindows).ForEach(func(k, v []byte) error {
-			var w window
-			if json.Unmarshal(v, &w) != nil || !now.Before(w.Until) {
+			if w, ok := decodeWindow(v); !ok || !now.Before(w.Until) {
 				drop = append(drop, append([]byte(nil), k...))
 			}
 			return nil
@@ -270,10 +298,14 @@ func (s *Bolt) OpenWindow(_ context.Context, openID string, quota int, until tim
 	defer s.mu.Unlock()
 	w := s.windows[openID]
 	left, u := engine.MergeWindow(w.Left, w.Until, quota, until, s.now())
-	if left != w.Left || !u.Equal(w.Until) {
-		// A clone: openID is a slice of the push body, which must not stay pinned.
-		openID = strings.Clone(openID)
-		s.windows[openID] = window{Left: left, Until: u}
+	if left == w.Left && u.Equal(w.Until) {
+		return nil
+	}
+	// A clone: openID is a slice of the push body, which must not stay pinned.
+	openID = strings.Clone(openID)
+	nw := window{Left: left, Until: u, saved: w.saved}
+	s.windows[openID] = nw
+	if u.Sub(s.now()) >= shortWindow && (left != w.Left || u.Sub(w.saved) >= resaveAfter) {
 		s.dirtyW[openID] = true
 	}
 	return nil
@@ -327,8 +359,7 @@ func (s *Bolt) Enqueue(_ context.Context, sends ...*engine.Send) error {
 	s.mu.Lock()
 	for _, snd := range sends {
 		if w, ok := s.windows[snd.OpenID]; ok {
-			b, _ := json.Marshal(w)
-			windows[snd.OpenID] = b
+			windows[snd.OpenID] = w.encode()
 		}
 	}
 	s.mu.Unlock()
