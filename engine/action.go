@@ -141,8 +141,7 @@ func (c *Call) Reply(r *wechat.Reply) bool {
 // offered through it are returned by the second result; sends go to
 // outbox (which may be nil).
 func NewTestCall(ev *Event, env *Env, outbox *Outbox) (*Call, func() *wechat.Reply) {
-	r := newRun()
-	r.outbox, r.now = outbox, time.Now
+	r := &run{finished: true, outbox: outbox, now: time.Now, event: ev}
 	c := &Call{Event: ev, Env: env, Rule: &Rule{Name: "test"}, Logger: slog.New(slog.DiscardHandler), run: r}
 	return c, func() *wechat.Reply { return r.reply }
 }

@@ -119,6 +119,13 @@ func (e *Engine) Store() Store { return e.store }
 // one without `continue`. Rules whose gates fail to evaluate do not match;
 // their errors are returned alongside.
 func (s *RuleSet) Match(ctx context.Context, ev *Event, env *Env, store Store) (matched []*Rule, errs []error) {
+	return s.MatchInto(nil, ctx, ev, env, store)
+}
+
+// MatchInto is Match appending to dst (which may have room, saving an
+// allocation per push).
+func (s *RuleSet) MatchInto(dst []*Rule, ctx context.Context, ev *Event, env *Env, store Store) (matched []*Rule, errs []error) {
+	matched = dst
 	norm := ev.Content
 	if ev.Content != "" {
 		norm = NormalizeText(ev.Content)
@@ -157,12 +164,15 @@ func quote(s string) string { return `"` + s + `"` }
 type Pending struct {
 	Event *Event
 	// Rules are the rules that matched, in order.
-	Rules []*Rule
-	run   *run
+	Rules    []*Rule
+	run      run
+	env      Env
+	rulesBuf [4]*Rule
 }
 
-// Dispatch matches ev against the current rules and starts the matching rules'
-// actions on a goroutine the engine owns. Use Pending.Wait for the reply.
+// Dispatch matches ev against the current rules and runs the matching
+// rules' actions: on the caller's goroutine when every one is Inline,
+// otherwise on a goroutine the engine owns. Use Pending.Wait for the reply.
 func (e *Engine) Dispatch(ev *Event) *Pending {
 	if ev.ID == "" { // built by hand (tests): still needs a unique key for its sends
 		ev.ID = "local/" + strconv.FormatUint(localIDs.Add(1), 10) + "/" + strconv.FormatInt(e.now().UnixNano(), 36)
@@ -177,10 +187,13 @@ func (e *Engine) Dispatch(ev *Event) *Pending {
 	if rs.NeedsRaw && ev.Raw == nil && ev.Message != nil {
 		ev.Raw = rawFields(ev.Message)
 	}
-	env := new(Env)
-	*env = cur.base
-	env.Event = ev
-	matched, errs := rs.Match(e.ctx, ev, env, e.store)
+	// One allocation holds the push's state, its environment and room for
+	// the matched rules.
+	p := &Pending{Event: ev}
+	p.env = cur.base
+	p.env.Event = ev
+	matched, errs := rs.MatchInto(p.rulesBuf[:0], e.ctx, ev, &p.env, e.store)
+	p.Rules = matched
 	for _, err := range errs {
 		e.log.Warn("rule condition failed; the rule did not match", "err", err, "event", ev.Type)
 		var re *RuleError
@@ -188,9 +201,7 @@ func (e *Engine) Dispatch(ev *Event) *Pending {
 			e.obs.RuleError(re.Rule)
 		}
 	}
-	p := &Pending{Event: ev, Rules: matched, run: newRun()}
-	p.run.outbox, p.run.now = e.outbox, e.now
-	p.run.lateReply = func(rep *wechat.Reply) { e.lateReply(ev, rep) }
+	p.run.outbox, p.run.now, p.run.e, p.run.event = e.outbox, e.now, e, ev
 	steps, inline := 0, true
 	for _, r := range matched {
 		r.hits.Add(1)
@@ -204,30 +215,34 @@ func (e *Engine) Dispatch(ev *Event) *Pending {
 		if steps > 0 {
 			e.log.Warn("engine is shutting down; actions not run", "event", ev.Type)
 		}
-		close(p.run.done)
+		p.run.finished = true
 		return p
 	}
 	e.wg.Add(1)
 	if inline {
-		e.runActions(p, env)
+		e.runActions(p)
+		p.run.finished = true
 		e.wg.Done()
 		return p
 	}
+	p.run.replied, p.run.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer e.wg.Done()
-		e.runActions(p, env)
+		defer close(p.run.done)
+		e.runActions(p)
 	}()
 	return p
 }
 
-func (e *Engine) runActions(p *Pending, env *Env) {
-	defer close(p.run.done)
+func (e *Engine) runActions(p *Pending) {
 	for _, r := range p.Rules {
+		// One Call per rule: Run returns before the next step starts.
+		c := &Call{Event: p.Event, Env: &p.env, Rule: r, Logger: e.log, run: &p.run}
 		for i, st := range r.Actions {
-			c := &Call{Event: p.Event, Env: env, Rule: r, Logger: e.log, run: p.run, step: i}
 			if e.ctx.Err() != nil {
 				return
 			}
+			c.step, c.sent = i, 0
 			start := time.Now()
 			err := st.Action.Run(e.ctx, c)
 			e.obs.ActionDone(st.Name, time.Since(start), err)
@@ -235,7 +250,7 @@ func (e *Engine) runActions(p *Pending, env *Env) {
 				p.run.fail(err)
 				e.log.Error("action failed", "rule", r.Name, "action", st.Name, "err", err)
 			}
-			p.run.ran = append(p.run.ran, r.Name+"/"+st.Name)
+			p.run.ran = append(p.run.ran, ranStep{r, i})
 		}
 	}
 }
@@ -256,16 +271,26 @@ const (
 // Wait blocks until the push's passive reply is ready, its actions are done,
 // or the deadline passes, whichever is first.
 func (p *Pending) Wait(deadline <-chan time.Time) (*wechat.Reply, Outcome) {
-	select {
-	case <-p.run.replied:
-	case <-p.run.done:
-	case <-deadline:
+	if !p.run.finished {
+		select {
+		case <-p.run.replied:
+		case <-p.run.done:
+		case <-deadline:
+		}
 	}
 	return p.run.settle()
 }
 
 // Done is closed when every action has returned.
-func (p *Pending) Done() <-chan struct{} { return p.run.done }
+func (p *Pending) Done() <-chan struct{} {
+	if p.run.finished {
+		return closed
+	}
+	return p.run.done
+}
+
+// closed is the Done channel of pushes finished on the caller's goroutine.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // Result is a finished push, for tests and `wxbot explain`.
 type Result struct {
@@ -280,11 +305,15 @@ type Result struct {
 // offline runs (rule tests); the handler uses Wait.
 func (p *Pending) Finish(ctx context.Context) (*Result, error) {
 	select {
-	case <-p.run.done:
+	case <-p.Done():
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return &Result{Rules: p.Rules, Actions: p.run.ran, Reply: p.run.reply, Err: errors.Join(p.run.errs...)}, nil
+	actions := make([]string, len(p.run.ran))
+	for i, r := range p.run.ran {
+		actions[i] = r.rule.Name + "/" + r.rule.Actions[r.step].Name
+	}
+	return &Result{Rules: p.Rules, Actions: actions, Reply: p.run.reply, Err: errors.Join(p.run.errs...)}, nil
 }
 
 // Close stops dispatching, waits for running actions until ctx is done, then
@@ -334,20 +363,26 @@ func (e *Engine) replyByKefu(ev *Event, r *wechat.Reply) {
 
 // run is the shared state of one push's actions.
 type run struct {
-	mu        sync.Mutex
-	reply     *wechat.Reply
-	answered  bool // the handler has answered; later replies are late
-	replied   chan struct{}
-	done      chan struct{}
-	errs      []error
-	ran       []string // written by the action goroutine only, read after done
-	lateReply func(*wechat.Reply)
-	outbox    *Outbox
-	now       func() time.Time
+	mu       sync.Mutex
+	reply    *wechat.Reply
+	answered bool // the handler has answered; later replies are late
+	// finished is set when the actions ran on the caller's goroutine (or
+	// none ran): then there are no channels.
+	finished bool
+	replied  chan struct{}
+	done     chan struct{}
+	errs     []error
+	ran      []ranStep // written by the action goroutine only, read after done
+	e        *Engine   // for late replies; nil in NewTestCall
+	event    *Event
+	outbox   *Outbox
+	now      func() time.Time
 }
 
-func newRun() *run {
-	return &run{replied: make(chan struct{}), done: make(chan struct{})}
+// ranStep is one action that ran, named only when someone asks (Finish).
+type ranStep struct {
+	rule *Rule
+	step int
 }
 
 func (r *run) offer(rep *wechat.Reply) bool {
@@ -358,10 +393,12 @@ func (r *run) offer(rep *wechat.Reply) bool {
 	}
 	r.reply = rep
 	late := r.answered
-	close(r.replied)
+	if r.replied != nil {
+		close(r.replied)
+	}
 	r.mu.Unlock()
-	if late && r.lateReply != nil {
-		r.lateReply(rep)
+	if late && r.e != nil {
+		r.e.lateReply(r.event, rep)
 	}
 	return true
 }
@@ -380,6 +417,9 @@ func (r *run) settle() (*wechat.Reply, Outcome) {
 	r.answered = true
 	if r.reply != nil {
 		return r.reply, Replied
+	}
+	if r.finished {
+		return nil, NoReply
 	}
 	select {
 	case <-r.done:

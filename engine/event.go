@@ -85,7 +85,13 @@ func (e *Event) IsUserMessage() bool {
 // EventFromMessage normalizes a decoded push. loc is the bot's time zone.
 // Event.Raw is left nil; the engine fills it when rules need it.
 func EventFromMessage(m *wechat.Message, loc *time.Location) *Event {
-	ev := &Event{
+	ev := new(Event)
+	fillEvent(ev, m, loc)
+	return ev
+}
+
+func fillEvent(ev *Event, m *wechat.Message, loc *time.Location) {
+	*ev = Event{
 		ID:          PushKey(m),
 		From:        m.FromUserName,
 		To:          m.ToUserName,
@@ -123,7 +129,6 @@ func EventFromMessage(m *wechat.Message, loc *time.Location) *Event {
 			ev.Link = Link{Title: m.Title, Description: m.Description, URL: m.URL}
 		}
 	}
-	return ev
 }
 
 // rawFields is event.raw: every field by name, the first of repeated ones.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/wxbot/wxbot/engine/wechat"
 )
@@ -191,10 +192,10 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var (
-		msg    = new(wechat.Message)
-		cipher *wechat.Cipher // the one that decrypted the push; nil for plaintext
-	)
+	// The push's message and event share one allocation.
+	ps := new(pushState)
+	msg := &ps.msg
+	var cipher *wechat.Cipher // the one that decrypted the push; nil for plaintext
 	if q.encryptType == "aes" && h.cfg.Cipher != nil {
 		env, err := wechat.ParseEnvelope(body)
 		if err != nil {
@@ -220,7 +221,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 				"cannot decrypt: check --aes-key and --appid against the console", err)
 			return
 		}
-		if err := wechat.DecodeInto(msg, plain); err != nil {
+		if err := wechat.DecodeStringInto(msg, owned(plain)); err != nil {
 			h.reject(w, r, http.StatusBadRequest, "bad request", "bad_body", "decrypted push is not a WeChat message", err)
 			return
 		}
@@ -238,13 +239,14 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 			// Compatible mode still carries plaintext; safe mode fails to decode below.
 			h.log.Warn("encrypted push but no --aes-key configured: answering in plaintext if the push has any")
 		}
-		if err := wechat.DecodeInto(msg, body); err != nil {
+		if err := wechat.DecodeStringInto(msg, owned(body)); err != nil {
 			h.reject(w, r, http.StatusBadRequest, "bad request", "bad_body", "body is not a WeChat message", err)
 			return
 		}
 	}
 
-	ev := EventFromMessage(msg, h.e.loc)
+	ev := &ps.ev
+	fillEvent(ev, msg, h.e.loc)
 	inflight, first, err := h.dedup.Claim(r.Context(), ev.ID)
 	if err != nil { // only a Deduper without fallback fails; answer rather than lose the push
 		h.log.Error("retry dedup failed; running the rules", "err", err)
@@ -357,3 +359,14 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	}
 	return io.ReadAll(rd)
 }
+
+// pushState is the per-push memory the handler needs, in one allocation.
+type pushState struct {
+	msg wechat.Message
+	ev  Event
+}
+
+// owned views b as a string without copying. It is only for buffers that
+// this package allocated for one push and never writes again (the body it
+// read, the plaintext Decrypt returned), so the string stays immutable.
+func owned(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

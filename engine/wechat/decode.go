@@ -50,13 +50,18 @@ const typicalFields = 16
 // space; an empty number reads as zero.
 //
 // The strings in m share one copy of body, so m does not retain body itself.
-func DecodeInto(m *Message, body []byte) error {
+func DecodeInto(m *Message, body []byte) error { return DecodeStringInto(m, string(body)) }
+
+// DecodeStringInto is DecodeInto for a body already held as a string: the
+// fields are substrings of it, and nothing is copied. (The server reads a
+// body once and never changes it, so it can hand it over without a copy.)
+func DecodeStringInto(m *Message, body string) error {
 	fields := m.Fields[:0]
 	if cap(fields) == 0 {
 		fields = make([]Field, 0, typicalFields) // not four appends' worth of growing
 	}
 	*m = Message{}
-	fields, err := scanFields(fields, string(body))
+	fields, err := scanFields(fields, body)
 	// Drop stale values past the new end, so they do not pin an old body.
 	clear(fields[len(fields):cap(fields)])
 	if err != nil {
