@@ -8,6 +8,7 @@ import (
 	"context"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,8 @@ type Metrics struct {
 	windowClosed   prometheus.Counter
 	tokenRefreshes *prometheus.CounterVec
 	dedupFallbacks prometheus.Counter
+
+	series, rules, actions sync.Map // resolved series, see pushSeries
 }
 
 // ReloadStatus is what the metrics read of the rules at scrape time.
@@ -147,10 +150,27 @@ func (c *reloadCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(s.Failures), "failure")
 }
 
+// pushSeries are the resolved series of one (type, outcome): looking label
+// values up hashes them, which is measurable at tens of thousands of pushes
+// a second, and the label sets are few.
+type pushSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
 // Push implements engine.Observer.
 func (m *Metrics) Push(eventType, outcome string, took time.Duration) {
-	m.pushes.WithLabelValues(eventType, outcome).Inc()
-	m.pushLatency.WithLabelValues(eventType).Observe(took.Seconds())
+	key := eventType + "\x00" + outcome
+	v, ok := m.series.Load(key)
+	if !ok {
+		v, _ = m.series.LoadOrStore(key, &pushSeries{
+			count:   m.pushes.WithLabelValues(eventType, outcome),
+			latency: m.pushLatency.WithLabelValues(eventType),
+		})
+	}
+	ps := v.(*pushSeries)
+	ps.count.Inc()
+	ps.latency.Observe(took.Seconds())
 	if outcome == "retry" {
 		m.retries.Inc()
 	}
@@ -160,15 +180,29 @@ func (m *Metrics) Push(eventType, outcome string, took time.Duration) {
 func (m *Metrics) Refused(reason string) { m.refused.WithLabelValues(reason).Inc() }
 
 // RuleMatched implements engine.Observer.
-func (m *Metrics) RuleMatched(rule string) { m.ruleMatches.WithLabelValues(rule).Inc() }
+func (m *Metrics) RuleMatched(rule string) {
+	v, ok := m.rules.Load(rule)
+	if !ok {
+		v, _ = m.rules.LoadOrStore(rule, m.ruleMatches.WithLabelValues(rule))
+	}
+	v.(prometheus.Counter).Inc()
+}
 
 // RuleError implements engine.Observer.
 func (m *Metrics) RuleError(rule string) { m.ruleErrors.WithLabelValues(rule).Inc() }
 
 // ActionDone implements engine.Observer.
 func (m *Metrics) ActionDone(action string, took time.Duration, err error) {
-	m.actionRuns.WithLabelValues(action).Inc()
-	m.actionLatency.WithLabelValues(action).Observe(took.Seconds())
+	v, ok := m.actions.Load(action)
+	if !ok {
+		v, _ = m.actions.LoadOrStore(action, &pushSeries{
+			count:   m.actionRuns.WithLabelValues(action),
+			latency: m.actionLatency.WithLabelValues(action),
+		})
+	}
+	as := v.(*pushSeries)
+	as.count.Inc()
+	as.latency.Observe(took.Seconds())
 	if err != nil {
 		m.actionFailures.WithLabelValues(action).Inc()
 	}

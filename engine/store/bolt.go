@@ -44,7 +44,7 @@ type Bolt struct {
 	now  func() time.Time
 
 	mu        sync.Mutex
-	windows   map[string]window
+	windows   map[string]*window // pointers: updating one never rewrites (and re-pins) its key
 	cooldowns map[string]time.Time
 	dirtyW    map[string]bool
 	dirtyC    map[string]bool
@@ -100,7 +100,7 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Bolt{db: db, path: path, now: now, windows: map[string]window{}, cooldowns: map[string]time.Time{},
+	s := &Bolt{db: db, path: path, now: now, windows: map[string]*window{}, cooldowns: map[string]time.Time{},
 		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{})}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce} {
@@ -127,7 +127,7 @@ func (s *Bolt) loadHot() error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bWindows).ForEach(func(k, v []byte) error {
 			if w, ok := decodeWindow(v); ok && now.Before(w.Until) {
-				s.windows[string(k)] = w
+				s.windows[string(k)] = &w
 			}
 			return nil
 		})
@@ -176,10 +176,10 @@ func (s *Bolt) flush() {
 	}
 	ws := make(map[string][]byte, len(s.dirtyW))
 	for k := range s.dirtyW {
-		w := s.windows[k]
-		ws[k] = w.encode()
-		w.saved = w.Until
-		s.windows[k] = w
+		if w := s.windows[k]; w != nil {
+			ws[k] = w.encode()
+			w.saved = w.Until
+		}
 	}
 	cs := make(map[string][]byte, len(s.dirtyC))
 	for k := range s.dirtyC {
@@ -208,6 +208,7 @@ func (s *Bolt) prune() {
 	for k, w := range s.windows {
 		if !now.Before(w.Until) {
 			delete(s.windows, k)
+			delete(s.dirtyW, k)
 		}
 	}
 	for k, end := range s.cooldowns {
@@ -294,19 +295,26 @@ func (s *Bolt) TakeCooldown(_ context.Context, key string, ttl time.Duration) (b
 
 // OpenWindow implements engine.Store.
 func (s *Bolt) OpenWindow(_ context.Context, openID string, quota int, until time.Time) error {
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.windows[openID]
-	left, u := engine.MergeWindow(w.Left, w.Until, quota, until, s.now())
+	if w == nil {
+		// A clone: openID is a slice of the push body, which must not stay pinned.
+		openID = strings.Clone(openID)
+		w = new(window)
+		s.windows[openID] = w
+	}
+	left, u := engine.MergeWindow(w.Left, w.Until, quota, until, now)
 	if left == w.Left && u.Equal(w.Until) {
 		return nil
 	}
-	// A clone: openID is a slice of the push body, which must not stay pinned.
-	openID = strings.Clone(openID)
-	nw := window{Left: left, Until: u, saved: w.saved}
-	s.windows[openID] = nw
-	if u.Sub(s.now()) >= shortWindow && (left != w.Left || u.Sub(w.saved) >= resaveAfter) {
-		s.dirtyW[openID] = true
+	changedLeft := left != w.Left
+	w.Left, w.Until = left, u
+	if u.Sub(now) >= shortWindow && (changedLeft || u.Sub(w.saved) >= resaveAfter) {
+		if !s.dirtyW[openID] {
+			s.dirtyW[strings.Clone(openID)] = true
+		}
 	}
 	return nil
 }
@@ -315,13 +323,12 @@ func (s *Bolt) OpenWindow(_ context.Context, openID string, quota int, until tim
 func (s *Bolt) TakeWindowSlot(_ context.Context, openID string, now time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w, ok := s.windows[openID]
-	if !ok || w.Left <= 0 || !now.Before(w.Until) {
+	w := s.windows[openID]
+	if w == nil || w.Left <= 0 || !now.Before(w.Until) {
 		return false, nil
 	}
 	w.Left--
-	s.windows[openID] = w
-	s.dirtyW[openID] = true
+	s.dirtyW[strings.Clone(openID)] = true
 	return true, nil
 }
 
@@ -329,10 +336,9 @@ func (s *Bolt) TakeWindowSlot(_ context.Context, openID string, now time.Time) (
 func (s *Bolt) CloseWindow(_ context.Context, openID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if w, ok := s.windows[openID]; ok {
+	if w := s.windows[openID]; w != nil {
 		w.Left = 0
-		s.windows[openID] = w
-		s.dirtyW[openID] = true
+		s.dirtyW[strings.Clone(openID)] = true
 	}
 	return nil
 }
