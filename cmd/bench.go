@@ -267,7 +267,7 @@ type benchResult struct {
 	elapsed   time.Duration
 	latencies []time.Duration
 	cpu       time.Duration // server CPU during the measured window; 0 if unknown
-	peakRSS   int64         // bytes; 0 if unknown
+	peakRSS   int64         // bytes, the largest RSS sampled under load; 0 if unknown
 }
 
 // measure runs the load against one target: warm-up, then the measured
@@ -333,13 +333,35 @@ func measure(ctx context.Context, name, target string, pid int, kinds []string, 
 		run(f.warmup, false)
 	}
 	cpu0, cpuOK := processCPU(pid)
+	// RSS is sampled during the measured window: the process's all-time peak
+	// (VmHWM) would count start-up, e.g. parsing a large rules file.
+	var peak atomic.Int64
+	stopRSS := make(chan struct{})
+	rssDone := make(chan struct{})
+	go func() {
+		defer close(rssDone)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if r := processRSS(pid); r > peak.Load() {
+				peak.Store(r)
+			}
+			select {
+			case <-stopRSS:
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	start := time.Now()
 	res := run(f.duration, true)
 	res.elapsed = time.Since(start)
+	close(stopRSS)
+	<-rssDone
 	if cpu1, ok := processCPU(pid); ok && cpuOK {
 		res.cpu = cpu1 - cpu0
 	}
-	res.peakRSS = processPeakRSS(pid)
+	res.peakRSS = peak.Load()
 	if res.requests == 0 {
 		return res, fmt.Errorf("%s: no request succeeded (%d errors): is %s a wxbot with token %q?", name, res.errors, target, f.token)
 	}
@@ -413,8 +435,8 @@ func processCPU(pid int) (time.Duration, bool) {
 	return time.Duration(utime+stime) * time.Second / ticks, true
 }
 
-// processPeakRSS reads VmHWM (peak resident set) from /proc (Linux).
-func processPeakRSS(pid int) int64 {
+// processRSS reads VmRSS (the resident set now) from /proc (Linux).
+func processRSS(pid int) int64 {
 	if pid <= 0 {
 		return 0
 	}
@@ -423,7 +445,7 @@ func processPeakRSS(pid int) int64 {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb * 1024
 		}
@@ -439,7 +461,7 @@ func pct(lat []time.Duration, p float64) time.Duration {
 }
 
 func printBench(w io.Writer, rs []benchResult) {
-	fmt.Fprintf(w, "%-9s %9s %9s %9s %9s %7s %7s %12s %9s\n", "target", "req/s", "p50", "p90", "p99", "errors", "bad", "CPU/request", "peak RSS")
+	fmt.Fprintf(w, "%-9s %9s %9s %9s %9s %7s %7s %12s %9s\n", "target", "req/s", "p50", "p90", "p99", "errors", "bad", "CPU/request", "RSS (max)")
 	for i := range rs {
 		r := &rs[i]
 		slices.Sort(r.latencies)
