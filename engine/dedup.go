@@ -14,13 +14,16 @@ import (
 //
 // Entries live between TTL and twice the TTL: each shard keeps two
 // generations and drops the older one wholesale, which costs nothing per
-// request and needs no sweeper goroutine.
+// request and needs no sweeper goroutine. Finished answers are kept
+// without pointers (a map of two 64-bit hashes of the key to a span of a
+// byte arena), so the garbage collector never scans them, however many
+// there are; only pushes still being answered hold an Inflight.
 type Dedup struct {
-	ttl      time.Duration
-	now      func() time.Time
-	seed     maphash.Seed
-	shardCap int
-	shards   [32]dedupShard
+	ttl         time.Duration
+	now         func() time.Time
+	seed, seed2 maphash.Seed
+	shardCap    int
+	shards      [32]dedupShard
 	// EarlyRotations counts generations dropped before their TTL because
 	// the cap was reached (load beyond what the TTL can hold).
 	EarlyRotations atomic.Uint64
@@ -33,19 +36,61 @@ const DefaultDedupEntries = 32_000
 
 type dedupShard struct {
 	mu        sync.Mutex
-	cur, prev map[string]*Inflight
+	inflight  map[uint64]*Inflight // answers being computed
+	cur, prev generation
 	rotateAt  time.Time
 }
 
-// Inflight is the answer to one push, being computed or done. It lives as
-// long as the TTL, so it is kept small: once finished it holds the answer
-// bytes and a flag, and the channel waiters block on is released.
+// generation is one TTL's finished answers: pointer-free.
+type generation struct {
+	index map[uint64]span // first hash → answer
+	arena []byte          // content-type index byte, then the body
+}
+
+type span struct {
+	check uint64 // the second hash: two 64-bit hashes must both collide
+	off   uint32
+	n     uint32
+}
+
+// contentTypes are the answers' content types, stored as an index.
+var contentTypes = []string{"text/plain; charset=utf-8", "application/xml; charset=utf-8"}
+
+func (g *generation) get(h, check uint64) (string, []byte, bool) {
+	sp, ok := g.index[h]
+	if !ok || sp.check != check {
+		return "", nil, false
+	}
+	b := g.arena[sp.off : sp.off+sp.n : sp.off+sp.n]
+	return contentTypes[b[0]], b[1:], true
+}
+
+func (g *generation) reset() {
+	clear(g.index)
+	g.arena = g.arena[:0]
+}
+
+// Inflight is the answer to one push being computed. Finish moves it to
+// its shard's pointer-free storage.
 type Inflight struct {
 	finished atomic.Bool
 	mu       sync.Mutex
 	done     chan struct{} // made by the first waiter; nil if none came
 	body     []byte
 	ct       string
+	shard    *dedupShard
+	h, check uint64
+}
+
+// finished is a settled answer handed to a retry.
+type finishedAnswer struct {
+	ct   string
+	body []byte
+}
+
+func (a finishedAnswer) Finish(string, []byte) {}
+func (a finishedAnswer) Wait(context.Context) (string, []byte, error) {
+	return a.ct, a.body, nil
 }
 
 // NewDedup returns a Dedup remembering answers for at least ttl, as long
@@ -54,10 +99,12 @@ func NewDedup(ttl time.Duration, now func() time.Time) *Dedup {
 	if now == nil {
 		now = time.Now
 	}
-	d := &Dedup{ttl: ttl, now: now, seed: maphash.MakeSeed(), shardCap: DefaultDedupEntries / 2 / 32}
+	d := &Dedup{ttl: ttl, now: now, seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), shardCap: DefaultDedupEntries / 2 / 32}
 	for i := range d.shards {
-		d.shards[i].cur = make(map[string]*Inflight)
-		d.shards[i].prev = make(map[string]*Inflight)
+		sh := &d.shards[i]
+		sh.inflight = map[uint64]*Inflight{}
+		sh.cur.index = map[uint64]span{}
+		sh.prev.index = map[uint64]span{}
 	}
 	return d
 }
@@ -79,45 +126,44 @@ type Answer interface {
 
 // Claim implements Deduper.
 func (d *Dedup) Claim(_ context.Context, key string) (Answer, bool, error) {
-	f, first := d.claim(key)
-	return f, first, nil
+	a, first := d.claimAnswer(key)
+	return a, first, nil
 }
 
-// claim returns the entry for key and whether the caller is first.
-func (d *Dedup) claim(key string) (*Inflight, bool) {
-	sh := &d.shards[maphash.String(d.seed, key)%uint64(len(d.shards))]
+func (d *Dedup) claimAnswer(key string) (Answer, bool) {
+	h, check := maphash.String(d.seed, key), maphash.String(d.seed2, key)
+	sh := &d.shards[h%uint64(len(d.shards))]
 	now := d.now()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if early := len(sh.cur) >= d.shardCap; early || now.After(sh.rotateAt) {
+	if early := len(sh.cur.index) >= d.shardCap; early || now.After(sh.rotateAt) {
 		if early {
 			d.EarlyRotations.Add(1)
 		}
 		sh.prev, sh.cur = sh.cur, sh.prev
-		clear(sh.cur)
+		sh.cur.reset()
 		if now.After(sh.rotateAt.Add(d.ttl)) { // idle for long: all of it is stale
-			clear(sh.prev)
+			sh.prev.reset()
 		}
 		sh.rotateAt = now.Add(d.ttl)
 	}
-	if f, ok := sh.cur[key]; ok {
+	if f, ok := sh.inflight[h]; ok && f.check == check {
 		return f, false
 	}
-	if f, ok := sh.prev[key]; ok {
-		sh.cur[key] = f // keep it for another generation
-		return f, false
+	for _, g := range [2]*generation{&sh.cur, &sh.prev} {
+		if ct, body, ok := g.get(h, check); ok {
+			return finishedAnswer{ct, body}, false
+		}
 	}
-	f := &Inflight{}
-	sh.cur[key] = f
+	f := &Inflight{shard: sh, h: h, check: check}
+	sh.inflight[h] = f
 	return f, true
 }
 
-func (d *Dedup) claimAnswer(key string) (Answer, bool) {
-	f, first := d.claim(key)
-	return f, first
-}
+// claim is claimAnswer for tests that want the Inflight.
+func (d *Dedup) claim(key string) (Answer, bool) { return d.claimAnswer(key) }
 
-// Finish publishes the first copy's answer.
+// Finish publishes the first copy's answer and files it away.
 func (f *Inflight) Finish(contentType string, body []byte) {
 	f.mu.Lock()
 	f.ct, f.body = contentType, body
@@ -127,6 +173,24 @@ func (f *Inflight) Finish(contentType string, body []byte) {
 		f.done = nil
 	}
 	f.mu.Unlock()
+	sh := f.shard
+	if sh == nil {
+		return
+	}
+	ct := byte(0)
+	for i, c := range contentTypes {
+		if c == contentType {
+			ct = byte(i)
+		}
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.inflight[f.h] == f {
+		delete(sh.inflight, f.h)
+	}
+	off := len(sh.cur.arena)
+	sh.cur.arena = append(append(sh.cur.arena, ct), body...)
+	sh.cur.index[f.h] = span{check: f.check, off: uint32(off), n: uint32(len(body) + 1)}
 }
 
 // Wait returns the first copy's answer once it is there.

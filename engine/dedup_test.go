@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -40,5 +41,35 @@ func TestDedup(t *testing.T) {
 	h, _ := d.claim("pending")
 	if _, _, err := h.Wait(ctx); err == nil {
 		t.Error("Wait on a cancelled context returned no error")
+	}
+}
+
+func TestDedupKeepsFinishedAnswersAndCaps(t *testing.T) {
+	now := time.Unix(1000, 0)
+	d := NewDedup(time.Minute, func() time.Time { return now })
+	f, _ := d.claim("push-1")
+	f.Finish("application/xml; charset=utf-8", []byte("<xml>reply</xml>"))
+	a, first := d.claim("push-1")
+	if first {
+		t.Fatal("a finished push was claimed again")
+	}
+	ct, body, err := a.Wait(context.Background())
+	if err != nil || ct != "application/xml; charset=utf-8" || string(body) != "<xml>reply</xml>" {
+		t.Errorf("retry got %q %q %v", ct, body, err)
+	}
+	// Past the cap, the oldest generation goes early: memory stays bounded.
+	for i := 0; i < 3*DefaultDedupEntries; i++ {
+		g, _ := d.claim(fmt.Sprint("load-", i))
+		g.Finish("text/plain; charset=utf-8", []byte("success"))
+	}
+	if d.EarlyRotations.Load() == 0 {
+		t.Error("no early rotation under 3× the cap")
+	}
+	n := 0
+	for i := range d.shards {
+		n += len(d.shards[i].cur.index) + len(d.shards[i].prev.index) + len(d.shards[i].inflight)
+	}
+	if n > DefaultDedupEntries {
+		t.Errorf("%d answers kept, cap %d", n, DefaultDedupEntries)
 	}
 }
