@@ -85,16 +85,22 @@ func plural(n int) string {
 	return "s"
 }
 
-func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
-	r, err := parseRulesCommand(env, "check", args, nil)
+// loadRulesCommand is the start of check and test: flags, time zone, rules.
+func loadRulesCommand(env *cmdEnv, name string, args []string) (*rulesFlags, *time.Location, *rules.Loaded, error) {
+	r, err := parseRulesCommand(env, name, args, nil)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	loc, err := loadLocation(r.timezone)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	loaded, err := loadForCommand(env, r.rules)
+	return r, loc, loaded, err
+}
+
+func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
+	r, loc, loaded, err := loadRulesCommand(env, "check", args)
 	if err != nil {
 		return err
 	}
@@ -105,8 +111,7 @@ func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	for _, res := range loaded.RunTests(ctx, loc) {
 		if !res.Passed() {
 			failed++
-			p := res.Case.Pos
-			fmt.Fprintf(env.stdout, "%s:%d:%d: test %q failed: %s\n", p.File, p.Line, p.Col, res.Case.Name, strings.Join(res.Failures, "; "))
+			fmt.Fprintln(env.stdout, res.String())
 		}
 	}
 	w := len(loaded.Diags)
@@ -119,15 +124,7 @@ func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func runTest(ctx context.Context, env *cmdEnv, args []string) error {
-	r, err := parseRulesCommand(env, "test", args, nil)
-	if err != nil {
-		return err
-	}
-	loc, err := loadLocation(r.timezone)
-	if err != nil {
-		return err
-	}
-	loaded, err := loadForCommand(env, r.rules)
+	r, loc, loaded, err := loadRulesCommand(env, "test", args)
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,7 @@ func freeAddr(t *testing.T) string {
 // bot is a `wxbot serve` process.
 type bot struct {
 	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
 	url    string
 	admin  string
 	stderr *syncBuffer
@@ -88,45 +89,67 @@ func (b *syncBuffer) String() string {
 // until /readyz answers.
 func startBot(t *testing.T, env []string, args ...string) *bot {
 	t.Helper()
-	listen, admin := freeAddr(t), freeAddr(t)
-	b := &bot{url: "http://" + listen + "/wechat", admin: "http://" + admin, stderr: newSyncBuffer()}
 	if !slices.Contains(args, "--store") {
 		args = append(args, "--store", "bolt:"+filepath.Join(t.TempDir(), "wxbot.db"))
 	}
+	// A port found free can be taken by another process before the bot binds
+	// it; then the bot exits at once and is started again on other ports.
+	for attempt := 0; ; attempt++ {
+		b, err := tryStartBot(t, env, args)
+		if err == nil {
+			return b
+		}
+		if attempt == 4 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
+func tryStartBot(t *testing.T, env, args []string) (*bot, error) {
+	listen, admin := freeAddr(t), freeAddr(t)
+	b := &bot{url: "http://" + listen + "/wechat", admin: "http://" + admin, stderr: newSyncBuffer()}
 	b.cmd = exec.Command(wxbotBinary, append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--log-format", "json"}, args...)...)
 	b.cmd.Env = append(os.Environ(), env...)
 	b.cmd.Stderr = b.stderr
 	if err := b.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(func() {
-		b.cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- b.cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			b.cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("wxbot serve log:\n%s", b.stderr.String())
-		}
-	})
+	b.exited = make(chan struct{})
+	go func() { b.cmd.Wait(); close(b.exited) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(b.admin + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return b
+				break
 			}
 		}
-		if time.Now().After(deadline) || b.cmd.ProcessState != nil {
-			t.Fatalf("wxbot serve did not become ready: %v\n%s", err, b.stderr.String())
+		select {
+		case <-b.exited:
+			return nil, fmt.Errorf("wxbot serve exited before it was ready:\n%s", b.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			b.cmd.Process.Kill()
+			<-b.exited
+			return nil, fmt.Errorf("wxbot serve did not become ready: %v\n%s", err, b.stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	t.Cleanup(func() {
+		b.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-b.exited:
+		case <-time.After(15 * time.Second):
+			b.cmd.Process.Kill()
+			<-b.exited
+		}
+		if t.Failed() {
+			t.Logf("wxbot serve log:\n%s", b.stderr.String())
+		}
+	})
+	return b, nil
 }
 
 // wxbot runs the binary and returns its stdout, stderr and exit code.

@@ -58,7 +58,7 @@ func TestKefuSendsSurviveKill9(t *testing.T) {
 	if err := b.cmd.Process.Kill(); err != nil { // kill -9: no shutdown, no flush
 		t.Fatal(err)
 	}
-	b.cmd.Wait()
+	<-b.exited
 	if n := len(fake.Delivered("/cgi-bin/message/custom/send")); n != 0 {
 		t.Fatalf("%d sends delivered while the API failed", n)
 	}
@@ -105,7 +105,7 @@ func TestShutdownKeepsPendingSends(t *testing.T) {
 	b := startBot(t, env, "--rules", rulesPath, "--store", storePath)
 	wxbot(t, env, "simulate", "--url", b.url, "--from", "oTerm", "text", "order")
 	b.cmd.Process.Signal(os.Interrupt)
-	b.cmd.Wait()
+	<-b.exited
 	if !strings.Contains(b.stderr.String(), `"msg":"outbox sends kept for the next start","pending":3`) {
 		t.Errorf("shutdown did not report the 3 kept sends:\n%s", b.stderr.String())
 	}

@@ -97,7 +97,7 @@ func TestTwoReplicasOnRedis(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	a.cmd.Process.Kill()
-	a.cmd.Wait()
+	<-a.exited
 	fake.ClearFailures()
 
 	// Replica B takes them over (after claim_idle for those A held).

@@ -122,14 +122,18 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 
 // ClaimOnce implements Store.
 func (s *MemoryStore) ClaimOnce(_ context.Context, key string, ttl time.Duration) (bool, error) {
-	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if end, ok := s.once[key]; ok && now.Before(end) {
-		return false, nil
+	return takeUntil(s.once, key, s.now(), ttl), nil
+}
+
+// takeUntil sets m[key] to now+ttl unless a later end is there.
+func takeUntil(m map[string]time.Time, key string, now time.Time, ttl time.Duration) bool {
+	if end, ok := m[key]; ok && now.Before(end) {
+		return false
 	}
-	s.once[key] = now.Add(ttl)
-	return true, nil
+	m[strings.Clone(key)] = now.Add(ttl)
+	return true
 }
 
 // TakeCooldown implements Store.
@@ -145,11 +149,7 @@ func (s *MemoryStore) TakeCooldown(_ context.Context, key string, ttl time.Durat
 		}
 		s.sweepAt = now.Add(time.Minute)
 	}
-	if end, ok := s.cooldowns[key]; ok && now.Before(end) {
-		return false, nil
-	}
-	s.cooldowns[key] = now.Add(ttl)
-	return true, nil
+	return takeUntil(s.cooldowns, key, now, ttl), nil
 }
 
 // OpenWindow implements Store.

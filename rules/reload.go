@@ -129,8 +129,7 @@ func testsPass(ctx context.Context, l *Loaded, loc *time.Location) error {
 	var fails []string
 	for _, res := range l.RunTests(ctx, loc) {
 		if !res.Passed() {
-			p := res.Case.Pos
-			fails = append(fails, fmt.Sprintf("%s:%d:%d: test %q failed: %s", p.File, p.Line, p.Col, res.Case.Name, strings.Join(res.Failures, "; ")))
+			fails = append(fails, res.String())
 		}
 	}
 	if len(fails) > 0 {

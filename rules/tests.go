@@ -193,6 +193,12 @@ type TestResult struct {
 // Passed reports whether every expectation held.
 func (r *TestResult) Passed() bool { return len(r.Failures) == 0 }
 
+// String is a failed test as FILE:LINE:COL: test "NAME" failed: reasons.
+func (r *TestResult) String() string {
+	p := r.Case.Pos
+	return fmt.Sprintf("%s:%d:%d: test %q failed: %s", p.File, p.Line, p.Col, r.Case.Name, strings.Join(r.Failures, "; "))
+}
+
 // RunTests runs the file's tests against its rules, offline: a fixed clock
 // in loc, a fresh in-memory store per test, no network.
 func (l *Loaded) RunTests(ctx context.Context, loc *time.Location) []TestResult {

@@ -217,49 +217,37 @@ func (s *Bolt) prune() {
 		}
 	}
 	s.mu.Unlock()
+	expired := func(v []byte) bool {
+		return len(v) != 8 || !now.Before(time.Unix(0, int64(binary.BigEndian.Uint64(v))))
+	}
 	s.db.Update(func(tx *bolt.Tx) error {
-		var drop [][]byte
-		tx.Bucket(bWindows).ForEach(func(k, v []byte) error {
-			if w, ok := decodeWindow(v); !ok || !now.Before(w.Until) {
-				drop = append(drop, append([]byte(nil), k...))
-			}
-			return nil
+		pruneBucket(tx, bWindows, func(v []byte) bool {
+			w, ok := decodeWindow(v)
+			return !ok || !now.Before(w.Until)
 		})
-		for _, k := range drop {
-			tx.Bucket(bWindows).Delete(k)
-		}
-		drop = drop[:0]
-		tx.Bucket(bCooldowns).ForEach(func(k, v []byte) error {
-			if len(v) != 8 || !now.Before(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) {
-				drop = append(drop, append([]byte(nil), k...))
-			}
-			return nil
+		pruneBucket(tx, bCooldowns, expired)
+		pruneBucket(tx, bOnce, expired)
+		pruneBucket(tx, bIDs, func(v []byte) bool {
+			return len(v) == 9 && v[0] != idPending && now.Sub(time.Unix(int64(binary.BigEndian.Uint64(v[1:])), 0)) > idRetention
 		})
-		for _, k := range drop {
-			tx.Bucket(bCooldowns).Delete(k)
-		}
-		drop = drop[:0]
-		tx.Bucket(bOnce).ForEach(func(k, v []byte) error {
-			if len(v) != 8 || !now.Before(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) {
-				drop = append(drop, append([]byte(nil), k...))
-			}
-			return nil
-		})
-		for _, k := range drop {
-			tx.Bucket(bOnce).Delete(k)
-		}
-		drop = drop[:0]
-		tx.Bucket(bIDs).ForEach(func(k, v []byte) error {
-			if len(v) == 9 && v[0] != idPending && now.Sub(time.Unix(int64(binary.BigEndian.Uint64(v[1:])), 0)) > idRetention {
-				drop = append(drop, append([]byte(nil), k...))
-			}
-			return nil
-		})
-		for _, k := range drop {
-			tx.Bucket(bIDs).Delete(k)
+		return nil
+	})
+}
+
+// pruneBucket deletes the keys whose values drop says are stale (collected
+// first: a bucket must not change under its own ForEach).
+func pruneBucket(tx *bolt.Tx, name []byte, drop func(v []byte) bool) {
+	b := tx.Bucket(name)
+	var keys [][]byte
+	b.ForEach(func(k, v []byte) error {
+		if drop(v) {
+			keys = append(keys, append([]byte(nil), k...))
 		}
 		return nil
 	})
+	for _, k := range keys {
+		b.Delete(k)
+	}
 }
 
 // ClaimOnce implements engine.Store: committed before it returns.
