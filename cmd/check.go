@@ -185,7 +185,7 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	clock := func() time.Time { return now }
-	e := engine.New(engine.Options{Now: clock, Location: loc})
+	e := engine.New(engine.Options{Now: clock, Location: loc, DryRun: true}) // explain calls no webhook and sends nothing
 	defer e.Close(context.Background())
 	e.SetRules(loaded.Set)
 	ev := doc.Event(now)

@@ -47,6 +47,7 @@ type serveFlags struct {
 	apiBase           string
 	tokenAPI          string
 	store             string
+	pay               payFlags
 }
 
 func (s *serveFlags) register(fs *flagSet) {
@@ -67,6 +68,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.StringVar(&s.apiBase, "api-base", wechat.DefaultAPIBase, "WeChat API root (tests point it at a fake)")
 	fs.StringVar(&s.tokenAPI, "token-api", wechat.TokenAPIStable, "stable (/cgi-bin/stable_token, safe with many replicas) or classic (/cgi-bin/token)")
 	fs.StringVar(&s.store, "store", "bolt:wxbot.db", "state (kefu outbox, retries, windows, cooldowns, token): bolt:PATH embedded, or redis://HOST:PORT/DB shared by replicas")
+	s.pay.register(fs)
 }
 
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
@@ -118,6 +120,13 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if s.requireEncryption && hcfg.Cipher == nil {
 		return usagef("--require-encryption needs --aes-key")
 	}
+	payVerifier, err := s.pay.verifier()
+	if err != nil {
+		return err
+	}
+	if payVerifier != nil && s.path == engine.PayNotifyPath {
+		return usagef("--path %s: that is the payment notify path; choose another", s.path)
+	}
 
 	loaded, err := rules.Load(s.rules)
 	if err != nil {
@@ -159,23 +168,19 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	} else if s.tokenAPI == wechat.TokenAPIClassic {
 		log.Info("--token-api classic keeps the token in this process: run one replica, or share a redis:// store")
 	}
-	outbox, err := s.outbox(st, tokens, m, log)
+	outbox, api, err := s.outbox(st, tokens, m, log)
 	if err != nil {
 		return err
 	}
-	if outbox == nil && usesAction(loaded.Set, "kefu") {
-		log.Warn("the rules send kefu messages but --appid and --secret are not both set: those sends will fail")
+	if !api && (usesAction(loaded.Set, "kefu") || usesAction(loaded.Set, "template")) {
+		log.Warn("the rules send kefu or template messages but --appid and --secret are not both set: those sends will fail")
 	}
 	octx, stopOutbox := context.WithCancel(context.Background())
 	outboxDone := make(chan struct{})
 	defer func() { stopOutbox(); <-outboxDone }() // before the store closes
-	if outbox != nil {
-		go func() { outbox.Run(octx); close(outboxDone) }()
-		if n, err := st.Pending(ctx); err == nil && n > 0 {
-			log.Info("outbox has sends from before the restart", "pending", n)
-		}
-	} else {
-		close(outboxDone)
+	go func() { outbox.Run(octx); close(outboxDone) }()
+	if n, err := st.Pending(ctx); err == nil && n > 0 {
+		log.Info("outbox has sends from before the restart", "pending", n)
 	}
 	eng = engine.New(engine.Options{Location: loc, Logger: log, Store: st, Outbox: outbox, Observer: m})
 	eng.SetRules(loaded.Set)
@@ -196,6 +201,11 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 
 	mux := http.NewServeMux()
 	mux.Handle(s.path, engine.NewHandler(eng, hcfg))
+	if payVerifier != nil {
+		mux.Handle(engine.PayNotifyPath, engine.NewPayHandler(eng, engine.PayHandlerConfig{
+			Verifier: payVerifier, Wait: s.replyDeadline, Logger: log}))
+		log.Info("payment notifications enabled", "path", engine.PayNotifyPath, "serials", serials(payVerifier))
+	}
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -253,10 +263,14 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	return nil
 }
 
-// outbox builds the kefu outbox when API credentials are set.
-func (s *serveFlags) outbox(st engine.Store, tokens wechat.TokenCache, m *metrics.Metrics, log *slog.Logger) (*engine.Outbox, error) {
+// outbox builds the outbox of asynchronous sends: webhook retries always,
+// kefu and template messages when API credentials are set (api reports
+// whether they are).
+func (s *serveFlags) outbox(st engine.Store, tokens wechat.TokenCache, m *metrics.Metrics, log *slog.Logger) (ob *engine.Outbox, api bool, err error) {
+	ob = engine.NewOutbox(st, engine.OutboxOptions{Logger: log, Observer: m})
+	ob.Register(actions.KindWebhook, &actions.WebhookDeliverer{Log: log})
 	if s.proto.appID == "" || s.secret == "" {
-		return nil, nil
+		return ob, false, nil
 	}
 	client, err := wechat.NewClient(wechat.ClientConfig{
 		HTTP: &http.Client{Timeout: 10 * time.Second}, Base: s.apiBase,
@@ -264,11 +278,11 @@ func (s *serveFlags) outbox(st engine.Store, tokens wechat.TokenCache, m *metric
 		OnRefresh: m.TokenRefreshed,
 	})
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, false, usagef("%v", err)
 	}
-	ob := engine.NewOutbox(st, engine.OutboxOptions{Logger: log, Observer: m})
 	ob.Register(engine.KindKefu, &actions.KefuDeliverer{Client: client, Store: st, Now: time.Now, Log: log, WindowClosed: m.WindowClosed})
-	return ob, nil
+	ob.Register(actions.KindTemplate, &actions.TemplateDeliverer{Client: client, Log: log})
+	return ob, true, nil
 }
 
 // usesAction reports whether any rule has a step of the named action.

@@ -23,7 +23,8 @@ func init() {
 		summary: "act as the WeChat server: send one signed push to a running bot and print its reply\n" +
 			"KIND: text TEXT | click KEY | subscribe [SCENE] | unsubscribe | scan SCENE |\n" +
 			"      scancode_push KEY RESULT | scancode_waitmsg KEY RESULT | location LAT LNG [LABEL] |\n" +
-			"      image | voice [RECOGNITION] | view URL\n" +
+			"      image | voice [RECOGNITION] | view URL |\n" +
+			"      pay AMOUNT_FEN [OUT_TRADE_NO] (a signed WeChat Pay notification, with --pay-private-key)\n" +
 			"(put -- before a negative latitude or longitude)",
 		run: runSimulate,
 	})
@@ -47,15 +48,20 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&s.to, "to", "gh_simulated0000", "the account's original id (ToUserName)")
 	fs.StringVar(&s.msgID, "msg-id", "", "MsgId of a message push (random when empty); repeat it to simulate a retry")
 	fs.DurationVar(&s.timeout, "timeout", 10*time.Second, "how long to wait for the reply")
+	var pay simulatePayFlags
+	pay.register(fs)
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
+	}
+	if len(pos) > 0 && pos[0] == "pay" { // WeChat Pay, not the callback: no --token
+		return runSimulatePay(ctx, env, fs, &s, &pay, pos[1:])
 	}
 	if err := s.proto.check(); err != nil {
 		return err
 	}
 	if len(pos) == 0 {
-		return usagef("which KIND of push? (text, click, subscribe, unsubscribe, scan, scancode_push, scancode_waitmsg, location, image, voice, view)")
+		return usagef("which KIND of push? (text, click, subscribe, unsubscribe, scan, scancode_push, scancode_waitmsg, location, image, voice, view, pay)")
 	}
 	m, err := simulatedMessage(pos[0], pos[1:])
 	if err != nil {
@@ -157,10 +163,8 @@ func simulatedMessage(kind string, args []string) (*wechat.Message, error) {
 	case "voice":
 		err = want(0, 1, "[RECOGNITION]")
 		m = &wechat.Message{MsgType: "voice", MediaID: "simulated_media_id", Format: "amr", Recognition: arg(0)}
-	case "pay":
-		return nil, usagef("simulate pay: the WeChat Pay notify endpoint is not built yet")
 	default:
-		return nil, usagef("unknown KIND %q (text, click, subscribe, unsubscribe, scan, scancode_push, scancode_waitmsg, location, image, voice, view)", kind)
+		return nil, usagef("unknown KIND %q (text, click, subscribe, unsubscribe, scan, scancode_push, scancode_waitmsg, location, image, voice, view, pay)", kind)
 	}
 	return m, err
 }

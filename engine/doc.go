@@ -23,4 +23,17 @@
 // push (MsgId for messages; FromUserName, CreateTime, Event and EventKey for
 // events), runs rules for the first copy only, and serves later copies the
 // first copy's reply bytes, waiting for it when it is still being computed.
+//
+// # Payments
+//
+// [PayHandler] takes WeChat Pay v3 notifications (verified and decrypted by
+// engine/wechatpay) and dispatches a payment event per transaction_id, once:
+// the id is claimed durably in the [Store] before the rules run, so WeChat
+// Pay's redeliveries (for about 24 hours) and restarts run nothing again. A
+// payment takes no passive reply ([Event.TakesReply]), and no kefu fallback.
+//
+// # Dry runs
+//
+// Offline runs (rule tests, explain) set [Options.DryRun]: sends are encoded
+// but not queued, and actions that call other systems check [Call.DryRun].
 package engine

@@ -31,6 +31,7 @@ type Engine struct {
 	lateReply func(ev *Event, r *wechat.Reply)
 	outbox    *Outbox
 	obs       Observer
+	dryRun    bool
 }
 
 // Options configures an Engine. Zero values are usable.
@@ -53,6 +54,11 @@ type Options struct {
 	// nil, the reply goes out as a kefu message through the Outbox, or is
 	// logged and dropped without one.
 	LateReply func(ev *Event, r *wechat.Reply)
+	// DryRun runs actions without effects outside the process: Call.Enqueue
+	// encodes the payload and returns without queueing it, and actions that
+	// call other systems themselves (webhook) check Call.DryRun and skip the
+	// call. Offline runs (rule tests, explain) set it.
+	DryRun bool
 }
 
 // New returns an Engine with an empty rule set.
@@ -72,7 +78,7 @@ func New(o Options) *Engine {
 	if o.Observer == nil {
 		o.Observer = NopObserver{}
 	}
-	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, store: o.Store, lateReply: o.LateReply, outbox: o.Outbox, obs: o.Observer}
+	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, store: o.Store, lateReply: o.LateReply, outbox: o.Outbox, obs: o.Observer, dryRun: o.DryRun}
 	if e.lateReply == nil {
 		e.lateReply = e.replyByKefu
 	}
@@ -201,7 +207,7 @@ func (e *Engine) Dispatch(ev *Event) *Pending {
 			e.obs.RuleError(re.Rule)
 		}
 	}
-	p.run.outbox, p.run.now, p.run.e, p.run.event = e.outbox, e.now, e, ev
+	p.run.outbox, p.run.now, p.run.e, p.run.event, p.run.dryRun = e.outbox, e.now, e, ev, e.dryRun
 	steps, inline := 0, true
 	for _, r := range matched {
 		r.hits.Add(1)
@@ -377,6 +383,7 @@ type run struct {
 	event    *Event
 	outbox   *Outbox
 	now      func() time.Time
+	dryRun   bool
 }
 
 // ranStep is one action that ran, named only when someone asks (Finish).

@@ -291,6 +291,13 @@ var ErrNoOutbox = errors.New("no outbox: asynchronous sends need --appid and --s
 // JSON without HTML escaping) for the push's sender. It returns once the
 // send is stored durably.
 func (c *Call) Enqueue(ctx context.Context, kind string, payload any, o SendOptions) error {
+	if c.run.dryRun { // offline: check that the payload encodes, send nothing
+		c.sent++
+		if _, err := marshalJSON(payload); err != nil {
+			return fmt.Errorf("encoding the %s send: %w", kind, err)
+		}
+		return nil
+	}
 	if c.run.outbox == nil {
 		return ErrNoOutbox
 	}

@@ -81,6 +81,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	if reflect.PointerTo(t).Implements(textUnmarshaler) && n.Kind == yaml.ScalarNode {
+		if strings.Contains(n.Value, "raw") { // a template shorthand (template data) may read event.raw
+			d.l.needsRaw = true
+		}
 		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
 			d.errf(n, path, "%v", err)
 		}

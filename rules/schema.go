@@ -134,7 +134,11 @@ func typeSchema(t reflect.Type) map[string]any {
 			}
 			props[name] = s
 		}
-		return map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+		obj := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+		if reflect.PointerTo(t).Implements(textUnmarshaler) { // a string shorthand, as the decoder allows
+			return map[string]any{"anyOf": []any{map[string]any{"type": "string"}, obj}}
+		}
+		return obj
 	case reflect.Slice:
 		item := typeSchema(t.Elem())
 		return map[string]any{"anyOf": []any{item, map[string]any{"type": "array", "items": item}}}

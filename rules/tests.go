@@ -216,7 +216,7 @@ func RunTest(ctx context.Context, set *engine.RuleSet, tc *TestCase, loc *time.L
 		at = DefaultTestTime
 	}
 	now := time.Date(at.Year(), at.Month(), at.Day(), at.Hour(), at.Minute(), at.Second(), 0, loc)
-	e := engine.New(engine.Options{Now: func() time.Time { return now }, Location: loc})
+	e := engine.New(engine.Options{Now: func() time.Time { return now }, Location: loc, DryRun: true}) // offline: sends are encoded, not made; no webhook is called
 	defer e.Close(context.Background())
 	e.SetRules(set)
 	res := TestResult{Case: tc}

@@ -1,0 +1,438 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/wechat"
+	"github.com/wxbot/wxbot/rules"
+)
+
+// hookBot is an engine on rules from YAML, with an outbox that retries
+// fast, the webhook deliverer, and a kefu deliverer that records.
+type hookBot struct {
+	e     *engine.Engine
+	store *engine.MemoryStore
+	kefu  chan *engine.Send
+}
+
+func newHookBot(t *testing.T, src string, dryRun bool) *hookBot {
+	t.Helper()
+	loaded, err := rules.Parse("rules.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &hookBot{store: engine.NewMemoryStore(nil), kefu: make(chan *engine.Send, 10)}
+	ob := engine.NewOutbox(b.store, engine.OutboxOptions{Poll: 5 * time.Millisecond, MaxAttempts: 3,
+		Backoff: func(int) time.Duration { return 5 * time.Millisecond }})
+	ob.Register(KindWebhook, &WebhookDeliverer{})
+	ob.Register(engine.KindKefu, engine.DelivererFunc(func(_ context.Context, s *engine.Send) error { b.kefu <- s; return nil }))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ob.Run(ctx); close(done) }()
+	b.e = engine.New(engine.Options{Outbox: ob, DryRun: dryRun})
+	b.e.SetRules(loaded.Set)
+	t.Cleanup(func() {
+		b.e.Close(context.Background())
+		cancel()
+		<-done
+	})
+	return b
+}
+
+// push dispatches ev and waits for its answer as the handler does.
+func (b *hookBot) push(ev *engine.Event, deadline time.Duration) (*wechat.Reply, engine.Outcome, *engine.Pending) {
+	p := b.e.Dispatch(ev)
+	reply, outcome := p.Wait(time.After(deadline))
+	return reply, outcome, p
+}
+
+func textEvent(content string) *engine.Event {
+	return &engine.Event{Type: "text", From: "oUser", Content: content,
+		Message: &wechat.Message{MsgType: "text", Content: content, FromUserName: "oUser"}}
+}
+
+// recorder is a webhook service: it answers with answer(n) for the n-th
+// call (from 1) and records what it got.
+type recorder struct {
+	*httptest.Server
+	mu    sync.Mutex
+	calls []*http.Request
+	body  []string
+	n     atomic.Int32
+}
+
+func newRecorder(t *testing.T, answer func(n int, w http.ResponseWriter)) *recorder {
+	rec := &recorder{}
+	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		rec.mu.Lock()
+		rec.calls = append(rec.calls, r)
+		rec.body = append(rec.body, string(b))
+		rec.mu.Unlock()
+		answer(int(rec.n.Add(1)), w)
+	}))
+	t.Cleanup(rec.Close)
+	return rec
+}
+
+func (r *recorder) count() int { return int(r.n.Load()) }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestWebhookRequest(t *testing.T) {
+	rec := newRecorder(t, func(int, http.ResponseWriter) {})
+	b := newHookBot(t, fmt.Sprintf(`version: 1
+vars: {base: %q}
+rules:
+  - name: faq
+    on: text
+    actions:
+      - webhook:
+          url: "${vars.base}/faq?from=${event.from}"
+          method: put
+          headers: {Authorization: "Bearer s3cr3t", X-Question: "${event.content}"}
+          body: '{"q": ${toJSON(event.content)}, "n": 1}'
+`, rec.URL), false)
+	_, outcome, p := b.push(textEvent(`say "hi" <b>`), time.Second)
+	if outcome != engine.NoReply {
+		t.Errorf("outcome %v, want no reply", outcome)
+	}
+	res, _ := p.Finish(context.Background())
+	if res.Err != nil || rec.count() != 1 {
+		t.Fatalf("err %v, %d calls", res.Err, rec.count())
+	}
+	r := rec.calls[0]
+	if r.Method != "PUT" || r.URL.Path != "/faq" || r.URL.Query().Get("from") != "oUser" {
+		t.Errorf("request %s %s", r.Method, r.URL)
+	}
+	var body struct {
+		Q string `json:"q"`
+		N int    `json:"n"`
+	}
+	if err := json.Unmarshal([]byte(rec.body[0]), &body); err != nil || body.Q != `say "hi" <b>` || body.N != 1 {
+		t.Errorf("body %s: %v", rec.body[0], err)
+	}
+	h := r.Header
+	if h.Get("Authorization") != "Bearer s3cr3t" || h.Get("X-Question") != `say "hi" <b>` ||
+		h.Get("Content-Type") != "application/json; charset=utf-8" || h.Get("User-Agent") != "wxbot-webhook/1" ||
+		len(h.Get("Idempotency-Key")) != 32 {
+		t.Errorf("headers %v", h)
+	}
+}
+
+func TestWebhookReplies(t *testing.T) {
+	const rulesFmt = `version: 1
+rules:
+  - name: faq
+    on: [text, payment]
+    actions:
+      - webhook: {url: %q}
+`
+	answer := func(delay time.Duration, body string) func(int, http.ResponseWriter) {
+		return func(_ int, w http.ResponseWriter) {
+			time.Sleep(delay)
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, body)
+		}
+	}
+	t.Run("within the deadline it is the passive reply", func(t *testing.T) {
+		rec := newRecorder(t, answer(0, `{"reply": {"text": "营业时间 9:00-18:00"}, "debug": 1}`))
+		b := newHookBot(t, fmt.Sprintf(rulesFmt, rec.URL), false)
+		reply, outcome, _ := b.push(textEvent("几点开门"), 3*time.Second)
+		if outcome != engine.Replied || reply.Type != wechat.ReplyText || reply.Content != "营业时间 9:00-18:00" {
+			t.Errorf("got %v %+v, want the text reply", outcome, reply)
+		}
+	})
+	t.Run("news, cut to one for a user message", func(t *testing.T) {
+		rec := newRecorder(t, answer(0, `{"reply": {"news": [{"title": "a", "url": "https://x/a"}, {"title": "b"}]}}`))
+		b := newHookBot(t, fmt.Sprintf(rulesFmt, rec.URL), false)
+		reply, _, _ := b.push(textEvent("q"), 3*time.Second)
+		if reply == nil || reply.Type != wechat.ReplyNews || len(reply.Articles) != 1 || reply.Articles[0].URL != "https://x/a" {
+			t.Errorf("got %+v", reply)
+		}
+	})
+	t.Run("after the deadline it goes out by kefu", func(t *testing.T) {
+		rec := newRecorder(t, answer(300*time.Millisecond, `{"reply": {"text": "late answer"}}`))
+		b := newHookBot(t, fmt.Sprintf(rulesFmt, rec.URL), false)
+		reply, outcome, _ := b.push(textEvent("q"), 20*time.Millisecond)
+		if reply != nil || outcome != engine.DeadlinePassed {
+			t.Fatalf("got %v %+v, want the deadline to pass", outcome, reply)
+		}
+		select {
+		case s := <-b.kefu:
+			var m wechat.KefuMessage
+			json.Unmarshal(s.Payload, &m)
+			if s.OpenID != "oUser" || m.MsgType != "text" || m.Text.Content != "late answer" {
+				t.Errorf("kefu send %+v %s", s, s.Payload)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the late reply was not sent by kefu")
+		}
+	})
+	t.Run("a payment takes no reply, not even by kefu", func(t *testing.T) {
+		rec := newRecorder(t, answer(0, `{"reply": {"text": "thanks"}}`))
+		b := newHookBot(t, fmt.Sprintf(rulesFmt, rec.URL), false)
+		p := b.e.Dispatch(&engine.Event{Type: "payment", From: "oPayer"})
+		res, _ := p.Finish(context.Background())
+		if res.Reply != nil || res.Err != nil || rec.count() != 1 {
+			t.Errorf("reply %+v, err %v, %d calls", res.Reply, res.Err, rec.count())
+		}
+		select {
+		case s := <-b.kefu:
+			t.Errorf("a kefu send for a payment: %s", s.Payload)
+		case <-time.After(50 * time.Millisecond):
+		}
+	})
+	t.Run("a reply wxbot cannot send is ignored", func(t *testing.T) {
+		rec := newRecorder(t, answer(0, `{"reply": {"txt": "typo"}}`))
+		b := newHookBot(t, fmt.Sprintf(rulesFmt, rec.URL), false)
+		reply, outcome, _ := b.push(textEvent("q"), 3*time.Second)
+		if reply != nil || outcome != engine.NoReply {
+			t.Errorf("got %v %+v", outcome, reply)
+		}
+	})
+}
+
+func TestWebhookFailures(t *testing.T) {
+	const rulesFmt = `version: 1
+rules:
+  - name: crm
+    on: text
+    actions:
+      - webhook: {url: %q, body: "x", timeout: 200ms}
+`
+	pending := func(b *hookBot) int { n, _ := b.store.Pending(context.Background()); return n }
+	dead := func(b *hookBot) []engine.DeadLetter {
+		d, _ := b.store.DeadLetters(context.Background(), 10)
+		return d
+	}
+	t.Run("5xx is retried by the outbox until it succeeds", func(t *testing.T) {
+		rec := newRecorder(t, func(n int, w http.ResponseWriter) {
+			if n <= 2 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			io.WriteString(w, `{"reply": {"text": "too late to show"}}`)
+		})
+		b := newHookBot(t, fmt.Sprintf(rulesFmt, rec.URL), false)
+		reply, _, p := b.push(textEvent("q"), 3*time.Second)
+		res, _ := p.Finish(context.Background())
+		if reply != nil || res.Err != nil {
+			t.Errorf("reply %+v, err %v: a queued retry is not a failure", reply, res.Err)
+		}
+		waitFor(t, "3 calls and an empty outbox", func() bool { return rec.count() == 3 && pending(b) == 0 })
+		if len(dead(b)) != 0 {
+			t.Errorf("dead letters %v", dead(b))
+		}
+		for i, r := range rec.calls {
+			if r.Header.Get("Idempotency-Key") != rec.calls[0].Header.Get("Idempotency-Key") || rec.body[i] != "x" {
+				t.Errorf("call %d differs from the first: %v %q", i, r.Header, rec.body[i])
+			}
+		}
+		select {
+		case s := <-b.kefu:
+			t.Errorf("a retry's reply went out by kefu: %s", s.Payload)
+		case <-time.After(30 * time.Millisecond):
+		}
+	})
+	t.Run("429 is retried", func(t *testing.T) {
+		rec := newRecorder(t, func(n int, w http.ResponseWriter) {
+			if n == 1 {
+				w.WriteHeader(http.StatusTooManyRequests)
+			}
+		})
+		b := newHookBot(t, fmt.Sprintf(rulesFmt, rec.URL), false)
+		b.push(textEvent("q"), time.Second)
+		waitFor(t, "the retry", func() bool { return rec.count() == 2 && pending(b) == 0 })
+	})
+	t.Run("4xx is permanent", func(t *testing.T) {
+		rec := newRecorder(t, func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusNotFound) })
+		b := newHookBot(t, fmt.Sprintf(rulesFmt, rec.URL+"/gone"), false)
+		_, _, p := b.push(textEvent("q"), time.Second)
+		res, _ := p.Finish(context.Background())
+		if res.Err == nil || !strings.Contains(res.Err.Error(), "HTTP 404") {
+			t.Errorf("err %v, want HTTP 404", res.Err)
+		}
+		time.Sleep(30 * time.Millisecond)
+		if rec.count() != 1 || pending(b) != 0 {
+			t.Errorf("%d calls, %d pending; want 1 and none", rec.count(), pending(b))
+		}
+	})
+	t.Run("redirects are not followed", func(t *testing.T) {
+		rec := newRecorder(t, func(_ int, w http.ResponseWriter) {
+			w.Header().Set("Location", "/elsewhere")
+			w.WriteHeader(http.StatusFound)
+		})
+		b := newHookBot(t, fmt.Sprintf(rulesFmt, rec.URL), false)
+		_, _, p := b.push(textEvent("q"), time.Second)
+		res, _ := p.Finish(context.Background())
+		if res.Err == nil || !strings.Contains(res.Err.Error(), "HTTP 302") || rec.count() != 1 {
+			t.Errorf("err %v, %d calls", res.Err, rec.count())
+		}
+	})
+	t.Run("a timeout is retried, then dead-lettered", func(t *testing.T) {
+		rec := newRecorder(t, func(int, http.ResponseWriter) { time.Sleep(400 * time.Millisecond) })
+		b := newHookBot(t, fmt.Sprintf(rulesFmt, rec.URL), false)
+		b.push(textEvent("q"), time.Second)
+		waitFor(t, "the dead letter", func() bool { return len(dead(b)) == 1 })
+		if n := rec.count(); n != 4 {
+			t.Errorf("%d calls, want 4 (inline, then MaxAttempts from the outbox)", n)
+		}
+	})
+	t.Run("network errors are retried, and errors hide secrets", func(t *testing.T) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := ln.Addr().String()
+		ln.Close() // nothing listens: connection refused
+		b := newHookBot(t, fmt.Sprintf(rulesFmt, "http://user:pw@"+addr+"/hook?access_token=TOPSECRET&x=1"), false)
+		b.push(textEvent("q"), time.Second)
+		waitFor(t, "the dead letter", func() bool { return len(dead(b)) == 1 })
+		d := dead(b)[0]
+		if !strings.Contains(d.Reason, "gave up after 3 attempts") || !strings.Contains(d.Reason, "REDACTED") ||
+			strings.Contains(d.Reason, "TOPSECRET") || strings.Contains(d.Reason, "pw@") {
+			t.Errorf("dead letter reason %q", d.Reason)
+		}
+	})
+	t.Run("a header with a line break is refused, not retried", func(t *testing.T) {
+		rec := newRecorder(t, func(int, http.ResponseWriter) {})
+		b := newHookBot(t, fmt.Sprintf(`version: 1
+rules:
+  - name: crm
+    on: text
+    actions:
+      - webhook: {url: %q, headers: {X-Q: "${event.content}"}}
+`, rec.URL), false)
+		_, _, p := b.push(textEvent("a\r\nX-Evil: 1"), time.Second)
+		res, _ := p.Finish(context.Background())
+		if res.Err == nil || !strings.Contains(res.Err.Error(), "header X-Q") || rec.count() != 0 || pending(b) != 0 {
+			t.Errorf("err %v, %d calls, %d pending", res.Err, rec.count(), pending(b))
+		}
+	})
+}
+
+func TestWebhookDryRun(t *testing.T) {
+	rec := newRecorder(t, func(int, http.ResponseWriter) {})
+	b := newHookBot(t, fmt.Sprintf("version: 1\nrules:\n  - {name: w, on: text, actions: [{webhook: {url: %q}}]}\n", rec.URL), true)
+	_, _, p := b.push(textEvent("q"), time.Second)
+	res, _ := p.Finish(context.Background())
+	if res.Err != nil || len(res.Actions) != 1 || rec.count() != 0 {
+		t.Errorf("err %v, actions %v, %d calls; want the action run without a call", res.Err, res.Actions, rec.count())
+	}
+}
+
+func TestParseWebhookReply(t *testing.T) {
+	tests := []struct {
+		answer  string
+		want    *wechat.Reply
+		wantErr string
+	}{
+		{``, nil, ""},
+		{`OK`, nil, ""},
+		{`{"ok": true}`, nil, ""},
+		{`{"reply": null}`, nil, ""},
+		{`[1]`, nil, ""},
+		{`{"reply": {"text": "hi"}}`, &wechat.Reply{Type: "text", Content: "hi"}, ""},
+		{`{"reply": {"image": {"media_id": "M"}}}`, &wechat.Reply{Type: "image", MediaID: "M"}, ""},
+		{`{"reply": {"voice": {"media_id": "V"}}}`, &wechat.Reply{Type: "voice", MediaID: "V"}, ""},
+		{`{"reply": {"video": {"media_id": "M", "title": "t"}}}`, &wechat.Reply{Type: "video", MediaID: "M", Title: "t"}, ""},
+		{`{"reply": {"music": {"title": "t", "music_url": "u", "thumb_media_id": "T"}}}`,
+			&wechat.Reply{Type: "music", Title: "t", MusicURL: "u", ThumbMediaID: "T"}, ""},
+		{`{"reply": {"transfer": {}}}`, &wechat.Reply{Type: wechat.ReplyTransfer}, ""},
+		{`{"reply": {"transfer": {"kf_account": "a@b"}}}`, &wechat.Reply{Type: wechat.ReplyTransfer, KfAccount: "a@b"}, ""},
+		{`{"reply": {"text": ""}}`, nil, "reply.text: empty"},
+		{`{"reply": {}}`, nil, "got 0"},
+		{`{"reply": {"text": "a", "image": {"media_id": "M"}}}`, nil, "got 2"},
+		{`{"reply": {"txt": "a"}}`, nil, `unknown field "txt"`},
+		{`{"reply": "hi"}`, nil, "cannot unmarshal"},
+		{`{"reply": {"image": {}}}`, nil, "reply.image.media_id: required"},
+		{`{"reply": {"music": {"title": "t"}}}`, nil, "thumb_media_id: required"},
+		{`{"reply": {"news": [{"description": "no title"}]}}`, nil, "reply.news[0].title: required"},
+		{`{"reply": {"news": [` + strings.Repeat(`{"title":"t"},`, 8) + `{"title":"t"}]}}`, nil, "9 articles"},
+	}
+	for _, tt := range tests {
+		got, err := ParseWebhookReply([]byte(tt.answer))
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: err %v, want %q", tt.answer, err, tt.wantErr)
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tt.answer, err)
+		case tt.want == nil && got != nil, tt.want != nil && (got == nil || fmt.Sprint(*got) != fmt.Sprint(*tt.want)):
+			t.Errorf("%s: got %+v, want %+v", tt.answer, got, tt.want)
+		}
+	}
+}
+
+func TestWebhookValidate(t *testing.T) {
+	tests := []struct {
+		yaml, want string
+	}{
+		{`{url: "https://x/y"}`, ""},
+		{`{url: "${vars.base}/y", method: patch, timeout: 10s}`, ""},
+		{`{}`, "url: required"},
+		{`{url: "ftp://x"}`, `url: "ftp://x": want an http:// or https:// URL with a host`},
+		{`{url: "https://x", method: TRACE}`, `method: "TRACE", want one of GET, POST, PUT, PATCH, DELETE`},
+		{`{url: "https://x", timeout: 11s}`, "timeout: 11s is over the 10s limit"},
+		{`{url: "https://x", timeout: 0s}`, "timeout: want more than 0"},
+		{`{url: "https://x", headers: {"a b": "x"}}`, `headers: "a b" is not a valid header name`},
+	}
+	for _, tt := range tests {
+		_, err := rules.Parse("r.yaml", []byte("version: 1\nvars: {base: \"https://x\"}\nrules:\n  - {name: w, on: text, actions: [{webhook: "+tt.yaml+"}]}\n"))
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: err %v, want %q", tt.yaml, err, tt.want)
+		}
+	}
+}
+
+func TestWebhookLint(t *testing.T) {
+	tests := []struct {
+		params WebhookParams
+		want   string
+	}{
+		{WebhookParams{URL: tpl("https://x/${event.from}"), Body: tpl(`{"q": ${toJSON(event.content)}}`)}, ""},
+		{WebhookParams{URL: tpl("${vars.base}/p?u=${event.from}"), Body: tpl(`{"from": "${event.from}"}`)}, ""},
+		{WebhookParams{URL: tpl("https://x"), Body: tpl(`{"q": "${event.content}"}`)}, "body: user text"},
+		{WebhookParams{URL: tpl("https://x"), Body: tpl(`[ "${ event.raw.Foo }" ]`)}, "body: user text"},
+		{WebhookParams{URL: tpl("https://x"), Body: tpl(`q=${event.content}`)}, ""}, // not JSON
+		{WebhookParams{URL: tpl("https://${event.content}/p")}, "url: the host comes from the event"},
+		{WebhookParams{URL: tpl("${event.content}")}, "url: the host comes from the event"},
+	}
+	for _, tt := range tests {
+		got := strings.Join(tt.params.Lint(engine.LintInfo{On: []string{"text"}}), "; ")
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("%s %s: lint %q, want %q", tt.params.URL.String(), tt.params.Body.String(), got, tt.want)
+		}
+	}
+}
+
+func TestRedactWebhookURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://x/p?a=1":                          "https://x/p?a=1",
+		"https://x/p?access_token=T&sign=S&page=2": "https://x/p?access_token=REDACTED&page=2&sign=REDACTED",
+		"https://u:pw@x/p":                         "https://u:xxxxx@x/p",
+		"://bad":                                   "(unparsable URL)",
+	} {
+		if got := redactWebhookURL(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
