@@ -156,7 +156,7 @@ rules:
 
 	// After a restart on the same store, a redelivery still runs nothing.
 	b.cmd.Process.Signal(os.Interrupt)
-	b.cmd.Wait()
+	<-b.exited
 	b = startBot(t, env, "--rules", rulesPath, "--store", storePath)
 	payURL = strings.TrimSuffix(b.url, "/wechat") + "/wechatpay/notify"
 	if out, errOut, code := pay(env, "--transaction-id", "4200000001", "12800", "T1001"); code != 0 {
