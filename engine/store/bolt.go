@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"time"
@@ -43,8 +44,12 @@ type Bolt struct {
 	path string
 	now  func() time.Time
 
-	mu        sync.Mutex
-	windows   map[string]*window // pointers: updating one never rewrites (and re-pins) its key
+	mu sync.Mutex
+	// windows are keyed by a hash of the OpenID and hold no pointers, so
+	// the collector never scans them, however many followers there are;
+	// dirtyW names the ones to write behind.
+	windows   map[uint64]window
+	seed      maphash.Seed
 	cooldowns map[string]time.Time
 	dirtyW    map[string]bool
 	dirtyC    map[string]bool
@@ -54,18 +59,19 @@ type Bolt struct {
 	crash   bool // tests: skip the final flush, as a kill -9 would
 }
 
-// window is a user's kefu window. On disk it is 12 bytes: sends left
-// (uint32) and the end (Unix milliseconds, uint64).
+// window is a user's kefu window, without pointers (times in Unix
+// milliseconds). On disk it is 12 bytes: sends left (uint32) and the end
+// (uint64).
 type window struct {
-	Left  int
-	Until time.Time
-	saved time.Time // the Until last written (write-behind skips small moves)
+	Left  int32
+	Until int64
+	saved int64 // the Until last written (write-behind skips small moves)
 }
 
 func (w window) encode() []byte {
 	b := make([]byte, 12)
 	binary.BigEndian.PutUint32(b, uint32(max(w.Left, 0)))
-	binary.BigEndian.PutUint64(b[4:], uint64(w.Until.UnixMilli()))
+	binary.BigEndian.PutUint64(b[4:], uint64(w.Until))
 	return b
 }
 
@@ -73,9 +79,11 @@ func decodeWindow(v []byte) (window, bool) {
 	if len(v) != 12 {
 		return window{}, false
 	}
-	u := time.UnixMilli(int64(binary.BigEndian.Uint64(v[4:])))
-	return window{Left: int(binary.BigEndian.Uint32(v)), Until: u, saved: u}, true
+	u := int64(binary.BigEndian.Uint64(v[4:]))
+	return window{Left: int32(binary.BigEndian.Uint32(v)), Until: u, saved: u}, true
 }
+
+func (s *Bolt) hash(openID string) uint64 { return maphash.String(s.seed, openID) }
 
 // shortWindow is the validity below which a window is not written behind:
 // a click's one-minute window is gone before a restart would need it (a
@@ -100,7 +108,7 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Bolt{db: db, path: path, now: now, windows: map[string]*window{}, cooldowns: map[string]time.Time{},
+	s := &Bolt{db: db, path: path, now: now, windows: map[uint64]window{}, seed: maphash.MakeSeed(), cooldowns: map[string]time.Time{},
 		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{})}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce} {
@@ -126,8 +134,8 @@ func (s *Bolt) loadHot() error {
 	now := s.now()
 	return s.db.View(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bWindows).ForEach(func(k, v []byte) error {
-			if w, ok := decodeWindow(v); ok && now.Before(w.Until) {
-				s.windows[string(k)] = &w
+			if w, ok := decodeWindow(v); ok && now.UnixMilli() < w.Until {
+				s.windows[s.hash(string(k))] = w
 			}
 			return nil
 		})
@@ -176,9 +184,11 @@ func (s *Bolt) flush() {
 	}
 	ws := make(map[string][]byte, len(s.dirtyW))
 	for k := range s.dirtyW {
-		if w := s.windows[k]; w != nil {
+		h := s.hash(k)
+		if w, ok := s.windows[h]; ok {
 			ws[k] = w.encode()
 			w.saved = w.Until
+			s.windows[h] = w
 		}
 	}
 	cs := make(map[string][]byte, len(s.dirtyC))
@@ -205,10 +215,9 @@ func (s *Bolt) flush() {
 func (s *Bolt) prune() {
 	now := s.now()
 	s.mu.Lock()
-	for k, w := range s.windows {
-		if !now.Before(w.Until) {
-			delete(s.windows, k)
-			delete(s.dirtyW, k)
+	for h, w := range s.windows {
+		if now.UnixMilli() >= w.Until {
+			delete(s.windows, h)
 		}
 	}
 	for k, end := range s.cooldowns {
@@ -223,7 +232,7 @@ func (s *Bolt) prune() {
 	s.db.Update(func(tx *bolt.Tx) error {
 		pruneBucket(tx, bWindows, func(v []byte) bool {
 			w, ok := decodeWindow(v)
-			return !ok || !now.Before(w.Until)
+			return !ok || now.UnixMilli() >= w.Until
 		})
 		pruneBucket(tx, bCooldowns, expired)
 		pruneBucket(tx, bOnce, expired)
@@ -284,49 +293,55 @@ func (s *Bolt) TakeCooldown(_ context.Context, key string, ttl time.Duration) (b
 // OpenWindow implements engine.Store.
 func (s *Bolt) OpenWindow(_ context.Context, openID string, quota int, until time.Time) error {
 	now := s.now()
+	h := s.hash(openID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w := s.windows[openID]
-	if w == nil {
-		// A clone: openID is a slice of the push body, which must not stay pinned.
-		openID = strings.Clone(openID)
-		w = new(window)
-		s.windows[openID] = w
-	}
-	left, u := engine.MergeWindow(w.Left, w.Until, quota, until, now)
-	if left == w.Left && u.Equal(w.Until) {
+	w := s.windows[h]
+	left, u := engine.MergeWindow(int(w.Left), time.UnixMilli(w.Until), quota, until, now)
+	if int32(left) == w.Left && u.UnixMilli() == w.Until {
 		return nil
 	}
-	changedLeft := left != w.Left
-	w.Left, w.Until = left, u
-	if u.Sub(now) >= shortWindow && (changedLeft || u.Sub(w.saved) >= resaveAfter) {
-		if !s.dirtyW[openID] {
-			s.dirtyW[strings.Clone(openID)] = true
-		}
+	changedLeft := int32(left) != w.Left
+	w.Left, w.Until = int32(left), u.UnixMilli()
+	s.windows[h] = w
+	if u.Sub(now) >= shortWindow && (changedLeft || time.Duration(w.Until-w.saved)*time.Millisecond >= resaveAfter) {
+		s.markWindow(openID)
 	}
 	return nil
 }
 
+// markWindow queues a window for the write-behind. The name is cloned: it
+// is a slice of a push body, which must not stay pinned.
+func (s *Bolt) markWindow(openID string) {
+	if !s.dirtyW[openID] {
+		s.dirtyW[strings.Clone(openID)] = true
+	}
+}
+
 // TakeWindowSlot implements engine.Store.
 func (s *Bolt) TakeWindowSlot(_ context.Context, openID string, now time.Time) (bool, error) {
+	h := s.hash(openID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w := s.windows[openID]
-	if w == nil || w.Left <= 0 || !now.Before(w.Until) {
+	w, ok := s.windows[h]
+	if !ok || w.Left <= 0 || now.UnixMilli() >= w.Until {
 		return false, nil
 	}
 	w.Left--
-	s.dirtyW[strings.Clone(openID)] = true
+	s.windows[h] = w
+	s.markWindow(openID)
 	return true, nil
 }
 
 // CloseWindow implements engine.Store.
 func (s *Bolt) CloseWindow(_ context.Context, openID string) error {
+	h := s.hash(openID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if w := s.windows[openID]; w != nil {
+	if w, ok := s.windows[h]; ok {
 		w.Left = 0
-		s.dirtyW[strings.Clone(openID)] = true
+		s.windows[h] = w
+		s.markWindow(openID)
 	}
 	return nil
 }
@@ -352,7 +367,7 @@ func (s *Bolt) Enqueue(_ context.Context, sends ...*engine.Send) error {
 	windows := map[string][]byte{}
 	s.mu.Lock()
 	for _, snd := range sends {
-		if w, ok := s.windows[snd.OpenID]; ok {
+		if w, ok := s.windows[s.hash(snd.OpenID)]; ok {
 			windows[snd.OpenID] = w.encode()
 		}
 	}
