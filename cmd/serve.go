@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -187,6 +188,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	log.Info("rules loaded", "source", s.rules, "rules", len(loaded.Set.Rules), "hash", loaded.Set.Hash)
 	reloader = rules.NewReloader(s.rules, loc, eng, log)
 	reloader.Initial(loaded)
+	debug.FreeOSMemory() // the start-up parse's garbage, see Reloader.Reload
 	rctx, stopReloads := context.WithCancel(context.Background())
 	defer stopReloads()
 	go reloader.Run(rctx)
