@@ -111,7 +111,7 @@ func runKfList(ctx context.Context, env *cmdEnv, c *wechat.Client, _ []string) e
 	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCOUNT\tKF_ID\tWORKER\tNICKNAME")
 	for _, k := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Account, orDash(k.ID), kfWorker(k), k.Nickname)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Account, orDash(string(k.ID)), kfWorker(k), k.Nickname)
 	}
 	tw.Flush()
 	fmt.Fprintf(env.stdout, "%d kefu account%s\n", len(list), plural(len(list)))
@@ -164,7 +164,7 @@ func runKfOnline(ctx context.Context, env *cmdEnv, c *wechat.Client, _ []string)
 	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCOUNT\tKF_ID\tSTATUS\tSESSIONS")
 	for _, k := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", k.Account, orDash(k.ID), k.StatusText(), k.AcceptedCase)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", k.Account, orDash(string(k.ID)), k.StatusText(), k.AcceptedCase)
 	}
 	tw.Flush()
 	fmt.Fprintf(env.stdout, "%d online\n", len(list))

@@ -69,7 +69,7 @@ func ValidateKfNickname(nickname string) error {
 type KfInfo struct {
 	Account    string `json:"kf_account"`
 	Nickname   string `json:"kf_nick"`
-	ID         string `json:"kf_id"` // WeChat has sent it both as a number and as a string
+	ID         KfID   `json:"kf_id"`
 	HeadImgURL string `json:"kf_headimgurl"`
 	// WeChatID is the WeChat user bound to the account; empty until an
 	// invitation is accepted.
@@ -81,33 +81,14 @@ type KfInfo struct {
 	InviteStatus     string `json:"invite_status"`
 }
 
-// UnmarshalJSON accepts kf_id as a number or a string.
-func (k *KfInfo) UnmarshalJSON(data []byte) error {
-	type plain KfInfo
-	var v struct {
-		plain
-		ID json.RawMessage `json:"kf_id"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	*k = KfInfo(v.plain)
-	id, err := numberOrString(v.ID)
-	if err != nil {
-		return fmt.Errorf("kf_id: %w", err)
-	}
-	k.ID = id
-	return nil
-}
-
 // KfOnline is one kefu account that is online, as
 // /cgi-bin/customservice/getonlinekflist lists it.
 type KfOnline struct {
 	Account string `json:"kf_account"`
 	// Status is where the worker is logged in: KfStatusPC, KfStatusMobile or
 	// both.
-	Status int    `json:"status"`
-	ID     string `json:"kf_id"`
+	Status int  `json:"status"`
+	ID     KfID `json:"kf_id"`
 	// AcceptedCase is how many sessions the worker is serving now.
 	AcceptedCase int `json:"accepted_case"`
 }
@@ -132,22 +113,17 @@ func (k KfOnline) StatusText() string {
 	return fmt.Sprintf("status %d", k.Status)
 }
 
-// UnmarshalJSON accepts kf_id as a number or a string.
-func (k *KfOnline) UnmarshalJSON(data []byte) error {
-	type plain KfOnline
-	var v struct {
-		plain
-		ID json.RawMessage `json:"kf_id"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	*k = KfOnline(v.plain)
-	id, err := numberOrString(v.ID)
+// KfID is a kefu account's kf_id: WeChat has sent it both as a number and
+// as a string, so it reads either.
+type KfID string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (id *KfID) UnmarshalJSON(data []byte) error {
+	v, err := numberOrString(data)
 	if err != nil {
 		return fmt.Errorf("kf_id: %w", err)
 	}
-	k.ID = id
+	*id = KfID(v)
 	return nil
 }
 
