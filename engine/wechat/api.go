@@ -99,6 +99,17 @@ var errorHints = map[int]string{
 	89507: "an admin refused this IP; wait 1 hour",
 }
 
+// addHints adds the hints of an API family (kefu accounts, menus,
+// templates) beside the calls that meet them; api.go's own wording wins.
+// Only init functions call it, before any lookup.
+func addHints(h map[int]string) {
+	for code, hint := range h {
+		if _, ok := errorHints[code]; !ok {
+			errorHints[code] = hint
+		}
+	}
+}
+
 // ErrorHint says what to do about an errcode, or "".
 func ErrorHint(code int) string { return errorHints[code] }
 

@@ -264,10 +264,4 @@ var kfHints = map[int]string{
 	65412: "the kefu account is already bound to a WeChat user",
 }
 
-func init() {
-	for code, hint := range kfHints {
-		if _, ok := errorHints[code]; !ok {
-			errorHints[code] = hint
-		}
-	}
-}
+func init() { addHints(kfHints) }

@@ -290,10 +290,4 @@ var menuHints = map[int]string{
 	65316: "the menu links to too many external domains (at most 3)",
 }
 
-func init() {
-	for code, hint := range menuHints {
-		if _, ok := errorHints[code]; !ok {
-			errorHints[code] = hint
-		}
-	}
-}
+func init() { addHints(menuHints) }

@@ -49,13 +49,9 @@ func (c *Client) SendTemplate(ctx context.Context, m *TemplateMessage) (int64, e
 func init() {
 	// The codes operators meet with template messages, next to the common
 	// ones in api.go.
-	for code, hint := range map[int]string{
+	addHints(map[int]string{
 		40036: "the template_id is too long or malformed",
 		40037: "the template_id is not one of this account's templates (广告与服务 → 模板消息)",
 		47003: "the data does not fit the template: check the keyword names and value lengths",
-	} {
-		if _, ok := errorHints[code]; !ok {
-			errorHints[code] = hint
-		}
-	}
+	})
 }
