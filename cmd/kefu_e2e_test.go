@@ -30,11 +30,7 @@ rules:
 func TestKefuSendsSurviveKill9(t *testing.T) {
 	fake := wechattest.New("wxkefu00000000001", "kefu-secret")
 	defer fake.Close()
-	failing := make([]int, 200)
-	for i := range failing {
-		failing[i] = -1
-	}
-	fake.FailNext("/cgi-bin/message/custom/send", failing...)
+	fake.FailUntilCleared("/cgi-bin/message/custom/send", -1)
 
 	dir := t.TempDir()
 	rulesPath := filepath.Join(dir, "rules.yaml")

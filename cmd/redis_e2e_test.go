@@ -68,11 +68,7 @@ func TestTwoReplicasOnRedis(t *testing.T) {
 	}()
 	fake := wechattest.New("wxreplica00000001", "replica-secret")
 	defer fake.Close()
-	failing := make([]int, 500)
-	for i := range failing {
-		failing[i] = -1
-	}
-	fake.FailNext("/cgi-bin/message/custom/send", failing...)
+	fake.FailUntilCleared("/cgi-bin/message/custom/send", -1)
 
 	dir := t.TempDir()
 	rulesPath := filepath.Join(dir, "rules.yaml")

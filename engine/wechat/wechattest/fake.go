@@ -36,6 +36,7 @@ type Server struct {
 	fetches   int
 	calls     []Call
 	failures  map[string][]int // path → errcodes to answer next, in order
+	sticky    map[string]int   // path → errcode to answer until cleared
 	answers   map[string]string
 	handlers  map[string]http.HandlerFunc
 	tokenFail []int
@@ -45,7 +46,7 @@ type Server struct {
 // New starts a fake for the given credentials.
 func New(appID, secret string) *Server {
 	s := &Server{AppID: appID, Secret: secret, valid: map[string]bool{}, expired: map[string]bool{},
-		failures: map[string][]int{}, answers: map[string]string{}, handlers: map[string]http.HandlerFunc{}}
+		failures: map[string][]int{}, sticky: map[string]int{}, answers: map[string]string{}, handlers: map[string]http.HandlerFunc{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -57,11 +58,20 @@ func (s *Server) FailNext(path string, codes ...int) {
 	s.failures[path] = append(s.failures[path], codes...)
 }
 
+// FailUntilCleared makes every call to path answer code until
+// ClearFailures (an API that is down for a while).
+func (s *Server) FailUntilCleared(path string, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sticky[path] = code
+}
+
 // ClearFailures drops the errcodes queued by FailNext.
 func (s *Server) ClearFailures() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.failures)
+	clear(s.sticky)
 }
 
 // Delivered returns the successful calls to path, in order.
@@ -197,6 +207,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call := Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, Token: tok}
+	if code, ok := s.sticky[r.URL.Path]; ok && len(s.failures[r.URL.Path]) == 0 {
+		s.failures[r.URL.Path] = []int{code}
+	}
 	if q := s.failures[r.URL.Path]; len(q) > 0 {
 		call.Errcode = q[0]
 		s.calls = append(s.calls, call)
