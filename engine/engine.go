@@ -256,6 +256,9 @@ func (e *Engine) runActions(p *Pending) {
 				p.run.fail(err)
 				e.log.Error("action failed", "rule", r.Name, "action", st.Name, "err", err)
 			}
+			if p.run.ran == nil {
+				p.run.ran = p.run.ranBuf[:0]
+			}
 			p.run.ran = append(p.run.ran, ranStep{r, i})
 		}
 	}
@@ -378,8 +381,9 @@ type run struct {
 	replied  chan struct{}
 	done     chan struct{}
 	errs     []error
-	ran      []ranStep // written by the action goroutine only, read after done
-	e        *Engine   // for late replies; nil in NewTestCall
+	ran      []ranStep  // written by the action goroutine only, read after done
+	ranBuf   [4]ranStep // room for ran, so recording steps does not allocate
+	e        *Engine    // for late replies; nil in NewTestCall
 	event    *Event
 	outbox   *Outbox
 	now      func() time.Time
