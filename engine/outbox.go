@@ -104,6 +104,12 @@ type Outbox struct {
 	wake chan struct{}
 	mu   sync.Mutex
 	busy map[string]bool // users with a send in flight
+	// A Due call may read the store before a delivery settles and look at
+	// busy after it: it would hand out the settled send again. So a user
+	// stays skipped for the Due call during which their delivery settled:
+	// epoch counts Due calls, settled records the epoch of each settling.
+	epoch   uint64
+	settled map[string]uint64
 }
 
 // NewOutbox returns an outbox on store; register deliverers, then Run it.
@@ -130,7 +136,7 @@ func NewOutbox(store Store, o OutboxOptions) *Outbox {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Outbox{store: store, o: o, log: o.Logger, deliverers: map[string]Deliverer{},
-		wake: make(chan struct{}, 1), busy: map[string]bool{}}
+		wake: make(chan struct{}, 1), busy: map[string]bool{}, settled: map[string]uint64{}}
 }
 
 // Register sets the deliverer of a kind. Call it before Run.
@@ -185,7 +191,7 @@ func (ob *Outbox) Run(ctx context.Context) error {
 			if free == 0 {
 				break
 			}
-			due, err := ob.store.Due(ctx, ob.o.Now(), free, ob.isBusy)
+			due, err := ob.store.Due(ctx, ob.o.Now(), free, ob.skipper())
 			if err != nil {
 				if ctx.Err() == nil {
 					ob.log.Error("outbox: reading due sends failed; retrying", "err", err)
@@ -196,12 +202,14 @@ func (ob *Outbox) Run(ctx context.Context) error {
 				break
 			}
 			for _, s := range due {
-				ob.setBusy(s.OpenID, true)
+				ob.mu.Lock()
+				ob.busy[s.OpenID] = true
+				ob.mu.Unlock()
 				sem <- struct{}{}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					defer func() { <-sem; ob.setBusy(s.OpenID, false); ob.poke() }()
+					defer func() { <-sem; ob.release(s.OpenID); ob.poke() }()
 					ob.deliver(context.WithoutCancel(ctx), s)
 				}()
 			}
@@ -210,20 +218,32 @@ func (ob *Outbox) Run(ctx context.Context) error {
 	}
 }
 
-func (ob *Outbox) isBusy(openID string) bool {
+// skipper starts a Due call: it returns the users to leave out of it,
+// those with a send in flight and those whose send settled while it runs.
+func (ob *Outbox) skipper() func(openID string) bool {
 	ob.mu.Lock()
-	defer ob.mu.Unlock()
-	return ob.busy[openID]
+	ob.epoch++
+	e := ob.epoch
+	for u, at := range ob.settled {
+		if at < e {
+			delete(ob.settled, u)
+		}
+	}
+	ob.mu.Unlock()
+	return func(openID string) bool {
+		ob.mu.Lock()
+		defer ob.mu.Unlock()
+		at, ok := ob.settled[openID]
+		return ob.busy[openID] || ok && at >= e
+	}
 }
 
-func (ob *Outbox) setBusy(openID string, b bool) {
+// release ends a user's delivery, after the store has recorded its outcome.
+func (ob *Outbox) release(openID string) {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
-	if b {
-		ob.busy[openID] = true
-	} else {
-		delete(ob.busy, openID)
-	}
+	delete(ob.busy, openID)
+	ob.settled[openID] = ob.epoch
 }
 
 // deliver makes one attempt and records its outcome.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -218,5 +219,45 @@ func TestCallEnqueueIDs(t *testing.T) {
 	n, _ := store.Pending(context.Background())
 	if n != 4 || len(due) != 1 || due[0].ID != "P/r/0/1" || string(due[0].Payload) != `{"a":"<&>"}` {
 		t.Errorf("pending %d, first %+v", n, due)
+	}
+}
+
+// TestOutboxDoesNotResendWhatSettledDuringDue: a Due call that read the
+// store before a delivery settled must not hand that send out again.
+func TestOutboxDoesNotResendWhatSettledDuringDue(t *testing.T) {
+	inner := NewMemoryStore(nil)
+	ob := NewOutbox(inner, OutboxOptions{})
+	var deliveries atomic.Int32
+	ob.Register(KindKefu, DelivererFunc(func(context.Context, *Send) error { deliveries.Add(1); return nil }))
+	inner.Enqueue(context.Background(), &Send{ID: "s1", Kind: KindKefu, OpenID: "U"})
+	ctx := context.Background()
+
+	// Due call 1 hands the send to a worker.
+	skip1 := ob.skipper()
+	due, _ := inner.Due(ctx, time.Now(), 10, skip1)
+	if len(due) != 1 {
+		t.Fatalf("first Due: %d", len(due))
+	}
+	ob.mu.Lock()
+	ob.busy["U"] = true
+	ob.mu.Unlock()
+	// Due call 2 starts and reads the store while the send is in flight…
+	skip2 := ob.skipper()
+	stale, _ := inner.Due(ctx, time.Now(), 10, nil)
+	// …then the delivery settles and the user is released…
+	ob.deliver(ctx, due[0])
+	ob.release("U")
+	// …and only now does call 2 apply its skip to what it read.
+	for _, d := range stale {
+		if !skip2(d.OpenID) {
+			t.Errorf("send %s handed out again after it settled", d.ID)
+		}
+	}
+	// A Due call that starts after the settling sees the store as it is.
+	if due, _ := inner.Due(ctx, time.Now(), 10, ob.skipper()); len(due) != 0 {
+		t.Errorf("still due after delivery: %v", due)
+	}
+	if deliveries.Load() != 1 {
+		t.Errorf("%d deliveries", deliveries.Load())
 	}
 }
