@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -198,7 +199,7 @@ func (a *kefuAction) Run(ctx context.Context, c *engine.Call) error {
 	if err != nil {
 		return err
 	}
-	return c.Enqueue(ctx, engine.KindKefu, m, engine.SendOptions{Delay: a.p.Delay, Typing: a.p.Typing})
+	return c.Enqueue(ctx, outbox.KindKefu, m, engine.SendOptions{Delay: a.p.Delay, Typing: a.p.Typing})
 }
 
 func (a *kefuAction) build(c *engine.Call) (*wechat.KefuMessage, error) {
@@ -256,28 +257,28 @@ var ErrKefuWindowClosed = errors.New("kefu window closed or used up for this use
 // user's kefu window first.
 type KefuDeliverer struct {
 	Client *wechat.Client
-	Store  engine.Store
+	Store  engine.KefuWindows
 	Now    func() time.Time
 	Log    *slog.Logger
 	// WindowClosed is told about sends refused for a closed window
 	// (metrics); nil is fine.
-	WindowClosed func(s *engine.Send)
+	WindowClosed func(s *outbox.Send)
 }
 
 // windowCodes mean the user's kefu window is closed or used up.
 var windowCodes = []int{45015, 45047}
 
-// Deliver implements engine.Deliverer.
-func (d *KefuDeliverer) Deliver(ctx context.Context, s *engine.Send) error {
+// Deliver implements outbox.Deliverer.
+func (d *KefuDeliverer) Deliver(ctx context.Context, s *outbox.Send) error {
 	var m wechat.KefuMessage
 	if err := json.Unmarshal(s.Payload, &m); err != nil {
-		return engine.Permanent(fmt.Errorf("kefu send %s: bad payload: %w", s.ID, err))
+		return outbox.Permanent(fmt.Errorf("kefu send %s: bad payload: %w", s.ID, err))
 	}
-	m.ToUser = s.OpenID
+	m.ToUser = s.OrderKey // kefu sends are ordered by their recipient
 	// The slot is spent on the first attempt only: a retry after a network
 	// error is the same message, which WeChat counts at most once.
 	if s.Attempts == 0 {
-		ok, err := d.Store.TakeWindowSlot(ctx, s.OpenID, d.Now())
+		ok, err := d.Store.TakeWindowSlot(ctx, s.OrderKey, d.Now())
 		if err != nil {
 			return fmt.Errorf("checking the kefu window: %w", err)
 		}
@@ -285,11 +286,11 @@ func (d *KefuDeliverer) Deliver(ctx context.Context, s *engine.Send) error {
 			if d.WindowClosed != nil {
 				d.WindowClosed(s)
 			}
-			return engine.Permanent(ErrKefuWindowClosed)
+			return outbox.Permanent(ErrKefuWindowClosed)
 		}
 	}
 	if s.Typing {
-		if err := d.Client.Typing(ctx, s.OpenID, true); err != nil && d.Log != nil {
+		if err := d.Client.Typing(ctx, s.OrderKey, true); err != nil && d.Log != nil {
 			d.Log.Warn("kefu typing failed; sending anyway", "rule", s.Rule, "err", err)
 		}
 	}
@@ -300,11 +301,11 @@ func (d *KefuDeliverer) Deliver(ctx context.Context, s *engine.Send) error {
 	case wechat.IsRetryable(err), wechat.IsTokenExpired(err):
 		return err
 	case isAPI && slices.Contains(windowCodes, code):
-		if cerr := d.Store.CloseWindow(ctx, s.OpenID); cerr != nil && d.Log != nil {
+		if cerr := d.Store.CloseWindow(ctx, s.OrderKey); cerr != nil && d.Log != nil {
 			d.Log.Warn("recording the closed kefu window failed", "err", cerr)
 		}
-		return engine.Permanent(err)
+		return outbox.Permanent(err)
 	default:
-		return engine.Permanent(err)
+		return outbox.Permanent(err)
 	}
 }

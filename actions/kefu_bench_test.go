@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/engine/wechat/wechattest"
@@ -47,14 +47,14 @@ func BenchmarkOutboxRedis(b *testing.B) {
 	benchOutbox(b, st)
 }
 
-func benchOutbox(b *testing.B, st engine.Store) {
+func benchOutbox(b *testing.B, st store.Store) {
 	fake := wechattest.New("wxbench", "secret")
 	defer fake.Close()
 	client, _ := wechat.NewClient(wechat.ClientConfig{Base: fake.URL, AppID: "wxbench", Secret: "secret",
 		HTTP: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}})
 	delivered := make(chan struct{}, 1024)
-	ob := engine.NewOutbox(st, engine.OutboxOptions{Workers: 4, Poll: 10 * time.Millisecond, Observer: countObserver(delivered)})
-	ob.Register(engine.KindKefu, &KefuDeliverer{Client: client, Store: st, Now: time.Now})
+	ob := outbox.New(st, outbox.Options{Workers: 4, Poll: 10 * time.Millisecond, Observer: countObserver(delivered)})
+	ob.Register(outbox.KindKefu, &KefuDeliverer{Client: client, Store: st, Now: time.Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { ob.Run(ctx); close(done) }()
@@ -66,10 +66,10 @@ func benchOutbox(b *testing.B, st engine.Store) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i += 64 {
-		burst := make([]*engine.Send, 0, 64)
+		burst := make([]*outbox.Send, 0, 64)
 		for j := i; j < i+64 && j < b.N; j++ {
-			burst = append(burst, &engine.Send{ID: fmt.Sprint("bench/", j), Kind: engine.KindKefu,
-				OpenID: fmt.Sprintf("oUser%d", j%64), Payload: payload})
+			burst = append(burst, &outbox.Send{ID: fmt.Sprint("bench/", j), Kind: outbox.KindKefu,
+				OrderKey: fmt.Sprintf("oUser%d", j%64), Payload: payload})
 		}
 		if err := ob.Enqueue(ctx, burst...); err != nil {
 			b.Fatal(err)
@@ -84,8 +84,8 @@ func benchOutbox(b *testing.B, st engine.Store) {
 
 type countObserver chan struct{}
 
-func (c countObserver) Delivered(*engine.Send, time.Duration) { c <- struct{}{} }
-func (c countObserver) Failed(*engine.Send, error, bool)      {}
-func (c countObserver) DeadLettered(s *engine.Send, why string) {
+func (c countObserver) Delivered(*outbox.Send, time.Duration) { c <- struct{}{} }
+func (c countObserver) Failed(*outbox.Send, error, bool)      {}
+func (c countObserver) DeadLettered(s *outbox.Send, why string) {
 	panic("dead letter in benchmark: " + why)
 }

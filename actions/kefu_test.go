@@ -11,19 +11,21 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/engine/wechat/wechattest"
 )
 
 // queued runs a kefu action and returns the JSON it queued.
-func queued(t *testing.T, p *KefuParams) (*engine.Send, string) {
+func queued(t *testing.T, p *KefuParams) (*outbox.Send, string) {
 	t.Helper()
 	if err := p.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
-	store := engine.NewMemoryStore(nil)
-	ob := engine.NewOutbox(store, engine.OutboxOptions{})
-	ob.Register(engine.KindKefu, engine.DelivererFunc(func(context.Context, *engine.Send) error { return nil }))
+	store := store.NewMemory(nil)
+	ob := outbox.New(store, outbox.Options{})
+	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(context.Context, *outbox.Send) error { return nil }))
 	ev := &engine.Event{ID: "push", Type: "text", From: "oUser", Content: "hi"}
 	c, _ := engine.NewTestCall(ev, engine.NewEnv(ev, map[string]any{"shop": "小店"}, time.Now, time.UTC), ob)
 	spec, _ := engine.LookupAction("kefu")
@@ -71,7 +73,7 @@ func TestKefuMessages(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("payload\n%s\nwant\n%s", got, tt.want)
 			}
-			if s.Kind != engine.KindKefu || s.OpenID != "oUser" || s.ID != "push/test/0/1" {
+			if s.Kind != outbox.KindKefu || s.OrderKey != "oUser" || s.ID != "push/test/0/1" {
 				t.Errorf("send %+v", s)
 			}
 		})
@@ -121,7 +123,7 @@ func TestKefuLint(t *testing.T) {
 }
 
 // deliverer returns a KefuDeliverer against a fake API.
-func deliverer(t *testing.T) (*KefuDeliverer, *wechattest.Server, engine.Store) {
+func deliverer(t *testing.T) (*KefuDeliverer, *wechattest.Server, store.Store) {
 	t.Helper()
 	fake := wechattest.New("wxapp", "secret")
 	t.Cleanup(fake.Close)
@@ -129,12 +131,12 @@ func deliverer(t *testing.T) (*KefuDeliverer, *wechattest.Server, engine.Store) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := engine.NewMemoryStore(nil)
+	store := store.NewMemory(nil)
 	return &KefuDeliverer{Client: c, Store: store, Now: time.Now}, fake, store
 }
 
-func kefuSend(user string) *engine.Send {
-	return &engine.Send{ID: "s", Kind: engine.KindKefu, OpenID: user, Payload: json.RawMessage(`{"msgtype":"text","text":{"content":"hi"}}`)}
+func kefuSend(user string) *outbox.Send {
+	return &outbox.Send{ID: "s", Kind: outbox.KindKefu, OrderKey: user, Payload: json.RawMessage(`{"msgtype":"text","text":{"content":"hi"}}`)}
 }
 
 func TestKefuDeliverer(t *testing.T) {
@@ -143,7 +145,7 @@ func TestKefuDeliverer(t *testing.T) {
 
 	// No window: refused without calling the API.
 	err := d.Deliver(ctx, kefuSend("oNobody"))
-	if !engine.IsPermanent(err) || !errors.Is(err, ErrKefuWindowClosed) || len(fake.Calls("")) != 0 {
+	if !outbox.IsPermanent(err) || !errors.Is(err, ErrKefuWindowClosed) || len(fake.Calls("")) != 0 {
 		t.Errorf("no window: %v, %d API calls", err, len(fake.Calls("")))
 	}
 
@@ -164,7 +166,7 @@ func TestKefuDeliverer(t *testing.T) {
 	fake.FailNext("/cgi-bin/message/custom/send", -1)
 	s = kefuSend("oU")
 	err = d.Deliver(ctx, s)
-	if err == nil || engine.IsPermanent(err) {
+	if err == nil || outbox.IsPermanent(err) {
 		t.Errorf("-1: %v, want a retryable error", err)
 	}
 	s.Attempts = 1
@@ -184,7 +186,7 @@ func TestKefuDeliverer(t *testing.T) {
 		store.OpenWindow(ctx, "oW", 5, time.Now().Add(48*time.Hour))
 		fake.FailNext("/cgi-bin/message/custom/send", code)
 		err := d.Deliver(ctx, kefuSend("oW"))
-		if c, _ := wechat.APICode(err); c != code || !engine.IsPermanent(err) {
+		if c, _ := wechat.APICode(err); c != code || !outbox.IsPermanent(err) {
 			t.Errorf("%d: %v, want it permanent", code, err)
 		}
 		if ok, _ := store.TakeWindowSlot(ctx, "oW", time.Now()); ok {
@@ -195,7 +197,7 @@ func TestKefuDeliverer(t *testing.T) {
 	for _, code := range []int{43004, 40003, 48001, 45008} {
 		store.OpenWindow(ctx, "oP", 5, time.Now().Add(48*time.Hour))
 		fake.FailNext("/cgi-bin/message/custom/send", code)
-		if err := d.Deliver(ctx, kefuSend("oP")); !engine.IsPermanent(err) {
+		if err := d.Deliver(ctx, kefuSend("oP")); !outbox.IsPermanent(err) {
 			t.Errorf("%d: %v, want permanent", code, err)
 		}
 	}
@@ -205,7 +207,7 @@ func TestKefuDeliverer(t *testing.T) {
 	if err := d.Deliver(ctx, kefuSend("oT")); err != nil {
 		t.Errorf("42001 once: %v", err)
 	}
-	if d.Deliver(ctx, &engine.Send{OpenID: "oT", Payload: json.RawMessage(`{`)}) == nil {
+	if d.Deliver(ctx, &outbox.Send{OrderKey: "oT", Payload: json.RawMessage(`{`)}) == nil {
 		t.Error("a broken payload was delivered")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/wechat"
@@ -134,7 +133,7 @@ func (p *ReplyParams) Lint(info engine.LintInfo) []string {
 		return nil
 	}
 	for _, on := range info.On {
-		if on == "*" || slices.Contains(engine.UserMessageTypes, on) {
+		if on == "*" || engine.IsMessageType(on) {
 			return []string{fmt.Sprintf("news: %d articles, but WeChat shows only the first in answer to a user's message (%s)", len(p.News), on)}
 		}
 	}

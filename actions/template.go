@@ -12,6 +12,7 @@ import (
 	"sort"
 
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -126,13 +127,13 @@ type TemplateDeliverer struct {
 	Log    *slog.Logger
 }
 
-// Deliver implements engine.Deliverer.
-func (d *TemplateDeliverer) Deliver(ctx context.Context, s *engine.Send) error {
+// Deliver implements outbox.Deliverer.
+func (d *TemplateDeliverer) Deliver(ctx context.Context, s *outbox.Send) error {
 	var m wechat.TemplateMessage
 	if err := json.Unmarshal(s.Payload, &m); err != nil {
-		return engine.Permanent(fmt.Errorf("template send %s: bad payload: %w", s.ID, err))
+		return outbox.Permanent(fmt.Errorf("template send %s: bad payload: %w", s.ID, err))
 	}
-	m.ToUser = s.OpenID
+	m.ToUser = s.OrderKey // template sends are ordered by their recipient
 	// WeChat sends one message per (touser, client_msg_id) for 10 minutes:
 	// a retry after a lost answer does not reach the user twice.
 	sum := sha256.Sum256([]byte(s.ID))
@@ -144,6 +145,6 @@ func (d *TemplateDeliverer) Deliver(ctx context.Context, s *engine.Send) error {
 	case wechat.IsRetryable(err), wechat.IsTokenExpired(err):
 		return err
 	default:
-		return engine.Permanent(err)
+		return outbox.Permanent(err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/engine/wechat/wechattest"
 	"github.com/wxbot/wxbot/rules"
@@ -48,13 +50,13 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := engine.NewMemoryStore(nil)
-	ob := engine.NewOutbox(store, engine.OutboxOptions{Poll: 5 * time.Millisecond})
+	store := store.NewMemory(nil)
+	ob := outbox.New(store, outbox.Options{Poll: 5 * time.Millisecond})
 	ob.Register(KindTemplate, d)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go ob.Run(ctx)
-	e := engine.New(engine.Options{Outbox: ob, Store: store})
+	e := engine.New(engine.Options{Outbox: ob, State: store})
 	defer e.Close(context.Background())
 	e.SetRules(loaded.Set)
 	ev := &engine.Event{ID: "pay/42", Type: "payment", From: "oPayer",
@@ -82,8 +84,8 @@ rules:
 func TestTemplateDeliverer(t *testing.T) {
 	ctx := context.Background()
 	d, fake := templateDeliverer(t)
-	send := func() *engine.Send {
-		return &engine.Send{ID: "pay/1/paid/0/1", Kind: KindTemplate, OpenID: "oU",
+	send := func() *outbox.Send {
+		return &outbox.Send{ID: "pay/1/paid/0/1", Kind: KindTemplate, OrderKey: "oU",
 			Payload: json.RawMessage(`{"touser":"ignored","template_id":"T","data":{"k":{"value":"v"}}}`)}
 	}
 	if err := d.Deliver(ctx, send()); err != nil {
@@ -129,12 +131,12 @@ func TestTemplateDeliverer(t *testing.T) {
 				t.Errorf("%v, want it delivered", err)
 			case !tt.ok && err == nil:
 				t.Error("delivered, want an error")
-			case !tt.ok && engine.IsPermanent(err) != tt.permanent:
-				t.Errorf("%v: permanent %v, want %v", err, engine.IsPermanent(err), tt.permanent)
+			case !tt.ok && outbox.IsPermanent(err) != tt.permanent:
+				t.Errorf("%v: permanent %v, want %v", err, outbox.IsPermanent(err), tt.permanent)
 			}
 		})
 	}
-	if err := d.Deliver(ctx, &engine.Send{OpenID: "oU", Payload: json.RawMessage(`{`)}); !engine.IsPermanent(err) {
+	if err := d.Deliver(ctx, &outbox.Send{OrderKey: "oU", Payload: json.RawMessage(`{`)}); !outbox.IsPermanent(err) {
 		t.Errorf("broken payload: %v, want permanent", err)
 	}
 	fake.FailNext(wechat.TemplatePath, 40037)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -178,12 +179,12 @@ func (a *webhookAction) Run(ctx context.Context, c *engine.Call) error {
 			}
 		}
 		return nil
-	case engine.IsPermanent(err):
+	case outbox.IsPermanent(err):
 		return err
 	}
 	// The retry is stored even when the engine is stopping (ctx cancelled):
 	// that is when it matters most.
-	qerr := c.Enqueue(context.WithoutCancel(ctx), KindWebhook, req, engine.SendOptions{OpenID: "webhook:" + req.Key})
+	qerr := c.Enqueue(context.WithoutCancel(ctx), KindWebhook, req, engine.SendOptions{OrderKey: "webhook:" + req.Key})
 	if qerr != nil {
 		return fmt.Errorf("%w (and queueing a retry failed: %v)", err, qerr)
 	}
@@ -259,13 +260,13 @@ var defaultWebhookClient = &http.Client{
 }
 
 // Do makes one attempt. Errors are transient (network, timeouts, 408, 429,
-// 5xx) unless marked engine.Permanent (other statuses, a bad URL). Errors
+// 5xx) unless marked outbox.Permanent (other statuses, a bad URL). Errors
 // hold the URL with secret-looking query values redacted, and never a
 // header value or the body.
 func (d *WebhookDeliverer) Do(ctx context.Context, r *WebhookRequest) (*WebhookAnswer, error) {
 	shown := redactWebhookURL(r.URL)
 	if err := checkWebhookURL(r.URL); err != nil {
-		return nil, engine.Permanent(fmt.Errorf("webhook: url %w", err))
+		return nil, outbox.Permanent(fmt.Errorf("webhook: url %w", err))
 	}
 	timeout := r.Timeout
 	if timeout <= 0 || timeout > MaxWebhookTimeout {
@@ -279,11 +280,11 @@ func (d *WebhookDeliverer) Do(ctx context.Context, r *WebhookRequest) (*WebhookA
 	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
 	if err != nil {
-		return nil, engine.Permanent(fmt.Errorf("webhook %s %s: %w", r.Method, shown, unwrapURLError(err)))
+		return nil, outbox.Permanent(fmt.Errorf("webhook %s %s: %w", r.Method, shown, unwrapURLError(err)))
 	}
 	for k, v := range r.Headers {
 		if !validHeaderValue(v) { // the client would refuse it on every retry
-			return nil, engine.Permanent(fmt.Errorf("webhook %s %s: header %s: a control character (a line break?) in its value", r.Method, shown, k))
+			return nil, outbox.Permanent(fmt.Errorf("webhook %s %s: header %s: a control character (a line break?) in its value", r.Method, shown, k))
 		}
 		req.Header.Set(k, v)
 	}
@@ -322,18 +323,18 @@ func (d *WebhookDeliverer) Do(ctx context.Context, r *WebhookRequest) (*WebhookA
 	case s >= 500, s == http.StatusTooManyRequests, s == http.StatusRequestTimeout:
 		return nil, &WebhookError{Method: r.Method, URL: shown, Status: s}
 	default:
-		return nil, engine.Permanent(&WebhookError{Method: r.Method, URL: shown, Status: s})
+		return nil, outbox.Permanent(&WebhookError{Method: r.Method, URL: shown, Status: s})
 	}
 	ans := &WebhookAnswer{Status: resp.StatusCode}
 	ans.Reply, ans.ReplyErr = ParseWebhookReply(data)
 	return ans, nil
 }
 
-// Deliver implements engine.Deliverer: a retry of a call that failed inline.
-func (d *WebhookDeliverer) Deliver(ctx context.Context, s *engine.Send) error {
+// Deliver implements outbox.Deliverer: a retry of a call that failed inline.
+func (d *WebhookDeliverer) Deliver(ctx context.Context, s *outbox.Send) error {
 	var r WebhookRequest
 	if err := json.Unmarshal(s.Payload, &r); err != nil {
-		return engine.Permanent(fmt.Errorf("webhook send %s: bad payload: %w", s.ID, err))
+		return outbox.Permanent(fmt.Errorf("webhook send %s: bad payload: %w", s.ID, err))
 	}
 	ans, err := d.Do(ctx, &r)
 	if err == nil && ans.Reply != nil && d.Log != nil {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 )
@@ -23,8 +25,8 @@ import (
 // fast, the webhook deliverer, and a kefu deliverer that records.
 type hookBot struct {
 	e     *engine.Engine
-	store *engine.MemoryStore
-	kefu  chan *engine.Send
+	store *store.Memory
+	kefu  chan *outbox.Send
 }
 
 func newHookBot(t *testing.T, src string, dryRun bool) *hookBot {
@@ -33,11 +35,11 @@ func newHookBot(t *testing.T, src string, dryRun bool) *hookBot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &hookBot{store: engine.NewMemoryStore(nil), kefu: make(chan *engine.Send, 10)}
-	ob := engine.NewOutbox(b.store, engine.OutboxOptions{Poll: 5 * time.Millisecond, MaxAttempts: 3,
+	b := &hookBot{store: store.NewMemory(nil), kefu: make(chan *outbox.Send, 10)}
+	ob := outbox.New(b.store, outbox.Options{Poll: 5 * time.Millisecond, MaxAttempts: 3,
 		Backoff: func(int) time.Duration { return 5 * time.Millisecond }})
 	ob.Register(KindWebhook, &WebhookDeliverer{})
-	ob.Register(engine.KindKefu, engine.DelivererFunc(func(_ context.Context, s *engine.Send) error { b.kefu <- s; return nil }))
+	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(_ context.Context, s *outbox.Send) error { b.kefu <- s; return nil }))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { ob.Run(ctx); close(done) }()
@@ -52,7 +54,7 @@ func newHookBot(t *testing.T, src string, dryRun bool) *hookBot {
 }
 
 // push dispatches ev and waits for its answer as the handler does.
-func (b *hookBot) push(ev *engine.Event, deadline time.Duration) (*wechat.Reply, engine.Outcome, *engine.Pending) {
+func (b *hookBot) push(ev *engine.Event, deadline time.Duration) (*wechat.Reply, engine.Outcome, *engine.Push) {
 	p := b.e.Dispatch(ev)
 	reply, outcome := p.Wait(time.After(deadline))
 	return reply, outcome, p
@@ -183,7 +185,7 @@ rules:
 		case s := <-b.kefu:
 			var m wechat.KefuMessage
 			json.Unmarshal(s.Payload, &m)
-			if s.OpenID != "oUser" || m.MsgType != "text" || m.Text.Content != "late answer" {
+			if s.OrderKey != "oUser" || m.MsgType != "text" || m.Text.Content != "late answer" {
 				t.Errorf("kefu send %+v %s", s, s.Payload)
 			}
 		case <-time.After(10 * time.Second):
@@ -223,7 +225,7 @@ rules:
       - webhook: {url: %q, body: "x", timeout: 200ms}
 `
 	pending := func(b *hookBot) int { n, _ := b.store.Pending(context.Background()); return n }
-	dead := func(b *hookBot) []engine.DeadLetter {
+	dead := func(b *hookBot) []outbox.DeadLetter {
 		d, _ := b.store.DeadLetters(context.Background(), 10)
 		return d
 	}
@@ -335,8 +337,8 @@ func TestWebhookDryRun(t *testing.T) {
 	b := newHookBot(t, fmt.Sprintf("version: 1\nrules:\n  - {name: w, on: text, actions: [{webhook: {url: %q}}]}\n", rec.URL), true)
 	_, _, p := b.push(textEvent("q"), time.Second)
 	res, _ := p.Finish(context.Background())
-	if res.Err != nil || len(res.Actions) != 1 || rec.count() != 0 {
-		t.Errorf("err %v, actions %v, %d calls; want the action run without a call", res.Err, res.Actions, rec.count())
+	if res.Err != nil || len(res.Steps) != 1 || rec.count() != 0 {
+		t.Errorf("err %v, actions %v, %d calls; want the action run without a call", res.Err, res.Steps, rec.count())
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/rules"
 )
 
@@ -191,7 +192,7 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	ev := doc.Event(now)
 	w := env.stdout
 	fmt.Fprintf(w, "event %s at %s\n", describeEvent(ev), now.Format("2006-01-02 15:04 Mon MST"))
-	traces := loaded.Set.Explain(ctx, ev, e.Env(loaded.Set, ev), engine.NewMemoryStore(clock))
+	traces := loaded.Set.Explain(ctx, ev, e.Env(loaded.Set, ev), store.NewMemory(clock))
 	for i, t := range traces {
 		fmt.Fprintf(w, "%3d. %-24s %s:%d  %s\n", i+1, t.Rule.Name, t.Rule.Pos.File, t.Rule.Pos.Line, traceWords(t))
 	}
@@ -204,7 +205,11 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 		names = append(names, r.Name)
 	}
 	fmt.Fprintf(w, "matched: %s\n", orNone(strings.Join(names, ", ")))
-	fmt.Fprintf(w, "actions: %s\n", orNone(strings.Join(res.Actions, ", ")))
+	var steps []string
+	for _, st := range res.Steps {
+		steps = append(steps, res.Rules[st.Rule].Name+"/"+res.Action(st))
+	}
+	fmt.Fprintf(w, "actions: %s\n", orNone(strings.Join(steps, ", ")))
 	if res.Err != nil {
 		fmt.Fprintf(w, "errors: %v\n", res.Err)
 	}
@@ -264,7 +269,7 @@ func traceWords(t engine.Trace) string {
 	case engine.GateCooldown:
 		return "no: in cooldown for this user"
 	}
-	return t.Gate
+	return string(t.Gate)
 }
 
 func runSchema(_ context.Context, env *cmdEnv, args []string) error {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/callback"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 )
@@ -35,7 +36,7 @@ func TestGoldenCases(t *testing.T) {
 			}
 			e := engine.New(engine.Options{Now: func() time.Time { return now }})
 			e.SetRules(loaded.Set)
-			h := engine.NewHandler(e, engine.HandlerConfig{Token: "golden"})
+			h := callback.NewHandler(e, callback.Config{Token: "golden"})
 			body, err := os.ReadFile(filepath.Join(dir, "request.xml"))
 			if err != nil {
 				t.Fatal(err)

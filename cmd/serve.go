@@ -2,13 +2,11 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -16,11 +14,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/wxbot/wxbot/actions"
 
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/callback"
+	"github.com/wxbot/wxbot/engine/dedup"
 	"github.com/wxbot/wxbot/engine/metrics"
+	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
@@ -73,140 +73,281 @@ func (s *serveFlags) register(fs *flagSet) {
 }
 
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
-	var s serveFlags
+	s, err := parseServeFlags(env, args)
+	if err != nil {
+		return err
+	}
+	b, err := s.build(env)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	return b.run(ctx)
+}
+
+// parseServeFlags reads and checks the flags; nothing is opened yet.
+func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
+	s := new(serveFlags)
 	fs := newFlagSet(env, commands["serve"])
 	s.register(fs)
 	pos, err := fs.parse(args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(pos) > 0 {
-		return usagef("serve takes no arguments (got %q); the rules come from --rules", pos)
+		return nil, usagef("serve takes no arguments (got %q); the rules come from --rules", pos)
 	}
 	if err := s.proto.check(); err != nil {
-		return err
+		return nil, err
 	}
 	if s.replyDeadline <= 0 || s.replyDeadline >= 5*time.Second {
-		return usagef("--reply-deadline %v: want more than 0 and less than 5s (WeChat drops the connection at 5s)", s.replyDeadline)
+		return nil, usagef("--reply-deadline %v: want more than 0 and less than 5s (WeChat drops the connection at 5s)", s.replyDeadline)
 	}
 	if !strings.HasPrefix(s.path, "/") {
-		return usagef("--path %q: must start with /", s.path)
+		return nil, usagef("--path %q: must start with /", s.path)
 	}
-	log, err := newLogger(env.stderr, s.log)
-	if err != nil {
-		return err
+	if s.previousAESKey != "" && s.proto.appID == "" {
+		return nil, usagef("--previous-aes-key needs --appid")
+	}
+	if s.requireEncryption && s.proto.aesKey == "" {
+		return nil, usagef("--require-encryption needs --aes-key")
+	}
+	return s, nil
+}
+
+// server is a built `wxbot serve`: everything opened, nothing listening
+// yet.
+type server struct {
+	s        *serveFlags
+	log      *slog.Logger
+	st       store.Store
+	m        *metrics.Metrics
+	eng      *engine.Engine
+	reloader *rules.Reloader
+	callback callback.Config
+	pay      *callback.PayHandler // nil without WeChat Pay
+
+	stopOutbox context.CancelFunc
+	outboxDone chan struct{}
+	closed     bool
+}
+
+// build opens the store, loads the rules and wires the engine, the outbox
+// and the handlers. On error, whatever it opened is closed.
+func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
+	b := &server{s: s}
+	if b.log, err = newLogger(env.stderr, s.log); err != nil {
+		return nil, err
 	}
 	loc, err := loadLocation(s.timezone)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	hcfg := engine.HandlerConfig{
-		Token: s.proto.token, PreviousToken: s.previousToken,
-		RequireEncryption: s.requireEncryption, MaxSkew: s.maxSkew,
-		ReplyDeadline: s.replyDeadline, Logger: log,
-	}
-	if s.proto.aesKey != "" {
-		if hcfg.Cipher, err = wechat.NewCipher(s.proto.aesKey, s.proto.appID); err != nil {
-			return usagef("--aes-key: %v", err)
-		}
-	}
-	if s.previousAESKey != "" {
-		if s.proto.appID == "" {
-			return usagef("--previous-aes-key needs --appid")
-		}
-		if hcfg.PreviousCipher, err = wechat.NewCipher(s.previousAESKey, s.proto.appID); err != nil {
-			return usagef("--previous-aes-key: %v", err)
-		}
-	}
-	if s.requireEncryption && hcfg.Cipher == nil {
-		return usagef("--require-encryption needs --aes-key")
+	if b.callback, err = s.callbackConfig(b.log); err != nil {
+		return nil, err
 	}
 	payVerifier, err := s.pay.verifier()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if payVerifier != nil && s.path == engine.PayNotifyPath {
-		return usagef("--path %s: that is the payment notify path; choose another", s.path)
+	if payVerifier != nil && s.path == callback.PayNotifyPath {
+		return nil, usagef("--path %s: that is the payment notify path; choose another", s.path)
 	}
+	loaded, err := loadRulesForServe(env, s.rules, b.log)
+	if err != nil {
+		return nil, err
+	}
+	if b.st, err = store.Open(s.store, nil); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	tokens := b.wireMetricsAndDedup()
+	ob, api, err := s.outbox(b.st, tokens, b.m, b.log)
+	if err != nil {
+		return nil, err
+	}
+	if !api && (usesAction(loaded.Set, "kefu") || usesAction(loaded.Set, "template")) {
+		b.log.Warn("the rules send kefu or template messages but --appid and --secret are not both set: those sends will fail")
+	}
+	b.startOutbox(ob)
+	b.eng = engine.New(engine.Options{Location: loc, Logger: b.log, State: b.st, Outbox: ob, Observer: b.m})
+	b.eng.SetRules(loaded.Set)
+	b.log.Info("rules loaded", "source", s.rules, "rules", len(loaded.Set.Rules), "hash", loaded.Set.Hash)
+	b.reloader = rules.NewReloader(s.rules, loc, b.eng, b.log)
+	b.reloader.Initial(loaded)
+	debug.FreeOSMemory() // the start-up parse's garbage, see Reloader.Reload
+	if payVerifier != nil {
+		b.pay = callback.NewPayHandler(b.eng, callback.PayConfig{
+			Verifier: payVerifier, Claims: b.st, Wait: s.replyDeadline, Logger: b.log, Hints: payHints})
+		b.log.Info("payment notifications enabled", "path", callback.PayNotifyPath, "serials", serials(payVerifier))
+	}
+	return b, nil
+}
 
-	loaded, err := rules.Load(s.rules)
+// callbackHints name the flags to check when the callback refuses a push.
+var callbackHints = map[string]string{
+	"bad_signature":     "check that --token (or --previous-token) is the console's Token",
+	"stale_timestamp":   "--max-skew sets the allowed skew",
+	"decrypt":           "check --aes-key (or --previous-aes-key) and --appid",
+	"plaintext_refused": "--require-encryption is set",
+}
+
+// payHints name the flags to check when a payment notification is refused.
+var payHints = map[int]string{
+	http.StatusUnauthorized:        "signature not verified: check --pay-platform-cert (WeChat Pay may have rotated its certificate or public key) or the sender is not WeChat Pay",
+	http.StatusInternalServerError: "verified but not decryptable: --pay-apiv3-key is not the APIv3 key set in the merchant console; WeChat Pay redelivers for 24 h",
+}
+
+// callbackConfig is the WeChat callback's configuration from the flags.
+func (s *serveFlags) callbackConfig(log *slog.Logger) (callback.Config, error) {
+	cfg := callback.Config{
+		Token: s.proto.token, PreviousToken: s.previousToken,
+		RequireEncryption: s.requireEncryption, MaxSkew: s.maxSkew,
+		ReplyDeadline: s.replyDeadline, Logger: log, Hints: callbackHints,
+	}
+	var err error
+	if s.proto.aesKey != "" {
+		if cfg.Cipher, err = wechat.NewCipher(s.proto.aesKey, s.proto.appID); err != nil {
+			return cfg, usagef("--aes-key: %v", err)
+		}
+	}
+	if s.previousAESKey != "" {
+		if cfg.PreviousCipher, err = wechat.NewCipher(s.previousAESKey, s.proto.appID); err != nil {
+			return cfg, usagef("--previous-aes-key: %v", err)
+		}
+	}
+	return cfg, nil
+}
+
+// loadRulesForServe loads the rules the bot starts on; a broken file stops
+// the start with its diagnostics.
+func loadRulesForServe(env *cmdEnv, path string, log *slog.Logger) (*rules.Loaded, error) {
+	loaded, err := rules.Load(path)
 	if err != nil {
 		var re *rules.Error
 		if errors.As(err, &re) {
 			fmt.Fprintln(env.stderr, re.Diags.String())
-			return fmt.Errorf("%s: %d error(s); the bot does not start on a broken rules file (run `wxbot check %s`)", s.rules, len(re.Diags.Errors()), s.rules)
+			return nil, fmt.Errorf("%s: %d error(s); the bot does not start on a broken rules file (run `wxbot check %s`)", path, len(re.Diags.Errors()), path)
 		}
-		return err
+		return nil, err
 	}
 	for _, d := range loaded.Diags {
 		log.Warn("rules", "warning", d.String())
 	}
-	st, err := store.Open(s.store, nil)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	return loaded, nil
+}
+
+// wireMetricsAndDedup builds the metrics and, on Redis, the shared retry
+// cache; it returns the shared token cache (nil: in process).
+func (b *server) wireMetricsAndDedup() wechat.TokenCache {
 	version, _ := buildInfo()
-	var reloader *rules.Reloader // set below; the metrics read it at scrape time
-	var eng *engine.Engine
-	m := metrics.New(version, func() metrics.ReloadStatus {
-		rs := reloader.Status()
+	b.m = metrics.New(version, func() metrics.ReloadStatus {
+		rs := b.reloader.Status()
 		return metrics.ReloadStatus{OK: rs.LastReloadOK, LastOK: rs.LoadedAt, Hash: rs.Hash,
-			Rules: len(eng.Rules().Rules), Successes: rs.Reloads + 1, Failures: rs.ReloadFailures}
-	}, st.Pending)
-	var tokens wechat.TokenCache
-	if r, ok := st.(*store.Redis); ok {
-		// Replicas share retries' answers and the access_token.
-		hcfg.Dedup = &engine.FallbackDeduper{
-			Primary: store.NewRedisDedup(r, engine.DefaultDedupTTL),
-			Local:   engine.NewDedup(engine.DefaultDedupTTL, time.Now),
-			OnFallback: func(err error) {
-				m.DedupFallback()
-				log.Warn("Redis unreachable: retries are deduplicated in this process only", "err", err)
-			},
+			Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads + 1, Failures: rs.ReloadFailures}
+	}, b.st.Pending)
+	r, ok := b.st.(*store.Redis)
+	if !ok {
+		if b.s.tokenAPI == wechat.TokenAPIClassic {
+			b.log.Info("--token-api classic keeps the token in this process: run one replica, or share a redis:// store")
 		}
-		tokens = r.TokenCache(s.proto.appID)
-	} else if s.tokenAPI == wechat.TokenAPIClassic {
-		log.Info("--token-api classic keeps the token in this process: run one replica, or share a redis:// store")
+		return nil
 	}
-	outbox, api, err := s.outbox(st, tokens, m, log)
-	if err != nil {
-		return err
+	// Replicas share retries' answers and the access_token.
+	b.callback.Dedup = &dedup.Fallback{
+		Shared: store.NewRedisDedup(r, dedup.DefaultTTL),
+		Local:  dedup.NewLocal(dedup.DefaultTTL, time.Now),
+		OnFallback: func(err error) {
+			b.m.DedupFallback()
+			b.log.Warn("Redis unreachable: retries are deduplicated in this process only", "err", err)
+		},
 	}
-	if !api && (usesAction(loaded.Set, "kefu") || usesAction(loaded.Set, "template")) {
-		log.Warn("the rules send kefu or template messages but --appid and --secret are not both set: those sends will fail")
+	return r.TokenCache(b.s.proto.appID)
+}
+
+// startOutbox delivers sends until close; sends from before a restart go
+// first.
+func (b *server) startOutbox(ob *outbox.Outbox) {
+	var octx context.Context
+	octx, b.stopOutbox = context.WithCancel(context.Background())
+	b.outboxDone = make(chan struct{})
+	go func() { ob.Run(octx); close(b.outboxDone) }()
+	if n, err := b.st.Pending(context.Background()); err == nil && n > 0 {
+		b.log.Info("outbox has sends from before the restart", "pending", n)
 	}
-	octx, stopOutbox := context.WithCancel(context.Background())
-	outboxDone := make(chan struct{})
-	defer func() { stopOutbox(); <-outboxDone }() // before the store closes
-	go func() { outbox.Run(octx); close(outboxDone) }()
-	if n, err := st.Pending(ctx); err == nil && n > 0 {
-		log.Info("outbox has sends from before the restart", "pending", n)
+}
+
+// close stops the outbox (deliveries in flight finish; the rest stay in
+// the store for the next start) and closes the store.
+func (b *server) close() {
+	if b.closed {
+		return
 	}
-	eng = engine.New(engine.Options{Location: loc, Logger: log, Store: st, Outbox: outbox, Observer: m})
-	eng.SetRules(loaded.Set)
-	log.Info("rules loaded", "source", s.rules, "rules", len(loaded.Set.Rules), "hash", loaded.Set.Hash)
-	reloader = rules.NewReloader(s.rules, loc, eng, log)
-	reloader.Initial(loaded)
-	debug.FreeOSMemory() // the start-up parse's garbage, see Reloader.Reload
+	b.closed = true
+	if b.stopOutbox != nil {
+		b.stopOutbox()
+		<-b.outboxDone
+		b.stopOutbox = nil
+		if n, err := b.st.Pending(context.Background()); err == nil && n > 0 {
+			b.log.Info("outbox sends kept for the next start", "pending", n)
+		}
+	}
+	if b.st != nil {
+		b.st.Close()
+	}
+}
+
+// run serves until ctx is done or a listener fails, then drains: the
+// listeners, the engine's actions, and (in close) the outbox.
+func (b *server) run(ctx context.Context) error {
 	rctx, stopReloads := context.WithCancel(context.Background())
 	defer stopReloads()
-	go reloader.Run(rctx)
+	go b.reloader.Run(rctx)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			reloader.Trigger("SIGHUP")
+			b.reloader.Trigger("SIGHUP")
 		}
 	}()
+	servers, errc, err := b.listen()
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		b.log.Info("shutting down", "timeout", b.s.shutdownTimeout)
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			b.log.Error("listener failed", "err", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), b.s.shutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			b.log.Warn("listener did not drain in time", "err", err)
+		}
+	}
+	if err := b.eng.Close(sctx); err != nil {
+		b.log.Warn("actions still running at shutdown were cancelled", "err", err)
+	}
+	b.close()
+	b.log.Info("stopped")
+	return nil
+}
 
+// listen starts the callback listener and, unless disabled, the admin one.
+func (b *server) listen() ([]*http.Server, <-chan error, error) {
 	mux := http.NewServeMux()
-	mux.Handle(s.path, engine.NewHandler(eng, hcfg))
-	if payVerifier != nil {
-		mux.Handle(engine.PayNotifyPath, engine.NewPayHandler(eng, engine.PayHandlerConfig{
-			Verifier: payVerifier, Wait: s.replyDeadline, Logger: log}))
-		log.Info("payment notifications enabled", "path", engine.PayNotifyPath, "serials", serials(payVerifier))
+	mux.Handle(b.s.path, callback.NewHandler(b.eng, b.callback))
+	if b.pay != nil {
+		mux.Handle(callback.PayNotifyPath, b.pay)
 	}
 	srv := &http.Server{
 		Handler:           mux,
@@ -214,62 +355,34 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelWarn),
 	}
-	servers := []*http.Server{srv}
-	ln, err := net.Listen("tcp", s.listen)
+	ln, err := net.Listen("tcp", b.s.listen)
 	if err != nil {
-		return fmt.Errorf("--listen %s: %w", s.listen, err)
+		return nil, nil, fmt.Errorf("--listen %s: %w", b.s.listen, err)
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "path", s.path, "encryption", hcfg.Cipher != nil)
-
-	if s.adminListen != "" {
-		aln, err := net.Listen("tcp", s.adminListen)
-		if err != nil {
-			srv.Close()
-			return fmt.Errorf("--admin-listen %s: %w", s.adminListen, err)
-		}
-		admin := &http.Server{Handler: adminMux(eng, reloader, st, m), ReadHeaderTimeout: 5 * time.Second}
-		servers = append(servers, admin)
-		go func() { errc <- admin.Serve(aln) }()
-		log.Info("admin listening", "addr", aln.Addr().String())
+	b.log.Info("listening", "addr", ln.Addr().String(), "path", b.s.path, "encryption", b.callback.Cipher != nil)
+	if b.s.adminListen == "" {
+		return []*http.Server{srv}, errc, nil
 	}
-
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "timeout", s.shutdownTimeout)
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			log.Error("listener failed", "err", err)
-		}
+	aln, err := net.Listen("tcp", b.s.adminListen)
+	if err != nil {
+		srv.Close()
+		return nil, nil, fmt.Errorf("--admin-listen %s: %w", b.s.adminListen, err)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
-	defer cancel()
-	for _, srv := range servers {
-		if err := srv.Shutdown(sctx); err != nil {
-			log.Warn("listener did not drain in time", "err", err)
-		}
-	}
-	if err := eng.Close(sctx); err != nil {
-		log.Warn("actions still running at shutdown were cancelled", "err", err)
-	}
-	// Deliveries in flight finish; the rest stay in the store for the next start.
-	stopOutbox()
-	<-outboxDone
-	if n, err := st.Pending(context.Background()); err == nil && n > 0 {
-		log.Info("outbox sends kept for the next start", "pending", n)
-	}
-	log.Info("stopped")
-	return nil
+	admin := &http.Server{Handler: adminMux(b.eng, b.reloader, b.st, b.m), ReadHeaderTimeout: 5 * time.Second}
+	go func() { errc <- admin.Serve(aln) }()
+	b.log.Info("admin listening", "addr", aln.Addr().String())
+	return []*http.Server{srv, admin}, errc, nil
 }
 
 // outbox builds the outbox of asynchronous sends: webhook retries always,
 // kefu and template messages when API credentials are set (api reports
 // whether they are).
-func (s *serveFlags) outbox(st engine.Store, tokens wechat.TokenCache, m *metrics.Metrics, log *slog.Logger) (ob *engine.Outbox, api bool, err error) {
-	ob = engine.NewOutbox(st, engine.OutboxOptions{Logger: log, Observer: m})
+func (s *serveFlags) outbox(st store.Store, tokens wechat.TokenCache, m *metrics.Metrics, log *slog.Logger) (ob *outbox.Outbox, api bool, err error) {
+	ob = outbox.New(st, outbox.Options{Logger: log, Observer: m})
 	ob.Register(actions.KindWebhook, &actions.WebhookDeliverer{Log: log})
 	if s.proto.appID == "" || s.secret == "" {
 		return ob, false, nil
@@ -282,7 +395,7 @@ func (s *serveFlags) outbox(st engine.Store, tokens wechat.TokenCache, m *metric
 	if err != nil {
 		return nil, false, usagef("%v", err)
 	}
-	ob.Register(engine.KindKefu, &actions.KefuDeliverer{Client: client, Store: st, Now: time.Now, Log: log, WindowClosed: m.WindowClosed})
+	ob.Register(outbox.KindKefu, &actions.KefuDeliverer{Client: client, Store: st, Now: time.Now, Log: log, WindowClosed: m.WindowClosed})
 	ob.Register(actions.KindTemplate, &actions.TemplateDeliverer{Client: client, Log: log})
 	return ob, true, nil
 }
@@ -290,95 +403,11 @@ func (s *serveFlags) outbox(st engine.Store, tokens wechat.TokenCache, m *metric
 // usesAction reports whether any rule has a step of the named action.
 func usesAction(set *engine.RuleSet, name string) bool {
 	for _, r := range set.Rules {
-		for _, st := range r.Actions {
+		for _, st := range r.Steps {
 			if st.Name == name {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// adminMux serves the operator endpoints; it is on its own listener so the
-// public callback exposes nothing else.
-func adminMux(eng *engine.Engine, reloader *rules.Reloader, st engine.Store, m *metrics.Metrics) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	// Profiles for performance work; the admin listener is loopback by default.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
-		pending, err := st.Pending(r.Context())
-		if err != nil {
-			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		dead, err := st.DeadLetters(r.Context(), 100)
-		if err != nil {
-			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"pending": pending, "dead_letters": dead})
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if eng.Rules().Hash == "" {
-			http.Error(w, "rules not loaded", http.StatusServiceUnavailable)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if _, err := st.Pending(ctx); err != nil { // a round trip to the store
-			http.Error(w, "store unreachable: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	mux.HandleFunc("GET /rules", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, rulesReport(eng, reloader))
-	})
-	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
-		status := http.StatusOK
-		if err := reloader.Reload(r.Context(), "POST /reload", true); err != nil {
-			status = http.StatusUnprocessableEntity
-		}
-		writeJSON(w, status, rulesReport(eng, reloader))
-	})
-	return mux
-}
-
-// ruleReport is one rule in GET /rules.
-type ruleReport struct {
-	Name     string   `json:"name"`
-	File     string   `json:"file"`
-	Line     int      `json:"line"`
-	On       []string `json:"on"`
-	Priority int      `json:"priority"`
-	Enabled  bool     `json:"enabled"`
-	Hits     uint64   `json:"hits"`
-}
-
-func rulesReport(eng *engine.Engine, reloader *rules.Reloader) any {
-	set := eng.Rules()
-	list := make([]ruleReport, len(set.Rules))
-	for i, r := range set.Rules {
-		list[i] = ruleReport{Name: r.Name, File: r.Pos.File, Line: r.Pos.Line, On: r.On,
-			Priority: r.Priority, Enabled: !r.Disabled, Hits: r.Hits()}
-	}
-	return struct {
-		rules.Status
-		Rules []ruleReport `json:"rules"`
-	}{reloader.Status(), list}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
 }

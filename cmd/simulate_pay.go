@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/callback"
 	"github.com/wxbot/wxbot/engine/wechatpay"
 )
 
@@ -37,7 +37,7 @@ func (p *simulatePayFlags) register(fs *flagSet) {
 }
 
 // defaultPayURL is where `simulate pay` sends when --url is not given.
-const defaultPayURL = "http://127.0.0.1:8080" + engine.PayNotifyPath
+const defaultPayURL = "http://127.0.0.1:8080" + callback.PayNotifyPath
 
 // payStatusMeaning explains the bot's answer to an operator.
 var payStatusMeaning = map[int]string{

@@ -3,19 +3,15 @@ package engine
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"slices"
 	"sort"
 	"sync"
-	"time"
-
-	"github.com/wxbot/wxbot/engine/wechat"
 )
 
 // Action is one step of a rule, built from its params when rules load and run
 // for every push the rule matches. Run may be called concurrently. It must
-// honour ctx: the engine cancels it at shutdown, and for Passive actions the
-// reply deadline is in ctx.
+// honour ctx: the engine cancels it at shutdown. The reply deadline is not in
+// ctx: a passive reply that comes after it goes out by kefu (see
+// Options.LateReply), so an action should finish its work rather than give up.
 //
 // An action never starts goroutines of its own: the engine runs actions on
 // goroutines it owns and waits for them at shutdown.
@@ -104,54 +100,6 @@ func ActionNames() []string {
 	return names
 }
 
-// Call is what an action sees of the push it runs for.
-type Call struct {
-	Event  *Event
-	Env    *Env
-	Rule   *Rule
-	Logger *slog.Logger
-
-	run  *run
-	step int // the action's index in the rule, for send IDs
-	sent int // sends enqueued by this step so far
-}
-
-// Render evaluates a template in the push's environment.
-func (c *Call) Render(t *Template) (string, error) { return t.Render(c.Env) }
-
-// Reply offers the push's passive response. Only the first one wins: Reply
-// reports whether r is the one that will be sent. Events that take no reply
-// (payments) drop it. News replies are cut to
-// WeChat's limit (1 article to a user message, 8 otherwise).
-func (c *Call) Reply(r *wechat.Reply) bool {
-	if !c.Event.TakesReply() { // nothing to answer, and no kefu fallback (see TakesReply)
-		c.Logger.Warn("a reply was offered for an event that takes none; dropped",
-			"rule", c.Rule.Name, "event", c.Event.Type, "reply", r.Type)
-		return false
-	}
-	if r.Type == wechat.ReplyNews {
-		limit := 8
-		if c.Event.IsUserMessage() {
-			limit = 1
-		}
-		if len(r.Articles) > limit {
-			c.Logger.Warn("news reply cut to WeChat's article limit",
-				"rule", c.Rule.Name, "articles", len(r.Articles), "limit", limit)
-			r.Articles = slices.Clip(r.Articles[:limit])
-		}
-	}
-	return c.run.offer(r)
-}
-
-// NewTestCall builds a Call outside a dispatch, for action tests: replies
-// offered through it are returned by the second result; sends go to
-// outbox (which may be nil).
-func NewTestCall(ev *Event, env *Env, outbox *Outbox) (*Call, func() *wechat.Reply) {
-	r := &run{finished: true, outbox: outbox, now: time.Now, event: ev}
-	c := &Call{Event: ev, Env: env, Rule: &Rule{Name: "test"}, Logger: slog.New(slog.DiscardHandler), run: r}
-	return c, func() *wechat.Reply { return r.reply }
-}
-
 // LintInfo is what a params value may look at to warn about its rule.
 type LintInfo struct {
 	// On is the rule's event types ("*" for any).
@@ -167,7 +115,3 @@ type LintInfo struct {
 type Linter interface {
 	Lint(LintInfo) []string
 }
-
-// UserMessageTypes are the event types of messages a user sends (as opposed
-// to events): WeChat allows one news article in a passive reply to them.
-var UserMessageTypes = []string{"text", "image", "voice", "video", "shortvideo", "location", "link", "file"}

@@ -1,36 +1,38 @@
-// Package engine is what runs between a WeChat push and its answer: the
-// normalized [Event] that rules see, the expr environment ([Env]), compiled
-// rules ([Rule], [RuleSet]) and the dispatcher that matches them, the
-// [Action] interface with its registry, and the HTTP [Handler].
+// Package engine is what runs between a push and its answer: the normalized
+// [Event] that rules see and the table of event types, the expr environment
+// ([Env]) and templates, compiled rules ([Rule], [RuleSet]) and their
+// matching and [RuleSet.Explain], schedules (`windows:`), the [Action]
+// interface with its registry and the [Call] an action gets, and the
+// [Engine] that dispatches a push and runs its actions.
 //
 // # Layering
 //
-// engine imports engine/wechat and third-party libraries only. The rules
-// package turns rules.yaml into a [RuleSet]; the actions package registers the
-// built-in actions; cmd wires them together. Keeping the YAML schema out of
-// here means a RuleSet can be built by any front end (tests build them by
-// hand).
+// engine imports engine/wechat (the wire protocol), engine/outbox (durable
+// asynchronous sends) and engine/store (for the in-memory default state),
+// and third-party libraries; never rules, actions or cmd. Around it:
+//
+//   - engine/callback: the HTTP handlers WeChat and WeChat Pay call;
+//   - engine/dedup: the retry cache that runs a push's rules once;
+//   - engine/store: memory, bbolt and Redis state;
+//   - engine/metrics: Prometheus metrics from the [Observer].
+//
+// The rules package turns rules.yaml into a [RuleSet]; the actions package
+// registers the built-in actions; cmd wires them together. Keeping the YAML
+// schema out of here means a RuleSet can be built by any front end (tests
+// build them by hand).
+//
+// # State
+//
+// Each user of the state outside a push takes the small interface it
+// needs: the engine [State] (cooldowns and kefu windows), the payment
+// handler [Claims], the kefu deliverer [KefuWindows], the outbox its
+// outbox.Queue; store.Store composes them for wiring.
 //
 // # Concurrency
 //
 // An [Engine] is safe for concurrent use. Its rule set is swapped atomically
 // ([Engine.SetRules]); a push that started on one set finishes on it. The
 // engine owns the goroutines that run actions: actions never start their own.
-//
-// # Retries
-//
-// WeChat retries a push it got no answer to within 5 s. The handler keys every
-// push (MsgId for messages; FromUserName, CreateTime, Event and EventKey for
-// events), runs rules for the first copy only, and serves later copies the
-// first copy's reply bytes, waiting for it when it is still being computed.
-//
-// # Payments
-//
-// [PayHandler] takes WeChat Pay v3 notifications (verified and decrypted by
-// engine/wechatpay) and dispatches a payment event per transaction_id, once:
-// the id is claimed durably in the [Store] before the rules run, so WeChat
-// Pay's redeliveries (for about 24 hours) and restarts run nothing again. A
-// payment takes no passive reply ([Event.TakesReply]), and no kefu fallback.
 //
 // # Dry runs
 //

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -19,7 +21,7 @@ type Engine struct {
 	now   func() time.Time
 	loc   *time.Location
 	log   *slog.Logger
-	store Store
+	state State
 
 	ctx    context.Context // cancelled by Close after the drain deadline
 	cancel context.CancelFunc
@@ -29,7 +31,7 @@ type Engine struct {
 	// lateReply receives passive replies produced after the push was
 	// answered; see Options.LateReply.
 	lateReply func(ev *Event, r *wechat.Reply)
-	outbox    *Outbox
+	outbox    *outbox.Outbox
 	obs       Observer
 	dryRun    bool
 }
@@ -42,13 +44,13 @@ type Options struct {
 	// (UTC when nil).
 	Location *time.Location
 	Logger   *slog.Logger
-	// Store keeps cooldowns (an in-memory store when nil).
-	Store Store
+	// State keeps cooldowns and kefu windows (in process memory when nil).
+	State State
 	// Observer hears about rule matches and action runs (metrics).
 	Observer Observer
 	// Outbox takes asynchronous sends (kefu messages); nil means actions
 	// that send fail with ErrNoOutbox.
-	Outbox *Outbox
+	Outbox *outbox.Outbox
 	// LateReply is called with a passive reply that an action produced after
 	// the push had already been answered (the reply deadline passed). When
 	// nil, the reply goes out as a kefu message through the Outbox, or is
@@ -72,13 +74,13 @@ func New(o Options) *Engine {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Store == nil {
-		o.Store = NewMemoryStore(o.Now)
+	if o.State == nil {
+		o.State = store.NewMemory(o.Now)
 	}
 	if o.Observer == nil {
 		o.Observer = NopObserver{}
 	}
-	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, store: o.Store, lateReply: o.LateReply, outbox: o.Outbox, obs: o.Observer, dryRun: o.DryRun}
+	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, state: o.State, lateReply: o.LateReply, outbox: o.Outbox, obs: o.Observer, dryRun: o.DryRun}
 	if e.lateReply == nil {
 		e.lateReply = e.replyByKefu
 	}
@@ -96,7 +98,7 @@ type current struct {
 // SetRules swaps in a new rule set. Pushes already being handled finish on
 // the set they started with.
 func (e *Engine) SetRules(rs *RuleSet) {
-	e.cur.Store(&current{rs: rs, base: baseEnv(rs.Vars, rs.Windows, e.now, e.loc)})
+	e.cur.Store(&current{rs: rs, base: baseEnv(rs.Vars, rs.Schedules, e.now, e.loc)})
 }
 
 // Rules returns the current rule set.
@@ -108,9 +110,12 @@ func (e *Engine) Location() *time.Location { return e.loc }
 // Now is the engine's clock.
 func (e *Engine) Now() time.Time { return e.now() }
 
+// Logger is the engine's logger.
+func (e *Engine) Logger() *slog.Logger { return e.log }
+
 // Env builds the expression environment for ev under rule set rs.
 func (e *Engine) Env(rs *RuleSet, ev *Event) *Env {
-	env := baseEnv(rs.Vars, rs.Windows, e.now, e.loc)
+	env := baseEnv(rs.Vars, rs.Schedules, e.now, e.loc)
 	env.Event = ev
 	return &env
 }
@@ -118,102 +123,34 @@ func (e *Engine) Env(rs *RuleSet, ev *Event) *Env {
 // Observer is the engine's observer (a NopObserver when none was given).
 func (e *Engine) Observer() Observer { return e.obs }
 
-// Store is the engine's state store.
-func (e *Engine) Store() Store { return e.store }
+// Closing reports whether Close was called: new pushes run no actions.
+func (e *Engine) Closing() bool { return e.closed.Load() }
 
-// Match returns the rules that match ev, in order, stopping after the first
-// one without `continue`. Rules whose gates fail to evaluate do not match;
-// their errors are returned alongside.
-func (s *RuleSet) Match(ctx context.Context, ev *Event, env *Env, store Store) (matched []*Rule, errs []error) {
-	return s.MatchInto(nil, ctx, ev, env, store)
-}
-
-// MatchInto is Match appending to dst (which may have room, saving an
-// allocation per push).
-func (s *RuleSet) MatchInto(dst []*Rule, ctx context.Context, ev *Event, env *Env, store Store) (matched []*Rule, errs []error) {
-	matched = dst
-	norm := ev.Content
-	if ev.Content != "" {
-		norm = NormalizeText(ev.Content)
-	}
-	var buf [32]int32
-	for _, i := range s.candidates(ev, norm, buf[:]) {
-		r := s.ordered[i]
-		gate, err := r.Check(ctx, ev, norm, env, s.Windows, store)
-		if err != nil {
-			errs = append(errs, &RuleError{Rule: r.Name, Err: err})
-		}
-		if gate != "" {
-			continue
-		}
-		matched = append(matched, r)
-		if !r.Continue {
-			break
-		}
-	}
-	return matched, errs
-}
-
-// RuleError is a rule's condition failing at run time (a nil map key, a type
-// mismatch the checker could not see).
-type RuleError struct {
-	Rule string
-	Err  error
-}
-
-func (e *RuleError) Error() string { return "rule " + quote(e.Rule) + ": when: " + e.Err.Error() }
-func (e *RuleError) Unwrap() error { return e.Err }
-
-func quote(s string) string { return `"` + s + `"` }
-
-// Pending is a dispatched push whose actions may still be running.
-type Pending struct {
+// Push is a dispatched push whose actions may still be running.
+type Push struct {
 	Event *Event
 	// Rules are the rules that matched, in order.
 	Rules    []*Rule
-	run      run
+	progress progress
 	env      Env
 	rulesBuf [4]*Rule
 }
 
 // Dispatch matches ev against the current rules and runs the matching
 // rules' actions: on the caller's goroutine when every one is Inline,
-// otherwise on a goroutine the engine owns. Use Pending.Wait for the reply.
-func (e *Engine) Dispatch(ev *Event) *Pending {
+// otherwise on a goroutine the engine owns. Use Push.Wait for the reply.
+func (e *Engine) Dispatch(ev *Event) *Push {
 	if ev.ID == "" { // built by hand (tests): still needs a unique key for its sends
 		ev.ID = "local/" + strconv.FormatUint(localIDs.Add(1), 10) + "/" + strconv.FormatInt(e.now().UnixNano(), 36)
 	}
-	if quota, validity := KefuWindowFor(ev); quota > 0 && ev.From != "" {
-		if err := e.store.OpenWindow(e.ctx, ev.From, quota, e.now().Add(validity)); err != nil {
-			e.log.Warn("recording the kefu window failed; later kefu sends to this user may be refused", "err", err)
-		}
-	}
-	cur := e.cur.Load()
-	rs := cur.rs
-	if rs.NeedsRaw && ev.Raw == nil && ev.Message != nil {
-		ev.Raw = rawFields(ev.Message)
-	}
-	// One allocation holds the push's state, its environment and room for
-	// the matched rules.
-	p := &Pending{Event: ev}
-	p.env = cur.base
-	p.env.Event = ev
-	matched, errs := rs.MatchInto(p.rulesBuf[:0], e.ctx, ev, &p.env, e.store)
-	p.Rules = matched
-	for _, err := range errs {
-		e.log.Warn("rule condition failed; the rule did not match", "err", err, "event", ev.Type)
-		var re *RuleError
-		if errors.As(err, &re) {
-			e.obs.RuleError(re.Rule)
-		}
-	}
-	p.run.outbox, p.run.now, p.run.e, p.run.event, p.run.dryRun = e.outbox, e.now, e, ev, e.dryRun
+	e.openKefuWindow(ev)
+	p := e.match(ev)
 	steps, inline := 0, true
-	for _, r := range matched {
+	for _, r := range p.Rules {
 		r.hits.Add(1)
 		e.obs.RuleMatched(r.Name)
-		steps += len(r.Actions)
-		for _, st := range r.Actions {
+		steps += len(r.Steps)
+		for _, st := range r.Steps {
 			inline = inline && st.Inline
 		}
 	}
@@ -221,30 +158,71 @@ func (e *Engine) Dispatch(ev *Event) *Pending {
 		if steps > 0 {
 			e.log.Warn("engine is shutting down; actions not run", "event", ev.Type)
 		}
-		p.run.finished = true
+		p.progress.finished = true
 		return p
 	}
 	e.wg.Add(1)
 	if inline {
 		e.runActions(p)
-		p.run.finished = true
+		p.progress.finished = true
 		e.wg.Done()
 		return p
 	}
-	p.run.replied, p.run.done = make(chan struct{}), make(chan struct{})
+	p.progress.replied, p.progress.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer e.wg.Done()
-		defer close(p.run.done)
+		defer close(p.progress.done)
 		e.runActions(p)
 	}()
 	return p
 }
 
-func (e *Engine) runActions(p *Pending) {
-	for _, r := range p.Rules {
+// openKefuWindow records the kefu window the event opens, before any rule
+// runs, so that the rules' own kefu sends find it.
+func (e *Engine) openKefuWindow(ev *Event) {
+	quota, validity := KefuWindowFor(ev)
+	if quota == 0 || ev.From == "" {
+		return
+	}
+	if err := e.state.OpenWindow(e.ctx, ev.From, quota, e.now().Add(validity)); err != nil {
+		e.log.Warn("recording the kefu window failed; later kefu sends to this user may be refused", "err", err)
+	}
+}
+
+// match builds the push's state and finds its rules. One allocation holds
+// the state, the environment and room for the matched rules.
+func (e *Engine) match(ev *Event) *Push {
+	cur := e.cur.Load()
+	rs := cur.rs
+	if rs.NeedsRaw && ev.Raw == nil && ev.Message != nil {
+		ev.Raw = rawFields(ev.Message)
+	}
+	p := &Push{Event: ev}
+	p.env = cur.base
+	p.env.Event = ev
+	matched, errs := rs.MatchInto(e.ctx, p.rulesBuf[:0], ev, &p.env, e.state)
+	p.Rules = matched
+	for _, err := range errs {
+		var re *RuleError
+		if errors.As(err, &re) && re.Gate == GateWhen {
+			e.log.Warn("rule condition failed; the rule did not match", "err", err, "event", ev.Type)
+		} else {
+			e.log.Error("checking a rule failed; the rule did not match", "err", err, "event", ev.Type)
+		}
+		if re != nil {
+			e.obs.RuleError(re.Rule)
+		}
+	}
+	pr := &p.progress
+	pr.outbox, pr.now, pr.e, pr.event, pr.dryRun = e.outbox, e.now, e, ev, e.dryRun
+	return p
+}
+
+func (e *Engine) runActions(p *Push) {
+	for ri, r := range p.Rules {
 		// One Call per rule: Run returns before the next step starts.
-		c := &Call{Event: p.Event, Env: &p.env, Rule: r, Logger: e.log, run: &p.run}
-		for i, st := range r.Actions {
+		c := &Call{Event: p.Event, Env: &p.env, Rule: r, Logger: e.log, progress: &p.progress}
+		for i, st := range r.Steps {
 			if e.ctx.Err() != nil {
 				return
 			}
@@ -253,13 +231,13 @@ func (e *Engine) runActions(p *Pending) {
 			err := st.Action.Run(e.ctx, c)
 			e.obs.ActionDone(st.Name, time.Since(start), err)
 			if err != nil {
-				p.run.fail(err)
+				p.progress.fail(err)
 				e.log.Error("action failed", "rule", r.Name, "action", st.Name, "err", err)
 			}
-			if p.run.ran == nil {
-				p.run.ran = p.run.ranBuf[:0]
+			if p.progress.ran == nil {
+				p.progress.ran = p.progress.ranBuf[:0]
 			}
-			p.run.ran = append(p.run.ran, ranStep{r, i})
+			p.progress.ran = append(p.progress.ran, Ran{Rule: ri, Step: i})
 		}
 	}
 }
@@ -277,52 +255,76 @@ const (
 	DeadlinePassed
 )
 
+var outcomeNames = [...]string{NoReply: "success", Replied: "replied", DeadlinePassed: "deadline"}
+
+// String is the outcome's metric label: success, replied or deadline.
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
 // Wait blocks until the push's passive reply is ready, its actions are done,
 // or the deadline passes, whichever is first.
-func (p *Pending) Wait(deadline <-chan time.Time) (*wechat.Reply, Outcome) {
-	if !p.run.finished {
+func (p *Push) Wait(deadline <-chan time.Time) (*wechat.Reply, Outcome) {
+	if !p.progress.finished {
 		select {
-		case <-p.run.replied:
-		case <-p.run.done:
+		case <-p.progress.replied:
+		case <-p.progress.done:
 		case <-deadline:
 		}
 	}
-	return p.run.settle()
+	return p.progress.settle()
 }
 
 // Done is closed when every action has returned.
-func (p *Pending) Done() <-chan struct{} {
-	if p.run.finished {
+func (p *Push) Done() <-chan struct{} {
+	if p.progress.finished {
 		return closed
 	}
-	return p.run.done
+	return p.progress.done
 }
 
 // closed is the Done channel of pushes finished on the caller's goroutine.
 var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
+// RuleNames lists the names of the rules that matched, for logs.
+func (p *Push) RuleNames() []string {
+	names := make([]string, len(p.Rules))
+	for i, r := range p.Rules {
+		names[i] = r.Name
+	}
+	return names
+}
+
 // Result is a finished push, for tests and `wxbot explain`.
 type Result struct {
 	Rules []*Rule
-	// Actions lists "rule/action" in the order they ran.
-	Actions []string
-	Reply   *wechat.Reply
-	Err     error // the joined errors of failed actions
+	// Steps lists the actions that ran, in order.
+	Steps []Ran
+	Reply *wechat.Reply
+	Err   error // the joined errors of failed actions
 }
+
+// Ran is one action that ran: the Step-th action of Result.Rules[Rule].
+type Ran struct {
+	Rule, Step int
+}
+
+// Action is the registered name of the action that ran.
+func (r *Result) Action(s Ran) string { return r.Rules[s.Rule].Steps[s.Step].Name }
 
 // Finish waits for every action and returns the whole result. It is for
 // offline runs (rule tests); the handler uses Wait.
-func (p *Pending) Finish(ctx context.Context) (*Result, error) {
+func (p *Push) Finish(ctx context.Context) (*Result, error) {
 	select {
 	case <-p.Done():
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	actions := make([]string, len(p.run.ran))
-	for i, r := range p.run.ran {
-		actions[i] = r.rule.Name + "/" + r.rule.Actions[r.step].Name
-	}
-	return &Result{Rules: p.Rules, Actions: actions, Reply: p.run.reply, Err: errors.Join(p.run.errs...)}, nil
+	steps := append([]Ran(nil), p.progress.ran...)
+	return &Result{Rules: p.Rules, Steps: steps, Reply: p.progress.reply, Err: errors.Join(p.progress.errs...)}, nil
 }
 
 // Close stops dispatching, waits for running actions until ctx is done, then
@@ -346,10 +348,10 @@ var localIDs atomic.Uint64
 
 // replyByKefu is the default LateReply: the reply goes out as a kefu message.
 func (e *Engine) replyByKefu(ev *Event, r *wechat.Reply) {
-	m, ok := KefuFromReply(ev.From, r)
+	m, ok := wechat.KefuFromReply(ev.From, r)
 	switch {
 	case e.outbox == nil:
-		e.log.Warn("a passive reply came after the reply deadline and there is no outbox to send it by kefu (set --appid and --secret)",
+		e.log.Warn("a passive reply came after the reply deadline and there is no outbox to send it by kefu (configure the WeChat API: AppID and AppSecret)",
 			"event", ev.Type, "reply", r.Type)
 		return
 	case !ok:
@@ -357,8 +359,8 @@ func (e *Engine) replyByKefu(ev *Event, r *wechat.Reply) {
 			"event", ev.Type, "reply", r.Type)
 		return
 	}
-	s := &Send{ID: ev.ID + "/late", Kind: KindKefu, OpenID: ev.From, Rule: "(late reply)", Created: e.now()}
-	raw, err := marshalJSON(m)
+	s := &outbox.Send{ID: ev.ID + "/late", Kind: outbox.KindKefu, OrderKey: ev.From, Rule: "(late reply)", Created: e.now()}
+	raw, err := outbox.Encode(m)
 	if err == nil {
 		s.Payload = raw
 		err = e.outbox.Enqueue(e.ctx, s)
@@ -368,74 +370,4 @@ func (e *Engine) replyByKefu(ev *Event, r *wechat.Reply) {
 		return
 	}
 	e.log.Info("passive reply was late; queued as a kefu message", "event", ev.Type, "reply", r.Type)
-}
-
-// run is the shared state of one push's actions.
-type run struct {
-	mu       sync.Mutex
-	reply    *wechat.Reply
-	answered bool // the handler has answered; later replies are late
-	// finished is set when the actions ran on the caller's goroutine (or
-	// none ran): then there are no channels.
-	finished bool
-	replied  chan struct{}
-	done     chan struct{}
-	errs     []error
-	ran      []ranStep  // written by the action goroutine only, read after done
-	ranBuf   [4]ranStep // room for ran, so recording steps does not allocate
-	e        *Engine    // for late replies; nil in NewTestCall
-	event    *Event
-	outbox   *Outbox
-	now      func() time.Time
-	dryRun   bool
-}
-
-// ranStep is one action that ran, named only when someone asks (Finish).
-type ranStep struct {
-	rule *Rule
-	step int
-}
-
-func (r *run) offer(rep *wechat.Reply) bool {
-	r.mu.Lock()
-	if r.reply != nil {
-		r.mu.Unlock()
-		return false
-	}
-	r.reply = rep
-	late := r.answered
-	if r.replied != nil {
-		close(r.replied)
-	}
-	r.mu.Unlock()
-	if late && r.e != nil {
-		r.e.lateReply(r.event, rep)
-	}
-	return true
-}
-
-func (r *run) fail(err error) {
-	r.mu.Lock()
-	r.errs = append(r.errs, err)
-	r.mu.Unlock()
-}
-
-// settle fixes what the handler answers: the reply if one is ready, else
-// nothing, after which replies count as late.
-func (r *run) settle() (*wechat.Reply, Outcome) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.answered = true
-	if r.reply != nil {
-		return r.reply, Replied
-	}
-	if r.finished {
-		return nil, NoReply
-	}
-	select {
-	case <-r.done:
-		return nil, NoReply
-	default:
-		return nil, DeadlinePassed
-	}
 }

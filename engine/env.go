@@ -22,8 +22,8 @@ type Env struct {
 	Hour func(t time.Time) int `expr:"hour"`
 	// Weekday is t's day of the week in the bot's time zone, 0 (Sunday) to 6.
 	Weekday func(t time.Time) int `expr:"weekday"`
-	// Active reports whether now is inside the named window of the rules
-	// file; names are checked when rules load.
+	// Active reports whether now is inside the named entry of the rules
+	// file's `windows:`; names are checked when rules load.
 	Active func(window string) bool `expr:"active"`
 	// Bucket puts a string (an OpenID) in one of n buckets, the same one
 	// every time: bucket(event.from, 100) < 10 picks a stable 10% of users.
@@ -104,7 +104,7 @@ func EvalCondition(p *vm.Program, env *Env) (bool, error) {
 // baseEnv builds everything of an Env but the event: it depends only on the
 // rule set and the clock, so the engine builds it once per rule set and
 // copies it per push.
-func baseEnv(vars map[string]any, windows map[string]*Window, now func() time.Time, loc *time.Location) Env {
+func baseEnv(vars map[string]any, schedules map[string]*Schedule, now func() time.Time, loc *time.Location) Env {
 	localNow := func() time.Time { return now().In(loc) }
 	return Env{
 		Vars:    vars,
@@ -112,7 +112,7 @@ func baseEnv(vars map[string]any, windows map[string]*Window, now func() time.Ti
 		Hour:    func(t time.Time) int { return t.In(loc).Hour() },
 		Weekday: func(t time.Time) int { return int(t.In(loc).Weekday()) },
 		Active: func(name string) bool {
-			w, ok := windows[name]
+			w, ok := schedules[name]
 			return ok && w.Contains(localNow())
 		},
 		Bucket: Bucket,

@@ -27,7 +27,7 @@ type Event struct {
 	PicURL      string    `expr:"pic_url"`
 	Format      string    `expr:"format"`
 	Recognition string    `expr:"recognition"`
-	Location    Location  `expr:"location"`
+	Location    Geo       `expr:"location"`
 	Link        Link      `expr:"link"`
 	Scan        Scan      `expr:"scan"`
 	Payment     Payment   `expr:"payment"`
@@ -42,9 +42,9 @@ type Event struct {
 	Message *wechat.Message `expr:"-"`
 }
 
-// Location is where a location message, LOCATION report or location_select
-// event says the user is.
-type Location struct {
+// Geo is where a location message, LOCATION report or location_select
+// event says the user is (event.location).
+type Geo struct {
 	Lat       float64 `expr:"lat"`
 	Lng       float64 `expr:"lng"`
 	Scale     int     `expr:"scale"`
@@ -86,11 +86,13 @@ func (e *Event) IsUserMessage() bool {
 // Event.Raw is left nil; the engine fills it when rules need it.
 func EventFromMessage(m *wechat.Message, loc *time.Location) *Event {
 	ev := new(Event)
-	fillEvent(ev, m, loc)
+	FillEvent(ev, m, loc)
 	return ev
 }
 
-func fillEvent(ev *Event, m *wechat.Message, loc *time.Location) {
+// FillEvent is EventFromMessage into an Event the caller allocated (the
+// handler keeps a push's message and event in one allocation).
+func FillEvent(ev *Event, m *wechat.Message, loc *time.Location) {
 	*ev = Event{
 		ID:          PushKey(m),
 		From:        m.FromUserName,
@@ -107,15 +109,15 @@ func fillEvent(ev *Event, m *wechat.Message, loc *time.Location) {
 		Message:     m,
 	}
 	if m.IsEvent() {
-		ev.Type = EventType(m.Event)
+		ev.Type = typeOfEvent(m.Event)
 		switch ev.Type {
 		case "subscribe":
 			ev.Key = strings.TrimPrefix(m.EventKey, "qrscene_")
 		case "location_report":
-			ev.Location = Location{Lat: m.Latitude, Lng: m.Longitude, Precision: m.Precision}
+			ev.Location = Geo{Lat: m.Latitude, Lng: m.Longitude, Precision: m.Precision}
 		case "location_select":
 			if s := m.SendLocation; s != nil {
-				ev.Location = Location{Lat: s.X, Lng: s.Y, Scale: s.Scale, Label: s.Label}
+				ev.Location = Geo{Lat: s.X, Lng: s.Y, Scale: s.Scale, Label: s.Label}
 			}
 		case "scancode_push", "scancode_waitmsg":
 			ev.Scan = Scan{Type: m.ScanType, Result: m.ScanResult}
@@ -124,7 +126,7 @@ func fillEvent(ev *Event, m *wechat.Message, loc *time.Location) {
 		ev.Type = lower(m.MsgType)
 		switch ev.Type {
 		case "location":
-			ev.Location = Location{Lat: m.LocationX, Lng: m.LocationY, Scale: m.Scale, Label: m.Label}
+			ev.Location = Geo{Lat: m.LocationX, Lng: m.LocationY, Scale: m.Scale, Label: m.Label}
 		case "link":
 			ev.Link = Link{Title: m.Title, Description: m.Description, URL: m.URL}
 		}
@@ -142,10 +144,10 @@ func rawFields(m *wechat.Message) map[string]string {
 	return raw
 }
 
-// EventType maps a WeChat Event name to the event.type rules use: lower case,
+// typeOfEvent maps a WeChat Event name to the event.type rules use: lower case,
 // with LOCATION (the periodic report) renamed location_report so that it is
 // not confused with a location message.
-func EventType(name string) string {
+func typeOfEvent(name string) string {
 	t := lower(name)
 	if t == "location" {
 		return "location_report"

@@ -6,23 +6,19 @@ import "context"
 // rule tests.
 type Trace struct {
 	Rule *Rule
-	// Gate stopped the rule: on, text, key, active, when, cooldown, disabled;
-	// "" when the rule matched; "unreached" when an earlier rule matched
-	// and stopped the search.
-	Gate string
+	// Gate stopped the rule; "" when the rule matched; GateUnreached when
+	// an earlier rule matched and stopped the search.
+	Gate Gate
 	// When is the condition's value when it was evaluated.
 	When    *bool
 	Err     error
 	Matched bool
 }
 
-// GateUnreached marks rules after the one that stopped the search.
-const GateUnreached = "unreached"
-
 // Explain runs ev through every rule in match order, without the index, and
-// says what each gate decided. It takes cooldowns from store like a real
-// push would, so pass a scratch store.
-func (s *RuleSet) Explain(ctx context.Context, ev *Event, env *Env, store Store) []Trace {
+// says what each gate decided. It takes cooldowns like a real push would,
+// so pass a scratch store.
+func (s *RuleSet) Explain(ctx context.Context, ev *Event, env *Env, cooldowns Cooldowns) []Trace {
 	norm := NormalizeText(ev.Content)
 	out := make([]Trace, 0, len(s.ordered))
 	stopped := false
@@ -34,7 +30,7 @@ func (s *RuleSet) Explain(ctx context.Context, ev *Event, env *Env, store Store)
 		case !r.Answers(ev.Type):
 			t.Gate = GateOn
 		default:
-			t.Gate, t.Err = r.Check(ctx, ev, norm, env, s.Windows, store)
+			t.Gate, t.Err = r.Check(ctx, ev, norm, env, s.Schedules, cooldowns)
 			if r.When != nil && (t.Gate == "" || t.Gate == GateWhen || t.Gate == GateCooldown) && t.Err == nil {
 				v := t.Gate != GateWhen
 				t.When = &v

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // BenchmarkMatch measures finding the rules for one push among n rules of
@@ -40,7 +42,7 @@ func BenchmarkMatch(b *testing.B) {
 				set := NewRuleSet(rules, nil)
 				ev := k.ev(n)
 				env := newEnv(ev, nil, time.Now, time.UTC)
-				store := NewMemoryStore(nil)
+				store := store.NewMemory(nil)
 				ctx := context.Background()
 				b.ReportAllocs()
 				b.ResetTimer()

@@ -2,9 +2,9 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -43,7 +43,8 @@ type Rule struct {
 	Continue bool
 	// Disabled rules are loaded and checked but never match.
 	Disabled bool
-	Actions  []Step
+	// Steps are the rule's actions, run in order.
+	Steps []Step
 
 	hits atomic.Uint64
 }
@@ -51,10 +52,11 @@ type Rule struct {
 // Hits is how many pushes the rule matched since it was loaded.
 func (r *Rule) Hits() uint64 { return r.hits.Load() }
 
-// ActiveRef is one entry of `active:`: a window, or (Negate) its complement.
+// ActiveRef is one entry of `active:`: a schedule (a `windows:` entry), or
+// (Negate) its complement.
 type ActiveRef struct {
-	Window string
-	Negate bool
+	Schedule string
+	Negate   bool
 }
 
 // Step is one action of a rule.
@@ -122,8 +124,8 @@ type RuleSet struct {
 	// Rules in file order.
 	Rules []*Rule
 	Vars  map[string]any
-	// Windows are the named time windows, for `active:` and active().
-	Windows map[string]*Window
+	// Schedules are the file's `windows:`, for `active:` and active().
+	Schedules map[string]*Schedule
 	// NeedsRaw is set when some expression reads event.raw, so events carry
 	// the raw map only then.
 	NeedsRaw bool
@@ -256,15 +258,21 @@ func mergeSorted(lists [][]int32, out []int32) []int32 {
 	}
 }
 
-// Gate names, as Trace reports them.
+// Gate is a part of a rule that can stop it from matching, named as in
+// rules.yaml; explain and rule tests report it.
+type Gate string
+
+// The gates, in the order Check runs them (on is decided by the index).
 const (
-	GateText     = "text"
-	GateKey      = "key"
-	GateActive   = "active"
-	GateWhen     = "when"
-	GateCooldown = "cooldown"
-	GateDisabled = "disabled"
-	GateOn       = "on"
+	GateDisabled Gate = "disabled"
+	GateOn       Gate = "on"
+	GateText     Gate = "text"
+	GateKey      Gate = "key"
+	GateActive   Gate = "active"
+	GateWhen     Gate = "when"
+	GateCooldown Gate = "cooldown"
+	// GateUnreached marks rules after the one that stopped the search.
+	GateUnreached Gate = "unreached"
 )
 
 // Check runs a rule's gates against an event, in the documented order (text,
@@ -272,7 +280,7 @@ const (
 // gate that stopped it; err is set when `when` failed to evaluate or the
 // store failed (the rule does not match). A cooldown is taken only when
 // every other gate passed.
-func (r *Rule) Check(ctx context.Context, ev *Event, norm string, env *Env, windows map[string]*Window, store Store) (gate string, err error) {
+func (r *Rule) Check(ctx context.Context, ev *Event, norm string, env *Env, schedules map[string]*Schedule, cooldowns Cooldowns) (gate Gate, err error) {
 	if r.Disabled {
 		return GateDisabled, nil
 	}
@@ -282,7 +290,7 @@ func (r *Rule) Check(ctx context.Context, ev *Event, norm string, env *Env, wind
 	if len(r.Keys) > 0 && !contains(r.Keys, ev.Key) {
 		return GateKey, nil
 	}
-	if len(r.Active) > 0 && !r.activeAt(env.Now(), windows) {
+	if len(r.Active) > 0 && !r.activeAt(env.Now(), schedules) {
 		return GateActive, nil
 	}
 	ok, err := EvalCondition(r.When, env)
@@ -290,9 +298,9 @@ func (r *Rule) Check(ctx context.Context, ev *Event, norm string, env *Env, wind
 		return GateWhen, err
 	}
 	if r.Cooldown > 0 {
-		ok, err := store.TakeCooldown(ctx, "cooldown\x00"+r.Name+"\x00"+ev.From, r.Cooldown)
+		ok, err := cooldowns.TakeCooldown(ctx, "cooldown\x00"+r.Name+"\x00"+ev.From, r.Cooldown)
 		if err != nil {
-			return GateCooldown, fmt.Errorf("cooldown: %w", err)
+			return GateCooldown, err
 		}
 		if !ok {
 			return GateCooldown, nil
@@ -301,9 +309,9 @@ func (r *Rule) Check(ctx context.Context, ev *Event, norm string, env *Env, wind
 	return "", nil
 }
 
-func (r *Rule) activeAt(t time.Time, windows map[string]*Window) bool {
+func (r *Rule) activeAt(t time.Time, schedules map[string]*Schedule) bool {
 	for _, a := range r.Active {
-		w, ok := windows[a.Window]
+		w, ok := schedules[a.Schedule]
 		if ok && w.Contains(t) != a.Negate {
 			return true
 		}
@@ -332,3 +340,50 @@ func contains(xs []string, x string) bool {
 
 // Ordered returns the enabled and disabled rules in match order.
 func (s *RuleSet) Ordered() []*Rule { return s.ordered }
+
+// Match returns the rules that match ev, in order, stopping after the first
+// one without `continue`. Rules whose gates fail to evaluate do not match;
+// their errors (*RuleError) are returned alongside.
+func (s *RuleSet) Match(ctx context.Context, ev *Event, env *Env, cooldowns Cooldowns) (matched []*Rule, errs []error) {
+	return s.MatchInto(ctx, nil, ev, env, cooldowns)
+}
+
+// MatchInto is Match appending to dst (which may have room, saving an
+// allocation per push).
+func (s *RuleSet) MatchInto(ctx context.Context, dst []*Rule, ev *Event, env *Env, cooldowns Cooldowns) (matched []*Rule, errs []error) {
+	matched = dst
+	norm := ev.Content
+	if ev.Content != "" {
+		norm = NormalizeText(ev.Content)
+	}
+	var buf [32]int32
+	for _, i := range s.candidates(ev, norm, buf[:]) {
+		r := s.ordered[i]
+		gate, err := r.Check(ctx, ev, norm, env, s.Schedules, cooldowns)
+		if err != nil {
+			errs = append(errs, &RuleError{Rule: r.Name, Gate: gate, Err: err})
+		}
+		if gate != "" {
+			continue
+		}
+		matched = append(matched, r)
+		if !r.Continue {
+			break
+		}
+	}
+	return matched, errs
+}
+
+// RuleError is a rule's gate failing at run time: its condition (a nil map
+// key, a type mismatch the checker could not see) or its cooldown (the
+// store failed).
+type RuleError struct {
+	Rule string
+	Gate Gate
+	Err  error
+}
+
+func (e *RuleError) Error() string {
+	return "rule " + strconv.Quote(e.Rule) + ": " + string(e.Gate) + ": " + e.Err.Error()
+}
+func (e *RuleError) Unwrap() error { return e.Err }

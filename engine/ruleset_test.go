@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // rule builds a rule for tests; opts adjust it.
@@ -92,7 +94,7 @@ func TestMatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newEnv(&tt.ev, nil, time.Now, time.UTC)
-			got, errs := set.Match(context.Background(), &tt.ev, env, NewMemoryStore(nil))
+			got, errs := set.Match(context.Background(), &tt.ev, env, store.NewMemory(nil))
 			if len(errs) > 0 {
 				t.Fatalf("errors: %v", errs)
 			}
@@ -109,7 +111,7 @@ func TestMatchFileOrderAmongEqualPriority(t *testing.T) {
 		rule("second", []string{"text"}, exact("a")),
 	}, nil)
 	ev := Event{Type: "text", Content: "a"}
-	got, _ := set.Match(context.Background(), &ev, newEnv(&ev, nil, time.Now, time.UTC), NewMemoryStore(nil))
+	got, _ := set.Match(context.Background(), &ev, newEnv(&ev, nil, time.Now, time.UTC), store.NewMemory(nil))
 	if want := []string{"first"}; !reflect.DeepEqual(names(got), want) {
 		t.Errorf("matched %v, want %v (file order among equal priorities)", names(got), want)
 	}
@@ -121,7 +123,7 @@ func TestMatchConditionError(t *testing.T) {
 		rule("fallback", []string{"text"}),
 	}, map[string]any{"limit": "not a number"})
 	ev := Event{Type: "text", Content: "x"}
-	got, errs := set.Match(context.Background(), &ev, newEnv(&ev, set.Vars, time.Now, time.UTC), NewMemoryStore(nil))
+	got, errs := set.Match(context.Background(), &ev, newEnv(&ev, set.Vars, time.Now, time.UTC), store.NewMemory(nil))
 	if len(errs) != 1 {
 		t.Fatalf("errors = %v, want one", errs)
 	}
@@ -146,9 +148,9 @@ func TestDispatchFirstPassiveWins(t *testing.T) {
 		})}
 	}
 	r1 := rule("one", []string{"text"}, cont)
-	r1.Actions = []Step{replyWith("first"), replyWith("second")}
+	r1.Steps = []Step{replyWith("first"), replyWith("second")}
 	r2 := rule("two", []string{"text"})
-	r2.Actions = []Step{replyWith("third")}
+	r2.Steps = []Step{replyWith("third")}
 	e.SetRules(NewRuleSet([]*Rule{r1, r2}, nil))
 	res, err := e.Dispatch(&Event{Type: "text"}).Finish(context.Background())
 	if err != nil {
@@ -157,8 +159,11 @@ func TestDispatchFirstPassiveWins(t *testing.T) {
 	if res.Reply.Content != "first" {
 		t.Errorf("reply %q, want the first one", res.Reply.Content)
 	}
-	if want := []string{"one/reply", "one/reply", "two/reply"}; !reflect.DeepEqual(res.Actions, want) {
-		t.Errorf("actions %v, want %v", res.Actions, want)
+	if want := []Ran{{0, 0}, {0, 1}, {1, 0}}; !reflect.DeepEqual(res.Steps, want) {
+		t.Errorf("steps %v, want %v", res.Steps, want)
+	}
+	if got := res.Action(res.Steps[2]); got != "reply" {
+		t.Errorf("Action(step 2) = %q, want reply", got)
 	}
 	if r1.Hits() != 1 || r2.Hits() != 1 {
 		t.Errorf("hits %d, %d; want 1, 1", r1.Hits(), r2.Hits())
@@ -170,7 +175,7 @@ func TestDispatchDeadlineAndLateReply(t *testing.T) {
 	e := New(Options{LateReply: func(ev *Event, r *wechatReply) { late <- r.Content }})
 	release := make(chan struct{})
 	r := rule("slow", []string{"text"})
-	r.Actions = []Step{{Name: "slow", Passive: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
+	r.Steps = []Step{{Name: "slow", Passive: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
 		<-release
 		c.Reply(textReply("late"))
 		return nil
@@ -207,12 +212,12 @@ func TestInlineActionsRunOnTheCaller(t *testing.T) {
 	defer e.Close(context.Background())
 	block := make(chan struct{})
 	inline := rule("inline", []string{"text"}, exact("a"))
-	inline.Actions = []Step{{Name: "reply", Passive: true, Inline: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
+	inline.Steps = []Step{{Name: "reply", Passive: true, Inline: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
 		c.Reply(textReply("now"))
 		return nil
 	})}}
 	async := rule("async", []string{"text"}, exact("b"))
-	async.Actions = []Step{{Name: "slow", Action: ActionFunc(func(context.Context, *Call) error { <-block; return nil })}}
+	async.Steps = []Step{{Name: "slow", Action: ActionFunc(func(context.Context, *Call) error { <-block; return nil })}}
 	e.SetRules(NewRuleSet([]*Rule{inline, async}, nil))
 	select {
 	case <-e.Dispatch(&Event{Type: "text", Content: "a"}).Done():

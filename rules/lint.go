@@ -35,7 +35,7 @@ func (l *loader) lint(set *engine.RuleSet) {
 			continue
 		}
 		if a := answers.coveredBy(b, i); a != nil {
-			st := b.Actions[slices.IndexFunc(b.Actions, func(s engine.Step) bool { return s.Passive })]
+			st := b.Steps[slices.IndexFunc(b.Steps, func(s engine.Step) bool { return s.Passive })]
 			l.warnAtPos(st.Pos, fmt.Sprintf("rule %q: %s can never be sent: rule %q (%s:%d) always answers these pushes first (only one passive response goes back per push)",
 				b.Name, st.Name, a.Name, a.Pos.File, a.Pos.Line))
 		}
@@ -43,7 +43,7 @@ func (l *loader) lint(set *engine.RuleSet) {
 }
 
 func hasPassive(r *engine.Rule) bool {
-	return slices.ContainsFunc(r.Actions, func(s engine.Step) bool { return s.Passive })
+	return slices.ContainsFunc(r.Steps, func(s engine.Step) bool { return s.Passive })
 }
 
 func (l *loader) warnAtPos(p engine.Pos, msg string) {

@@ -26,21 +26,9 @@ import (
 )
 
 // EventTypes are the event types rules may name in `on` (besides "*"):
-// every message and event kind WeChat pushes to an Official Account, lower
-// case, plus payment (from WeChat Pay).
-var EventTypes = []string{
-	// messages
-	"text", "image", "voice", "video", "shortvideo", "location", "link", "file",
-	// events
-	"subscribe", "unsubscribe", "scan", "location_report", "click", "view",
-	"scancode_push", "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album", "pic_weixin",
-	"location_select", "view_miniprogram",
-	"kf_create_session", "kf_close_session", "kf_switch_session",
-	"templatesendjobfinish", "masssendjobfinish", "publishjobfinish",
-	"subscribe_msg_popup_event", "subscribe_msg_change_event", "subscribe_msg_sent_event",
-	"user_pay_from_pay_cell", "card_pay_order", "merchant_order",
-	"payment",
-}
+// engine's table of every message and event kind WeChat pushes to an
+// Official Account, plus payment (from WeChat Pay).
+var EventTypes = engine.EventTypeNames()
 
 // Loaded is a rules file (or directory) that loaded: the rule set to run,
 // the warnings found, and the file's own tests.
@@ -119,7 +107,7 @@ type loader struct {
 	vars     map[string]any
 	varPos   map[string]engine.Pos
 	needsRaw bool
-	windows  map[string]*engine.Window
+	windows  map[string]*engine.Schedule
 	winPos   map[string]engine.Pos
 	// activeRefs are window names used by rules, checked once every file
 	// has been read (a window may be defined in a later file).
@@ -136,7 +124,7 @@ type windowRef struct {
 
 func newLoader() *loader {
 	return &loader{names: map[string]engine.Pos{}, vars: map[string]any{}, varPos: map[string]engine.Pos{},
-		windows: map[string]*engine.Window{}, winPos: map[string]engine.Pos{}, compiler: engine.NewCompiler()}
+		windows: map[string]*engine.Schedule{}, winPos: map[string]engine.Pos{}, compiler: engine.NewCompiler()}
 }
 
 func (l *loader) pos(n *yaml.Node) engine.Pos {
@@ -316,7 +304,7 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 			name := strings.TrimSpace(ref)
 			neg := strings.HasPrefix(name, "!")
 			name = strings.TrimSpace(strings.TrimPrefix(name, "!"))
-			r.Active = append(r.Active, engine.ActiveRef{Window: name, Negate: neg})
+			r.Active = append(r.Active, engine.ActiveRef{Schedule: name, Negate: neg})
 			l.activeRefs = append(l.activeRefs, windowRef{name: name, pos: l.pos(at), msg: label + ": active"})
 		}
 	}
@@ -359,7 +347,7 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 	if v := fields["actions"]; v == nil {
 		l.errAt(n, label+": actions: required (a list such as `- reply: {text: hello}`)")
 	} else {
-		r.Actions = l.parseActions(label, r.On, v)
+		r.Steps = l.parseActions(label, r.On, v)
 	}
 	l.rules = append(l.rules, r)
 }
@@ -530,7 +518,7 @@ func (l *loader) finish(source string, files []string, hash string) (*Loaded, er
 	}
 	set := engine.NewRuleSet(l.rules, l.vars)
 	set.NeedsRaw = l.needsRaw
-	set.Windows = l.windows
+	set.Schedules = l.windows
 	l.lint(set)
 	sortDiags(l.diags)
 	set.Source, set.Hash, set.LoadedAt = source, hash, time.Now()
@@ -600,7 +588,7 @@ func (l *loader) parseWindows(n *yaml.Node) {
 		if len(l.diags.Errors()) > before {
 			continue
 		}
-		w := &engine.Window{Name: name}
+		w := &engine.Schedule{Name: name}
 		fail := func(field string, err error) { l.errAt(fieldNode(v, field), prefix+field+": "+err.Error()) }
 		failItem := func(field string, i int, err error) {
 			l.errAt(itemNode(fieldNode(v, field), i), prefix+field+": "+err.Error())

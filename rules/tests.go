@@ -42,7 +42,7 @@ type EventDoc struct {
 	PicURL      string            `yaml:"pic_url"`
 	Format      string            `yaml:"format"`
 	Recognition string            `yaml:"recognition"`
-	Location    engine.Location   `yaml:"location"`
+	Location    engine.Geo        `yaml:"location"`
 	Link        engine.Link       `yaml:"link"`
 	Scan        engine.Scan       `yaml:"scan"`
 	Payment     PaymentDoc        `yaml:"payment"`
@@ -97,7 +97,7 @@ func (d *EventDoc) Event(at time.Time) *engine.Event {
 	}
 	// A message so that WeChat's reply limits apply as they would live.
 	m := &wechat.Message{FromUserName: ev.From, ToUserName: ev.To, CreateTime: at.Unix(), MsgType: "event", Event: ev.Type}
-	if slices.Contains(engine.UserMessageTypes, ev.Type) {
+	if engine.IsMessageType(ev.Type) {
 		m.MsgType, m.Event = ev.Type, ""
 	}
 	ev.Message = m
@@ -239,9 +239,9 @@ func RunTest(ctx context.Context, set *engine.RuleSet, tc *TestCase, loc *time.L
 		}
 	}
 	if x.Actions != nil {
-		names := make([]string, len(got.Actions))
-		for i, a := range got.Actions {
-			_, names[i], _ = strings.Cut(a, "/")
+		names := make([]string, len(got.Steps))
+		for i, st := range got.Steps {
+			names[i] = got.Action(st)
 		}
 		if !slices.Equal(names, *x.Actions) {
 			res.Failures = append(res.Failures, fmt.Sprintf("actions: got %s, want %s", list(names), list(*x.Actions)))

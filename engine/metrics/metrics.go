@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -211,13 +211,13 @@ func (m *Metrics) ActionDone(action string, took time.Duration, err error) {
 // DeadlinePassed implements engine.Observer.
 func (m *Metrics) DeadlinePassed() { m.deadlines.Inc() }
 
-// Delivered implements engine.OutboxObserver.
-func (m *Metrics) Delivered(s *engine.Send, _ time.Duration) {
+// Delivered implements outbox.Observer.
+func (m *Metrics) Delivered(s *outbox.Send, _ time.Duration) {
 	m.deliveries.WithLabelValues(s.Kind).Inc()
 }
 
-// Failed implements engine.OutboxObserver.
-func (m *Metrics) Failed(s *engine.Send, err error, _ bool) {
+// Failed implements outbox.Observer.
+func (m *Metrics) Failed(s *outbox.Send, err error, _ bool) {
 	code := "other"
 	if c, ok := wechat.APICode(err); ok {
 		code = strconv.Itoa(c)
@@ -227,11 +227,11 @@ func (m *Metrics) Failed(s *engine.Send, err error, _ bool) {
 	m.deliveryFails.WithLabelValues(s.Kind, code).Inc()
 }
 
-// DeadLettered implements engine.OutboxObserver.
-func (m *Metrics) DeadLettered(s *engine.Send, _ string) { m.deadLetters.WithLabelValues(s.Kind).Inc() }
+// DeadLettered implements outbox.Observer.
+func (m *Metrics) DeadLettered(s *outbox.Send, _ string) { m.deadLetters.WithLabelValues(s.Kind).Inc() }
 
 // WindowClosed counts a kefu send refused for a closed window.
-func (m *Metrics) WindowClosed(*engine.Send) { m.windowClosed.Inc() }
+func (m *Metrics) WindowClosed(*outbox.Send) { m.windowClosed.Inc() }
 
 // TokenRefreshed counts an access_token fetch.
 func (m *Metrics) TokenRefreshed(err error) {

@@ -13,7 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
 )
 
 var (
@@ -259,7 +259,7 @@ func pruneBucket(tx *bolt.Tx, name []byte, drop func(v []byte) bool) {
 	}
 }
 
-// ClaimOnce implements engine.Store: committed before it returns.
+// ClaimOnce implements Store: committed before it returns.
 func (s *Bolt) ClaimOnce(_ context.Context, key string, ttl time.Duration) (bool, error) {
 	now := s.now()
 	first := false
@@ -277,7 +277,7 @@ func (s *Bolt) ClaimOnce(_ context.Context, key string, ttl time.Duration) (bool
 	return first, err
 }
 
-// TakeCooldown implements engine.Store.
+// TakeCooldown implements Store.
 func (s *Bolt) TakeCooldown(_ context.Context, key string, ttl time.Duration) (bool, error) {
 	now := s.now()
 	s.mu.Lock()
@@ -290,14 +290,14 @@ func (s *Bolt) TakeCooldown(_ context.Context, key string, ttl time.Duration) (b
 	return true, nil
 }
 
-// OpenWindow implements engine.Store.
+// OpenWindow implements Store.
 func (s *Bolt) OpenWindow(_ context.Context, openID string, quota int, until time.Time) error {
 	now := s.now()
 	h := s.hash(openID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.windows[h]
-	left, u := engine.MergeWindow(int(w.Left), time.UnixMilli(w.Until), quota, until, now)
+	left, u := MergeWindow(int(w.Left), time.UnixMilli(w.Until), quota, until, now)
 	if int32(left) == w.Left && u.UnixMilli() == w.Until {
 		return nil
 	}
@@ -318,7 +318,7 @@ func (s *Bolt) markWindow(openID string) {
 	}
 }
 
-// TakeWindowSlot implements engine.Store.
+// TakeWindowSlot implements Store.
 func (s *Bolt) TakeWindowSlot(_ context.Context, openID string, now time.Time) (bool, error) {
 	h := s.hash(openID)
 	s.mu.Lock()
@@ -333,7 +333,7 @@ func (s *Bolt) TakeWindowSlot(_ context.Context, openID string, now time.Time) (
 	return true, nil
 }
 
-// CloseWindow implements engine.Store.
+// CloseWindow implements Store.
 func (s *Bolt) CloseWindow(_ context.Context, openID string) error {
 	h := s.hash(openID)
 	s.mu.Lock()
@@ -359,16 +359,16 @@ func idState(state byte, t time.Time) []byte {
 	return v
 }
 
-// Enqueue implements engine.Store: one fsync shared by concurrent callers.
+// Enqueue implements Store: one fsync shared by concurrent callers.
 // The recipients' kefu windows are written in the same transaction, so a
 // crash right after a push cannot leave its sends without their window.
-func (s *Bolt) Enqueue(_ context.Context, sends ...*engine.Send) error {
+func (s *Bolt) Enqueue(_ context.Context, sends ...*outbox.Send) error {
 	now := s.now()
 	windows := map[string][]byte{}
 	s.mu.Lock()
 	for _, snd := range sends {
-		if w, ok := s.windows[s.hash(snd.OpenID)]; ok {
-			windows[snd.OpenID] = w.encode()
+		if w, ok := s.windows[s.hash(snd.OrderKey)]; ok {
+			windows[snd.OrderKey] = w.encode()
 		}
 	}
 	s.mu.Unlock()
@@ -404,22 +404,22 @@ func (s *Bolt) Enqueue(_ context.Context, sends ...*engine.Send) error {
 	})
 }
 
-// Due implements engine.Store.
-func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string) bool) ([]*engine.Send, error) {
-	var out []*engine.Send
+// Due implements Store.
+func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
+	var out []*outbox.Send
 	err := s.db.View(func(tx *bolt.Tx) error {
 		seen := map[string]bool{}
 		c := tx.Bucket(bOutbox).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
-			var snd engine.Send
+			var snd outbox.Send
 			if err := json.Unmarshal(v, &snd); err != nil {
 				return fmt.Errorf("outbox entry %x: %w", k, err)
 			}
-			if seen[snd.OpenID] {
+			if seen[snd.OrderKey] {
 				continue
 			}
-			seen[snd.OpenID] = true
-			if (skip != nil && skip(snd.OpenID)) || snd.NotBefore.After(now) {
+			seen[snd.OrderKey] = true
+			if (skip != nil && skip(snd.OrderKey)) || snd.NotBefore.After(now) {
 				continue
 			}
 			out = append(out, &snd)
@@ -429,8 +429,8 @@ func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string
 	return out, err
 }
 
-// Done implements engine.Store.
-func (s *Bolt) Done(_ context.Context, snd *engine.Send) error {
+// Done implements Store.
+func (s *Bolt) Done(_ context.Context, snd *outbox.Send) error {
 	now := s.now()
 	return s.db.Batch(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bOutbox).Delete(seqKey(snd.Seq)); err != nil {
@@ -440,8 +440,8 @@ func (s *Bolt) Done(_ context.Context, snd *engine.Send) error {
 	})
 }
 
-// Retry implements engine.Store.
-func (s *Bolt) Retry(_ context.Context, snd *engine.Send) error {
+// Retry implements Store.
+func (s *Bolt) Retry(_ context.Context, snd *outbox.Send) error {
 	b, err := json.Marshal(snd)
 	if err != nil {
 		return err
@@ -455,10 +455,10 @@ func (s *Bolt) Retry(_ context.Context, snd *engine.Send) error {
 	})
 }
 
-// Dead implements engine.Store.
-func (s *Bolt) Dead(_ context.Context, snd *engine.Send, reason string) error {
+// Dead implements Store.
+func (s *Bolt) Dead(_ context.Context, snd *outbox.Send, reason string) error {
 	now := s.now()
-	b, err := json.Marshal(engine.DeadLetter{Send: snd, Reason: reason, At: now})
+	b, err := json.Marshal(outbox.DeadLetter{Send: snd, Reason: reason, At: now})
 	if err != nil {
 		return err
 	}
@@ -473,13 +473,13 @@ func (s *Bolt) Dead(_ context.Context, snd *engine.Send, reason string) error {
 	})
 }
 
-// DeadLetters implements engine.Store.
-func (s *Bolt) DeadLetters(_ context.Context, limit int) ([]engine.DeadLetter, error) {
-	var out []engine.DeadLetter
+// DeadLetters implements Store.
+func (s *Bolt) DeadLetters(_ context.Context, limit int) ([]outbox.DeadLetter, error) {
+	var out []outbox.DeadLetter
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bDead).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
-			var d engine.DeadLetter
+			var d outbox.DeadLetter
 			if err := json.Unmarshal(v, &d); err != nil {
 				return err
 			}
@@ -490,7 +490,7 @@ func (s *Bolt) DeadLetters(_ context.Context, limit int) ([]engine.DeadLetter, e
 	return out, err
 }
 
-// Pending implements engine.Store.
+// Pending implements Store.
 func (s *Bolt) Pending(context.Context) (int, error) {
 	n := 0
 	err := s.db.View(func(tx *bolt.Tx) error {

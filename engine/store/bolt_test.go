@@ -4,13 +4,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/store/storetest"
 )
 
 func TestBoltConformance(t *testing.T) {
-	reopen := func(t *testing.T, s engine.Store, clock *storetest.Clock, crash bool) engine.Store {
+	reopen := func(t *testing.T, s store.Store, clock *storetest.Clock, crash bool) store.Store {
 		b := s.(*store.Bolt)
 		path := b.Path()
 		closer := b.Close
@@ -28,10 +27,10 @@ func TestBoltConformance(t *testing.T) {
 		return r
 	}
 	storetest.Run(t, storetest.Opener{
-		Crash: func(t *testing.T, s engine.Store, clock *storetest.Clock) engine.Store {
+		Crash: func(t *testing.T, s store.Store, clock *storetest.Clock) store.Store {
 			return reopen(t, s, clock, true)
 		},
-		Open: func(t *testing.T, clock *storetest.Clock) engine.Store {
+		Open: func(t *testing.T, clock *storetest.Clock) store.Store {
 			s, err := store.OpenBolt(filepath.Join(t.TempDir(), "wxbot.db"), clock.Now)
 			if err != nil {
 				t.Fatal(err)
@@ -39,7 +38,7 @@ func TestBoltConformance(t *testing.T) {
 			t.Cleanup(func() { s.Close() })
 			return s
 		},
-		Reopen: func(t *testing.T, s engine.Store, clock *storetest.Clock) engine.Store {
+		Reopen: func(t *testing.T, s store.Store, clock *storetest.Clock) store.Store {
 			return reopen(t, s, clock, false)
 		},
 	})
@@ -47,7 +46,7 @@ func TestBoltConformance(t *testing.T) {
 
 func TestMemoryConformance(t *testing.T) {
 	storetest.Run(t, storetest.Opener{
-		Open: func(t *testing.T, clock *storetest.Clock) engine.Store { return engine.NewMemoryStore(clock.Now) },
+		Open: func(t *testing.T, clock *storetest.Clock) store.Store { return store.NewMemory(clock.Now) },
 	})
 }
 

@@ -1,5 +1,11 @@
-// Package store implements engine.Store: the embedded store on bbolt for
-// one machine (bolt:PATH) and, for replicas, Redis (redis://HOST:PORT/DB).
+// Package store keeps the state the engine, the outbox and the handlers
+// need beyond a push ([Store]): in process memory ([Memory], for tests and
+// offline runs), the embedded store on bbolt for one machine (bolt:PATH)
+// and, for replicas, Redis (redis://HOST:PORT/DB).
+//
+// It imports nothing of wxbot but engine/outbox (the sends it queues) and
+// engine/dedup (the retry cache it shares on Redis), so that engine can
+// import it for its default.
 //
 // # Durability
 //

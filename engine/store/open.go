@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/wxbot/wxbot/engine"
 )
 
 // Open opens the store a --store URL names: bolt:PATH or redis://….
-func Open(url string, now func() time.Time) (engine.Store, error) {
+func Open(url string, now func() time.Time) (Store, error) {
 	switch {
 	case strings.HasPrefix(url, "bolt:"):
 		path := strings.TrimPrefix(url, "bolt:")

@@ -14,7 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
 )
 
 // Redis is the store replicas share. The outbox is a Redis stream read by a
@@ -124,17 +124,17 @@ func (s *Redis) take(ctx context.Context, key string, ttl time.Duration) (bool, 
 	return r == 1, err
 }
 
-// TakeCooldown implements engine.Store.
+// TakeCooldown implements Store.
 func (s *Redis) TakeCooldown(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	return s.take(ctx, s.k("cd", key), ttl)
 }
 
-// ClaimOnce implements engine.Store.
+// ClaimOnce implements Store.
 func (s *Redis) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	return s.take(ctx, s.k("once", key), ttl)
 }
 
-// openWindow applies engine.MergeWindow in Redis: KEYS[1] is the user's
+// openWindow applies MergeWindow in Redis: KEYS[1] is the user's
 // window hash; ARGV quota, until (ms), now (ms).
 var openWindow = redis.NewScript(`
 local left = tonumber(redis.call('HGET', KEYS[1], 'left') or '0')
@@ -155,18 +155,18 @@ if left > 0 and tonumber(ARGV[1]) < u then
 end
 return 0`)
 
-// OpenWindow implements engine.Store.
+// OpenWindow implements Store.
 func (s *Redis) OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error {
 	return openWindow.Run(ctx, s.rdb, []string{s.k("win", openID)}, quota, ms(until), ms(s.now())).Err()
 }
 
-// TakeWindowSlot implements engine.Store.
+// TakeWindowSlot implements Store.
 func (s *Redis) TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error) {
 	r, err := takeSlot.Run(ctx, s.rdb, []string{s.k("win", openID)}, ms(now)).Int()
 	return r == 1, err
 }
 
-// CloseWindow implements engine.Store.
+// CloseWindow implements Store.
 func (s *Redis) CloseWindow(ctx context.Context, openID string) error {
 	key := s.k("win", openID)
 	n, err := s.rdb.Exists(ctx, key).Result()
@@ -184,8 +184,8 @@ local useq = redis.call('INCR', KEYS[3])
 redis.call('XADD', KEYS[2], '*', 'send', ARGV[2], 'useq', useq)
 return useq`)
 
-// Enqueue implements engine.Store.
-func (s *Redis) Enqueue(ctx context.Context, sends ...*engine.Send) error {
+// Enqueue implements Store.
+func (s *Redis) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
 	pipe := s.rdb.Pipeline()
 	for _, snd := range sends {
 		b, err := json.Marshal(snd)
@@ -193,7 +193,7 @@ func (s *Redis) Enqueue(ctx context.Context, sends ...*engine.Send) error {
 			return err
 		}
 		// EVAL, not EVALSHA: a pipeline cannot fall back when the script cache is empty.
-		enqueueScript.Eval(ctx, pipe, []string{s.k("id", snd.ID), s.k("outbox"), s.k("useq", snd.OpenID)},
+		enqueueScript.Eval(ctx, pipe, []string{s.k("id", snd.ID), s.k("outbox"), s.k("useq", snd.OrderKey)},
 			int(idRetention.Seconds()), b)
 	}
 	_, err := pipe.Exec(ctx)
@@ -206,14 +206,14 @@ func (s *Redis) Enqueue(ctx context.Context, sends ...*engine.Send) error {
 // held is a stream entry this consumer owns.
 type held struct {
 	id   string
-	send *engine.Send
+	send *outbox.Send
 }
 
 func (s *Redis) parse(msgs []redis.XMessage) []held {
 	out := make([]held, 0, len(msgs))
 	for _, m := range msgs {
 		raw, _ := m.Values["send"].(string)
-		var snd engine.Send
+		var snd outbox.Send
 		if json.Unmarshal([]byte(raw), &snd) != nil {
 			continue // not ours to deliver; it will be dead-lettered below
 		}
@@ -224,12 +224,12 @@ func (s *Redis) parse(msgs []redis.XMessage) []held {
 	return out
 }
 
-// Due implements engine.Store. It takes over sends idle too long with a
+// Due implements Store. It takes over sends idle too long with a
 // dead consumer, reads this consumer's own and new sends, and returns those
 // ready now in per-user order. Sends it keeps waiting (not yet due, or
 // behind an earlier send of their user) have their idle time reset, so
 // that live consumers do not lose them to XAUTOCLAIM.
-func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(string) bool) ([]*engine.Send, error) {
+func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
 	stream := s.k("outbox")
 	if _, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: redisGroup,
 		Consumer: s.consumer, MinIdle: s.ClaimIdle, Start: "0-0", Count: 100}).Result(); err != nil && !errors.Is(err, redis.Nil) {
@@ -258,9 +258,9 @@ func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(str
 	seen := map[string]bool{}
 	var users []string
 	for _, h := range all {
-		if !seen[h.send.OpenID] {
-			seen[h.send.OpenID] = true
-			users = append(users, h.send.OpenID)
+		if !seen[h.send.OrderKey] {
+			seen[h.send.OrderKey] = true
+			users = append(users, h.send.OrderKey)
 		}
 	}
 	keys := make([]string, len(users))
@@ -277,11 +277,11 @@ func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(str
 			cursor[u], _ = strconv.ParseUint(v, 10, 64)
 		}
 	}
-	var out []*engine.Send
+	var out []*outbox.Send
 	var waiting []string
 	chosen := map[string]bool{}
 	for _, h := range all {
-		u := h.send.OpenID
+		u := h.send.OrderKey
 		ok := len(out) < limit && !chosen[u] && h.send.Seq == cursor[u]+1 &&
 			!h.send.NotBefore.After(now) && (skip == nil || !skip(u))
 		if ok {
@@ -329,19 +329,19 @@ redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
 if KEYS[4] then redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'dead', ARGV[5]) end
 return n`)
 
-// Done implements engine.Store.
-func (s *Redis) Done(ctx context.Context, snd *engine.Send) error {
-	return settleScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("ucur", snd.OpenID), s.k("id", snd.ID)},
+// Done implements Store.
+func (s *Redis) Done(ctx context.Context, snd *outbox.Send) error {
+	return settleScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("ucur", snd.OrderKey), s.k("id", snd.ID)},
 		snd.Ref, snd.Seq, "d", int(idRetention.Seconds())).Err()
 }
 
-// Dead implements engine.Store.
-func (s *Redis) Dead(ctx context.Context, snd *engine.Send, reason string) error {
-	b, err := json.Marshal(engine.DeadLetter{Send: snd, Reason: reason, At: s.now()})
+// Dead implements Store.
+func (s *Redis) Dead(ctx context.Context, snd *outbox.Send, reason string) error {
+	b, err := json.Marshal(outbox.DeadLetter{Send: snd, Reason: reason, At: s.now()})
 	if err != nil {
 		return err
 	}
-	return settleScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("ucur", snd.OpenID), s.k("id", snd.ID), s.k("dead")},
+	return settleScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("ucur", snd.OrderKey), s.k("id", snd.ID), s.k("dead")},
 		snd.Ref, snd.Seq, "x", int(idRetention.Seconds()), b).Err()
 }
 
@@ -353,8 +353,8 @@ redis.call('XACK', KEYS[1], 'wxbot', ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 return 1`)
 
-// Retry implements engine.Store.
-func (s *Redis) Retry(ctx context.Context, snd *engine.Send) error {
+// Retry implements Store.
+func (s *Redis) Retry(ctx context.Context, snd *outbox.Send) error {
 	b, err := json.Marshal(snd)
 	if err != nil {
 		return err
@@ -362,15 +362,15 @@ func (s *Redis) Retry(ctx context.Context, snd *engine.Send) error {
 	return retryScript.Run(ctx, s.rdb, []string{s.k("outbox")}, snd.Ref, b, snd.Seq).Err()
 }
 
-// DeadLetters implements engine.Store.
-func (s *Redis) DeadLetters(ctx context.Context, limit int) ([]engine.DeadLetter, error) {
+// DeadLetters implements Store.
+func (s *Redis) DeadLetters(ctx context.Context, limit int) ([]outbox.DeadLetter, error) {
 	msgs, err := s.rdb.XRevRangeN(ctx, s.k("dead"), "+", "-", int64(limit)).Result()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]engine.DeadLetter, 0, len(msgs))
+	out := make([]outbox.DeadLetter, 0, len(msgs))
 	for _, m := range msgs {
-		var d engine.DeadLetter
+		var d outbox.DeadLetter
 		if raw, ok := m.Values["dead"].(string); ok && json.Unmarshal([]byte(raw), &d) == nil {
 			out = append(out, d)
 		}
@@ -378,11 +378,11 @@ func (s *Redis) DeadLetters(ctx context.Context, limit int) ([]engine.DeadLetter
 	return out, nil
 }
 
-// Pending implements engine.Store: entries still in the stream.
+// Pending implements Store: entries still in the stream.
 func (s *Redis) Pending(ctx context.Context) (int, error) {
 	n, err := s.rdb.XLen(ctx, s.k("outbox")).Result()
 	return int(n), err
 }
 
-// Close implements engine.Store.
+// Close implements Store.
 func (s *Redis) Close() error { return s.rdb.Close() }

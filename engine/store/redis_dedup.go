@@ -8,10 +8,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/dedup"
 )
 
-// RedisDedup is the engine.Deduper replicas share: the first copy of a push
+// RedisDedup is the dedup.Cache replicas share: the first copy of a push
 // marks it pending in Redis, later copies (WeChat's retries, wherever the
 // load balancer sends them) poll until the first copy's answer is stored,
 // and get its bytes.
@@ -41,8 +41,8 @@ end
 redis.call('SET', KEYS[1], 'p:' .. ARGV[1], 'PX', ARGV[3])
 return 1`)
 
-// Claim implements engine.Deduper.
-func (d *RedisDedup) Claim(ctx context.Context, key string) (engine.Answer, bool, error) {
+// Claim implements dedup.Cache.
+func (d *RedisDedup) Claim(ctx context.Context, key string) (dedup.Answer, bool, error) {
 	k := d.s.k("dedup", key)
 	r, err := claimScript.Run(ctx, d.s.rdb, []string{k}, ms(d.s.now()), d.Stale.Milliseconds(), d.ttl.Milliseconds()).Int()
 	if err != nil {

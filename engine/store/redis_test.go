@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/store/storetest"
 )
@@ -45,14 +45,14 @@ func cleanup(t testing.TB, s *store.Redis) {
 
 func TestRedisConformance(t *testing.T) {
 	var n int
-	prefixOf := map[engine.Store]string{}
-	open := func(t *testing.T, clock *storetest.Clock, prefix string) engine.Store {
+	prefixOf := map[store.Store]string{}
+	open := func(t *testing.T, clock *storetest.Clock, prefix string) store.Store {
 		s := openRedis(t, prefix, clock.Now)
 		prefixOf[s] = prefix
 		t.Cleanup(func() { cleanup(t, s); s.Close() })
 		return s
 	}
-	reopen := func(t *testing.T, s engine.Store, clock *storetest.Clock) engine.Store {
+	reopen := func(t *testing.T, s store.Store, clock *storetest.Clock) store.Store {
 		p := prefixOf[s]
 		r := openRedis(t, p, clock.Now)
 		prefixOf[r] = p
@@ -61,7 +61,7 @@ func TestRedisConformance(t *testing.T) {
 		return r
 	}
 	storetest.Run(t, storetest.Opener{
-		Open: func(t *testing.T, clock *storetest.Clock) engine.Store {
+		Open: func(t *testing.T, clock *storetest.Clock) store.Store {
 			n++
 			return open(t, clock, fmt.Sprintf("wxbot-test-%d-%d-%d:", os.Getpid(), time.Now().UnixNano(), n))
 		},
@@ -84,8 +84,8 @@ func TestRedisTakeover(t *testing.T) {
 	defer b.Close()
 	a.ClaimIdle, b.ClaimIdle = 200*time.Millisecond, 200*time.Millisecond
 	ctx := context.Background()
-	if err := a.Enqueue(ctx, &engine.Send{ID: "t1", Kind: engine.KindKefu, OpenID: "U"},
-		&engine.Send{ID: "t2", Kind: engine.KindKefu, OpenID: "U"}); err != nil {
+	if err := a.Enqueue(ctx, &outbox.Send{ID: "t1", Kind: outbox.KindKefu, OrderKey: "U"},
+		&outbox.Send{ID: "t2", Kind: outbox.KindKefu, OrderKey: "U"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := a.Due(ctx, time.Now(), 10, nil)

@@ -116,3 +116,32 @@ func (c *Client) Typing(ctx context.Context, openID string, typing bool) error {
 	return c.Call(ctx, http.MethodPost, "/cgi-bin/message/custom/typing", nil,
 		map[string]string{"touser": openID, "command": cmd}, nil)
 }
+
+// KefuFromReply turns a passive reply into the kefu message that says the
+// same, for a reply that came too late to be passive. A transfer has no
+// kefu equivalent, nor has a news reply without articles: ok is false.
+func KefuFromReply(openID string, r *Reply) (m *KefuMessage, ok bool) {
+	m = &KefuMessage{ToUser: openID, MsgType: r.Type}
+	switch r.Type {
+	case ReplyText:
+		m.Text = &KefuText{Content: r.Content}
+	case ReplyImage:
+		m.Image = &KefuMedia{MediaID: r.MediaID}
+	case ReplyVoice:
+		m.Voice = &KefuMedia{MediaID: r.MediaID}
+	case ReplyVideo:
+		m.Video = &KefuVideo{MediaID: r.MediaID, ThumbMediaID: r.ThumbMediaID, Title: r.Title, Description: r.Description}
+	case ReplyMusic:
+		m.Music = &KefuMusic{Title: r.Title, Description: r.Description, MusicURL: r.MusicURL,
+			HQMusicURL: r.HQMusicURL, ThumbMediaID: r.ThumbMediaID}
+	case ReplyNews:
+		if len(r.Articles) == 0 {
+			return nil, false
+		}
+		a := r.Articles[0] // kefu news takes one article (45008 otherwise)
+		m.News = &KefuNews{Articles: []KefuArticle{{Title: a.Title, Description: a.Description, URL: a.URL, PicURL: a.PicURL}}}
+	default:
+		return nil, false
+	}
+	return m, true
+}

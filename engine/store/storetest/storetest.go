@@ -1,4 +1,4 @@
-// Package storetest is the conformance suite every engine.Store passes: the
+// Package storetest is the conformance suite every store.Store passes: the
 // in-memory store, the embedded bbolt store and the Redis store run the same
 // tests, so they behave alike.
 package storetest
@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // Clock is a settable clock for stores under test.
@@ -22,10 +23,10 @@ func (c *Clock) Now() time.Time { return c.T }
 // Opener opens a fresh, empty store on clock. Reopen, when not nil, closes
 // s and opens the same data again (durable stores only).
 type Opener struct {
-	Open   func(t *testing.T, clock *Clock) engine.Store
-	Reopen func(t *testing.T, s engine.Store, clock *Clock) engine.Store
+	Open   func(t *testing.T, clock *Clock) store.Store
+	Reopen func(t *testing.T, s store.Store, clock *Clock) store.Store
 	// Crash, when not nil, is Reopen after an unclean stop.
-	Crash func(t *testing.T, s engine.Store, clock *Clock) engine.Store
+	Crash func(t *testing.T, s store.Store, clock *Clock) store.Store
 }
 
 // Run runs the suite.
@@ -46,12 +47,12 @@ func Run(t *testing.T, o Opener) {
 
 func start() *Clock { return &Clock{T: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)} }
 
-func send(id, user string) *engine.Send {
-	return &engine.Send{ID: id, Kind: engine.KindKefu, OpenID: user, Rule: "r",
+func send(id, user string) *outbox.Send {
+	return &outbox.Send{ID: id, Kind: outbox.KindKefu, OrderKey: user, Rule: "r",
 		Payload: json.RawMessage(fmt.Sprintf(`{"text":{"content":%q}}`, id))}
 }
 
-func ids(ss []*engine.Send) []string {
+func ids(ss []*outbox.Send) []string {
 	out := []string{}
 	for _, s := range ss {
 		out = append(out, s.ID)
@@ -182,7 +183,7 @@ func testOutboxOrder(t *testing.T, o Opener) {
 	must(t, err)
 	eq(t, "due: each user's oldest, not the delayed one", ids(due), []string{"a1", "b1"})
 	for _, d := range due {
-		if d.Seq == 0 || d.Kind != engine.KindKefu || string(d.Payload) == "" {
+		if d.Seq == 0 || d.Kind != outbox.KindKefu || string(d.Payload) == "" {
 			t.Errorf("due send lost fields: %+v", d)
 		}
 	}

@@ -1,4 +1,4 @@
-package engine
+package callback
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -26,24 +27,24 @@ var testNow = time.Unix(1700000000, 0)
 
 // testBot is an engine with one text rule and one click rule, and a handler.
 type testBot struct {
-	e    *Engine
+	e    *engine.Engine
 	h    *Handler
 	runs atomic.Int32  // how many times an action ran
 	gate chan struct{} // when not nil, the "slow" rule waits on it
 }
 
-func newTestBot(t *testing.T, cfg HandlerConfig) *testBot {
+func newTestBot(t *testing.T, cfg Config) *testBot {
 	t.Helper()
 	b := &testBot{}
-	b.e = New(Options{Now: func() time.Time { return testNow }})
-	reply := func(text string) Step {
-		return Step{Name: "reply", Passive: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
+	b.e = engine.New(engine.Options{Now: func() time.Time { return testNow }})
+	reply := func(text string) engine.Step {
+		return engine.Step{Name: "reply", Passive: true, Action: engine.ActionFunc(func(_ context.Context, c *engine.Call) error {
 			b.runs.Add(1)
 			c.Reply(&wechat.Reply{Type: wechat.ReplyText, Content: text + c.Event.Content})
 			return nil
 		})}
 	}
-	slow := Step{Name: "slow", Passive: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
+	slow := engine.Step{Name: "slow", Passive: true, Action: engine.ActionFunc(func(_ context.Context, c *engine.Call) error {
 		b.runs.Add(1)
 		if b.gate != nil {
 			<-b.gate
@@ -52,12 +53,12 @@ func newTestBot(t *testing.T, cfg HandlerConfig) *testBot {
 		return nil
 	})}
 	echo := rule("echo", []string{"text"}, prefix("echo"))
-	echo.Actions = []Step{reply("you said: ")}
+	echo.Steps = []engine.Step{reply("you said: ")}
 	slowRule := rule("slow", []string{"text"}, exact("slow"))
-	slowRule.Actions = []Step{slow}
+	slowRule.Steps = []engine.Step{slow}
 	click := rule("click", []string{"click"}, keys("K"))
-	click.Actions = []Step{reply("clicked")}
-	b.e.SetRules(NewRuleSet([]*Rule{echo, slowRule, click}, nil))
+	click.Steps = []engine.Step{reply("clicked")}
+	b.e.SetRules(engine.NewRuleSet([]*engine.Rule{echo, slowRule, click}, nil))
 	if cfg.Token == "" {
 		cfg.Token = testToken
 	}
@@ -114,7 +115,7 @@ func replyContent(t *testing.T, body []byte) string {
 }
 
 func TestHandlerVerify(t *testing.T) {
-	b := newTestBot(t, HandlerConfig{PreviousToken: "oldtoken"})
+	b := newTestBot(t, Config{PreviousToken: "oldtoken"})
 	sign := func(token string) string {
 		return "/wechat?signature=" + wechat.Signature(token, "1510823015", "370631640") +
 			"&timestamp=1510823015&nonce=370631640&echostr=hello%20world"
@@ -138,7 +139,7 @@ func TestHandlerVerify(t *testing.T) {
 		})
 	}
 	// The published vector: the signature of (mptokenauth, 1510823015, 370631640).
-	v := NewHandler(New(Options{}), HandlerConfig{Token: "mptokenauth"})
+	v := NewHandler(engine.New(engine.Options{}), Config{Token: "mptokenauth"})
 	w := serve(v, httptest.NewRequest(http.MethodGet,
 		"/wechat?signature=141bf3cd6f3fae94b0ddae3fb98c19931e068341&timestamp=1510823015&nonce=370631640&echostr=ok", nil))
 	if w.Code != 200 || w.Body.String() != "ok" {
@@ -152,8 +153,8 @@ func TestHandlerRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	otherApp, _ := wechat.NewCipher(testAESKey, "wx0000000000000000")
-	b := newTestBot(t, HandlerConfig{MaxSkew: 5 * time.Minute, Cipher: cipher})
-	strict := newTestBot(t, HandlerConfig{RequireEncryption: true, Cipher: cipher})
+	b := newTestBot(t, Config{MaxSkew: 5 * time.Minute, Cipher: cipher})
+	strict := newTestBot(t, Config{RequireEncryption: true, Cipher: cipher})
 	push := textPush("echo hi", "1")
 	tamperedSig := signedRequest(testToken, testNow, cipher, push)
 	tamperedSig.URL.RawQuery = strings.Replace(tamperedSig.URL.RawQuery, "msg_signature=", "msg_signature=0", 1)
@@ -186,7 +187,7 @@ func TestHandlerRefusals(t *testing.T) {
 }
 
 func TestHandlerBadBodies(t *testing.T) {
-	b := newTestBot(t, HandlerConfig{})
+	b := newTestBot(t, Config{})
 	ts := strconv.FormatInt(testNow.Unix(), 10)
 	target := "/wechat?timestamp=" + ts + "&nonce=1&signature=" + wechat.Signature(testToken, ts, "1")
 	for _, tt := range []struct {
@@ -210,7 +211,7 @@ func TestHandlerBadBodies(t *testing.T) {
 
 func TestHandlerReplies(t *testing.T) {
 	cipher, _ := wechat.NewCipher(testAESKey, testAppID)
-	b := newTestBot(t, HandlerConfig{Cipher: cipher})
+	b := newTestBot(t, Config{Cipher: cipher})
 
 	// Plaintext push, plaintext reply.
 	w := serve(b.h, signedRequest(testToken, testNow, nil, textPush("echo 你好 ]]> <b>", "10")))
@@ -258,7 +259,7 @@ func TestHandlerReplies(t *testing.T) {
 }
 
 func TestHandlerRetriesRunRulesOnce(t *testing.T) {
-	b := newTestBot(t, HandlerConfig{})
+	b := newTestBot(t, Config{})
 	b.gate = make(chan struct{})
 	push := textPush("slow", "4363689963896700987")
 
@@ -301,7 +302,7 @@ func TestHandlerRetriesRunRulesOnce(t *testing.T) {
 }
 
 func TestHandlerDeadline(t *testing.T) {
-	b := newTestBot(t, HandlerConfig{ReplyDeadline: 10 * time.Millisecond})
+	b := newTestBot(t, Config{ReplyDeadline: 10 * time.Millisecond})
 	b.gate = make(chan struct{}) // never released before the deadline
 	push := textPush("slow", "99")
 	w := serve(b.h, signedRequest(testToken, testNow, nil, push))
@@ -324,14 +325,14 @@ func BenchmarkHandler(b *testing.B) {
 			if mode == "safe" {
 				cipher, _ = wechat.NewCipher(testAESKey, testAppID)
 			}
-			e := New(Options{Now: func() time.Time { return testNow }})
+			e := engine.New(engine.Options{Now: func() time.Time { return testNow }})
 			r := rule("hello", []string{"text"}, exact("hello"))
-			r.Actions = []Step{{Name: "reply", Passive: true, Inline: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
+			r.Steps = []engine.Step{{Name: "reply", Passive: true, Inline: true, Action: engine.ActionFunc(func(_ context.Context, c *engine.Call) error {
 				c.Reply(&wechat.Reply{Type: wechat.ReplyText, Content: "hi"})
 				return nil
 			})}}
-			e.SetRules(NewRuleSet([]*Rule{r}, nil))
-			h := NewHandler(e, HandlerConfig{Token: testToken, Cipher: cipher, Logger: slog.New(slog.DiscardHandler)})
+			e.SetRules(engine.NewRuleSet([]*engine.Rule{r}, nil))
+			h := NewHandler(e, Config{Token: testToken, Cipher: cipher, Logger: slog.New(slog.DiscardHandler)})
 			const batch = 4096
 			reqs := make([]*http.Request, 0, batch)
 			b.ReportAllocs()

@@ -1,4 +1,4 @@
-package engine
+package outbox_test
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // recorder is a deliverer that records deliveries and fails on demand.
@@ -24,10 +27,10 @@ func newRecorder() *recorder {
 	return &recorder{fail: map[string][]error{}, inFlight: map[string]int{}, done: make(chan string, 100)}
 }
 
-func (r *recorder) Deliver(ctx context.Context, s *Send) error {
+func (r *recorder) Deliver(ctx context.Context, s *outbox.Send) error {
 	r.mu.Lock()
-	r.inFlight[s.OpenID]++
-	if r.inFlight[s.OpenID] > 1 {
+	r.inFlight[s.OrderKey]++
+	if r.inFlight[s.OrderKey] > 1 {
 		r.overlap = true
 	}
 	var err error
@@ -37,7 +40,7 @@ func (r *recorder) Deliver(ctx context.Context, s *Send) error {
 	r.mu.Unlock()
 	time.Sleep(time.Millisecond) // give overlapping deliveries a chance to show
 	r.mu.Lock()
-	r.inFlight[s.OpenID]--
+	r.inFlight[s.OrderKey]--
 	if err == nil {
 		r.delivered = append(r.delivered, s.ID)
 	}
@@ -48,14 +51,14 @@ func (r *recorder) Deliver(ctx context.Context, s *Send) error {
 	return err
 }
 
-func runOutbox(t *testing.T, store Store, d Deliverer, o OutboxOptions) *Outbox {
+func runOutbox(t *testing.T, q outbox.Queue, d outbox.Deliverer, o outbox.Options) *outbox.Outbox {
 	t.Helper()
 	if o.Backoff == nil {
 		o.Backoff = func(int) time.Duration { return time.Millisecond }
 	}
 	o.Poll = 5 * time.Millisecond
-	ob := NewOutbox(store, o)
-	ob.Register(KindKefu, d)
+	ob := outbox.New(q, o)
+	ob.Register(outbox.KindKefu, d)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { ob.Run(ctx); close(done) }()
@@ -75,14 +78,14 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 func TestOutboxKeepsPerUserOrder(t *testing.T) {
-	store := NewMemoryStore(nil)
+	st := store.NewMemory(nil)
 	rec := newRecorder()
 	rec.fail["A/2"] = []error{errors.New("busy"), errors.New("busy")} // A/3 must wait for A/2
-	ob := runOutbox(t, store, rec, OutboxOptions{Workers: 4})
-	var sends []*Send
+	ob := runOutbox(t, st, rec, outbox.Options{Workers: 4})
+	var sends []*outbox.Send
 	for i := 1; i <= 5; i++ {
 		for _, u := range []string{"A", "B", "C"} {
-			sends = append(sends, &Send{ID: fmt.Sprintf("%s/%d", u, i), Kind: KindKefu, OpenID: u})
+			sends = append(sends, &outbox.Send{ID: fmt.Sprintf("%s/%d", u, i), Kind: outbox.KindKefu, OrderKey: u})
 		}
 	}
 	if err := ob.Enqueue(context.Background(), sends...); err != nil {
@@ -105,16 +108,16 @@ func TestOutboxKeepsPerUserOrder(t *testing.T) {
 }
 
 func TestOutboxDeadLetters(t *testing.T) {
-	store := NewMemoryStore(nil)
+	st := store.NewMemory(nil)
 	rec := newRecorder()
-	rec.fail["perm"] = []error{Permanent(errors.New("errcode 45015"))}
+	rec.fail["perm"] = []error{outbox.Permanent(errors.New("errcode 45015"))}
 	rec.fail["flaky"] = []error{errors.New("a"), errors.New("b"), errors.New("c")}
-	ob := runOutbox(t, store, rec, OutboxOptions{MaxAttempts: 3})
-	ob.Enqueue(context.Background(), &Send{ID: "perm", Kind: KindKefu, OpenID: "U"},
-		&Send{ID: "flaky", Kind: KindKefu, OpenID: "V"}, &Send{ID: "after", Kind: KindKefu, OpenID: "U"})
-	waitFor(t, "two dead letters", func() bool { d, _ := store.DeadLetters(context.Background(), 10); return len(d) == 2 })
-	waitFor(t, "the send after the dead one", func() bool { n, _ := store.Pending(context.Background()); return n == 0 })
-	dead, _ := store.DeadLetters(context.Background(), 10)
+	ob := runOutbox(t, st, rec, outbox.Options{MaxAttempts: 3})
+	ob.Enqueue(context.Background(), &outbox.Send{ID: "perm", Kind: outbox.KindKefu, OrderKey: "U"},
+		&outbox.Send{ID: "flaky", Kind: outbox.KindKefu, OrderKey: "V"}, &outbox.Send{ID: "after", Kind: outbox.KindKefu, OrderKey: "U"})
+	waitFor(t, "two dead letters", func() bool { d, _ := st.DeadLetters(context.Background(), 10); return len(d) == 2 })
+	waitFor(t, "the send after the dead one", func() bool { n, _ := st.Pending(context.Background()); return n == 0 })
+	dead, _ := st.DeadLetters(context.Background(), 10)
 	reasons := map[string]string{}
 	for _, d := range dead {
 		reasons[d.Send.ID] = d.Reason
@@ -133,19 +136,19 @@ func TestOutboxDeadLetters(t *testing.T) {
 }
 
 func TestOutboxRetriesThenDelivers(t *testing.T) {
-	store := NewMemoryStore(nil)
+	st := store.NewMemory(nil)
 	rec := newRecorder()
 	rec.fail["s"] = []error{errors.New("errcode -1"), errors.New("network")}
 	var mu sync.Mutex
 	var waits []int
-	ob := runOutbox(t, store, rec, OutboxOptions{Backoff: func(n int) time.Duration {
+	ob := runOutbox(t, st, rec, outbox.Options{Backoff: func(n int) time.Duration {
 		mu.Lock()
 		waits = append(waits, n)
 		mu.Unlock()
 		return time.Millisecond
 	}})
-	ob.Enqueue(context.Background(), &Send{ID: "s", Kind: KindKefu, OpenID: "U"})
-	<-rec.done
+	ob.Enqueue(context.Background(), &outbox.Send{ID: "s", Kind: outbox.KindKefu, OrderKey: "U"})
+	recv(t, rec.done)
 	mu.Lock()
 	defer mu.Unlock()
 	if fmt.Sprint(waits) != "[1 2]" {
@@ -154,110 +157,68 @@ func TestOutboxRetriesThenDelivers(t *testing.T) {
 }
 
 func TestOutboxUnknownKind(t *testing.T) {
-	ob := NewOutbox(NewMemoryStore(nil), OutboxOptions{})
-	if err := ob.Enqueue(context.Background(), &Send{ID: "x", Kind: "template"}); err == nil {
+	ob := outbox.New(store.NewMemory(nil), outbox.Options{})
+	if err := ob.Enqueue(context.Background(), &outbox.Send{ID: "x", Kind: "template"}); err == nil {
 		t.Error("enqueued a send nobody can deliver")
 	}
 }
 
 func TestDefaultBackoff(t *testing.T) {
-	ob := NewOutbox(NewMemoryStore(nil), OutboxOptions{})
+	ob := outbox.New(store.NewMemory(nil), outbox.Options{})
 	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 5: 16 * time.Second, 9: 256 * time.Second, 10: 5 * time.Minute, 30: 5 * time.Minute} {
-		if got := ob.o.Backoff(n); got != want {
+		if got := ob.BackoffFor(n); got != want {
 			t.Errorf("backoff(%d) = %v, want %v", n, got, want)
 		}
-	}
-}
-
-// TestLateReplyGoesByKefu: a passive reply after the deadline is queued as
-// a kefu message for the same user.
-func TestLateReplyGoesByKefu(t *testing.T) {
-	store := NewMemoryStore(nil)
-	rec := newRecorder()
-	ob := runOutbox(t, store, rec, OutboxOptions{})
-	e := New(Options{Outbox: ob, Store: store})
-	defer e.Close(context.Background())
-	release := make(chan struct{})
-	r := rule("slow", []string{"text"})
-	r.Actions = []Step{{Name: "slow", Passive: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
-		<-release
-		c.Reply(textReply("finally"))
-		return nil
-	})}}
-	e.SetRules(NewRuleSet([]*Rule{r}, nil))
-	p := e.Dispatch(&Event{ID: "push-1", Type: "text", From: "oLate"})
-	passed := make(chan time.Time)
-	close(passed)
-	if _, outcome := p.Wait(passed); outcome != DeadlinePassed {
-		t.Fatalf("outcome %v", outcome)
-	}
-	close(release)
-	if id := <-rec.done; id != "push-1/late" {
-		t.Errorf("delivered %q, want the late reply", id)
-	}
-}
-
-// TestCallEnqueueIDs: sends get stable IDs from push, rule, step and count,
-// so a rerun of the same push (a retry after a restart) is idempotent.
-func TestCallEnqueueIDs(t *testing.T) {
-	store := NewMemoryStore(nil)
-	ob := NewOutbox(store, OutboxOptions{})
-	ob.Register(KindKefu, newRecorder())
-	e := New(Options{Outbox: ob, Store: store})
-	defer e.Close(context.Background())
-	twice := ActionFunc(func(ctx context.Context, c *Call) error {
-		c.Enqueue(ctx, KindKefu, map[string]string{"a": "<&>"}, SendOptions{})
-		return c.Enqueue(ctx, KindKefu, map[string]string{"b": "2"}, SendOptions{Delay: time.Minute, Typing: true})
-	})
-	r := rule("r", []string{"text"})
-	r.Actions = []Step{{Name: "x", Action: twice}, {Name: "y", Action: twice}}
-	e.SetRules(NewRuleSet([]*Rule{r}, nil))
-	for i := 0; i < 2; i++ { // the same push twice
-		e.Dispatch(&Event{ID: "P", Type: "text", From: "oU"}).Finish(context.Background())
-	}
-	due, _ := store.Due(context.Background(), time.Now().Add(time.Hour), 100, nil)
-	n, _ := store.Pending(context.Background())
-	if n != 4 || len(due) != 1 || due[0].ID != "P/r/0/1" || string(due[0].Payload) != `{"a":"<&>"}` {
-		t.Errorf("pending %d, first %+v", n, due)
 	}
 }
 
 // TestOutboxDoesNotResendWhatSettledDuringDue: a Due call that read the
 // store before a delivery settled must not hand that send out again.
 func TestOutboxDoesNotResendWhatSettledDuringDue(t *testing.T) {
-	inner := NewMemoryStore(nil)
-	ob := NewOutbox(inner, OutboxOptions{})
+	inner := store.NewMemory(nil)
+	ob := outbox.New(inner, outbox.Options{})
 	var deliveries atomic.Int32
-	ob.Register(KindKefu, DelivererFunc(func(context.Context, *Send) error { deliveries.Add(1); return nil }))
-	inner.Enqueue(context.Background(), &Send{ID: "s1", Kind: KindKefu, OpenID: "U"})
+	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(context.Context, *outbox.Send) error { deliveries.Add(1); return nil }))
+	inner.Enqueue(context.Background(), &outbox.Send{ID: "s1", Kind: outbox.KindKefu, OrderKey: "U"})
 	ctx := context.Background()
 
 	// Due call 1 hands the send to a worker.
-	skip1 := ob.skipper()
+	skip1 := ob.Skipper()
 	due, _ := inner.Due(ctx, time.Now(), 10, skip1)
 	if len(due) != 1 {
 		t.Fatalf("first Due: %d", len(due))
 	}
-	ob.mu.Lock()
-	ob.busy["U"] = true
-	ob.mu.Unlock()
+	ob.MarkBusy("U")
 	// Due call 2 starts and reads the store while the send is in flight…
-	skip2 := ob.skipper()
+	skip2 := ob.Skipper()
 	stale, _ := inner.Due(ctx, time.Now(), 10, nil)
 	// …then the delivery settles and the user is released…
-	ob.deliver(ctx, due[0])
-	ob.release("U")
+	ob.Deliver(ctx, due[0])
+	ob.Release("U")
 	// …and only now does call 2 apply its skip to what it read.
 	for _, d := range stale {
-		if !skip2(d.OpenID) {
+		if !skip2(d.OrderKey) {
 			t.Errorf("send %s handed out again after it settled", d.ID)
 		}
 	}
 	// A Due call that starts after the settling sees the store as it is.
-	if due, _ := inner.Due(ctx, time.Now(), 10, ob.skipper()); len(due) != 0 {
+	if due, _ := inner.Due(ctx, time.Now(), 10, ob.Skipper()); len(due) != 0 {
 		t.Errorf("still due after delivery: %v", due)
 	}
 	if deliveries.Load() != 1 {
 		t.Errorf("%d deliveries", deliveries.Load())
+	}
+}
+
+// recv takes one value from ch, failing the test rather than hanging until
+// go test's timeout when none comes.
+func recv[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting for a delivery")
+		panic("unreachable")
 	}
 }

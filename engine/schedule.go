@@ -7,15 +7,16 @@ import (
 	"time"
 )
 
-// Window is a named span of time that rules refer to with `active:` and
-// active("name"): office hours, a campaign. A time is inside when it falls on
-// one of the weekdays, within one of the hour ranges, and between From and
-// Until; an empty part does not restrict.
-type Window struct {
+// Schedule is a named span of time, an entry of the rules file's
+// `windows:`, that rules refer to with `active:` and active("name"): office
+// hours, a campaign. (Not to be confused with a user's kefu window.) A
+// time is inside when it falls on one of the weekdays, within one of the
+// hour ranges, and between From and Until; an empty part does not restrict.
+type Schedule struct {
 	Name     string
 	Weekdays [7]bool    // indexed by time.Weekday; all false means every day
 	Hours    []DayRange // empty means all day
-	// From and Until bound the window in wall-clock time of the bot's time
+	// From and Until bound the schedule in wall-clock time of the bot's time
 	// zone, stored as UTC dates: 2026-11-11 00:00 means midnight in
 	// --timezone, whatever it is. Zero means unbounded; Until is exclusive.
 	From, Until time.Time
@@ -27,8 +28,8 @@ type DayRange struct {
 	Start, End int
 }
 
-// Contains reports whether t, in the bot's time zone, is inside the window.
-func (w *Window) Contains(t time.Time) bool {
+// Contains reports whether t, in the bot's time zone, is inside the schedule.
+func (w *Schedule) Contains(t time.Time) bool {
 	wall := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 	if !w.From.IsZero() && wall.Before(w.From) {
 		return false
@@ -60,7 +61,7 @@ func (w *Window) Contains(t time.Time) bool {
 	return false
 }
 
-func (w *Window) onDay(d time.Weekday) bool {
+func (w *Schedule) onDay(d time.Weekday) bool {
 	any := false
 	for _, on := range w.Weekdays {
 		any = any || on
@@ -90,7 +91,7 @@ func ParseWeekday(s string) (time.Weekday, error) {
 }
 
 // ParseWallTime reads "2026-11-11", "2026-11-11 20:00" or
-// "2026-11-11T20:00:00" as a wall-clock time (see Window.From).
+// "2026-11-11T20:00:00" as a wall-clock time (see Schedule.From).
 func ParseWallTime(s string) (time.Time, error) {
 	for _, layout := range []string{time.DateOnly, "2006-01-02 15:04", time.DateTime, "2006-01-02T15:04", "2006-01-02T15:04:05"} {
 		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {

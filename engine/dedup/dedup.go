@@ -1,4 +1,13 @@
-package engine
+// Package dedup makes WeChat's retries of a push run the rules once. WeChat
+// retries a push it got no answer to within 5 s, up to three times; the
+// first copy claims the push's key, and the copies that follow wait for the
+// first copy's answer and get the same bytes.
+//
+// [Local] serves one process; engine/store has the Redis one that replicas
+// share, and [Fallback] puts a local one behind a shared one that fails.
+//
+// This package imports nothing of wxbot.
+package dedup
 
 import (
 	"context"
@@ -8,17 +17,20 @@ import (
 	"time"
 )
 
-// Dedup makes WeChat's retries of a push (it retries up to three times, 5 s
-// apart) run the rules once: the first copy claims the push's key, and the
-// copies that follow wait for the first copy's answer and get the same bytes.
+// DefaultTTL covers WeChat's retry span (three retries, about 5 s apart,
+// so about 15 s) with room to spare; answers are kept between one and two
+// TTLs. Every answer is held that long, so the TTL bounds memory.
+const DefaultTTL = 30 * time.Second
+
+// Local is the retry cache of one process.
 //
 // Entries live between TTL and twice the TTL: each shard keeps two
 // generations and drops the older one wholesale, which costs nothing per
 // request and needs no sweeper goroutine. Finished answers are kept
 // without pointers (a map of two 64-bit hashes of the key to a span of a
 // byte arena), so the garbage collector never scans them, however many
-// there are; only pushes still being answered hold an Inflight.
-type Dedup struct {
+// there are; only pushes still being answered hold an inflight.
+type Local struct {
 	ttl         time.Duration
 	now         func() time.Time
 	seed, seed2 maphash.Seed
@@ -29,14 +41,14 @@ type Dedup struct {
 	EarlyRotations atomic.Uint64
 }
 
-// DefaultDedupEntries bounds the answers kept for retries (about 10 MiB):
+// DefaultEntries bounds the answers kept for retries (about 10 MiB):
 // under more load than that, answers are kept for less than the TTL, but
 // still for the few seconds in which WeChat's first retry comes.
-const DefaultDedupEntries = 32_000
+const DefaultEntries = 32_000
 
 type dedupShard struct {
 	mu        sync.Mutex
-	inflight  map[uint64]*Inflight // answers being computed
+	inflight  map[uint64]*inflight // answers being computed
 	cur, prev generation
 	rotateAt  time.Time
 }
@@ -70,9 +82,9 @@ func (g *generation) reset() {
 	g.arena = g.arena[:0]
 }
 
-// Inflight is the answer to one push being computed. Finish moves it to
+// inflight is the answer to one push being computed. Finish moves it to
 // its shard's pointer-free storage.
-type Inflight struct {
+type inflight struct {
 	finished atomic.Bool
 	mu       sync.Mutex
 	done     chan struct{} // made by the first waiter; nil if none came
@@ -82,7 +94,7 @@ type Inflight struct {
 	h, check uint64
 }
 
-// finished is a settled answer handed to a retry.
+// finishedAnswer is a settled answer handed to a retry.
 type finishedAnswer struct {
 	ct   string
 	body []byte
@@ -93,26 +105,26 @@ func (a finishedAnswer) Wait(context.Context) (string, []byte, error) {
 	return a.ct, a.body, nil
 }
 
-// NewDedup returns a Dedup remembering answers for at least ttl, as long
-// as no more than DefaultDedupEntries arrive in that time.
-func NewDedup(ttl time.Duration, now func() time.Time) *Dedup {
+// NewLocal returns a Local remembering answers for at least ttl, as long
+// as no more than DefaultEntries arrive in that time.
+func NewLocal(ttl time.Duration, now func() time.Time) *Local {
 	if now == nil {
 		now = time.Now
 	}
-	d := &Dedup{ttl: ttl, now: now, seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), shardCap: DefaultDedupEntries / 2 / 32}
+	d := &Local{ttl: ttl, now: now, seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), shardCap: DefaultEntries / 2 / 32}
 	for i := range d.shards {
 		sh := &d.shards[i]
-		sh.inflight = map[uint64]*Inflight{}
+		sh.inflight = map[uint64]*inflight{}
 		sh.cur.index = map[uint64]span{}
 		sh.prev.index = map[uint64]span{}
 	}
 	return d
 }
 
-// Deduper decides which copy of a push runs the rules. The in-process
-// Dedup serves one bot; a shared one (Redis) makes replicas behind a load
+// Cache decides which copy of a push runs the rules. The in-process Local
+// serves one bot; a shared one (Redis) makes replicas behind a load
 // balancer answer a retry that lands elsewhere with the same bytes.
-type Deduper interface {
+type Cache interface {
 	// Claim returns the push's answer slot and whether the caller is first:
 	// the first calls Finish, the others Wait.
 	Claim(ctx context.Context, key string) (Answer, bool, error)
@@ -124,13 +136,13 @@ type Answer interface {
 	Wait(ctx context.Context) (contentType string, body []byte, err error)
 }
 
-// Claim implements Deduper.
-func (d *Dedup) Claim(_ context.Context, key string) (Answer, bool, error) {
+// Claim implements Cache.
+func (d *Local) Claim(_ context.Context, key string) (Answer, bool, error) {
 	a, first := d.claimAnswer(key)
 	return a, first, nil
 }
 
-func (d *Dedup) claimAnswer(key string) (Answer, bool) {
+func (d *Local) claimAnswer(key string) (Answer, bool) {
 	h, check := maphash.String(d.seed, key), maphash.String(d.seed2, key)
 	sh := &d.shards[h%uint64(len(d.shards))]
 	now := d.now()
@@ -155,16 +167,17 @@ func (d *Dedup) claimAnswer(key string) (Answer, bool) {
 			return finishedAnswer{ct, body}, false
 		}
 	}
-	f := &Inflight{shard: sh, h: h, check: check}
+	f := &inflight{shard: sh, h: h, check: check}
 	sh.inflight[h] = f
 	return f, true
 }
 
-// claim is claimAnswer for tests that want the Inflight.
-func (d *Dedup) claim(key string) (Answer, bool) { return d.claimAnswer(key) }
+// Detached returns an Answer that no cache holds: a push whose claim failed
+// is answered through it, rather than lost.
+func Detached() Answer { return &inflight{} }
 
 // Finish publishes the first copy's answer and files it away.
-func (f *Inflight) Finish(contentType string, body []byte) {
+func (f *inflight) Finish(contentType string, body []byte) {
 	f.mu.Lock()
 	f.ct, f.body = contentType, body
 	f.finished.Store(true)
@@ -194,7 +207,7 @@ func (f *Inflight) Finish(contentType string, body []byte) {
 }
 
 // Wait returns the first copy's answer once it is there.
-func (f *Inflight) Wait(ctx context.Context) (contentType string, body []byte, err error) {
+func (f *inflight) Wait(ctx context.Context) (contentType string, body []byte, err error) {
 	if f.finished.Load() {
 		return f.ct, f.body, nil
 	}
@@ -216,18 +229,18 @@ func (f *Inflight) Wait(ctx context.Context) (contentType string, body []byte, e
 	}
 }
 
-// FallbackDeduper uses Primary (shared) and, when it fails (Redis down),
-// Local, so that pushes keep being answered; OnFallback hears of each
-// fallback (a warning and a metric).
-type FallbackDeduper struct {
-	Primary    Deduper
-	Local      *Dedup
+// Fallback uses Shared and, when it fails (Redis down), Local, so that
+// pushes keep being answered; OnFallback hears of each fallback (a warning
+// and a metric).
+type Fallback struct {
+	Shared     Cache
+	Local      *Local
 	OnFallback func(err error)
 }
 
-// Claim implements Deduper.
-func (f *FallbackDeduper) Claim(ctx context.Context, key string) (Answer, bool, error) {
-	a, first, err := f.Primary.Claim(ctx, key)
+// Claim implements Cache.
+func (f *Fallback) Claim(ctx context.Context, key string) (Answer, bool, error) {
+	a, first, err := f.Shared.Claim(ctx, key)
 	if err == nil {
 		return a, first, nil
 	}

@@ -1,4 +1,25 @@
-package engine
+// Package outbox delivers asynchronous sends (kefu and template messages,
+// webhook calls) durably: a send is stored in a [Queue] before the push
+// that made it is answered, then delivered by a [Deliverer] registered for
+// its kind, retried with backoff on transient errors, and dead-lettered on
+// permanent ones or after MaxAttempts.
+//
+// # Order
+//
+// Sends with the same OrderKey (a user's OpenID for kefu) are delivered one
+// at a time, oldest first, so a user reads a bot's messages in the order
+// the rules made them; different keys go out in parallel.
+//
+// # Idempotency
+//
+// A send's ID is derived from the push, the rule and the step (see
+// engine.Call.Key), so WeChat's retries of a push, and a restart in the
+// middle of one, enqueue the same IDs, which the Queue ignores the second
+// time.
+//
+// This package imports nothing of wxbot: the engine enqueues through it,
+// engine/store implements its Queue, actions register deliverers.
+package outbox
 
 import (
 	"context"
@@ -8,22 +29,60 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/wxbot/wxbot/engine/wechat"
 )
 
 // KindKefu is the outbox kind of customer-service messages.
 const KindKefu = "kefu"
+
+// ErrNoDeliverer is an Enqueue of a kind nothing delivers: the API client
+// behind it is not configured.
+var ErrNoDeliverer = errors.New("no deliverer registered")
+
+// Queue keeps sends durably for the Outbox. Implementations are safe for
+// concurrent use; engine/store has them (memory, bbolt, Redis).
+type Queue interface {
+	// Enqueue stores sends durably: when it returns nil they survive a
+	// crash. A send whose ID was enqueued before (pending, delivered or dead)
+	// is ignored, which makes a push's sends idempotent.
+	Enqueue(ctx context.Context, sends ...*Send) error
+	// Due returns up to limit sends ready at now, oldest first, at most one
+	// per OrderKey (its oldest pending send): later sends of a key wait
+	// for earlier ones, which keeps their order. Keys for which skip
+	// reports true are left out.
+	Due(ctx context.Context, now time.Time, limit int, skip func(orderKey string) bool) ([]*Send, error)
+	// Done removes a delivered send.
+	Done(ctx context.Context, s *Send) error
+	// Retry reschedules a send after a transient failure.
+	Retry(ctx context.Context, s *Send) error
+	// Dead moves a send that cannot be delivered to the dead letters, with
+	// the reason.
+	Dead(ctx context.Context, s *Send, reason string) error
+	// DeadLetters lists the most recent dead letters, newest first.
+	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// Pending counts sends not yet delivered.
+	Pending(ctx context.Context) (int, error)
+}
+
+// DeadLetter is a send that was given up, and why.
+type DeadLetter struct {
+	Send   *Send     `json:"send"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
 
 // Send is one asynchronous delivery waiting in the outbox: a kefu message
 // now, a template message or webhook call later.
 type Send struct {
 	// ID makes enqueueing idempotent: the push's key, the rule, the step
 	// and the send's number within the step.
-	ID        string          `json:"id"`
-	Seq       uint64          `json:"seq"` // assigned by the store, increasing
-	Kind      string          `json:"kind"`
-	OpenID    string          `json:"openid"`
+	ID   string `json:"id"`
+	Seq  uint64 `json:"seq"` // assigned by the store, increasing
+	Kind string `json:"kind"`
+	// OrderKey orders delivery: sends with the same key go out one at a
+	// time, oldest first. Kefu and template sends use the recipient's
+	// OpenID (and are addressed to it); a webhook uses its ordering key.
+	// The JSON name predates webhooks and stays for stored sends.
+	OrderKey  string          `json:"openid"`
 	Rule      string          `json:"rule,omitempty"`
 	Payload   json.RawMessage `json:"payload"`
 	Typing    bool            `json:"typing,omitempty"`
@@ -67,8 +126,8 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// OutboxOptions tunes an Outbox; zero values are sensible.
-type OutboxOptions struct {
+// Options tunes an Outbox; zero values are sensible.
+type Options struct {
 	// Workers deliver in parallel (4 when 0); one user's sends are never
 	// delivered concurrently, which keeps their order.
 	Workers int
@@ -84,20 +143,20 @@ type OutboxOptions struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 	// Observer hears about every outcome (metrics); nil is fine.
-	Observer OutboxObserver
+	Observer Observer
 }
 
-// OutboxObserver is told what happens to sends, for metrics.
-type OutboxObserver interface {
+// Observer is told what happens to sends, for metrics.
+type Observer interface {
 	Delivered(s *Send, took time.Duration)
 	Failed(s *Send, err error, willRetry bool)
 	DeadLettered(s *Send, reason string)
 }
 
-// Outbox delivers sends from a Store with backoff, in per-user order.
+// Outbox delivers sends from a Queue with backoff, in order per OrderKey.
 type Outbox struct {
-	store      Store
-	o          OutboxOptions
+	store      Queue
+	o          Options
 	log        *slog.Logger
 	deliverers map[string]Deliverer
 
@@ -112,8 +171,8 @@ type Outbox struct {
 	settled map[string]uint64
 }
 
-// NewOutbox returns an outbox on store; register deliverers, then Run it.
-func NewOutbox(store Store, o OutboxOptions) *Outbox {
+// New returns an outbox on q; register deliverers, then Run it.
+func New(q Queue, o Options) *Outbox {
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
@@ -135,22 +194,25 @@ func NewOutbox(store Store, o OutboxOptions) *Outbox {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{store: store, o: o, log: o.Logger, deliverers: map[string]Deliverer{},
+	return &Outbox{store: q, o: o, log: o.Logger, deliverers: map[string]Deliverer{},
 		wake: make(chan struct{}, 1), busy: map[string]bool{}, settled: map[string]uint64{}}
 }
 
 // Register sets the deliverer of a kind. Call it before Run.
 func (ob *Outbox) Register(kind string, d Deliverer) { ob.deliverers[kind] = d }
 
-// Store is the outbox's store.
-func (ob *Outbox) Store() Store { return ob.store }
+// Queue is where the outbox keeps its sends.
+func (ob *Outbox) Queue() Queue { return ob.store }
+
+// Deliverer returns the deliverer registered for kind, or nil.
+func (ob *Outbox) Deliverer(kind string) Deliverer { return ob.deliverers[kind] }
 
 // Enqueue stores sends durably and wakes the workers.
 func (ob *Outbox) Enqueue(ctx context.Context, sends ...*Send) error {
 	now := ob.o.Now()
 	for _, s := range sends {
 		if _, ok := ob.deliverers[s.Kind]; !ok {
-			return fmt.Errorf("outbox: no deliverer for %q sends (is the API configured? kefu needs --appid and --secret)", s.Kind)
+			return fmt.Errorf("outbox: %w for %q sends", ErrNoDeliverer, s.Kind)
 		}
 		if s.Created.IsZero() {
 			s.Created = now
@@ -203,13 +265,13 @@ func (ob *Outbox) Run(ctx context.Context) error {
 			}
 			for _, s := range due {
 				ob.mu.Lock()
-				ob.busy[s.OpenID] = true
+				ob.busy[s.OrderKey] = true
 				ob.mu.Unlock()
 				sem <- struct{}{}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					defer func() { <-sem; ob.release(s.OpenID); ob.poke() }()
+					defer func() { <-sem; ob.release(s.OrderKey); ob.poke() }()
 					ob.deliver(context.WithoutCancel(ctx), s)
 				}()
 			}
@@ -295,57 +357,10 @@ func (ob *Outbox) deliver(ctx context.Context, s *Send) {
 	}
 }
 
-// SendOptions are the optional parts of Call.Enqueue.
-type SendOptions struct {
-	Delay  time.Duration
-	Typing bool
-	// OpenID overrides the recipient (the event's sender by default).
-	OpenID string
-}
-
-// ErrNoOutbox means an action tried to send asynchronously on an engine
-// without an outbox.
-var ErrNoOutbox = errors.New("no outbox: asynchronous sends need --appid and --secret")
-
-// Enqueue queues an asynchronous send of kind with payload (marshalled to
-// JSON without HTML escaping) for the push's sender. It returns once the
-// send is stored durably.
-func (c *Call) Enqueue(ctx context.Context, kind string, payload any, o SendOptions) error {
-	if c.run.dryRun { // offline: check that the payload encodes, send nothing
-		c.sent++
-		if _, err := marshalJSON(payload); err != nil {
-			return fmt.Errorf("encoding the %s send: %w", kind, err)
-		}
-		return nil
-	}
-	if c.run.outbox == nil {
-		return ErrNoOutbox
-	}
-	raw, err := marshalJSON(payload)
-	if err != nil {
-		return fmt.Errorf("encoding the %s send: %w", kind, err)
-	}
-	c.sent++
-	s := &Send{
-		ID:      fmt.Sprintf("%s/%s/%d/%d", c.Event.ID, c.Rule.Name, c.step, c.sent),
-		Kind:    kind,
-		OpenID:  c.Event.From,
-		Rule:    c.Rule.Name,
-		Payload: raw,
-		Typing:  o.Typing,
-	}
-	if o.OpenID != "" {
-		s.OpenID = o.OpenID
-	}
-	now := c.run.now()
-	s.Created = now
-	if o.Delay > 0 {
-		s.NotBefore = now.Add(o.Delay)
-	}
-	return c.run.outbox.Enqueue(ctx, s)
-}
-
-func marshalJSON(v any) (json.RawMessage, error) {
+// Encode marshals a payload to JSON without HTML escaping (WeChat shows
+// "<" and "&" as sent, and escaped text would reach users as \u003c).
+// A json.RawMessage is taken as it is.
+func Encode(v any) (json.RawMessage, error) {
 	if raw, ok := v.(json.RawMessage); ok {
 		return raw, nil
 	}
@@ -366,33 +381,4 @@ func (j *jsonBuffer) trimmed() []byte {
 		return j.b[:n-1]
 	}
 	return j.b
-}
-
-// KefuFromReply turns a passive reply that came too late into the kefu
-// message that says the same. A transfer has no kefu equivalent: ok is
-// false.
-func KefuFromReply(openID string, r *wechat.Reply) (m *wechat.KefuMessage, ok bool) {
-	m = &wechat.KefuMessage{ToUser: openID, MsgType: r.Type}
-	switch r.Type {
-	case wechat.ReplyText:
-		m.Text = &wechat.KefuText{Content: r.Content}
-	case wechat.ReplyImage:
-		m.Image = &wechat.KefuMedia{MediaID: r.MediaID}
-	case wechat.ReplyVoice:
-		m.Voice = &wechat.KefuMedia{MediaID: r.MediaID}
-	case wechat.ReplyVideo:
-		m.Video = &wechat.KefuVideo{MediaID: r.MediaID, ThumbMediaID: r.ThumbMediaID, Title: r.Title, Description: r.Description}
-	case wechat.ReplyMusic:
-		m.Music = &wechat.KefuMusic{Title: r.Title, Description: r.Description, MusicURL: r.MusicURL,
-			HQMusicURL: r.HQMusicURL, ThumbMediaID: r.ThumbMediaID}
-	case wechat.ReplyNews:
-		if len(r.Articles) == 0 {
-			return nil, false
-		}
-		a := r.Articles[0] // kefu news takes one article (45008 otherwise)
-		m.News = &wechat.KefuNews{Articles: []wechat.KefuArticle{{Title: a.Title, Description: a.Description, URL: a.URL, PicURL: a.PicURL}}}
-	default:
-		return nil, false
-	}
-	return m, true
 }

@@ -1,4 +1,4 @@
-package engine
+package callback
 
 import (
 	"bytes"
@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxbot/wxbot/engine/wechat"
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechatpay"
 )
 
@@ -41,7 +43,7 @@ func payTestKeys(t *testing.T) (wechatKey, impostor *rsa.PrivateKey) {
 
 // failingClaims is a store whose ClaimOnce fails while fail is set.
 type failingClaims struct {
-	*MemoryStore
+	*store.Memory
 	fail atomic.Bool
 }
 
@@ -49,17 +51,17 @@ func (s *failingClaims) ClaimOnce(ctx context.Context, key string, ttl time.Dura
 	if s.fail.Load() {
 		return false, errors.New("disk full")
 	}
-	return s.MemoryStore.ClaimOnce(ctx, key, ttl)
+	return s.Memory.ClaimOnce(ctx, key, ttl)
 }
 
 // payBot is an engine with one payment rule whose action counts its runs
 // and offers a reply (which must go nowhere), and the notify handler.
 type payBot struct {
-	e      *Engine
+	e      *engine.Engine
 	h      *PayHandler
 	store  *failingClaims
 	runs   atomic.Int32
-	got    atomic.Pointer[Event]
+	got    atomic.Pointer[engine.Event]
 	kefu   atomic.Int32 // kefu sends delivered
 	signer *wechatpay.Signer
 }
@@ -67,15 +69,15 @@ type payBot struct {
 func newPayBot(t *testing.T) *payBot {
 	t.Helper()
 	key, _ := payTestKeys(t)
-	b := &payBot{store: &failingClaims{MemoryStore: NewMemoryStore(func() time.Time { return testNow })}}
-	ob := NewOutbox(b.store, OutboxOptions{Poll: time.Millisecond})
-	ob.Register(KindKefu, DelivererFunc(func(context.Context, *Send) error { b.kefu.Add(1); return nil }))
+	b := &payBot{store: &failingClaims{Memory: store.NewMemory(func() time.Time { return testNow })}}
+	ob := outbox.New(b.store, outbox.Options{Poll: time.Millisecond})
+	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(context.Context, *outbox.Send) error { b.kefu.Add(1); return nil }))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { ob.Run(ctx); close(done) }()
-	b.e = New(Options{Now: func() time.Time { return testNow }, Store: b.store, Outbox: ob})
+	b.e = engine.New(engine.Options{Now: func() time.Time { return testNow }, State: b.store, Outbox: ob})
 	paid := rule("paid", []string{"payment"})
-	paid.Actions = []Step{{Name: "count", Action: ActionFunc(func(_ context.Context, c *Call) error {
+	paid.Steps = []engine.Step{{Name: "count", Action: engine.ActionFunc(func(_ context.Context, c *engine.Call) error {
 		b.runs.Add(1)
 		b.got.Store(c.Event)
 		if c.Reply(textReply("thanks")) {
@@ -83,12 +85,12 @@ func newPayBot(t *testing.T) *payBot {
 		}
 		return nil
 	})}}
-	b.e.SetRules(NewRuleSet([]*Rule{paid}, nil))
+	b.e.SetRules(engine.NewRuleSet([]*engine.Rule{paid}, nil))
 	v, err := wechatpay.NewVerifier(payAPIv3Key, []wechatpay.PublicKey{{Serial: "SERIAL1", Key: &key.PublicKey}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.h = NewPayHandler(b.e, PayHandlerConfig{Verifier: v})
+	b.h = NewPayHandler(b.e, PayConfig{Verifier: v, Claims: b.store})
 	b.signer = &wechatpay.Signer{Key: key, Serial: "SERIAL1", APIv3Key: payAPIv3Key, Now: func() time.Time { return testNow }}
 	t.Cleanup(func() {
 		b.e.Close(context.Background())
@@ -131,7 +133,7 @@ func TestPayNotifyRunsRulesOnce(t *testing.T) {
 		t.Fatalf("the rule ran %d times, want 1", n)
 	}
 	ev := b.got.Load()
-	want := Payment{OutTradeNo: "ORDER-4200001", TransactionID: "4200001", Total: 12800, Currency: "CNY", State: "SUCCESS", Attach: "coupon=0"}
+	want := engine.Payment{OutTradeNo: "ORDER-4200001", TransactionID: "4200001", Total: 12800, Currency: "CNY", State: "SUCCESS", Attach: "coupon=0"}
 	if ev.Type != "payment" || ev.From != "oPayer" || ev.Payment != want || ev.ID != "pay/4200001" {
 		t.Errorf("event %+v", ev)
 	}
@@ -259,51 +261,5 @@ func TestPayNotifyOtherCases(t *testing.T) {
 	}
 	if ok, _ := b.store.ClaimOnce(context.Background(), "pay/4200102", time.Hour); !ok {
 		t.Errorf("a refused notification was claimed")
-	}
-}
-
-// TestPaymentTakesNoReply: a reply offered for a payment (by a "*" rule, or
-// a webhook's answer) is neither answered nor sent by kefu, even late.
-func TestPaymentTakesNoReply(t *testing.T) {
-	var late atomic.Int32
-	e := New(Options{LateReply: func(*Event, *wechat.Reply) { late.Add(1) }})
-	defer e.Close(context.Background())
-	star := rule("star", []string{"*"})
-	star.Actions = []Step{{Name: "reply", Passive: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
-		c.Reply(textReply("hi"))
-		return nil
-	})}}
-	e.SetRules(NewRuleSet([]*Rule{star}, nil))
-	p := e.Dispatch(&Event{Type: "payment", From: "oPayer"})
-	expired := make(chan time.Time)
-	close(expired)
-	p.Wait(expired) // answered first: a reply after this would be late
-	res, _ := p.Finish(context.Background())
-	if res.Reply != nil || late.Load() != 0 {
-		t.Errorf("reply %v, %d late replies; want none", res.Reply, late.Load())
-	}
-	res, _ = e.Dispatch(&Event{Type: "text", From: "oUser"}).Finish(context.Background())
-	if res.Reply == nil {
-		t.Errorf("a text event lost its reply")
-	}
-}
-
-func TestDryRunRecordsSends(t *testing.T) {
-	e := New(Options{DryRun: true})
-	defer e.Close(context.Background())
-	r := rule("send", []string{"text"})
-	var dry bool
-	var deliverer Deliverer
-	r.Actions = []Step{{Name: "kefu", Action: ActionFunc(func(ctx context.Context, c *Call) error {
-		dry, deliverer = c.DryRun(), c.Deliverer(KindKefu)
-		if c.Key() != "k/send/0" {
-			t.Errorf("Key() = %q", c.Key())
-		}
-		return c.Enqueue(ctx, KindKefu, map[string]string{"a": "b"}, SendOptions{})
-	})}}
-	e.SetRules(NewRuleSet([]*Rule{r}, nil))
-	res, _ := e.Dispatch(&Event{ID: "k", Type: "text"}).Finish(context.Background())
-	if res.Err != nil || len(res.Actions) != 1 || !dry || deliverer != nil {
-		t.Errorf("dry run: err %v, actions %v, DryRun %v, deliverer %v", res.Err, res.Actions, dry, deliverer)
 	}
 }

@@ -1,4 +1,4 @@
-package engine
+package dedup
 
 import (
 	"context"
@@ -9,12 +9,12 @@ import (
 
 func TestDedup(t *testing.T) {
 	now := time.Unix(1000, 0)
-	d := NewDedup(time.Minute, func() time.Time { return now })
-	f, first := d.claim("k")
+	d := NewLocal(time.Minute, func() time.Time { return now })
+	f, first := d.claimAnswer("k")
 	if !first {
 		t.Fatal("first Claim: not first")
 	}
-	g, again := d.claim("k")
+	g, again := d.claimAnswer("k")
 	if again || g != f {
 		t.Fatal("second Claim: claimed again")
 	}
@@ -29,16 +29,16 @@ func TestDedup(t *testing.T) {
 	}
 
 	now = now.Add(90 * time.Second) // one rotation: still remembered
-	if _, first := d.claim("k"); first {
+	if _, first := d.claimAnswer("k"); first {
 		t.Error("forgotten after one TTL; want kept between TTL and 2×TTL")
 	}
 	now = now.Add(5 * time.Minute) // long idle: everything is stale
-	if _, first := d.claim("k"); !first {
+	if _, first := d.claimAnswer("k"); !first {
 		t.Error("remembered after a long idle time")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	h, _ := d.claim("pending")
+	h, _ := d.claimAnswer("pending")
 	if _, _, err := h.Wait(ctx); err == nil {
 		t.Error("Wait on a cancelled context returned no error")
 	}
@@ -46,10 +46,10 @@ func TestDedup(t *testing.T) {
 
 func TestDedupKeepsFinishedAnswersAndCaps(t *testing.T) {
 	now := time.Unix(1000, 0)
-	d := NewDedup(time.Minute, func() time.Time { return now })
-	f, _ := d.claim("push-1")
+	d := NewLocal(time.Minute, func() time.Time { return now })
+	f, _ := d.claimAnswer("push-1")
 	f.Finish("application/xml; charset=utf-8", []byte("<xml>reply</xml>"))
-	a, first := d.claim("push-1")
+	a, first := d.claimAnswer("push-1")
 	if first {
 		t.Fatal("a finished push was claimed again")
 	}
@@ -58,8 +58,8 @@ func TestDedupKeepsFinishedAnswersAndCaps(t *testing.T) {
 		t.Errorf("retry got %q %q %v", ct, body, err)
 	}
 	// Past the cap, the oldest generation goes early: memory stays bounded.
-	for i := 0; i < 3*DefaultDedupEntries; i++ {
-		g, _ := d.claim(fmt.Sprint("load-", i))
+	for i := 0; i < 3*DefaultEntries; i++ {
+		g, _ := d.claimAnswer(fmt.Sprint("load-", i))
 		g.Finish("text/plain; charset=utf-8", []byte("success"))
 	}
 	if d.EarlyRotations.Load() == 0 {
@@ -69,7 +69,7 @@ func TestDedupKeepsFinishedAnswersAndCaps(t *testing.T) {
 	for i := range d.shards {
 		n += len(d.shards[i].cur.index) + len(d.shards[i].prev.index) + len(d.shards[i].inflight)
 	}
-	if n > DefaultDedupEntries {
-		t.Errorf("%d answers kept, cap %d", n, DefaultDedupEntries)
+	if n > DefaultEntries {
+		t.Errorf("%d answers kept, cap %d", n, DefaultEntries)
 	}
 }

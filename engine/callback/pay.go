@@ -1,4 +1,4 @@
-package engine
+package callback
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/wechatpay"
 )
 
@@ -20,28 +21,22 @@ const PayNotifyPath = "/wechatpay/notify"
 // redelivers an unanswered notification for about 24 hours and 4 minutes.
 const PayOnceTTL = 25 * time.Hour
 
-// TakesReply reports whether the event can be answered with a passive
-// reply. A payment cannot: WeChat Pay is answered by the bot itself, and the
-// reply has no kefu fallback either, since payments open no kefu window
-// (wechat-protocol.md §6.3).
-func (e *Event) TakesReply() bool { return e.Type != "payment" }
-
 // PaymentEvent is the event rules see for a verified TRANSACTION.SUCCESS:
 // type payment, from the payer's OpenID, event.payment filled, and
 // event.raw holding the transaction's fields by their WeChat Pay names.
 // Its ID is "pay/" + transaction_id, so the sends of a redelivered
 // notification are the same sends.
-func PaymentEvent(tx *wechatpay.Transaction, now time.Time, loc *time.Location) *Event {
+func PaymentEvent(tx *wechatpay.Transaction, now time.Time, loc *time.Location) *engine.Event {
 	at := now
 	if t, err := time.Parse(time.RFC3339, tx.SuccessTime); err == nil {
 		at = t
 	}
-	return &Event{
+	return &engine.Event{
 		ID:   "pay/" + tx.TransactionID,
 		Type: "payment",
 		From: tx.Payer.OpenID,
 		Time: at.In(loc),
-		Payment: Payment{
+		Payment: engine.Payment{
 			OutTradeNo: tx.OutTradeNo, TransactionID: tx.TransactionID, Total: tx.Amount.Total,
 			Currency: tx.Amount.Currency, State: tx.TradeState, Attach: tx.Attach,
 		},
@@ -56,9 +51,14 @@ func PaymentEvent(tx *wechatpay.Transaction, now time.Time, loc *time.Location) 
 	}
 }
 
-// PayHandlerConfig configures the WeChat Pay notify handler.
-type PayHandlerConfig struct {
+// PayConfig configures the WeChat Pay notify handler.
+type PayConfig struct {
 	Verifier *wechatpay.Verifier
+	// Claims remember which transactions ran their rules (required).
+	Claims engine.Claims
+	// Hints replace the log's advice for a refusal status (the front end
+	// knows its own setting names: a flag, a file).
+	Hints map[int]string
 	// Wait bounds how long the answer waits for the rules' actions to end
 	// (4 s when 0); actions still running then go on after the answer.
 	Wait   time.Duration
@@ -90,18 +90,19 @@ type PayHandlerConfig struct {
 // configuration error, and WeChat Pay keeps redelivering until it is
 // fixed), 503 shutting down.
 type PayHandler struct {
-	e   *Engine
-	cfg PayHandlerConfig
+	e   *engine.Engine
+	cfg PayConfig
 	log *slog.Logger
 }
 
-// NewPayHandler returns the notify handler for e. cfg.Verifier is required.
-func NewPayHandler(e *Engine, cfg PayHandlerConfig) *PayHandler {
+// NewPayHandler returns the notify handler for e. cfg.Verifier and
+// cfg.Claims are required.
+func NewPayHandler(e *engine.Engine, cfg PayConfig) *PayHandler {
 	if cfg.Wait <= 0 {
 		cfg.Wait = 4 * time.Second
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = e.log
+		cfg.Logger = e.Logger()
 	}
 	return &PayHandler{e: e, cfg: cfg, log: cfg.Logger}
 }
@@ -122,9 +123,9 @@ func payStatus(err error) int {
 // payHints tell the operator, in the log only, what to do.
 var payHints = map[int]string{
 	http.StatusBadRequest:          "not a WeChat Pay v3 notification",
-	http.StatusUnauthorized:        "signature not verified: check --pay-platform-cert (WeChat Pay may have rotated its certificate or public key) or the sender is not WeChat Pay",
+	http.StatusUnauthorized:        "signature not verified: check the configured WeChat Pay platform certificate or public key (WeChat Pay may have rotated it), or the sender is not WeChat Pay",
 	http.StatusForbidden:           "timestamp 5 minutes or more off: a replay, or this server's clock is off (check NTP)",
-	http.StatusInternalServerError: "verified but not decryptable: --pay-apiv3-key is not the APIv3 key set in the merchant console; WeChat Pay redelivers for 24 h",
+	http.StatusInternalServerError: "verified but not decryptable: the configured APIv3 key is not the one set in the merchant console; WeChat Pay redelivers for 24 h",
 }
 
 func (h *PayHandler) fail(w http.ResponseWriter, r *http.Request, status int, why string, err error) {
@@ -158,7 +159,7 @@ func (h *PayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, "reading body", err)
 		return
 	}
-	tx, err := h.cfg.Verifier.Parse(r.Header, body, h.e.now())
+	tx, err := h.cfg.Verifier.Parse(r.Header, body, h.e.Now())
 	if errors.Is(err, wechatpay.ErrNotTransaction) {
 		// Refunds and the like are valid but not ours to act on; a failure
 		// answer would only make WeChat Pay redeliver them for a day.
@@ -168,14 +169,18 @@ func (h *PayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		status := payStatus(err)
-		h.fail(w, r, status, payHints[status], err)
+		hint, ok := h.cfg.Hints[status]
+		if !ok {
+			hint = payHints[status]
+		}
+		h.fail(w, r, status, hint, err)
 		return
 	}
-	if h.e.closed.Load() {
+	if h.e.Closing() {
 		h.fail(w, r, http.StatusServiceUnavailable, "shutting down; WeChat Pay will deliver again", nil)
 		return
 	}
-	first, err := h.e.store.ClaimOnce(r.Context(), "pay/"+tx.TransactionID, PayOnceTTL)
+	first, err := h.cfg.Claims.ClaimOnce(r.Context(), "pay/"+tx.TransactionID, PayOnceTTL)
 	if err != nil {
 		h.fail(w, r, http.StatusInternalServerError, "the store failed; WeChat Pay will deliver again", err)
 		return
@@ -185,7 +190,7 @@ func (h *PayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	ev := PaymentEvent(tx, h.e.now(), h.e.loc)
+	ev := PaymentEvent(tx, h.e.Now(), h.e.Location())
 	p := h.e.Dispatch(ev)
 	timer := time.NewTimer(h.cfg.Wait)
 	outcome := "done"
@@ -199,11 +204,7 @@ func (h *PayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	timer.Stop()
 	w.WriteHeader(http.StatusNoContent)
 	if h.log.Enabled(context.Background(), slog.LevelInfo) {
-		names := make([]string, len(p.Rules))
-		for i, rl := range p.Rules {
-			names[i] = rl.Name
-		}
 		h.log.Info("payment", "from", ev.From, "transaction_id", tx.TransactionID, "out_trade_no", tx.OutTradeNo,
-			"total", tx.Amount.Total, "rules", names, "actions", outcome, "latency", time.Since(start))
+			"total", tx.Amount.Total, "rules", p.RuleNames(), "actions", outcome, "latency", time.Since(start))
 	}
 }

@@ -4,21 +4,23 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/wxbot/wxbot/engine/store"
 )
 
-func TestWindowContains(t *testing.T) {
-	office := &Window{Hours: []DayRange{{9 * 60, 18 * 60}}}
+func TestScheduleContains(t *testing.T) {
+	office := &Schedule{Hours: []DayRange{{9 * 60, 18 * 60}}}
 	for _, d := range []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday} {
 		office.Weekdays[d] = true
 	}
-	night := &Window{Hours: []DayRange{{22 * 60, 6 * 60}}}
+	night := &Schedule{Hours: []DayRange{{22 * 60, 6 * 60}}}
 	night.Weekdays[time.Friday] = true // Friday night, into Saturday morning
-	campaign := &Window{From: time.Date(2026, 11, 11, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)}
+	campaign := &Schedule{From: time.Date(2026, 11, 11, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)}
 	at := func(day, hour, min int) time.Time { return time.Date(2026, 11, day, hour, min, 0, 0, time.UTC) }
 	// 2026-11-23 is a Monday; 2026-11-27 a Friday.
 	tests := []struct {
 		name string
-		w    *Window
+		w    *Schedule
 		t    time.Time
 		want bool
 	}{
@@ -88,18 +90,18 @@ func TestBucketIsStableAndSpread(t *testing.T) {
 func TestGatesActiveAndCooldown(t *testing.T) {
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) // Monday 10:00
 	clock := func() time.Time { return now }
-	office := &Window{Name: "office", Hours: []DayRange{{540, 1080}}}
-	windows := map[string]*Window{"office": office}
-	inOffice := rule("in", []string{"text"}, func(r *Rule) { r.Active = []ActiveRef{{Window: "office"}} })
-	outOffice := rule("out", []string{"text"}, func(r *Rule) { r.Active = []ActiveRef{{Window: "office", Negate: true}} })
+	office := &Schedule{Name: "office", Hours: []DayRange{{540, 1080}}}
+	windows := map[string]*Schedule{"office": office}
+	inOffice := rule("in", []string{"text"}, func(r *Rule) { r.Active = []ActiveRef{{Schedule: "office"}} })
+	outOffice := rule("out", []string{"text"}, func(r *Rule) { r.Active = []ActiveRef{{Schedule: "office", Negate: true}} })
 	cool := rule("cool", []string{"text"}, func(r *Rule) { r.Cooldown = 30 * time.Minute })
-	store := NewMemoryStore(clock)
+	st := store.NewMemory(clock)
 	env := baseEnv(nil, windows, clock, time.UTC)
-	check := func(r *Rule, from string) string {
+	check := func(r *Rule, from string) Gate {
 		ev := &Event{Type: "text", From: from}
 		e := env
 		e.Event = ev
-		gate, err := r.Check(context.Background(), ev, "", &e, windows, store)
+		gate, err := r.Check(context.Background(), ev, "", &e, windows, st)
 		if err != nil {
 			t.Fatal(err)
 		}

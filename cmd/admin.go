@@ -1,0 +1,101 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/metrics"
+	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/rules"
+)
+
+// adminMux serves the operator endpoints; it is on its own listener so the
+// public callback exposes nothing else.
+func adminMux(eng *engine.Engine, reloader *rules.Reloader, st store.Store, m *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	// Profiles for performance work; the admin listener is loopback by default.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
+		pending, err := st.Pending(r.Context())
+		if err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		dead, err := st.DeadLetters(r.Context(), 100)
+		if err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"pending": pending, "dead_letters": dead})
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if eng.Rules().Hash == "" {
+			http.Error(w, "rules not loaded", http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := st.Pending(ctx); err != nil { // a round trip to the store
+			http.Error(w, "store unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /rules", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, rulesReport(eng, reloader))
+	})
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+		status := http.StatusOK
+		if err := reloader.Reload(r.Context(), "POST /reload", true); err != nil {
+			status = http.StatusUnprocessableEntity
+		}
+		writeJSON(w, status, rulesReport(eng, reloader))
+	})
+	return mux
+}
+
+// ruleReport is one rule in GET /rules.
+type ruleReport struct {
+	Name     string   `json:"name"`
+	File     string   `json:"file"`
+	Line     int      `json:"line"`
+	On       []string `json:"on"`
+	Priority int      `json:"priority"`
+	Enabled  bool     `json:"enabled"`
+	Hits     uint64   `json:"hits"`
+}
+
+func rulesReport(eng *engine.Engine, reloader *rules.Reloader) any {
+	set := eng.Rules()
+	list := make([]ruleReport, len(set.Rules))
+	for i, r := range set.Rules {
+		list[i] = ruleReport{Name: r.Name, File: r.Pos.File, Line: r.Pos.Line, On: r.On,
+			Priority: r.Priority, Enabled: !r.Disabled, Hits: r.Hits()}
+	}
+	return struct {
+		rules.Status
+		Rules []ruleReport `json:"rules"`
+	}{reloader.Status(), list}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,408 @@
+package callback
+
+import (
+	"crypto/subtle"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/dedup"
+	"github.com/wxbot/wxbot/engine/wechat"
+)
+
+// MaxBodyBytes caps a push body. WeChat's pushes are a few KiB at most.
+const MaxBodyBytes = 1 << 20
+
+// Config configures the WeChat callback handler.
+type Config struct {
+	// Token is the Token from the console; PreviousToken, when set, is still
+	// accepted while the console switches to a new one.
+	Token, PreviousToken string
+	// Cipher enables safe and compatible mode; PreviousCipher (optional)
+	// still decrypts while the EncodingAESKey is rotated.
+	Cipher, PreviousCipher *wechat.Cipher
+	// RequireEncryption refuses plaintext pushes.
+	RequireEncryption bool
+	// MaxSkew rejects pushes whose timestamp is further from now; 0 disables.
+	MaxSkew time.Duration
+	// ReplyDeadline bounds how long a push waits for its passive reply; after
+	// it the push is answered "success". Zero means 4 s.
+	ReplyDeadline time.Duration
+	// DedupTTL is how long answers are kept for retries (dedup.DefaultTTL
+	// when 0).
+	DedupTTL time.Duration
+	// Dedup is shared by replicas; nil keeps retries in process.
+	Dedup dedup.Cache
+	// Hints add advice to the log line of a refusal, by its metric label
+	// (bad_signature, decrypt, …): the front end knows its own setting
+	// names.
+	Hints  map[string]string
+	Logger *slog.Logger
+}
+
+// Handler is the WeChat callback: GET verifies the server URL, POST takes
+// pushes. Create it with NewHandler.
+type Handler struct {
+	e     *engine.Engine
+	cfg   Config
+	dedup dedup.Cache
+	obs   engine.Observer
+	log   *slog.Logger
+}
+
+// NewHandler returns the callback handler for e.
+func NewHandler(e *engine.Engine, cfg Config) *Handler {
+	if cfg.ReplyDeadline <= 0 {
+		cfg.ReplyDeadline = 4 * time.Second
+	}
+	if cfg.DedupTTL <= 0 {
+		cfg.DedupTTL = dedup.DefaultTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = e.Logger()
+	}
+	h := &Handler{e: e, cfg: cfg, dedup: cfg.Dedup, obs: e.Observer(), log: cfg.Logger}
+	if h.dedup == nil {
+		h.dedup = dedup.NewLocal(cfg.DedupTTL, e.Now)
+	}
+	return h
+}
+
+// query holds the parameters WeChat puts on the callback URL.
+type query struct {
+	signature, timestamp, nonce, echostr, encryptType, msgSignature string
+}
+
+// parseQuery reads only the keys it knows, in one pass, without building a
+// url.Values map.
+func parseQuery(raw string) query {
+	var q query
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.ContainsAny(v, "%+") {
+			if u, err := url.QueryUnescape(v); err == nil {
+				v = u
+			}
+		}
+		switch k {
+		case "signature":
+			q.signature = v
+		case "timestamp":
+			q.timestamp = v
+		case "nonce":
+			q.nonce = v
+		case "echostr":
+			q.echostr = v
+		case "encrypt_type":
+			q.encryptType = v
+		case "msg_signature":
+			q.msgSignature = v
+		}
+	}
+	return q
+}
+
+// token returns the configured token that signed q, or "".
+func (h *Handler) token(q *query) string {
+	for _, t := range [2]string{h.cfg.Token, h.cfg.PreviousToken} {
+		if t != "" && wechat.VerifySignature(t, q.timestamp, q.nonce, q.signature) {
+			return t
+		}
+	}
+	return ""
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		h.verify(w, r)
+	case http.MethodPost:
+		h.push(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+// verify answers the console's server URL check.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	q := parseQuery(r.URL.RawQuery)
+	if q.signature == "" || q.timestamp == "" || q.nonce == "" || q.echostr == "" {
+		http.Error(w, "missing signature, timestamp, nonce or echostr", http.StatusBadRequest)
+		return
+	}
+	if h.token(&q) == "" {
+		h.log.Warn("URL verification with a bad signature: check that the Token matches the console's",
+			"remote", r.RemoteAddr)
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	h.log.Info("URL verified")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, q.echostr)
+}
+
+// refusal is a push refused before any rule ran. The sender sees only the
+// status and a short public text; the log gets the reason and the error.
+type refusal struct {
+	status int
+	public string // the answer's body: never a secret, never the cause in detail
+	kind   string // the metric label: bad_signature, stale_timestamp, …
+	why    string // for the operator: what happened and what to check
+	err    error
+}
+
+// The refusals' public texts, one per status.
+const (
+	badSignature = "bad signature"
+	badRequest   = "bad request"
+)
+
+func refuse(status int, public, kind, why string, err error) *refusal {
+	return &refusal{status: status, public: public, kind: kind, why: why, err: err}
+}
+
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, f *refusal) {
+	h.obs.Refused(f.kind)
+	why := f.why
+	if hint := h.cfg.Hints[f.kind]; hint != "" {
+		why += "; " + hint
+	}
+	h.log.Warn("push refused", "status", f.status, "reason", why, "err", f.err, "remote", r.RemoteAddr)
+	http.Error(w, f.public, f.status)
+}
+
+// push handles one push: authenticate, open, dispatch, respond.
+func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	q := parseQuery(r.URL.RawQuery)
+	token, f := h.authenticate(&q)
+	if f != nil {
+		h.reject(w, r, f)
+		return
+	}
+	ps, f := h.open(w, r, &q, token)
+	if f != nil {
+		h.reject(w, r, f)
+		return
+	}
+	ev := &ps.ev
+	answer, first, err := h.dedup.Claim(r.Context(), ev.ID)
+	if err != nil { // only a cache without fallback fails; answer rather than lose the push
+		h.log.Error("retry dedup failed; running the rules", "err", err)
+		answer, first = dedup.Detached(), true
+	}
+	if !first {
+		h.answerRetry(w, r, ev, answer, start)
+		return
+	}
+	p, reply, outcome := h.dispatch(ev)
+	ct, out := h.encode(ps, &q, token, reply)
+	answer.Finish(ct, out)
+	writeAnswer(w, ct, out)
+	if outcome == engine.DeadlinePassed {
+		h.obs.DeadlinePassed()
+	}
+	h.obs.Push(engine.MetricLabel(ev.Type), outcome.String(), time.Since(start))
+	if h.log.Enabled(r.Context(), slog.LevelInfo) {
+		h.log.Info("push", "type", ev.Type, "from", ev.From, "rules", p.RuleNames(),
+			"outcome", outcome.String(), "encrypted", ps.cipher != nil, "latency", time.Since(start))
+	}
+}
+
+// authenticate checks the query's signature and timestamp, and returns the
+// token that signed it.
+func (h *Handler) authenticate(q *query) (string, *refusal) {
+	if q.signature == "" || q.timestamp == "" || q.nonce == "" {
+		return "", refuse(http.StatusUnauthorized, badSignature, "bad_signature", "missing signature, timestamp or nonce", nil)
+	}
+	token := h.token(q)
+	if token == "" {
+		return "", refuse(http.StatusUnauthorized, badSignature, "bad_signature", "signature does not match the Token", wechat.ErrBadSignature)
+	}
+	if h.cfg.MaxSkew > 0 {
+		ts, err := strconv.ParseInt(q.timestamp, 10, 64)
+		if err != nil {
+			return "", refuse(http.StatusBadRequest, badRequest, "bad_body", "timestamp is not a number", err)
+		}
+		if d := h.e.Now().Sub(time.Unix(ts, 0)); d > h.cfg.MaxSkew || d < -h.cfg.MaxSkew {
+			return "", refuse(http.StatusForbidden, "stale timestamp", "stale_timestamp",
+				"timestamp outside the allowed skew (a replay, or this server's clock is off: check NTP)", nil)
+		}
+	}
+	return token, nil
+}
+
+// pushState is the per-push memory the handler needs, in one allocation.
+type pushState struct {
+	msg    wechat.Message
+	ev     engine.Event
+	cipher *wechat.Cipher // the one that decrypted the push; nil for plaintext
+}
+
+// open reads the body, decrypts it when the push is encrypted, and decodes
+// the message and its event.
+func (h *Handler) open(w http.ResponseWriter, r *http.Request, q *query, token string) (*pushState, *refusal) {
+	body, err := readBody(w, r)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, refuse(http.StatusRequestEntityTooLarge, "body too large", "too_large", "body over 1 MiB", nil)
+		}
+		return nil, refuse(http.StatusBadRequest, badRequest, "bad_body", "reading body", err)
+	}
+	ps := new(pushState)
+	var f *refusal
+	if q.encryptType == "aes" && h.cfg.Cipher != nil {
+		f = h.decrypt(ps, q, token, body)
+	} else {
+		f = h.plaintext(ps, q, body)
+	}
+	if f != nil {
+		return nil, f
+	}
+	engine.FillEvent(&ps.ev, &ps.msg, h.e.Location())
+	return ps, nil
+}
+
+// decrypt opens a safe- or compatible-mode push with the current or the
+// previous EncodingAESKey.
+func (h *Handler) decrypt(ps *pushState, q *query, token string, body []byte) *refusal {
+	env, err := wechat.ParseEnvelope(body)
+	if err != nil {
+		return refuse(http.StatusBadRequest, badRequest, "bad_body", "encrypted push without a valid envelope", err)
+	}
+	if !wechat.VerifyMsgSignature(token, q.timestamp, q.nonce, env.Encrypt, q.msgSignature) {
+		return refuse(http.StatusUnauthorized, badSignature, "bad_signature", "msg_signature does not match", wechat.ErrBadSignature)
+	}
+	var plain []byte
+	for _, c := range [2]*wechat.Cipher{h.cfg.Cipher, h.cfg.PreviousCipher} {
+		if c == nil {
+			continue
+		}
+		if plain, err = c.Decrypt(env.Encrypt); err == nil {
+			ps.cipher = c
+			break
+		}
+	}
+	if ps.cipher == nil {
+		return refuse(http.StatusBadRequest, badRequest, "decrypt",
+			"cannot decrypt: check the EncodingAESKey and the AppID against the console", err)
+	}
+	if err := wechat.DecodeStringInto(&ps.msg, unsafeString(plain)); err != nil {
+		return refuse(http.StatusBadRequest, badRequest, "bad_body", "decrypted push is not a WeChat message", err)
+	}
+	if env.ToUserName != "" && subtle.ConstantTimeCompare([]byte(env.ToUserName), []byte(ps.msg.ToUserName)) != 1 {
+		return refuse(http.StatusBadRequest, badRequest, "bad_body", "envelope ToUserName differs from the message's", nil)
+	}
+	return nil
+}
+
+// plaintext decodes a push that is not encrypted, unless encryption is
+// required.
+func (h *Handler) plaintext(ps *pushState, q *query, body []byte) *refusal {
+	if h.cfg.RequireEncryption {
+		return refuse(http.StatusForbidden, "encryption required", "plaintext_refused",
+			"plaintext push refused because encryption is required: set the console to safe mode", nil)
+	}
+	if q.encryptType == "aes" {
+		// Compatible mode still carries plaintext; safe mode fails to decode below.
+		h.log.Warn("encrypted push but no EncodingAESKey configured: answering in plaintext if the push has any")
+	}
+	if err := wechat.DecodeStringInto(&ps.msg, unsafeString(body)); err != nil {
+		return refuse(http.StatusBadRequest, badRequest, "bad_body", "body is not a WeChat message", err)
+	}
+	return nil
+}
+
+// answerRetry serves a later copy of a push the first copy's answer.
+func (h *Handler) answerRetry(w http.ResponseWriter, r *http.Request, ev *engine.Event, answer dedup.Answer, start time.Time) {
+	ct, out, err := answer.Wait(r.Context())
+	if err != nil {
+		return // WeChat gave up on this copy
+	}
+	h.log.Info("retry answered from the first copy", "type", ev.Type, "from", ev.From)
+	writeAnswer(w, ct, out)
+	h.obs.Push(engine.MetricLabel(ev.Type), "retry", time.Since(start))
+}
+
+// dispatch runs the rules and waits for the passive reply until the
+// deadline.
+func (h *Handler) dispatch(ev *engine.Event) (*engine.Push, *wechat.Reply, engine.Outcome) {
+	p := h.e.Dispatch(ev)
+	select {
+	case <-p.Done(): // ran inline, or already finished: no timer needed
+		reply, outcome := p.Wait(nil)
+		return p, reply, outcome
+	default:
+	}
+	timer := time.NewTimer(h.cfg.ReplyDeadline)
+	defer timer.Stop()
+	reply, outcome := p.Wait(timer.C)
+	return p, reply, outcome
+}
+
+// encode builds the answer: "success" without a reply, else the reply's XML,
+// encrypted when the push was. It is built in a pooled buffer, then copied
+// to its exact size: the copy is what the dedup keeps for retries.
+func (h *Handler) encode(ps *pushState, q *query, token string, reply *wechat.Reply) (ct string, out []byte) {
+	if reply == nil {
+		return "text/plain; charset=utf-8", successBody
+	}
+	bp := replyBufs.Get().(*[]byte)
+	*bp = wechat.AppendReply((*bp)[:0], ps.ev.From, ps.ev.To, h.e.Now().Unix(), reply)
+	if ps.cipher != nil {
+		ep := replyBufs.Get().(*[]byte)
+		*ep = ps.cipher.AppendEncryptedReply((*ep)[:0], token, *bp, q.timestamp, q.nonce)
+		out = append([]byte(nil), *ep...)
+		replyBufs.Put(ep)
+	} else {
+		out = append([]byte(nil), *bp...)
+	}
+	replyBufs.Put(bp)
+	return "application/xml; charset=utf-8", out
+}
+
+var successBody = []byte("success")
+
+var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func writeAnswer(w http.ResponseWriter, ct string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+}
+
+// readBody reads the push body in one allocation when Content-Length is
+// known (WeChat sends it), growing otherwise, and never past MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, &http.MaxBytesError{Limit: MaxBodyBytes}
+	}
+	rd := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if n := r.ContentLength; n > 0 {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(rd)
+}
+
+// unsafeString views b as a string without copying. It is only for buffers
+// that this package allocated for one push and never writes again (the
+// body it read, the plaintext Decrypt returned), so the string stays
+// immutable.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

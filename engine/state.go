@@ -1,0 +1,46 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// The engine's state lives outside it, in engine/store (memory, bbolt,
+// Redis). Each user of it takes only the small interface it needs, the way
+// database/sql/driver composes optional interfaces; store.Store composes
+// them all for wiring.
+
+// Cooldowns keep rules' `cooldown:` per user.
+type Cooldowns interface {
+	// TakeCooldown starts a cooldown of ttl under key unless one is running;
+	// it reports whether it started one (the rule may fire).
+	TakeCooldown(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Claims remember that something happened once, durably.
+type Claims interface {
+	// ClaimOnce records key durably for ttl and reports whether this is the
+	// first claim: when it returns true, the key is on disk (or in Redis), so
+	// a redelivery after a restart is recognised. Payment notifications use
+	// it (WeChat Pay redelivers for about 24 hours).
+	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// KefuWindows keep each user's kefu window: how many customer-service
+// messages WeChat still accepts for them, and until when (see KefuWindowFor).
+type KefuWindows interface {
+	// OpenWindow records that a user's action opened a kefu window of quota
+	// sends until until. It is called on the push path and must be cheap.
+	OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error
+	// TakeWindowSlot spends one send of the user's window; false means the
+	// window is closed or used up.
+	TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error)
+	// CloseWindow marks a user's window used up (WeChat said 45015 or 45047).
+	CloseWindow(ctx context.Context, openID string) error
+}
+
+// State is what the engine itself keeps per user while it dispatches.
+type State interface {
+	Cooldowns
+	KefuWindows
+}
