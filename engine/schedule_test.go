@@ -70,8 +70,19 @@ func TestParseDayRangeAndWeekday(t *testing.T) {
 }
 
 func TestBucketIsStableAndSpread(t *testing.T) {
-	if Bucket("oUser1", 100) != Bucket("oUser1", 100) {
-		t.Fatal("bucket is not deterministic")
+	// Pinned: a user's bucket must not change across releases, or an A/B
+	// split (bucket(event.from, 100) < 10) reshuffles its users.
+	for _, tt := range []struct {
+		s       string
+		n, want int
+	}{
+		{"oUser1", 100, 64}, {"oUser1", 10, 4}, {"oUser1", 7, 6},
+		{"o6_bmjrPTlm6_2sgVt7hMZOPfL2M", 100, 2}, {"o6_bmjrPTlm6_2sgVt7hMZOPfL2M", 7, 1},
+		{"", 100, 61},
+	} {
+		if got := Bucket(tt.s, tt.n); got != tt.want {
+			t.Errorf("Bucket(%q, %d) = %d, want %d", tt.s, tt.n, got, tt.want)
+		}
 	}
 	counts := make([]int, 10)
 	for i := 0; i < 10000; i++ {

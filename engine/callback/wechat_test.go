@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/dedup"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -259,11 +260,13 @@ func TestHandlerReplies(t *testing.T) {
 }
 
 func TestHandlerRetriesRunRulesOnce(t *testing.T) {
-	b := newTestBot(t, Config{})
+	cache := &countingCache{Cache: dedup.NewLocal(time.Minute, func() time.Time { return testNow })}
+	b := newTestBot(t, Config{Dedup: cache})
 	b.gate = make(chan struct{})
 	push := textPush("slow", "4363689963896700987")
 
-	// Four copies arrive while the first is still running.
+	// Four copies arrive while the first is still running: the gate opens
+	// only once three of them found the first's claim.
 	var wg sync.WaitGroup
 	bodies := make([]string, 4)
 	for i := range bodies {
@@ -273,7 +276,13 @@ func TestHandlerRetriesRunRulesOnce(t *testing.T) {
 			bodies[i] = serve(b.h, signedRequest(testToken, testNow, nil, push)).Body.String()
 		}()
 	}
-	time.Sleep(20 * time.Millisecond) // let them all block; correctness does not depend on it
+	deadline := time.Now().Add(10 * time.Second)
+	for cache.waiting.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d copies waiting, want 3", cache.waiting.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	close(b.gate)
 	wg.Wait()
 	for i, body := range bodies {

@@ -1,0 +1,169 @@
+package callback
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/dedup"
+	"github.com/wxbot/wxbot/engine/wechat"
+)
+
+// labels records the metric labels the handler reports.
+type labels struct {
+	engine.NopObserver
+	mu      sync.Mutex
+	pushes  []string
+	refused []string
+}
+
+func (l *labels) Push(typ, outcome string, _ time.Duration) {
+	l.mu.Lock()
+	l.pushes = append(l.pushes, typ+"/"+outcome)
+	l.mu.Unlock()
+}
+
+func (l *labels) Refused(reason string) {
+	l.mu.Lock()
+	l.refused = append(l.refused, reason)
+	l.mu.Unlock()
+}
+
+// wechatName is the Event (or MsgType) WeChat sends for an event.type.
+func wechatName(typ string) string {
+	switch typ {
+	case "location_report":
+		return "LOCATION"
+	case "scan", "click", "view", "templatesendjobfinish", "masssendjobfinish", "publishjobfinish":
+		return strings.ToUpper(typ)
+	}
+	return typ
+}
+
+// TestEveryEventTypeReachesItsMetricLabel pushes one of each kind WeChat
+// sends and checks the push is counted under its own type, not "other".
+func TestEveryEventTypeReachesItsMetricLabel(t *testing.T) {
+	obs := &labels{}
+	e := engine.New(engine.Options{Now: func() time.Time { return testNow }, Observer: obs})
+	defer e.Close(context.Background())
+	h := NewHandler(e, Config{Token: testToken})
+	var want []string
+	for _, typ := range engine.EventTypeNames() {
+		if typ == "payment" { // from WeChat Pay, not a WeChat push
+			continue
+		}
+		m := &wechat.Message{ToUserName: "gh_test", FromUserName: "oUser", CreateTime: testNow.Unix()}
+		if engine.IsMessageType(typ) {
+			m.MsgType, m.MsgID, m.Content = typ, strconv.Itoa(len(want)+1), "x"
+		} else {
+			m.MsgType, m.Event = "event", wechatName(typ)
+		}
+		if w := serve(h, signedRequest(testToken, testNow, nil, m)); w.Code != 200 {
+			t.Fatalf("%s: status %d %q", typ, w.Code, w.Body.String())
+		}
+		want = append(want, typ+"/success")
+	}
+	unknown := &wechat.Message{ToUserName: "gh_test", FromUserName: "oUser", CreateTime: testNow.Unix(), MsgType: "event", Event: "brand_new_event"}
+	serve(h, signedRequest(testToken, testNow, nil, unknown))
+	want = append(want, "other/success")
+	if got := strings.Join(obs.pushes, " "); got != strings.Join(want, " ") {
+		t.Errorf("labels\n got %s\nwant %s", got, strings.Join(want, " "))
+	}
+}
+
+// TestHandlerEncryptionEdges covers key rotation, a forged envelope and an
+// encrypted push to a bot without a key.
+func TestHandlerEncryptionEdges(t *testing.T) {
+	const newKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	current, err := wechat.NewCipher(newKey, testAppID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	previous, _ := wechat.NewCipher(testAESKey, testAppID)
+	rotating := newTestBot(t, Config{Cipher: current, PreviousCipher: previous})
+	obs := &labels{}
+	keyless := NewHandler(engine.New(engine.Options{Now: func() time.Time { return testNow }, Observer: obs}), Config{Token: testToken})
+
+	t.Run("previous key still decrypts, and the reply uses it", func(t *testing.T) {
+		w := serve(rotating.h, signedRequest(testToken, testNow, previous, textPush("echo old", "901")))
+		if w.Code != 200 {
+			t.Fatalf("status %d %q", w.Code, w.Body.String())
+		}
+		enc, err := wechat.ParseReplyEnvelope(w.Body.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := previous.Decrypt(enc.Encrypt)
+		if err != nil {
+			t.Fatalf("reply not encrypted with the key that decrypted the push: %v", err)
+		}
+		if got := replyContent(t, plain); got != "you said: echo old" {
+			t.Errorf("reply %q", got)
+		}
+	})
+	t.Run("current key", func(t *testing.T) {
+		w := serve(rotating.h, signedRequest(testToken, testNow, current, textPush("echo new", "902")))
+		if w.Code != 200 {
+			t.Fatalf("status %d %q", w.Code, w.Body.String())
+		}
+	})
+	t.Run("envelope ToUserName differs from the message's", func(t *testing.T) {
+		push := func(envelopeTo, msgID string) *http.Request {
+			enc := current.Encrypt(nil, wechat.EncodeMessage(textPush("echo hi", msgID)))
+			ts := strconv.FormatInt(testNow.Unix(), 10)
+			q := url.Values{"timestamp": {ts}, "nonce": {"1"}, "signature": {wechat.Signature(testToken, ts, "1")},
+				"encrypt_type": {"aes"}, "msg_signature": {wechat.Signature(testToken, ts, "1", enc)}}
+			body := wechat.AppendEncryptedPush(nil, envelopeTo, enc)
+			return httptest.NewRequest(http.MethodPost, "/wechat?"+q.Encode(), strings.NewReader(string(body)))
+		}
+		if w := serve(rotating.h, push("gh_test", "906")); w.Code != 200 {
+			t.Fatalf("matching envelope: got %d %q, want 200", w.Code, w.Body.String())
+		}
+		if w := serve(rotating.h, push("gh_someone_else", "903")); w.Code != 400 || w.Body.String() != "bad request\n" {
+			t.Errorf("got %d %q, want 400 bad request", w.Code, w.Body.String())
+		}
+	})
+	t.Run("encrypt_type=aes without a key: compatible mode answers in plaintext", func(t *testing.T) {
+		// Compatible mode carries the plaintext fields beside Encrypt.
+		m := textPush("hello", "904")
+		body := wechat.EncodeMessage(m)
+		ts := strconv.FormatInt(testNow.Unix(), 10)
+		q := url.Values{"timestamp": {ts}, "nonce": {"1"}, "signature": {wechat.Signature(testToken, ts, "1")}, "encrypt_type": {"aes"}}
+		r := httptest.NewRequest(http.MethodPost, "/wechat?"+q.Encode(), strings.NewReader(string(body)))
+		if w := serve(keyless, r); w.Code != 200 || w.Body.String() != "success" {
+			t.Errorf("got %d %q, want 200 success", w.Code, w.Body.String())
+		}
+	})
+	t.Run("encrypt_type=aes without a key: safe mode is refused", func(t *testing.T) {
+		r := signedRequest(testToken, testNow, previous, textPush("hello", "905"))
+		if w := serve(keyless, r); w.Code != 400 {
+			t.Errorf("got %d %q, want 400", w.Code, w.Body.String())
+		}
+		if got := fmt.Sprint(obs.refused); got != "[bad_body]" {
+			t.Errorf("refusals %s, want [bad_body]", got)
+		}
+	})
+}
+
+// countingCache counts the copies that found a claim already made.
+type countingCache struct {
+	dedup.Cache
+	waiting atomic.Int32
+}
+
+func (c *countingCache) Claim(ctx context.Context, key string) (dedup.Answer, bool, error) {
+	a, first, err := c.Cache.Claim(ctx, key)
+	if !first {
+		c.waiting.Add(1)
+	}
+	return a, first, err
+}
