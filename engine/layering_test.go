@@ -21,7 +21,7 @@ func TestLayering(t *testing.T) {
 		"engine/wechatpay":         {},
 		"engine/outbox":            {},
 		"engine/dedup":             {},
-		"engine/store":             {"engine/outbox"},
+		"engine/store":             {"engine/outbox", "engine/dedup"},
 		"engine/metrics":           {"engine/outbox", "engine/wechat"},
 		"engine":                   {"engine/outbox", "engine/dedup", "engine/store", "engine/wechat"},
 		"engine/callback":          {"engine", "engine/outbox", "engine/dedup", "engine/store", "engine/wechat", "engine/wechatpay"},
