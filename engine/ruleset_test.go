@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +131,34 @@ func TestMatchConditionError(t *testing.T) {
 	}
 	if want := []string{"fallback"}; !reflect.DeepEqual(names(got), want) {
 		t.Errorf("matched %v, want %v", names(got), want)
+	}
+	var re *RuleError
+	if !errors.As(errs[0], &re) || re.Gate != GateWhen || !strings.HasPrefix(errs[0].Error(), `rule "bad": when: `) {
+		t.Errorf("error %v, want a when error of rule bad", errs[0])
+	}
+}
+
+// brokenCooldowns is a store that cannot take cooldowns.
+type brokenCooldowns struct{}
+
+func (brokenCooldowns) TakeCooldown(context.Context, string, time.Duration) (bool, error) {
+	return false, errors.New("disk full")
+}
+
+// TestMatchCooldownStoreError: a store failure is reported as the cooldown
+// gate's, not the condition's.
+func TestMatchCooldownStoreError(t *testing.T) {
+	set := NewRuleSet([]*Rule{
+		rule("vip", []string{"text"}, func(r *Rule) { r.Cooldown = time.Minute }),
+		rule("fallback", []string{"text"}),
+	}, nil)
+	ev := Event{Type: "text", From: "oU"}
+	got, errs := set.Match(context.Background(), &ev, newEnv(&ev, nil, time.Now, time.UTC), brokenCooldowns{})
+	if want := []string{"fallback"}; !reflect.DeepEqual(names(got), want) {
+		t.Errorf("matched %v, want %v", names(got), want)
+	}
+	if len(errs) != 1 || errs[0].Error() != `rule "vip": cooldown: disk full` {
+		t.Errorf("errors %v, want [rule \"vip\": cooldown: disk full]", errs)
 	}
 }
 

@@ -179,3 +179,35 @@ tests:
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestRuleNameWithSlash: expect.actions names the actions that ran, even
+// for a rule whose own name has a "/" in it (once parsed out of a
+// "rule/action" string, which a reload then refused).
+func TestRuleNameWithSlash(t *testing.T) {
+	src := `version: 1
+rules:
+  - name: vip/price
+    on: text
+    text: 价格
+    continue: true
+    actions:
+      - reply: {text: "VIP 价目表"}
+  - name: log/all
+    on: text
+    actions:
+      - kefu: {text: "稍后联系您"}
+tests:
+  - name: slash
+    event: {type: text, content: 价格}
+    expect: {rules: [vip/price, log/all], actions: [reply, kefu], reply: {text: "VIP 价目表"}}
+`
+	l, err := rules.Parse("rules.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range l.RunTests(context.Background(), time.UTC) {
+		if len(r.Failures) > 0 {
+			t.Errorf("%s: %s", r.Case.Name, strings.Join(r.Failures, "; "))
+		}
+	}
+}

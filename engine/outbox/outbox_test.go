@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -220,5 +223,66 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 	case <-time.After(10 * time.Second):
 		t.Fatal("timed out waiting for a delivery")
 		panic("unreachable")
+	}
+}
+
+// failingQueue is a memory queue whose Done, Retry and Dead fail.
+type failingQueue struct {
+	*store.Memory
+}
+
+var errDisk = errors.New("disk full")
+
+func (failingQueue) Done(context.Context, *outbox.Send) error         { return errDisk }
+func (failingQueue) Retry(context.Context, *outbox.Send) error        { return errDisk }
+func (failingQueue) Dead(context.Context, *outbox.Send, string) error { return errDisk }
+
+// events records what an Observer hears.
+type events struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (e *events) add(s string) { e.mu.Lock(); e.got = append(e.got, s); e.mu.Unlock() }
+func (e *events) Delivered(s *outbox.Send, _ time.Duration) {
+	e.add("delivered " + s.ID)
+}
+func (e *events) Failed(s *outbox.Send, err error, retry bool) {
+	e.add(fmt.Sprintf("failed %s %v retry=%v", s.ID, err, retry))
+}
+func (e *events) DeadLettered(s *outbox.Send, reason string) { e.add("dead " + s.ID + ": " + reason) }
+
+// TestOutboxStoreFailuresAreLoggedAndObserved: when the queue cannot record
+// an outcome, the outbox says so in the log (the send may go out again, or
+// be retried from its old state) and the observer still hears the outcome.
+func TestOutboxStoreFailuresAreLoggedAndObserved(t *testing.T) {
+	var logs strings.Builder
+	obs := &events{}
+	q := failingQueue{store.NewMemory(nil)}
+	ob := outbox.New(q, outbox.Options{MaxAttempts: 2, Observer: obs,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	results := map[string]error{"ok": nil, "flaky": errors.New("timeout"), "perm": outbox.Permanent(errors.New("errcode 40003"))}
+	ob.Register("k", outbox.DelivererFunc(func(_ context.Context, s *outbox.Send) error { return results[s.ID] }))
+	ctx := context.Background()
+	for _, id := range []string{"ok", "flaky", "perm"} {
+		ob.Deliver(ctx, &outbox.Send{ID: id, Kind: "k"})
+	}
+	want := []string{
+		"delivered ok",
+		"failed flaky timeout retry=true",
+		"failed perm errcode 40003 retry=false",
+		"dead perm: errcode 40003",
+	}
+	if !reflect.DeepEqual(obs.got, want) {
+		t.Errorf("observer heard\n%s\nwant\n%s", strings.Join(obs.got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, line := range []string{
+		`msg="outbox: delivered but not marked done; it may be sent again" id=ok err="disk full"`,
+		`msg="outbox: rescheduling failed" id=flaky err="disk full"`,
+		`msg="outbox: storing the dead letter failed" id=perm err="disk full"`,
+	} {
+		if !strings.Contains(logs.String(), line) {
+			t.Errorf("the log lacks %s:\n%s", line, logs.String())
+		}
 	}
 }
