@@ -167,7 +167,7 @@ func (p *KefuParams) Validate() error {
 var kefuTypes = []string{"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle", "msgmenu", "wxcard", "miniprogrampage"}
 
 // Lint warns where the sends cannot fit the window of the rule's events
-// (wechat-protocol.md §6.3).
+// (developers.weixin.qq.com/doc/subscription/api/customer/message/api_sendcustommessage.html).
 func (p *KefuParams) Lint(info engine.LintInfo) []string {
 	var out []string
 	for _, on := range info.On {

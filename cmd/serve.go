@@ -68,7 +68,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.StringVar(&s.secret, "secret", "", "AppSecret; with --appid, enables API calls (kefu sends)")
 	fs.StringVar(&s.apiBase, "api-base", wechat.DefaultAPIBase, "WeChat API root (tests point it at a fake)")
 	fs.StringVar(&s.tokenAPI, "token-api", wechat.TokenAPIStable, "stable (/cgi-bin/stable_token, safe with many replicas) or classic (/cgi-bin/token)")
-	fs.StringVar(&s.store, "store", "bolt:wxbot.db", "state (kefu outbox, retries, windows, cooldowns, token): bolt:PATH embedded, or redis://HOST:PORT/DB shared by replicas")
+	fs.StringVar(&s.store, "store", "bolt:wxbot.db", "state (kefu outbox, kefu windows, cooldowns, payment claims): bolt:PATH embedded, or redis://HOST:PORT/DB shared by replicas, which then also share retries' answers and the access_token")
 	s.pay.register(fs)
 }
 

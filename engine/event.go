@@ -168,7 +168,8 @@ func lower(s string) string {
 
 // PushKey identifies a push across WeChat's retries: the MsgId for
 // messages, and for events (which have none) the sender, time, event and
-// key, as wechat-protocol.md §3.1 recommends.
+// key, as WeChat recommends
+// (developers.weixin.qq.com/doc/offiaccount/en/Message_Management/Passive_user_reply_message.html).
 func PushKey(m *wechat.Message) string {
 	if m.MsgID != "" && !m.IsEvent() {
 		return m.ToUserName + "/m/" + m.MsgID

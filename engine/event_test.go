@@ -12,7 +12,7 @@ import (
 
 // TestEveryPushKindBecomesAnEvent decodes every real sample in
 // engine/wechat/testdata/push and checks the event rules see: the type and
-// the fields design.md documents for that kind, reached through expr as a
+// the fields the README documents for that kind, reached through expr as a
 // rule would.
 func TestEveryPushKindBecomesAnEvent(t *testing.T) {
 	want := map[string]map[string]any{

@@ -15,7 +15,7 @@ type EventType struct {
 	// takes one news article in a reply to it.
 	Message bool
 	// KefuQuota and KefuValidity are the kefu window the push opens
-	// (wechat-protocol.md §6.3); zero opens none.
+	// (see KefuWindowFor); zero opens none.
 	KefuQuota    int
 	KefuValidity time.Duration
 	// TakesReply is false where the push's answer cannot carry a passive
@@ -35,10 +35,10 @@ const (
 // eventTypes lists every push wxbot knows, messages first, in the order
 // `wxbot schema` and error messages show them.
 var eventTypes = []EventType{
-	// messages (wechat-protocol.md §2.3)
+	// messages
 	msg("text"), msg("image"), msg("voice"), msg("video"), msg("shortvideo"),
 	msg("location"), msg("link"), msg("file"),
-	// events (§2.4)
+	// events
 	action("subscribe"), unseen("unsubscribe"), action("scan"), seen("location_report"),
 	action("click"), unseen("view"), action("scancode_push"), action("scancode_waitmsg"),
 	seen("pic_sysphoto"), seen("pic_photo_or_album"), seen("pic_weixin"), seen("location_select"),
@@ -46,9 +46,9 @@ var eventTypes = []EventType{
 	unseen("kf_create_session"), unseen("kf_close_session"), unseen("kf_switch_session"),
 	unseen("templatesendjobfinish"), unseen("masssendjobfinish"), unseen("publishjobfinish"),
 	unseen("subscribe_msg_popup_event"), unseen("subscribe_msg_change_event"), unseen("subscribe_msg_sent_event"),
-	// payment-related pushes to the message URL (§2.6)
+	// payment-related pushes to the message URL
 	unseen("user_pay_from_pay_cell"), unseen("card_pay_order"), unseen("merchant_order"),
-	// WeChat Pay v3 notifications (§2.7), not a WeChat push
+	// WeChat Pay v3 notifications, not a WeChat push
 	{Name: "payment"},
 }
 
@@ -105,8 +105,9 @@ func MetricLabel(name string) string {
 	return "other"
 }
 
-// KefuWindowFor is the kefu window an event opens (wechat-protocol.md
-// §6.3): a user's message, 5 sends within 48 hours; a click, scancode,
+// KefuWindowFor is the kefu window an event opens (WeChat's send API,
+// developers.weixin.qq.com/doc/subscription/api/customer/message/api_sendcustommessage.html):
+// a user's message, 5 sends within 48 hours; a click, scancode,
 // subscribe or scan, 3 within a minute; anything else (view, payment, …)
 // none. A message of a kind not in the table is still a user's message.
 func KefuWindowFor(ev *Event) (quota int, validity time.Duration) {
@@ -122,8 +123,8 @@ func KefuWindowFor(ev *Event) (quota int, validity time.Duration) {
 // TakesReply reports whether the event can be answered with a passive
 // reply. A payment cannot: WeChat Pay is answered by the bot itself, and the
 // reply has no kefu fallback either, since payments open no kefu window
-// (wechat-protocol.md §6.3). Types not in the table are WeChat pushes, which
-// can.
+// (WeChat withdrew the payment quota in 2023). Types not in the table are
+// WeChat pushes, which can.
 func (e *Event) TakesReply() bool {
 	if t, ok := eventTypeByName[e.Type]; ok {
 		return t.TakesReply

@@ -7,8 +7,10 @@ import (
 )
 
 // TestEventTableHasEveryDocumentedType: every message type and event
-// wechat-protocol.md §2.3, §2.4 and §2.6 lists (lower case, LOCATION as
-// location_report), and payment from WeChat Pay.
+// WeChat documents for Official Accounts (接收普通消息, 接收事件推送, the
+// menu, kefu-session, template, mass-send, publish, subscribe-message and
+// card/store events), lower case with LOCATION as location_report, and
+// payment from WeChat Pay.
 func TestEventTableHasEveryDocumentedType(t *testing.T) {
 	documented := []string{
 		"text", "image", "voice", "video", "shortvideo", "location", "link", "file",
@@ -37,7 +39,8 @@ func TestEventTableHasEveryDocumentedType(t *testing.T) {
 }
 
 // TestEventTableKefuWindowsAndReplies pins the facts other code reads from
-// the table (wechat-protocol.md §6.3 and §2.7).
+// the table (the kefu send API's window rules; payments are answered to
+// WeChat Pay).
 func TestEventTableKefuWindowsAndReplies(t *testing.T) {
 	for _, tt := range []struct {
 		typ        string

@@ -1,7 +1,12 @@
 package engine_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -63,4 +68,44 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// TestSizes keeps functions short where the story is long: none over 80
+// lines in engine's tree outside the wire packages (whose field switches
+// are long by nature) nor in cmd/serve.go, and no file over 700 lines.
+func TestSizes(t *testing.T) {
+	fset := token.NewFileSet()
+	var files []string
+	filepath.WalkDir("..", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+			files = append(files, filepath.ToSlash(p))
+		}
+		return nil
+	})
+	for _, p := range files {
+		inEngine := strings.HasPrefix(p, "../engine/")
+		if !inEngine && p != "../cmd/serve.go" {
+			continue
+		}
+		f, err := parser.ParseFile(fset, p, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := fset.File(f.Pos()).LineCount(); n > 700 && !strings.HasSuffix(p, "engine/wechat/xmlscan.go") {
+			t.Errorf("%s: %d lines, want at most 700: split it", p, n)
+		}
+		if strings.HasPrefix(p, "../engine/wechat") {
+			continue
+		}
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				if n := fset.Position(fd.End()).Line - fset.Position(fd.Pos()).Line + 1; n > 80 {
+					t.Errorf("%s: %s is %d lines, want at most 80", p, fd.Name.Name, n)
+				}
+			}
+		}
+	}
+	if len(files) == 0 {
+		t.Fatal("no files found")
+	}
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // TestKefuFromReply: each passive reply that came too late becomes the kefu
-// message that says the same (wechat-protocol.md §6.1: the JSON the send API
+// message that says the same (the JSON /cgi-bin/message/custom/send
 // takes); a transfer and an empty news reply have none.
 func TestKefuFromReply(t *testing.T) {
 	for _, tt := range []struct {
