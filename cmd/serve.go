@@ -190,10 +190,9 @@ func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
 
 // callbackHints name the flags to check when the callback refuses a push.
 var callbackHints = map[string]string{
-	"bad_signature":     "check that --token (or --previous-token) is the console's Token",
-	"stale_timestamp":   "--max-skew sets the allowed skew",
-	"decrypt":           "check --aes-key (or --previous-aes-key) and --appid",
-	"plaintext_refused": "--require-encryption is set",
+	"bad_signature":     "check that --token is the console's Token (during a change, set --previous-token)",
+	"decrypt":           "check --aes-key and --appid against the console (during a key change, set --previous-aes-key)",
+	"plaintext_refused": "--require-encryption is set: set the console to safe mode",
 }
 
 // payHints name the flags to check when a payment notification is refused.

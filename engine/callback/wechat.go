@@ -41,9 +41,9 @@ type Config struct {
 	DedupTTL time.Duration
 	// Dedup is shared by replicas; nil keeps retries in process.
 	Dedup dedup.Cache
-	// Hints add advice to the log line of a refusal, by its metric label
-	// (bad_signature, decrypt, …): the front end knows its own setting
-	// names.
+	// Hints replace the advice in the log line of a refusal, by its metric
+	// label (bad_signature, decrypt, plaintext_refused): the front end knows
+	// its own setting names.
 	Hints  map[string]string
 	Logger *slog.Logger
 }
@@ -162,6 +162,14 @@ type refusal struct {
 	err    error
 }
 
+// refusalHints say what to check, in the log, by refusal kind; Config.Hints
+// replaces them with the front end's own setting names.
+var refusalHints = map[string]string{
+	"bad_signature":     "check that the Token is the console's",
+	"decrypt":           "check the EncodingAESKey and the AppID against the console",
+	"plaintext_refused": "set the console to safe mode",
+}
+
 // The refusals' public texts, one per status.
 const (
 	badSignature = "bad signature"
@@ -175,7 +183,11 @@ func refuse(status int, public, kind, why string, err error) *refusal {
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, f *refusal) {
 	h.obs.Refused(f.kind)
 	why := f.why
-	if hint := h.cfg.Hints[f.kind]; hint != "" {
+	hint, ok := h.cfg.Hints[f.kind]
+	if !ok {
+		hint = refusalHints[f.kind]
+	}
+	if hint != "" {
 		why += "; " + hint
 	}
 	h.log.Warn("push refused", "status", f.status, "reason", why, "err", f.err, "remote", r.RemoteAddr)
@@ -228,7 +240,7 @@ func (h *Handler) authenticate(q *query) (string, *refusal) {
 	}
 	token := h.token(q)
 	if token == "" {
-		return "", refuse(http.StatusUnauthorized, badSignature, "bad_signature", "signature does not match the Token", wechat.ErrBadSignature)
+		return "", refuse(http.StatusUnauthorized, badSignature, "bad_signature", "signature does not match", wechat.ErrBadSignature)
 	}
 	if h.cfg.MaxSkew > 0 {
 		ts, err := strconv.ParseInt(q.timestamp, 10, 64)
@@ -237,7 +249,7 @@ func (h *Handler) authenticate(q *query) (string, *refusal) {
 		}
 		if d := h.e.Now().Sub(time.Unix(ts, 0)); d > h.cfg.MaxSkew || d < -h.cfg.MaxSkew {
 			return "", refuse(http.StatusForbidden, "stale timestamp", "stale_timestamp",
-				"timestamp outside the allowed skew (a replay, or this server's clock is off: check NTP)", nil)
+				"timestamp outside the allowed skew: a replay, or this server's clock is off (check NTP)", nil)
 		}
 	}
 	return token, nil
@@ -296,8 +308,7 @@ func (h *Handler) decrypt(ps *pushState, q *query, token string, body []byte) *r
 		}
 	}
 	if ps.cipher == nil {
-		return refuse(http.StatusBadRequest, badRequest, "decrypt",
-			"cannot decrypt: check the EncodingAESKey and the AppID against the console", err)
+		return refuse(http.StatusBadRequest, badRequest, "decrypt", "cannot decrypt", err)
 	}
 	if err := wechat.DecodeStringInto(&ps.msg, unsafeString(plain)); err != nil {
 		return refuse(http.StatusBadRequest, badRequest, "bad_body", "decrypted push is not a WeChat message", err)
@@ -313,7 +324,7 @@ func (h *Handler) decrypt(ps *pushState, q *query, token string, body []byte) *r
 func (h *Handler) plaintext(ps *pushState, q *query, body []byte) *refusal {
 	if h.cfg.RequireEncryption {
 		return refuse(http.StatusForbidden, "encryption required", "plaintext_refused",
-			"plaintext push refused because encryption is required: set the console to safe mode", nil)
+			"plaintext push refused: encryption is required", nil)
 	}
 	if q.encryptType == "aes" {
 		// Compatible mode still carries plaintext; safe mode fails to decode below.
