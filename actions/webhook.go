@@ -172,10 +172,10 @@ func (a *webhookAction) Run(ctx context.Context, c *engine.Call) error {
 			c.Logger.Warn("webhook answered with a reply wxbot cannot send; nothing sent", "rule", c.Rule.Name, "err", ans.ReplyErr)
 		}
 		if ans.Reply != nil {
-			if c.Event.TakesReply() {
+			if c.Event.TakesReply() && c.Event.ReplySeen() {
 				c.Reply(ans.Reply)
 			} else {
-				c.Logger.Info("webhook answered with a reply to an event that takes none; dropped", "rule", c.Rule.Name, "event", c.Event.Type)
+				c.Logger.Info("webhook answered with a reply to an event that takes none or that nobody sees; dropped", "rule", c.Rule.Name, "event", c.Event.Type)
 			}
 		}
 		return nil

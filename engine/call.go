@@ -32,11 +32,18 @@ func (c *Call) Render(t *Template) (string, error) { return t.Render(c.Env) }
 
 // Reply offers the push's passive response. Only the first one wins: Reply
 // reports whether r is the one that will be sent. Events that take no reply
-// (payments) drop it. News replies are cut to WeChat's limit (1 article to
-// a user message, 8 otherwise).
+// (payments) drop it, and so do events whose replies nobody sees (view,
+// unsubscribe, job reports): WeChat would show them to no one, and a late
+// one would spend a kefu send. News replies are cut to WeChat's limit (1
+// article to a user message, 8 otherwise).
 func (c *Call) Reply(r *wechat.Reply) bool {
 	if !c.Event.TakesReply() { // nothing to answer, and no kefu fallback (see TakesReply)
 		c.Logger.Warn("a reply was offered for an event that takes none; dropped",
+			"rule", c.Rule.Name, "event", c.Event.Type, "reply", r.Type)
+		return false
+	}
+	if !c.Event.ReplySeen() {
+		c.Logger.Debug("a reply to an event the user does not see; dropped",
 			"rule", c.Rule.Name, "event", c.Event.Type, "reply", r.Type)
 		return false
 	}

@@ -130,3 +130,30 @@ func TestDryRunRecordsSends(t *testing.T) {
 		t.Errorf("dry run: err %v, actions %v, DryRun %v, deliverer %v", res.Err, res.Steps, dry, deliverer)
 	}
 }
+
+// TestRepliesNobodySeesAreDropped: a reply to view, unsubscribe or a job
+// report reaches no one, so it is neither answered nor sent late by kefu.
+func TestRepliesNobodySeesAreDropped(t *testing.T) {
+	var late atomic.Int32
+	e := New(Options{LateReply: func(*Event, *wechat.Reply) { late.Add(1) }})
+	defer e.Close(context.Background())
+	star := rule("star", []string{"*"})
+	star.Steps = []Step{{Name: "reply", Passive: true, Inline: true, Action: ActionFunc(func(_ context.Context, c *Call) error {
+		c.Reply(textReply("hi"))
+		return nil
+	})}}
+	e.SetRules(NewRuleSet([]*Rule{star}, nil))
+	for typ, want := range map[string]bool{
+		"view": false, "unsubscribe": false, "templatesendjobfinish": false, "masssendjobfinish": false,
+		"publishjobfinish": false, "kf_close_session": false,
+		"click": true, "text": true, "subscribe": true, "brand_new_event": true,
+	} {
+		res, _ := e.Dispatch(&Event{Type: typ, From: "oU"}).Finish(context.Background())
+		if got := res.Reply != nil; got != want {
+			t.Errorf("%s: replied %v, want %v", typ, got, want)
+		}
+	}
+	if late.Load() != 0 {
+		t.Errorf("%d late replies", late.Load())
+	}
+}

@@ -120,6 +120,28 @@ func KefuWindowFor(ev *Event) (quota int, validity time.Duration) {
 	return 0, 0
 }
 
+// ReplySeen reports whether a passive reply to the event reaches the user:
+// false for events that happen while nobody looks at the chat
+// (unsubscribe, view, job reports, …). Types not in the table are taken to
+// be seen.
+func (e *Event) ReplySeen() bool {
+	if t, ok := eventTypeByName[e.Type]; ok {
+		return t.Seen
+	}
+	return true
+}
+
+// UnseenTypes lists, of types, those whose replies nobody sees (for lint).
+func UnseenTypes(types []string) []string {
+	var out []string
+	for _, name := range types {
+		if t, ok := eventTypeByName[name]; ok && !t.Seen && t.TakesReply {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // TakesReply reports whether the event can be answered with a passive
 // reply. A payment cannot: WeChat Pay is answered by the bot itself, and the
 // reply has no kefu fallback either, since payments open no kefu window

@@ -65,7 +65,7 @@ rules:
 `, []string{
 			`rules.yaml:7:9: warning: rule "two-replies": actions[1] (transfer): only one passive response goes back per push; this one is never sent (the earlier one in this rule wins)`,
 			`rules.yaml:17:9: warning: rule "never-sent": reply can never be sent: rule "log-and-answer" (rules.yaml:8) always answers these pushes first (only one passive response goes back per push)`,
-			`rules.yaml:21:9: warning: rule "bye": actions[0] (reply): a user who unsubscribed never sees a passive response`,
+			`rules.yaml:21:9: warning: rule "bye": actions[0] (reply): nobody sees a passive response to unsubscribe (the user is not in the chat): wxbot drops it`,
 			`rules.yaml:22:5: warning: rule "off" is disabled (enabled: false): it is loaded and checked but never matches`,
 			`rules.yaml:29:16: warning: rule "news": actions[0] (reply): news: 2 articles, but WeChat shows only the first in answer to a user's message (text)`,
 		}},

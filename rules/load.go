@@ -489,8 +489,9 @@ func (l *loader) parseActions(label string, on []string, n *yaml.Node) []engine.
 			case slices.Contains(on, "payment"):
 				l.errAt(an.Content[0], where+": a payment event takes no passive response (WeChat Pay is answered by the bot, and payments open no kefu window): use template or webhook")
 				continue
-			case slices.Contains(on, "unsubscribe"):
-				l.warnAt(an.Content[0], where+": a user who unsubscribed never sees a passive response")
+			case len(engine.UnseenTypes(on)) > 0:
+				l.warnAt(an.Content[0], where+": nobody sees a passive response to "+strings.Join(engine.UnseenTypes(on), ", ")+
+					" (the user is not in the chat): wxbot drops it")
 			case passives > 0:
 				l.warnAt(an.Content[0], where+": only one passive response goes back per push; this one is never sent (the earlier one in this rule wins)")
 			}
