@@ -38,6 +38,12 @@ type Reloader struct {
 	smu    sync.Mutex // guards status
 	status Status
 	kick   chan string
+
+	// For tests: noWatch adds no watch, leaving the poll (and Trigger);
+	// started, when set, is called once Run's watch is in place and the
+	// start-up check is done.
+	noWatch bool
+	started func()
 }
 
 // Status is what GET /rules shows about reloading.
@@ -173,8 +179,20 @@ func (r *Reloader) Run(ctx context.Context) error {
 		return fmt.Errorf("watching rules: %w", err)
 	}
 	defer w.Close()
-	if err := w.Add(dir); err != nil {
+	if r.noWatch {
+		// a test of the poll
+	} else if err := w.Add(dir); err != nil {
 		r.log.Warn("cannot watch the rules directory; relying on the checksum poll", "dir", dir, "err", err)
+	}
+	// A change made after the rules were loaded at start-up but before the
+	// watch was in place raised no event: compare the rules on disk with
+	// the running ones once now, or that change waits for the poll (with
+	// the poll off, for the next change).
+	if err := r.Reload(ctx, "start-up check", false); err != nil {
+		debug.FreeOSMemory() // that load's garbage, as after a reload
+	}
+	if r.started != nil {
+		r.started()
 	}
 	var poll <-chan time.Time
 	if r.Poll > 0 {

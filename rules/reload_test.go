@@ -1,4 +1,4 @@
-package rules_test
+package rules
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/wxbot/wxbot/actions" // the reply action
 	"github.com/wxbot/wxbot/engine"
-	"github.com/wxbot/wxbot/rules"
 )
 
 // rulesReplying is a rules file whose only rule replies text to "hi".
@@ -42,24 +42,44 @@ func replyTo(t *testing.T, e *engine.Engine) string {
 	return res.Reply.Content
 }
 
-// watched starts a reloader on path and returns its engine.
-func watched(t *testing.T, path string) (*engine.Engine, *rules.Reloader) {
+// watched starts a reloader on path, without the poll, and returns its
+// engine once the watch is in place: what the test changes after that is
+// seen by the watch alone.
+func watched(t *testing.T, path string) (*engine.Engine, *Reloader) {
 	t.Helper()
-	l, err := rules.Load(path)
+	e, r, run := reloader(t, path)
+	run()
+	return e, r
+}
+
+// reloader makes a reloader on path (debounce 20ms, no poll) for the test
+// to configure; run starts it and returns once its watch is in place.
+func reloader(t *testing.T, path string) (*engine.Engine, *Reloader, func()) {
+	t.Helper()
+	l, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := engine.New(engine.Options{})
 	e.SetRules(l.Set)
-	r := rules.NewReloader(path, time.UTC, e, nil)
+	r := NewReloader(path, time.UTC, e, nil)
 	r.Debounce, r.Poll = 20*time.Millisecond, 0
 	r.Initial(l)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; e.Close(context.Background()) })
-	time.Sleep(50 * time.Millisecond) // let the watch start before the test writes
-	return e, r
+	run := func() {
+		t.Helper()
+		ready := make(chan struct{})
+		r.started = func() { close(ready) }
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { r.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done; e.Close(context.Background()) })
+		select {
+		case <-ready:
+		case <-done:
+			t.Fatal("Run returned before its watch was in place")
+		}
+	}
+	return e, r, run
 }
 
 // eventually waits (not a timing assertion: the bound is generous) until
@@ -83,20 +103,35 @@ func write(t *testing.T, path, data string) {
 }
 
 func TestReloadInPlaceWrite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "rules.yaml")
+	path := filepath.Join(t.TempDir(), "yaml")
 	write(t, path, rulesReplying("one"))
 	e, _ := watched(t, path)
 	write(t, path, rulesReplying("two"))
 	eventually(t, e, "two")
 }
 
+// TestReloadChangeBeforeWatch changes the file after the start-up load but
+// before Run adds its watch, so no event is ever raised for it, and there is
+// no poll: Run's check once the watch is in place must pick it up.
+func TestReloadChangeBeforeWatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	write(t, path, rulesReplying("one"))
+	e, r, run := reloader(t, path)
+	write(t, path, rulesReplying("two"))
+	run()
+	eventually(t, e, "two")
+	if s := r.Status(); !s.LastReloadOK || s.Reloads != 1 {
+		t.Errorf("status %+v", s)
+	}
+}
+
 func TestReloadRenameOnSave(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "rules.yaml")
+	path := filepath.Join(dir, "yaml")
 	write(t, path, rulesReplying("one"))
 	e, _ := watched(t, path)
 	// What vim and most editors do: write a new file, rename it over the old.
-	tmp := filepath.Join(dir, ".rules.yaml.swp")
+	tmp := filepath.Join(dir, ".yaml.swp")
 	write(t, tmp, rulesReplying("renamed"))
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
@@ -109,7 +144,7 @@ func TestReloadRenameOnSave(t *testing.T) {
 }
 
 func TestReloadConfigMapSymlinkSwap(t *testing.T) {
-	// The layout kubelet makes: rules.yaml -> ..data/rules.yaml, ..data -> ..v1.
+	// The layout kubelet makes: yaml -> ..data/yaml, ..data -> ..v1.
 	dir := t.TempDir()
 	mustDo := func(err error) {
 		t.Helper()
@@ -118,16 +153,16 @@ func TestReloadConfigMapSymlinkSwap(t *testing.T) {
 		}
 	}
 	mustDo(os.Mkdir(filepath.Join(dir, "..v1"), 0o755))
-	write(t, filepath.Join(dir, "..v1", "rules.yaml"), rulesReplying("v1"))
+	write(t, filepath.Join(dir, "..v1", "yaml"), rulesReplying("v1"))
 	mustDo(os.Symlink("..v1", filepath.Join(dir, "..data")))
-	mustDo(os.Symlink(filepath.Join("..data", "rules.yaml"), filepath.Join(dir, "rules.yaml")))
-	e, _ := watched(t, filepath.Join(dir, "rules.yaml"))
+	mustDo(os.Symlink(filepath.Join("..data", "yaml"), filepath.Join(dir, "yaml")))
+	e, _ := watched(t, filepath.Join(dir, "yaml"))
 	if got := replyTo(t, e); got != "v1" {
 		t.Fatalf("reply %q", got)
 	}
 	// The update: a new version directory, a temporary link, renamed over ..data.
 	mustDo(os.Mkdir(filepath.Join(dir, "..v2"), 0o755))
-	write(t, filepath.Join(dir, "..v2", "rules.yaml"), rulesReplying("v2"))
+	write(t, filepath.Join(dir, "..v2", "yaml"), rulesReplying("v2"))
 	mustDo(os.Symlink("..v2", filepath.Join(dir, "..data_tmp")))
 	mustDo(os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
 	mustDo(os.RemoveAll(filepath.Join(dir, "..v1")))
@@ -135,12 +170,12 @@ func TestReloadConfigMapSymlinkSwap(t *testing.T) {
 }
 
 func TestReloadKeepsWorkingRulesOnBrokenFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "rules.yaml")
+	path := filepath.Join(t.TempDir(), "yaml")
 	write(t, path, rulesReplying("good"))
 	e, r := watched(t, path)
 
 	write(t, path, strings.Replace(rulesReplying("bad"), "on: text", "on: txt", 1))
-	waitStatus(t, r, func(s rules.Status) bool { return s.ReloadFailures == 1 })
+	waitStatus(t, r, func(s Status) bool { return s.ReloadFailures == 1 })
 	if got := replyTo(t, e); got != "good" {
 		t.Errorf("after a broken edit the reply is %q, want the old rules' %q", got, "good")
 	}
@@ -151,7 +186,7 @@ func TestReloadKeepsWorkingRulesOnBrokenFile(t *testing.T) {
 
 	// A file that loads but fails its own tests is refused too.
 	write(t, path, strings.Replace(rulesReplying("untested"), "expect: {rules: [hi]}", "expect: {rules: []}", 1))
-	waitStatus(t, r, func(s rules.Status) bool { return s.ReloadFailures == 2 })
+	waitStatus(t, r, func(s Status) bool { return s.ReloadFailures == 2 })
 	if got := replyTo(t, e); got != "good" {
 		t.Errorf("after an edit failing its tests the reply is %q", got)
 	}
@@ -167,7 +202,7 @@ func TestReloadKeepsWorkingRulesOnBrokenFile(t *testing.T) {
 	}
 }
 
-func waitStatus(t *testing.T, r *rules.Reloader, ok func(rules.Status) bool) {
+func waitStatus(t *testing.T, r *Reloader, ok func(Status) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !ok(r.Status()) {
@@ -179,14 +214,14 @@ func waitStatus(t *testing.T, r *rules.Reloader, ok func(rules.Status) bool) {
 }
 
 func TestReloadTriggerAndUnchanged(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "rules.yaml")
+	path := filepath.Join(t.TempDir(), "yaml")
 	write(t, path, rulesReplying("one"))
-	l, _ := rules.Load(path)
+	l, _ := Load(path)
 	e := engine.New(engine.Options{})
 	e.SetRules(l.Set)
-	r := rules.NewReloader(path, time.UTC, e, nil)
+	r := NewReloader(path, time.UTC, e, nil)
 	r.Initial(l)
-	if err := r.Reload(context.Background(), "test", false); !errors.Is(err, rules.ErrUnchanged) {
+	if err := r.Reload(context.Background(), "test", false); !errors.Is(err, ErrUnchanged) {
 		t.Errorf("reload of unchanged rules: %v, want ErrUnchanged", err)
 	}
 	if err := r.Reload(context.Background(), "POST /reload", true); err != nil {
@@ -200,13 +235,13 @@ func TestReloadTriggerAndUnchanged(t *testing.T) {
 // TestReloadUnderLoad swaps rules many times while pushes run: none fails,
 // and each push sees one whole rule set (the reply always matches a version).
 func TestReloadUnderLoad(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "rules.yaml")
+	path := filepath.Join(t.TempDir(), "yaml")
 	write(t, path, rulesReplying("v0"))
-	l, _ := rules.Load(path)
+	l, _ := Load(path)
 	e := engine.New(engine.Options{})
 	defer e.Close(context.Background())
 	e.SetRules(l.Set)
-	r := rules.NewReloader(path, time.UTC, e, nil)
+	r := NewReloader(path, time.UTC, e, nil)
 	r.Initial(l)
 
 	var failures, pushes atomic.Int64
