@@ -103,7 +103,7 @@ func write(t *testing.T, path, data string) {
 }
 
 func TestReloadInPlaceWrite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "yaml")
+	path := filepath.Join(t.TempDir(), "rules.yaml")
 	write(t, path, rulesReplying("one"))
 	e, _ := watched(t, path)
 	write(t, path, rulesReplying("two"))
@@ -127,11 +127,11 @@ func TestReloadChangeBeforeWatch(t *testing.T) {
 
 func TestReloadRenameOnSave(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "yaml")
+	path := filepath.Join(dir, "rules.yaml")
 	write(t, path, rulesReplying("one"))
 	e, _ := watched(t, path)
 	// What vim and most editors do: write a new file, rename it over the old.
-	tmp := filepath.Join(dir, ".yaml.swp")
+	tmp := filepath.Join(dir, ".rules.yaml.swp")
 	write(t, tmp, rulesReplying("renamed"))
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestReloadRenameOnSave(t *testing.T) {
 }
 
 func TestReloadConfigMapSymlinkSwap(t *testing.T) {
-	// The layout kubelet makes: yaml -> ..data/yaml, ..data -> ..v1.
+	// The layout kubelet makes: rules.yaml -> ..data/rules.yaml, ..data -> ..v1.
 	dir := t.TempDir()
 	mustDo := func(err error) {
 		t.Helper()
@@ -153,16 +153,16 @@ func TestReloadConfigMapSymlinkSwap(t *testing.T) {
 		}
 	}
 	mustDo(os.Mkdir(filepath.Join(dir, "..v1"), 0o755))
-	write(t, filepath.Join(dir, "..v1", "yaml"), rulesReplying("v1"))
+	write(t, filepath.Join(dir, "..v1", "rules.yaml"), rulesReplying("v1"))
 	mustDo(os.Symlink("..v1", filepath.Join(dir, "..data")))
-	mustDo(os.Symlink(filepath.Join("..data", "yaml"), filepath.Join(dir, "yaml")))
-	e, _ := watched(t, filepath.Join(dir, "yaml"))
+	mustDo(os.Symlink(filepath.Join("..data", "rules.yaml"), filepath.Join(dir, "rules.yaml")))
+	e, _ := watched(t, filepath.Join(dir, "rules.yaml"))
 	if got := replyTo(t, e); got != "v1" {
 		t.Fatalf("reply %q", got)
 	}
 	// The update: a new version directory, a temporary link, renamed over ..data.
 	mustDo(os.Mkdir(filepath.Join(dir, "..v2"), 0o755))
-	write(t, filepath.Join(dir, "..v2", "yaml"), rulesReplying("v2"))
+	write(t, filepath.Join(dir, "..v2", "rules.yaml"), rulesReplying("v2"))
 	mustDo(os.Symlink("..v2", filepath.Join(dir, "..data_tmp")))
 	mustDo(os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
 	mustDo(os.RemoveAll(filepath.Join(dir, "..v1")))
@@ -170,7 +170,7 @@ func TestReloadConfigMapSymlinkSwap(t *testing.T) {
 }
 
 func TestReloadKeepsWorkingRulesOnBrokenFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "yaml")
+	path := filepath.Join(t.TempDir(), "rules.yaml")
 	write(t, path, rulesReplying("good"))
 	e, r := watched(t, path)
 
@@ -214,7 +214,7 @@ func waitStatus(t *testing.T, r *Reloader, ok func(Status) bool) {
 }
 
 func TestReloadTriggerAndUnchanged(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "yaml")
+	path := filepath.Join(t.TempDir(), "rules.yaml")
 	write(t, path, rulesReplying("one"))
 	l, _ := Load(path)
 	e := engine.New(engine.Options{})
@@ -235,7 +235,7 @@ func TestReloadTriggerAndUnchanged(t *testing.T) {
 // TestReloadUnderLoad swaps rules many times while pushes run: none fails,
 // and each push sees one whole rule set (the reply always matches a version).
 func TestReloadUnderLoad(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "yaml")
+	path := filepath.Join(t.TempDir(), "rules.yaml")
 	write(t, path, rulesReplying("v0"))
 	l, _ := Load(path)
 	e := engine.New(engine.Options{})
