@@ -296,3 +296,108 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("final reply %q", got)
 	}
 }
+
+// TestReloadPoll leaves the reloader no watch: the poll alone must pick up
+// a change.
+func TestReloadPoll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	write(t, path, rulesReplying("one"))
+	e, r, run := reloader(t, path)
+	r.noWatch, r.Poll = true, 10*time.Millisecond
+	run()
+	write(t, path, rulesReplying("two"))
+	eventually(t, e, "two")
+	waitStatus(t, r, func(s Status) bool { return s.LastReloadOK && s.Reloads >= 1 })
+}
+
+// TestReloadDirectory runs a reloader on a directory, by the watch and by
+// the poll alone: adding, changing and removing a *.yaml reloads the files
+// merged in name order, and a broken file is refused while the old rules
+// keep serving.
+func TestReloadDirectory(t *testing.T) {
+	for _, mode := range []string{"watch", "poll"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			file := func(name string) string { return filepath.Join(dir, name) }
+			// The rule in 20-more.yaml replies with a var of 10-base.yaml: it
+			// loads only merged with it.
+			write(t, file("10-base.yaml"), "version: 1\nvars: {greeting: base}\nrules:\n"+
+				"  - {name: hi, on: text, text: hi, actions: [{reply: {text: '${vars.greeting}'}}]}\n")
+			more := "version: 1\nrules:\n  - {name: more, on: text, text: more, actions: [{reply: {text: 'more ${vars.greeting}'}}]}\n"
+			write(t, file("README.md"), "not rules")
+
+			e, r, run := reloader(t, dir)
+			if mode == "poll" {
+				r.noWatch, r.Poll = true, 10*time.Millisecond
+			}
+			run()
+			until(t, "the rules are hi", func() bool { return ruleNames(e) == "hi" })
+
+			write(t, file("20-more.yaml"), more)
+			until(t, "20-more.yaml is added", func() bool { return ruleNames(e) == "hi more" })
+			if got := answer(e, "more"); got != "more base" {
+				t.Errorf(`"more" answers %q, want "more base"`, got)
+			}
+
+			write(t, file("05-first.yaml"), "version: 1\nrules:\n  - {name: first, on: text, text: first, actions: [{reply: {text: one}}]}\n")
+			until(t, "05-first.yaml is added, first", func() bool { return ruleNames(e) == "first hi more" })
+
+			write(t, file("10-base.yaml"), "version: 1\nvars: {greeting: changed}\nrules:\n"+
+				"  - {name: hi, on: text, text: hi, actions: [{reply: {text: '${vars.greeting}'}}]}\n")
+			until(t, "10-base.yaml's change", func() bool { return answer(e, "more") == "more changed" })
+
+			if err := os.Remove(file("05-first.yaml")); err != nil {
+				t.Fatal(err)
+			}
+			until(t, "05-first.yaml is removed", func() bool { return ruleNames(e) == "hi more" })
+			if s := r.Status(); !s.LastReloadOK || strings.Join(s.Files, " ") != file("10-base.yaml")+" "+file("20-more.yaml") {
+				t.Errorf("status %+v", s)
+			}
+
+			// A second rule "more" is an error of the merge.
+			write(t, file("30-bad.yaml"), more)
+			dup := file("30-bad.yaml") + `:3:12: rule "more": name already used at ` + file("20-more.yaml") + ":3:12"
+			waitStatus(t, r, func(s Status) bool { return !s.LastReloadOK && strings.Contains(s.LastError, dup) })
+			if ruleNames(e) != "hi more" || answer(e, "more") != "more changed" {
+				t.Errorf("after a broken file the rules are %q and more answers %q; want the old ones", ruleNames(e), answer(e, "more"))
+			}
+
+			write(t, file("30-bad.yaml"), "version: 1\nrules:\n  - {name: last, on: text, text: last, actions: [{reply: {text: '${vars.greeting} last'}}]}\n")
+			until(t, "30-bad.yaml is fixed", func() bool { return ruleNames(e) == "hi more last" })
+			if got := answer(e, "last"); got != "changed last" {
+				t.Errorf(`"last" answers %q`, got)
+			}
+			waitStatus(t, r, func(s Status) bool { return s.LastReloadOK && len(s.Files) == 3 })
+		})
+	}
+}
+
+// ruleNames are the running rules' names, in order.
+func ruleNames(e *engine.Engine) string {
+	var names []string
+	for _, rule := range e.Rules().Rules {
+		names = append(names, rule.Name)
+	}
+	return strings.Join(names, " ")
+}
+
+// answer is the engine's reply text to content, "" for none.
+func answer(e *engine.Engine, content string) string {
+	res, err := e.Dispatch(&engine.Event{Type: "text", Content: content}).Finish(context.Background())
+	if err != nil || res.Reply == nil {
+		return ""
+	}
+	return res.Reply.Content
+}
+
+// until waits (the bound is generous) for cond.
+func until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
