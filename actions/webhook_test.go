@@ -31,6 +31,12 @@ type hookBot struct {
 
 func newHookBot(t *testing.T, src string, dryRun bool) *hookBot {
 	t.Helper()
+	return newHookBotWith(t, src, dryRun, &WebhookDeliverer{})
+}
+
+// newHookBotWith is newHookBot with the webhook deliverer d.
+func newHookBotWith(t *testing.T, src string, dryRun bool, d *WebhookDeliverer) *hookBot {
+	t.Helper()
 	loaded, err := rules.Parse("rules.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +44,7 @@ func newHookBot(t *testing.T, src string, dryRun bool) *hookBot {
 	b := &hookBot{store: store.NewMemory(nil), kefu: make(chan *outbox.Send, 10)}
 	ob := outbox.New(b.store, outbox.Options{Poll: 5 * time.Millisecond, MaxAttempts: 3,
 		Backoff: func(int) time.Duration { return 5 * time.Millisecond }})
-	ob.Register(KindWebhook, &WebhookDeliverer{})
+	ob.Register(KindWebhook, d)
 	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(_ context.Context, s *outbox.Send) error { b.kefu <- s; return nil }))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -330,6 +336,83 @@ rules:
 			t.Errorf("err %v, %d calls, %d pending", res.Err, rec.count(), pending(b))
 		}
 	})
+}
+
+// roundTripFunc is an http.RoundTripper: the tests below answer in
+// process, so that the URLs they accept need no server (and send nothing).
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestWebhookURLAtRunTime checks the URL that a template renders for one
+// push, which Validate cannot check at load: an http:// or https:// URL
+// with a host is called; anything else fails the action permanently,
+// without a call and without queueing a retry.
+func TestWebhookURLAtRunTime(t *testing.T) {
+	tests := []struct {
+		url, content string
+		wantHost     string // the host called; "" for a refused URL
+		wantErr      string
+	}{
+		// Accepted.
+		{"${event.content}", "http://127.0.0.1:8080/hook?q=1", "127.0.0.1:8080", ""},
+		{"${event.content}", "https://crm.example.com/hook", "crm.example.com", ""},
+		{"${event.content}", "https://crm.example.com", "crm.example.com", ""},
+		{"${event.content}", "HTTPS://crm.example.com/x", "crm.example.com", ""},
+		{"${event.content}", "http://[::1]:8080/x", "[::1]:8080", ""},
+		{"${event.content}", "https://user:pw@crm.example.com/x", "crm.example.com", ""},
+		{"https://${event.content}/hook", "crm.example.com", "crm.example.com", ""},
+		{"${vars.base}/faq?q=${event.content}", "ftp://x", "crm.example.com", ""},
+		// Refused: the scheme.
+		{"${event.content}", "ftp://crm.example.com/x", "", `webhook: url "ftp://crm.example.com/x": want an http:// or https:// URL with a host`},
+		{"${event.content}", "file:///etc/passwd", "", `"file:///etc/passwd": want an http:// or https:// URL with a host`},
+		{"${event.content}", "javascript:alert(1)", "", `"javascript:alert(1)": want an http:// or https:// URL with a host`},
+		{"${event.content}", "crm.example.com/hook", "", `"crm.example.com/hook": want an http:// or https:// URL with a host`},
+		{"${event.content}", "//crm.example.com/hook", "", `"//crm.example.com/hook": want an http:// or https:// URL with a host`},
+		{"${event.content}/hook", "", "", `"/hook": want an http:// or https:// URL with a host`},
+		// Refused: no host.
+		{"https://${event.content}/hook", "", "", `"https:///hook": want an http:// or https:// URL with a host`},
+		{"${event.content}", "http://", "", `"http:": want an http:// or https:// URL with a host`},
+		{"${event.content}", "http:/hook", "", `"http:/hook": want an http:// or https:// URL with a host`},
+		// Refused: not a URL; the password is not shown.
+		{"${event.content}", "http://crm.example.com/%zz", "", `"http://crm.example.com/%zz" is not a URL`},
+		{"${event.content}", " http://crm.example.com", "", `" http://crm.example.com" is not a URL`},
+		{"https://${event.content}/hook", "a b", "", `"https://a b/hook" is not a URL`},
+		{"${event.content}", "ftp://user:pw@crm.example.com", "", `"ftp://user:xxxxx@crm.example.com": want`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url+" "+tt.content, func(t *testing.T) {
+			var calls []*http.Request
+			var mu sync.Mutex
+			d := &WebhookDeliverer{HTTP: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				mu.Lock()
+				calls = append(calls, r)
+				mu.Unlock()
+				return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+			})}}
+			b := newHookBotWith(t, fmt.Sprintf("version: 1\nvars: {base: \"https://crm.example.com\"}\nrules:\n"+
+				"  - {name: w, on: text, actions: [{webhook: {url: %q}}]}\n", tt.url), false, d)
+			_, _, p := b.push(textEvent(tt.content), time.Second)
+			res, _ := p.Finish(context.Background())
+			mu.Lock()
+			defer mu.Unlock()
+			if tt.wantHost != "" {
+				if res.Err != nil || len(calls) != 1 || calls[0].URL.Host != tt.wantHost {
+					t.Fatalf("err %v, calls %v; want one call to %s", res.Err, calls, tt.wantHost)
+				}
+				return
+			}
+			if res.Err == nil || !strings.Contains(res.Err.Error(), tt.wantErr) {
+				t.Errorf("err %v, want %q", res.Err, tt.wantErr)
+			}
+			if res.Err != nil && strings.Contains(res.Err.Error(), "pw@") {
+				t.Errorf("the error shows the password: %v", res.Err)
+			}
+			if n, _ := b.store.Pending(context.Background()); len(calls) != 0 || n != 0 {
+				t.Errorf("%d calls, %d queued; a refused URL is neither called nor retried", len(calls), n)
+			}
+		})
+	}
 }
 
 func TestWebhookDryRun(t *testing.T) {

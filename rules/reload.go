@@ -30,14 +30,22 @@ type Reloader struct {
 	// Debounce merges a burst of file events (an editor's save, a
 	// ConfigMap swap) into one reload.
 	Debounce time.Duration
-	// Poll is the interval of the checksum poll that backs the watcher up
-	// (network file systems, lost watches); 0 disables it.
+	// Poll is the interval of the poll that backs the watcher up (network
+	// file systems, lost watches); 0 disables it. Each poll loads the rules
+	// in full (reads, parses and compiles them) and compares their hash
+	// with the running rules'; only their tests are left until they differ.
 	Poll time.Duration
 
 	mu     sync.Mutex // serializes reloads
 	smu    sync.Mutex // guards status
 	status Status
 	kick   chan string
+
+	// For tests: noWatch adds no watch, leaving the poll (and Trigger);
+	// started, when set, is called once Run's watch is in place and the
+	// start-up check is done.
+	noWatch bool
+	started func()
 }
 
 // Status is what GET /rules shows about reloading.
@@ -173,8 +181,20 @@ func (r *Reloader) Run(ctx context.Context) error {
 		return fmt.Errorf("watching rules: %w", err)
 	}
 	defer w.Close()
-	if err := w.Add(dir); err != nil {
-		r.log.Warn("cannot watch the rules directory; relying on the checksum poll", "dir", dir, "err", err)
+	if r.noWatch {
+		// a test of the poll
+	} else if err := w.Add(dir); err != nil {
+		r.log.Warn("cannot watch the rules directory; relying on the poll", "dir", dir, "err", err)
+	}
+	// A change made after the rules were loaded at start-up but before the
+	// watch was in place raised no event: compare the rules on disk with
+	// the running ones once now, or that change waits for the poll (with
+	// the poll off, for the next change).
+	if err := r.Reload(ctx, "start-up check", false); err != nil {
+		debug.FreeOSMemory() // that load's garbage, as after a reload
+	}
+	if r.started != nil {
+		r.started()
 	}
 	var poll <-chan time.Time
 	if r.Poll > 0 {
@@ -206,7 +226,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 			fire = debounce.C
 		case err, ok := <-w.Errors:
 			if ok {
-				r.log.Warn("rules watcher error; the checksum poll still runs", "err", err)
+				r.log.Warn("rules watcher error; the poll still runs", "err", err)
 			}
 		case <-fire:
 			fire = nil
@@ -214,7 +234,8 @@ func (r *Reloader) Run(ctx context.Context) error {
 		case reason := <-r.kick:
 			r.Reload(ctx, reason, true)
 		case <-poll:
-			r.Reload(ctx, "checksum poll", false)
+			// A full load, compared by hash with the running rules (see Poll).
+			r.Reload(ctx, "poll", false)
 		}
 	}
 }
