@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -103,5 +104,109 @@ func TestServeReloads(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("POST /reload of a good file: %d", resp.StatusCode)
+	}
+}
+
+// rulesWithTest is a rule and a test of it: the test matches the rule, so
+// if tests counted as traffic, hits would move without any push.
+func rulesWithTest(text string) string {
+	return rulesSaying(text) + "tests:\n  - name: says hi\n    event: {type: text, content: hi}\n    expect: {rules: [hi]}\n"
+}
+
+// metric returns the value of one sample of GET /metrics.
+func metric(t *testing.T, b *bot, sample string) string {
+	t.Helper()
+	resp, err := http.Get(b.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			return v
+		}
+	}
+	t.Fatalf("GET /metrics has no %s", sample)
+	return ""
+}
+
+// TestServeStatusIsTrue: what /rules and /metrics say about reloads
+// describes the traffic and the file on disk.
+func TestServeStatusIsTrue(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	good := rulesWithTest("one")
+	os.WriteFile(path, []byte(good), 0o644)
+	env := []string{"WXBOT_TOKEN=" + e2eToken}
+	b := startBot(t, env, "--rules", path)
+	hits := func() float64 {
+		rl, _ := rulesStatus(t, b)["rules"].([]any)
+		return rl[0].(map[string]any)["hits"].(float64)
+	}
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s; GET /rules: %v", what, rulesStatus(t, b))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if _, errOut, code := wxbot(t, env, "simulate", "--url", b.url, "text", "hi"); code != 0 {
+			t.Fatalf("simulate: %s", errOut)
+		}
+	}
+	if h := hits(); h != 3 {
+		t.Errorf("hits after 3 pushes: %v (the start-up tests must not count)", h)
+	}
+
+	// A reload keeps the count of a rule that keeps its name; its tests add
+	// nothing.
+	os.WriteFile(path, []byte(rulesWithTest("two")), 0o644)
+	until("the edit is loaded", func() bool { return rulesStatus(t, b)["reloads"].(float64) == 1 })
+	if h := hits(); h != 3 {
+		t.Errorf("hits after a reload: %v, want the 3 real pushes", h)
+	}
+	if got := metric(t, b, `wxbot_rules_reloads_total{result="success"}`); got != "1" {
+		t.Errorf(`wxbot_rules_reloads_total{result="success"} = %s, GET /rules says 1`, got)
+	}
+
+	// A broken edit fails; putting the good file back clears the failure,
+	// with no POST /reload.
+	good = rulesWithTest("two")
+	os.WriteFile(path, []byte(strings.Replace(good, "on: text", "on: txt", 1)), 0o644)
+	until("the broken edit is refused", func() bool { return rulesStatus(t, b)["last_reload_ok"] == false })
+	if got := metric(t, b, "wxbot_rules_last_reload_successful"); got != "0" {
+		t.Errorf("wxbot_rules_last_reload_successful = %s after a refused edit", got)
+	}
+	os.WriteFile(path+".tmp", []byte(good), 0o644)
+	os.Rename(path+".tmp", path) // as mv or an editor's save would
+	until("the failure clears", func() bool { return rulesStatus(t, b)["last_reload_ok"] == true })
+	st := rulesStatus(t, b)
+	if st["last_error"] != nil || st["reloads"].(float64) != 1 || st["reload_failures"].(float64) < 1 {
+		t.Errorf("GET /rules after the good file is back: %v", st)
+	}
+	if got := metric(t, b, "wxbot_rules_last_reload_successful"); got != "1" {
+		t.Errorf("wxbot_rules_last_reload_successful = %s once the file is good again", got)
+	}
+	if !strings.Contains(b.stderr.String(), "the earlier reload failure is cleared") {
+		t.Error("no log line says the failure cleared")
+	}
+}
+
+// TestServeRefusesRulesWhoseTestsFail: start-up applies the reload's gate.
+func TestServeRefusesRulesWhoseTestsFail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(path, []byte(rulesSaying("one")+"tests:\n  - name: wrong\n    event: {type: text, content: hi}\n    expect: {reply: {text: two}}\n"), 0o644)
+	_, errOut, code := wxbot(t, []string{"WXBOT_TOKEN=" + e2eToken}, "serve", "--rules", path,
+		"--listen", freeAddr(t), "--admin-listen", "", "--store", "bolt:"+filepath.Join(t.TempDir(), "w.db"))
+	if code == 0 {
+		t.Fatal("serve started on rules whose test fails")
+	}
+	if !strings.Contains(errOut, `rules.yaml:9:5: test "wrong" failed`) || !strings.Contains(errOut, "wxbot test") {
+		t.Errorf("stderr does not name the failing test and its line:\n%s", errOut)
 	}
 }

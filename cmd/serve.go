@@ -153,7 +153,7 @@ func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
 	if payVerifier != nil && s.path == callback.PayNotifyPath {
 		return nil, usagef("--path %s: that is the payment notify path; choose another", s.path)
 	}
-	loaded, err := loadRulesForServe(env, s.rules, b.log)
+	loaded, err := loadRulesForServe(env, s.rules, loc, b.log)
 	if err != nil {
 		return nil, err
 	}
@@ -222,9 +222,10 @@ func (s *serveFlags) callbackConfig(log *slog.Logger) (callback.Config, error) {
 	return cfg, nil
 }
 
-// loadRulesForServe loads the rules the bot starts on; a broken file stops
-// the start with its diagnostics.
-func loadRulesForServe(env *cmdEnv, path string, log *slog.Logger) (*rules.Loaded, error) {
+// loadRulesForServe loads the rules the bot starts on, through the gate a
+// reload passes: a broken file or a failing test of its own stops the
+// start, with the diagnostics or the failing tests and their lines.
+func loadRulesForServe(env *cmdEnv, path string, loc *time.Location, log *slog.Logger) (*rules.Loaded, error) {
 	loaded, err := rules.Load(path)
 	if err != nil {
 		var re *rules.Error
@@ -233,6 +234,10 @@ func loadRulesForServe(env *cmdEnv, path string, log *slog.Logger) (*rules.Loade
 			return nil, fmt.Errorf("%s: %d error(s); the bot does not start on a broken rules file (run `wxbot check %s`)", path, len(re.Diags.Errors()), path)
 		}
 		return nil, err
+	}
+	if err := rules.TestsPass(context.Background(), loaded, loc); err != nil {
+		fmt.Fprintln(env.stderr, err)
+		return nil, fmt.Errorf("%s: the bot does not start on rules whose own tests fail, as a reload would refuse them (run `wxbot test %s`)", path, path)
 	}
 	for _, d := range loaded.Diags {
 		log.Warn("rules", "warning", d.String())
@@ -247,7 +252,7 @@ func (b *server) wireMetricsAndDedup() wechat.TokenCache {
 	b.m = metrics.New(version, func() metrics.ReloadStatus {
 		rs := b.reloader.Status()
 		return metrics.ReloadStatus{OK: rs.LastReloadOK, LastOK: rs.LoadedAt, Hash: rs.Hash,
-			Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads + 1, Failures: rs.ReloadFailures}
+			Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads, Failures: rs.ReloadFailures}
 	}, b.st.Pending)
 	r, ok := b.st.(*store.Redis)
 	if !ok {

@@ -96,8 +96,21 @@ type current struct {
 }
 
 // SetRules swaps in a new rule set. Pushes already being handled finish on
-// the set they started with.
+// the set they started with. A rule that keeps its name keeps its hit
+// counter: the old and the new rule share it, so no push is lost from the
+// count while the two sets overlap.
 func (e *Engine) SetRules(rs *RuleSet) {
+	if old := e.cur.Load(); old != nil && old.rs != rs {
+		counters := make(map[string]*atomic.Uint64, len(old.rs.Rules))
+		for _, r := range old.rs.Rules {
+			counters[r.Name] = r.hits
+		}
+		for _, r := range rs.Rules { // rs is not live yet: no push reads it
+			if c := counters[r.Name]; c != nil {
+				r.hits = c
+			}
+		}
+	}
 	e.cur.Store(&current{rs: rs, base: baseEnv(rs.Vars, rs.Schedules, e.now, e.loc)})
 }
 
@@ -147,7 +160,9 @@ func (e *Engine) Dispatch(ev *Event) *Push {
 	p := e.match(ev)
 	steps, inline := 0, true
 	for _, r := range p.Rules {
-		r.hits.Add(1)
+		if !e.dryRun { // rule tests and explain are not traffic
+			r.hits.Add(1)
+		}
 		e.obs.RuleMatched(r.Name)
 		steps += len(r.Steps)
 		for _, st := range r.Steps {

@@ -46,11 +46,21 @@ type Rule struct {
 	// Steps are the rule's actions, run in order.
 	Steps []Step
 
-	hits atomic.Uint64
+	// hits counts live pushes the rule matched. A reload hands the counter
+	// of a rule to the rule of the same name in the new set (see
+	// Engine.SetRules), so counts survive reloads as Prometheus counters
+	// do; offline runs (rule tests, explain) never count.
+	hits *atomic.Uint64
 }
 
-// Hits is how many pushes the rule matched since it was loaded.
-func (r *Rule) Hits() uint64 { return r.hits.Load() }
+// Hits is how many live pushes the rule matched since the bot started (a
+// rule that keeps its name keeps its count across reloads).
+func (r *Rule) Hits() uint64 {
+	if r.hits == nil {
+		return 0
+	}
+	return r.hits.Load()
+}
 
 // ActiveRef is one entry of `active:`: a schedule (a `windows:` entry), or
 // (Negate) its complement.
@@ -152,6 +162,11 @@ func NewRuleSet(rules []*Rule, vars map[string]any) *RuleSet {
 	s := &RuleSet{Rules: rules, Vars: vars, byType: make(map[string]*typeIndex)}
 	s.ordered = make([]*Rule, len(rules))
 	copy(s.ordered, rules)
+	for _, r := range rules {
+		if r.hits == nil {
+			r.hits = new(atomic.Uint64)
+		}
+	}
 	sort.SliceStable(s.ordered, func(i, j int) bool { return s.ordered[i].Priority > s.ordered[j].Priority })
 	for i, r := range s.ordered {
 		if r.Disabled {

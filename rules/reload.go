@@ -105,10 +105,11 @@ func (r *Reloader) Reload(ctx context.Context, reason string, force bool) error 
 	start := time.Now()
 	l, err := Load(r.path)
 	if err == nil && !force && l.Set.Hash == r.eng.Rules().Hash {
+		r.backInStep(reason)
 		return ErrUnchanged
 	}
 	if err == nil {
-		err = testsPass(ctx, l, r.loc)
+		err = TestsPass(ctx, l, r.loc)
 	}
 	r.smu.Lock()
 	defer r.smu.Unlock()
@@ -137,8 +138,25 @@ func (r *Reloader) Reload(ctx context.Context, reason string, force bool) error 
 	return nil
 }
 
-// testsPass runs the rules' own tests; a failing test refuses the rules.
-func testsPass(ctx context.Context, l *Loaded, loc *time.Location) error {
+// backInStep clears a reload failure once the rules on disk are the
+// running rules again (a broken edit undone with git checkout, cp or mv):
+// the status describes the file on disk, and nothing is left to reload.
+func (r *Reloader) backInStep(reason string) {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	if r.status.LastReloadOK {
+		return
+	}
+	r.log.Info("the rules on disk are the running rules again; the earlier reload failure is cleared",
+		"reason", reason, "source", r.path, "hash", r.status.Hash, "failed_at", r.status.LastErrorAt)
+	r.status.LastReloadOK = true
+	r.status.LastError, r.status.LastErrorAt = "", time.Time{}
+}
+
+// TestsPass runs the rules' own tests; a failing test refuses the rules,
+// at start-up as on a reload. The error names each failing test and its
+// position.
+func TestsPass(ctx context.Context, l *Loaded, loc *time.Location) error {
 	var fails []string
 	for _, res := range l.RunTests(ctx, loc) {
 		if !res.Passed() {

@@ -127,7 +127,7 @@ var (
 	descOKTime  = prometheus.NewDesc("wxbot_rules_last_reload_success_timestamp_seconds", "When rules last loaded successfully.", nil, nil)
 	descRules   = prometheus.NewDesc("wxbot_rules", "Rules in the running set.", nil, nil)
 	descHash    = prometheus.NewDesc("wxbot_rules_info", "The running rules' version hash (always 1).", []string{"hash"}, nil)
-	descReloads = prometheus.NewDesc("wxbot_rules_reloads_total", "Rules reloads, by result.", []string{"result"}, nil)
+	descReloads = prometheus.NewDesc("wxbot_rules_reloads_total", "Rules reloads since the bot started (the start-up load is not one), by result; GET /rules shows the same counts.", []string{"result"}, nil)
 )
 
 func (c *reloadCollector) Describe(ch chan<- *prometheus.Desc) {
