@@ -31,6 +31,18 @@ type TemplateError struct {
 func (e *TemplateError) Error() string { return e.Err.Error() }
 func (e *TemplateError) Unwrap() error { return e.Err }
 
+// Programs are the template's compiled ${…} parts, for analysis (which
+// names they read).
+func (t *Template) Programs() []*vm.Program {
+	var ps []*vm.Program
+	for _, p := range t.parts {
+		if p.prog != nil {
+			ps = append(ps, p.prog)
+		}
+	}
+	return ps
+}
+
 // ErrUnterminated is a "${" without its closing "}".
 var ErrUnterminated = errors.New(`unterminated "${": close it with "}" or write "$${" for a literal`)
 

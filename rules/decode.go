@@ -262,6 +262,13 @@ func (d *decoder) template(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	t, err := d.l.compileTemplate(n.Value)
+	if err == nil {
+		for _, p := range t.Programs() {
+			for _, name := range varNames(p) {
+				d.l.varRefs = append(d.l.varRefs, varRef{name: name, pos: d.l.pos(n), msg: strings.TrimSuffix(d.prefix+path, ": ")})
+			}
+		}
+	}
 	if err != nil {
 		var te *engine.TemplateError
 		if errors.As(err, &te) {
@@ -283,7 +290,7 @@ func pathSep(path string) string {
 
 // templateMessage words a template error, keeping expr's caret snippet.
 func templateMessage(te *engine.TemplateError) string {
-	return "in ${…}: " + te.Err.Error()
+	return "in ${…}: " + speakRules(te.Err).Error()
 }
 
 // templatePos is where in the file a template error points: the node's

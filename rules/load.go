@@ -112,6 +112,7 @@ type loader struct {
 	// activeRefs are window names used by rules, checked once every file
 	// has been read (a window may be defined in a later file).
 	activeRefs []windowRef
+	varRefs    []varRef
 	tests      []TestCase
 	compiler   *engine.Compiler
 }
@@ -329,6 +330,9 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 				for _, name := range activeCalls(prog) {
 					l.activeRefs = append(l.activeRefs, windowRef{name: name, pos: l.pos(v), msg: label + ": when: active"})
 				}
+				for _, name := range varNames(prog) {
+					l.varRefs = append(l.varRefs, varRef{name: name, pos: l.pos(v), msg: label + ": when"})
+				}
 			}
 			r.When = prog
 		}
@@ -363,7 +367,7 @@ func (l *loader) exprError(n *yaml.Node, prefix string, err error) {
 			pos = scalarPos(l.file, n, lineOffset(n.Value, fe.Line)+byteOffset(lineAt(n.Value, fe.Line), fe.Column))
 		}
 	}
-	l.errAtPos(pos, prefix+err.Error())
+	l.errAtPos(pos, prefix+speakRules(err).Error())
 }
 
 func lineOffset(s string, line int) int {
@@ -508,6 +512,7 @@ func (l *loader) finish(source string, files []string, hash string) (*Loaded, er
 			l.errAtPos(ref.pos, fmt.Sprintf("%s: unknown window %q (%s)", ref.msg, ref.name, l.knownWindows()))
 		}
 	}
+	l.checkVarRefs()
 	l.checkTestNames()
 	if len(l.rules) == 0 && len(l.diags.Errors()) == 0 {
 		l.diags = append(l.diags, Diagnostic{Pos: engine.Pos{File: files[0], Line: 1, Col: 1}, Severity: SevWarning,

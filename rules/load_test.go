@@ -48,6 +48,28 @@ func TestLoadErrors(t *testing.T) {
 			"rules.yaml:1:1: version: required (write `version: 1` at the top)"}},
 		{"wrong version", "version: 2\nrules: []\n", []string{
 			`rules.yaml:1:10: version: unsupported version "2" (this wxbot reads version 1)`}},
+		{"vars checked, with the nearest name", `version: 1
+vars:
+  vips: [oA]
+  hotline: "400-800"
+rules:
+  - name: a
+    on: text
+    when: event.from in vars.vipz
+    actions:
+      - reply: {text: "call ${vars.hotlin}"}
+`, []string{
+			`rules.yaml:8:11: rule "a": when: vars has no "vipz"; did you mean "vips"? (known: hotline, vips)`,
+			`rules.yaml:10:23: rule "a": actions[0] (reply): text: vars has no "hotlin"; did you mean "hotline"? (known: hotline, vips)`}},
+		{"unknown names in the rules' words", `version: 1
+rules:
+  - name: a
+    on: text
+    when: evnt.from == "x" || event.location.lt > 1
+    actions:
+      - reply: {text: hi}
+`, []string{
+			"rules.yaml:5:11: rule \"a\": when: unknown name \"evnt\"; did you mean \"event\"? (known: active, bucket, event, hour, now, vars, weekday) (1:1)\n | evnt.from == \"x\" || event.location.lt > 1\n | ^"}},
 		{"unknown top-level field", "version: 1\nrule: []\n", []string{
 			`rules.yaml:2:1: unknown field "rule" (known: rules, tests, vars, version, windows)`}},
 		{"unknown rule field", `version: 1
@@ -114,7 +136,7 @@ rules:
     when: 'event.contnt == "x"'
     actions: []
 `, []string{
-			"rules.yaml:5:18: rule \"a\": when: type engine.Event has no field contnt (1:7)\n | event.contnt == \"x\"\n | ......^"}},
+			"rules.yaml:5:18: rule \"a\": when: event has no field \"contnt\"; did you mean \"content\"? (1:7)\n | event.contnt == \"x\"\n | ......^"}},
 		{"when is not bool", `version: 1
 rules:
   - name: a
@@ -131,7 +153,7 @@ rules:
       - reply: {text: "hi ${event.nme}"}
       - reply: {text: "hi ${event.from"}
 `, []string{
-			"rules.yaml:6:35: rule \"a\": actions[0] (reply): text: in ${…}: type engine.Event has no field nme (1:7)\n | event.nme\n | ......^",
+			"rules.yaml:6:35: rule \"a\": actions[0] (reply): text: in ${…}: event has no field \"nme\"; did you mean \"time\"? (1:7)\n | event.nme\n | ......^",
 			`rules.yaml:7:27: rule "a": actions[1] (reply): text: in ${…}: unterminated "${": close it with "}" or write "$${" for a literal`}},
 		{"wrong types", `version: 1
 rules:
