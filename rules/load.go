@@ -399,6 +399,7 @@ type textDoc struct {
 }
 
 func (l *loader) parseText(d *decoder, n *yaml.Node) engine.TextMatch {
+	errsBefore := len(l.diags.Errors()) // one error per mistake: see below
 	var doc textDoc
 	if n.Kind == yaml.MappingNode {
 		d.decode(n, reflectValue(&doc), "text")
@@ -425,7 +426,9 @@ func (l *loader) parseText(d *decoder, n *yaml.Node) engine.TextMatch {
 		}
 		tm.Regex = append(tm.Regex, re)
 	}
-	if tm.IsZero() {
+	// A gate left empty by a mistake already reported (an unknown field, a
+	// bad regex) needs no second error.
+	if tm.IsZero() && len(l.diags.Errors()) == errsBefore {
 		l.errAt(n, d.prefix+"text: want at least one of exact, contains, prefix or regex")
 	}
 	return tm

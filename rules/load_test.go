@@ -121,6 +121,27 @@ rules:
 			`rules.yaml:8:16: rule "a": actions[2] (reply): want one reply type, got 2 ([text image]): use one reply action per type`,
 			`rules.yaml:9:19: rule "a": actions[3] (transfer): kf_account: "nobody" is not of the form prefix@wechat-id`,
 			`rules.yaml:10:16: rule "a": actions[4] (reply): news[0].title: required`}},
+		{"one error per mistake", `version: 1
+rules:
+  - name: a
+    on: text
+    text: {exactly: [hi]}
+    actions:
+      - reply: {text: hi}
+  - name: b
+    on: text
+    text: {regex: ["(unclosed"]}
+    actions:
+      - reply: {text: hi}
+  - name: c
+    on: text
+    text: {exact: []}
+    actions:
+      - reply: {text: hi}
+`, []string{
+			`rules.yaml:5:12: rule "a": text: unknown field "exactly" (known: contains, exact, prefix, regex)`,
+			"rules.yaml:10:20: rule \"b\": text.regex: error parsing regexp: missing closing ): `(unclosed`",
+			`rules.yaml:15:11: rule "c": text: want at least one of exact, contains, prefix or regex`}},
 		{"bad regex", `version: 1
 rules:
   - name: a
