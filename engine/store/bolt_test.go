@@ -1,9 +1,14 @@
 package store_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/store/storetest"
 )
@@ -67,5 +72,127 @@ func TestOpenURLs(t *testing.T) {
 		if _, err := store.Open(bad, nil); err == nil {
 			t.Errorf("Open(%q) succeeded", bad)
 		}
+	}
+}
+
+func openBolt(t *testing.T, clock *storetest.Clock) *store.Bolt {
+	t.Helper()
+	s, err := store.OpenBolt(filepath.Join(t.TempDir(), "wxbot.db"), clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func kefu(id, user string) *outbox.Send {
+	return &outbox.Send{ID: id, Kind: outbox.KindKefu, OrderKey: user, Payload: json.RawMessage(`{}`)}
+}
+
+// TestBoltPrune: the hourly prune removes from disk the send IDs delivered
+// (or dead) longer ago than the retention, and expired cooldowns,
+// once-claims and windows; it keeps the pending IDs and everything live,
+// and what it removed can be taken again.
+func TestBoltPrune(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	clock := &storetest.Clock{T: t0}
+	s := openBolt(t, clock)
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok := func(b bool, err error) bool {
+		t.Helper()
+		must(err)
+		return b
+	}
+	keys := func(bucket string, want ...string) {
+		t.Helper()
+		if got := s.BucketKeys(bucket); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s on disk: %q, want %q", bucket, got, want)
+		}
+	}
+	settle := func(id string, dead bool) {
+		t.Helper()
+		due, err := s.Due(ctx, clock.T, 10, nil)
+		must(err)
+		for _, d := range due {
+			if d.ID != id {
+				continue
+			}
+			if dead {
+				must(s.Dead(ctx, d, "gone"))
+			} else {
+				must(s.Done(ctx, d))
+			}
+			return
+		}
+		t.Fatalf("%s not due", id)
+	}
+
+	// At t0: an old delivered ID, an old dead one and one still pending;
+	// short and long cooldowns, claims and windows.
+	must(s.Enqueue(ctx, kefu("old-done", "A"), kefu("old-dead", "B"), kefu("pending", "C")))
+	settle("old-done", false)
+	settle("old-dead", true)
+	if !ok(s.TakeCooldown(ctx, "cd-short", time.Minute)) || !ok(s.TakeCooldown(ctx, "cd-long", 72*time.Hour)) {
+		t.Fatal("fresh cooldowns refused")
+	}
+	if !ok(s.ClaimOnce(ctx, "once-short", time.Minute)) || !ok(s.ClaimOnce(ctx, "once-long", 72*time.Hour)) {
+		t.Fatal("fresh claims refused")
+	}
+	must(s.OpenWindow(ctx, "win-short", 5, t0.Add(10*time.Minute)))
+	must(s.OpenWindow(ctx, "win-long", 5, t0.Add(72*time.Hour)))
+	s.Flush()
+
+	// Nothing is expired yet: a prune keeps it all.
+	s.Prune()
+	keys(store.BoltBuckets.IDs, "old-dead", "old-done", "pending")
+	keys(store.BoltBuckets.Cooldowns, "cd-long", "cd-short")
+	keys(store.BoltBuckets.Once, "once-long", "once-short")
+	keys(store.BoltBuckets.Windows, "win-long", "win-short")
+
+	// A day later: a recent delivered ID.
+	clock.T = t0.Add(24 * time.Hour)
+	must(s.Enqueue(ctx, kefu("recent-done", "D")))
+	settle("recent-done", false)
+
+	// Just past the retention of the old IDs.
+	clock.T = t0.Add(store.IDRetention + time.Minute)
+	s.Prune()
+	keys(store.BoltBuckets.IDs, "pending", "recent-done")
+	keys(store.BoltBuckets.Cooldowns, "cd-long")
+	keys(store.BoltBuckets.Once, "once-long")
+	keys(store.BoltBuckets.Windows, "win-long")
+
+	// What was pruned can be taken again; what was kept still holds.
+	if !ok(s.TakeCooldown(ctx, "cd-short", time.Minute)) {
+		t.Error("an expired, pruned cooldown could not be taken again")
+	}
+	if ok(s.TakeCooldown(ctx, "cd-long", time.Minute)) {
+		t.Error("a live cooldown was taken twice after a prune")
+	}
+	if !ok(s.ClaimOnce(ctx, "once-short", time.Minute)) {
+		t.Error("an expired, pruned claim could not be claimed again")
+	}
+	if ok(s.ClaimOnce(ctx, "once-long", time.Minute)) {
+		t.Error("a live claim was claimed twice after a prune")
+	}
+	if !ok(s.TakeWindowSlot(ctx, "win-long", clock.T)) {
+		t.Error("a live window lost its slots in a prune")
+	}
+	// A forgotten ID is a new send; a remembered one is still ignored.
+	must(s.Enqueue(ctx, kefu("old-done", "A"), kefu("recent-done", "D")))
+	due, err := s.Due(ctx, clock.T, 10, nil)
+	must(err)
+	got := []string{}
+	for _, d := range due {
+		got = append(got, d.ID)
+	}
+	if fmt.Sprint(got) != "[pending old-done]" {
+		t.Errorf("due after the prune: %v, want [pending old-done]", got)
 	}
 }
