@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -404,16 +405,27 @@ func (s *Bolt) Enqueue(_ context.Context, sends ...*outbox.Send) error {
 	})
 }
 
-// Due implements Store.
+// corrupt is an outbox entry that does not decode: key, value and why.
+type corrupt struct {
+	k, v []byte
+	err  error
+}
+
+// Due implements Store. An entry that does not decode (a damaged file, a
+// hand edit) is moved to the dead letters, so that it does not stop the
+// whole outbox.
 func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
 	var out []*outbox.Send
+	var bad []corrupt
 	err := s.db.View(func(tx *bolt.Tx) error {
 		seen := map[string]bool{}
 		c := tx.Bucket(bOutbox).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
 			var snd outbox.Send
 			if err := json.Unmarshal(v, &snd); err != nil {
-				return fmt.Errorf("outbox entry %x: %w", k, err)
+				// k and v are only valid in the transaction.
+				bad = append(bad, corrupt{bytes.Clone(k), bytes.Clone(v), err})
+				continue
 			}
 			if seen[snd.OrderKey] {
 				continue
@@ -426,7 +438,47 @@ func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string
 		}
 		return nil
 	})
+	if err == nil && len(bad) > 0 {
+		err = s.deadCorrupt(bad)
+	}
 	return out, err
+}
+
+// deadCorrupt moves undecodable outbox entries to the dead letters, under
+// the same key, with the error and the start of the bytes as the reason.
+// An entry that changed or went since Due read it is left alone, so that
+// concurrent Due calls record it once. Its send ID is unknown, so it is not
+// marked dead: were the send enqueued again, it would be delivered.
+func (s *Bolt) deadCorrupt(bad []corrupt) error {
+	now := s.now()
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		ob, dead := tx.Bucket(bOutbox), tx.Bucket(bDead)
+		for _, c := range bad {
+			if !bytes.Equal(ob.Get(c.k), c.v) {
+				continue
+			}
+			snd := &outbox.Send{}
+			if len(c.k) == 8 {
+				snd.Seq = binary.BigEndian.Uint64(c.k)
+			}
+			raw := c.v
+			if len(raw) > 200 {
+				raw = raw[:200]
+			}
+			reason := fmt.Sprintf("corrupt outbox entry %x: %v (%d bytes: %q)", c.k, c.err, len(c.v), raw)
+			b, err := json.Marshal(outbox.DeadLetter{Send: snd, Reason: reason, At: now})
+			if err != nil {
+				return err
+			}
+			if err := ob.Delete(c.k); err != nil {
+				return err
+			}
+			if err := dead.Put(c.k, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Done implements Store.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,5 +196,71 @@ func TestBoltPrune(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[pending old-done]" {
 		t.Errorf("due after the prune: %v, want [pending old-done]", got)
+	}
+}
+
+// TestBoltCorruptOutboxEntry: an outbox entry that is not JSON does not
+// stop the outbox: Due serves the others and moves it to the dead letters
+// with its reason, once, even when several Due calls meet it at once.
+func TestBoltCorruptOutboxEntry(t *testing.T) {
+	clock := &storetest.Clock{T: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
+	s := openBolt(t, clock)
+	ctx := context.Background()
+	if err := s.Enqueue(ctx, kefu("a1", "A"), kefu("b1", "B")); err != nil {
+		t.Fatal(err)
+	}
+	// Garbage before, between and after the good entries (keys 0, 1½, max).
+	for _, k := range [][]byte{store.SeqKey(0), append(store.SeqKey(1), 0x80), store.SeqKey(1 << 60)} {
+		if err := s.PutRaw(store.BoltBuckets.Outbox, k, []byte("{\"id\":\"x\", \x00garbage")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			due, err := s.Due(ctx, clock.T, 10, nil)
+			if err != nil {
+				t.Errorf("Due with corrupt entries: %v", err)
+				return
+			}
+			if len(due) != 2 || due[0].ID != "a1" || due[1].ID != "b1" {
+				t.Errorf("Due with corrupt entries served %d sends, want a1 and b1", len(due))
+			}
+		}()
+	}
+	wg.Wait()
+	dl, err := s.DeadLetters(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dl) != 3 {
+		t.Fatalf("%d dead letters, want the 3 corrupt entries once each: %+v", len(dl), dl)
+	}
+	for _, d := range dl {
+		if !strings.HasPrefix(d.Reason, "corrupt outbox entry ") || !strings.Contains(d.Reason, "garbage") || !d.At.Equal(clock.T) {
+			t.Errorf("dead letter %+v: want the reason \"corrupt outbox entry ...\" with the bytes, at the clock's time", d)
+		}
+	}
+	if dl[0].Send.Seq != 1<<60 {
+		t.Errorf("the newest dead letter has seq %d, want the key's %d", dl[0].Send.Seq, uint64(1<<60))
+	}
+	if n, _ := s.Pending(ctx); n != 2 {
+		t.Errorf("pending %d, want 2 (the corrupt entries left the outbox)", n)
+	}
+	// Once: later calls do not record them again.
+	due, err := s.Due(ctx, clock.T, 10, nil)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("Due again: %d, %v", len(due), err)
+	}
+	if dl, _ := s.DeadLetters(ctx, 10); len(dl) != 3 {
+		t.Errorf("%d dead letters after another Due, want 3", len(dl))
+	}
+	if err := s.Done(ctx, due[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Pending(ctx); n != 1 {
+		t.Errorf("pending %d after a1, want 1", n)
 	}
 }
