@@ -209,19 +209,80 @@ type held struct {
 	send *outbox.Send
 }
 
-func (s *Redis) parse(msgs []redis.XMessage) []held {
+// malformed is a stream entry that is not a send: its id, what could be
+// read of it (or nil) and why.
+type malformed struct {
+	id   string
+	send *outbox.Send
+	why  string
+}
+
+// parse decodes stream entries into the sends held and the malformed
+// entries, which Due dead-letters.
+func (s *Redis) parse(msgs []redis.XMessage) ([]held, []malformed) {
 	out := make([]held, 0, len(msgs))
+	var bad []malformed
 	for _, m := range msgs {
-		raw, _ := m.Values["send"].(string)
-		var snd outbox.Send
-		if json.Unmarshal([]byte(raw), &snd) != nil {
-			continue // not ours to deliver; it will be dead-lettered below
+		raw, ok := m.Values["send"].(string)
+		if !ok {
+			bad = append(bad, malformed{id: m.ID, why: fmt.Sprintf("no send field (fields %s)", clip(fmt.Sprint(m.Values)))})
+			continue
 		}
-		useq, _ := strconv.ParseUint(fmt.Sprint(m.Values["useq"]), 10, 64)
-		snd.Seq, snd.Ref = useq, m.ID
+		var snd outbox.Send
+		if err := json.Unmarshal([]byte(raw), &snd); err != nil {
+			bad = append(bad, malformed{id: m.ID, why: fmt.Sprintf("send field: %v (%d bytes: %q)", err, len(raw), clip(raw))})
+			continue
+		}
+		snd.Ref = m.ID
+		useq, err := strconv.ParseUint(fmt.Sprint(m.Values["useq"]), 10, 64)
+		if err != nil || useq == 0 {
+			bad = append(bad, malformed{id: m.ID, send: &snd, why: fmt.Sprintf("useq field %q: want the user's sequence number", clip(fmt.Sprint(m.Values["useq"])))})
+			continue
+		}
+		snd.Seq = useq
 		out = append(out, held{id: m.ID, send: &snd})
 	}
-	return out
+	return out, bad
+}
+
+// clip shortens s for a dead letter's reason.
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}
+
+// deadMalformedScript acks and deletes a malformed entry and records it in
+// the dead letters, once: only the call whose XACK took it off the pending
+// list records it. KEYS stream, dead; ARGV entry id, dead letter JSON.
+var deadMalformedScript = redis.NewScript(`
+local n = redis.call('XACK', KEYS[1], 'wxbot', ARGV[1])
+if n == 1 then
+  redis.call('XDEL', KEYS[1], ARGV[1])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'dead', ARGV[2])
+end
+return n`)
+
+// deadMalformed dead-letters malformed entries: delivering them is
+// impossible, and left pending they would be read again by every Due
+// (and taken over by every replica in turn) forever. Their user, when
+// unknown, cannot have its cursor moved past them.
+func (s *Redis) deadMalformed(ctx context.Context, bad []malformed) error {
+	for _, m := range bad {
+		snd := m.send
+		if snd == nil {
+			snd = &outbox.Send{Ref: m.id}
+		}
+		b, err := json.Marshal(outbox.DeadLetter{Send: snd, Reason: fmt.Sprintf("corrupt outbox entry %s: %s", m.id, m.why), At: s.now()})
+		if err != nil {
+			return err
+		}
+		if err := deadMalformedScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("dead")}, m.id, b).Err(); err != nil {
+			return fmt.Errorf("redis outbox: dead-lettering corrupt entry %s: %w", m.id, err)
+		}
+	}
+	return nil
 }
 
 // Due implements Store. It takes over sends idle too long with a
@@ -248,7 +309,11 @@ func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(str
 			return nil, fmt.Errorf("redis outbox: %w", err)
 		}
 		for _, st := range res {
-			all = append(all, s.parse(st.Messages)...)
+			h, bad := s.parse(st.Messages)
+			all = append(all, h...)
+			if err := s.deadMalformed(ctx, bad); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(all) == 0 {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
@@ -181,5 +184,66 @@ func TestRedisTokens(t *testing.T) {
 	release()
 	if _, ok3, _ := tc.LockRefresh(ctx, time.Second); !ok3 {
 		t.Error("the lock was not released")
+	}
+}
+
+// TestRedisMalformedEntry: a stream entry that is not a send (no send
+// field, a send that is not JSON, no user sequence number) is acked and
+// dead-lettered with its reason, once, instead of staying pending (read by
+// every Due and taken over by every replica in turn); the others are served.
+func TestRedisMalformedEntry(t *testing.T) {
+	prefix := fmt.Sprintf("wxbot-test-malformed-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	clock := &storetest.Clock{T: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
+	s := openRedis(t, prefix, clock.Now)
+	defer s.Close()
+	defer cleanup(t, s)
+	ctx := context.Background()
+	rdb, stream := s.Client(), prefix+"outbox"
+	xadd := func(values ...any) {
+		t.Helper()
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: values}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One read as pending on the next Due ("0"), the others new (">").
+	xadd("send", "{not json", "useq", "1")
+	if _, err := s.Due(ctx, clock.T, 10, nil); err != nil {
+		t.Fatalf("Due with a malformed entry: %v", err)
+	}
+	xadd("foo", "bar")
+	if err := s.Enqueue(ctx, &outbox.Send{ID: "a1", Kind: outbox.KindKefu, OrderKey: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	xadd("send", `{"id":"z1","kind":"kefu","openid":"Z"}`, "useq", "x")
+	for i := 0; i < 2; i++ {
+		due, err := s.Due(ctx, clock.T, 10, nil)
+		if err != nil {
+			t.Fatalf("Due with malformed entries: %v", err)
+		}
+		if len(due) != 1 || due[0].ID != "a1" {
+			t.Fatalf("Due with malformed entries served %d sends, want a1", len(due))
+		}
+	}
+	dl, err := s.DeadLetters(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"useq field", "no send field", "send field: invalid character"}
+	if len(dl) != len(want) {
+		t.Fatalf("%d dead letters, want the %d malformed entries once each: %+v", len(dl), len(want), dl)
+	}
+	for i, d := range dl {
+		if !strings.HasPrefix(d.Reason, "corrupt outbox entry ") || !strings.Contains(d.Reason, want[i]) || !d.At.Equal(clock.T) {
+			t.Errorf("dead letter %d: %q at %v, want \"corrupt outbox entry ID: %s...\" at the clock's time", i, d.Reason, d.At, want[i])
+		}
+	}
+	if dl[0].Send == nil || dl[0].Send.ID != "z1" {
+		t.Errorf("the dead letter of a decodable send lost it: %+v", dl[0].Send)
+	}
+	if n, _ := s.Pending(ctx); n != 1 {
+		t.Errorf("%d entries in the stream, want 1 (a1)", n)
+	}
+	if p, err := rdb.XPending(ctx, stream, "wxbot").Result(); err != nil || p.Count != 1 {
+		t.Errorf("pending in the group: %+v, %v; want a1 only", p, err)
 	}
 }
