@@ -292,13 +292,25 @@ func (s *Redis) deadMalformed(ctx context.Context, bad []malformed) error {
 // that live consumers do not lose them to XAUTOCLAIM.
 func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
 	stream := s.k("outbox")
-	if _, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: redisGroup,
-		Consumer: s.consumer, MinIdle: s.ClaimIdle, Start: "0-0", Count: 100}).Result(); err != nil && !errors.Is(err, redis.Nil) {
-		if strings.Contains(err.Error(), "NOGROUP") {
-			if err := s.ensureGroup(ctx); err != nil {
-				return nil, err
-			}
+	autoClaim := func() error {
+		_, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: redisGroup,
+			Consumer: s.consumer, MinIdle: s.ClaimIdle, Start: "0-0", Count: 100}).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil
 		}
+		return err
+	}
+	err := autoClaim()
+	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
+		// The stream or the group went under us (DEL, FLUSHDB, eviction):
+		// make the group again, from the stream's start so that the sends
+		// enqueued since are read, and carry on.
+		if err := s.ensureGroup(ctx); err != nil {
+			return nil, err
+		}
+		err = autoClaim()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("redis outbox: %w", err)
 	}
 	var all []held

@@ -247,3 +247,67 @@ func TestRedisMalformedEntry(t *testing.T) {
 		t.Errorf("pending in the group: %+v, %v; want a1 only", p, err)
 	}
 }
+
+// TestRedisNoGroupRecovery: when the outbox stream or its consumer group is
+// deleted under a running store (DEL, FLUSHDB, XGROUP DESTROY), the next
+// Due makes the group again and the outbox keeps working, without an error.
+func TestRedisNoGroupRecovery(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		delete func(ctx context.Context, s *store.Redis) error
+	}{
+		{"DEL stream", func(ctx context.Context, s *store.Redis) error {
+			return s.Client().Del(ctx, s.Prefix()+"outbox").Err()
+		}},
+		{"all keys", func(ctx context.Context, s *store.Redis) error {
+			cleanup(t, s) // FLUSHDB, but of this test's keys only
+			return nil
+		}},
+		{"XGROUP DESTROY", func(ctx context.Context, s *store.Redis) error {
+			return s.Client().XGroupDestroy(ctx, s.Prefix()+"outbox", "wxbot").Err()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := fmt.Sprintf("wxbot-test-nogroup-%d-%d:", os.Getpid(), time.Now().UnixNano())
+			s := openRedis(t, prefix, nil)
+			defer s.Close()
+			defer cleanup(t, s)
+			ctx := context.Background()
+			due := func(want string) {
+				t.Helper()
+				got, err := s.Due(ctx, time.Now(), 10, nil)
+				if err != nil {
+					t.Fatalf("Due: %v", err)
+				}
+				if len(got) != 1 || got[0].ID != want {
+					t.Fatalf("Due: %d sends, want %s", len(got), want)
+				}
+				if err := s.Done(ctx, got[0]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Enqueue(ctx, &outbox.Send{ID: "a1", Kind: outbox.KindKefu, OrderKey: "A"}); err != nil {
+				t.Fatal(err)
+			}
+			due("a1")
+			if err := tc.delete(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Enqueue(ctx, &outbox.Send{ID: "b1", Kind: outbox.KindKefu, OrderKey: "B"}); err != nil {
+				t.Fatal(err)
+			}
+			due("b1") // the first Due after the loss, not a later one
+			if err := s.Enqueue(ctx, &outbox.Send{ID: "b2", Kind: outbox.KindKefu, OrderKey: "B"},
+				&outbox.Send{ID: "a2", Kind: outbox.KindKefu, OrderKey: "A"}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Due(ctx, time.Now(), 10, nil)
+			if err != nil || len(got) != 2 {
+				t.Fatalf("then Due: %d sends, %v; want b2 and a2", len(got), err)
+			}
+			if n, _ := s.Pending(ctx); n != 2 {
+				t.Errorf("%d pending, want 2", n)
+			}
+		})
+	}
+}
