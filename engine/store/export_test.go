@@ -57,3 +57,6 @@ func (s *Bolt) PutRaw(bucket string, key, value []byte) error {
 
 // SeqKey is the outbox's key for a sequence number.
 func SeqKey(seq uint64) []byte { return seqKey(seq) }
+
+// ParseClaimIdle parses the claim_idle parameter of a redis:// store URL.
+var ParseClaimIdle = parseClaimIdle

@@ -65,9 +65,9 @@ func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
 	}
 	claimIdle := time.Minute
 	if q.Has("claim_idle") {
-		d, err := time.ParseDuration(q.Get("claim_idle"))
-		if err != nil || d < time.Second {
-			return nil, fmt.Errorf("--store %q: claim_idle: want a duration of at least 1s", rawURL)
+		d, err := parseClaimIdle(q.Get("claim_idle"))
+		if err != nil {
+			return nil, fmt.Errorf("--store %q: %w", rawURL, err)
 		}
 		claimIdle = d
 		q.Del("claim_idle")
@@ -90,6 +90,16 @@ func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// parseClaimIdle parses the claim_idle query parameter: a Go duration of
+// at least a second (less would take sends from live consumers mid-delivery).
+func parseClaimIdle(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("claim_idle=%q: want a duration of at least 1s, e.g. claim_idle=1m", v)
+	}
+	return d, nil
 }
 
 func (s *Redis) ensureGroup(ctx context.Context) error {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -309,5 +310,54 @@ func TestRedisNoGroupRecovery(t *testing.T) {
 				t.Errorf("%d pending, want 2", n)
 			}
 		})
+	}
+}
+
+// TestRedisClaimIdle: the claim_idle parameter of a redis:// URL is a Go
+// duration of at least 1s; anything else is refused, naming the value.
+func TestRedisClaimIdle(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"1s", time.Second},
+		{"1000ms", time.Second},
+		{"1.5s", 1500 * time.Millisecond},
+		{"90s", 90 * time.Second},
+		{"2m", 2 * time.Minute},
+		{"1h30m", 90 * time.Minute},
+	} {
+		got, err := store.ParseClaimIdle(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("claim_idle=%s: %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, in := range []string{"", "0", "0s", "999ms", "-1m", "60", "1 m", "1min", "abc"} {
+		want := fmt.Sprintf("claim_idle=%q: want a duration of at least 1s, e.g. claim_idle=1m", in)
+		if d, err := store.ParseClaimIdle(in); err == nil || err.Error() != want {
+			t.Errorf("claim_idle=%s: %v, %v; want the error %q", in, d, err, want)
+		}
+		// OpenRedis refuses it before connecting (no Redis needed).
+		raw := redisURL + "?claim_idle=" + url.QueryEscape(in)
+		want = fmt.Sprintf("--store %q: %s", raw, want)
+		if s, err := store.OpenRedis(raw, nil); err == nil || err.Error() != want {
+			if s != nil {
+				s.Close()
+			}
+			t.Errorf("OpenRedis(%q): %v; want the error %q", raw, err, want)
+		}
+	}
+	// An accepted value reaches the store, and the default is a minute.
+	prefix := fmt.Sprintf("wxbot-test-claimidle-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	s := openRedis(t, prefix+"&claim_idle=90s", nil)
+	defer s.Close()
+	defer cleanup(t, s)
+	if s.ClaimIdle != 90*time.Second {
+		t.Errorf("claim_idle=90s: ClaimIdle %v", s.ClaimIdle)
+	}
+	d := openRedis(t, prefix, nil)
+	defer d.Close()
+	if d.ClaimIdle != time.Minute {
+		t.Errorf("default ClaimIdle %v, want 1m", d.ClaimIdle)
 	}
 }
