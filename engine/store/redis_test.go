@@ -75,7 +75,11 @@ func TestRedisConformance(t *testing.T) {
 }
 
 // TestRedisTakeover: sends owned by a consumer that died are taken over by
-// another after ClaimIdle, and delivered once.
+// another after ClaimIdle, and delivered once. The idle time is Redis's
+// own, so the store's clock cannot move it: ClaimIdle is an hour, far more
+// than any stall of the test, and the hour passing is simulated by setting
+// the entries' idle time in Redis (XCLAIM ... IDLE), so that no step
+// depends on how fast the scheduler is.
 func TestRedisTakeover(t *testing.T) {
 	prefix := fmt.Sprintf("wxbot-test-takeover-%d-%d:", os.Getpid(), time.Now().UnixNano())
 	a := openRedis(t, prefix, nil)
@@ -86,7 +90,7 @@ func TestRedisTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	a.ClaimIdle, b.ClaimIdle = 200*time.Millisecond, 200*time.Millisecond
+	a.ClaimIdle, b.ClaimIdle = time.Hour, time.Hour
 	ctx := context.Background()
 	if err := a.Enqueue(ctx, &outbox.Send{ID: "t1", Kind: outbox.KindKefu, OrderKey: "U"},
 		&outbox.Send{ID: "t2", Kind: outbox.KindKefu, OrderKey: "U"}); err != nil {
@@ -100,7 +104,21 @@ func TestRedisTakeover(t *testing.T) {
 	if got, _ := b.Due(ctx, time.Now(), 10, nil); len(got) != 0 {
 		t.Fatalf("b took %v while a's claim was fresh", got)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// An hour and a minute pass for a's entries (and a does not come back).
+	stream := prefix + "outbox"
+	pend, err := a.Client().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: "wxbot",
+		Consumer: "c1", Start: "-", End: "+", Count: 10}).Result()
+	if err != nil || len(pend) != 2 {
+		t.Fatalf("a holds %d entries (%v), want 2", len(pend), err)
+	}
+	args := []any{"XCLAIM", stream, "wxbot", "c1", 0}
+	for _, p := range pend {
+		args = append(args, p.ID)
+	}
+	args = append(args, "IDLE", (time.Hour + time.Minute).Milliseconds(), "JUSTID")
+	if err := a.Client().Do(ctx, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
 	got, err = b.Due(ctx, time.Now(), 10, nil)
 	if err != nil || len(got) != 1 || got[0].ID != "t1" {
 		t.Fatalf("after a's claim went idle b took %v, %v; want t1", got, err)
@@ -120,10 +138,12 @@ func TestRedisTakeover(t *testing.T) {
 
 func TestRedisDedupAcrossReplicas(t *testing.T) {
 	prefix := fmt.Sprintf("wxbot-test-dedup-%d-%d:", os.Getpid(), time.Now().UnixNano())
-	a := openRedis(t, prefix, nil)
+	// The replicas share a clock, which only the test goroutine moves.
+	clock := &storetest.Clock{T: time.Now()}
+	a := openRedis(t, prefix, clock.Now)
 	defer a.Close()
 	defer cleanup(t, a)
-	b := openRedis(t, prefix, nil)
+	b := openRedis(t, prefix, clock.Now)
 	defer b.Close()
 	da, db := store.NewRedisDedup(a, time.Minute), store.NewRedisDedup(b, time.Minute)
 	ctx := context.Background()
@@ -146,10 +166,16 @@ func TestRedisDedupAcrossReplicas(t *testing.T) {
 		t.Errorf("retry got %q", g)
 	}
 
-	// A claimer that died: its pending mark goes stale and another takes over.
-	db.Stale = 50 * time.Millisecond
-	da.Claim(ctx, "gh/m/2")
-	time.Sleep(80 * time.Millisecond)
+	// A claimer that died: its pending mark goes stale and another takes
+	// over (staleness is judged on the store's clock, not Redis's).
+	if _, isFirst, err := da.Claim(ctx, "gh/m/2"); err != nil || !isFirst {
+		t.Fatalf("claim: %v %v", isFirst, err)
+	}
+	clock.T = clock.T.Add(db.Stale - time.Millisecond)
+	if _, isFirst, _ := db.Claim(ctx, "gh/m/2"); isFirst {
+		t.Error("a fresh pending mark was taken over")
+	}
+	clock.T = clock.T.Add(time.Millisecond)
 	if _, isFirst, _ := db.Claim(ctx, "gh/m/2"); !isFirst {
 		t.Error("a stale pending mark was not taken over")
 	}
