@@ -1,9 +1,13 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -263,4 +267,123 @@ func TestBoltCorruptOutboxEntry(t *testing.T) {
 	if n, _ := s.Pending(ctx); n != 1 {
 		t.Errorf("pending %d after a1, want 1", n)
 	}
+}
+
+// TestBoltDamagedFile: a truncated or scribbled store file is refused with
+// an error saying it is damaged and what to do, instead of crashing the
+// process (bbolt faults on a truncated map and panics on bad pages).
+func TestBoltDamagedFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "wxbot.db")
+	s, err := store.OpenBolt(good, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var sends []*outbox.Send
+	for i := 0; i < 500; i++ {
+		snd := kefu(fmt.Sprint("send-", i), fmt.Sprint("user-", i%40))
+		snd.Payload = json.RawMessage(fmt.Sprintf(`{"text":{"content":%q}}`, strings.Repeat("x", 200)))
+		sends = append(sends, snd)
+	}
+	if err := s.Enqueue(ctx, sends...); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		s.OpenWindow(ctx, fmt.Sprint("user-", i), 5, time.Now().Add(48*time.Hour))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096 // the size bbolt used on this machine, checked below
+	if len(orig)%page != 0 || len(orig) < 16*page {
+		t.Fatalf("the store file is %d bytes: want at least 16 pages of %d", len(orig), page)
+	}
+	// scribble overwrites pages [from, to) with bytes that are not bbolt's.
+	scribble := func(b []byte, from, to, seed int) []byte {
+		b = bytes.Clone(b)
+		r := rand.New(rand.NewPCG(uint64(seed), 1))
+		for i := from * page; i < to*page && i < len(b); i++ {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	n := len(orig) / page
+	for _, tc := range []struct {
+		name string
+		data []byte
+		why  string
+	}{
+		{"truncated to 4 pages", orig[:4*page], "truncated"},
+		{"truncated to half", orig[:n/2*page], "truncated"},
+		{"truncated mid-page", orig[:len(orig)-100], "whole number"},
+		{"truncated to 1 page", orig[:page], ""},
+		{"metas scribbled", scribble(orig, 0, 2, 1), ""},
+		{"all data pages scribbled", scribble(orig, 2, n, 2), ""},
+		{"pages 2-5 scribbled", scribble(orig, 2, 6, 3), ""},
+		{"branch pgids out of the file", bigPgids(orig, page), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "wxbot.db")
+			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := store.OpenBolt(path, nil)
+			if err == nil {
+				s.Close()
+				t.Fatal("a damaged store file was opened")
+			}
+			msg := err.Error()
+			for _, want := range []string{"store " + path + " is damaged (", tc.why, "move it aside", "outbox", "bbolt check " + path, "bbolt compact"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not say %q", msg, want)
+				}
+			}
+		})
+	}
+	// Scribbling one page at a time: refused or opened (a free page may be
+	// scribbled harmlessly), never a crash.
+	for p := 2; p < n; p++ {
+		path := filepath.Join(t.TempDir(), "wxbot.db")
+		if err := os.WriteFile(path, scribble(orig, p, p+1, p), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := store.OpenBolt(path, nil)
+		if err == nil {
+			s.Close()
+		} else if !strings.Contains(err.Error(), "is damaged") {
+			t.Errorf("page %d scribbled: %v", p, err)
+		}
+	}
+	// The undamaged file still opens, with its outbox.
+	s, err = store.OpenBolt(good, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.Pending(ctx); err != nil || n != len(sends) {
+		t.Errorf("pending %d, %v in the undamaged file; want %d", n, err, len(sends))
+	}
+}
+
+// bigPgids rewrites the child page IDs of every branch page in a bbolt file
+// to point far past its end.
+func bigPgids(b []byte, page int) []byte {
+	b = bytes.Clone(b)
+	const branchPage, headerSize, elemSize = 0x01, 16, 16
+	for off := 2 * page; off+page <= len(b); off += page {
+		if binary.LittleEndian.Uint16(b[off+8:]) != branchPage {
+			continue
+		}
+		count := int(binary.LittleEndian.Uint16(b[off+10:]))
+		for i := 0; i < count; i++ {
+			e := off + headerSize + i*elemSize
+			binary.LittleEndian.PutUint64(b[e+8:], 1<<40+uint64(i))
+		}
+	}
+	return b
 }
