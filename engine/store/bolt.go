@@ -1,12 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io/fs"
+	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -100,10 +104,17 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 	if now == nil {
 		now = time.Now
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
+	err := checkBolt(path)
+	var db *bolt.DB
+	if err == nil {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
+	}
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("store %s is locked by another process (another wxbot?): %w", path, err)
+		}
+		if errors.Is(err, errDamaged) {
+			return nil, err
 		}
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
@@ -127,6 +138,120 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 	}
 	go s.flushLoop()
 	return s, nil
+}
+
+// errDamaged marks the errors of checkBolt about the file's contents.
+var errDamaged = errors.New("damaged")
+
+// checkBolt validates an existing store file before OpenBolt uses it:
+// bbolt trusts its file, so a damaged one (a truncated copy, a full disk,
+// scribbled pages) makes it fault (SIGBUS) or panic ("invalid freelist
+// page", slice bounds out of range), which would crash the process at
+// start-up. It checks the file's size against the pages its meta page
+// names, then opens it read-only and reads every page (each bucket's pages,
+// the free list) and runs bbolt's own consistency check.
+//
+// Recovering from bbolt's panics, and from memory faults in its map of the
+// file (debug.SetPanicOnFault), is deliberate here: it is the only way to
+// validate an untrusted file with bbolt. What bbolt had set up when it
+// panicked may leak (a file handle, a map), which is harmless since the
+// error stops the start-up. The read-only check reads the whole file once
+// per start.
+func checkBolt(path string) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Size() == 0) {
+		return nil // a new store: bbolt writes it
+	}
+	if err != nil {
+		return err
+	}
+	damaged := func(format string, args ...any) error {
+		return fmt.Errorf("store %s is %w (%s): move it aside to start with a new, empty store "+
+			"(the sends still in its outbox are then lost), or try to recover it first with "+
+			"`bbolt check %s` and `bbolt compact -o %s.compacted %s`",
+			path, errDamaged, fmt.Sprintf(format, args...), path, path, path)
+	}
+	size := fi.Size()
+	readOnly := func(preload bool, f func(tx *bolt.Tx) error) error {
+		return guard(func() error {
+			db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: preload, Timeout: 3 * time.Second})
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return db.View(f)
+		})
+	}
+	// The geometry: only the meta pages are read.
+	var pageSize, hwm int64
+	err = readOnly(false, func(tx *bolt.Tx) error {
+		pageSize, hwm = int64(tx.DB().Info().PageSize), tx.Size()
+		return nil
+	})
+	switch {
+	case errors.Is(err, bolt.ErrTimeout):
+		return err
+	case err != nil:
+		return damaged("%v", err)
+	case size%pageSize != 0 || size < 4*pageSize:
+		return damaged("its size, %d bytes, is not a whole number of %d-byte pages, at least 4", size, pageSize)
+	case size < hwm:
+		return damaged("truncated: %d bytes, but its pages reach %d", size, hwm)
+	}
+	// Every page, in this goroutine, where a fault or panic is caught; then
+	// bbolt's check, which reads the same pages in a goroutine of its own.
+	err = readOnly(true, func(tx *bolt.Tx) error {
+		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			if err := readBucket(b); err != nil {
+				return fmt.Errorf("bucket %q: %w", name, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for err := range tx.Check() { // drained: it stops only when read to the end
+			if len(errs) < 5 {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return err
+	}
+	if err != nil {
+		return damaged("%v", err)
+	}
+	return nil
+}
+
+// readBucket reads every page of b and of the buckets in it.
+func readBucket(b *bolt.Bucket) error {
+	b.Stats()
+	return b.ForEach(func(k, v []byte) error {
+		if v != nil {
+			return nil
+		}
+		if c := b.Bucket(k); c != nil {
+			if err := readBucket(c); err != nil {
+				return fmt.Errorf("bucket %q: %w", k, err)
+			}
+		}
+		return nil
+	})
+}
+
+// guard runs f, turning a panic or a memory fault in it into an error.
+func guard(f func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("bbolt panicked reading it: %v", r)
+		}
+	}()
+	return f()
 }
 
 // loadHot reads the unexpired windows and cooldowns into memory.
@@ -404,16 +529,27 @@ func (s *Bolt) Enqueue(_ context.Context, sends ...*outbox.Send) error {
 	})
 }
 
-// Due implements Store.
+// corrupt is an outbox entry that does not decode: key, value and why.
+type corrupt struct {
+	k, v []byte
+	err  error
+}
+
+// Due implements Store. An entry that does not decode (a damaged file, a
+// hand edit) is moved to the dead letters, so that it does not stop the
+// whole outbox.
 func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
 	var out []*outbox.Send
+	var bad []corrupt
 	err := s.db.View(func(tx *bolt.Tx) error {
 		seen := map[string]bool{}
 		c := tx.Bucket(bOutbox).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
 			var snd outbox.Send
 			if err := json.Unmarshal(v, &snd); err != nil {
-				return fmt.Errorf("outbox entry %x: %w", k, err)
+				// k and v are only valid in the transaction.
+				bad = append(bad, corrupt{bytes.Clone(k), bytes.Clone(v), err})
+				continue
 			}
 			if seen[snd.OrderKey] {
 				continue
@@ -426,7 +562,47 @@ func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string
 		}
 		return nil
 	})
+	if err == nil && len(bad) > 0 {
+		err = s.deadCorrupt(bad)
+	}
 	return out, err
+}
+
+// deadCorrupt moves undecodable outbox entries to the dead letters, under
+// the same key, with the error and the start of the bytes as the reason.
+// An entry that changed or went since Due read it is left alone, so that
+// concurrent Due calls record it once. Its send ID is unknown, so it is not
+// marked dead: were the send enqueued again, it would be delivered.
+func (s *Bolt) deadCorrupt(bad []corrupt) error {
+	now := s.now()
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		ob, dead := tx.Bucket(bOutbox), tx.Bucket(bDead)
+		for _, c := range bad {
+			if !bytes.Equal(ob.Get(c.k), c.v) {
+				continue
+			}
+			snd := &outbox.Send{}
+			if len(c.k) == 8 {
+				snd.Seq = binary.BigEndian.Uint64(c.k)
+			}
+			raw := c.v
+			if len(raw) > 200 {
+				raw = raw[:200]
+			}
+			reason := fmt.Sprintf("corrupt outbox entry %x: %v (%d bytes: %q)", c.k, c.err, len(c.v), raw)
+			b, err := json.Marshal(outbox.DeadLetter{Send: snd, Reason: reason, At: now})
+			if err != nil {
+				return err
+			}
+			if err := ob.Delete(c.k); err != nil {
+				return err
+			}
+			if err := dead.Put(c.k, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Done implements Store.

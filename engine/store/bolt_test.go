@@ -1,9 +1,20 @@
 package store_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/store/storetest"
 )
@@ -68,4 +79,311 @@ func TestOpenURLs(t *testing.T) {
 			t.Errorf("Open(%q) succeeded", bad)
 		}
 	}
+}
+
+func openBolt(t *testing.T, clock *storetest.Clock) *store.Bolt {
+	t.Helper()
+	s, err := store.OpenBolt(filepath.Join(t.TempDir(), "wxbot.db"), clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func kefu(id, user string) *outbox.Send {
+	return &outbox.Send{ID: id, Kind: outbox.KindKefu, OrderKey: user, Payload: json.RawMessage(`{}`)}
+}
+
+// TestBoltPrune: the hourly prune removes from disk the send IDs delivered
+// (or dead) longer ago than the retention, and expired cooldowns,
+// once-claims and windows; it keeps the pending IDs and everything live,
+// and what it removed can be taken again.
+func TestBoltPrune(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	clock := &storetest.Clock{T: t0}
+	s := openBolt(t, clock)
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok := func(b bool, err error) bool {
+		t.Helper()
+		must(err)
+		return b
+	}
+	keys := func(bucket string, want ...string) {
+		t.Helper()
+		if got := s.BucketKeys(bucket); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s on disk: %q, want %q", bucket, got, want)
+		}
+	}
+	settle := func(id string, dead bool) {
+		t.Helper()
+		due, err := s.Due(ctx, clock.T, 10, nil)
+		must(err)
+		for _, d := range due {
+			if d.ID != id {
+				continue
+			}
+			if dead {
+				must(s.Dead(ctx, d, "gone"))
+			} else {
+				must(s.Done(ctx, d))
+			}
+			return
+		}
+		t.Fatalf("%s not due", id)
+	}
+
+	// At t0: an old delivered ID, an old dead one and one still pending;
+	// short and long cooldowns, claims and windows.
+	must(s.Enqueue(ctx, kefu("old-done", "A"), kefu("old-dead", "B"), kefu("pending", "C")))
+	settle("old-done", false)
+	settle("old-dead", true)
+	if !ok(s.TakeCooldown(ctx, "cd-short", time.Minute)) || !ok(s.TakeCooldown(ctx, "cd-long", 72*time.Hour)) {
+		t.Fatal("fresh cooldowns refused")
+	}
+	if !ok(s.ClaimOnce(ctx, "once-short", time.Minute)) || !ok(s.ClaimOnce(ctx, "once-long", 72*time.Hour)) {
+		t.Fatal("fresh claims refused")
+	}
+	must(s.OpenWindow(ctx, "win-short", 5, t0.Add(10*time.Minute)))
+	must(s.OpenWindow(ctx, "win-long", 5, t0.Add(72*time.Hour)))
+	s.Flush()
+
+	// Nothing is expired yet: a prune keeps it all.
+	s.Prune()
+	keys(store.BoltBuckets.IDs, "old-dead", "old-done", "pending")
+	keys(store.BoltBuckets.Cooldowns, "cd-long", "cd-short")
+	keys(store.BoltBuckets.Once, "once-long", "once-short")
+	keys(store.BoltBuckets.Windows, "win-long", "win-short")
+
+	// A day later: a recent delivered ID.
+	clock.T = t0.Add(24 * time.Hour)
+	must(s.Enqueue(ctx, kefu("recent-done", "D")))
+	settle("recent-done", false)
+
+	// Just past the retention of the old IDs.
+	clock.T = t0.Add(store.IDRetention + time.Minute)
+	s.Prune()
+	keys(store.BoltBuckets.IDs, "pending", "recent-done")
+	keys(store.BoltBuckets.Cooldowns, "cd-long")
+	keys(store.BoltBuckets.Once, "once-long")
+	keys(store.BoltBuckets.Windows, "win-long")
+
+	// What was pruned can be taken again; what was kept still holds.
+	if !ok(s.TakeCooldown(ctx, "cd-short", time.Minute)) {
+		t.Error("an expired, pruned cooldown could not be taken again")
+	}
+	if ok(s.TakeCooldown(ctx, "cd-long", time.Minute)) {
+		t.Error("a live cooldown was taken twice after a prune")
+	}
+	if !ok(s.ClaimOnce(ctx, "once-short", time.Minute)) {
+		t.Error("an expired, pruned claim could not be claimed again")
+	}
+	if ok(s.ClaimOnce(ctx, "once-long", time.Minute)) {
+		t.Error("a live claim was claimed twice after a prune")
+	}
+	if !ok(s.TakeWindowSlot(ctx, "win-long", clock.T)) {
+		t.Error("a live window lost its slots in a prune")
+	}
+	// A forgotten ID is a new send; a remembered one is still ignored.
+	must(s.Enqueue(ctx, kefu("old-done", "A"), kefu("recent-done", "D")))
+	due, err := s.Due(ctx, clock.T, 10, nil)
+	must(err)
+	got := []string{}
+	for _, d := range due {
+		got = append(got, d.ID)
+	}
+	if fmt.Sprint(got) != "[pending old-done]" {
+		t.Errorf("due after the prune: %v, want [pending old-done]", got)
+	}
+}
+
+// TestBoltCorruptOutboxEntry: an outbox entry that is not JSON does not
+// stop the outbox: Due serves the others and moves it to the dead letters
+// with its reason, once, even when several Due calls meet it at once.
+func TestBoltCorruptOutboxEntry(t *testing.T) {
+	clock := &storetest.Clock{T: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
+	s := openBolt(t, clock)
+	ctx := context.Background()
+	if err := s.Enqueue(ctx, kefu("a1", "A"), kefu("b1", "B")); err != nil {
+		t.Fatal(err)
+	}
+	// Garbage before, between and after the good entries (keys 0, 1½, max).
+	for _, k := range [][]byte{store.SeqKey(0), append(store.SeqKey(1), 0x80), store.SeqKey(1 << 60)} {
+		if err := s.PutRaw(store.BoltBuckets.Outbox, k, []byte("{\"id\":\"x\", \x00garbage")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			due, err := s.Due(ctx, clock.T, 10, nil)
+			if err != nil {
+				t.Errorf("Due with corrupt entries: %v", err)
+				return
+			}
+			if len(due) != 2 || due[0].ID != "a1" || due[1].ID != "b1" {
+				t.Errorf("Due with corrupt entries served %d sends, want a1 and b1", len(due))
+			}
+		}()
+	}
+	wg.Wait()
+	dl, err := s.DeadLetters(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dl) != 3 {
+		t.Fatalf("%d dead letters, want the 3 corrupt entries once each: %+v", len(dl), dl)
+	}
+	for _, d := range dl {
+		if !strings.HasPrefix(d.Reason, "corrupt outbox entry ") || !strings.Contains(d.Reason, "garbage") || !d.At.Equal(clock.T) {
+			t.Errorf("dead letter %+v: want the reason \"corrupt outbox entry ...\" with the bytes, at the clock's time", d)
+		}
+	}
+	if dl[0].Send.Seq != 1<<60 {
+		t.Errorf("the newest dead letter has seq %d, want the key's %d", dl[0].Send.Seq, uint64(1<<60))
+	}
+	if n, _ := s.Pending(ctx); n != 2 {
+		t.Errorf("pending %d, want 2 (the corrupt entries left the outbox)", n)
+	}
+	// Once: later calls do not record them again.
+	due, err := s.Due(ctx, clock.T, 10, nil)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("Due again: %d, %v", len(due), err)
+	}
+	if dl, _ := s.DeadLetters(ctx, 10); len(dl) != 3 {
+		t.Errorf("%d dead letters after another Due, want 3", len(dl))
+	}
+	if err := s.Done(ctx, due[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Pending(ctx); n != 1 {
+		t.Errorf("pending %d after a1, want 1", n)
+	}
+}
+
+// TestBoltDamagedFile: a truncated or scribbled store file is refused with
+// an error saying it is damaged and what to do, instead of crashing the
+// process (bbolt faults on a truncated map and panics on bad pages).
+func TestBoltDamagedFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "wxbot.db")
+	s, err := store.OpenBolt(good, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var sends []*outbox.Send
+	for i := 0; i < 500; i++ {
+		snd := kefu(fmt.Sprint("send-", i), fmt.Sprint("user-", i%40))
+		snd.Payload = json.RawMessage(fmt.Sprintf(`{"text":{"content":%q}}`, strings.Repeat("x", 200)))
+		sends = append(sends, snd)
+	}
+	if err := s.Enqueue(ctx, sends...); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		s.OpenWindow(ctx, fmt.Sprint("user-", i), 5, time.Now().Add(48*time.Hour))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096 // the size bbolt used on this machine, checked below
+	if len(orig)%page != 0 || len(orig) < 16*page {
+		t.Fatalf("the store file is %d bytes: want at least 16 pages of %d", len(orig), page)
+	}
+	// scribble overwrites pages [from, to) with bytes that are not bbolt's.
+	scribble := func(b []byte, from, to, seed int) []byte {
+		b = bytes.Clone(b)
+		r := rand.New(rand.NewPCG(uint64(seed), 1))
+		for i := from * page; i < to*page && i < len(b); i++ {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	n := len(orig) / page
+	for _, tc := range []struct {
+		name string
+		data []byte
+		why  string
+	}{
+		{"truncated to 4 pages", orig[:4*page], "truncated"},
+		{"truncated to half", orig[:n/2*page], "truncated"},
+		{"truncated mid-page", orig[:len(orig)-100], "whole number"},
+		{"truncated to 1 page", orig[:page], ""},
+		{"metas scribbled", scribble(orig, 0, 2, 1), ""},
+		{"all data pages scribbled", scribble(orig, 2, n, 2), ""},
+		{"pages 2-5 scribbled", scribble(orig, 2, 6, 3), ""},
+		{"branch pgids out of the file", bigPgids(orig, page), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "wxbot.db")
+			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := store.OpenBolt(path, nil)
+			if err == nil {
+				s.Close()
+				t.Fatal("a damaged store file was opened")
+			}
+			msg := err.Error()
+			for _, want := range []string{"store " + path + " is damaged (", tc.why, "move it aside", "outbox", "bbolt check " + path, "bbolt compact"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not say %q", msg, want)
+				}
+			}
+		})
+	}
+	// Scribbling one page at a time: refused or opened (a free page may be
+	// scribbled harmlessly), never a crash.
+	for p := 2; p < n; p++ {
+		path := filepath.Join(t.TempDir(), "wxbot.db")
+		if err := os.WriteFile(path, scribble(orig, p, p+1, p), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := store.OpenBolt(path, nil)
+		if err == nil {
+			s.Close()
+		} else if !strings.Contains(err.Error(), "is damaged") {
+			t.Errorf("page %d scribbled: %v", p, err)
+		}
+	}
+	// The undamaged file still opens, with its outbox.
+	s, err = store.OpenBolt(good, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.Pending(ctx); err != nil || n != len(sends) {
+		t.Errorf("pending %d, %v in the undamaged file; want %d", n, err, len(sends))
+	}
+}
+
+// bigPgids rewrites the child page IDs of every branch page in a bbolt file
+// to point far past its end.
+func bigPgids(b []byte, page int) []byte {
+	b = bytes.Clone(b)
+	const branchPage, headerSize, elemSize = 0x01, 16, 16
+	for off := 2 * page; off+page <= len(b); off += page {
+		if binary.LittleEndian.Uint16(b[off+8:]) != branchPage {
+			continue
+		}
+		count := int(binary.LittleEndian.Uint16(b[off+10:]))
+		for i := 0; i < count; i++ {
+			e := off + headerSize + i*elemSize
+			binary.LittleEndian.PutUint64(b[e+8:], 1<<40+uint64(i))
+		}
+	}
+	return b
 }

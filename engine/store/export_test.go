@@ -1,5 +1,11 @@
 package store
 
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
 // CrashClose closes the file without writing the hot state behind, as a
 // kill -9 would leave it.
 func (s *Bolt) CrashClose() error {
@@ -8,3 +14,49 @@ func (s *Bolt) CrashClose() error {
 	<-s.flushed
 	return s.db.Close()
 }
+
+// IDRetention is how long delivered send IDs are remembered.
+const IDRetention = idRetention
+
+// Flush writes the hot state behind now.
+func (s *Bolt) Flush() { s.flush() }
+
+// Prune drops expired state now, as the hourly prune does.
+func (s *Bolt) Prune() { s.prune() }
+
+// BoltBuckets are the buckets' names, for BucketKeys and PutRaw.
+var BoltBuckets = struct{ Outbox, IDs, Dead, Windows, Cooldowns, Once string }{
+	string(bOutbox), string(bIDs), string(bDead), string(bWindows), string(bCooldowns), string(bOnce)}
+
+// BucketKeys lists the keys on disk in a bucket.
+func (s *Bolt) BucketKeys(bucket string) []string {
+	var keys []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucket)).ForEach(func(k, _ []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		panic(err)
+	}
+	return keys
+}
+
+// PutRaw writes a value into a bucket as is, bypassing the store (to plant
+// damage).
+func (s *Bolt) PutRaw(bucket string, key, value []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b == nil {
+			return fmt.Errorf("no bucket %q", bucket)
+		}
+		return b.Put(key, value)
+	})
+}
+
+// SeqKey is the outbox's key for a sequence number.
+func SeqKey(seq uint64) []byte { return seqKey(seq) }
+
+// ParseClaimIdle parses the claim_idle parameter of a redis:// store URL.
+var ParseClaimIdle = parseClaimIdle

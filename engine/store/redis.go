@@ -65,9 +65,9 @@ func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
 	}
 	claimIdle := time.Minute
 	if q.Has("claim_idle") {
-		d, err := time.ParseDuration(q.Get("claim_idle"))
-		if err != nil || d < time.Second {
-			return nil, fmt.Errorf("--store %q: claim_idle: want a duration of at least 1s", rawURL)
+		d, err := parseClaimIdle(q.Get("claim_idle"))
+		if err != nil {
+			return nil, fmt.Errorf("--store %q: %w", rawURL, err)
 		}
 		claimIdle = d
 		q.Del("claim_idle")
@@ -90,6 +90,16 @@ func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// parseClaimIdle parses the claim_idle query parameter: a Go duration of
+// at least a second (less would take sends from live consumers mid-delivery).
+func parseClaimIdle(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("claim_idle=%q: want a duration of at least 1s, e.g. claim_idle=1m", v)
+	}
+	return d, nil
 }
 
 func (s *Redis) ensureGroup(ctx context.Context) error {
@@ -209,19 +219,80 @@ type held struct {
 	send *outbox.Send
 }
 
-func (s *Redis) parse(msgs []redis.XMessage) []held {
+// malformed is a stream entry that is not a send: its id, what could be
+// read of it (or nil) and why.
+type malformed struct {
+	id   string
+	send *outbox.Send
+	why  string
+}
+
+// parse decodes stream entries into the sends held and the malformed
+// entries, which Due dead-letters.
+func (s *Redis) parse(msgs []redis.XMessage) ([]held, []malformed) {
 	out := make([]held, 0, len(msgs))
+	var bad []malformed
 	for _, m := range msgs {
-		raw, _ := m.Values["send"].(string)
-		var snd outbox.Send
-		if json.Unmarshal([]byte(raw), &snd) != nil {
-			continue // not ours to deliver; it will be dead-lettered below
+		raw, ok := m.Values["send"].(string)
+		if !ok {
+			bad = append(bad, malformed{id: m.ID, why: fmt.Sprintf("no send field (fields %s)", clip(fmt.Sprint(m.Values)))})
+			continue
 		}
-		useq, _ := strconv.ParseUint(fmt.Sprint(m.Values["useq"]), 10, 64)
-		snd.Seq, snd.Ref = useq, m.ID
+		var snd outbox.Send
+		if err := json.Unmarshal([]byte(raw), &snd); err != nil {
+			bad = append(bad, malformed{id: m.ID, why: fmt.Sprintf("send field: %v (%d bytes: %q)", err, len(raw), clip(raw))})
+			continue
+		}
+		snd.Ref = m.ID
+		useq, err := strconv.ParseUint(fmt.Sprint(m.Values["useq"]), 10, 64)
+		if err != nil || useq == 0 {
+			bad = append(bad, malformed{id: m.ID, send: &snd, why: fmt.Sprintf("useq field %q: want the user's sequence number", clip(fmt.Sprint(m.Values["useq"])))})
+			continue
+		}
+		snd.Seq = useq
 		out = append(out, held{id: m.ID, send: &snd})
 	}
-	return out
+	return out, bad
+}
+
+// clip shortens s for a dead letter's reason.
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}
+
+// deadMalformedScript acks and deletes a malformed entry and records it in
+// the dead letters, once: only the call whose XACK took it off the pending
+// list records it. KEYS stream, dead; ARGV entry id, dead letter JSON.
+var deadMalformedScript = redis.NewScript(`
+local n = redis.call('XACK', KEYS[1], 'wxbot', ARGV[1])
+if n == 1 then
+  redis.call('XDEL', KEYS[1], ARGV[1])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'dead', ARGV[2])
+end
+return n`)
+
+// deadMalformed dead-letters malformed entries: delivering them is
+// impossible, and left pending they would be read again by every Due
+// (and taken over by every replica in turn) forever. Their user, when
+// unknown, cannot have its cursor moved past them.
+func (s *Redis) deadMalformed(ctx context.Context, bad []malformed) error {
+	for _, m := range bad {
+		snd := m.send
+		if snd == nil {
+			snd = &outbox.Send{Ref: m.id}
+		}
+		b, err := json.Marshal(outbox.DeadLetter{Send: snd, Reason: fmt.Sprintf("corrupt outbox entry %s: %s", m.id, m.why), At: s.now()})
+		if err != nil {
+			return err
+		}
+		if err := deadMalformedScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("dead")}, m.id, b).Err(); err != nil {
+			return fmt.Errorf("redis outbox: dead-lettering corrupt entry %s: %w", m.id, err)
+		}
+	}
+	return nil
 }
 
 // Due implements Store. It takes over sends idle too long with a
@@ -231,13 +302,25 @@ func (s *Redis) parse(msgs []redis.XMessage) []held {
 // that live consumers do not lose them to XAUTOCLAIM.
 func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
 	stream := s.k("outbox")
-	if _, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: redisGroup,
-		Consumer: s.consumer, MinIdle: s.ClaimIdle, Start: "0-0", Count: 100}).Result(); err != nil && !errors.Is(err, redis.Nil) {
-		if strings.Contains(err.Error(), "NOGROUP") {
-			if err := s.ensureGroup(ctx); err != nil {
-				return nil, err
-			}
+	autoClaim := func() error {
+		_, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: redisGroup,
+			Consumer: s.consumer, MinIdle: s.ClaimIdle, Start: "0-0", Count: 100}).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil
 		}
+		return err
+	}
+	err := autoClaim()
+	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
+		// The stream or the group went under us (DEL, FLUSHDB, eviction):
+		// make the group again, from the stream's start so that the sends
+		// enqueued since are read, and carry on.
+		if err := s.ensureGroup(ctx); err != nil {
+			return nil, err
+		}
+		err = autoClaim()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("redis outbox: %w", err)
 	}
 	var all []held
@@ -248,7 +331,11 @@ func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(str
 			return nil, fmt.Errorf("redis outbox: %w", err)
 		}
 		for _, st := range res {
-			all = append(all, s.parse(st.Messages)...)
+			h, bad := s.parse(st.Messages)
+			all = append(all, h...)
+			if err := s.deadMalformed(ctx, bad); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(all) == 0 {

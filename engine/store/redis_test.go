@@ -3,9 +3,13 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
@@ -71,7 +75,11 @@ func TestRedisConformance(t *testing.T) {
 }
 
 // TestRedisTakeover: sends owned by a consumer that died are taken over by
-// another after ClaimIdle, and delivered once.
+// another after ClaimIdle, and delivered once. The idle time is Redis's
+// own, so the store's clock cannot move it: ClaimIdle is an hour, far more
+// than any stall of the test, and the hour passing is simulated by setting
+// the entries' idle time in Redis (XCLAIM ... IDLE), so that no step
+// depends on how fast the scheduler is.
 func TestRedisTakeover(t *testing.T) {
 	prefix := fmt.Sprintf("wxbot-test-takeover-%d-%d:", os.Getpid(), time.Now().UnixNano())
 	a := openRedis(t, prefix, nil)
@@ -82,7 +90,7 @@ func TestRedisTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	a.ClaimIdle, b.ClaimIdle = 200*time.Millisecond, 200*time.Millisecond
+	a.ClaimIdle, b.ClaimIdle = time.Hour, time.Hour
 	ctx := context.Background()
 	if err := a.Enqueue(ctx, &outbox.Send{ID: "t1", Kind: outbox.KindKefu, OrderKey: "U"},
 		&outbox.Send{ID: "t2", Kind: outbox.KindKefu, OrderKey: "U"}); err != nil {
@@ -96,7 +104,21 @@ func TestRedisTakeover(t *testing.T) {
 	if got, _ := b.Due(ctx, time.Now(), 10, nil); len(got) != 0 {
 		t.Fatalf("b took %v while a's claim was fresh", got)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// An hour and a minute pass for a's entries (and a does not come back).
+	stream := prefix + "outbox"
+	pend, err := a.Client().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: "wxbot",
+		Consumer: "c1", Start: "-", End: "+", Count: 10}).Result()
+	if err != nil || len(pend) != 2 {
+		t.Fatalf("a holds %d entries (%v), want 2", len(pend), err)
+	}
+	args := []any{"XCLAIM", stream, "wxbot", "c1", 0}
+	for _, p := range pend {
+		args = append(args, p.ID)
+	}
+	args = append(args, "IDLE", (time.Hour + time.Minute).Milliseconds(), "JUSTID")
+	if err := a.Client().Do(ctx, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
 	got, err = b.Due(ctx, time.Now(), 10, nil)
 	if err != nil || len(got) != 1 || got[0].ID != "t1" {
 		t.Fatalf("after a's claim went idle b took %v, %v; want t1", got, err)
@@ -116,10 +138,12 @@ func TestRedisTakeover(t *testing.T) {
 
 func TestRedisDedupAcrossReplicas(t *testing.T) {
 	prefix := fmt.Sprintf("wxbot-test-dedup-%d-%d:", os.Getpid(), time.Now().UnixNano())
-	a := openRedis(t, prefix, nil)
+	// The replicas share a clock, which only the test goroutine moves.
+	clock := &storetest.Clock{T: time.Now()}
+	a := openRedis(t, prefix, clock.Now)
 	defer a.Close()
 	defer cleanup(t, a)
-	b := openRedis(t, prefix, nil)
+	b := openRedis(t, prefix, clock.Now)
 	defer b.Close()
 	da, db := store.NewRedisDedup(a, time.Minute), store.NewRedisDedup(b, time.Minute)
 	ctx := context.Background()
@@ -142,10 +166,16 @@ func TestRedisDedupAcrossReplicas(t *testing.T) {
 		t.Errorf("retry got %q", g)
 	}
 
-	// A claimer that died: its pending mark goes stale and another takes over.
-	db.Stale = 50 * time.Millisecond
-	da.Claim(ctx, "gh/m/2")
-	time.Sleep(80 * time.Millisecond)
+	// A claimer that died: its pending mark goes stale and another takes
+	// over (staleness is judged on the store's clock, not Redis's).
+	if _, isFirst, err := da.Claim(ctx, "gh/m/2"); err != nil || !isFirst {
+		t.Fatalf("claim: %v %v", isFirst, err)
+	}
+	clock.T = clock.T.Add(db.Stale - time.Millisecond)
+	if _, isFirst, _ := db.Claim(ctx, "gh/m/2"); isFirst {
+		t.Error("a fresh pending mark was taken over")
+	}
+	clock.T = clock.T.Add(time.Millisecond)
 	if _, isFirst, _ := db.Claim(ctx, "gh/m/2"); !isFirst {
 		t.Error("a stale pending mark was not taken over")
 	}
@@ -181,5 +211,179 @@ func TestRedisTokens(t *testing.T) {
 	release()
 	if _, ok3, _ := tc.LockRefresh(ctx, time.Second); !ok3 {
 		t.Error("the lock was not released")
+	}
+}
+
+// TestRedisMalformedEntry: a stream entry that is not a send (no send
+// field, a send that is not JSON, no user sequence number) is acked and
+// dead-lettered with its reason, once, instead of staying pending (read by
+// every Due and taken over by every replica in turn); the others are served.
+func TestRedisMalformedEntry(t *testing.T) {
+	prefix := fmt.Sprintf("wxbot-test-malformed-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	clock := &storetest.Clock{T: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
+	s := openRedis(t, prefix, clock.Now)
+	defer s.Close()
+	defer cleanup(t, s)
+	ctx := context.Background()
+	rdb, stream := s.Client(), prefix+"outbox"
+	xadd := func(values ...any) {
+		t.Helper()
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: values}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One read as pending on the next Due ("0"), the others new (">").
+	xadd("send", "{not json", "useq", "1")
+	if _, err := s.Due(ctx, clock.T, 10, nil); err != nil {
+		t.Fatalf("Due with a malformed entry: %v", err)
+	}
+	xadd("foo", "bar")
+	if err := s.Enqueue(ctx, &outbox.Send{ID: "a1", Kind: outbox.KindKefu, OrderKey: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	xadd("send", `{"id":"z1","kind":"kefu","openid":"Z"}`, "useq", "x")
+	for i := 0; i < 2; i++ {
+		due, err := s.Due(ctx, clock.T, 10, nil)
+		if err != nil {
+			t.Fatalf("Due with malformed entries: %v", err)
+		}
+		if len(due) != 1 || due[0].ID != "a1" {
+			t.Fatalf("Due with malformed entries served %d sends, want a1", len(due))
+		}
+	}
+	dl, err := s.DeadLetters(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"useq field", "no send field", "send field: invalid character"}
+	if len(dl) != len(want) {
+		t.Fatalf("%d dead letters, want the %d malformed entries once each: %+v", len(dl), len(want), dl)
+	}
+	for i, d := range dl {
+		if !strings.HasPrefix(d.Reason, "corrupt outbox entry ") || !strings.Contains(d.Reason, want[i]) || !d.At.Equal(clock.T) {
+			t.Errorf("dead letter %d: %q at %v, want \"corrupt outbox entry ID: %s...\" at the clock's time", i, d.Reason, d.At, want[i])
+		}
+	}
+	if dl[0].Send == nil || dl[0].Send.ID != "z1" {
+		t.Errorf("the dead letter of a decodable send lost it: %+v", dl[0].Send)
+	}
+	if n, _ := s.Pending(ctx); n != 1 {
+		t.Errorf("%d entries in the stream, want 1 (a1)", n)
+	}
+	if p, err := rdb.XPending(ctx, stream, "wxbot").Result(); err != nil || p.Count != 1 {
+		t.Errorf("pending in the group: %+v, %v; want a1 only", p, err)
+	}
+}
+
+// TestRedisNoGroupRecovery: when the outbox stream or its consumer group is
+// deleted under a running store (DEL, FLUSHDB, XGROUP DESTROY), the next
+// Due makes the group again and the outbox keeps working, without an error.
+func TestRedisNoGroupRecovery(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		delete func(ctx context.Context, s *store.Redis) error
+	}{
+		{"DEL stream", func(ctx context.Context, s *store.Redis) error {
+			return s.Client().Del(ctx, s.Prefix()+"outbox").Err()
+		}},
+		{"all keys", func(ctx context.Context, s *store.Redis) error {
+			cleanup(t, s) // FLUSHDB, but of this test's keys only
+			return nil
+		}},
+		{"XGROUP DESTROY", func(ctx context.Context, s *store.Redis) error {
+			return s.Client().XGroupDestroy(ctx, s.Prefix()+"outbox", "wxbot").Err()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := fmt.Sprintf("wxbot-test-nogroup-%d-%d:", os.Getpid(), time.Now().UnixNano())
+			s := openRedis(t, prefix, nil)
+			defer s.Close()
+			defer cleanup(t, s)
+			ctx := context.Background()
+			due := func(want string) {
+				t.Helper()
+				got, err := s.Due(ctx, time.Now(), 10, nil)
+				if err != nil {
+					t.Fatalf("Due: %v", err)
+				}
+				if len(got) != 1 || got[0].ID != want {
+					t.Fatalf("Due: %d sends, want %s", len(got), want)
+				}
+				if err := s.Done(ctx, got[0]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Enqueue(ctx, &outbox.Send{ID: "a1", Kind: outbox.KindKefu, OrderKey: "A"}); err != nil {
+				t.Fatal(err)
+			}
+			due("a1")
+			if err := tc.delete(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Enqueue(ctx, &outbox.Send{ID: "b1", Kind: outbox.KindKefu, OrderKey: "B"}); err != nil {
+				t.Fatal(err)
+			}
+			due("b1") // the first Due after the loss, not a later one
+			if err := s.Enqueue(ctx, &outbox.Send{ID: "b2", Kind: outbox.KindKefu, OrderKey: "B"},
+				&outbox.Send{ID: "a2", Kind: outbox.KindKefu, OrderKey: "A"}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Due(ctx, time.Now(), 10, nil)
+			if err != nil || len(got) != 2 {
+				t.Fatalf("then Due: %d sends, %v; want b2 and a2", len(got), err)
+			}
+			if n, _ := s.Pending(ctx); n != 2 {
+				t.Errorf("%d pending, want 2", n)
+			}
+		})
+	}
+}
+
+// TestRedisClaimIdle: the claim_idle parameter of a redis:// URL is a Go
+// duration of at least 1s; anything else is refused, naming the value.
+func TestRedisClaimIdle(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"1s", time.Second},
+		{"1000ms", time.Second},
+		{"1.5s", 1500 * time.Millisecond},
+		{"90s", 90 * time.Second},
+		{"2m", 2 * time.Minute},
+		{"1h30m", 90 * time.Minute},
+	} {
+		got, err := store.ParseClaimIdle(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("claim_idle=%s: %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, in := range []string{"", "0", "0s", "999ms", "-1m", "60", "1 m", "1min", "abc"} {
+		want := fmt.Sprintf("claim_idle=%q: want a duration of at least 1s, e.g. claim_idle=1m", in)
+		if d, err := store.ParseClaimIdle(in); err == nil || err.Error() != want {
+			t.Errorf("claim_idle=%s: %v, %v; want the error %q", in, d, err, want)
+		}
+		// OpenRedis refuses it before connecting (no Redis needed).
+		raw := redisURL + "?claim_idle=" + url.QueryEscape(in)
+		want = fmt.Sprintf("--store %q: %s", raw, want)
+		if s, err := store.OpenRedis(raw, nil); err == nil || err.Error() != want {
+			if s != nil {
+				s.Close()
+			}
+			t.Errorf("OpenRedis(%q): %v; want the error %q", raw, err, want)
+		}
+	}
+	// An accepted value reaches the store, and the default is a minute.
+	prefix := fmt.Sprintf("wxbot-test-claimidle-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	s := openRedis(t, prefix+"&claim_idle=90s", nil)
+	defer s.Close()
+	defer cleanup(t, s)
+	if s.ClaimIdle != 90*time.Second {
+		t.Errorf("claim_idle=90s: ClaimIdle %v", s.ClaimIdle)
+	}
+	d := openRedis(t, prefix, nil)
+	defer d.Close()
+	if d.ClaimIdle != time.Minute {
+		t.Errorf("default ClaimIdle %v, want 1m", d.ClaimIdle)
 	}
 }
