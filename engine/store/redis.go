@@ -301,69 +301,18 @@ func (s *Redis) deadMalformed(ctx context.Context, bad []malformed) error {
 // behind an earlier send of their user) have their idle time reset, so
 // that live consumers do not lose them to XAUTOCLAIM.
 func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
+	if err := s.claimIdle(ctx); err != nil {
+		return nil, err
+	}
+	all, err := s.readHeld(ctx)
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	cursor, err := s.cursors(ctx, all)
+	if err != nil {
+		return nil, err
+	}
 	stream := s.k("outbox")
-	autoClaim := func() error {
-		_, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: redisGroup,
-			Consumer: s.consumer, MinIdle: s.ClaimIdle, Start: "0-0", Count: 100}).Result()
-		if errors.Is(err, redis.Nil) {
-			return nil
-		}
-		return err
-	}
-	err := autoClaim()
-	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
-		// The stream or the group went under us (DEL, FLUSHDB, eviction):
-		// make the group again, from the stream's start so that the sends
-		// enqueued since are read, and carry on.
-		if err := s.ensureGroup(ctx); err != nil {
-			return nil, err
-		}
-		err = autoClaim()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("redis outbox: %w", err)
-	}
-	var all []held
-	for _, start := range []string{"0", ">"} {
-		res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: redisGroup, Consumer: s.consumer,
-			Streams: []string{stream, start}, Count: 200, Block: -1}).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("redis outbox: %w", err)
-		}
-		for _, st := range res {
-			h, bad := s.parse(st.Messages)
-			all = append(all, h...)
-			if err := s.deadMalformed(ctx, bad); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if len(all) == 0 {
-		return nil, nil
-	}
-	sort.Slice(all, func(i, j int) bool { return streamLess(all[i].id, all[j].id) })
-	seen := map[string]bool{}
-	var users []string
-	for _, h := range all {
-		if !seen[h.send.OrderKey] {
-			seen[h.send.OrderKey] = true
-			users = append(users, h.send.OrderKey)
-		}
-	}
-	keys := make([]string, len(users))
-	for i, u := range users {
-		keys[i] = s.k("ucur", u)
-	}
-	curs, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redis outbox: %w", err)
-	}
-	cursor := map[string]uint64{}
-	for i, u := range users {
-		if v, ok := curs[i].(string); ok {
-			cursor[u], _ = strconv.ParseUint(v, 10, 64)
-		}
-	}
 	var out []*outbox.Send
 	var waiting []string
 	chosen := map[string]bool{}
@@ -388,6 +337,82 @@ func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(str
 			MinIdle: 0, Messages: waiting})
 	}
 	return out, nil
+}
+
+// claimIdle takes over the sends another replica held too long.
+func (s *Redis) claimIdle(ctx context.Context) error {
+	autoClaim := func() error {
+		_, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.k("outbox"), Group: redisGroup,
+			Consumer: s.consumer, MinIdle: s.ClaimIdle, Start: "0-0", Count: 100}).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		return err
+	}
+	err := autoClaim()
+	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
+		// The stream or the group went under us (DEL, FLUSHDB, eviction):
+		// make the group again, from the stream's start so that the sends
+		// enqueued since are read, and carry on.
+		if err := s.ensureGroup(ctx); err != nil {
+			return err
+		}
+		err = autoClaim()
+	}
+	if err != nil {
+		return fmt.Errorf("redis outbox: %w", err)
+	}
+	return nil
+}
+
+// readHeld reads this consumer's pending entries and new ones, in stream
+// order; malformed entries are dead-lettered on the way.
+func (s *Redis) readHeld(ctx context.Context) ([]held, error) {
+	var all []held
+	for _, start := range []string{"0", ">"} {
+		res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: redisGroup, Consumer: s.consumer,
+			Streams: []string{s.k("outbox"), start}, Count: 200, Block: -1}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("redis outbox: %w", err)
+		}
+		for _, st := range res {
+			h, bad := s.parse(st.Messages)
+			all = append(all, h...)
+			if err := s.deadMalformed(ctx, bad); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return streamLess(all[i].id, all[j].id) })
+	return all, nil
+}
+
+// cursors reads, for each ordering key among held, the Seq of its last
+// settled send.
+func (s *Redis) cursors(ctx context.Context, all []held) (map[string]uint64, error) {
+	seen := map[string]bool{}
+	var users []string
+	for _, h := range all {
+		if !seen[h.send.OrderKey] {
+			seen[h.send.OrderKey] = true
+			users = append(users, h.send.OrderKey)
+		}
+	}
+	keys := make([]string, len(users))
+	for i, u := range users {
+		keys[i] = s.k("ucur", u)
+	}
+	curs, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis outbox: %w", err)
+	}
+	cursor := map[string]uint64{}
+	for i, u := range users {
+		if v, ok := curs[i].(string); ok {
+			cursor[u], _ = strconv.ParseUint(v, 10, 64)
+		}
+	}
+	return cursor, nil
 }
 
 // streamLess orders stream IDs ("ms-seq").
