@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -149,8 +148,6 @@ func (l *loader) compileTemplate(src string) (*engine.Template, error) {
 	return l.compiler.Template(src)
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 func (l *loader) parse(name string, data []byte) {
 	l.file = name
 	var doc yaml.Node
@@ -160,12 +157,8 @@ func (l *loader) parse(name string, data []byte) {
 			l.errAtPos(engine.Pos{File: name, Line: 1, Col: 1}, "empty rules file: want `version: 1` and `rules:`")
 			return
 		}
-		line, msg := 1, err.Error()
-		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
-		l.errAtPos(engine.Pos{File: name, Line: line, Col: 1}, "YAML: "+strings.TrimPrefix(msg, "yaml: "))
+		pos, msg := syntaxError(name, data, err)
+		l.errAtPos(pos, msg)
 		return
 	}
 	root := &doc

@@ -40,8 +40,14 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"empty file", ``, []string{
 			"rules.yaml:1:1: empty rules file: want `version: 1` and `rules:`"}},
-		{"yaml syntax", "version: 1\nrules:\n  - name: a\n   on: text\n", []string{
-			"rules.yaml:2:1: YAML: did not find expected '-' indicator"}},
+		{"yaml syntax: the line at fault, not the block's first", "version: 1\nrules:\n  - name: a\n   on: text\n", []string{
+			"rules.yaml:4:4: YAML: did not find expected '-' indicator: check the indentation of this line against the lines above\n |    on: text\n | ...^"}},
+		{"yaml syntax: an unclosed bracket", "version: 1\nrules:\n  - name: a\n    on: text\n    text: {exact: [hi, hello}\n    actions:\n      - reply: {text: hi}\n", []string{
+			"rules.yaml:5:19: YAML: this [ is never closed: close it on this line with ]\n |     text: {exact: [hi, hello}\n | ..................^"}},
+		{"yaml syntax: a tab", "version: 1\nrules:\n  - name: a\n    on: text\n\tactions:\n      - reply: {text: hi}\n", []string{
+			"rules.yaml:5:1: YAML: tabs are not allowed in YAML indentation: indent with spaces\n | →actions:\n | ^"}},
+		{"yaml syntax: after a flow over two lines", "version: 1\nrules:\n  - name: a\n    on: [text,\n      image]\n    actions:\n      - reply: {text: hi}\n  - name: b\n   on: text\n", []string{
+			"rules.yaml:9:4: YAML: did not find expected '-' indicator: check the indentation of this line against the lines above\n |    on: text\n | ...^"}},
 		{"not a mapping", "- a\n- b\n", []string{
 			"rules.yaml:1:1: a rules file is a mapping with `version: 1` and `rules:`"}},
 		{"missing version", "rules: []\n", []string{
