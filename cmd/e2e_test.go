@@ -48,6 +48,29 @@ func TestMain(m *testing.M) {
 	os.Exit(flag())
 }
 
+// subprocessEnv is the environment the binary runs with: the test's own,
+// then extra, with the race detector's one-second sleep at exit turned off
+// (GORACE's atexit_sleep_ms defaults to 1000; every run of a race-built
+// binary paid it). The caller's other GORACE options are kept, and so is an
+// atexit_sleep_ms the caller chose. A binary built without -race ignores
+// GORACE.
+func subprocessEnv(extra []string) []string {
+	env := os.Environ()
+	env = append(env, "GORACE="+noExitSleep(os.Getenv("GORACE")))
+	return append(env, extra...)
+}
+
+// noExitSleep adds atexit_sleep_ms=0 to GORACE options unless they set it.
+func noExitSleep(gorace string) string {
+	opts := strings.Fields(gorace)
+	for _, opt := range opts {
+		if strings.HasPrefix(opt, "atexit_sleep_ms=") {
+			return gorace
+		}
+	}
+	return strings.Join(append(opts, "atexit_sleep_ms=0"), " ")
+}
+
 // freeAddr returns a loopback address nothing listens on right now.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -109,7 +132,7 @@ func tryStartBot(t *testing.T, env, args []string) (*bot, error) {
 	listen, admin := freeAddr(t), freeAddr(t)
 	b := &bot{url: "http://" + listen + "/wechat", admin: "http://" + admin, stderr: newSyncBuffer()}
 	b.cmd = exec.Command(wxbotBinary, append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--log-format", "json"}, args...)...)
-	b.cmd.Env = append(os.Environ(), env...)
+	b.cmd.Env = subprocessEnv(env)
 	b.cmd.Stderr = b.stderr
 	if err := b.cmd.Start(); err != nil {
 		return nil, err
@@ -158,7 +181,7 @@ func wxbot(t *testing.T, env []string, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c := exec.CommandContext(ctx, wxbotBinary, args...)
-	c.Env = append(os.Environ(), env...)
+	c.Env = subprocessEnv(env)
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
@@ -284,4 +307,17 @@ func TestServeLogsAreJSONAndSecretFree(t *testing.T) {
 		t.Errorf("no push line naming the rule:\n%s", logs)
 	}
 	_ = io.Discard
+}
+
+func TestNoExitSleep(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                "atexit_sleep_ms=0",
+		"halt_on_error=1": "halt_on_error=1 atexit_sleep_ms=0",
+		" log_path=/tmp/race  strip_path_prefix=/w ": "log_path=/tmp/race strip_path_prefix=/w atexit_sleep_ms=0",
+		"atexit_sleep_ms=500 halt_on_error=1":        "atexit_sleep_ms=500 halt_on_error=1",
+	} {
+		if got := noExitSleep(in); got != want {
+			t.Errorf("noExitSleep(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
