@@ -14,38 +14,58 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// wxbotBinary is built once per test run by TestMain.
-var wxbotBinary string
+// The binary the end-to-end tests run is built on first use (so a run of
+// only the in-process tests, such as CI's allocation pass, builds nothing)
+// into a directory TestMain removes.
+var (
+	binDir      string
+	buildOnce   sync.Once
+	builtBinary string
+	buildErr    error
+)
 
 func TestMain(m *testing.M) {
-	flag := func() int {
+	code := func() int {
 		dir, err := os.MkdirTemp("", "wxbot-e2e")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		wxbotBinary = filepath.Join(dir, "wxbot")
+		binDir = dir
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// wxbotBinary returns the path of the built wxbot, building it once.
+func wxbotBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		path := filepath.Join(binDir, "wxbot")
 		if runtime.GOOS == "windows" {
-			wxbotBinary += ".exe"
+			path += ".exe"
 		}
-		args := []string{"build", "-o", wxbotBinary}
+		args := []string{"build", "-o", path}
 		if raceEnabled {
 			args = append(args, "-race")
 		}
-		build := exec.Command("go", append(args, "./wxbot")...)
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building wxbot for the end-to-end tests:", err)
-			return 1
+		out, err := exec.Command("go", append(args, "./wxbot")...).CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building wxbot for the end-to-end tests: %v\n%s", err, out)
+			return
 		}
-		return m.Run()
+		builtBinary = path
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	os.Exit(flag())
+	return builtBinary
 }
 
 // subprocessEnv is the environment the binary runs with: the test's own,
@@ -131,7 +151,7 @@ func startBot(t *testing.T, env []string, args ...string) *bot {
 func tryStartBot(t *testing.T, env, args []string) (*bot, error) {
 	listen, admin := freeAddr(t), freeAddr(t)
 	b := &bot{url: "http://" + listen + "/wechat", admin: "http://" + admin, stderr: newSyncBuffer()}
-	b.cmd = exec.Command(wxbotBinary, append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--log-format", "json"}, args...)...)
+	b.cmd = exec.Command(wxbotBinary(t), append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--log-format", "json"}, args...)...)
 	b.cmd.Env = subprocessEnv(env)
 	b.cmd.Stderr = b.stderr
 	if err := b.cmd.Start(); err != nil {
@@ -180,7 +200,7 @@ func wxbot(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := exec.CommandContext(ctx, wxbotBinary, args...)
+	c := exec.CommandContext(ctx, wxbotBinary(t), args...)
 	c.Env = subprocessEnv(env)
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
