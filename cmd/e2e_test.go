@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -55,6 +56,11 @@ func wxbotBinary(t testing.TB) string {
 		if raceEnabled {
 			args = append(args, "-race")
 		}
+		if coverDir() != "" {
+			// Without a GOCOVERDIR a cover-built binary warns on stderr, which
+			// the tests read: so -cover only when there is somewhere to write.
+			args = append(args, "-cover")
+		}
 		out, err := exec.Command("go", append(args, "./wxbot")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("building wxbot for the end-to-end tests: %v\n%s", err, out)
@@ -74,10 +80,26 @@ func wxbotBinary(t testing.TB) string {
 // binary paid it). The caller's other GORACE options are kept, and so is an
 // atexit_sleep_ms the caller chose. A binary built without -race ignores
 // GORACE.
+//
+// When the run collects coverage (coverDir), the binary, built with -cover,
+// writes its counters there: serve, bench and the admin endpoints count.
 func subprocessEnv(extra []string) []string {
 	env := os.Environ()
 	env = append(env, "GORACE="+noExitSleep(os.Getenv("GORACE")))
+	if dir := coverDir(); dir != "" {
+		env = append(env, "GOCOVERDIR="+dir)
+	}
 	return append(env, extra...)
+}
+
+// coverDir is where the binary's coverage counters go: the test binary's
+// own -test.gocoverdir if set (go test -cover ... -args -test.gocoverdir=DIR
+// puts both in DIR), else GOCOVERDIR; "" collects none.
+func coverDir() string {
+	if f := flag.Lookup("test.gocoverdir"); f != nil && f.Value.String() != "" {
+		return f.Value.String()
+	}
+	return os.Getenv("GOCOVERDIR")
 }
 
 // noExitSleep adds atexit_sleep_ms=0 to GORACE options unless they set it.
