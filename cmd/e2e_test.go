@@ -150,6 +150,30 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// waitLog waits until the bot's log holds each of want and returns the log:
+// a line can be written after the reply its push got.
+func (b *bot) waitLog(t *testing.T, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		logs := b.stderr.String()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(logs, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log still lacks %q after 15s:\n%s", missing, logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // startBot runs wxbot serve with args on free loopback ports and waits
 // until /readyz answers.
 func startBot(t *testing.T, env []string, args ...string) *bot {
@@ -326,8 +350,7 @@ func TestServeLogsAreJSONAndSecretFree(t *testing.T) {
 	b := startBot(t, env, "--rules", examples)
 	wxbot(t, env, "simulate", "--url", b.url, "text", "价格")
 	wxbot(t, []string{"WXBOT_TOKEN=bad"}, "simulate", "--url", b.url, "text", "价格")
-	time.Sleep(50 * time.Millisecond)
-	logs := b.stderr.String()
+	logs := b.waitLog(t, `"price"]`, `"msg":"push refused"`)
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	lines := 0
 	for sc.Scan() {
