@@ -150,6 +150,24 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// e2eHTTP makes the tests' own requests to a bot: one that accepts and
+// never answers fails the test instead of hanging it until go test's timeout.
+var e2eHTTP = &http.Client{Timeout: 30 * time.Second}
+
+// waitExit waits for the bot to exit (after a signal or a kill); a bot still
+// running after 20s, past the default --shutdown-timeout, is killed and the
+// test fails.
+func (b *bot) waitExit(t *testing.T) {
+	t.Helper()
+	select {
+	case <-b.exited:
+	case <-time.After(20 * time.Second):
+		b.cmd.Process.Kill()
+		<-b.exited
+		t.Fatalf("the bot did not exit within 20s:\n%s", b.stderr.String())
+	}
+}
+
 // waitLog waits until the bot's log holds each of want and returns the log:
 // a line can be written after the reply its push got.
 func (b *bot) waitLog(t *testing.T, want ...string) string {
@@ -207,7 +225,7 @@ func tryStartBot(t *testing.T, env, args []string) (*bot, error) {
 	go func() { b.cmd.Wait(); close(b.exited) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(b.admin + "/readyz")
+		resp, err := e2eHTTP.Get(b.admin + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -244,20 +262,29 @@ func tryStartBot(t *testing.T, env, args []string) (*bot, error) {
 // wxbot runs the binary and returns its stdout, stderr and exit code.
 func wxbot(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	out, errOut, code, err := runWxbot(wxbotBinary(t), env, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, errOut, code
+}
+
+// runWxbot is wxbot for other goroutines than the test's (which must not
+// call t.Fatal): err is a failure to run bin at all, or its 60s timeout.
+func runWxbot(bin string, env []string, args ...string) (stdout, stderr string, code int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := exec.CommandContext(ctx, wxbotBinary(t), args...)
+	c := exec.CommandContext(ctx, bin, args...)
 	c.Env = subprocessEnv(env)
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
-	err := c.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
+	err = c.Run()
+	if ee, ok := err.(*exec.ExitError); ok && ctx.Err() == nil {
+		code, err = ee.ExitCode(), nil
 	} else if err != nil {
-		t.Fatal(err)
+		err = fmt.Errorf("wxbot %s: %v (%v)\n%s", strings.Join(args, " "), err, ctx.Err(), errb.String())
 	}
-	return out.String(), errb.String(), code
+	return out.String(), errb.String(), code, err
 }
 
 const (
