@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -14,38 +15,102 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// wxbotBinary is built once per test run by TestMain.
-var wxbotBinary string
+// The binary the end-to-end tests run is built on first use (so a run of
+// only the in-process tests, such as CI's allocation pass, builds nothing)
+// into a directory TestMain removes.
+var (
+	binDir      string
+	buildOnce   sync.Once
+	builtBinary string
+	buildErr    error
+)
 
 func TestMain(m *testing.M) {
-	flag := func() int {
+	code := func() int {
 		dir, err := os.MkdirTemp("", "wxbot-e2e")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		wxbotBinary = filepath.Join(dir, "wxbot")
+		binDir = dir
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// wxbotBinary returns the path of the built wxbot, building it once.
+func wxbotBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		path := filepath.Join(binDir, "wxbot")
 		if runtime.GOOS == "windows" {
-			wxbotBinary += ".exe"
+			path += ".exe"
 		}
-		args := []string{"build", "-o", wxbotBinary}
+		args := []string{"build", "-o", path}
 		if raceEnabled {
 			args = append(args, "-race")
 		}
-		build := exec.Command("go", append(args, "./wxbot")...)
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building wxbot for the end-to-end tests:", err)
-			return 1
+		if coverDir() != "" {
+			// Without a GOCOVERDIR a cover-built binary warns on stderr, which
+			// the tests read: so -cover only when there is somewhere to write.
+			args = append(args, "-cover")
 		}
-		return m.Run()
+		out, err := exec.Command("go", append(args, "./wxbot")...).CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building wxbot for the end-to-end tests: %v\n%s", err, out)
+			return
+		}
+		builtBinary = path
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	os.Exit(flag())
+	return builtBinary
+}
+
+// subprocessEnv is the environment the binary runs with: the test's own,
+// then extra, with the race detector's one-second sleep at exit turned off
+// (GORACE's atexit_sleep_ms defaults to 1000; every run of a race-built
+// binary paid it). The caller's other GORACE options are kept, and so is an
+// atexit_sleep_ms the caller chose. A binary built without -race ignores
+// GORACE.
+//
+// When the run collects coverage (coverDir), the binary, built with -cover,
+// writes its counters there: serve, bench and the admin endpoints count.
+func subprocessEnv(extra []string) []string {
+	env := os.Environ()
+	env = append(env, "GORACE="+noExitSleep(os.Getenv("GORACE")))
+	if dir := coverDir(); dir != "" {
+		env = append(env, "GOCOVERDIR="+dir)
+	}
+	return append(env, extra...)
+}
+
+// coverDir is where the binary's coverage counters go: the test binary's
+// own -test.gocoverdir if set (go test -cover ... -args -test.gocoverdir=DIR
+// puts both in DIR), else GOCOVERDIR; "" collects none.
+func coverDir() string {
+	if f := flag.Lookup("test.gocoverdir"); f != nil && f.Value.String() != "" {
+		return f.Value.String()
+	}
+	return os.Getenv("GOCOVERDIR")
+}
+
+// noExitSleep adds atexit_sleep_ms=0 to GORACE options unless they set it.
+func noExitSleep(gorace string) string {
+	opts := strings.Fields(gorace)
+	for _, opt := range opts {
+		if strings.HasPrefix(opt, "atexit_sleep_ms=") {
+			return gorace
+		}
+	}
+	return strings.Join(append(opts, "atexit_sleep_ms=0"), " ")
 }
 
 // freeAddr returns a loopback address nothing listens on right now.
@@ -85,6 +150,48 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// e2eHTTP makes the tests' own requests to a bot: one that accepts and
+// never answers fails the test instead of hanging it until go test's timeout.
+var e2eHTTP = &http.Client{Timeout: 30 * time.Second}
+
+// waitExit waits for the bot to exit (after a signal or a kill); a bot still
+// running after 20s, past the default --shutdown-timeout, is killed and the
+// test fails.
+func (b *bot) waitExit(t *testing.T) {
+	t.Helper()
+	select {
+	case <-b.exited:
+	case <-time.After(20 * time.Second):
+		b.cmd.Process.Kill()
+		<-b.exited
+		t.Fatalf("the bot did not exit within 20s:\n%s", b.stderr.String())
+	}
+}
+
+// waitLog waits until the bot's log holds each of want and returns the log:
+// a line can be written after the reply its push got.
+func (b *bot) waitLog(t *testing.T, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		logs := b.stderr.String()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(logs, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log still lacks %q after 15s:\n%s", missing, logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // startBot runs wxbot serve with args on free loopback ports and waits
 // until /readyz answers.
 func startBot(t *testing.T, env []string, args ...string) *bot {
@@ -108,8 +215,8 @@ func startBot(t *testing.T, env []string, args ...string) *bot {
 func tryStartBot(t *testing.T, env, args []string) (*bot, error) {
 	listen, admin := freeAddr(t), freeAddr(t)
 	b := &bot{url: "http://" + listen + "/wechat", admin: "http://" + admin, stderr: newSyncBuffer()}
-	b.cmd = exec.Command(wxbotBinary, append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--log-format", "json"}, args...)...)
-	b.cmd.Env = append(os.Environ(), env...)
+	b.cmd = exec.Command(wxbotBinary(t), append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--log-format", "json"}, args...)...)
+	b.cmd.Env = subprocessEnv(env)
 	b.cmd.Stderr = b.stderr
 	if err := b.cmd.Start(); err != nil {
 		return nil, err
@@ -118,7 +225,7 @@ func tryStartBot(t *testing.T, env, args []string) (*bot, error) {
 	go func() { b.cmd.Wait(); close(b.exited) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(b.admin + "/readyz")
+		resp, err := e2eHTTP.Get(b.admin + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -155,20 +262,29 @@ func tryStartBot(t *testing.T, env, args []string) (*bot, error) {
 // wxbot runs the binary and returns its stdout, stderr and exit code.
 func wxbot(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c := exec.CommandContext(ctx, wxbotBinary, args...)
-	c.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
-	err := c.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
+	out, errOut, code, err := runWxbot(wxbotBinary(t), env, args...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return out.String(), errb.String(), code
+	return out, errOut, code
+}
+
+// runWxbot is wxbot for other goroutines than the test's (which must not
+// call t.Fatal): err is a failure to run bin at all, or its 60s timeout.
+func runWxbot(bin string, env []string, args ...string) (stdout, stderr string, code int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, bin, args...)
+	c.Env = subprocessEnv(env)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err = c.Run()
+	if ee, ok := err.(*exec.ExitError); ok && ctx.Err() == nil {
+		code, err = ee.ExitCode(), nil
+	} else if err != nil {
+		err = fmt.Errorf("wxbot %s: %v (%v)\n%s", strings.Join(args, " "), err, ctx.Err(), errb.String())
+	}
+	return out.String(), errb.String(), code, err
 }
 
 const (
@@ -261,8 +377,7 @@ func TestServeLogsAreJSONAndSecretFree(t *testing.T) {
 	b := startBot(t, env, "--rules", examples)
 	wxbot(t, env, "simulate", "--url", b.url, "text", "价格")
 	wxbot(t, []string{"WXBOT_TOKEN=bad"}, "simulate", "--url", b.url, "text", "价格")
-	time.Sleep(50 * time.Millisecond)
-	logs := b.stderr.String()
+	logs := b.waitLog(t, `"price"]`, `"msg":"push refused"`)
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	lines := 0
 	for sc.Scan() {
@@ -284,4 +399,17 @@ func TestServeLogsAreJSONAndSecretFree(t *testing.T) {
 		t.Errorf("no push line naming the rule:\n%s", logs)
 	}
 	_ = io.Discard
+}
+
+func TestNoExitSleep(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                "atexit_sleep_ms=0",
+		"halt_on_error=1": "halt_on_error=1 atexit_sleep_ms=0",
+		" log_path=/tmp/race  strip_path_prefix=/w ": "log_path=/tmp/race strip_path_prefix=/w atexit_sleep_ms=0",
+		"atexit_sleep_ms=500 halt_on_error=1":        "atexit_sleep_ms=500 halt_on_error=1",
+	} {
+		if got := noExitSleep(in); got != want {
+			t.Errorf("noExitSleep(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

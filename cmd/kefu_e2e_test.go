@@ -3,11 +3,11 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,7 +54,7 @@ func TestKefuSendsSurviveKill9(t *testing.T) {
 	if err := b.cmd.Process.Kill(); err != nil { // kill -9: no shutdown, no flush
 		t.Fatal(err)
 	}
-	<-b.exited
+	b.waitExit(t)
 	if n := len(fake.Delivered("/cgi-bin/message/custom/send")); n != 0 {
 		t.Fatalf("%d sends delivered while the API failed", n)
 	}
@@ -100,8 +100,10 @@ func TestShutdownKeepsPendingSends(t *testing.T) {
 		"WXBOT_API_BASE=" + fake.URL}
 	b := startBot(t, env, "--rules", rulesPath, "--store", storePath)
 	wxbot(t, env, "simulate", "--url", b.url, "--from", "oTerm", "text", "order")
-	b.cmd.Process.Signal(os.Interrupt)
-	<-b.exited
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	b.waitExit(t)
 	if !strings.Contains(b.stderr.String(), `"msg":"outbox sends kept for the next start","pending":3`) {
 		t.Errorf("shutdown did not report the 3 kept sends:\n%s", b.stderr.String())
 	}
@@ -147,7 +149,7 @@ func TestDeadLettersShown(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(b.admin + "/outbox")
+		resp, err := e2eHTTP.Get(b.admin + "/outbox")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"io"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -14,7 +13,7 @@ import (
 // scrape returns the value of one sample of GET /metrics ("" if absent).
 func scrape(t *testing.T, b *bot, sample string) float64 {
 	t.Helper()
-	resp, err := http.Get(b.admin + "/metrics")
+	resp, err := e2eHTTP.Get(b.admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,7 @@ rules:
 
 	// After a restart on the same store, a redelivery still runs nothing.
 	b.cmd.Process.Signal(os.Interrupt)
-	<-b.exited
+	b.waitExit(t)
 	b = startBot(t, env, "--rules", rulesPath, "--store", storePath)
 	payURL = strings.TrimSuffix(b.url, "/wechat") + "/wechatpay/notify"
 	if out, errOut, code := pay(env, "--transaction-id", "4200000001", "12800", "T1001"); code != 0 {
@@ -171,7 +171,7 @@ rules:
 	post := func(h http.Header, body []byte) int {
 		req, _ := http.NewRequest(http.MethodPost, payURL, bytes.NewReader(body))
 		req.Header = h
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := e2eHTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -93,7 +93,7 @@ func TestTwoReplicasOnRedis(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	a.cmd.Process.Kill()
-	<-a.exited
+	a.waitExit(t)
 	fake.ClearFailures()
 
 	// Replica B takes them over (after claim_idle for those A held).

@@ -20,7 +20,7 @@ func rulesSaying(text string) string {
 // rulesStatus fetches GET /rules.
 func rulesStatus(t *testing.T, b *bot) map[string]any {
 	t.Helper()
-	resp, err := http.Get(b.admin + "/rules")
+	resp, err := e2eHTTP.Get(b.admin + "/rules")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestServeReloads(t *testing.T) {
 
 	// A broken edit is kept out and shown by GET /rules; POST /reload says so.
 	os.WriteFile(path, []byte(strings.Replace(rulesSaying("three"), "on: text", "on: txt", 1)), 0o644)
-	resp, err := http.Post(b.admin+"/reload", "", nil)
+	resp, err := e2eHTTP.Post(b.admin+"/reload", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestServeReloads(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	resp, err = http.Post(b.admin+"/reload", "", nil)
+	resp, err = e2eHTTP.Post(b.admin+"/reload", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -35,23 +36,37 @@ rules:
 	type result struct {
 		out  string
 		code int
+		err  error
 	}
 	done := make(chan result, 1)
+	bin := wxbotBinary(t)
 	go func() {
-		out, _, code := wxbot(t, env, "simulate", "--url", b.url, "text", "hi")
-		done <- result{out, code}
+		out, _, code, err := runWxbot(bin, env, "simulate", "--url", b.url, "text", "hi")
+		done <- result{out, code, err}
 	}()
-	<-entered // the push is in flight
-	b.cmd.Process.Signal(os.Interrupt)
-	r := <-done
+	select {
+	case <-entered: // the push is in flight
+	case r := <-done:
+		t.Fatalf("simulate ended before the webhook was called: exit %d, %v\n%s", r.code, r.err, r.out)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the webhook was not called within 30s")
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(70 * time.Second): // past runWxbot's own 60s timeout
+		t.Fatal("simulate did not return")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
 	if r.code != 0 || !strings.Contains(r.out, "content: answered after the signal") {
 		t.Errorf("the push in flight at SIGTERM got exit %d:\n%s", r.code, r.out)
 	}
-	select {
-	case <-b.exited:
-	case <-time.After(15 * time.Second):
-		t.Fatal("the bot did not exit after SIGTERM")
-	}
+	b.waitExit(t)
 	if !strings.Contains(b.stderr.String(), `"msg":"stopped"`) {
 		t.Errorf("no clean stop in the log:\n%s", b.stderr.String())
 	}
