@@ -27,7 +27,7 @@ func init() {
 		summary: "load generator: signed pushes at a concurrency for a duration; --baseline compares with a bare net/http handler",
 		run:     runBench})
 	register(&command{name: "bench-baseline", summary: "(used by bench) a bare net/http handler that reads the body and writes a fixed reply",
-		run: runBaseline})
+		run: runBaseline, hidden: true})
 }
 
 type benchFlags struct {
@@ -47,7 +47,7 @@ type benchFlags struct {
 func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	var f benchFlags
 	fs := newFlagSet(env, commands["bench"])
-	fs.StringVar(&f.url, "url", "", "the bot's callback URL; empty starts a `wxbot serve` on loopback for the run")
+	fs.StringVar(&f.url, "url", "", "the bot's callback URL; empty starts wxbot serve on loopback for the run")
 	fs.StringVar(&f.token, "token", "bench-token", "Token the pushes are signed with")
 	fs.StringVar(&f.aesKey, "aes-key", "", "EncodingAESKey: send safe-mode pushes (with a self-started bot, any 43-character key)")
 	fs.StringVar(&f.appID, "appid", "wxbench000000000", "AppID for safe mode")

@@ -273,7 +273,11 @@ func traceWords(t engine.Trace) string {
 }
 
 func runSchema(_ context.Context, env *cmdEnv, args []string) error {
-	if len(args) > 0 {
+	pos, err := newFlagSet(env, commands["schema"]).parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
 		return usagef("schema takes no arguments")
 	}
 	enc := json.NewEncoder(env.stdout)

@@ -212,3 +212,30 @@ func TestBenchRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryHelpExitsZero: `wxbot COMMAND --help` prints the command's usage
+// and exits 0 for every command; internal commands stay out of the list.
+func TestEveryHelpExitsZero(t *testing.T) {
+	for _, name := range commandNames() {
+		for _, h := range []string{"--help", "-h"} {
+			out, errOut, code := runCmd(nil, name, h)
+			if code != 0 {
+				t.Errorf("wxbot %s %s: exit %d\n%s", name, h, code, errOut)
+			}
+			if !strings.Contains(out+errOut, "Usage: wxbot "+name) {
+				t.Errorf("wxbot %s %s prints no usage:\n%s%s", name, h, out, errOut)
+			}
+			if strings.Contains(out+errOut, "-url wxbot") {
+				t.Errorf("wxbot %s %s: a flag's usage names an argument from its backquotes:\n%s", name, h, out+errOut)
+			}
+		}
+	}
+	top, _, code := runCmd(nil, "--help")
+	if code != 0 || strings.Contains(top, "bench-baseline") || !strings.Contains(top, "simulate") {
+		t.Errorf("wxbot --help: exit %d\n%s", code, top)
+	}
+	out, errOut, _ := runCmd(nil, "simulate", "--help")
+	if strings.Contains(out+errOut, "enables POST /wechatpay/notify") {
+		t.Errorf("simulate --help describes serve's flags:\n%s", out+errOut)
+	}
+}

@@ -42,6 +42,9 @@ type command struct {
 	args    string // the positional arguments, for usage
 	summary string
 	run     func(ctx context.Context, env *cmdEnv, args []string) error
+	// hidden commands are for wxbot's own use (bench starts
+	// bench-baseline): not listed in the usage.
+	hidden bool
 }
 
 // cmdEnv is what a command writes to.
@@ -120,8 +123,9 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: wxbot COMMAND [flags] [args]")
 	fmt.Fprintln(w)
 	for _, n := range commandNames() {
-		c := commands[n]
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		if c := commands[n]; !c.hidden {
+			fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		}
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'wxbot COMMAND -h' for a command's flags; every flag can also be set")

@@ -30,6 +30,10 @@ type simulatePayFlags struct {
 
 func (p *simulatePayFlags) register(fs *flagSet) {
 	p.pay.register(fs)
+	// The same settings as the bot's, seen from WeChat Pay's side.
+	fs.Lookup("pay-apiv3-key").Usage = "pay: the APIv3 key the notification is encrypted with: the bot's --pay-apiv3-key"
+	fs.Lookup("pay-platform-cert").Usage = "pay: the bot's --pay-platform-cert, to send the serial it expects"
+	fs.Lookup("pay-public-key-id").Usage = "pay: the bot's --pay-public-key-id, sent as the serial when set"
 	fs.StringVar(&p.privateKey, "pay-private-key", "", "pay: PEM file (or the PEM itself) of the test private key that signs as WeChat Pay; the bot's --pay-platform-cert holds its public half")
 	fs.StringVar(&p.serial, "serial", "", "pay: Wechatpay-Serial (default: the serial of --pay-platform-cert's certificate, or --pay-public-key-id)")
 	fs.StringVar(&p.transactionID, "transaction-id", "", "pay: transaction_id (random when empty); repeat it to simulate a redelivery")

@@ -35,7 +35,11 @@ func buildInfo() (version, commit string) {
 }
 
 func runVersion(_ context.Context, env *cmdEnv, args []string) error {
-	if len(args) > 0 {
+	pos, err := newFlagSet(env, commands["version"]).parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
 		return usagef("version takes no arguments")
 	}
 	v, c := buildInfo()
