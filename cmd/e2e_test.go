@@ -320,7 +320,7 @@ func TestEndToEnd(t *testing.T) {
 				{[]string{"voice"}, []string{"content: 收到!"}},
 				{[]string{"view", "https://example.com"}, []string{`no reply (the bot answered "success")`}},
 				{[]string{"unsubscribe"}, []string{`no reply`}},
-				{[]string{"scan", "spring"}, []string{`no reply`}},
+				{[]string{"scan", "spring"}, []string{"content: 欢迎回来! 您扫描的是「spring」。回复 1 查看菜单"}},
 				{[]string{"scancode_push", "K", "R"}, []string{"content: 扫码结果: R"}},
 			}
 			for _, c := range cases {

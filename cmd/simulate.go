@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -21,11 +22,13 @@ func init() {
 		name: "simulate",
 		args: "KIND [ARG...]",
 		summary: "act as the WeChat server: send one signed push to a running bot and print its reply\n" +
-			"KIND: text TEXT | click KEY | subscribe [SCENE] | unsubscribe | scan SCENE |\n" +
-			"      scancode_push KEY RESULT | scancode_waitmsg KEY RESULT | location LAT LNG [LABEL] |\n" +
-			"      image | voice [RECOGNITION] | view URL |\n" +
+			"KIND: text TEXT | image | voice [RECOGNITION] | video | shortvideo | location LAT LNG [LABEL] |\n" +
+			"      link TITLE URL | click KEY | view URL | subscribe [SCENE] | unsubscribe | scan SCENE |\n" +
+			"      location_report LAT LNG | scancode_push KEY RESULT | scancode_waitmsg KEY RESULT |\n" +
+			"      pic_sysphoto KEY | pic_photo_or_album KEY | pic_weixin KEY | location_select KEY LAT LNG [LABEL] |\n" +
+			"      templatesendjobfinish [STATUS] |\n" +
 			"      pay AMOUNT_FEN [OUT_TRADE_NO] (a signed WeChat Pay notification, with --pay-private-key)\n" +
-			"(put -- before a negative latitude or longitude)",
+			"(put -- before a negative latitude or longitude; --xml FILE sends a push of your own instead of KIND)",
 		run: runSimulate,
 	})
 }
@@ -37,6 +40,8 @@ type simulateFlags struct {
 	to      string
 	msgID   string
 	timeout time.Duration
+	compat  bool
+	xml     string
 }
 
 func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
@@ -48,6 +53,8 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&s.to, "to", "gh_simulated0000", "the account's original id (ToUserName)")
 	fs.StringVar(&s.msgID, "msg-id", "", "MsgId of a message push (random when empty); repeat it to simulate a retry")
 	fs.DurationVar(&s.timeout, "timeout", 10*time.Second, "how long to wait for the reply")
+	fs.BoolVar(&s.compat, "compat", false, "with --aes-key: compatible mode (the plaintext beside the ciphertext) instead of safe mode")
+	fs.StringVar(&s.xml, "xml", "", "send this file's push XML (signed, and encrypted with --aes-key) instead of a KIND")
 	var pay simulatePayFlags
 	pay.register(fs)
 	pos, err := fs.parse(args)
@@ -60,27 +67,19 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := s.proto.check(); err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		return usagef("which KIND of push? (text, click, subscribe, unsubscribe, scan, scancode_push, scancode_waitmsg, location, image, voice, view, pay)")
-	}
-	m, err := simulatedMessage(pos[0], pos[1:])
+	body, err := s.pushBody(pos)
 	if err != nil {
 		return err
-	}
-	m.FromUserName, m.ToUserName, m.CreateTime = s.from, s.to, time.Now().Unix()
-	if !m.IsEvent() {
-		m.MsgID = s.msgID
-		if m.MsgID == "" {
-			m.MsgID = randomDigits(19)
-		}
 	}
 	var cipher *wechat.Cipher
 	if s.proto.aesKey != "" {
 		if cipher, err = wechat.NewCipher(s.proto.aesKey, s.proto.appID); err != nil {
 			return usagef("--aes-key: %v", err)
 		}
+	} else if s.compat {
+		return usagef("--compat needs --aes-key (and --appid)")
 	}
-	req, err := SignedPush(ctx, s.url, s.proto.token, cipher, m)
+	req, err := signedRequest(ctx, s.url, s.proto.token, cipher, s.compat, body)
 	if err != nil {
 		return err
 	}
@@ -90,15 +89,79 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("sending the push: %w (is `wxbot serve` running at %s?)", err, s.url)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return fmt.Errorf("reading the reply: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("the bot answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return refusedPush(resp.StatusCode, resp.Status, strings.TrimSpace(string(answer)))
 	}
-	return printReply(env, s.proto.token, cipher, body)
+	return printReply(env, s.proto.token, cipher, answer)
 }
+
+// pushBody is the plaintext push: the --xml file, or a KIND built with the
+// flags' sender and account.
+func (s *simulateFlags) pushBody(pos []string) ([]byte, error) {
+	if s.xml != "" {
+		if len(pos) > 0 {
+			return nil, usagef("--xml sends the file's push; drop the KIND %q", pos[0])
+		}
+		b, err := os.ReadFile(s.xml)
+		if err != nil {
+			return nil, fmt.Errorf("--xml: %w", err)
+		}
+		return b, nil
+	}
+	if len(pos) == 0 {
+		return nil, usagef("which KIND of push? (%s, pay), or --xml FILE", strings.Join(simulateKinds, ", "))
+	}
+	m, err := simulatedMessage(pos[0], pos[1:])
+	if err != nil {
+		return nil, err
+	}
+	m.FromUserName, m.ToUserName, m.CreateTime = s.from, s.to, time.Now().Unix()
+	if !m.IsEvent() {
+		m.MsgID = s.msgID
+		if m.MsgID == "" {
+			m.MsgID = randomDigits(19)
+		}
+	}
+	return wechat.EncodeMessage(m), nil
+}
+
+// refusalHints say what to check when the bot refuses a push, by its
+// public answer: the bot says why in a word, never with a secret.
+var refusalHints = []struct {
+	status int
+	body   string
+	hint   string
+}{
+	{http.StatusUnauthorized, "bad signature", "check --token: it must be the bot's Token"},
+	{http.StatusBadRequest, "cannot decrypt", "check --aes-key and --appid: they must be the bot's EncodingAESKey and AppID"},
+	{http.StatusBadRequest, "accounts differ", "the envelope's ToUserName and the message's differ: check --xml"},
+	{http.StatusBadRequest, "not a WeChat message", "the bot could not read the push as WeChat XML (check --xml, or --aes-key if the bot has none)"},
+	{http.StatusBadRequest, "timestamp", "the timestamp is not a number"},
+	{http.StatusForbidden, "stale timestamp", "this machine's clock and the bot's differ by more than the bot's --max-skew (check NTP)"},
+	{http.StatusForbidden, "encryption required", "the bot runs with --require-encryption: pass --aes-key and --appid"},
+	{http.StatusRequestEntityTooLarge, "", "the push is over 1 MiB"},
+	{http.StatusNotFound, "", "nothing answers at that path: check --url against the bot's --path (/wechat by default)"},
+	{http.StatusMethodNotAllowed, "", "check --url against the bot's --path (/wechat by default)"},
+}
+
+// refusedPush says why the bot refused the push and what to check.
+func refusedPush(status int, statusText, body string) error {
+	for _, h := range refusalHints {
+		if h.status == status && strings.Contains(body, h.body) {
+			return fmt.Errorf("the bot answered %s (%s): %s", statusText, body, h.hint)
+		}
+	}
+	return fmt.Errorf("the bot answered %s: %s", statusText, body)
+}
+
+// simulateKinds are the KINDs simulate builds (pay aside).
+var simulateKinds = []string{"text", "image", "voice", "video", "shortvideo", "location", "link", "click", "view",
+	"subscribe", "unsubscribe", "scan", "location_report", "scancode_push", "scancode_waitmsg",
+	"pic_sysphoto", "pic_photo_or_album", "pic_weixin", "location_select", "templatesendjobfinish"}
 
 // simulatedMessage builds the push of one KIND.
 func simulatedMessage(kind string, args []string) (*wechat.Message, error) {
@@ -119,10 +182,49 @@ func simulatedMessage(kind string, args []string) (*wechat.Message, error) {
 	}
 	var m *wechat.Message
 	var err error
+	float := func(i int, what string) float64 { // the first bad number is the error
+		f, ferr := strconv.ParseFloat(arg(i), 64)
+		if ferr != nil && err == nil {
+			err = usagef("simulate %s: %s %q is not a number", kind, what, arg(i))
+		}
+		return f
+	}
 	switch kind {
 	case "text":
+		if len(args) > 1 {
+			return nil, usagef("simulate text takes the TEXT as one argument: quote it, as in simulate text '%s'", strings.Join(args, " "))
+		}
 		err = want(1, 1, "TEXT")
 		m = &wechat.Message{MsgType: "text", Content: arg(0)}
+	case "video", "shortvideo":
+		err = want(0, 0, "")
+		m = &wechat.Message{MsgType: kind, MediaID: "simulated_media_id", ThumbMediaID: "simulated_thumb_id"}
+	case "link":
+		err = want(2, 2, "TITLE URL")
+		m = &wechat.Message{MsgType: "link", Title: arg(0), Description: arg(0), URL: arg(1)}
+	case "location_report":
+		err = want(2, 2, "LAT LNG")
+		if err == nil {
+			m = event("LOCATION", "")
+			m.Latitude, m.Longitude, m.Precision = float(0, "latitude"), float(1, "longitude"), 30
+		}
+	case "pic_sysphoto", "pic_photo_or_album", "pic_weixin":
+		err = want(1, 1, "KEY")
+		m = event(kind, arg(0))
+		m.PicCount, m.PicMD5Sums = 1, []string{"1b5f7c23b5bf75682a53e7b6d163e185"}
+	case "location_select":
+		err = want(3, 4, "KEY LAT LNG [LABEL]")
+		if err == nil {
+			m = event(kind, arg(0))
+			m.SendLocation = &wechat.SendLocation{X: float(1, "latitude"), Y: float(2, "longitude"), Scale: 15, Label: arg(3)}
+		}
+	case "templatesendjobfinish":
+		err = want(0, 1, "[STATUS]")
+		m = event("TEMPLATESENDJOBFINISH", "")
+		m.MsgID, m.Status = randomDigits(10), "success"
+		if s := arg(0); s != "" {
+			m.Status = s
+		}
 	case "click":
 		err = want(1, 1, "KEY")
 		m = event("CLICK", arg(0))
@@ -150,12 +252,7 @@ func simulatedMessage(kind string, args []string) (*wechat.Message, error) {
 		err = want(2, 3, "LAT LNG [LABEL]")
 		m = &wechat.Message{MsgType: "location", Label: arg(2), Scale: 15}
 		if err == nil {
-			if m.LocationX, err = strconv.ParseFloat(arg(0), 64); err != nil {
-				return nil, usagef("simulate location: latitude %q is not a number", arg(0))
-			}
-			if m.LocationY, err = strconv.ParseFloat(arg(1), 64); err != nil {
-				return nil, usagef("simulate location: longitude %q is not a number", arg(1))
-			}
+			m.LocationX, m.LocationY = float(0, "latitude"), float(1, "longitude")
 		}
 	case "image":
 		err = want(0, 0, "")
@@ -164,7 +261,7 @@ func simulatedMessage(kind string, args []string) (*wechat.Message, error) {
 		err = want(0, 1, "[RECOGNITION]")
 		m = &wechat.Message{MsgType: "voice", MediaID: "simulated_media_id", Format: "amr", Recognition: arg(0)}
 	default:
-		return nil, usagef("unknown KIND %q (text, click, subscribe, unsubscribe, scan, scancode_push, scancode_waitmsg, location, image, voice, view, pay)", kind)
+		return nil, usagef("unknown KIND %q (%s, pay)", kind, strings.Join(simulateKinds, ", "))
 	}
 	return m, err
 }
@@ -173,6 +270,13 @@ func simulatedMessage(kind string, args []string) (*wechat.Message, error) {
 // encrypted in safe mode when cipher is not nil. The load generator uses it
 // too.
 func SignedPush(ctx context.Context, target, token string, cipher *wechat.Cipher, m *wechat.Message) (*http.Request, error) {
+	return signedRequest(ctx, target, token, cipher, false, wechat.EncodeMessage(m))
+}
+
+// signedRequest signs body as WeChat would; with cipher, it encrypts it in
+// safe mode, or with compat in compatible mode (the plaintext fields stay,
+// beside the ciphertext).
+func signedRequest(ctx context.Context, target, token string, cipher *wechat.Cipher, compat bool, body []byte) (*http.Request, error) {
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usagef("--url %q: want an http:// or https:// URL", target)
@@ -183,11 +287,16 @@ func SignedPush(ctx context.Context, target, token string, cipher *wechat.Cipher
 	q.Set("timestamp", ts)
 	q.Set("nonce", nonce)
 	q.Set("signature", wechat.Signature(token, ts, nonce))
-	q.Set("openid", m.FromUserName)
-	body := wechat.EncodeMessage(m)
+	if from := between(body, "<FromUserName><![CDATA[", "]]>"); from != "" {
+		q.Set("openid", from)
+	}
 	if cipher != nil {
 		enc := cipher.Encrypt(nil, body)
-		body = wechat.AppendEncryptedPush(nil, m.ToUserName, enc)
+		if i := bytes.LastIndex(body, []byte("</xml>")); compat && i >= 0 {
+			body = append(append(append([]byte(nil), body[:i]...), "<Encrypt><![CDATA["+enc+"]]></Encrypt>\n"...), body[i:]...)
+		} else {
+			body = wechat.AppendEncryptedPush(nil, between(body, "<ToUserName><![CDATA[", "]]>"), enc)
+		}
 		q.Set("encrypt_type", "aes")
 		q.Set("msg_signature", wechat.Signature(token, ts, nonce, enc))
 	}
@@ -247,6 +356,17 @@ func printReply(env *cmdEnv, token string, cipher *wechat.Cipher, body []byte) e
 		fmt.Fprintf(w, "article %d: %s | %s | %s | %s\n", i+1, a.Title, a.Description, a.URL, a.PicURL)
 	}
 	return nil
+}
+
+// between returns the text of b between the first open and the close after
+// it, or "".
+func between(b []byte, open, close string) string {
+	_, rest, ok := bytes.Cut(b, []byte(open))
+	if !ok {
+		return ""
+	}
+	v, _, _ := bytes.Cut(rest, []byte(close))
+	return string(v)
 }
 
 func randomDigits(n int) string {

@@ -128,7 +128,7 @@ func TestHandlerEncryptionEdges(t *testing.T) {
 		if w := serve(rotating.h, push("gh_test", "906")); w.Code != 200 {
 			t.Fatalf("matching envelope: got %d %q, want 200", w.Code, w.Body.String())
 		}
-		if w := serve(rotating.h, push("gh_someone_else", "903")); w.Code != 400 || w.Body.String() != "bad request\n" {
+		if w := serve(rotating.h, push("gh_someone_else", "903")); w.Code != 400 || w.Body.String() != "bad request: the envelope's and the message's accounts differ\n" {
 			t.Errorf("got %d %q, want 400 bad request", w.Code, w.Body.String())
 		}
 	})

@@ -170,10 +170,12 @@ var refusalHints = map[string]string{
 	"plaintext_refused": "set the console to safe mode",
 }
 
-// The refusals' public texts, one per status.
+// The refusals' public texts: the status, and for a 400 what was wrong in
+// a few words that name no secret (simulate turns them into advice).
 const (
 	badSignature = "bad signature"
 	badRequest   = "bad request"
+	notWeChat    = badRequest + ": not a WeChat message"
 )
 
 func refuse(status int, public, kind, why string, err error) *refusal {
@@ -245,7 +247,7 @@ func (h *Handler) authenticate(q *query) (string, *refusal) {
 	if h.cfg.MaxSkew > 0 {
 		ts, err := strconv.ParseInt(q.timestamp, 10, 64)
 		if err != nil {
-			return "", refuse(http.StatusBadRequest, badRequest, "bad_body", "timestamp is not a number", err)
+			return "", refuse(http.StatusBadRequest, badRequest+": timestamp is not a number", "bad_body", "timestamp is not a number", err)
 		}
 		if d := h.e.Now().Sub(time.Unix(ts, 0)); d > h.cfg.MaxSkew || d < -h.cfg.MaxSkew {
 			return "", refuse(http.StatusForbidden, "stale timestamp", "stale_timestamp",
@@ -292,7 +294,7 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request, q *query, token s
 func (h *Handler) decrypt(ps *pushState, q *query, token string, body []byte) *refusal {
 	env, err := wechat.ParseEnvelope(body)
 	if err != nil {
-		return refuse(http.StatusBadRequest, badRequest, "bad_body", "encrypted push without a valid envelope", err)
+		return refuse(http.StatusBadRequest, notWeChat, "bad_body", "encrypted push without a valid envelope", err)
 	}
 	if !wechat.VerifyMsgSignature(token, q.timestamp, q.nonce, env.Encrypt, q.msgSignature) {
 		return refuse(http.StatusUnauthorized, badSignature, "bad_signature", "msg_signature does not match", wechat.ErrBadSignature)
@@ -308,13 +310,13 @@ func (h *Handler) decrypt(ps *pushState, q *query, token string, body []byte) *r
 		}
 	}
 	if ps.cipher == nil {
-		return refuse(http.StatusBadRequest, badRequest, "decrypt", "cannot decrypt", err)
+		return refuse(http.StatusBadRequest, badRequest+": cannot decrypt", "decrypt", "cannot decrypt", err)
 	}
 	if err := wechat.DecodeStringInto(&ps.msg, unsafeString(plain)); err != nil {
-		return refuse(http.StatusBadRequest, badRequest, "bad_body", "decrypted push is not a WeChat message", err)
+		return refuse(http.StatusBadRequest, notWeChat, "bad_body", "decrypted push is not a WeChat message", err)
 	}
 	if env.ToUserName != "" && subtle.ConstantTimeCompare([]byte(env.ToUserName), []byte(ps.msg.ToUserName)) != 1 {
-		return refuse(http.StatusBadRequest, badRequest, "bad_body", "envelope ToUserName differs from the message's", nil)
+		return refuse(http.StatusBadRequest, badRequest+": the envelope's and the message's accounts differ", "bad_body", "envelope ToUserName differs from the message's", nil)
 	}
 	return nil
 }
@@ -331,7 +333,7 @@ func (h *Handler) plaintext(ps *pushState, q *query, body []byte) *refusal {
 		h.log.Warn("encrypted push but no EncodingAESKey configured: answering in plaintext if the push has any")
 	}
 	if err := wechat.DecodeStringInto(&ps.msg, unsafeString(body)); err != nil {
-		return refuse(http.StatusBadRequest, badRequest, "bad_body", "body is not a WeChat message", err)
+		return refuse(http.StatusBadRequest, notWeChat, "bad_body", "body is not a WeChat message", err)
 	}
 	return nil
 }
