@@ -216,8 +216,8 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	if res.Reply == nil {
 		fmt.Fprintln(w, "reply: none (the bot answers \"success\")")
 	} else {
-		b, _ := json.Marshal(res.Reply)
-		fmt.Fprintf(w, "reply: %s\n", b)
+		fmt.Fprintf(w, "reply:\n  type: %s\n", res.Reply.Type)
+		writeReplyFields(w, "  ", res.Reply)
 	}
 	return nil
 }

@@ -174,7 +174,7 @@ func TestExplain(t *testing.T) {
 		"welcome", "skipped: on subscribe",
 		"matched: after-hours, price",
 		"actions: price/reply",
-		`reply: {"Type":"news"`,
+		"reply:\n  type: news\n  article 1: 价目表 | 示例小店 2026 价目表 | https://example.com/prices | https://example.com/prices.png\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain output lacks %q:\n%s", want, out)
@@ -182,6 +182,17 @@ func TestExplain(t *testing.T) {
 	}
 	if code != 0 {
 		t.Errorf("exit %d", code)
+	}
+
+	// The live path's normalization: a subscribe's scene loses qrscene_.
+	out, _, code = runCmd(nil, "explain", "../examples/rules.yaml", "--event", "type=subscribe key=qrscene_spring")
+	if code != 0 || !strings.Contains(out, "content: 欢迎从「spring」关注示例小店!") {
+		t.Errorf("explain of a QR subscribe: exit %d\n%s", code, out)
+	}
+	// An unknown type is refused, with the known ones.
+	_, errOut, code := runCmd(nil, "explain", "../examples/rules.yaml", "--event", "type=txet")
+	if code != 2 || !strings.Contains(errOut, `unknown type "txet"; did you mean "text"?`) || !strings.Contains(errOut, "location_report") {
+		t.Errorf("explain type=txet: exit %d, %q", code, errOut)
 	}
 }
 

@@ -339,9 +339,16 @@ func printReply(env *cmdEnv, token string, cipher *wechat.Cipher, body []byte) e
 	}
 	w := env.stdout
 	fmt.Fprintf(w, "type: %s\nto: %s\nfrom: %s\ncreated: %s\n", r.Type, to, from, time.Unix(created, 0).Format(time.RFC3339))
+	writeReplyFields(w, "", r)
+	return nil
+}
+
+// writeReplyFields writes a reply's content, one field a line, as simulate
+// and explain show it.
+func writeReplyFields(w io.Writer, indent string, r *wechat.Reply) {
 	field := func(name, v string) {
 		if v != "" {
-			fmt.Fprintf(w, "%s: %s\n", name, v)
+			fmt.Fprintf(w, "%s%s: %s\n", indent, name, v)
 		}
 	}
 	field("content", r.Content)
@@ -353,9 +360,8 @@ func printReply(env *cmdEnv, token string, cipher *wechat.Cipher, body []byte) e
 	field("thumb_media_id", r.ThumbMediaID)
 	field("kf_account", r.KfAccount)
 	for i, a := range r.Articles {
-		fmt.Fprintf(w, "article %d: %s | %s | %s | %s\n", i+1, a.Title, a.Description, a.URL, a.PicURL)
+		fmt.Fprintf(w, "%sarticle %d: %s | %s | %s | %s\n", indent, i+1, a.Title, a.Description, a.URL, a.PicURL)
 	}
-	return nil
 }
 
 // between returns the text of b between the first open and the close after

@@ -144,6 +144,16 @@ func rawFields(m *wechat.Message) map[string]string {
 	return raw
 }
 
+// WeChatEvent is the Event name WeChat sends for an event.type: the
+// inverse of the normalization (location_report is LOCATION; case does not
+// matter to it).
+func WeChatEvent(typ string) string {
+	if typ == "location_report" {
+		return "LOCATION"
+	}
+	return typ
+}
+
 // typeOfEvent maps a WeChat Event name to the event.type rules use: lower case,
 // with LOCATION (the periodic report) renamed location_report so that it is
 // not confused with a location message.

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -44,6 +45,9 @@ func ParseEventSpec(spec string) (EventDoc, error) {
 	}
 	if doc.Type == "" {
 		return doc, fmt.Errorf("event: type=… is required (e.g. type=text content=价格)")
+	}
+	if t := strings.ToLower(doc.Type); !slices.Contains(EventTypes, t) {
+		return doc, fmt.Errorf("event: unknown type %q%s (known: %s)", doc.Type, didYouMean(t, EventTypes), strings.Join(EventTypes, ", "))
 	}
 	return doc, nil
 }

@@ -81,28 +81,49 @@ type ReplyExpect struct {
 	NewsCount *int   `yaml:"news_count"`
 }
 
-// Event builds the engine event; loc is the bot's time zone.
+// Event builds the engine event at the given time the way the live bot
+// does: the fields become the push WeChat would send, which goes through
+// the same normalization (a subscribe's qrscene_ prefix is dropped, a
+// location_report's coordinates are event.location, …). What a push cannot
+// carry (payment, raw, a location on a text) is taken as written.
 func (d *EventDoc) Event(at time.Time) *engine.Event {
-	ev := &engine.Event{
-		Type: strings.ToLower(d.Type), From: d.From, To: d.To, Time: at, MsgID: d.MsgID,
-		Content: d.Content, Key: d.Key, Ticket: d.Ticket, MediaID: d.MediaID, PicURL: d.PicURL,
-		Format: d.Format, Recognition: d.Recognition, Location: d.Location, Link: d.Link, Scan: d.Scan,
-		Payment: engine.Payment(d.Payment), Raw: d.Raw,
+	typ := strings.ToLower(d.Type)
+	m := &wechat.Message{FromUserName: d.From, ToUserName: d.To, CreateTime: at.Unix(), MsgID: d.MsgID,
+		Content: d.Content, EventKey: d.Key, Ticket: d.Ticket, MediaID: d.MediaID, PicURL: d.PicURL,
+		Format: d.Format, Recognition: d.Recognition}
+	if m.FromUserName == "" {
+		m.FromUserName = "oTestUser"
 	}
-	if ev.From == "" {
-		ev.From = "oTestUser"
+	if m.ToUserName == "" {
+		m.ToUserName = "gh_test"
 	}
-	if ev.To == "" {
-		ev.To = "gh_test"
+	loc := d.Location
+	if engine.IsMessageType(typ) {
+		m.MsgType = typ
+		m.LocationX, m.LocationY, m.Scale, m.Label = loc.Lat, loc.Lng, loc.Scale, loc.Label
+		m.Title, m.Description, m.URL = d.Link.Title, d.Link.Description, d.Link.URL
+	} else {
+		m.MsgType, m.Event = "event", engine.WeChatEvent(typ)
+		m.Latitude, m.Longitude, m.Precision = loc.Lat, loc.Lng, loc.Precision
+		m.ScanType, m.ScanResult = d.Scan.Type, d.Scan.Result
+		if typ == "location_select" {
+			m.SendLocation = &wechat.SendLocation{X: loc.Lat, Y: loc.Lng, Scale: loc.Scale, Label: loc.Label}
+		}
 	}
-	// A message so that WeChat's reply limits apply as they would live.
-	m := &wechat.Message{FromUserName: ev.From, ToUserName: ev.To, CreateTime: at.Unix(), MsgType: "event", Event: ev.Type}
-	if engine.IsMessageType(ev.Type) {
-		m.MsgType, m.Event = ev.Type, ""
-	}
-	ev.Message = m
+	ev := engine.EventFromMessage(m, at.Location())
+	ev.ID, ev.Time = "", at // the engine gives a hand-made event an ID of its own
+	ev.Payment, ev.Raw = engine.Payment(d.Payment), d.Raw
 	if ev.Raw == nil {
 		ev.Raw = map[string]string{}
+	}
+	if ev.Location == (engine.Geo{}) {
+		ev.Location = loc
+	}
+	if ev.Link == (engine.Link{}) {
+		ev.Link = d.Link
+	}
+	if ev.Scan == (engine.Scan{}) {
+		ev.Scan = d.Scan
 	}
 	return ev
 }
