@@ -47,16 +47,47 @@ func Load(path string) (*Loaded, error) {
 	}
 	l := newLoader()
 	h := sha256.New()
+	dir := len(files) > 1 || files[0] != path
+	var read []string
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("reading rules: %w", err)
 		}
+		if dir && isMenuFile(data) {
+			continue // the menu.yaml that `wxbot menu push` reads lives beside the rules
+		}
 		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(f), len(data))
 		h.Write(data)
 		l.parse(f, data)
+		read = append(read, f)
 	}
-	return l.finish(path, files, hex.EncodeToString(h.Sum(nil))[:16])
+	if len(read) == 0 {
+		return nil, fmt.Errorf("rules: %s has no rules file, only menus (a rules file has `version: 1` and `rules:`)", path)
+	}
+	return l.finish(path, read, hex.EncodeToString(h.Sum(nil))[:16])
+}
+
+// isMenuFile reports whether a YAML file is a custom menu (top-level
+// `button:`, no `rules:`), which a rules directory may hold beside the
+// rules. Only the top-level keys are looked at.
+func isMenuFile(data []byte) bool {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		return false // not for us to judge: the loader reports it
+	}
+	return isMenu(doc.Content[0])
+}
+
+func isMenu(root *yaml.Node) bool {
+	if root.Kind != yaml.MappingNode {
+		return false
+	}
+	keys := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		keys[root.Content[i].Value] = true
+	}
+	return keys["button"] && !keys["rules"] && !keys["version"]
 }
 
 // Parse loads rules from one in-memory file; name is used in positions.
@@ -167,6 +198,10 @@ func (l *loader) parse(name string, data []byte) {
 	}
 	if root.Kind != yaml.MappingNode {
 		l.errAt(root, "a rules file is a mapping with `version: 1` and `rules:`")
+		return
+	}
+	if isMenu(root) {
+		l.errAt(root, "this is a custom menu (button:), not rules: pass the rules file, or the directory that holds both")
 		return
 	}
 	var haveVersion bool

@@ -341,3 +341,33 @@ func TestLoadMissingPath(t *testing.T) {
 		t.Errorf("err = %v, want a hint about --rules", err)
 	}
 }
+
+// TestLoadDirectoryWithMenu: the layout the README suggests, rules.yaml and
+// menu.yaml side by side, loads as a rules directory; a menu given as the
+// rules file says what it is.
+func TestLoadDirectoryWithMenu(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"rules.yaml": "version: 1\nrules:\n  - {name: one, on: click, key: K, actions: []}\n",
+		"menu.yaml":  "button:\n  - {type: click, name: 客服, key: K}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := rules.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Set.Rules) != 1 || len(l.Files) != 1 || filepath.Base(l.Files[0]) != "rules.yaml" {
+		t.Errorf("rules %d, files %v; want the one rule from rules.yaml", len(l.Set.Rules), l.Files)
+	}
+	_, err = rules.Load(filepath.Join(dir, "menu.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "this is a custom menu (button:), not rules") {
+		t.Errorf("a menu as the rules file: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "rules.yaml"))
+	if _, err := rules.Load(dir); err == nil || !strings.Contains(err.Error(), "has no rules file, only menus") {
+		t.Errorf("a directory of menus: %v", err)
+	}
+}
