@@ -249,9 +249,9 @@ func (a *kefuAction) build(c *engine.Call) (*wechat.KefuMessage, error) {
 	return m, rd.err
 }
 
-// ErrKefuWindowClosed means the user's kefu window is closed or used up:
+// ErrKefuWindowClosed means the user's kefu window is certainly closed:
 // the send was not attempted, to spare API quota.
-var ErrKefuWindowClosed = errors.New("kefu window closed or used up for this user (no API call made): the user must message the account again")
+var ErrKefuWindowClosed = errors.New("kefu window closed for this user (its time is over, or WeChat refused since the user's last message; no API call made): the user must message the account again")
 
 // KefuDeliverer delivers kefu sends with the API client, spending the
 // user's kefu window first.
@@ -265,7 +265,7 @@ type KefuDeliverer struct {
 	WindowClosed func(s *outbox.Send)
 }
 
-// windowCodes mean the user's kefu window is closed or used up.
+// windowCodes mean WeChat refused: the user's kefu window is closed or used up.
 var windowCodes = []int{45015, 45047}
 
 // Deliver implements outbox.Deliverer.

@@ -173,12 +173,18 @@ func TestKefuDeliverer(t *testing.T) {
 	if err := d.Deliver(ctx, s); err != nil {
 		t.Errorf("retry: %v", err)
 	}
-	// That was slot 2 of 3 (the retry reused it); slot 3, then the window is used up.
-	if err := d.Deliver(ctx, kefuSend("oU")); err != nil {
-		t.Errorf("third send: %v", err)
+	// That was slot 2 of 3 (the retry reused it). Past the count, WeChat
+	// decides (openings may stack): the 4th and 5th are attempted.
+	for i := 3; i <= 5; i++ {
+		if err := d.Deliver(ctx, kefuSend("oU")); err != nil {
+			t.Errorf("send %d in the window's time: %v", i, err)
+		}
 	}
-	if err := d.Deliver(ctx, kefuSend("oU")); !errors.Is(err, ErrKefuWindowClosed) {
-		t.Errorf("fourth send: %v, want the window closed", err)
+	// Once the window's time is over, a send is refused without a call.
+	store.OpenWindow(ctx, "oGone", 3, time.Now().Add(-time.Second))
+	before := len(fake.Calls(""))
+	if err := d.Deliver(ctx, kefuSend("oGone")); !errors.Is(err, ErrKefuWindowClosed) || len(fake.Calls("")) != before {
+		t.Errorf("after the window's time: %v, %d API calls; want refused without a call", err, len(fake.Calls(""))-before)
 	}
 
 	// 45015 and 45047 close the window and are not retried.

@@ -179,3 +179,38 @@ func TestDeadLettersShown(t *testing.T) {
 		t.Errorf("%d API calls, want 1 (the one answered 45015)", len(calls))
 	}
 }
+
+// TestKefuWindowsWeChatDecides: a user who sends 12 messages while their
+// answers wait gets 12 answers. Whether WeChat stacks window openings is
+// undocumented, so the bot attempts every send whose window's time runs
+// (it used to refuse 6 of them as "window closed").
+func TestKefuWindowsWeChatDecides(t *testing.T) {
+	fake := wechattest.New("wxkefu00000000004", "kefu-secret")
+	defer fake.Close()
+	rulesPath := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(rulesPath, []byte(`version: 1
+rules:
+  - name: later
+    on: text
+    actions:
+      - kefu: {text: "answer to ${event.content}", delay: 2s}
+`), 0o644)
+	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_APPID=wxkefu00000000004", "WXBOT_SECRET=kefu-secret",
+		"WXBOT_API_BASE=" + fake.URL}
+	b := startBot(t, env, "--rules", rulesPath)
+	for i := 1; i <= 12; i++ {
+		if _, errOut, code := wxbot(t, env, "simulate", "--url", b.url, "--from", "oBusy", "text", fmt.Sprint("q", i)); code != 0 {
+			t.Fatalf("simulate: %s", errOut)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(fake.Delivered("/cgi-bin/message/custom/send")) < 12 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 12 answers delivered:\n%s", len(fake.Delivered("/cgi-bin/message/custom/send")), b.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Contains(b.stderr.String(), "dead-lettered") {
+		t.Errorf("a send was dead-lettered:\n%s", b.stderr.String())
+	}
+}

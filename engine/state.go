@@ -32,10 +32,15 @@ type KefuWindows interface {
 	// OpenWindow records that a user's action opened a kefu window of quota
 	// sends until until. It is called on the push path and must be cheap.
 	OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error
-	// TakeWindowSlot spends one send of the user's window; false means the
-	// window is closed or used up.
+	// TakeWindowSlot counts one send against the user's window and
+	// reports whether to attempt it. WeChat decides: whether openings
+	// stack is undocumented, so the count is an estimate (for metrics, lint
+	// and explain), and false means only what is certain: no opening is
+	// recorded whose time still runs, or WeChat refused (CloseWindow) since
+	// the last opening.
 	TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error)
-	// CloseWindow marks a user's window used up (WeChat said 45015 or 45047).
+	// CloseWindow ends a user's window until their next opening: WeChat
+	// answered 45015 or 45047.
 	CloseWindow(ctx context.Context, openID string) error
 }
 

@@ -87,7 +87,7 @@ func New(version string, status func() ReloadStatus, pending func(context.Contex
 	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_outbox_dead_letters_total",
 		Help: "Sends given up and kept as dead letters, by kind."}, []string{"kind"})
 	m.windowClosed = prometheus.NewCounter(prometheus.CounterOpts{Name: "wxbot_kefu_window_exhausted_total",
-		Help: "Kefu sends refused without an API call because the user's window was closed or used up."})
+		Help: "Kefu sends refused without an API call because the user's window was certainly closed (its time over, or WeChat refused since the last opening)."})
 	m.tokenRefreshes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_token_refreshes_total",
 		Help: "access_token fetches, by result."}, []string{"result"})
 	m.dedupFallbacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "wxbot_dedup_fallbacks_total",

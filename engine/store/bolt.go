@@ -449,12 +449,14 @@ func (s *Bolt) TakeWindowSlot(_ context.Context, openID string, now time.Time) (
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w, ok := s.windows[h]
-	if !ok || w.Left <= 0 || now.UnixMilli() >= w.Until {
+	if !ok || now.UnixMilli() >= w.Until {
 		return false, nil
 	}
-	w.Left--
-	s.windows[h] = w
-	s.markWindow(openID)
+	if w.Left > 0 { // an estimate: WeChat decides (see engine.KefuWindows)
+		w.Left--
+		s.windows[h] = w
+		s.markWindow(openID)
+	}
 	return true, nil
 }
 
@@ -464,7 +466,7 @@ func (s *Bolt) CloseWindow(_ context.Context, openID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if w, ok := s.windows[h]; ok {
-		w.Left = 0
+		w.Left, w.Until = 0, min(w.Until, s.now().UnixMilli()) // ended until the next opening
 		s.windows[h] = w
 		s.markWindow(openID)
 	}

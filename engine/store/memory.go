@@ -39,8 +39,10 @@ type memWindow struct {
 
 // MergeWindow applies an opening to a user's window. WeChat does not say
 // how openings combine for Official Accounts; this keeps whichever lasts
-// longer, and lets a new opening replace a used-up window, so that a menu
-// click after five sends still grants its three.
+// longer, and lets a new opening replace a used-up or ended window, so
+// that a menu click after five sends still grants its three. The count is
+// an estimate for metrics, lint and explain: sends are refused without an
+// API call only once the window's time is over (see engine.KefuWindows).
 func MergeWindow(left int, until time.Time, quota int, newUntil, now time.Time) (int, time.Time) {
 	if !now.Before(until) || left <= 0 || newUntil.After(until) {
 		return quota, newUntil
@@ -119,11 +121,13 @@ func (s *Memory) TakeWindowSlot(_ context.Context, openID string, now time.Time)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w, ok := s.windows[openID]
-	if !ok || w.Left <= 0 || !now.Before(w.Until) {
+	if !ok || !now.Before(w.Until) {
 		return false, nil
 	}
-	w.Left--
-	s.windows[openID] = w
+	if w.Left > 0 { // an estimate: WeChat decides (see engine.KefuWindows)
+		w.Left--
+		s.windows[openID] = w
+	}
 	return true, nil
 }
 
@@ -133,6 +137,9 @@ func (s *Memory) CloseWindow(_ context.Context, openID string) error {
 	defer s.mu.Unlock()
 	if w, ok := s.windows[openID]; ok {
 		w.Left = 0
+		if now := s.now(); now.Before(w.Until) {
+			w.Until = now // ended until the next opening
+		}
 		s.windows[openID] = w
 	}
 	return nil

@@ -156,14 +156,29 @@ if now >= u or left <= 0 or nu > u then
 end
 return 1`)
 
+// takeSlot allows a send while the window's time runs (WeChat decides
+// about the count, which is kept as an estimate): KEYS[1] the window;
+// ARGV now (ms).
 var takeSlot = redis.NewScript(`
 local left = tonumber(redis.call('HGET', KEYS[1], 'left') or '0')
 local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
-if left > 0 and tonumber(ARGV[1]) < u then
-  redis.call('HINCRBY', KEYS[1], 'left', -1)
-  return 1
+if tonumber(ARGV[1]) >= u then
+  return 0
 end
-return 0`)
+if left > 0 then
+  redis.call('HINCRBY', KEYS[1], 'left', -1)
+end
+return 1`)
+
+// closeWindow ends a window until the next opening: KEYS[1] the window;
+// ARGV now (ms).
+var closeWindow = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+redis.call('HSET', KEYS[1], 'left', 0, 'until', math.min(u, tonumber(ARGV[1])))
+return 1`)
 
 // OpenWindow implements Store.
 func (s *Redis) OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error {
@@ -178,12 +193,7 @@ func (s *Redis) TakeWindowSlot(ctx context.Context, openID string, now time.Time
 
 // CloseWindow implements Store.
 func (s *Redis) CloseWindow(ctx context.Context, openID string) error {
-	key := s.k("win", openID)
-	n, err := s.rdb.Exists(ctx, key).Result()
-	if err != nil || n == 0 {
-		return err
-	}
-	return s.rdb.HSet(ctx, key, "left", 0).Err()
+	return closeWindow.Run(ctx, s.rdb, []string{s.k("win", openID)}, ms(s.now())).Err()
 }
 
 // enqueue adds a send unless its ID was seen: KEYS id, stream, user seq;

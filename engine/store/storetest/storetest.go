@@ -132,32 +132,31 @@ func testWindows(t *testing.T, o Opener) {
 	if slot("u") {
 		t.Error("a slot without any window")
 	}
-	// A click: 3 within a minute.
+	// A click: 3 within a minute. WeChat decides about the count
+	// (openings may stack), so a 4th is attempted too; only time ends it.
 	must(t, s.OpenWindow(ctx, "u", 3, clock.T.Add(time.Minute)))
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 4; i++ {
 		if !slot("u") {
-			t.Fatalf("slot %d of 3 refused", i+1)
+			t.Fatalf("slot %d refused while the window's time runs", i+1)
 		}
 	}
-	if slot("u") {
-		t.Error("a 4th slot in a 3-send window")
-	}
-	// A message: 5 within 48 hours, replacing the used-up window.
+	// A message: 48 hours; a click inside it does not shorten it.
 	must(t, s.OpenWindow(ctx, "u", 5, clock.T.Add(48*time.Hour)))
-	// A click inside it does not shrink it.
 	must(t, s.OpenWindow(ctx, "u", 3, clock.T.Add(time.Minute)))
 	clock.T = clock.T.Add(time.Hour)
-	n := 0
-	for slot("u") {
-		n++
+	if !slot("u") {
+		t.Error("a click shortened a message's window")
 	}
-	if n != 5 {
-		t.Errorf("%d slots in a message window, want 5", n)
-	}
+	// WeChat refused (45015/45047): nothing is attempted until the user's
+	// next opening, which opens the window again.
 	must(t, s.OpenWindow(ctx, "v", 5, clock.T.Add(48*time.Hour)))
 	must(t, s.CloseWindow(ctx, "v"))
 	if slot("v") {
 		t.Error("a slot after CloseWindow")
+	}
+	must(t, s.OpenWindow(ctx, "v", 3, clock.T.Add(time.Minute)))
+	if !slot("v") {
+		t.Error("no slot after the opening that followed CloseWindow")
 	}
 	must(t, s.OpenWindow(ctx, "w", 3, clock.T.Add(time.Minute)))
 	clock.T = clock.T.Add(2 * time.Minute)
