@@ -264,6 +264,7 @@ type benchResult struct {
 	requests  int64
 	errors    int64
 	badReply  int64
+	firstBad  string // the first wrong reply: which sample, what was expected, what came back
 	elapsed   time.Duration
 	latencies []time.Duration
 	cpu       time.Duration // server CPU during the measured window; 0 if unknown
@@ -289,6 +290,7 @@ func measure(ctx context.Context, name, target string, pid int, kinds []string, 
 				defer wg.Done()
 				var lat []time.Duration
 				var n, errs, bad int64
+				var firstBad string
 				for i := 0; time.Now().Before(stop) && ctx.Err() == nil; i++ {
 					id := seq.Add(1)
 					kind := kinds[int(id)%len(kinds)]
@@ -314,14 +316,22 @@ func measure(ctx context.Context, name, target string, pid int, kinds []string, 
 					if record {
 						lat = append(lat, took)
 					}
-					if checkReplies && i%64 == 0 && !replyOK(body, kind, f.token, cipher) {
-						bad++
+					if checkReplies && i%64 == 0 {
+						if why := replyProblem(body, kind, f.token, cipher); why != "" {
+							bad++
+							if firstBad == "" {
+								firstBad = fmt.Sprintf("push %d (%s): %s", id, kind, why)
+							}
+						}
 					}
 				}
 				mu.Lock()
 				res.requests += n
 				res.errors += errs
 				res.badReply += bad
+				if res.firstBad == "" {
+					res.firstBad = firstBad
+				}
 				res.latencies = append(res.latencies, lat...)
 				mu.Unlock()
 			}()
@@ -391,24 +401,40 @@ func benchPush(target, token string, cipher *wechat.Cipher, kind string, id, run
 	return SignedPush(context.Background(), target, token, cipher, m)
 }
 
-// replyOK checks a sampled reply: a text reply of the expected kind, or,
-// from the baseline, its fixed reply.
-func replyOK(body []byte, kind, token string, cipher *wechat.Cipher) bool {
-	if cipher != nil && bytes.Contains(body, []byte("<Encrypt>")) {
+// replyProblem checks a sampled reply against what the bench's rules
+// answer; it says what was wrong, or "" when the reply is right.
+func replyProblem(body []byte, kind, token string, cipher *wechat.Cipher) string {
+	if cipher != nil {
+		if !bytes.Contains(body, []byte("<Encrypt>")) {
+			return fmt.Sprintf("want an encrypted reply, got %q", truncate(string(body), 80))
+		}
 		e, err := wechat.ParseReplyEnvelope(body)
-		if err != nil || !wechat.VerifyMsgSignature(token, e.TimeStamp, e.Nonce, e.Encrypt, e.MsgSignature) {
-			return false
+		if err != nil {
+			return "the encrypted reply's envelope: " + err.Error()
+		}
+		if !wechat.VerifyMsgSignature(token, e.TimeStamp, e.Nonce, e.Encrypt, e.MsgSignature) {
+			return "the reply's MsgSignature does not match"
 		}
 		if body, err = cipher.Decrypt(e.Encrypt); err != nil {
-			return false
+			return "decrypting the reply: " + err.Error()
 		}
 	}
-	_, _, _, r, err := wechat.ParseReply(body)
-	if err != nil || r.Type != wechat.ReplyText {
-		return false
-	}
 	want := map[string]string{"text": "价目表: https://example.com/p", "click": "菜单价目表", "subscribe": "欢迎关注"}[kind]
-	return r.Content == want
+	_, _, _, r, err := wechat.ParseReply(body)
+	if err != nil {
+		return fmt.Sprintf("want a text reply %q, got %q (%v)", want, truncate(string(body), 80), err)
+	}
+	if r.Type != wechat.ReplyText || r.Content != want {
+		return fmt.Sprintf("want a text reply %q, got a %s reply %q", want, r.Type, truncate(r.Content, 80))
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // processCPU reads a process's user+system CPU time from /proc (Linux).
@@ -475,6 +501,12 @@ func printBench(w io.Writer, rs []benchResult) {
 		fmt.Fprintf(w, "%-9s %9.0f %9s %9s %9s %7d %7d %12s %9s\n", r.name, float64(r.requests)/r.elapsed.Seconds(),
 			pct(r.latencies, .5).Round(time.Microsecond), pct(r.latencies, .9).Round(time.Microsecond),
 			pct(r.latencies, .99).Round(time.Microsecond), r.errors, r.badReply, cpu, rss)
+	}
+	for _, r := range rs {
+		if r.badReply > 0 {
+			fmt.Fprintf(w, "bad (%s): %d sampled replies (1 in 64) were not what the bench's rules answer; first: %s\n",
+				r.name, r.badReply, r.firstBad)
+		}
 	}
 	if len(rs) == 2 {
 		bot, base := rs[0], rs[1]

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wxbot/wxbot/engine/wechat"
 )
 
 // runCmd runs a command line in-process with the given environment.
@@ -248,5 +250,26 @@ func TestEveryHelpExitsZero(t *testing.T) {
 	out, errOut, _ := runCmd(nil, "simulate", "--help")
 	if strings.Contains(out+errOut, "enables POST /wechatpay/notify") {
 		t.Errorf("simulate --help describes serve's flags:\n%s", out+errOut)
+	}
+}
+
+// TestBenchSaysWhatIsBad: a wrong sampled reply is explained: which push,
+// what was expected, what came back.
+func TestBenchSaysWhatIsBad(t *testing.T) {
+	good := wechat.AppendReply(nil, "oU", "gh", 1, &wechat.Reply{Type: wechat.ReplyText, Content: "菜单价目表"})
+	if why := replyProblem(good, "click", "t", nil); why != "" {
+		t.Errorf("a right reply: %s", why)
+	}
+	wrong := wechat.AppendReply(nil, "oU", "gh", 1, &wechat.Reply{Type: wechat.ReplyText, Content: "hello"})
+	if why := replyProblem(wrong, "click", "t", nil); why != `want a text reply "菜单价目表", got a text reply "hello"` {
+		t.Errorf("a wrong reply: %q", why)
+	}
+	if why := replyProblem([]byte("success"), "text", "t", nil); !strings.Contains(why, `got "success"`) {
+		t.Errorf("success: %q", why)
+	}
+	var b bytes.Buffer
+	printBench(&b, []benchResult{{name: "wxbot", requests: 10, elapsed: time.Second, badReply: 1, firstBad: "push 64 (click): want …"}})
+	if !strings.Contains(b.String(), "bad (wxbot): 1 sampled replies (1 in 64) were not what the bench's rules answer; first: push 64 (click)") {
+		t.Errorf("bench output:\n%s", b.String())
 	}
 }
