@@ -11,6 +11,10 @@ import (
 	"github.com/wxbot/wxbot/rules"
 )
 
+// A custom action registers itself from an init function of its package;
+// import that package next to cmd in your main, and rules can use it by
+// name. The README shows this file's code from here to the example.
+
 // ShoutParams are the params of the example `shout` action.
 type ShoutParams struct {
 	// Text is upper-cased and sent back as a passive reply.
@@ -30,9 +34,7 @@ func (p *ShoutParams) Validate() error {
 	return nil
 }
 
-// A custom action: register it from an init function of your package, import
-// that package next to cmd in your main, and rules can use it by name.
-func Example_customAction() {
+func init() {
 	engine.Register(engine.Spec{
 		Name:    "shout",
 		Doc:     "reply with the text in capitals",
@@ -41,7 +43,7 @@ func Example_customAction() {
 		New: func(p any) (engine.Action, error) {
 			params := p.(*ShoutParams)
 			return engine.ActionFunc(func(ctx context.Context, c *engine.Call) error {
-				s, err := c.Render(&params.Text)
+				s, err := c.Render(&params.Text) // ${ } works in Text
 				if err != nil {
 					return err
 				}
@@ -50,7 +52,10 @@ func Example_customAction() {
 			}), nil
 		},
 	})
+}
 
+// The custom action in a rules file: params are checked when the rules load.
+func Example_customAction() {
 	loaded, err := rules.Parse("rules.yaml", []byte(`
 version: 1
 rules:

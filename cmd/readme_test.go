@@ -3,7 +3,9 @@ package cmd
 import (
 	"bytes"
 	"flag"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -57,4 +59,31 @@ func documented(row, d string) bool {
 		}
 	}
 	return false
+}
+
+// TestREADMEGoSnippetsAreTestedCode: every Go snippet in the README is a
+// verbatim part of a test file, so it compiles and runs under go test.
+func TestREADMEGoSnippetsAreTestedCode(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources strings.Builder
+	filepath.WalkDir("..", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, "_test.go") {
+			b, _ := os.ReadFile(p)
+			sources.Write(b)
+		}
+		return nil
+	})
+	blocks := strings.Split(string(readme), "```go\n")
+	if len(blocks) < 2 {
+		t.Fatal("the README has no Go snippet; this test expects the custom action's")
+	}
+	for _, b := range blocks[1:] {
+		code, _, _ := strings.Cut(b, "```")
+		if !strings.Contains(sources.String(), code) {
+			t.Errorf("this README snippet is not the code of any test:\n%s", code)
+		}
+	}
 }
