@@ -158,7 +158,7 @@ func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
 		return nil, err
 	}
 	if b.st, err = store.Open(s.store, nil); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--store: %w", err)
 	}
 	defer func() {
 		if err != nil {

@@ -98,7 +98,7 @@ func ParseWallTime(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a date (want 2026-11-11 or 2026-11-11 20:00, in --timezone)", s)
+	return time.Time{}, fmt.Errorf("%q is not a date (want 2026-11-11 or 2026-11-11 20:00, in the bot's time zone)", s)
 }
 
 // ParseDayRange reads "09:00-18:00"; "22:00-06:00" wraps past midnight and

@@ -49,7 +49,11 @@ func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("--store %q: %w", rawURL, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, password and all
+		}
+		return nil, fmt.Errorf("store URL %s: %w", Redacted(rawURL), err)
 	}
 	q := u.Query()
 	prefix := "wxbot:"
@@ -67,7 +71,7 @@ func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
 	if q.Has("claim_idle") {
 		d, err := parseClaimIdle(q.Get("claim_idle"))
 		if err != nil {
-			return nil, fmt.Errorf("--store %q: %w", rawURL, err)
+			return nil, fmt.Errorf("store URL %s: %w", Redacted(rawURL), err)
 		}
 		claimIdle = d
 		q.Del("claim_idle")
@@ -75,7 +79,7 @@ func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
 	u.RawQuery = q.Encode()
 	opt, err := redis.ParseURL(u.String())
 	if err != nil {
-		return nil, fmt.Errorf("--store %q: %w", rawURL, err)
+		return nil, fmt.Errorf("store URL %s: %w", Redacted(rawURL), err)
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
 	s := &Redis{rdb: redis.NewClient(opt), prefix: prefix, now: now, ClaimIdle: claimIdle, consumer: consumer}

@@ -365,7 +365,7 @@ func TestRedisClaimIdle(t *testing.T) {
 		}
 		// OpenRedis refuses it before connecting (no Redis needed).
 		raw := redisURL + "?claim_idle=" + url.QueryEscape(in)
-		want = fmt.Sprintf("--store %q: %s", raw, want)
+		want = fmt.Sprintf("store URL %q: %s", raw, want)
 		if s, err := store.OpenRedis(raw, nil); err == nil || err.Error() != want {
 			if s != nil {
 				s.Close()
@@ -385,5 +385,26 @@ func TestRedisClaimIdle(t *testing.T) {
 	defer d.Close()
 	if d.ClaimIdle != time.Minute {
 		t.Errorf("default ClaimIdle %v, want 1m", d.ClaimIdle)
+	}
+}
+
+// TestStoreURLErrorsHideThePassword: a Redis password in --store never
+// reaches an error (which goes to the log and the terminal).
+func TestStoreURLErrorsHideThePassword(t *testing.T) {
+	for _, raw := range []string{
+		"redis://user:s3cret@127.0.0.1:6379/0?claim_idle=bad",
+		"redis://:s3cret@127.0.0.1:6379/notanumber",
+		"redis://:s3cret@[::1",
+		"redis://user:s3cret@127.0.0.1:99999/0",
+		"mysql://root:s3cret@db/x",
+	} {
+		_, err := store.Open(raw, nil)
+		if err == nil {
+			t.Errorf("%s: opened", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
 	}
 }
