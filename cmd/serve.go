@@ -157,6 +157,7 @@ func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	store.LogRedisTo(b.log)
 	if b.st, err = store.Open(s.store, nil); err != nil {
 		return nil, fmt.Errorf("--store: %w", err)
 	}

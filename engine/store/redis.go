@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"sort"
@@ -512,3 +513,14 @@ func (s *Redis) Pending(ctx context.Context) (int, error) {
 
 // Close implements Store.
 func (s *Redis) Close() error { return s.rdb.Close() }
+
+// LogRedisTo sends the Redis client's own messages (a pool that cannot
+// dial, …) to log, instead of plain text on standard error, which would
+// break JSON logs. The client's logger is process-wide.
+func LogRedisTo(log *slog.Logger) { redis.SetLogger(redisLogger{log}) }
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Warn("redis client", "detail", fmt.Sprintf(format, v...))
+}
