@@ -46,6 +46,12 @@ func adminMux(eng *engine.Engine, reloader *rules.Reloader, st store.Store, m *m
 			http.Error(w, "rules not loaded", http.StatusServiceUnavailable)
 			return
 		}
+		if g, ok := st.(interface{ Degraded() (bool, error) }); ok {
+			if degraded, err := g.Degraded(); degraded {
+				http.Error(w, fmt.Sprintf("store degraded (answering from memory, spooling sends): %v", err), http.StatusServiceUnavailable)
+				return
+			}
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if _, err := st.Pending(ctx); err != nil { // a round trip to the store

@@ -199,6 +199,9 @@ func startBot(t *testing.T, env []string, args ...string) *bot {
 	if !slices.Contains(args, "--store") {
 		args = append(args, "--store", "bolt:"+filepath.Join(t.TempDir(), "wxbot.db"))
 	}
+	if !slices.Contains(args, "--spool") { // used with redis://; never in the source tree
+		args = append(args, "--spool", filepath.Join(t.TempDir(), "spool.db"))
+	}
 	// A port found free can be taken by another process before the bot binds
 	// it; then the bot exits at once and is started again on other ports.
 	for attempt := 0; ; attempt++ {

@@ -48,6 +48,7 @@ type serveFlags struct {
 	apiBase           string
 	tokenAPI          string
 	store             string
+	spool             string
 	pay               payFlags
 }
 
@@ -69,6 +70,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.StringVar(&s.apiBase, "api-base", wechat.DefaultAPIBase, "WeChat API root (tests point it at a fake)")
 	fs.StringVar(&s.tokenAPI, "token-api", wechat.TokenAPIStable, "stable (/cgi-bin/stable_token, safe with many replicas) or classic (/cgi-bin/token)")
 	fs.StringVar(&s.store, "store", "bolt:wxbot.db", "state (kefu outbox, kefu windows, cooldowns, payment claims): bolt:PATH embedded, or redis://HOST:PORT/DB shared by replicas, which then also share retries' answers and the access_token")
+	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it")
 	s.pay.register(fs)
 }
 
@@ -129,6 +131,8 @@ type server struct {
 
 	stopOutbox context.CancelFunc
 	outboxDone chan struct{}
+	guard      *store.Guard // in front of Redis; nil on bolt
+	stopGuard  func() // stops the guard's probes and drain, and waits
 	closed     bool
 }
 
@@ -160,6 +164,10 @@ func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
 	store.LogRedisTo(b.log)
 	if b.st, err = store.Open(s.store, nil); err != nil {
 		return nil, fmt.Errorf("--store: %w", err)
+	}
+	if err := b.guardShared(); err != nil {
+		b.st.Close()
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -246,6 +254,35 @@ func loadRulesForServe(env *cmdEnv, path string, loc *time.Location, log *slog.L
 	return loaded, nil
 }
 
+// guardShared puts a Redis store behind a Guard: a Redis that hangs or
+// refuses degrades the bot to memory and a local spool instead of holding
+// pushes past WeChat's 5 seconds or losing sends.
+func (b *server) guardShared() error {
+	r, ok := b.st.(*store.Redis)
+	if !ok {
+		return nil
+	}
+	spool, err := store.OpenBolt(b.s.spool, nil)
+	if err != nil {
+		return fmt.Errorf("--spool: %w", err)
+	}
+	b.guard = store.NewGuard(r, store.GuardOptions{Spool: spool, Logger: b.log,
+		OnChange: func(degraded bool) {
+			if b.m != nil {
+				b.m.StoreDegraded(degraded)
+			}
+		}})
+	b.st = b.guard
+	gctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	b.stopGuard = func() { cancel(); <-done }
+	go func() { b.guard.Run(gctx, 500*time.Millisecond); close(done) }()
+	if n, err := spool.Pending(context.Background()); err == nil && n > 0 {
+		b.log.Info("the local spool has sends from before the restart; they move to Redis when it answers", "spooled", n)
+	}
+	return nil
+}
+
 // wireMetricsAndDedup builds the metrics and, on Redis, the shared retry
 // cache; it returns the shared token cache (nil: in process).
 func (b *server) wireMetricsAndDedup() wechat.TokenCache {
@@ -255,17 +292,18 @@ func (b *server) wireMetricsAndDedup() wechat.TokenCache {
 		return metrics.ReloadStatus{OK: rs.LastReloadOK, LastOK: rs.LoadedAt, Hash: rs.Hash,
 			Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads, Failures: rs.ReloadFailures}
 	}, b.st.Pending)
-	r, ok := b.st.(*store.Redis)
-	if !ok {
+	if b.guard == nil {
 		if b.s.tokenAPI == wechat.TokenAPIClassic {
 			b.log.Info("--token-api classic keeps the token in this process: run one replica, or share a redis:// store")
 		}
 		return nil
 	}
 	// Replicas share retries' answers and the access_token.
+	r := b.guard.Primary().(*store.Redis)
 	b.callback.Dedup = &dedup.Fallback{
-		Shared: store.NewRedisDedup(r, dedup.DefaultTTL),
-		Local:  dedup.NewLocal(dedup.DefaultTTL, time.Now),
+		Shared:  store.NewRedisDedup(r, dedup.DefaultTTL),
+		Local:   dedup.NewLocal(dedup.DefaultTTL, time.Now),
+		Breaker: b.guard,
 		OnFallback: func(err error) {
 			b.m.DedupFallback()
 			b.log.Warn("Redis unreachable: retries are deduplicated in this process only", "err", err)
@@ -300,6 +338,9 @@ func (b *server) close() {
 		if n, err := b.st.Pending(context.Background()); err == nil && n > 0 {
 			b.log.Info("outbox sends kept for the next start", "pending", n)
 		}
+	}
+	if b.stopGuard != nil {
+		b.stopGuard()
 	}
 	if b.st != nil {
 		b.st.Close()

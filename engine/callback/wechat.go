@@ -222,7 +222,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	}
 	p, reply, outcome := h.dispatch(ev)
 	ct, out := h.encode(ps, &q, token, reply)
-	answer.Finish(ct, out)
+	answer.Finish(ct, out) // a shared store bounds this with its own short timeout
 	writeAnswer(w, ct, out)
 	if outcome == engine.DeadlinePassed {
 		h.obs.DeadlinePassed()

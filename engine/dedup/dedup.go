@@ -11,6 +11,7 @@ package dedup
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -229,20 +230,49 @@ func (f *inflight) Wait(ctx context.Context) (contentType string, body []byte, e
 	}
 }
 
-// Fallback uses Shared and, when it fails (Redis down), Local, so that
-// pushes keep being answered; OnFallback hears of each fallback (a warning
-// and a metric).
+// Fallback uses Shared and, when it fails or hangs (Redis down or stuck),
+// Local, so that pushes keep being answered within WeChat's 5 seconds;
+// OnFallback hears of each fallback (a warning and a metric).
 type Fallback struct {
-	Shared     Cache
-	Local      *Local
+	Shared Cache
+	Local  *Local
+	// Timeout bounds a claim on Shared (300 ms when 0).
+	Timeout time.Duration
+	// Breaker, when set, says when to skip Shared altogether (a store
+	// that failed recently) and hears how each claim went.
+	Breaker    Breaker
 	OnFallback func(err error)
 }
 
+// Breaker is a circuit breaker in front of a shared store
+// (store.Guard is one).
+type Breaker interface {
+	Allow() bool
+	Report(ctx context.Context, err error)
+}
+
+// errSkipped is a claim not tried on a store the breaker skips.
+var errSkipped = errors.New("shared dedup skipped: the store failed recently")
+
 // Claim implements Cache.
 func (f *Fallback) Claim(ctx context.Context, key string) (Answer, bool, error) {
-	a, first, err := f.Shared.Claim(ctx, key)
-	if err == nil {
-		return a, first, nil
+	err := errSkipped
+	if f.Breaker == nil || f.Breaker.Allow() {
+		timeout := f.Timeout
+		if timeout <= 0 {
+			timeout = 300 * time.Millisecond
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		var a Answer
+		var first bool
+		a, first, err = f.Shared.Claim(cctx, key)
+		cancel()
+		if f.Breaker != nil {
+			f.Breaker.Report(ctx, err)
+		}
+		if err == nil {
+			return a, first, nil
+		}
 	}
 	if f.OnFallback != nil {
 		f.OnFallback(err)

@@ -38,6 +38,7 @@ type Metrics struct {
 	windowClosed   prometheus.Counter
 	tokenRefreshes *prometheus.CounterVec
 	dedupFallbacks prometheus.Counter
+	storeDegraded  prometheus.Gauge
 
 	series, rules, actions sync.Map // resolved series, see pushSeries
 }
@@ -92,9 +93,11 @@ func New(version string, status func() ReloadStatus, pending func(context.Contex
 		Help: "access_token fetches, by result."}, []string{"result"})
 	m.dedupFallbacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "wxbot_dedup_fallbacks_total",
 		Help: "Pushes deduplicated in process because the shared store (Redis) was unreachable."})
+	m.storeDegraded = prometheus.NewGauge(prometheus.GaugeOpts{Name: "wxbot_store_degraded",
+		Help: "1 while the shared store (Redis) fails and is skipped: memory and the local spool stand in."})
 	for _, c := range []prometheus.Collector{m.pushes, m.pushLatency, m.refused, m.deadlines, m.retries,
 		m.ruleMatches, m.ruleErrors, m.actionRuns, m.actionFailures, m.actionLatency, m.deliveries,
-		m.deliveryFails, m.deadLetters, m.windowClosed, m.tokenRefreshes, m.dedupFallbacks} {
+		m.deliveryFails, m.deadLetters, m.windowClosed, m.tokenRefreshes, m.dedupFallbacks, m.storeDegraded} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())
@@ -244,3 +247,12 @@ func (m *Metrics) TokenRefreshed(err error) {
 
 // DedupFallback counts a push deduplicated in process for want of Redis.
 func (m *Metrics) DedupFallback() { m.dedupFallbacks.Inc() }
+
+// StoreDegraded sets wxbot_store_degraded.
+func (m *Metrics) StoreDegraded(degraded bool) {
+	v := 0.0
+	if degraded {
+		v = 1
+	}
+	m.storeDegraded.Set(v)
+}

@@ -116,6 +116,14 @@ func (s *Memory) OpenWindow(_ context.Context, openID string, quota int, until t
 	return nil
 }
 
+// knowsWindow reports whether the user has a window here.
+func (s *Memory) knowsWindow(openID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.windows[openID]
+	return ok
+}
+
 // TakeWindowSlot implements Store.
 func (s *Memory) TakeWindowSlot(_ context.Context, openID string, now time.Time) (bool, error) {
 	s.mu.Lock()

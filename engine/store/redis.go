@@ -83,6 +83,8 @@ func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
 		return nil, fmt.Errorf("store URL %s: %w", Redacted(rawURL), err)
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	// A caller's deadline (a push's budget, see Guard) cuts a call short.
+	opt.ContextTimeoutEnabled = true
 	s := &Redis{rdb: redis.NewClient(opt), prefix: prefix, now: now, ClaimIdle: claimIdle, consumer: consumer}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()

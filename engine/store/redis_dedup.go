@@ -23,11 +23,14 @@ type RedisDedup struct {
 	Stale time.Duration
 	// Poll is how often waiters look for the answer.
 	Poll time.Duration
+	// Timeout bounds each Redis call, so that a Redis that hangs costs a
+	// push at most this much per call.
+	Timeout time.Duration
 }
 
 // NewRedisDedup returns a Deduper on s keeping answers for ttl.
 func NewRedisDedup(s *Redis, ttl time.Duration) *RedisDedup {
-	return &RedisDedup{s: s, ttl: ttl, Stale: 8 * time.Second, Poll: 20 * time.Millisecond}
+	return &RedisDedup{s: s, ttl: ttl, Stale: 8 * time.Second, Poll: 20 * time.Millisecond, Timeout: 300 * time.Millisecond}
 }
 
 // claimScript: KEYS key; ARGV now ms, stale ms, ttl ms. Marks the push
@@ -61,7 +64,7 @@ func (a *redisAnswer) Finish(contentType string, body []byte) {
 	v := make([]byte, 0, len(contentType)+len(body)+3)
 	v = append(append(append(v, "a:"...), contentType...), '\n')
 	v = append(v, body...)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), a.d.Timeout)
 	defer cancel()
 	a.d.s.rdb.Set(ctx, a.key, v, a.d.ttl)
 }
@@ -71,7 +74,9 @@ func (a *redisAnswer) Wait(ctx context.Context) (string, []byte, error) {
 	t := time.NewTicker(a.d.Poll)
 	defer t.Stop()
 	for {
-		v, err := a.d.s.rdb.Get(ctx, a.key).Result()
+		gctx, cancel := context.WithTimeout(ctx, a.d.Timeout)
+		v, err := a.d.s.rdb.Get(gctx, a.key).Result()
+		cancel()
 		if err == nil && strings.HasPrefix(v, "a:") {
 			ct, body, _ := strings.Cut(v[2:], "\n")
 			return ct, []byte(body), nil

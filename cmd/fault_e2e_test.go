@@ -1,0 +1,230 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wxbot/wxbot/engine/wechat/wechattest"
+)
+
+// Proxy modes: forward bytes, hold them (a Redis that accepts connections
+// but stops answering), or close every connection (a Redis that refuses).
+const (
+	forward int32 = iota
+	hang
+	refuse
+)
+
+// faultProxy is a TCP proxy in front of the real Redis whose mode a test
+// switches.
+type faultProxy struct {
+	ln     net.Listener
+	target string
+	mode   atomic.Int32
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func newFaultProxy(t *testing.T, target string) *faultProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &faultProxy{ln: ln, target: target}
+	go p.accept()
+	t.Cleanup(func() { ln.Close(); p.closeAll() })
+	return p
+}
+
+func (p *faultProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *faultProxy) set(mode int32) {
+	p.mode.Store(mode)
+	if mode == refuse {
+		p.closeAll()
+	}
+}
+
+func (p *faultProxy) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *faultProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if p.mode.Load() == refuse {
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		go p.pipe(c, up)
+		go p.pipe(up, c)
+	}
+}
+
+// pipe copies src to dst, holding the bytes while the proxy hangs.
+func (p *faultProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for n > 0 && p.mode.Load() == hang {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				src.Close()
+			}
+			return
+		}
+	}
+}
+
+const faultRules = `version: 1
+rules:
+  - name: hello
+    on: text
+    text: hello
+    actions:
+      - reply: {text: "hello back"}
+  - name: cool
+    on: text
+    text: cool
+    cooldown: 1h
+    actions:
+      - reply: {text: "cool once"}
+  - name: order
+    on: text
+    text: order
+    actions:
+      - reply: {text: "order ${event.msg_id} received"}
+      - kefu: {text: "k ${event.msg_id}"}
+`
+
+// TestRedisThatHangsOrRefuses: with Redis hanging (accepting but not
+// answering) every kind of push is answered well inside WeChat's 5 s,
+// /readyz says 503, and the kefu sends accepted meanwhile are delivered
+// once after Redis is back; the same when Redis refuses connections.
+func TestRedisThatHangsOrRefuses(t *testing.T) {
+	rc := needRedis(t)
+	defer rc.Close()
+	prefix := fmt.Sprintf("wxbot-fault-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	defer func() {
+		ctx := context.Background()
+		if keys, _ := rc.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
+			rc.Del(ctx, keys...)
+		}
+	}()
+	proxy := newFaultProxy(t, "127.0.0.1:6379")
+	fake := wechattest.New("wxfault0000000001", "fault-secret")
+	defer fake.Close()
+	rulesPath := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(rulesPath, []byte(faultRules), 0o644)
+	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_APPID=wxfault0000000001", "WXBOT_SECRET=fault-secret",
+		"WXBOT_API_BASE=" + fake.URL, "WXBOT_TOKEN_API=classic"}
+	b := startBot(t, env, "--rules", rulesPath, "--store", "redis://"+proxy.addr()+"/0?prefix="+prefix)
+
+	msgID, from := 5000, "oFault"
+	push := func(text, want string) {
+		t.Helper()
+		msgID++
+		start := time.Now()
+		out, errOut, code := wxbot(t, env, "simulate", "--url", b.url, "--from", from, "--msg-id", fmt.Sprint(msgID), "text", text)
+		if took := time.Since(start); code != 0 || took > 3*time.Second || !strings.Contains(out, want) {
+			t.Errorf("push %q from %s: exit %d in %v (want well under 5 s)\n%s%s", text, from, code, took, out, errOut)
+		}
+	}
+	ready := func() int {
+		resp, err := e2eHTTP.Get(b.admin + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s\n%s", what, b.stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	delivered := func() int { return len(fake.Delivered("/cgi-bin/message/custom/send")) }
+
+	push("order", "order 5001 received")
+	until("the first kefu send", func() bool { return delivered() == 1 })
+
+	for _, mode := range []struct {
+		name string
+		mode int32
+	}{{"hang", hang}, {"refuse", refuse}} {
+		proxy.set(mode.mode)
+		from = "oFault-" + mode.name // a cooldown of its own
+		before := delivered()
+		push("hello", "hello back")
+		push("cool", "cool once")
+		push("order", "received")
+		push("order", "received")
+		if code := ready(); code != http.StatusServiceUnavailable {
+			t.Errorf("%s: /readyz %d, want 503", mode.name, code)
+		}
+		if !strings.Contains(metricsText(t, b), "wxbot_store_degraded 1") {
+			t.Errorf("%s: wxbot_store_degraded is not 1", mode.name)
+		}
+		proxy.set(forward)
+		until(mode.name+": /readyz 200 again", func() bool { return ready() == http.StatusOK })
+		until(mode.name+": the spooled sends delivered", func() bool { return delivered() == before+2 })
+		time.Sleep(time.Second) // a duplicate would show now
+		if n := delivered() - before; n != 2 {
+			t.Errorf("%s: %d sends delivered for 2 accepted", mode.name, n)
+		}
+	}
+	if !strings.Contains(b.stderr.String(), "degraded") || !strings.Contains(b.stderr.String(), "the store answers again") {
+		t.Errorf("no log line says when degradation started and ended")
+	}
+}
+
+func metricsText(t *testing.T, b *bot) string {
+	t.Helper()
+	resp, err := e2eHTTP.Get(b.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}

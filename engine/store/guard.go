@@ -1,0 +1,372 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wxbot/wxbot/engine/outbox"
+)
+
+// Guard stands in front of a shared store (Redis) so that a store that
+// hangs or refuses never holds a push past WeChat's 5 seconds and never
+// loses an accepted send.
+//
+// Every call gets a short timeout of its own. After a few failures in a
+// row the store is skipped for a while (the breaker opens: the bot is
+// degraded), then probed again. While degraded:
+//
+//   - cooldowns and kefu windows come from this process's memory (a
+//     replica-local best effort: another replica does not see them);
+//     windows opened meanwhile are written to the store when it answers
+//     again, so that the sends they allow are not refused then;
+//   - kefu and other outbox sends are spooled durably to a local bbolt
+//     file and moved to the store when it answers again: an accepted
+//     send is delivered once the store is back, never lost;
+//   - nothing is delivered (the outbox reads the store);
+//   - payment claims are not degraded: a payment whose claim fails is
+//     answered 500, and WeChat Pay delivers it again later;
+//   - dedup (engine/dedup.Fallback, with this Guard as its Breaker) keeps
+//     answers in process memory.
+//
+// Guard is a Store; Run drives the probes and the spool's drain.
+type Guard struct {
+	primary Store
+	local   *Memory
+	spool   *Bolt
+	o       GuardOptions
+
+	mu        sync.Mutex
+	fails     int
+	degraded  bool
+	openUntil time.Time
+	probing   bool
+	lastErr   error
+	windows   map[string]windowOpening // opened while degraded, to replay
+}
+
+type windowOpening struct {
+	quota int
+	until time.Time
+}
+
+// GuardOptions tunes a Guard; zero values are sensible.
+type GuardOptions struct {
+	// CallTimeout bounds each call on the push path (300 ms when 0).
+	CallTimeout time.Duration
+	// Failures in a row that open the breaker (3 when 0).
+	Failures int
+	// OpenFor is how long the store is skipped before a probe (5 s when 0).
+	OpenFor time.Duration
+	// Spool keeps sends accepted while the store fails (required).
+	Spool *Bolt
+	// OnChange hears when the bot becomes degraded and when it recovers
+	// (a metric).
+	OnChange func(degraded bool)
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// ErrDegraded is what a call returns while the store is skipped.
+var ErrDegraded = errors.New("store degraded: skipped until it answers again")
+
+// NewGuard guards primary.
+func NewGuard(primary Store, o GuardOptions) *Guard {
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 300 * time.Millisecond
+	}
+	if o.Failures <= 0 {
+		o.Failures = 3
+	}
+	if o.OpenFor <= 0 {
+		o.OpenFor = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Guard{primary: primary, local: NewMemory(o.Now), spool: o.Spool, o: o, windows: map[string]windowOpening{}}
+}
+
+// Primary is the guarded store.
+func (g *Guard) Primary() Store { return g.primary }
+
+// Degraded reports whether the store is being skipped, and why.
+func (g *Guard) Degraded() (bool, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.degraded, g.lastErr
+}
+
+// Allow reports whether to try the store now: it is healthy, or it has
+// been skipped long enough that this call may probe it (one at a time).
+// A caller that is allowed reports the outcome with Report.
+func (g *Guard) Allow() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.degraded {
+		return true
+	}
+	if g.probing || g.o.Now().Before(g.openUntil) {
+		return false
+	}
+	g.probing = true
+	return true
+}
+
+// Report records the outcome of an allowed call. A failure caused by the
+// caller giving up (ctx done) says nothing of the store.
+func (g *Guard) Report(ctx context.Context, err error) {
+	if err != nil && ctx.Err() != nil {
+		g.mu.Lock()
+		g.probing = false
+		g.mu.Unlock()
+		return
+	}
+	g.mu.Lock()
+	g.probing = false
+	if err == nil {
+		g.fails = 0
+		recovered := g.degraded
+		g.degraded = false
+		g.mu.Unlock()
+		if recovered {
+			g.o.Logger.Info("the store answers again; back to normal (spooled sends and windows are being moved to it)")
+			if g.o.OnChange != nil {
+				g.o.OnChange(false)
+			}
+		}
+		return
+	}
+	g.fails++
+	g.lastErr = err
+	started := false
+	if g.fails >= g.o.Failures || g.degraded {
+		g.openUntil = g.o.Now().Add(g.o.OpenFor)
+		started = !g.degraded
+		g.degraded = true
+	}
+	g.mu.Unlock()
+	if started {
+		g.o.Logger.Warn("the store fails; degraded: pushes are answered from memory and sends spooled locally until it answers",
+			"err", err, "retry_in", g.o.OpenFor)
+		if g.o.OnChange != nil {
+			g.o.OnChange(true)
+		}
+	}
+}
+
+// call runs f on the store with the call timeout, unless it is skipped.
+func (g *Guard) call(ctx context.Context, timeout time.Duration, f func(ctx context.Context) error) error {
+	if !g.Allow() {
+		return ErrDegraded
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := f(cctx)
+	g.Report(ctx, err)
+	return err
+}
+
+// TakeCooldown implements Store; degraded, from memory.
+func (g *Guard) TakeCooldown(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	var ok bool
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
+		ok, e = g.primary.TakeCooldown(c, key, ttl)
+		return e
+	})
+	if err == nil {
+		return ok, nil
+	}
+	return g.local.TakeCooldown(ctx, key, ttl)
+}
+
+// ClaimOnce implements Store; it is not degraded (see Guard).
+func (g *Guard) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	var ok bool
+	err := g.call(ctx, 2*time.Second, func(c context.Context) (e error) {
+		ok, e = g.primary.ClaimOnce(c, key, ttl)
+		return e
+	})
+	return ok, err
+}
+
+// OpenWindow implements Store; degraded, in memory, and written to the
+// store once it answers again.
+func (g *Guard) OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error {
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error {
+		return g.primary.OpenWindow(c, openID, quota, until)
+	})
+	if err == nil {
+		return nil
+	}
+	g.mu.Lock()
+	if w, ok := g.windows[openID]; !ok || until.After(w.until) {
+		g.windows[openID] = windowOpening{quota, until}
+	}
+	g.mu.Unlock()
+	return g.local.OpenWindow(ctx, openID, quota, until)
+}
+
+// TakeWindowSlot implements Store. Degraded, a window this process saw
+// decides; for another, nothing is certain, so the send is attempted
+// (WeChat decides, see engine.KefuWindows).
+func (g *Guard) TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error) {
+	var ok bool
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
+		ok, e = g.primary.TakeWindowSlot(c, openID, now)
+		return e
+	})
+	if err == nil {
+		return ok, nil
+	}
+	if g.local.knowsWindow(openID) {
+		return g.local.TakeWindowSlot(ctx, openID, now)
+	}
+	return true, nil
+}
+
+// CloseWindow implements Store.
+func (g *Guard) CloseWindow(ctx context.Context, openID string) error {
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.CloseWindow(c, openID) })
+	if err != nil {
+		return g.local.CloseWindow(ctx, openID)
+	}
+	return nil
+}
+
+// Enqueue implements Store: into the store, or, when it fails or is
+// skipped, into the local spool. Either way the sends are durable when it
+// returns nil.
+func (g *Guard) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.Enqueue(c, sends...) })
+	if err == nil {
+		return nil
+	}
+	if serr := g.spool.Enqueue(ctx, sends...); serr != nil {
+		return fmt.Errorf("the store failed (%v) and so did the local spool: %w", err, serr)
+	}
+	g.o.Logger.Info("store unavailable: sends spooled locally until it answers", "sends", len(sends), "err", err)
+	return nil
+}
+
+// Due implements Store: nothing is delivered while degraded.
+func (g *Guard) Due(ctx context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
+	var due []*outbox.Send
+	err := g.call(ctx, 2*time.Second, func(c context.Context) (e error) {
+		due, e = g.primary.Due(c, now, limit, skip)
+		return e
+	})
+	if errors.Is(err, ErrDegraded) {
+		return nil, nil
+	}
+	return due, err
+}
+
+// Done implements Store.
+func (g *Guard) Done(ctx context.Context, s *outbox.Send) error { return g.primary.Done(ctx, s) }
+
+// Retry implements Store.
+func (g *Guard) Retry(ctx context.Context, s *outbox.Send) error { return g.primary.Retry(ctx, s) }
+
+// Dead implements Store.
+func (g *Guard) Dead(ctx context.Context, s *outbox.Send, reason string) error {
+	return g.primary.Dead(ctx, s, reason)
+}
+
+// DeadLetters implements Store.
+func (g *Guard) DeadLetters(ctx context.Context, limit int) ([]outbox.DeadLetter, error) {
+	return g.primary.DeadLetters(ctx, limit)
+}
+
+// Pending implements Store: the store's pending sends and the spool's.
+func (g *Guard) Pending(ctx context.Context) (int, error) {
+	spooled, err := g.spool.Pending(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = g.call(ctx, 2*time.Second, func(c context.Context) (e error) {
+		n, e = g.primary.Pending(c)
+		return e
+	})
+	return n + spooled, err
+}
+
+// Close implements Store.
+func (g *Guard) Close() error {
+	return errors.Join(g.primary.Close(), g.spool.Close())
+}
+
+// Run probes a skipped store and, while it answers, moves what was kept
+// aside to it: the windows opened and the sends spooled while degraded.
+// It returns when ctx is done.
+func (g *Guard) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if degraded, _ := g.Degraded(); degraded {
+			g.call(ctx, g.o.CallTimeout, func(c context.Context) error { _, err := g.primary.Pending(c); return err })
+			continue
+		}
+		g.replayWindows(ctx)
+		g.drainSpool(ctx)
+	}
+}
+
+// replayWindows writes the windows opened while degraded to the store.
+func (g *Guard) replayWindows(ctx context.Context) {
+	g.mu.Lock()
+	pending := g.windows
+	g.windows = map[string]windowOpening{}
+	g.mu.Unlock()
+	for id, w := range pending {
+		err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.OpenWindow(c, id, w.quota, w.until) })
+		if err != nil { // keep it for the next round
+			g.mu.Lock()
+			if _, newer := g.windows[id]; !newer {
+				g.windows[id] = w
+			}
+			g.mu.Unlock()
+		}
+	}
+}
+
+// drainSpool moves spooled sends to the store. A send's ID makes the move
+// idempotent: one moved twice (a crash between the store's Enqueue and the
+// spool's Done) is enqueued once.
+func (g *Guard) drainSpool(ctx context.Context) {
+	everything := time.Unix(1<<40, 0) // delayed sends too: they keep their NotBefore
+	for ctx.Err() == nil {
+		batch, err := g.spool.Due(ctx, everything, 100, nil)
+		if err != nil || len(batch) == 0 {
+			if err != nil {
+				g.o.Logger.Error("reading the local spool failed; its sends wait", "err", err)
+			}
+			return
+		}
+		for _, s := range batch {
+			moved := *s
+			moved.Seq = 0
+			err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.Enqueue(c, &moved) })
+			if err != nil {
+				return // the store failed again: the rest waits
+			}
+			if err := g.spool.Done(ctx, s); err != nil {
+				g.o.Logger.Error("a spooled send moved to the store but could not be removed from the spool", "id", s.ID, "err", err)
+				return
+			}
+		}
+		g.o.Logger.Info("spooled sends moved to the store", "sends", len(batch))
+	}
+}

@@ -1,0 +1,164 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
+)
+
+// flaky is a memory store that fails every call while down is set.
+type flaky struct {
+	*store.Memory
+	down  atomic.Bool
+	calls atomic.Int32
+}
+
+var errDown = errors.New("connection refused")
+
+func (f *flaky) fail() error {
+	f.calls.Add(1)
+	if f.down.Load() {
+		return errDown
+	}
+	return nil
+}
+
+func (f *flaky) TakeCooldown(ctx context.Context, k string, ttl time.Duration) (bool, error) {
+	if err := f.fail(); err != nil {
+		return false, err
+	}
+	return f.Memory.TakeCooldown(ctx, k, ttl)
+}
+
+func (f *flaky) OpenWindow(ctx context.Context, id string, q int, until time.Time) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Memory.OpenWindow(ctx, id, q, until)
+}
+
+func (f *flaky) TakeWindowSlot(ctx context.Context, id string, now time.Time) (bool, error) {
+	if err := f.fail(); err != nil {
+		return false, err
+	}
+	return f.Memory.TakeWindowSlot(ctx, id, now)
+}
+
+func (f *flaky) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Memory.Enqueue(ctx, sends...)
+}
+
+func (f *flaky) Pending(ctx context.Context) (int, error) {
+	if err := f.fail(); err != nil {
+		return 0, err
+	}
+	return f.Memory.Pending(ctx)
+}
+
+// TestGuardDegradesAndRecovers: three failures in a row open the breaker
+// (the store is skipped, memory and the spool stand in); after OpenFor a
+// probe that succeeds closes it, and what was kept aside moves to the store.
+func TestGuardDegradesAndRecovers(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	primary := &flaky{Memory: store.NewMemory(clock)}
+	spool, err := store.OpenBolt(filepath.Join(t.TempDir(), "spool.db"), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []bool
+	g := store.NewGuard(primary, store.GuardOptions{Spool: spool, Now: clock, OnChange: func(d bool) { changes = append(changes, d) }})
+	defer g.Close()
+	ctx := context.Background()
+
+	primary.down.Store(true)
+	for _, k := range []string{"a", "b", "c"} {
+		if ok, err := g.TakeCooldown(ctx, k, time.Hour); !ok || err != nil {
+			t.Fatalf("cooldown %s while the store fails: %v %v; want it taken in memory", k, ok, err)
+		}
+	}
+	if ok, _ := g.TakeCooldown(ctx, "a", time.Hour); ok {
+		t.Fatal("memory did not keep the cooldown")
+	}
+	if d, _ := g.Degraded(); !d || len(changes) != 1 || !changes[0] {
+		t.Fatalf("degraded %v, changes %v after failures", d, changes)
+	}
+	calls := primary.calls.Load()
+	g.OpenWindow(ctx, "oU", 5, now.Add(48*time.Hour))
+	if err := g.Enqueue(ctx, &outbox.Send{ID: "s1", Kind: outbox.KindKefu, OrderKey: "oU"}); err != nil {
+		t.Fatalf("enqueue while degraded: %v", err)
+	}
+	if due, err := g.Due(ctx, now, 10, nil); len(due) != 0 || err != nil {
+		t.Errorf("due while degraded: %v %v; want nothing, quietly", due, err)
+	}
+	if primary.calls.Load() != calls {
+		t.Errorf("the store was called %d times while skipped", primary.calls.Load()-calls)
+	}
+	if n, _ := spool.Pending(ctx); n != 1 {
+		t.Errorf("%d sends spooled, want 1", n)
+	}
+
+	// Back: after OpenFor, the run loop's probe closes the breaker, then
+	// replays the window and drains the spool.
+	primary.down.Store(false)
+	now = now.Add(6 * time.Second)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { g.Run(rctx, 5*time.Millisecond); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, _ := primary.Memory.Pending(ctx)
+		if d, _ := g.Degraded(); !d && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not recovered: pending %d", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n, _ := spool.Pending(ctx); n != 0 {
+		t.Errorf("%d sends left in the spool", n)
+	}
+	if ok, _ := primary.Memory.TakeWindowSlot(ctx, "oU", now); !ok {
+		t.Error("the window opened while degraded was not written to the store")
+	}
+	if len(changes) != 2 || changes[1] {
+		t.Errorf("changes %v, want degraded then recovered", changes)
+	}
+}
+
+// TestGuardTimesOutAHangingStore: a call that hangs is cut at CallTimeout.
+func TestGuardTimesOutAHangingStore(t *testing.T) {
+	spool, err := store.OpenBolt(filepath.Join(t.TempDir(), "spool.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := store.NewGuard(hanging{store.NewMemory(nil)}, store.GuardOptions{Spool: spool, CallTimeout: 50 * time.Millisecond})
+	defer g.Close()
+	start := time.Now()
+	if ok, err := g.TakeCooldown(context.Background(), "k", time.Minute); !ok || err != nil {
+		t.Errorf("%v %v", ok, err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("a hanging store held the call %v", took)
+	}
+}
+
+// hanging is a store whose cooldowns wait until the caller gives up.
+type hanging struct{ *store.Memory }
+
+func (hanging) TakeCooldown(ctx context.Context, _ string, _ time.Duration) (bool, error) {
+	<-ctx.Done()
+	return false, ctx.Err()
+}
