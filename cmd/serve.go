@@ -132,7 +132,7 @@ type server struct {
 	stopOutbox context.CancelFunc
 	outboxDone chan struct{}
 	guard      *store.Guard // in front of Redis; nil on bolt
-	stopGuard  func() // stops the guard's probes and drain, and waits
+	stopGuard  func()       // stops the guard's probes and drain, and waits
 	closed     bool
 }
 
