@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,4 +228,58 @@ func metricsText(t *testing.T, b *bot) string {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return string(body)
+}
+
+// TestRetryAfterRestartRunsNothing: a push answered just before a deploy
+// (SIGTERM) and retried by WeChat after the restart gets the first reply's
+// bytes, runs no rule again (a random reply stays the same) and sends its
+// kefu message once.
+func TestRetryAfterRestartRunsNothing(t *testing.T) {
+	fake := wechattest.New("wxrestart00000001", "restart-secret")
+	defer fake.Close()
+	dir := t.TempDir()
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rulesPath, []byte(`version: 1
+rules:
+  - name: lucky
+    on: text
+    actions:
+      - reply: {text: ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]}
+      - kefu: {text: "thanks"}
+`), 0o644)
+	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_APPID=wxrestart00000001", "WXBOT_SECRET=restart-secret",
+		"WXBOT_API_BASE=" + fake.URL}
+	args := []string{"--rules", rulesPath, "--store", "bolt:" + filepath.Join(dir, "wxbot.db")}
+	push := func(b *bot) string {
+		out, errOut, code := wxbot(t, env, "simulate", "--url", b.url, "--from", "oDeploy", "--msg-id", "777000111", "text", "hi")
+		if code != 0 {
+			t.Fatalf("simulate: %s", errOut)
+		}
+		return out
+	}
+	b := startBot(t, env, args...)
+	first := push(b)
+	deadline := time.Now().Add(15 * time.Second)
+	for len(fake.Delivered("/cgi-bin/message/custom/send")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the kefu send was not delivered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	b.waitExit(t)
+
+	b = startBot(t, env, args...)
+	for i := 0; i < 3; i++ { // WeChat's retries
+		if again := push(b); again != first {
+			t.Fatalf("the retry after the restart got\n%s\nnot the first reply\n%s", again, first)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // a second send would show now
+	if n := len(fake.Delivered("/cgi-bin/message/custom/send")); n != 1 {
+		t.Errorf("%d kefu sends for one push and its retries, want 1", n)
+	}
+	if !strings.Contains(b.stderr.String(), "answers kept for WeChat's retries") {
+		t.Error("the restarted bot did not say it kept answers")
+	}
 }

@@ -292,6 +292,9 @@ func (b *server) wireMetricsAndDedup() wechat.TokenCache {
 		return metrics.ReloadStatus{OK: rs.LastReloadOK, LastOK: rs.LoadedAt, Hash: rs.Hash,
 			Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads, Failures: rs.ReloadFailures}
 	}, b.st.Pending)
+	if bs, ok := b.st.(*store.Bolt); ok {
+		b.callback.Dedup = b.dedupOnBolt(bs)
+	}
 	if b.guard == nil {
 		if b.s.tokenAPI == wechat.TokenAPIClassic {
 			b.log.Info("--token-api classic keeps the token in this process: run one replica, or share a redis:// store")
@@ -310,6 +313,23 @@ func (b *server) wireMetricsAndDedup() wechat.TokenCache {
 		},
 	}
 	return r.TokenCache(b.s.proto.appID)
+}
+
+// dedupOnBolt is the retry cache of a bot on the embedded store: in
+// memory, with every answer also kept in the file, so that a retry
+// reaching the bot after a restart is answered with the first reply's
+// bytes and runs nothing.
+func (b *server) dedupOnBolt(bs *store.Bolt) *dedup.Local {
+	local := dedup.NewLocal(dedup.DefaultTTL, time.Now)
+	n := 0
+	if err := bs.SavedAnswers(time.Now(), func(key, ct string, body []byte) { local.Preload(key, ct, body); n++ }); err != nil {
+		b.log.Warn("reading the answers kept for retries failed; retries of pushes from before the restart run their rules again", "err", err)
+	}
+	if n > 0 {
+		b.log.Info("answers kept for WeChat's retries of pushes from before the restart", "answers", n)
+	}
+	local.Persist = bs.SaveAnswer
+	return local
 }
 
 // startOutbox delivers sends until close; sends from before a restart go

@@ -40,6 +40,20 @@ type Local struct {
 	// EarlyRotations counts generations dropped before their TTL because
 	// the cap was reached (load beyond what the TTL can hold).
 	EarlyRotations atomic.Uint64
+	// Persist, when set, hears every finished answer with how long it must
+	// be kept, so that a store can keep it across a restart (see Preload).
+	Persist func(key, contentType string, body []byte, until time.Time)
+}
+
+// Preload files an answer kept from before a restart: a retry of that
+// push gets its bytes and runs nothing.
+func (d *Local) Preload(key, contentType string, body []byte) {
+	a, first := d.claimAnswer(key)
+	if first {
+		f := a.(*inflight)
+		f.key = "" // already kept: not persisted again
+		f.Finish(contentType, body)
+	}
 }
 
 // DefaultEntries bounds the answers kept for retries (about 10 MiB):
@@ -93,6 +107,9 @@ type inflight struct {
 	ct       string
 	shard    *dedupShard
 	h, check uint64
+	key      string                                             // for persist; "" when not persisted
+	persist  func(key, ct string, body []byte, until time.Time) // Local.Persist
+	until    time.Time                                          // how long a persisted answer is kept
 }
 
 // finishedAnswer is a settled answer handed to a retry.
@@ -169,6 +186,9 @@ func (d *Local) claimAnswer(key string) (Answer, bool) {
 		}
 	}
 	f := &inflight{shard: sh, h: h, check: check}
+	if d.Persist != nil {
+		f.key, f.persist, f.until = key, d.Persist, now.Add(d.ttl)
+	}
 	sh.inflight[h] = f
 	return f, true
 }
@@ -190,6 +210,9 @@ func (f *inflight) Finish(contentType string, body []byte) {
 	sh := f.shard
 	if sh == nil {
 		return
+	}
+	if f.persist != nil && f.key != "" {
+		f.persist(f.key, contentType, body, f.until)
 	}
 	ct := byte(0)
 	for i, c := range contentTypes {

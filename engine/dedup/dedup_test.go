@@ -73,3 +73,40 @@ func TestDedupKeepsFinishedAnswersAndCaps(t *testing.T) {
 		t.Errorf("%d answers kept, cap %d", n, DefaultEntries)
 	}
 }
+
+// TestLocalPersistAndPreload: a finished answer is handed to Persist with
+// its key and end; preloaded into a new Local (after a restart), a retry of
+// the push gets the same bytes and is not first.
+func TestLocalPersistAndPreload(t *testing.T) {
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	d := NewLocal(30*time.Second, clock)
+	type kept struct {
+		key, ct, body string
+		until         time.Time
+	}
+	var got []kept
+	d.Persist = func(key, ct string, body []byte, until time.Time) {
+		got = append(got, kept{key, ct, string(body), until})
+	}
+	a, _ := d.claimAnswer("gh/m/1")
+	a.Finish("application/xml; charset=utf-8", []byte("<xml>hi</xml>"))
+	if len(got) != 1 || got[0] != (kept{"gh/m/1", "application/xml; charset=utf-8", "<xml>hi</xml>", now.Add(30 * time.Second)}) {
+		t.Fatalf("persisted %+v", got)
+	}
+
+	restarted := NewLocal(30*time.Second, clock)
+	restarted.Persist = d.Persist
+	restarted.Preload("gh/m/1", "application/xml; charset=utf-8", []byte("<xml>hi</xml>"))
+	r, first := restarted.claimAnswer("gh/m/1")
+	if first {
+		t.Fatal("a preloaded push ran again")
+	}
+	ct, body, _ := r.Wait(context.Background())
+	if ct != "application/xml; charset=utf-8" || string(body) != "<xml>hi</xml>" {
+		t.Errorf("retry got %q %q", ct, body)
+	}
+	if len(got) != 1 {
+		t.Errorf("a preloaded answer was persisted again: %+v", got)
+	}
+}

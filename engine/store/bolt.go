@@ -27,6 +27,7 @@ var (
 	bWindows   = []byte("windows")   // openid → window
 	bCooldowns = []byte("cooldowns") // key → end, unix nanoseconds
 	bOnce      = []byte("once")      // key → end, unix nanoseconds
+	bAnswers   = []byte("answers")   // end (ms) + push key → answer, for retries after a restart
 )
 
 // Send ID states, kept so that a send enqueued again (a WeChat retry after a
@@ -57,6 +58,7 @@ type Bolt struct {
 	cooldowns map[string]time.Time
 	dirtyW    map[string]bool
 	dirtyC    map[string]bool
+	answers   []savedAnswer // to write behind (see SaveAnswer)
 
 	stop    chan struct{}
 	flushed chan struct{}
@@ -122,7 +124,7 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 	s := &Bolt{db: db, path: path, now: now, windows: map[uint64]window{}, seed: maphash.MakeSeed(), cooldowns: map[string]time.Time{},
 		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{})}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce} {
+		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce, bAnswers} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -303,10 +305,12 @@ func (s *Bolt) flushLoop() {
 
 func (s *Bolt) flush() {
 	s.mu.Lock()
-	if len(s.dirtyW) == 0 && len(s.dirtyC) == 0 {
+	if len(s.dirtyW) == 0 && len(s.dirtyC) == 0 && len(s.answers) == 0 {
 		s.mu.Unlock()
 		return
 	}
+	answers := s.answers
+	s.answers = nil
 	ws := make(map[string][]byte, len(s.dirtyW))
 	for k := range s.dirtyW {
 		h := s.hash(k)
@@ -332,6 +336,7 @@ func (s *Bolt) flush() {
 		for k, v := range cs {
 			tx.Bucket(bCooldowns).Put([]byte(k), v)
 		}
+		writeAnswers(tx, answers, s.now())
 		return nil
 	})
 }

@@ -387,3 +387,31 @@ func bigPgids(b []byte, page int) []byte {
 	}
 	return b
 }
+
+// TestBoltKeepsAnswersAcrossARestart: answers saved before Close are read
+// back after a reopen until they expire, and expired ones are dropped.
+func TestBoltKeepsAnswersAcrossARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wxbot.db")
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	s, err := store.OpenBolt(path, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SaveAnswer("gh/m/1", "application/xml; charset=utf-8", []byte("<xml>one</xml>"), now.Add(30*time.Second))
+	s.SaveAnswer("gh/m/2", "text/plain; charset=utf-8", []byte("success"), now.Add(10*time.Second))
+	if err := s.Close(); err != nil { // SIGTERM: the close flushes them
+		t.Fatal(err)
+	}
+	now = now.Add(20 * time.Second) // the second has expired
+	s, err = store.OpenBolt(path, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got []string
+	s.SavedAnswers(now, func(key, ct string, body []byte) { got = append(got, key+" "+ct+" "+string(body)) })
+	if want := "[gh/m/1 application/xml; charset=utf-8 <xml>one</xml>]"; fmt.Sprint(got) != want {
+		t.Errorf("answers %v, want %s", got, want)
+	}
+}
