@@ -157,3 +157,33 @@ func TestRepliesNobodySeesAreDropped(t *testing.T) {
 		t.Errorf("%d late replies", late.Load())
 	}
 }
+
+// windowRecorder records the kefu windows the engine opens.
+type windowRecorder struct {
+	*store.Memory
+	opened []time.Time
+}
+
+func (w *windowRecorder) OpenWindow(ctx context.Context, id string, q int, until time.Time) error {
+	w.opened = append(w.opened, until)
+	return w.Memory.OpenWindow(ctx, id, q, until)
+}
+
+// TestKefuWindowRunsFromThePushTime: a window runs from the push's
+// CreateTime, so the same push seen twice (a retry after a restart, a
+// replay) opens the very same window, not a later one.
+func TestKefuWindowRunsFromThePushTime(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	rec := &windowRecorder{Memory: store.NewMemory(func() time.Time { return now })}
+	e := New(Options{Now: func() time.Time { return now }, State: rec})
+	defer e.Close(context.Background())
+	sent := now.Add(-10 * time.Second)
+	for i := 0; i < 2; i++ {
+		e.Dispatch(&Event{Type: "text", From: "oU", Time: sent})
+		now = now.Add(time.Minute)
+	}
+	want := sent.Add(48 * time.Hour)
+	if len(rec.opened) != 2 || !rec.opened[0].Equal(want) || !rec.opened[1].Equal(want) {
+		t.Errorf("windows opened until %v, want %v twice", rec.opened, want)
+	}
+}

@@ -193,13 +193,19 @@ func (e *Engine) Dispatch(ev *Event) *Push {
 }
 
 // openKefuWindow records the kefu window the event opens, before any rule
-// runs, so that the rules' own kefu sends find it.
+// runs, so that the rules' own kefu sends find it. The window runs from
+// the push's CreateTime, not from now, so that the same push seen again (a
+// retry, a replay) opens the very same window: no second opening.
 func (e *Engine) openKefuWindow(ev *Event) {
 	quota, validity := KefuWindowFor(ev)
 	if quota == 0 || ev.From == "" {
 		return
 	}
-	if err := e.state.OpenWindow(e.ctx, ev.From, quota, e.now().Add(validity)); err != nil {
+	start := e.now()
+	if !ev.Time.IsZero() && ev.Time.Before(start) {
+		start = ev.Time
+	}
+	if err := e.state.OpenWindow(e.ctx, ev.From, quota, start.Add(validity)); err != nil {
 		e.log.Warn("recording the kefu window failed; later kefu sends to this user may be refused", "err", err)
 	}
 }

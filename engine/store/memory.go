@@ -39,12 +39,12 @@ type memWindow struct {
 
 // MergeWindow applies an opening to a user's window. WeChat does not say
 // how openings combine for Official Accounts; this keeps whichever lasts
-// longer, and lets a new opening replace a used-up or ended window, so
-// that a menu click after five sends still grants its three. The count is
-// an estimate for metrics, lint and explain: sends are refused without an
-// API call only once the window's time is over (see engine.KefuWindows).
+// longer, and an ended window gives way to any opening. The same opening
+// applied twice (a retried push) changes nothing. The count is an estimate
+// for metrics, lint and explain: sends are refused without an API call
+// only once the window's time is over (see engine.KefuWindows).
 func MergeWindow(left int, until time.Time, quota int, newUntil, now time.Time) (int, time.Time) {
-	if !now.Before(until) || left <= 0 || newUntil.After(until) {
+	if !now.Before(until) || newUntil.After(until) {
 		return quota, newUntil
 	}
 	return left, until

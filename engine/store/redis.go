@@ -157,7 +157,7 @@ var openWindow = redis.NewScript(`
 local left = tonumber(redis.call('HGET', KEYS[1], 'left') or '0')
 local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
 local quota, nu, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-if now >= u or left <= 0 or nu > u then
+if now >= u or nu > u then
   redis.call('HSET', KEYS[1], 'left', quota, 'until', nu)
   redis.call('PEXPIRE', KEYS[1], nu - now + 60000)
 end
