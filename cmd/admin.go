@@ -64,14 +64,28 @@ func adminMux(eng *engine.Engine, reloader *rules.Reloader, st store.Store, m *m
 		writeJSON(w, http.StatusOK, rulesReport(eng, reloader))
 	})
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
-		status := http.StatusOK
-		if err := reloader.Reload(r.Context(), "POST /reload", true); err != nil {
-			status = http.StatusUnprocessableEntity
+		// The reload never depends on this request: a client that hangs up
+		// must not fail a reload of good rules.
+		done := make(chan error, 1)
+		go func() { done <- reloader.Reload(context.Background(), "POST /reload", true) }()
+		select {
+		case err := <-done:
+			status := http.StatusOK
+			if err != nil {
+				status = http.StatusUnprocessableEntity
+			}
+			writeJSON(w, status, rulesReport(eng, reloader))
+		case <-time.After(reloadAnswerWait):
+			writeJSON(w, http.StatusAccepted, map[string]string{"status": "reloading",
+				"watch": "GET /rules: last_reload_at, last_reload_ok and last_error tell how it ended"})
 		}
-		writeJSON(w, status, rulesReport(eng, reloader))
 	})
 	return mux
 }
+
+// reloadAnswerWait is how long POST /reload waits for the reload before it
+// answers 202.
+var reloadAnswerWait = 10 * time.Second
 
 // ruleReport is one rule in GET /rules.
 type ruleReport struct {

@@ -49,6 +49,8 @@ type serveFlags struct {
 	tokenAPI          string
 	store             string
 	spool             string
+	rulesMaxBytes     int64
+	rulesMaxCount     int
 	pay               payFlags
 }
 
@@ -70,6 +72,8 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.StringVar(&s.apiBase, "api-base", wechat.DefaultAPIBase, "WeChat API root (tests point it at a fake)")
 	fs.StringVar(&s.tokenAPI, "token-api", wechat.TokenAPIStable, "stable (/cgi-bin/stable_token, safe with many replicas) or classic (/cgi-bin/token)")
 	fs.StringVar(&s.store, "store", "bolt:wxbot.db", "state (kefu outbox, kefu windows, cooldowns, payment claims): bolt:PATH embedded, or redis://HOST:PORT/DB shared by replicas, which then also share retries' answers and the access_token")
+	fs.Int64Var(&s.rulesMaxBytes, "rules-max-bytes", rules.DefaultLimits.MaxBytes, "refuse rules files over this many bytes in all")
+	fs.IntVar(&s.rulesMaxCount, "rules-max-count", rules.DefaultLimits.MaxRules, "refuse rules with more rules than this")
 	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it")
 	s.pay.register(fs)
 }
@@ -114,6 +118,10 @@ func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
 	if s.requireEncryption && s.proto.aesKey == "" {
 		return nil, usagef("--require-encryption needs --aes-key")
 	}
+	if s.rulesMaxBytes <= 0 || s.rulesMaxCount <= 0 {
+		return nil, usagef("--rules-max-bytes and --rules-max-count must be positive")
+	}
+	rules.DefaultLimits = rules.Limits{MaxBytes: s.rulesMaxBytes, MaxRules: s.rulesMaxCount}
 	return s, nil
 }
 
@@ -438,7 +446,8 @@ func (b *server) listen() ([]*http.Server, <-chan error, error) {
 		srv.Close()
 		return nil, nil, fmt.Errorf("--admin-listen %s: %w", b.s.adminListen, err)
 	}
-	admin := &http.Server{Handler: adminMux(b.eng, b.reloader, b.st, b.m), ReadHeaderTimeout: 5 * time.Second}
+	admin := &http.Server{Handler: adminMux(b.eng, b.reloader, b.st, b.m), ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute} // profiles take 30 s
 	go func() { errc <- admin.Serve(aln) }()
 	b.log.Info("admin listening", "addr", aln.Addr().String())
 	return []*http.Server{srv, admin}, errc, nil

@@ -38,17 +38,35 @@ type Loaded struct {
 	Tests []TestCase
 }
 
-// Load reads rules from path: a file, or a directory whose *.yaml files are
-// merged in name order. On any error it returns *Error listing all of them.
-func Load(path string) (*Loaded, error) {
+// Limits cap what a rules file may cost: a file that big, or with that
+// many rules, is refused with a clear error rather than parsed. The
+// defaults fit 100,000 rules.
+type Limits struct {
+	MaxBytes int64 // all the rules files together
+	MaxRules int
+}
+
+// DefaultLimits apply to every load; cmd sets them from its flags.
+var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxRules: 100_000}
+
+// source is the rules as read from disk, before parsing.
+type source struct {
+	files []string
+	data  [][]byte
+	hash  string
+}
+
+// readRules reads the rules files under path and hashes them: what a
+// reload compares before it parses anything.
+func readRules(path string) (*source, error) {
 	files, err := ruleFiles(path)
 	if err != nil {
 		return nil, err
 	}
-	l := newLoader()
+	src := &source{}
 	h := sha256.New()
 	dir := len(files) > 1 || files[0] != path
-	var read []string
+	var total int64
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -57,21 +75,52 @@ func Load(path string) (*Loaded, error) {
 		if dir && isMenuFile(data) {
 			continue // the menu.yaml that `wxbot menu push` reads lives beside the rules
 		}
+		if total += int64(len(data)); DefaultLimits.MaxBytes > 0 && total > DefaultLimits.MaxBytes {
+			return nil, fmt.Errorf("rules: %s: over %d MiB of rules (the limit, --rules-max-bytes): split the file or raise the limit",
+				f, DefaultLimits.MaxBytes>>20)
+		}
 		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(f), len(data))
 		h.Write(data)
-		l.parse(f, data)
-		read = append(read, f)
+		src.files, src.data = append(src.files, f), append(src.data, data)
 	}
-	if len(read) == 0 {
+	if len(src.files) == 0 {
 		return nil, fmt.Errorf("rules: %s has no rules file, only menus (a rules file has `version: 1` and `rules:`)", path)
 	}
-	return l.finish(path, read, hex.EncodeToString(h.Sum(nil))[:16])
+	src.hash = hex.EncodeToString(h.Sum(nil))[:16]
+	return src, nil
+}
+
+// Hash is the hash the rules at path would load with, read but not
+// parsed: the change poll compares it with the running rules'.
+func Hash(path string) (string, error) {
+	src, err := readRules(path)
+	if err != nil {
+		return "", err
+	}
+	return src.hash, nil
+}
+
+// Load reads rules from path: a file, or a directory whose *.yaml files are
+// merged in name order. On any error it returns *Error listing all of them.
+func Load(path string) (*Loaded, error) {
+	src, err := readRules(path)
+	if err != nil {
+		return nil, err
+	}
+	l := newLoader()
+	for i, f := range src.files {
+		l.parse(f, src.data[i])
+	}
+	return l.finish(path, src.files, src.hash)
 }
 
 // isMenuFile reports whether a YAML file is a custom menu (top-level
 // `button:`, no `rules:`), which a rules directory may hold beside the
 // rules. Only the top-level keys are looked at.
 func isMenuFile(data []byte) bool {
+	if !bytes.HasPrefix(data, []byte("button:")) && !bytes.Contains(data, []byte("\nbutton:")) {
+		return false // no need to parse a rules file to know
+	}
 	var doc yaml.Node
 	if yaml.Unmarshal(data, &doc) != nil || doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return false // not for us to judge: the loader reports it
@@ -538,6 +587,10 @@ func (l *loader) parseActions(label string, on []string, n *yaml.Node) []engine.
 }
 
 func (l *loader) finish(source string, files []string, hash string) (*Loaded, error) {
+	if max := DefaultLimits.MaxRules; max > 0 && len(l.rules) > max {
+		l.errAtPos(engine.Pos{File: files[0], Line: 1, Col: 1},
+			fmt.Sprintf("%d rules, over the limit of %d (--rules-max-count): raise the limit, or merge rules (a list of keywords under one rule)", len(l.rules), max))
+	}
 	for _, ref := range l.activeRefs {
 		if _, ok := l.windows[ref.name]; !ok {
 			l.errAtPos(ref.pos, fmt.Sprintf("%s: unknown window %q (%s)", ref.msg, ref.name, l.knownWindows()))

@@ -31,9 +31,9 @@ type Reloader struct {
 	// ConfigMap swap) into one reload.
 	Debounce time.Duration
 	// Poll is the interval of the poll that backs the watcher up (network
-	// file systems, lost watches); 0 disables it. Each poll loads the rules
-	// in full (reads, parses and compiles them) and compares their hash
-	// with the running rules'; only their tests are left until they differ.
+	// file systems, lost watches); 0 disables it. Each poll reads and
+	// hashes the files and compares with the running rules' hash; only a
+	// change is parsed, compiled and tested.
 	Poll time.Duration
 
 	mu     sync.Mutex // serializes reloads
@@ -103,6 +103,12 @@ func (r *Reloader) Reload(ctx context.Context, reason string, force bool) error 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := time.Now()
+	if !force { // the bytes first: parsing and compiling a big file costs a CPU-second
+		if h, err := Hash(r.path); err == nil && h == r.eng.Rules().Hash {
+			r.backInStep(reason)
+			return ErrUnchanged
+		}
+	}
 	l, err := Load(r.path)
 	if err == nil && !force && l.Set.Hash == r.eng.Rules().Hash {
 		r.backInStep(reason)
@@ -208,7 +214,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 	// watch was in place raised no event: compare the rules on disk with
 	// the running ones once now, or that change waits for the poll (with
 	// the poll off, for the next change).
-	if err := r.Reload(ctx, "start-up check", false); err != nil {
+	if err := r.Reload(ctx, "start-up check", false); err != nil && !errors.Is(err, ErrUnchanged) {
 		debug.FreeOSMemory() // that load's garbage, as after a reload
 	}
 	if r.started != nil {

@@ -225,9 +225,31 @@ func (r *TestResult) String() string {
 func (l *Loaded) RunTests(ctx context.Context, loc *time.Location) []TestResult {
 	out := make([]TestResult, len(l.Tests))
 	for i := range l.Tests {
-		out[i] = RunTest(ctx, l.Set, &l.Tests[i], loc)
+		out[i] = runWithin(ctx, TestTimeout, l.Set, &l.Tests[i], loc)
 	}
 	return out
+}
+
+// TestTimeout bounds one rule test. A test that takes longer fails: a push
+// running the same rules would miss WeChat's 5 seconds, and a reload must
+// not wait on it.
+var TestTimeout = 5 * time.Second
+
+// runWithin runs a test, giving up on it after d. Matching cannot be
+// interrupted, so a test given up on finishes in the background; its
+// result is dropped.
+func runWithin(ctx context.Context, d time.Duration, set *engine.RuleSet, tc *TestCase, loc *time.Location) TestResult {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	done := make(chan TestResult, 1)
+	go func() { done <- RunTest(ctx, set, tc, loc) }()
+	select {
+	case res := <-done:
+		return res
+	case <-ctx.Done():
+		return TestResult{Case: tc, Failures: []string{fmt.Sprintf(
+			"took longer than %v (a push running these rules would miss WeChat's 5 s: look for a costly when)", d)}}
+	}
 }
 
 // RunTest runs one test against set.
