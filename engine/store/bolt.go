@@ -27,6 +27,17 @@ var (
 	bWindows   = []byte("windows")   // openid → window
 	bCooldowns = []byte("cooldowns") // key → end, unix nanoseconds
 	bOnce      = []byte("once")      // key → end, unix nanoseconds
+	bMeta      = []byte("meta")      // the store's own state: kShutdown
+)
+
+// kShutdown in bMeta says how the store was last left: shutClean, written
+// by Close after the final flush, or shutRunning, written at every open.
+// Anything else (a crash, a kill -9, a file from before the marker) makes
+// the next open run the full consistency check.
+var (
+	kShutdown   = []byte("shutdown")
+	shutClean   = []byte("clean")
+	shutRunning = []byte("running")
 )
 
 // Send ID states, kept so that a send enqueued again (a WeChat retry after a
@@ -61,6 +72,8 @@ type Bolt struct {
 	stop    chan struct{}
 	flushed chan struct{}
 	crash   bool // tests: skip the final flush, as a kill -9 would
+
+	fullCheck bool // the open ran the full consistency check (tests)
 }
 
 // window is a user's kefu window, without pointers (times in Unix
@@ -104,11 +117,7 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 	if now == nil {
 		now = time.Now
 	}
-	err := checkBolt(path)
-	var db *bolt.DB
-	if err == nil {
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
-	}
+	full, err := checkBolt(path)
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("store %s is locked by another process (another wxbot?): %w", path, err)
@@ -118,30 +127,138 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 		}
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Bolt{db: db, path: path, now: now, windows: map[uint64]window{}, seed: maphash.MakeSeed(), cooldowns: map[string]time.Time{},
-		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{})}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
+	s := &Bolt{path: path, now: now, windows: map[uint64]window{}, seed: maphash.MakeSeed(), cooldowns: map[string]time.Time{},
+		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{}),
+		fullCheck: full}
+	// What the start reads is read under guard too: after a clean shutdown
+	// checkBolt skipped the full check, and a page scribbled since then
+	// must be an error here, not a crash. err is what bbolt returned;
+	// panicked, a panic or a fault in it.
+	panicked := guard(func() error {
+		err = s.open()
 		return nil
 	})
-	if err == nil {
-		err = s.loadHot()
-	}
-	if err != nil {
-		db.Close()
+	if panicked != nil || err != nil {
+		if s.db != nil {
+			guard(s.db.Close) // after a panic bbolt has rolled its transaction back
+		}
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("store %s is locked by another process (another wxbot?): %w", path, err)
+		}
+		if panicked != nil {
+			return nil, damagedError(path, panicked.Error())
+		}
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	go s.flushLoop()
 	return s, nil
 }
 
-// errDamaged marks the errors of checkBolt about the file's contents.
+// open opens s.path for OpenBolt: the buckets, the shutdown marker set to
+// running (so that a crash from now on is known at the next open), the hot
+// state, and a read of the outbox (the first thing the outbox will read).
+func (s *Bolt) open() error {
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
+	if err != nil {
+		return err
+	}
+	db.MaxBatchDelay = 2 * time.Millisecond
+	s.db = db
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce, bMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bMeta).Put(kShutdown, shutRunning)
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.loadHot(); err != nil {
+		return err
+	}
+	return db.View(func(tx *bolt.Tx) error { return readBucket(tx.Bucket(bOutbox)) })
+}
+
+// errDamaged marks the errors about the file's contents.
 var errDamaged = errors.New("damaged")
+
+// damagedError says that the store at path is damaged, why, what to do,
+// and which pending sends moving it aside would lose.
+func damagedError(path, why string) error {
+	return fmt.Errorf("store %s is %w (%s): move it aside to start with a new, empty store "+
+		"(%s), or try to recover it first with "+
+		"`bbolt check %s` and `bbolt compact -o %s.compacted %s`",
+		path, errDamaged, why, lostSends(path), path, path, path)
+}
+
+// pendingListed is how many pending sends a damaged store's error names.
+const pendingListed = 3
+
+// lostSends describes the sends still in the outbox of a damaged store,
+// which moving it aside loses: as many as can be read, and the first few.
+func lostSends(path string) string {
+	n, first, complete := readPending(path, pendingListed)
+	if n == 0 {
+		if complete {
+			return "its outbox reads as empty: no pending send is lost"
+		}
+		return "the sends still in its outbox are then lost"
+	}
+	var b strings.Builder
+	count := fmt.Sprint(n)
+	if !complete {
+		count = "at least " + count // the rest of the outbox could not be read
+	}
+	fmt.Fprintf(&b, "the sends still in its outbox are then lost: %s can be read", count)
+	for i, snd := range first {
+		sep := ", "
+		if i == 0 {
+			sep = ": "
+		}
+		fmt.Fprintf(&b, "%s%s (%s, %s)", sep, snd.ID, snd.Kind, snd.OrderKey)
+	}
+	if n > len(first) {
+		fmt.Fprintf(&b, " and %d more", n-len(first))
+	}
+	return b.String()
+}
+
+// readPending reads the outbox of the store at path read-only, under
+// guard: the number of sends that decode, the first max of them, and
+// whether the whole outbox could be read. Whatever fails (the file does
+// not open, a page is damaged) ends the reading silently.
+func readPending(path string, max int) (n int, first []outbox.Send, complete bool) {
+	guard(func() error {
+		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.View(func(tx *bolt.Tx) error {
+			ob := tx.Bucket(bOutbox)
+			if ob == nil {
+				complete = true
+				return nil
+			}
+			c := ob.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				var snd outbox.Send
+				if v == nil || json.Unmarshal(v, &snd) != nil {
+					continue
+				}
+				n++
+				if len(first) < max {
+					first = append(first, snd) // decoded: nothing points into the map
+				}
+			}
+			complete = true
+			return nil
+		})
+	})
+	return n, first, complete
+}
 
 // checkBolt validates an existing store file before OpenBolt uses it:
 // bbolt trusts its file, so a damaged one (a truncated copy, a full disk,
@@ -155,21 +272,25 @@ var errDamaged = errors.New("damaged")
 // file (debug.SetPanicOnFault), is deliberate here: it is the only way to
 // validate an untrusted file with bbolt. What bbolt had set up when it
 // panicked may leak (a file handle, a map), which is harmless since the
-// error stops the start-up. The read-only check reads the whole file once
-// per start.
-func checkBolt(path string) error {
+// error stops the start-up.
+//
+// The cheap checks (the size against the meta page, the free list, which
+// bbolt reads at every open anyway) always run. The full check reads the
+// whole file, which takes time on a large store, so it runs only when the
+// last shutdown was not clean (kShutdown): after a crash, a kill -9, or on
+// a file from a version without the marker. full says whether it ran.
+// After a clean shutdown, OpenBolt still reads what the start reads under
+// guard.
+func checkBolt(path string) (full bool, err error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Size() == 0) {
-		return nil // a new store: bbolt writes it
+		return false, nil // a new store: bbolt writes it
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	damaged := func(format string, args ...any) error {
-		return fmt.Errorf("store %s is %w (%s): move it aside to start with a new, empty store "+
-			"(the sends still in its outbox are then lost), or try to recover it first with "+
-			"`bbolt check %s` and `bbolt compact -o %s.compacted %s`",
-			path, errDamaged, fmt.Sprintf(format, args...), path, path, path)
+		return damagedError(path, fmt.Sprintf(format, args...))
 	}
 	size := fi.Size()
 	readOnly := func(preload bool, f func(tx *bolt.Tx) error) error {
@@ -190,17 +311,23 @@ func checkBolt(path string) error {
 	})
 	switch {
 	case errors.Is(err, bolt.ErrTimeout):
-		return err
+		return false, err
 	case err != nil:
-		return damaged("%v", err)
+		return false, damaged("%v", err)
 	case size%pageSize != 0 || size < 4*pageSize:
-		return damaged("its size, %d bytes, is not a whole number of %d-byte pages, at least 4", size, pageSize)
+		return false, damaged("its size, %d bytes, is not a whole number of %d-byte pages, at least 4", size, pageSize)
 	case size < hwm:
-		return damaged("truncated: %d bytes, but its pages reach %d", size, hwm)
+		return false, damaged("truncated: %d bytes, but its pages reach %d", size, hwm)
 	}
-	// Every page, in this goroutine, where a fault or panic is caught; then
-	// bbolt's check, which reads the same pages in a goroutine of its own.
+	// The free list (preloaded) and the shutdown marker; unless the marker
+	// says clean, every page, in this goroutine, where a fault or panic is
+	// caught; then bbolt's check, which reads the same pages in a goroutine
+	// of its own.
 	err = readOnly(true, func(tx *bolt.Tx) error {
+		if m := tx.Bucket(bMeta); m != nil && bytes.Equal(m.Get(kShutdown), shutClean) {
+			return nil
+		}
+		full = true
 		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			if err := readBucket(b); err != nil {
 				return fmt.Errorf("bucket %q: %w", name, err)
@@ -219,12 +346,15 @@ func checkBolt(path string) error {
 		return errors.Join(errs...)
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return err
+		return full, err
 	}
 	if err != nil {
-		return damaged("%v", err)
+		if full {
+			return full, damaged("the last shutdown was not clean, and a check found: %v", err)
+		}
+		return full, damaged("%v", err)
 	}
-	return nil
+	return full, nil
 }
 
 // readBucket reads every page of b and of the buckets in it.
@@ -681,7 +811,8 @@ func (s *Bolt) Pending(context.Context) (int, error) {
 // Path is the store's file.
 func (s *Bolt) Path() string { return s.path }
 
-// Close flushes the hot state and closes the file.
+// Close flushes the hot state, marks the shutdown clean (the next open
+// skips the full check) and closes the file.
 func (s *Bolt) Close() error {
 	select {
 	case <-s.stop:
@@ -690,5 +821,9 @@ func (s *Bolt) Close() error {
 	}
 	close(s.stop)
 	<-s.flushed
-	return s.db.Close()
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kShutdown, shutClean) })
+	if err != nil {
+		err = fmt.Errorf("store %s: marking the shutdown clean (the next start checks the whole file): %w", s.path, err)
+	}
+	return errors.Join(err, s.db.Close())
 }
