@@ -8,9 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io/fs"
-	"os"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +25,17 @@ var (
 	bCooldowns = []byte("cooldowns") // key → end, unix nanoseconds
 	bOnce      = []byte("once")      // key → end, unix nanoseconds
 	bAnswers   = []byte("answers")   // end (ms) + push key → answer, for retries after a restart
+	bMeta      = []byte("meta")      // the store's own state: kShutdown
+)
+
+// kShutdown in bMeta says how the store was last left: shutClean, written
+// by Close after the final flush, or shutRunning, written at every open.
+// Anything else (a crash, a kill -9, a file from before the marker) makes
+// the next open run the full consistency check.
+var (
+	kShutdown   = []byte("shutdown")
+	shutClean   = []byte("clean")
+	shutRunning = []byte("running")
 )
 
 // Send ID states, kept so that a send enqueued again (a WeChat retry after a
@@ -63,6 +71,8 @@ type Bolt struct {
 	stop    chan struct{}
 	flushed chan struct{}
 	crash   bool // tests: skip the final flush, as a kill -9 would
+
+	fullCheck bool // the open ran the full consistency check (tests)
 }
 
 // window is a user's kefu window, without pointers (times in Unix
@@ -106,11 +116,7 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 	if now == nil {
 		now = time.Now
 	}
-	err := checkBolt(path)
-	var db *bolt.DB
-	if err == nil {
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
-	}
+	full, err := checkBolt(path)
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("store %s is locked by another process (another wxbot?): %w", path, err)
@@ -120,140 +126,58 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 		}
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Bolt{db: db, path: path, now: now, windows: map[uint64]window{}, seed: maphash.MakeSeed(), cooldowns: map[string]time.Time{},
-		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{})}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce, bAnswers} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
+	s := &Bolt{path: path, now: now, windows: map[uint64]window{}, seed: maphash.MakeSeed(), cooldowns: map[string]time.Time{},
+		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{}),
+		fullCheck: full}
+	// What the start reads is read under guard too: after a clean shutdown
+	// checkBolt skipped the full check, and a page scribbled since then
+	// must be an error here, not a crash. err is what bbolt returned;
+	// panicked, a panic or a fault in it.
+	panicked := guard(func() error {
+		err = s.open()
 		return nil
 	})
-	if err == nil {
-		err = s.loadHot()
-	}
-	if err != nil {
-		db.Close()
+	if panicked != nil || err != nil {
+		if s.db != nil {
+			guard(s.db.Close) // after a panic bbolt has rolled its transaction back
+		}
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("store %s is locked by another process (another wxbot?): %w", path, err)
+		}
+		if panicked != nil {
+			return nil, damagedError(path, panicked.Error())
+		}
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	go s.flushLoop()
 	return s, nil
 }
 
-// errDamaged marks the errors of checkBolt about the file's contents.
-var errDamaged = errors.New("damaged")
-
-// checkBolt validates an existing store file before OpenBolt uses it:
-// bbolt trusts its file, so a damaged one (a truncated copy, a full disk,
-// scribbled pages) makes it fault (SIGBUS) or panic ("invalid freelist
-// page", slice bounds out of range), which would crash the process at
-// start-up. It checks the file's size against the pages its meta page
-// names, then opens it read-only and reads every page (each bucket's pages,
-// the free list) and runs bbolt's own consistency check.
-//
-// Recovering from bbolt's panics, and from memory faults in its map of the
-// file (debug.SetPanicOnFault), is deliberate here: it is the only way to
-// validate an untrusted file with bbolt. What bbolt had set up when it
-// panicked may leak (a file handle, a map), which is harmless since the
-// error stops the start-up. The read-only check reads the whole file once
-// per start.
-func checkBolt(path string) error {
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Size() == 0) {
-		return nil // a new store: bbolt writes it
-	}
+// open opens s.path for OpenBolt: the buckets, the shutdown marker set to
+// running (so that a crash from now on is known at the next open), the hot
+// state, and a read of the outbox (the first thing the outbox will read).
+func (s *Bolt) open() error {
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
 	if err != nil {
 		return err
 	}
-	damaged := func(format string, args ...any) error {
-		return fmt.Errorf("store %s is %w (%s): move it aside to start with a new, empty store "+
-			"(the sends still in its outbox are then lost), or try to recover it first with "+
-			"`bbolt check %s` and `bbolt compact -o %s.compacted %s`",
-			path, errDamaged, fmt.Sprintf(format, args...), path, path, path)
-	}
-	size := fi.Size()
-	readOnly := func(preload bool, f func(tx *bolt.Tx) error) error {
-		return guard(func() error {
-			db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: preload, Timeout: 3 * time.Second})
-			if err != nil {
+	db.MaxBatchDelay = 2 * time.Millisecond
+	s.db = db
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce, bAnswers, bMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
-			defer db.Close()
-			return db.View(f)
-		})
-	}
-	// The geometry: only the meta pages are read.
-	var pageSize, hwm int64
-	err = readOnly(false, func(tx *bolt.Tx) error {
-		pageSize, hwm = int64(tx.DB().Info().PageSize), tx.Size()
-		return nil
-	})
-	switch {
-	case errors.Is(err, bolt.ErrTimeout):
-		return err
-	case err != nil:
-		return damaged("%v", err)
-	case size%pageSize != 0 || size < 4*pageSize:
-		return damaged("its size, %d bytes, is not a whole number of %d-byte pages, at least 4", size, pageSize)
-	case size < hwm:
-		return damaged("truncated: %d bytes, but its pages reach %d", size, hwm)
-	}
-	// Every page, in this goroutine, where a fault or panic is caught; then
-	// bbolt's check, which reads the same pages in a goroutine of its own.
-	err = readOnly(true, func(tx *bolt.Tx) error {
-		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			if err := readBucket(b); err != nil {
-				return fmt.Errorf("bucket %q: %w", name, err)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
-		var errs []error
-		for err := range tx.Check() { // drained: it stops only when read to the end
-			if len(errs) < 5 {
-				errs = append(errs, err)
-			}
-		}
-		return errors.Join(errs...)
+		return tx.Bucket(bMeta).Put(kShutdown, shutRunning)
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return err
-	}
 	if err != nil {
-		return damaged("%v", err)
+		return err
 	}
-	return nil
-}
-
-// readBucket reads every page of b and of the buckets in it.
-func readBucket(b *bolt.Bucket) error {
-	b.Stats()
-	return b.ForEach(func(k, v []byte) error {
-		if v != nil {
-			return nil
-		}
-		if c := b.Bucket(k); c != nil {
-			if err := readBucket(c); err != nil {
-				return fmt.Errorf("bucket %q: %w", k, err)
-			}
-		}
-		return nil
-	})
-}
-
-// guard runs f, turning a panic or a memory fault in it into an error.
-func guard(f func() error) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("bbolt panicked reading it: %v", r)
-		}
-	}()
-	return f()
+	if err := s.loadHot(); err != nil {
+		return err
+	}
+	return db.View(func(tx *bolt.Tx) error { return readBucket(tx.Bucket(bOutbox)) })
 }
 
 // loadHot reads the unexpired windows and cooldowns into memory.
@@ -686,7 +610,8 @@ func (s *Bolt) Pending(context.Context) (int, error) {
 // Path is the store's file.
 func (s *Bolt) Path() string { return s.path }
 
-// Close flushes the hot state and closes the file.
+// Close flushes the hot state, marks the shutdown clean (the next open
+// skips the full check) and closes the file.
 func (s *Bolt) Close() error {
 	select {
 	case <-s.stop:
@@ -695,5 +620,9 @@ func (s *Bolt) Close() error {
 	}
 	close(s.stop)
 	<-s.flushed
-	return s.db.Close()
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kShutdown, shutClean) })
+	if err != nil {
+		err = fmt.Errorf("store %s: marking the shutdown clean (the next start checks the whole file): %w", s.path, err)
+	}
+	return errors.Join(err, s.db.Close())
 }

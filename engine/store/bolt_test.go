@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/store/storetest"
@@ -413,5 +415,220 @@ func TestBoltKeepsAnswersAcrossARestart(t *testing.T) {
 	s.SavedAnswers(now, func(key, ct string, body []byte) { got = append(got, key+" "+ct+" "+string(body)) })
 	if want := "[gh/m/1 application/xml; charset=utf-8 <xml>one</xml>]"; fmt.Sprint(got) != want {
 		t.Errorf("answers %v, want %s", got, want)
+	}
+}
+
+// makeStore writes a store with n pending kefu sends (send-i to user-i%40)
+// and some windows, closed cleanly or as a crash would leave it, and
+// returns its bytes.
+func makeStore(t *testing.T, n int, crash bool) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "wxbot.db")
+	s, err := store.OpenBolt(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var sends []*outbox.Send
+	for i := 0; i < n; i++ {
+		snd := kefu(fmt.Sprint("send-", i), fmt.Sprint("user-", i%40))
+		snd.Payload = json.RawMessage(fmt.Sprintf(`{"text":{"content":%q}}`, strings.Repeat("x", 200)))
+		sends = append(sends, snd)
+	}
+	if err := s.Enqueue(ctx, sends...); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		s.OpenWindow(ctx, fmt.Sprint("user-", i), 5, time.Now().Add(48*time.Hour))
+	}
+	s.Flush()
+	closer := s.Close
+	if crash {
+		closer = s.CrashClose
+	}
+	if err := closer(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// leafPages lists the leaf pages of a bbolt file (4096-byte pages) whose
+// bytes match.
+func leafPages(b []byte, match func(page []byte) bool) []int {
+	const page, leafPage = 4096, 0x02
+	var out []int
+	for p := 2; (p+1)*page <= len(b); p++ {
+		pg := b[p*page : (p+1)*page]
+		if binary.LittleEndian.Uint16(pg[8:]) == leafPage && match(pg) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// scribblePages overwrites the given 4096-byte pages with random bytes.
+func scribblePages(b []byte, pages []int) []byte {
+	b = bytes.Clone(b)
+	r := rand.New(rand.NewPCG(uint64(len(pages)), 7))
+	for _, p := range pages {
+		for i := p * 4096; i < (p+1)*4096; i++ {
+			b[i] = byte(r.Uint32())
+		}
+	}
+	return b
+}
+
+// idsPages are the leaf pages of the ids bucket (keys send-N, no payload).
+func idsPages(b []byte) []int {
+	return leafPages(b, func(pg []byte) bool {
+		return bytes.Contains(pg, []byte("send-")) && !bytes.Contains(pg, []byte(`"payload"`))
+	})
+}
+
+func openBytes(t *testing.T, b []byte) (string, *store.Bolt, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "wxbot.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.OpenBolt(path, nil)
+	if err == nil {
+		t.Cleanup(func() { s.Close() })
+	}
+	return path, s, err
+}
+
+// TestBoltFullCheckOnlyAfterUncleanShutdown: the full consistency check
+// runs at an open after a crash (or on a file without the shutdown marker,
+// from an older version), not after a clean Close; each open marks the
+// store running again, so a crash after a clean start is still seen.
+func TestBoltFullCheckOnlyAfterUncleanShutdown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wxbot.db")
+	ctx := context.Background()
+	open := func(wantFull bool) *store.Bolt {
+		t.Helper()
+		s, err := store.OpenBolt(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.FullyChecked() != wantFull {
+			t.Errorf("full check ran: %v, want %v", s.FullyChecked(), wantFull)
+		}
+		return s
+	}
+	s := open(false) // a new file: nothing to check
+	if err := s.Enqueue(ctx, kefu("a", "A")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(false) // after a clean shutdown
+	if err := s.CrashClose(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(true) // after a crash
+	if err := s.CrashClose(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(true) // a crash again, right after the checked start
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(false)
+	if n, err := s.Pending(ctx); err != nil || n != 1 {
+		t.Errorf("pending %d, %v; want the 1 send kept through it all", n, err)
+	}
+	s.Close()
+
+	// A file from before the marker: bbolt's own, with the store's buckets.
+	old := filepath.Join(t.TempDir(), "old.db")
+	db, err := bolt.Open(old, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucket([]byte(store.BoltBuckets.Outbox))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	path = old
+	open(true).Close()
+	open(false).Close()
+}
+
+// TestBoltDamageAndTheShutdownMarker: a page the start does not read (the
+// send IDs), scribbled, is found by the full check after a crash, and the
+// error lists the pending sends moving the file aside would lose. After a
+// clean shutdown the full check is skipped (the cost of a fast start), so
+// the same damage is not found at the open; damage the start reads is.
+func TestBoltDamageAndTheShutdownMarker(t *testing.T) {
+	crashed, clean := makeStore(t, 500, true), makeStore(t, 500, false)
+	if len(idsPages(crashed)) == 0 || len(idsPages(clean)) == 0 {
+		t.Fatal("no page of the ids bucket found")
+	}
+	path, _, err := openBytes(t, scribblePages(crashed, idsPages(crashed)))
+	if err == nil {
+		t.Fatal("a damaged store opened after a crash")
+	}
+	msg := err.Error()
+	for _, want := range []string{"store " + path + " is damaged (the last shutdown was not clean", "move it aside",
+		"the sends still in its outbox are then lost: 500 can be read: send-0 (kefu, user-0), send-1 (kefu, user-1), send-2 (kefu, user-2) and 497 more), or try"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not say %q", msg, want)
+		}
+	}
+
+	_, s, err := openBytes(t, scribblePages(clean, idsPages(clean)))
+	if err != nil {
+		t.Fatalf("after a clean shutdown, damage on a page the start does not read was found: %v", err)
+	}
+	if s.FullyChecked() {
+		t.Error("the full check ran after a clean shutdown")
+	}
+
+	// The outbox is read at every start: its damage is an error, after a
+	// clean shutdown too, listing what can still be read of it.
+	for name, data := range map[string][]byte{"clean": clean, "crashed": crashed} {
+		last := leafPages(data, func(pg []byte) bool { return bytes.Contains(pg, []byte(`"id":"send-499"`)) })
+		if len(last) == 0 {
+			t.Fatal("no page holds send-499")
+		}
+		_, _, err := openBytes(t, scribblePages(data, last))
+		if err == nil {
+			t.Errorf("%s: a store with a scribbled outbox page opened", name)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, "lost: at least ") || !strings.Contains(msg, ": send-0 (kefu, user-0), ") {
+			t.Errorf("%s: error %q does not list the readable start of the outbox", name, msg)
+		}
+	}
+}
+
+// TestBoltDamagedListing: the error lists nothing it cannot read (the
+// metas scribbled: the file does not open at all), and says when the
+// outbox is readable and empty.
+func TestBoltDamagedListing(t *testing.T) {
+	data := makeStore(t, 50, true)
+	_, _, err := openBytes(t, scribblePages(data, []int{0, 1}))
+	if err == nil || !strings.Contains(err.Error(), "(the sends still in its outbox are then lost)") {
+		t.Errorf("metas scribbled: %v", err)
+	}
+
+	empty := makeStore(t, 0, true)
+	pages := leafPages(empty, func(pg []byte) bool { return bytes.Contains(pg, []byte("user-1")) })
+	if len(pages) == 0 {
+		t.Fatal("no windows page found")
+	}
+	_, _, err = openBytes(t, scribblePages(empty, pages))
+	if err == nil || !strings.Contains(err.Error(), "(its outbox reads as empty: no pending send is lost)") {
+		t.Errorf("windows scribbled, outbox empty: %v", err)
 	}
 }

@@ -60,3 +60,7 @@ func SeqKey(seq uint64) []byte { return seqKey(seq) }
 
 // ParseClaimIdle parses the claim_idle parameter of a redis:// store URL.
 var ParseClaimIdle = parseClaimIdle
+
+// FullyChecked reports whether the open ran the full consistency check
+// (it does when the last shutdown was not clean).
+func (s *Bolt) FullyChecked() bool { return s.fullCheck }
