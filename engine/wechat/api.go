@@ -233,14 +233,22 @@ type TokenLocker interface {
 
 // Client calls the WeChat API with an access_token it fetches, caches,
 // refreshes ahead of expiry and, after 40001/40014/42001, refreshes once and
-// retries. It is safe for concurrent use; concurrent refreshes are merged.
+// retries. It is safe for concurrent use; concurrent refreshes are merged:
+// one fetch per refresh, however callers interleave.
 type Client struct {
 	cfg ClientConfig
 	log *slog.Logger
 
-	mu         sync.Mutex
-	refreshing chan struct{} // closed when the refresh under way ends
-	refreshErr error
+	mu   sync.Mutex
+	cur  *flight // the refresh under way, or nil
+	last *flight // the last refresh that ended
+}
+
+// flight is one token refresh; its callers share its outcome.
+type flight struct {
+	done chan struct{} // closed when tok and err are set
+	tok  string
+	err  error
 }
 
 // NewClient returns a Client; AppID and Secret are required.
@@ -283,49 +291,58 @@ func (c *Client) AppID() string { return c.cfg.AppID }
 // Token returns a valid access_token, fetching one when the cache has none
 // or it expires within RefreshAhead.
 func (c *Client) Token(ctx context.Context) (string, error) {
-	for {
-		tok, exp, err := c.cfg.Tokens.Get(ctx)
-		if err != nil {
-			return "", fmt.Errorf("reading the cached access_token: %w", err)
-		}
-		if tok != "" && c.cfg.Now().Add(c.cfg.RefreshAhead).Before(exp) {
-			return tok, nil
-		}
-		// One refresh at a time; the others wait for it and read the cache.
-		c.mu.Lock()
-		if ch := c.refreshing; ch != nil {
-			c.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return "", ctx.Err()
-			}
-			c.mu.Lock()
-			err := c.refreshErr
-			c.mu.Unlock()
-			if err != nil {
-				return "", err
-			}
-			continue
-		}
-		ch := make(chan struct{})
-		c.refreshing = ch
-		c.mu.Unlock()
-
-		tok, err = c.refresh(ctx)
-		c.mu.Lock()
-		c.refreshing, c.refreshErr = nil, err
-		c.mu.Unlock()
-		close(ch)
-		if err != nil {
-			if tok, exp, _ := c.cfg.Tokens.Get(ctx); tok != "" && c.cfg.Now().Before(exp) {
-				c.log.Warn("access_token refresh failed; using the current one until it expires", "err", err)
-				return tok, nil
-			}
-			return "", err
-		}
+	// Which refresh ended last is noted before the cache is read: if another
+	// one ends between the read and the lock below, its token is newer than
+	// what was read, and fetching again would be a second fetch for one
+	// refresh (with the classic API, one that replaces the first token).
+	c.mu.Lock()
+	seen := c.last
+	c.mu.Unlock()
+	tok, exp, err := c.cfg.Tokens.Get(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading the cached access_token: %w", err)
+	}
+	if tok != "" && c.cfg.Now().Add(c.cfg.RefreshAhead).Before(exp) {
 		return tok, nil
 	}
+	c.mu.Lock()
+	if f := c.last; f != seen {
+		c.mu.Unlock()
+		return c.outcome(ctx, f)
+	}
+	if f := c.cur; f != nil {
+		// One refresh at a time; the others wait for it and share its token.
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		return c.outcome(ctx, f)
+	}
+	f := &flight{done: make(chan struct{})}
+	c.cur = f
+	c.mu.Unlock()
+
+	f.tok, f.err = c.refresh(ctx)
+	c.mu.Lock()
+	c.cur, c.last = nil, f
+	c.mu.Unlock()
+	close(f.done)
+	return c.outcome(ctx, f)
+}
+
+// outcome is what a caller of Token gets from an ended refresh: its token,
+// or, when it failed, the cached token while that has not expired.
+func (c *Client) outcome(ctx context.Context, f *flight) (string, error) {
+	if f.err == nil {
+		return f.tok, nil
+	}
+	if tok, exp, _ := c.cfg.Tokens.Get(ctx); tok != "" && c.cfg.Now().Before(exp) {
+		c.log.Warn("access_token refresh failed; using the current one until it expires", "err", f.err)
+		return tok, nil
+	}
+	return "", f.err
 }
 
 // refresh fetches a token, or, when another replica holds the shared refresh
