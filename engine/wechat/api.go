@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -131,12 +132,18 @@ func IsTokenExpired(err error) bool {
 }
 
 // IsRetryable reports whether trying again later may succeed: WeChat busy
-// (-1), the minute frequency limit (45011), network errors and HTTP 5xx.
+// (-1), the minute frequency limit (45011), network errors, HTTP 5xx and a
+// revoked stable token waiting for WeChat's limits to allow a force_refresh
+// (*ForceRefreshError).
 // Everything else (45015, 45047, 43004, 40003, 48001, …) will fail the same
 // way again.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
+	}
+	var fe *ForceRefreshError
+	if errors.As(err, &fe) {
+		return true // once WeChat's limits allow a force_refresh
 	}
 	if code, ok := APICode(err); ok {
 		return code == -1 || code == 45011
@@ -231,17 +238,70 @@ type TokenLocker interface {
 	LockRefresh(ctx context.Context, ttl time.Duration) (release func(), acquired bool, err error)
 }
 
+// ForceRefreshLimiter is implemented by a shared TokenCache that records
+// the stable_token calls with force_refresh: true of all its replicas, so
+// that together they keep within WeChat's limits (20 a day, at least 30 s
+// apart). A Client whose TokenCache lacks it keeps the record in its process.
+type ForceRefreshLimiter interface {
+	// TakeForceRefresh records a force_refresh at now, unless one is
+	// recorded less than gap before now or limit are recorded in the window
+	// before now. It returns whether it recorded one, and the times
+	// recorded in the window before now, oldest first (now included when it
+	// recorded one).
+	TakeForceRefresh(ctx context.Context, now time.Time, gap, window time.Duration, limit int) (taken bool, recent []time.Time, err error)
+}
+
+// WeChat's limits on stable_token with force_refresh: true (protocol notes
+// §5.2). The day is counted as any 24 hours, which also keeps within 20 per
+// calendar day however WeChat counts it.
+const (
+	forceRefreshGap    = 30 * time.Second
+	forceRefreshWindow = 24 * time.Hour
+	forceRefreshPerDay = 20
+)
+
+// rejectedMemory is how long a token WeChat rejected is remembered: a
+// stable token lives at most 7200 s, so one rejected longer ago cannot come
+// back from stable_token.
+const rejectedMemory = 2 * time.Hour
+
+// ForceRefreshError means WeChat rejected the access_token (40001, 40014,
+// 42001), /cgi-bin/stable_token answers that same token (within its
+// validity it returns the same one: the token was revoked), and asking with
+// force_refresh now would break WeChat's limits. API calls fail until
+// RetryAt; IsRetryable reports true.
+type ForceRefreshError struct {
+	Count     int           // force_refresh calls in the last 24 hours
+	SinceLast time.Duration // since the last one
+	RetryAt   time.Time     // when the limits allow the next one
+}
+
+func (e *ForceRefreshError) Error() string {
+	s := "wechat api /cgi-bin/stable_token: it answers the access_token WeChat just rejected (revoked), and a force_refresh is not allowed now: "
+	if e.Count >= forceRefreshPerDay {
+		s += fmt.Sprintf("%d in the last 24 hours, WeChat allows %d a day", e.Count, forceRefreshPerDay)
+	} else {
+		s += fmt.Sprintf("the last one was %s ago, WeChat allows one every %s", e.SinceLast.Round(time.Second), forceRefreshGap)
+	}
+	return s + "; next allowed at " + e.RetryAt.Format(time.RFC3339)
+}
+
 // Client calls the WeChat API with an access_token it fetches, caches,
 // refreshes ahead of expiry and, after 40001/40014/42001, refreshes once and
 // retries. It is safe for concurrent use; concurrent refreshes are merged:
-// one fetch per refresh, however callers interleave.
+// one fetch per refresh, however callers interleave. With the stable API, a
+// token WeChat rejected that stable_token answers again is replaced by
+// asking once with force_refresh, within WeChat's limits (see
+// ForceRefreshLimiter).
 type Client struct {
-	cfg ClientConfig
-	log *slog.Logger
+	cfg    ClientConfig
+	log    *slog.Logger
+	forces ForceRefreshLimiter
 
-	mu   sync.Mutex
-	cur  *flight // the refresh under way, or nil
-	last *flight // the last refresh that ended
+	mu       sync.Mutex
+	cur      *flight              // the refresh under way, or nil
+	last     *flight              // the last refresh that ended
+	rejected map[string]time.Time // tokens WeChat rejected → when
 }
 
 // flight is one token refresh; its callers share its outcome.
@@ -282,7 +342,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{cfg: cfg, log: cfg.Logger}, nil
+	c := &Client{cfg: cfg, log: cfg.Logger, rejected: map[string]time.Time{}}
+	if l, ok := cfg.Tokens.(ForceRefreshLimiter); ok {
+		c.forces = l
+	} else {
+		c.forces = &localForces{}
+	}
+	return c, nil
 }
 
 // AppID is the client's AppID.
@@ -399,27 +465,9 @@ func (s apiStatus) err(path string) error {
 }
 
 func (c *Client) fetchToken(ctx context.Context) (string, error) {
-	var ans tokenAnswer
-	var path string
-	var err error
-	if c.cfg.TokenAPI == TokenAPIClassic {
-		path = "/cgi-bin/token"
-		q := url.Values{"grant_type": {"client_credential"}, "appid": {c.cfg.AppID}, "secret": {c.cfg.Secret.Reveal()}}
-		err = c.roundTrip(ctx, http.MethodGet, path, q, nil, &ans)
-	} else {
-		path = "/cgi-bin/stable_token"
-		body := map[string]any{"grant_type": "client_credential", "appid": c.cfg.AppID,
-			"secret": c.cfg.Secret.Reveal(), "force_refresh": false}
-		err = c.roundTrip(ctx, http.MethodPost, path, nil, body, &ans)
-	}
-	if err == nil {
-		err = ans.err(path)
-	}
-	if err == nil && ans.AccessToken == "" {
-		err = fmt.Errorf("wechat api %s: answer without access_token", path)
-	}
-	if c.cfg.OnRefresh != nil {
-		c.cfg.OnRefresh(err)
+	ans, err := c.fetch(ctx, false)
+	if err == nil && c.cfg.TokenAPI == TokenAPIStable && c.wasRejected(ans.AccessToken) {
+		ans, err = c.forceRefresh(ctx)
 	}
 	if err != nil {
 		return "", fmt.Errorf("fetching the access_token: %w", err)
@@ -435,6 +483,85 @@ func (c *Client) fetchToken(ctx context.Context) (string, error) {
 	return ans.AccessToken, nil
 }
 
+// fetch asks the token API once; force sets force_refresh (stable API).
+func (c *Client) fetch(ctx context.Context, force bool) (tokenAnswer, error) {
+	var ans tokenAnswer
+	var path string
+	var err error
+	if c.cfg.TokenAPI == TokenAPIClassic {
+		path = "/cgi-bin/token"
+		q := url.Values{"grant_type": {"client_credential"}, "appid": {c.cfg.AppID}, "secret": {c.cfg.Secret.Reveal()}}
+		err = c.roundTrip(ctx, http.MethodGet, path, q, nil, &ans)
+	} else {
+		path = "/cgi-bin/stable_token"
+		body := map[string]any{"grant_type": "client_credential", "appid": c.cfg.AppID,
+			"secret": c.cfg.Secret.Reveal(), "force_refresh": force}
+		err = c.roundTrip(ctx, http.MethodPost, path, nil, body, &ans)
+	}
+	if err == nil {
+		err = ans.err(path)
+	}
+	if err == nil && ans.AccessToken == "" {
+		err = fmt.Errorf("wechat api %s: answer without access_token", path)
+	}
+	if c.cfg.OnRefresh != nil {
+		c.cfg.OnRefresh(err)
+	}
+	return ans, err
+}
+
+// forceRefresh asks stable_token for a new token with force_refresh, if
+// WeChat's limits allow one now (for all replicas, when the TokenCache
+// keeps the record).
+func (c *Client) forceRefresh(ctx context.Context) (tokenAnswer, error) {
+	now := c.cfg.Now()
+	taken, recent, err := c.forces.TakeForceRefresh(ctx, now, forceRefreshGap, forceRefreshWindow, forceRefreshPerDay)
+	if err != nil {
+		return tokenAnswer{}, fmt.Errorf("recording the force_refresh: %w", err)
+	}
+	if !taken {
+		fe := &ForceRefreshError{Count: len(recent)}
+		if n := len(recent); n > 0 {
+			fe.SinceLast = now.Sub(recent[n-1])
+			fe.RetryAt = recent[n-1].Add(forceRefreshGap)
+			if n >= forceRefreshPerDay {
+				// The oldest of the last 20 has to leave the 24 hours.
+				if t := recent[n-forceRefreshPerDay].Add(forceRefreshWindow); t.After(fe.RetryAt) {
+					fe.RetryAt = t
+				}
+			}
+		}
+		c.log.Error("access_token revoked and force_refresh not allowed now", "err", fe)
+		return tokenAnswer{}, fe
+	}
+	c.log.Warn("access_token revoked: stable_token answers the token WeChat rejected; asking with force_refresh",
+		"force_refreshes_24h", len(recent))
+	return c.fetch(ctx, true)
+}
+
+// rejectToken notes that WeChat rejected tok and drops it from the cache if
+// it is still there (compare and delete).
+func (c *Client) rejectToken(ctx context.Context, tok string) error {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	for t, at := range c.rejected {
+		if now.Sub(at) >= rejectedMemory {
+			delete(c.rejected, t)
+		}
+	}
+	c.rejected[tok] = now
+	c.mu.Unlock()
+	return c.cfg.Tokens.Invalidate(ctx, tok)
+}
+
+// wasRejected reports whether WeChat rejected tok in this process lately.
+func (c *Client) wasRejected(tok string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.rejected[tok]
+	return ok && c.cfg.Now().Sub(at) < rejectedMemory
+}
+
 // Call calls an API path with the access_token: body (if not nil) goes as
 // JSON, the answer is decoded into out (if not nil) and its errcode checked.
 // On a token error it refreshes the token, only if the cache still holds
@@ -448,7 +575,7 @@ func (c *Client) Call(ctx context.Context, method, path string, query url.Values
 		err = c.CallWithToken(ctx, tok, method, path, query, body, out)
 		if attempt == 0 && IsTokenExpired(err) {
 			c.log.Warn("access_token rejected; refreshing once", "path", path, "err", err)
-			if ierr := c.cfg.Tokens.Invalidate(ctx, tok); ierr != nil {
+			if ierr := c.rejectToken(ctx, tok); ierr != nil {
 				return fmt.Errorf("invalidating the access_token: %w", ierr)
 			}
 			continue
@@ -512,8 +639,8 @@ func (c *Client) Upload(ctx context.Context, path string, query url.Values, fiel
 			}
 		}
 		if attempt == 0 && IsTokenExpired(err) {
-			if ierr := c.cfg.Tokens.Invalidate(ctx, tok); ierr != nil {
-				return ierr
+			if ierr := c.rejectToken(ctx, tok); ierr != nil {
+				return fmt.Errorf("invalidating the access_token: %w", ierr)
 			}
 			continue
 		}
@@ -610,4 +737,22 @@ func (m *memoryTokens) Invalidate(_ context.Context, bad string) error {
 		m.token, m.expires = "", time.Time{}
 	}
 	return nil
+}
+
+// localForces is the in-process ForceRefreshLimiter, for a TokenCache that
+// is not shared (or does not keep the record).
+type localForces struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (l *localForces) TakeForceRefresh(_ context.Context, now time.Time, gap, window time.Duration, limit int) (bool, []time.Time, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.times = slices.DeleteFunc(l.times, func(t time.Time) bool { return now.Sub(t) >= window })
+	if n := len(l.times); n >= limit || n > 0 && now.Sub(l.times[n-1]) < gap {
+		return false, slices.Clone(l.times), nil
+	}
+	l.times = append(l.times, now)
+	return true, slices.Clone(l.times), nil
 }
