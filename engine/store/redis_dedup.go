@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -99,7 +100,8 @@ func (s *Redis) TokenCache(appID string) *RedisTokens {
 	return &RedisTokens{s: s, key: s.k("token", appID)}
 }
 
-// RedisTokens is a wechat.TokenCache and wechat.TokenLocker in Redis.
+// RedisTokens is a wechat.TokenCache, wechat.TokenLocker and
+// wechat.ForceRefreshLimiter in Redis.
 type RedisTokens struct {
 	s   *Redis
 	key string
@@ -164,3 +166,46 @@ func (t *RedisTokens) LockRefresh(ctx context.Context, ttl time.Duration) (func(
 var unlockScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`)
+
+// takeForce records a force_refresh unless WeChat's limits forbid it:
+// KEYS[1] the record (a sorted set of times in ms); ARGV now, gap, window
+// (ms), limit. It answers {taken (0 or 1), the times in the window...}.
+var takeForce = redis.NewScript(`
+local now, gap, win, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
+local times = redis.call('ZRANGE', KEYS[1], 0, -1)
+local n = #times
+local taken = 0
+if n < limit and (n == 0 or now - tonumber(times[n]) >= gap) then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], win)
+  times[n + 1] = ARGV[1]
+  taken = 1
+end
+table.insert(times, 1, taken)
+return times`)
+
+// TakeForceRefresh implements wechat.ForceRefreshLimiter: the record of
+// force_refresh calls is shared by the replicas, so that together they keep
+// within WeChat's limits.
+func (t *RedisTokens) TakeForceRefresh(ctx context.Context, now time.Time, gap, window time.Duration, limit int) (bool, []time.Time, error) {
+	v, err := takeForce.Run(ctx, t.s.rdb, []string{t.key + ":force"},
+		ms(now), gap.Milliseconds(), max(window.Milliseconds(), 1), limit).Slice()
+	if err != nil {
+		return false, nil, err
+	}
+	if len(v) == 0 {
+		return false, nil, fmt.Errorf("force_refresh record: empty answer")
+	}
+	taken, _ := v[0].(int64)
+	recent := make([]time.Time, 0, len(v)-1)
+	for _, x := range v[1:] {
+		s, _ := x.(string)
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return false, nil, fmt.Errorf("force_refresh record: bad entry %q", s)
+		}
+		recent = append(recent, time.UnixMilli(n))
+	}
+	return taken == 1, recent, nil
+}

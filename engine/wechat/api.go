@@ -131,12 +131,18 @@ func IsTokenExpired(err error) bool {
 }
 
 // IsRetryable reports whether trying again later may succeed: WeChat busy
-// (-1), the minute frequency limit (45011), network errors and HTTP 5xx.
+// (-1), the minute frequency limit (45011), network errors, HTTP 5xx and a
+// revoked stable token waiting for WeChat's limits to allow a force_refresh
+// (*ForceRefreshError).
 // Everything else (45015, 45047, 43004, 40003, 48001, …) will fail the same
 // way again.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
+	}
+	var fe *ForceRefreshError
+	if errors.As(err, &fe) {
+		return true // once WeChat's limits allow a force_refresh
 	}
 	if code, ok := APICode(err); ok {
 		return code == -1 || code == 45011
@@ -210,37 +216,29 @@ type ClientConfig struct {
 	OnRefresh func(err error)
 }
 
-// TokenCache holds the current access_token. The in-process one is used
-// unless replicas share one.
-type TokenCache interface {
-	// Get returns the cached token and its expiry, or "" if none.
-	Get(ctx context.Context) (token string, expires time.Time, err error)
-	// Set stores a token.
-	Set(ctx context.Context, token string, expires time.Time) error
-	// Invalidate drops the token if it is still bad (compare and delete), so
-	// that a token someone else already refreshed is kept.
-	Invalidate(ctx context.Context, bad string) error
-}
-
-// TokenLocker is implemented by a shared TokenCache whose replicas must not
-// fetch tokens at the same time (the classic API invalidates the previous
-// token on every fetch).
-type TokenLocker interface {
-	// LockRefresh takes the refresh lock for at most ttl; acquired is false
-	// when another replica holds it.
-	LockRefresh(ctx context.Context, ttl time.Duration) (release func(), acquired bool, err error)
-}
-
 // Client calls the WeChat API with an access_token it fetches, caches,
 // refreshes ahead of expiry and, after 40001/40014/42001, refreshes once and
-// retries. It is safe for concurrent use; concurrent refreshes are merged.
+// retries. It is safe for concurrent use; concurrent refreshes are merged:
+// one fetch per refresh, however callers interleave. With the stable API, a
+// token WeChat rejected that stable_token answers again is replaced by
+// asking once with force_refresh, within WeChat's limits (see
+// ForceRefreshLimiter).
 type Client struct {
-	cfg ClientConfig
-	log *slog.Logger
+	cfg    ClientConfig
+	log    *slog.Logger
+	forces ForceRefreshLimiter
 
-	mu         sync.Mutex
-	refreshing chan struct{} // closed when the refresh under way ends
-	refreshErr error
+	mu       sync.Mutex
+	cur      *flight              // the refresh under way, or nil
+	last     *flight              // the last refresh that ended
+	rejected map[string]time.Time // tokens WeChat rejected → when
+}
+
+// flight is one token refresh; its callers share its outcome.
+type flight struct {
+	done chan struct{} // closed when tok and err are set
+	tok  string
+	err  error
 }
 
 // NewClient returns a Client; AppID and Secret are required.
@@ -274,100 +272,17 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{cfg: cfg, log: cfg.Logger}, nil
+	c := &Client{cfg: cfg, log: cfg.Logger, rejected: map[string]time.Time{}}
+	if l, ok := cfg.Tokens.(ForceRefreshLimiter); ok {
+		c.forces = l
+	} else {
+		c.forces = &localForces{}
+	}
+	return c, nil
 }
 
 // AppID is the client's AppID.
 func (c *Client) AppID() string { return c.cfg.AppID }
-
-// Token returns a valid access_token, fetching one when the cache has none
-// or it expires within RefreshAhead.
-func (c *Client) Token(ctx context.Context) (string, error) {
-	for {
-		tok, exp, err := c.cfg.Tokens.Get(ctx)
-		if err != nil {
-			return "", fmt.Errorf("reading the cached access_token: %w", err)
-		}
-		if tok != "" && c.cfg.Now().Add(c.cfg.RefreshAhead).Before(exp) {
-			return tok, nil
-		}
-		// One refresh at a time; the others wait for it and read the cache.
-		c.mu.Lock()
-		if ch := c.refreshing; ch != nil {
-			c.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return "", ctx.Err()
-			}
-			c.mu.Lock()
-			err := c.refreshErr
-			c.mu.Unlock()
-			if err != nil {
-				return "", err
-			}
-			continue
-		}
-		ch := make(chan struct{})
-		c.refreshing = ch
-		c.mu.Unlock()
-
-		tok, err = c.refresh(ctx)
-		c.mu.Lock()
-		c.refreshing, c.refreshErr = nil, err
-		c.mu.Unlock()
-		close(ch)
-		if err != nil {
-			if tok, exp, _ := c.cfg.Tokens.Get(ctx); tok != "" && c.cfg.Now().Before(exp) {
-				c.log.Warn("access_token refresh failed; using the current one until it expires", "err", err)
-				return tok, nil
-			}
-			return "", err
-		}
-		return tok, nil
-	}
-}
-
-// refresh fetches a token, or, when another replica holds the shared refresh
-// lock, waits for the token it fetches.
-func (c *Client) refresh(ctx context.Context) (string, error) {
-	locker, ok := c.cfg.Tokens.(TokenLocker)
-	if !ok {
-		return c.fetchToken(ctx)
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		release, acquired, err := locker.LockRefresh(ctx, 15*time.Second)
-		if err != nil {
-			return "", fmt.Errorf("taking the token refresh lock: %w", err)
-		}
-		if acquired {
-			defer release()
-			// Another replica may have refreshed while we waited for the lock.
-			if tok, exp, err := c.cfg.Tokens.Get(ctx); err == nil && tok != "" && c.cfg.Now().Add(c.cfg.RefreshAhead).Before(exp) {
-				return tok, nil
-			}
-			return c.fetchToken(ctx)
-		}
-		if time.Now().After(deadline) {
-			return "", errors.New("another replica holds the token refresh lock and no token appeared in 15s")
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if tok, exp, err := c.cfg.Tokens.Get(ctx); err == nil && tok != "" && c.cfg.Now().Add(c.cfg.RefreshAhead).Before(exp) {
-			return tok, nil
-		}
-	}
-}
-
-type tokenAnswer struct {
-	AccessToken string `json:"access_token"`
-	ExpiresIn   int    `json:"expires_in"`
-	apiStatus
-}
 
 type apiStatus struct {
 	ErrCode int    `json:"errcode"`
@@ -379,43 +294,6 @@ func (s apiStatus) err(path string) error {
 		return nil
 	}
 	return &APIError{Code: s.ErrCode, Msg: s.ErrMsg, Path: path}
-}
-
-func (c *Client) fetchToken(ctx context.Context) (string, error) {
-	var ans tokenAnswer
-	var path string
-	var err error
-	if c.cfg.TokenAPI == TokenAPIClassic {
-		path = "/cgi-bin/token"
-		q := url.Values{"grant_type": {"client_credential"}, "appid": {c.cfg.AppID}, "secret": {c.cfg.Secret.Reveal()}}
-		err = c.roundTrip(ctx, http.MethodGet, path, q, nil, &ans)
-	} else {
-		path = "/cgi-bin/stable_token"
-		body := map[string]any{"grant_type": "client_credential", "appid": c.cfg.AppID,
-			"secret": c.cfg.Secret.Reveal(), "force_refresh": false}
-		err = c.roundTrip(ctx, http.MethodPost, path, nil, body, &ans)
-	}
-	if err == nil {
-		err = ans.err(path)
-	}
-	if err == nil && ans.AccessToken == "" {
-		err = fmt.Errorf("wechat api %s: answer without access_token", path)
-	}
-	if c.cfg.OnRefresh != nil {
-		c.cfg.OnRefresh(err)
-	}
-	if err != nil {
-		return "", fmt.Errorf("fetching the access_token: %w", err)
-	}
-	if ans.ExpiresIn <= 0 {
-		ans.ExpiresIn = 7200
-	}
-	exp := c.cfg.Now().Add(time.Duration(ans.ExpiresIn) * time.Second)
-	if err := c.cfg.Tokens.Set(ctx, ans.AccessToken, exp); err != nil {
-		return "", fmt.Errorf("caching the access_token: %w", err)
-	}
-	c.log.Info("access_token refreshed", "api", c.cfg.TokenAPI, "expires_in", ans.ExpiresIn)
-	return ans.AccessToken, nil
 }
 
 // Call calls an API path with the access_token: body (if not nil) goes as
@@ -431,7 +309,7 @@ func (c *Client) Call(ctx context.Context, method, path string, query url.Values
 		err = c.CallWithToken(ctx, tok, method, path, query, body, out)
 		if attempt == 0 && IsTokenExpired(err) {
 			c.log.Warn("access_token rejected; refreshing once", "path", path, "err", err)
-			if ierr := c.cfg.Tokens.Invalidate(ctx, tok); ierr != nil {
+			if ierr := c.rejectToken(ctx, tok); ierr != nil {
 				return fmt.Errorf("invalidating the access_token: %w", ierr)
 			}
 			continue
@@ -495,8 +373,8 @@ func (c *Client) Upload(ctx context.Context, path string, query url.Values, fiel
 			}
 		}
 		if attempt == 0 && IsTokenExpired(err) {
-			if ierr := c.cfg.Tokens.Invalidate(ctx, tok); ierr != nil {
-				return ierr
+			if ierr := c.rejectToken(ctx, tok); ierr != nil {
+				return fmt.Errorf("invalidating the access_token: %w", ierr)
 			}
 			continue
 		}
@@ -564,33 +442,4 @@ func redactErr(err error) error {
 		return &url.Error{Op: ue.Op, URL: RedactURL(ue.URL), Err: ue.Err}
 	}
 	return err
-}
-
-// memoryTokens is the in-process TokenCache.
-type memoryTokens struct {
-	mu      sync.Mutex
-	token   string
-	expires time.Time
-}
-
-func (m *memoryTokens) Get(context.Context) (string, time.Time, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.token, m.expires, nil
-}
-
-func (m *memoryTokens) Set(_ context.Context, token string, expires time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.token, m.expires = token, expires
-	return nil
-}
-
-func (m *memoryTokens) Invalidate(_ context.Context, bad string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.token == bad {
-		m.token, m.expires = "", time.Time{}
-	}
-	return nil
 }

@@ -32,7 +32,11 @@
 // # API client
 //
 // [Client] calls the WeChat API ([Client.Call], customer-service messages
-// with [Client.SendKefu], …) with a cached access_token.
+// with [Client.SendKefu], …) with a cached access_token (token.go): one
+// fetch per refresh however callers interleave, a [TokenCache] that replicas
+// may share, and, with the stable API, a revoked token replaced by one
+// force_refresh within WeChat's limits ([ForceRefreshLimiter],
+// [*ForceRefreshError]).
 //
 // # Errors
 //

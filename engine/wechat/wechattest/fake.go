@@ -41,11 +41,16 @@ type Server struct {
 	handlers  map[string]http.HandlerFunc
 	tokenFail []int
 	down      int // answer HTTP 503 this many times
+	// stable is the token stable_token issued last; revoked tokens answer
+	// 40001 and come back from stable_token until a force_refresh.
+	stable  string
+	revoked map[string]bool
+	forces  int
 }
 
 // New starts a fake for the given credentials.
 func New(appID, secret string) *Server {
-	s := &Server{AppID: appID, Secret: secret, valid: map[string]bool{}, expired: map[string]bool{},
+	s := &Server{AppID: appID, Secret: secret, valid: map[string]bool{}, expired: map[string]bool{}, revoked: map[string]bool{},
 		failures: map[string][]int{}, sticky: map[string]int{}, answers: map[string]string{}, handlers: map[string]http.HandlerFunc{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -124,6 +129,32 @@ func (s *Server) ExpireTokens() {
 	}
 }
 
+// RevokeStable revokes the token stable_token issued last, as WeChat does
+// with a leaked token (or an AppSecret reset): API calls with it answer
+// 40001, and stable_token without force_refresh keeps answering it (within
+// its validity WeChat returns the same stable token) until a call with
+// force_refresh: true issues a new one. It returns the revoked token.
+//
+// Otherwise the fake's stable_token issues a new token on every call, which
+// WeChat does not (it returns the same one within its validity); tests count
+// fetches with TokenFetches.
+func (s *Server) RevokeStable() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stable != "" {
+		delete(s.valid, s.stable)
+		s.revoked[s.stable] = true
+	}
+	return s.stable
+}
+
+// ForceRefreshes is how many stable_token calls had force_refresh: true.
+func (s *Server) ForceRefreshes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.forces
+}
+
 // TokenFetches is how many tokens were issued.
 func (s *Server) TokenFetches() int {
 	s.mu.Lock()
@@ -174,15 +205,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/cgi-bin/stable_token":
 		var req struct {
-			GrantType string `json:"grant_type"`
-			AppID     string `json:"appid"`
-			Secret    string `json:"secret"`
+			GrantType    string `json:"grant_type"`
+			AppID        string `json:"appid"`
+			Secret       string `json:"secret"`
+			ForceRefresh bool   `json:"force_refresh"` // a JSON bool; "true" is a 47001
 		}
 		if r.Method != http.MethodPost || json.Unmarshal(body, &req) != nil {
 			errcode(w, 47001)
 			return
 		}
-		s.issueToken(w, req.GrantType, req.AppID, req.Secret)
+		s.issueStable(w, req.GrantType, req.AppID, req.Secret, req.ForceRefresh)
 		return
 	}
 	// WeChat rejects \uXXXX escapes in request JSON (40033).
@@ -201,7 +233,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		errcode(w, 42001)
 		return
-	case !s.valid[tok]:
+	case !s.valid[tok]: // unknown or revoked
 		s.mu.Unlock()
 		errcode(w, 40001)
 		return
@@ -240,29 +272,51 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	errcode(w, 0)
 }
 
+func (s *Server) issueStable(w http.ResponseWriter, grant, appID, secret string, force bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok := s.issueLocked(w, grant, appID, secret, s.revoked[s.stable] && !force)
+	if tok != "" {
+		s.stable = tok
+		if force {
+			s.forces++
+		}
+	}
+}
+
 func (s *Server) issueToken(w http.ResponseWriter, grant, appID, secret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.issueLocked(w, grant, appID, secret, false)
+}
+
+// issueLocked answers a token request and returns the token issued, or ""
+// on an error; again answers the current stable token instead of a new one.
+func (s *Server) issueLocked(w http.ResponseWriter, grant, appID, secret string, again bool) string {
 	if len(s.tokenFail) > 0 {
 		code := s.tokenFail[0]
 		s.tokenFail = s.tokenFail[1:]
 		errcode(w, code)
-		return
+		return ""
 	}
 	switch {
 	case grant != "client_credential":
 		errcode(w, 40002)
-		return
+		return ""
 	case appID != s.AppID:
 		errcode(w, 40013)
-		return
+		return ""
 	case secret != s.Secret:
 		errcode(w, 40125)
-		return
+		return ""
 	}
-	s.n++
-	s.fetches++
-	tok := fmt.Sprintf("FAKE_TOKEN_%d_%s", s.n, strings.Repeat("x", 20))
-	s.valid[tok] = true
+	tok := s.stable
+	if !again {
+		s.n++
+		s.fetches++
+		tok = fmt.Sprintf("FAKE_TOKEN_%d_%s", s.n, strings.Repeat("x", 20))
+		s.valid[tok] = true
+	}
 	writeJSON(w, map[string]any{"access_token": tok, "expires_in": 7200})
+	return tok
 }
