@@ -273,3 +273,27 @@ func TestBenchSaysWhatIsBad(t *testing.T) {
 		t.Errorf("bench output:\n%s", b.String())
 	}
 }
+
+// TestNoSecretInURLErrors: a password or token in the URL of any flag that
+// takes one never reaches the terminal.
+func TestNoSecretInURLErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--token", "t", "--store", "redis://:s3cret@127.0.0.1:1/notanumber"},
+		{"serve", "--token", "t", "--store", "redis://user:s3cret@127.0.0.1:6379/0?claim_idle=bad"},
+		{"simulate", "--token", "t", "--url", "http://user:s3cret@127.0.0.1:1/wechat", "--timeout", "1s", "text", "hi"},
+		{"simulate", "--token", "t", "--url", "http://127.0.0.1:1/wechat?access_token=s3cret", "--timeout", "1s", "text", "hi"},
+		{"kf", "list", "--appid", "wx1", "--secret", "s3cret", "--api-base", "http://user:s3cret@127.0.0.1:1"},
+		{"bench", "--url", "http://user:s3cret@127.0.0.1:1/wechat", "--duration", "100ms", "--warmup", "0s"},
+	} {
+		out, errOut, code := runCmd(nil, args...)
+		if code == 0 {
+			t.Errorf("%v: succeeded", args)
+		}
+		if strings.Contains(out+errOut, "s3cret") {
+			t.Errorf("%v: the secret is printed:\n%s%s", args, out, errOut)
+		}
+	}
+	if got := redactSecrets(`Post "http://u:pw@h/x?access_token=abc&x=1": refused`); got != `Post "http://u:xxxxx@h/x?access_token=xxxxx&x=1": refused` {
+		t.Errorf("redacted: %s", got)
+	}
+}

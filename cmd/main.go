@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -95,14 +96,28 @@ func run(ctx context.Context, args []string, env *cmdEnv) int {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(env.stderr, "wxbot %s: %v\n", c.name, err)
+		fmt.Fprintf(env.stderr, "wxbot %s: %s\n", c.name, redactSecrets(err.Error()))
 		return exitUsage
 	case errors.Is(err, errSilent):
 		return exitError
 	default:
-		fmt.Fprintf(env.stderr, "wxbot %s: %v\n", c.name, err)
+		fmt.Fprintf(env.stderr, "wxbot %s: %s\n", c.name, redactSecrets(err.Error()))
 		return exitError
 	}
+}
+
+var (
+	urlPasswordRE = regexp.MustCompile(`(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s"]*:)[^@/\s"]+@`)
+	secretParamRE = regexp.MustCompile(`(?i)\b(access_token|secret|appsecret|password)=[^&\s"]+`)
+)
+
+// redactSecrets hides what a URL in an error may carry: the password of
+// user:password@host, and access_token, secret or password parameters.
+// Every error a command prints goes through it, whichever flag (--store,
+// --api-base, --url, …) held the URL.
+func redactSecrets(s string) string {
+	s = urlPasswordRE.ReplaceAllString(s, "${1}xxxxx@")
+	return secretParamRE.ReplaceAllString(s, "${1}=xxxxx")
 }
 
 // errSilent is a failure the command has already reported.
