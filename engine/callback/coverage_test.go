@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -166,4 +167,51 @@ func (c *countingCache) Claim(ctx context.Context, key string) (dedup.Answer, bo
 		c.waiting.Add(1)
 	}
 	return a, first, err
+}
+
+// TestRefusalFloodLogsBounded: 5,000 forged pushes write a line for the
+// first of each kind and one summary line, while the metric counts all.
+func TestRefusalFloodLogsBounded(t *testing.T) {
+	var logs syncBuffer
+	obs := &labels{}
+	e := engine.New(engine.Options{Now: func() time.Time { return testNow }, Observer: obs})
+	defer e.Close(context.Background())
+	h := NewHandler(e, Config{Token: testToken, RefusalLogEvery: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for i := 0; i < 5000; i++ {
+		serve(h, signedRequest("forged", testNow, nil, textPush("x", strconv.Itoa(i+1))))
+	}
+	serve(h, httptest.NewRequest(http.MethodPost, "/wechat", strings.NewReader("<xml/>"))) // same kind, no signature
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "more pushes refused than were logged") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no summary line:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	lines := strings.Count(logs.String(), "\n")
+	if lines != 2 || !strings.Contains(logs.String(), "bad_signature=5000 total=5000") {
+		t.Errorf("%d log lines for 5,001 refusals, want 2 (the first, then the sum):\n%s", lines, logs.String())
+	}
+	if len(obs.refused) != 5001 {
+		t.Errorf("the metric counted %d refusals, want 5001", len(obs.refused))
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

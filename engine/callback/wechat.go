@@ -45,7 +45,12 @@ type Config struct {
 	// label (bad_signature, decrypt, plaintext_refused): the front end knows
 	// its own setting names.
 	Hints  map[string]string
-	Logger *slog.Logger
+	// RefusalLogEvery bounds the log of refused pushes: the first of each
+	// kind in this interval is logged in full, the rest are counted and
+	// summed up in one line at its end (10 s when 0). A flood of forged
+	// requests cannot fill the disk; the metric counts every one.
+	RefusalLogEvery time.Duration
+	Logger          *slog.Logger
 }
 
 // Handler is the WeChat callback: GET verifies the server URL, POST takes
@@ -56,6 +61,8 @@ type Handler struct {
 	dedup dedup.Cache
 	obs   engine.Observer
 	log   *slog.Logger
+
+	refusals refusalLog
 }
 
 // NewHandler returns the callback handler for e.
@@ -69,7 +76,11 @@ func NewHandler(e *engine.Engine, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = e.Logger()
 	}
+	if cfg.RefusalLogEvery <= 0 {
+		cfg.RefusalLogEvery = 10 * time.Second
+	}
 	h := &Handler{e: e, cfg: cfg, dedup: cfg.Dedup, obs: e.Observer(), log: cfg.Logger}
+	h.refusals.every, h.refusals.log = cfg.RefusalLogEvery, cfg.Logger
 	if h.dedup == nil {
 		h.dedup = dedup.NewLocal(cfg.DedupTTL, e.Now)
 	}
@@ -184,16 +195,70 @@ func refuse(status int, public, kind, why string, err error) *refusal {
 
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, f *refusal) {
 	h.obs.Refused(f.kind)
-	why := f.why
-	hint, ok := h.cfg.Hints[f.kind]
-	if !ok {
-		hint = refusalHints[f.kind]
+	if h.refusals.first(f.kind) {
+		why := f.why
+		hint, ok := h.cfg.Hints[f.kind]
+		if !ok {
+			hint = refusalHints[f.kind]
+		}
+		if hint != "" {
+			why += "; " + hint
+		}
+		h.log.Warn("push refused", "status", f.status, "reason", why, "err", f.err, "remote", r.RemoteAddr,
+			"kind", f.kind, "more_of_this_kind", "summed up every "+h.refusals.every.String())
 	}
-	if hint != "" {
-		why += "; " + hint
-	}
-	h.log.Warn("push refused", "status", f.status, "reason", why, "err", f.err, "remote", r.RemoteAddr)
 	http.Error(w, f.public, f.status)
+}
+
+// refusalLog rate-limits the log of refused pushes (see
+// Config.RefusalLogEvery).
+type refusalLog struct {
+	every time.Duration
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	logged  map[string]bool // kinds logged in full in this interval
+	counts  map[string]int  // refusals not logged, by kind
+	pending bool            // a summary is scheduled
+}
+
+// first reports whether this refusal is the first of its kind in the
+// interval (to be logged in full); otherwise it is counted for the
+// summary.
+func (l *refusalLog) first(kind string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.logged == nil {
+		l.logged, l.counts = map[string]bool{}, map[string]int{}
+	}
+	if !l.pending {
+		l.pending = true
+		time.AfterFunc(l.every, l.flush)
+	}
+	if !l.logged[kind] {
+		l.logged[kind] = true
+		return true
+	}
+	l.counts[kind]++
+	return false
+}
+
+// flush ends an interval: one line sums up what was not logged.
+func (l *refusalLog) flush() {
+	l.mu.Lock()
+	counts := l.counts
+	l.logged, l.counts, l.pending = map[string]bool{}, map[string]int{}, false
+	l.mu.Unlock()
+	if len(counts) == 0 {
+		return
+	}
+	attrs := []any{"interval", l.every}
+	total := 0
+	for kind, n := range counts {
+		attrs = append(attrs, kind, n)
+		total += n
+	}
+	l.log.Warn("more pushes refused than were logged", append(attrs, "total", total)...)
 }
 
 // push handles one push: authenticate, open, dispatch, respond.
