@@ -44,7 +44,7 @@ type Config struct {
 	// Hints replace the advice in the log line of a refusal, by its metric
 	// label (bad_signature, decrypt, plaintext_refused): the front end knows
 	// its own setting names.
-	Hints  map[string]string
+	Hints map[string]string
 	// RefusalLogEvery bounds the log of refused pushes: the first of each
 	// kind in this interval is logged in full, the rest are counted and
 	// summed up in one line at its end (10 s when 0). A flood of forged
