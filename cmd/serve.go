@@ -183,6 +183,9 @@ func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
 		}
 	}()
 	tokens := b.wireMetricsAndDedup()
+	if r, ok := b.st.(callback.Replays); ok { // shared by the replicas on Redis
+		b.callback.Replays = r
+	}
 	ob, api, err := s.outbox(b.st, tokens, b.m, b.log)
 	if err != nil {
 		return nil, err
@@ -438,6 +441,9 @@ func (b *server) listen() ([]*http.Server, <-chan error, error) {
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	b.log.Info("listening", "addr", ln.Addr().String(), "path", b.s.path, "encryption", b.callback.Cipher != nil)
+	if b.callback.Cipher != nil && !b.callback.RequireEncryption {
+		b.log.Warn("plaintext pushes are still accepted beside encrypted ones (the console's compatible mode): once it is in safe mode, set --require-encryption, so that a body cannot be forged under a signature seen elsewhere")
+	}
 	if b.s.adminListen == "" {
 		return []*http.Server{srv}, errc, nil
 	}

@@ -215,3 +215,36 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestReplayedQueryString: a signed query string reused with another body
+// is refused (the signature does not cover the body); with the same body,
+// however late within the skew window, nothing runs twice.
+func TestReplayedQueryString(t *testing.T) {
+	dedupNow := testNow
+	obs := &labels{}
+	b := newTestBot(t, Config{MaxSkew: 5 * time.Minute,
+		Dedup: dedup.NewLocal(time.Second, func() time.Time { return dedupNow })})
+	b.h.obs = obs
+	orig := signedRequest(testToken, testNow, nil, textPush("echo hi", "301"))
+	query := orig.URL.RawQuery
+	if w := serve(b.h, orig); w.Code != 200 || b.runs.Load() != 1 {
+		t.Fatalf("first push: %d, %d runs", w.Code, b.runs.Load())
+	}
+	forged := httptest.NewRequest(http.MethodPost, "/wechat?"+query,
+		strings.NewReader(string(wechat.EncodeMessage(textPush("echo forged", "302")))))
+	if w := serve(b.h, forged); w.Code != 401 {
+		t.Errorf("the query string with another body: %d %q, want 401", w.Code, w.Body.String())
+	}
+	dedupNow = dedupNow.Add(time.Hour) // the retry cache has long forgotten the answer
+	again := httptest.NewRequest(http.MethodPost, "/wechat?"+query,
+		strings.NewReader(string(wechat.EncodeMessage(textPush("echo hi", "301")))))
+	if w := serve(b.h, again); w.Code != 200 || w.Body.String() != "success" {
+		t.Errorf("the same push again: %d %q, want success", w.Code, w.Body.String())
+	}
+	if n := b.runs.Load(); n != 1 {
+		t.Errorf("rules ran %d times, want 1", n)
+	}
+	if fmt.Sprint(obs.refused) != "[replay]" {
+		t.Errorf("refusals %v, want [replay]", obs.refused)
+	}
+}

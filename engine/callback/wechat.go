@@ -15,6 +15,7 @@ import (
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/dedup"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -41,6 +42,9 @@ type Config struct {
 	DedupTTL time.Duration
 	// Dedup is shared by replicas; nil keeps retries in process.
 	Dedup dedup.Cache
+	// Replays remembers signed query strings for MaxSkew (shared by
+	// replicas on Redis); nil keeps them in process memory.
+	Replays Replays
 	// Hints replace the advice in the log line of a refusal, by its metric
 	// label (bad_signature, decrypt, plaintext_refused): the front end knows
 	// its own setting names.
@@ -78,6 +82,9 @@ func NewHandler(e *engine.Engine, cfg Config) *Handler {
 	}
 	if cfg.RefusalLogEvery <= 0 {
 		cfg.RefusalLogEvery = 10 * time.Second
+	}
+	if cfg.Replays == nil {
+		cfg.Replays = store.NewMemory(e.Now)
 	}
 	h := &Handler{e: e, cfg: cfg, dedup: cfg.Dedup, obs: e.Observer(), log: cfg.Logger}
 	h.refusals.every, h.refusals.log = cfg.RefusalLogEvery, cfg.Logger
@@ -285,6 +292,13 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		h.answerRetry(w, r, ev, answer, start)
 		return
 	}
+	if ps.repeat { // seen with this very body, its answer since forgotten: nothing runs twice
+		answer.Finish("text/plain; charset=utf-8", successBody)
+		writeAnswer(w, "text/plain; charset=utf-8", successBody)
+		h.log.Info("a repeat of a push answered before (same query string and body); nothing runs again", "type", ev.Type, "from", ev.From)
+		h.obs.Push(engine.MetricLabel(ev.Type), "retry", time.Since(start))
+		return
+	}
 	p, reply, outcome := h.dispatch(ev)
 	ct, out := h.encode(ps, &q, token, reply)
 	answer.Finish(ct, out) // a shared store bounds this with its own short timeout
@@ -327,6 +341,7 @@ type pushState struct {
 	msg    wechat.Message
 	ev     engine.Event
 	cipher *wechat.Cipher // the one that decrypted the push; nil for plaintext
+	repeat bool           // the query string came before with this body
 }
 
 // open reads the body, decrypts it when the push is encrypted, and decodes
@@ -341,6 +356,9 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request, q *query, token s
 		return nil, refuse(http.StatusBadRequest, badRequest, "bad_body", "reading body", err)
 	}
 	ps := new(pushState)
+	if f := h.checkReplay(r.Context(), q, body, ps); f != nil {
+		return nil, f
+	}
 	var f *refusal
 	if q.encryptType == "aes" && h.cfg.Cipher != nil {
 		f = h.decrypt(ps, q, token, body)

@@ -82,10 +82,12 @@ func textPush(content, msgID string) *wechat.Message {
 		MsgType: "text", Content: content, MsgID: msgID}
 }
 
+var nonces atomic.Int64
+
 // signedRequest builds a push as WeChat sends it; cipher nil means plaintext.
 func signedRequest(token string, ts time.Time, cipher *wechat.Cipher, m *wechat.Message) *http.Request {
 	tsStr := strconv.FormatInt(ts.Unix(), 10)
-	nonce := "123456"
+	nonce := strconv.FormatInt(nonces.Add(1), 10) // WeChat's nonces differ per push
 	q := url.Values{"timestamp": {tsStr}, "nonce": {nonce}, "signature": {wechat.Signature(token, tsStr, nonce)}}
 	body := wechat.EncodeMessage(m)
 	if cipher != nil {
@@ -224,12 +226,13 @@ func TestHandlerReplies(t *testing.T) {
 	}
 
 	// Safe mode: the reply is encrypted and signed with the request's timestamp and nonce.
-	w = serve(b.h, signedRequest(testToken, testNow, cipher, textPush("echo secret", "11")))
+	req := signedRequest(testToken, testNow, cipher, textPush("echo secret", "11"))
+	w = serve(b.h, req)
 	env, err := wechat.ParseReplyEnvelope(w.Body.Bytes())
 	if err != nil {
 		t.Fatalf("encrypted reply %q: %v", w.Body.String(), err)
 	}
-	if env.TimeStamp != strconv.FormatInt(testNow.Unix(), 10) || env.Nonce != "123456" {
+	if env.TimeStamp != strconv.FormatInt(testNow.Unix(), 10) || env.Nonce != req.URL.Query().Get("nonce") {
 		t.Errorf("envelope timestamp %q nonce %q, want the request's", env.TimeStamp, env.Nonce)
 	}
 	if !wechat.VerifyMsgSignature(testToken, env.TimeStamp, env.Nonce, env.Encrypt, env.MsgSignature) {

@@ -67,6 +67,7 @@ type Bolt struct {
 	dirtyW    map[string]bool
 	dirtyC    map[string]bool
 	answers   []savedAnswer // to write behind (see SaveAnswer)
+	nonces    nonceMemory   // signed query strings seen (RememberQuery)
 
 	stop    chan struct{}
 	flushed chan struct{}

@@ -63,6 +63,7 @@ type Memory struct {
 	pending   []*outbox.Send  // in Seq order
 	ids       map[string]bool // every ID ever enqueued
 	dead      []outbox.DeadLetter
+	nonces    nonceMemory
 }
 
 // NewMemory returns an empty Memory on the clock now (time.Now
