@@ -37,6 +37,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("OutboxOrder", func(t *testing.T) { testOutboxOrder(t, o) })
 	t.Run("OutboxIdempotent", func(t *testing.T) { testOutboxIdempotent(t, o) })
 	t.Run("OutboxRetryAndDead", func(t *testing.T) { testOutboxRetryAndDead(t, o) })
+	t.Run("RememberQuery", func(t *testing.T) { testRememberQuery(t, o) })
 	if o.Reopen != nil {
 		t.Run("Durable", func(t *testing.T) { testDurable(t, o) })
 	}
@@ -285,5 +286,38 @@ func testDurable(t *testing.T, o Opener) {
 	}
 	if ok, _ := s.TakeCooldown(ctx, "k", time.Hour); ok {
 		t.Error("the cooldown did not survive a restart")
+	}
+}
+
+// testRememberQuery: a signed query string is remembered with its body's
+// hash until its time is over (replay protection).
+func testRememberQuery(t *testing.T, o Opener) {
+	clock := start()
+	s, ok := o.Open(t, clock).(interface {
+		RememberQuery(context.Context, string, string, time.Duration) (string, error)
+	})
+	if !ok {
+		t.Fatal("the store does not remember query strings")
+	}
+	ctx := context.Background()
+	remember := func(key, hash string) string {
+		prev, err := s.RememberQuery(ctx, key, hash, time.Second)
+		must(t, err)
+		return prev
+	}
+	if prev := remember("ts:n:sig", "body1"); prev != "" {
+		t.Errorf("a new query string: %q, want \"\"", prev)
+	}
+	if prev := remember("ts:n:sig", "body2"); prev != "body1" {
+		t.Errorf("the same query string again: %q, want the first body's hash", prev)
+	}
+	if prev := remember("ts:n2:sig", "body2"); prev != "" {
+		t.Errorf("another query string: %q", prev)
+	}
+	clock.T = clock.T.Add(2 * time.Second)
+	if _, redis := s.(interface{ Prefix() string }); !redis { // Redis expires on its own clock
+		if prev := remember("ts:n:sig", "body3"); prev != "" {
+			t.Errorf("after its time: %q, want it forgotten", prev)
+		}
 	}
 }
