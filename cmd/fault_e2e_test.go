@@ -283,3 +283,40 @@ rules:
 		t.Error("the restarted bot did not say it kept answers")
 	}
 }
+
+// TestCostlyRulesBounded: `check` refuses an expression that could hold a
+// push for tens of seconds, and a bot running the costliest kind it allows
+// still answers well inside WeChat's 5 s.
+func TestCostlyRulesBounded(t *testing.T) {
+	dir := t.TempDir()
+	costly := filepath.Join(dir, "costly.yaml")
+	os.WriteFile(costly, []byte(`version: 1
+rules:
+  - name: forever
+    on: text
+    when: 'let r = 1..600; all(r, {all(r, {all(r, {# > 0})})})'
+    actions:
+      - reply: {text: "never"}
+`), 0o644)
+	out, errOut, code := wxbot(t, nil, "check", costly)
+	if code != 1 || !strings.Contains(out+errOut, "too costly for a push") {
+		t.Errorf("check: exit %d, and does not say why:\n%s%s", code, out, errOut)
+	}
+
+	allowed := filepath.Join(dir, "allowed.yaml")
+	os.WriteFile(allowed, []byte(`version: 1
+rules:
+  - name: heavy
+    on: text
+    when: 'all(split(event.content, ""), {all(split(event.content, ""), {# != "x"})})'
+    actions:
+      - reply: {text: "done"}
+`), 0o644)
+	env := []string{"WXBOT_TOKEN=" + e2eToken}
+	b := startBot(t, env, "--rules", allowed)
+	start := time.Now()
+	out, errOut, code = wxbot(t, env, "simulate", "--url", b.url, "text", strings.Repeat("a", 2000))
+	if took := time.Since(start); code != 0 || !strings.Contains(out, "content: done") || took > 4*time.Second {
+		t.Errorf("the heaviest allowed rule: exit %d in %v\n%s%s", code, took, out, errOut)
+	}
+}

@@ -51,6 +51,7 @@ type serveFlags struct {
 	spool             string
 	rulesMaxBytes     int64
 	rulesMaxCount     int
+	rulesMaxCost      int
 	pay               payFlags
 }
 
@@ -74,6 +75,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.StringVar(&s.store, "store", "bolt:wxbot.db", "state (kefu outbox, kefu windows, cooldowns, payment claims): bolt:PATH embedded, or redis://HOST:PORT/DB shared by replicas, which then also share retries' answers and the access_token")
 	fs.Int64Var(&s.rulesMaxBytes, "rules-max-bytes", rules.DefaultLimits.MaxBytes, "refuse rules files over this many bytes in all")
 	fs.IntVar(&s.rulesMaxCount, "rules-max-count", rules.DefaultLimits.MaxRules, "refuse rules with more rules than this")
+	fs.IntVar(&s.rulesMaxCost, "rules-max-cost", rules.DefaultLimits.MaxCost, "refuse an expression whose worst case takes more evaluation steps than this")
 	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it")
 	s.pay.register(fs)
 }
@@ -118,10 +120,10 @@ func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
 	if s.requireEncryption && s.proto.aesKey == "" {
 		return nil, usagef("--require-encryption needs --aes-key")
 	}
-	if s.rulesMaxBytes <= 0 || s.rulesMaxCount <= 0 {
-		return nil, usagef("--rules-max-bytes and --rules-max-count must be positive")
+	if s.rulesMaxBytes <= 0 || s.rulesMaxCount <= 0 || s.rulesMaxCost <= 0 {
+		return nil, usagef("--rules-max-bytes, --rules-max-count and --rules-max-cost must be positive")
 	}
-	rules.DefaultLimits = rules.Limits{MaxBytes: s.rulesMaxBytes, MaxRules: s.rulesMaxCount}
+	rules.DefaultLimits = rules.Limits{MaxBytes: s.rulesMaxBytes, MaxRules: s.rulesMaxCount, MaxCost: s.rulesMaxCost}
 	return s, nil
 }
 

@@ -263,10 +263,12 @@ func (d *decoder) template(n *yaml.Node, v reflect.Value, path string) {
 	}
 	t, err := d.l.compileTemplate(n.Value)
 	if err == nil {
+		msg := strings.TrimSuffix(d.prefix+path, ": ")
 		for _, p := range t.Programs() {
 			for _, name := range varNames(p) {
-				d.l.varRefs = append(d.l.varRefs, varRef{name: name, pos: d.l.pos(n), msg: strings.TrimSuffix(d.prefix+path, ": ")})
+				d.l.varRefs = append(d.l.varRefs, varRef{name: name, pos: d.l.pos(n), msg: msg})
 			}
+			d.l.costRefs = append(d.l.costRefs, costRef{prog: p, pos: d.l.pos(n), msg: msg})
 		}
 	}
 	if err != nil {

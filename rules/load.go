@@ -44,10 +44,13 @@ type Loaded struct {
 type Limits struct {
 	MaxBytes int64 // all the rules files together
 	MaxRules int
+	// MaxCost bounds one expression's worst case, in evaluation steps
+	// (see cost.go): a push must be answered within 5 s.
+	MaxCost int
 }
 
 // DefaultLimits apply to every load; cmd sets them from its flags.
-var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxRules: 100_000}
+var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxRules: 100_000, MaxCost: 5_000_000}
 
 // source is the rules as read from disk, before parsing.
 type source struct {
@@ -192,6 +195,7 @@ type loader struct {
 	// has been read (a window may be defined in a later file).
 	activeRefs []windowRef
 	varRefs    []varRef
+	costRefs   []costRef
 	tests      []TestCase
 	compiler   *engine.Compiler
 }
@@ -410,6 +414,7 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 				for _, name := range varNames(prog) {
 					l.varRefs = append(l.varRefs, varRef{name: name, pos: l.pos(v), msg: label + ": when"})
 				}
+				l.costRefs = append(l.costRefs, costRef{prog: prog, pos: l.pos(v), msg: label + ": when"})
 			}
 			r.When = prog
 		}
@@ -597,6 +602,7 @@ func (l *loader) finish(source string, files []string, hash string) (*Loaded, er
 		}
 	}
 	l.checkVarRefs()
+	l.checkCosts()
 	l.checkTestNames()
 	if len(l.rules) == 0 && len(l.diags.Errors()) == 0 {
 		l.diags = append(l.diags, Diagnostic{Pos: engine.Pos{File: files[0], Line: 1, Col: 1}, Severity: SevWarning,
