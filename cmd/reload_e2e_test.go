@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -208,5 +210,63 @@ func TestServeRefusesRulesWhoseTestsFail(t *testing.T) {
 	}
 	if !strings.Contains(errOut, `rules.yaml:9:5: test "wrong" failed`) || !strings.Contains(errOut, "wxbot test") {
 		t.Errorf("stderr does not name the failing test and its line:\n%s", errOut)
+	}
+}
+
+// TestIdleBotWithManyRulesCostsLittle: the change poll compares bytes, and
+// parses nothing while the rules do not change: 10,000 rules polled ten
+// times a second cost a small fraction of a CPU (it was a CPU-second per
+// poll).
+func TestIdleBotWithManyRulesCostsLittle(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	var src strings.Builder
+	src.WriteString("version: 1\nrules:\n")
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&src, "  - name: r%d\n    on: text\n    text: {prefix: [\"kw%d\"]}\n    when: 'event.from != \"x%d\"'\n    actions:\n      - reply: {text: \"answer %d\"}\n", i, i, i, i)
+	}
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(path, []byte(src.String()), 0o644)
+	b := startBot(t, []string{"WXBOT_TOKEN=" + e2eToken}, "--rules", path, "--rules-poll", "100ms")
+	pid := b.cmd.Process.Pid
+	time.Sleep(500 * time.Millisecond) // past the start-up
+	cpu0, ok := processCPU(pid)
+	if !ok {
+		t.Skip("no CPU figures for the bot")
+	}
+	time.Sleep(2 * time.Second) // 20 polls
+	cpu1, _ := processCPU(pid)
+	if used := cpu1 - cpu0; used > 600*time.Millisecond {
+		t.Errorf("the idle bot used %v of CPU in 2 s of polls (a parse per poll costs about a second)", used)
+	}
+}
+
+// TestReloadOutlivesItsRequest: POST /reload of a fixed file succeeds even
+// when the client gives up before it is done.
+func TestReloadOutlivesItsRequest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(path, []byte(rulesSaying("one")), 0o644)
+	b := startBot(t, []string{"WXBOT_TOKEN=" + e2eToken}, "--rules", path, "--rules-poll", "0")
+	// A client that sends the request and hangs up at once.
+	c, err := net.Dial("tcp", strings.TrimPrefix(b.admin, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(c, "POST /reload HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n\r\n")
+	c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := rulesStatus(t, b)
+		if st["reloads"].(float64) >= 1 {
+			if st["last_reload_ok"] != true {
+				t.Errorf("the reload failed when its client gave up: %v", st)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload happened: %v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

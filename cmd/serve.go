@@ -52,6 +52,7 @@ type serveFlags struct {
 	rulesMaxBytes     int64
 	rulesMaxCount     int
 	rulesMaxCost      int
+	rulesPoll         time.Duration
 	pay               payFlags
 }
 
@@ -75,6 +76,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.StringVar(&s.store, "store", "bolt:wxbot.db", "state (kefu outbox, kefu windows, cooldowns, payment claims): bolt:PATH embedded, or redis://HOST:PORT/DB shared by replicas, which then also share retries' answers and the access_token")
 	fs.Int64Var(&s.rulesMaxBytes, "rules-max-bytes", rules.DefaultLimits.MaxBytes, "refuse rules files over this many bytes in all")
 	fs.IntVar(&s.rulesMaxCount, "rules-max-count", rules.DefaultLimits.MaxRules, "refuse rules with more rules than this")
+	fs.DurationVar(&s.rulesPoll, "rules-poll", 30*time.Second, "how often the rules' bytes are compared with the running rules', behind the file watcher; 0 disables")
 	fs.IntVar(&s.rulesMaxCost, "rules-max-cost", rules.DefaultLimits.MaxCost, "refuse an expression whose worst case takes more evaluation steps than this")
 	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it")
 	s.pay.register(fs)
@@ -200,6 +202,7 @@ func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
 	b.eng.SetRules(loaded.Set)
 	b.log.Info("rules loaded", "source", s.rules, "rules", len(loaded.Set.Rules), "hash", loaded.Set.Hash)
 	b.reloader = rules.NewReloader(s.rules, loc, b.eng, b.log)
+	b.reloader.Poll = s.rulesPoll
 	b.reloader.Initial(loaded)
 	debug.FreeOSMemory() // the start-up parse's garbage, see Reloader.Reload
 	if payVerifier != nil {
