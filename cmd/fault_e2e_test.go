@@ -203,7 +203,7 @@ func TestRedisThatHangsOrRefuses(t *testing.T) {
 		if code := ready(); code != http.StatusServiceUnavailable {
 			t.Errorf("%s: /readyz %d, want 503", mode.name, code)
 		}
-		if !strings.Contains(metricsText(t, b), "wxbot_store_degraded 1") {
+		if scrape(t, b, "wxbot_store_degraded") != 1 {
 			t.Errorf("%s: wxbot_store_degraded is not 1", mode.name)
 		}
 		proxy.set(forward)
@@ -217,17 +217,6 @@ func TestRedisThatHangsOrRefuses(t *testing.T) {
 	if !strings.Contains(b.stderr.String(), "degraded") || !strings.Contains(b.stderr.String(), "the store answers again") {
 		t.Errorf("no log line says when degradation started and ended")
 	}
-}
-
-func metricsText(t *testing.T, b *bot) string {
-	t.Helper()
-	resp, err := e2eHTTP.Get(b.admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return string(body)
 }
 
 // TestRetryAfterRestartRunsNothing: a push answered just before a deploy

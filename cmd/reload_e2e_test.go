@@ -3,7 +3,6 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -115,24 +114,6 @@ func rulesWithTest(text string) string {
 	return rulesSaying(text) + "tests:\n  - name: says hi\n    event: {type: text, content: hi}\n    expect: {rules: [hi]}\n"
 }
 
-// metric returns the value of one sample of GET /metrics.
-func metric(t *testing.T, b *bot, sample string) string {
-	t.Helper()
-	resp, err := http.Get(b.admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, sample+" "); ok {
-			return v
-		}
-	}
-	t.Fatalf("GET /metrics has no %s", sample)
-	return ""
-}
-
 // TestServeStatusIsTrue: what /rules and /metrics say about reloads
 // describes the traffic and the file on disk.
 func TestServeStatusIsTrue(t *testing.T) {
@@ -172,8 +153,8 @@ func TestServeStatusIsTrue(t *testing.T) {
 	if h := hits(); h != 3 {
 		t.Errorf("hits after a reload: %v, want the 3 real pushes", h)
 	}
-	if got := metric(t, b, `wxbot_rules_reloads_total{result="success"}`); got != "1" {
-		t.Errorf(`wxbot_rules_reloads_total{result="success"} = %s, GET /rules says 1`, got)
+	if got := scrape(t, b, `wxbot_rules_reloads_total{result="success"}`); got != 1 {
+		t.Errorf(`wxbot_rules_reloads_total{result="success"} = %v, GET /rules says 1`, got)
 	}
 
 	// A broken edit fails; putting the good file back clears the failure,
@@ -181,8 +162,8 @@ func TestServeStatusIsTrue(t *testing.T) {
 	good = rulesWithTest("two")
 	os.WriteFile(path, []byte(strings.Replace(good, "on: text", "on: txt", 1)), 0o644)
 	until("the broken edit is refused", func() bool { return rulesStatus(t, b)["last_reload_ok"] == false })
-	if got := metric(t, b, "wxbot_rules_last_reload_successful"); got != "0" {
-		t.Errorf("wxbot_rules_last_reload_successful = %s after a refused edit", got)
+	if got := scrape(t, b, "wxbot_rules_last_reload_successful"); got != 0 {
+		t.Errorf("wxbot_rules_last_reload_successful = %v after a refused edit", got)
 	}
 	os.WriteFile(path+".tmp", []byte(good), 0o644)
 	os.Rename(path+".tmp", path) // as mv or an editor's save would
@@ -191,8 +172,8 @@ func TestServeStatusIsTrue(t *testing.T) {
 	if st["last_error"] != nil || st["reloads"].(float64) != 1 || st["reload_failures"].(float64) < 1 {
 		t.Errorf("GET /rules after the good file is back: %v", st)
 	}
-	if got := metric(t, b, "wxbot_rules_last_reload_successful"); got != "1" {
-		t.Errorf("wxbot_rules_last_reload_successful = %s once the file is good again", got)
+	if got := scrape(t, b, "wxbot_rules_last_reload_successful"); got != 1 {
+		t.Errorf("wxbot_rules_last_reload_successful = %v once the file is good again", got)
 	}
 	if !strings.Contains(b.stderr.String(), "the earlier reload failure is cleared") {
 		t.Error("no log line says the failure cleared")
