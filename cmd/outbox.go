@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -179,6 +180,8 @@ func runOutbox(ctx context.Context, env *cmdEnv, args []string) error {
 		timeout      time.Duration
 	)
 	fs.StringVar(&admin, "admin", def, "the admin listener of `wxbot serve` (its --admin-listen; WXBOT_ADMIN_LISTEN is read too)")
+	var listen string
+	fs.StringVar(&listen, "admin-listen", "", "the same as --admin, named as serve names it")
 	fs.BoolVar(&dead, "dead", false, "retry: every dead letter")
 	fs.StringVar(&after, "after", "", "list: the page after this cursor (printed at the end of a page)")
 	fs.IntVar(&limit, "limit", 100, "list: pending sends per page (1 to 1000)")
@@ -186,6 +189,11 @@ func runOutbox(ctx context.Context, env *cmdEnv, args []string) error {
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["admin-listen"] && !set["admin"] && listen != "" {
+		admin = listen
 	}
 	c := &adminClient{base: adminURL(admin), http: &http.Client{Timeout: timeout}}
 	switch {

@@ -163,7 +163,7 @@ func TestOutboxDropPending(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "dropped "+second) {
 		t.Fatalf("outbox drop: %d\n%s\n%s", code, out, errOut)
 	}
-	out, _, _ = wxbot(t, nil, "outbox", "list", "--admin", b.admin)
+	out, _, _ = wxbot(t, nil, "outbox", "list", "--admin-listen", strings.TrimPrefix(b.admin, "http://"))
 	if strings.Contains(out, second) || !strings.Contains(out, "PENDING: 2") {
 		t.Errorf("outbox list after the drop:\n%s", out)
 	}
