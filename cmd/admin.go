@@ -25,19 +25,7 @@ func adminMux(eng *engine.Engine, reloader *rules.Reloader, st store.Store, m *m
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
-		pending, err := st.Pending(r.Context())
-		if err != nil {
-			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		dead, err := st.DeadLetters(r.Context(), 100)
-		if err != nil {
-			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"pending": pending, "dead_letters": dead})
-	})
+	outboxAdmin(mux, st) // GET /outbox, POST /outbox/retry, POST /outbox/drop (outbox.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -63,6 +63,30 @@ type Queue interface {
 	Pending(ctx context.Context) (int, error)
 }
 
+// Admin is what operators do to a Queue's sends (the admin listener's
+// /outbox endpoints, `wxbot outbox`). The stores in engine/store
+// implement it beside Queue. A send is named by its ID.
+type Admin interface {
+	// PendingSends lists up to limit pending sends in queue order, from
+	// just after the cursor after ("" for the first page); next is the
+	// cursor of the following page, "" when there is none.
+	PendingSends(ctx context.Context, after string, limit int) (sends []*Send, next string, err error)
+	// RetryDead moves the dead letter of the send id back to the pending
+	// sends, its attempts reset and due now. It reports false when there
+	// is no such dead letter, which is also what every caller but one
+	// hears when several retry the same dead letter at once: a dead
+	// letter is enqueued again once.
+	RetryDead(ctx context.Context, id string) (bool, error)
+	// RetryAllDead retries every dead letter and counts those enqueued
+	// again (dead letters without an ID, corrupt entries, stay).
+	RetryAllDead(ctx context.Context) (int, error)
+	// Drop removes the pending send or the dead letter id; false when
+	// there is neither. A send being delivered at that moment may still
+	// go out. A dropped send's ID stays known: enqueued again, it is
+	// ignored.
+	Drop(ctx context.Context, id string) (bool, error)
+}
+
 // DeadLetter is a send that was given up, and why.
 type DeadLetter struct {
 	Send   *Send     `json:"send"`

@@ -370,3 +370,49 @@ func (g *Guard) drainSpool(ctx context.Context) {
 		g.o.Logger.Info("spooled sends moved to the store", "sends", len(batch))
 	}
 }
+
+// admin is the guarded store's outbox.Admin.
+func (g *Guard) admin() (outbox.Admin, error) {
+	a, ok := g.primary.(outbox.Admin)
+	if !ok {
+		return nil, fmt.Errorf("store %T cannot administer its outbox", g.primary)
+	}
+	return a, nil
+}
+
+// PendingSends implements outbox.Admin: the store's (sends spooled while
+// it failed are listed once they reach it).
+func (g *Guard) PendingSends(ctx context.Context, after string, limit int) ([]*outbox.Send, string, error) {
+	a, err := g.admin()
+	if err != nil {
+		return nil, "", err
+	}
+	return a.PendingSends(ctx, after, limit)
+}
+
+// RetryDead implements outbox.Admin.
+func (g *Guard) RetryDead(ctx context.Context, id string) (bool, error) {
+	a, err := g.admin()
+	if err != nil {
+		return false, err
+	}
+	return a.RetryDead(ctx, id)
+}
+
+// RetryAllDead implements outbox.Admin.
+func (g *Guard) RetryAllDead(ctx context.Context) (int, error) {
+	a, err := g.admin()
+	if err != nil {
+		return 0, err
+	}
+	return a.RetryAllDead(ctx)
+}
+
+// Drop implements outbox.Admin.
+func (g *Guard) Drop(ctx context.Context, id string) (bool, error) {
+	a, err := g.admin()
+	if err != nil {
+		return false, err
+	}
+	return a.Drop(ctx, id)
+}

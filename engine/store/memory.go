@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -249,3 +251,100 @@ func (s *Memory) Pending(context.Context) (int, error) {
 
 // Close implements Store.
 func (s *Memory) Close() error { return nil }
+
+// PendingSends implements outbox.Admin: the cursor is a Seq.
+func (s *Memory) PendingSends(_ context.Context, after string, limit int) ([]*outbox.Send, string, error) {
+	from, err := seqCursor(after)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*outbox.Send
+	for _, snd := range s.pending {
+		if snd.Seq <= from {
+			continue
+		}
+		if len(out) == limit {
+			return out, strconv.FormatUint(out[len(out)-1].Seq, 10), nil
+		}
+		c := *snd
+		out = append(out, &c)
+	}
+	return out, "", nil
+}
+
+// seqCursor reads a page cursor of the stores that number sends.
+func seqCursor(after string) (uint64, error) {
+	if after == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(after, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("page cursor %q: want the next of a previous page", after)
+	}
+	return n, nil
+}
+
+// revived is a dead letter's send made pending again: attempts reset, due
+// at now.
+func revived(snd *outbox.Send, now time.Time) *outbox.Send {
+	c := *snd
+	c.Attempts, c.LastError, c.NotBefore, c.Ref = 0, "", now, ""
+	return &c
+}
+
+// RetryDead implements outbox.Admin.
+func (s *Memory) RetryDead(_ context.Context, id string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.retryDead(id), nil
+}
+
+func (s *Memory) retryDead(id string) bool {
+	var found *outbox.Send
+	s.dead = slices.DeleteFunc(s.dead, func(d outbox.DeadLetter) bool {
+		if id == "" || d.Send == nil || d.Send.ID != id {
+			return false
+		}
+		found = d.Send
+		return true
+	})
+	if found == nil {
+		return false
+	}
+	s.seq++
+	c := revived(found, s.now())
+	c.Seq = s.seq
+	s.pending = append(s.pending, c)
+	return true
+}
+
+// RetryAllDead implements outbox.Admin.
+func (s *Memory) RetryAllDead(context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for _, d := range s.dead {
+		if d.Send != nil && d.Send.ID != "" && !slices.Contains(ids, d.Send.ID) {
+			ids = append(ids, d.Send.ID)
+		}
+	}
+	n := 0
+	for _, id := range ids {
+		if s.retryDead(id) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Drop implements outbox.Admin.
+func (s *Memory) Drop(_ context.Context, id string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.pending) + len(s.dead)
+	s.pending = slices.DeleteFunc(s.pending, func(x *outbox.Send) bool { return x.ID == id })
+	s.dead = slices.DeleteFunc(s.dead, func(d outbox.DeadLetter) bool { return d.Send != nil && d.Send.ID == id })
+	return id != "" && len(s.pending)+len(s.dead) < n, nil
+}

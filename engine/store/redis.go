@@ -234,6 +234,9 @@ func (s *Redis) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
 type held struct {
 	id   string
 	send *outbox.Send
+	// dropped: an operator dropped the send behind an earlier one of its
+	// user; Due settles it without delivering (see Drop).
+	dropped bool
 }
 
 // malformed is a stream entry that is not a send: its id, what could be
@@ -267,7 +270,8 @@ func (s *Redis) parse(msgs []redis.XMessage) ([]held, []malformed) {
 			continue
 		}
 		snd.Seq = useq
-		out = append(out, held{id: m.ID, send: &snd})
+		_, dropped := m.Values["drop"]
+		out = append(out, held{id: m.ID, send: &snd, dropped: dropped})
 	}
 	return out, bad
 }
@@ -329,13 +333,16 @@ func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(str
 	if err != nil {
 		return nil, err
 	}
+	if err := s.settleDropped(ctx, all, cursor); err != nil {
+		return nil, err
+	}
 	stream := s.k("outbox")
 	var out []*outbox.Send
 	var waiting []string
 	chosen := map[string]bool{}
 	for _, h := range all {
 		u := h.send.OrderKey
-		ok := len(out) < limit && !chosen[u] && h.send.Seq == cursor[u]+1 &&
+		ok := len(out) < limit && !chosen[u] && !h.dropped && h.send.Seq == cursor[u]+1 &&
 			!h.send.NotBefore.After(now) && (skip == nil || !skip(u))
 		if ok {
 			chosen[u] = true

@@ -38,6 +38,9 @@ func Run(t *testing.T, o Opener) {
 	t.Run("OutboxIdempotent", func(t *testing.T) { testOutboxIdempotent(t, o) })
 	t.Run("OutboxRetryAndDead", func(t *testing.T) { testOutboxRetryAndDead(t, o) })
 	t.Run("RememberQuery", func(t *testing.T) { testRememberQuery(t, o) })
+	t.Run("OutboxAdminList", func(t *testing.T) { testOutboxAdminList(t, o) })
+	t.Run("OutboxAdminRetry", func(t *testing.T) { testOutboxAdminRetry(t, o) })
+	t.Run("OutboxAdminDrop", func(t *testing.T) { testOutboxAdminDrop(t, o) })
 	if o.Reopen != nil {
 		t.Run("Durable", func(t *testing.T) { testDurable(t, o) })
 	}
