@@ -654,7 +654,7 @@ func checkImported(ctx context.Context, name string, data []byte) error {
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("the imported rules fail their tests:\n%s", strings.Join(failed, "\n"))
+		return fmt.Errorf("the imported rules fail their tests (an earlier rule catches a later rule's keyword: reorder them or give one a priority):\n%s", strings.Join(failed, "\n"))
 	}
 	return nil
 }

@@ -229,3 +229,21 @@ func TestImportMenuAPISample(t *testing.T) {
 		t.Errorf("a rules file was written for an API menu: %v", err)
 	}
 }
+
+// TestImportAutoReplyOverlap: when an earlier rule catches a later rule's
+// keyword, the file is written but the import says which test fails.
+func TestImportAutoReplyOverlap(t *testing.T) {
+	fake, env := newAPIFake(t)
+	fake.Answer(wechattest.PathAutoReplyInfo, `{"is_add_friend_reply_open":0,"is_autoreply_open":0,
+	 "keyword_autoreply_info":{"list":[
+	  {"rule_name":"any price","reply_mode":"reply_all","keyword_list_info":[{"type":"text","match_mode":"contain","content":"价"}],"reply_list_info":[{"type":"text","content":"a"}]},
+	  {"rule_name":"price","reply_mode":"reply_all","keyword_list_info":[{"type":"text","match_mode":"equal","content":"价格"}],"reply_list_info":[{"type":"text","content":"b"}]}]}}`)
+	out := filepath.Join(t.TempDir(), "rules.yaml")
+	_, errOut, code := runCmd(env, "import", "autoreply", "--out", out)
+	if code != 1 || !strings.Contains(errOut, `test "price: 价格" failed: rules: got [any price], want [price]`) {
+		t.Errorf("exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("the file was not written: %v", err)
+	}
+}
