@@ -46,12 +46,14 @@ type Server struct {
 	stable  string
 	revoked map[string]bool
 	forces  int
+	uploads []Upload // media/upload and add_material, in order
 }
 
 // New starts a fake for the given credentials.
 func New(appID, secret string) *Server {
 	s := &Server{AppID: appID, Secret: secret, valid: map[string]bool{}, expired: map[string]bool{}, revoked: map[string]bool{},
 		failures: map[string][]int{}, sticky: map[string]int{}, answers: map[string]string{}, handlers: map[string]http.HandlerFunc{}}
+	s.addConsoleAndMedia()
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
