@@ -11,8 +11,10 @@ import (
 
 // BenchmarkMatch measures finding the rules for one push among n rules of
 // one kind: exact keywords and EventKeys (found through the index) and
-// expr conditions (each evaluated in order, the worst case for a rule set).
-// The push matches the last rule.
+// expr conditions (each evaluated in order, the worst case for a rule set),
+// `contains` literals, and the mix of the performance issue: a third exact
+// keywords, a third click keys, a third `prefix` literals with a `when`
+// condition. The push matches the last rule (in the mix, the last keyword).
 func BenchmarkMatch(b *testing.B) {
 	kinds := []struct {
 		name string
@@ -28,6 +30,15 @@ func BenchmarkMatch(b *testing.B) {
 		{"conditions", func(i int) *Rule {
 			return rule(fmt.Sprint("cond", i), []string{"text"}, when(fmt.Sprintf(`event.content == "c%d"`, i)))
 		}, func(n int) *Event { return &Event{Type: "text", Content: fmt.Sprint("c", n-1)} }},
+		{"contains", func(i int) *Rule {
+			return rule(fmt.Sprint("has", i), []string{"text"}, containsText(fmt.Sprintf("商品%d号", i)))
+		}, func(n int) *Event {
+			return &Event{Type: "text", Content: fmt.Sprintf("我想买商品%d号，多少钱？", n-1)}
+		}},
+		{"mixed", mixedRule, func(n int) *Event {
+			last := (n - 1) / 3 * 3 // the last keyword rule
+			return &Event{Type: "text", From: "oUser", Content: fmt.Sprint(" 关键词", last, " ")}
+		}},
 	}
 	for _, k := range kinds {
 		for _, n := range []int{1, 1000, 10000} {
@@ -54,5 +65,18 @@ func BenchmarkMatch(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// mixedRule is rule i of the issue's mix: exact keywords, click keys and
+// prefixes behind a condition, in turn.
+func mixedRule(i int) *Rule {
+	switch i % 3 {
+	case 0:
+		return rule(fmt.Sprint("kw", i), []string{"text"}, exact(fmt.Sprint("关键词", i)))
+	case 1:
+		return rule(fmt.Sprint("key", i), []string{"click"}, keys(fmt.Sprint("MENU_", i)))
+	default:
+		return rule(fmt.Sprint("pre", i), []string{"text"}, prefix(fmt.Sprint("订单", i)), when(`event.from startsWith "oVIP"`))
 	}
 }

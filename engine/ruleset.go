@@ -155,6 +155,13 @@ type typeIndex struct {
 	exact map[string][]int32 // normalized text → rules decided by exact text
 	keys  map[string][]int32 // EventKey → rules gated by key
 	rest  []int32            // everything else
+	// norm finds the contains and prefix literals of rules whose text gate
+	// the index decides (see planText) in the normalized content; raw finds
+	// the literals their regexes require in the content as sent. Their exact
+	// strings are in exact. Either may be nil.
+	norm, raw *acAutomaton
+
+	normB, rawB acBuilder // while building
 }
 
 // NewRuleSet indexes rules (given in file order).
@@ -172,7 +179,11 @@ func NewRuleSet(rules []*Rule, vars map[string]any) *RuleSet {
 		if r.Disabled {
 			continue
 		}
-		for _, on := range r.On {
+		var plan textPlan
+		if len(r.Keys) == 0 && !r.Text.onlyExact() {
+			plan = planText(&r.Text)
+		}
+		for _, on := range dedupe(r.On) { // twice the same type is once
 			var ix *typeIndex
 			if on == "*" {
 				if s.any == nil {
@@ -186,8 +197,14 @@ func NewRuleSet(rules []*Rule, vars map[string]any) *RuleSet {
 					s.byType[on] = ix
 				}
 			}
-			ix.add(int32(i), r)
+			ix.add(int32(i), r, &plan)
 		}
+	}
+	for _, ix := range s.byType {
+		ix.build()
+	}
+	if s.any != nil {
+		s.any.build()
 	}
 	return s
 }
@@ -196,7 +213,9 @@ func newTypeIndex() *typeIndex {
 	return &typeIndex{exact: map[string][]int32{}, keys: map[string][]int32{}}
 }
 
-func (ix *typeIndex) add(i int32, r *Rule) {
+// add indexes rule r at position i (ascending across calls); plan is
+// planText(&r.Text) for rules with neither keys nor an exact-only gate.
+func (ix *typeIndex) add(i int32, r *Rule, plan *textPlan) {
 	switch {
 	case len(r.Keys) > 0:
 		for _, k := range dedupe(r.Keys) {
@@ -206,9 +225,27 @@ func (ix *typeIndex) add(i int32, r *Rule) {
 		for _, t := range dedupe(r.Text.Exact) {
 			ix.exact[t] = append(ix.exact[t], i)
 		}
+	case plan.prune:
+		for _, t := range dedupe(r.Text.Exact) {
+			ix.exact[t] = append(ix.exact[t], i)
+		}
+		for _, t := range r.Text.Contains {
+			ix.normB.addContains(t, i)
+		}
+		for _, t := range r.Text.Prefix {
+			ix.normB.addPrefix(t, i)
+		}
+		for _, t := range plan.rawRe {
+			ix.rawB.addContains(t, i)
+		}
 	default:
 		ix.rest = append(ix.rest, i)
 	}
+}
+
+func (ix *typeIndex) build() {
+	ix.norm, ix.raw = ix.normB.build(), ix.rawB.build()
+	ix.normB, ix.rawB = acBuilder{}, acBuilder{}
 }
 
 func dedupe(xs []string) []string {
@@ -225,9 +262,11 @@ func dedupe(xs []string) []string {
 
 // candidates returns, in match order, the rules that may match ev: those the
 // index cannot rule out. The gates still have to be checked.
-func (s *RuleSet) candidates(ev *Event, norm string, buf []int32) []int32 {
-	var lists [6][]int32
+// hits is scratch space for the literal index.
+func (s *RuleSet) candidates(ev *Event, norm string, buf, hits []int32) []int32 {
+	var lists [7][]int32
 	n := 0
+	hits = hits[:0]
 	for _, ix := range [2]*typeIndex{s.byType[ev.Type], s.any} {
 		if ix == nil {
 			continue
@@ -244,6 +283,16 @@ func (s *RuleSet) candidates(ev *Event, norm string, buf []int32) []int32 {
 			lists[n] = ix.rest
 			n++
 		}
+		if ix.norm != nil {
+			hits = ix.norm.find(norm, hits)
+		}
+		if ix.raw != nil {
+			hits = ix.raw.find(ev.Content, hits)
+		}
+	}
+	if len(hits) > 0 {
+		lists[n] = sortDedupe(hits)
+		n++
 	}
 	return mergeSorted(lists[:n], buf[:0])
 }
@@ -253,7 +302,7 @@ func mergeSorted(lists [][]int32, out []int32) []int32 {
 	if len(lists) == 1 {
 		return append(out, lists[0]...)
 	}
-	var pos [6]int
+	var pos [7]int
 	for {
 		best, bi := int32(-1), -1
 		for i, l := range lists {
@@ -371,8 +420,8 @@ func (s *RuleSet) MatchInto(ctx context.Context, dst []*Rule, ev *Event, env *En
 	if ev.Content != "" {
 		norm = NormalizeText(ev.Content)
 	}
-	var buf [32]int32
-	for _, i := range s.candidates(ev, norm, buf[:]) {
+	var buf, hits [32]int32
+	for _, i := range s.candidates(ev, norm, buf[:], hits[:]) {
 		r := s.ordered[i]
 		gate, err := r.Check(ctx, ev, norm, env, s.Schedules, cooldowns)
 		if err != nil {
