@@ -18,8 +18,9 @@ import (
 // Replays remembers signed query strings. engine/store implements it, in
 // memory, in the bbolt store's memory, and in Redis for replicas.
 type Replays interface {
-	// RememberQuery stores bodyHash under key for ttl unless something is
-	// there, and returns what was there: "" the first time.
+	// RememberQuery stores bodyHash (a 128-bit hash, in hex) under key for
+	// ttl unless something is there, and returns what was there: "" the
+	// first time.
 	RememberQuery(ctx context.Context, key, bodyHash string, ttl time.Duration) (prev string, err error)
 }
 

@@ -2,7 +2,8 @@ package store
 
 import (
 	"context"
-	"strings"
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -14,36 +15,49 @@ import (
 // body again is a retry, another body a forgery (WeChat's signature does
 // not cover the body). See callback.Replays.
 
-// nonceMemory keeps query strings in process memory.
+// nonceMemory keeps query strings in process memory, without pointers
+// (keys and bodies as 128-bit hashes), so that the collector never scans
+// them: a busy account sees hundreds of thousands in a replay window.
 type nonceMemory struct {
 	mu      sync.Mutex
-	seen    map[string]nonceEntry
+	seen    map[[16]byte]nonceEntry
 	sweepAt time.Time
 }
 
 type nonceEntry struct {
-	body string
-	end  time.Time
+	body [16]byte
+	end  int64 // Unix nanoseconds
 }
 
 func (m *nonceMemory) remember(key, bodyHash string, now time.Time, ttl time.Duration) string {
+	k := sha256.Sum256([]byte(key))
+	var id [16]byte
+	copy(id[:], k[:16])
+	var body [16]byte
+	if n, err := hex.Decode(body[:], []byte(bodyHash)); err != nil || n != len(body) {
+		b := sha256.Sum256([]byte(bodyHash)) // not hex: keep a hash of it
+		copy(body[:], b[:16])
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.seen == nil {
-		m.seen = map[string]nonceEntry{}
+		m.seen = map[[16]byte]nonceEntry{}
 	}
 	if now.After(m.sweepAt) {
 		for k, e := range m.seen {
-			if !now.Before(e.end) {
+			if now.UnixNano() >= e.end {
 				delete(m.seen, k)
 			}
 		}
 		m.sweepAt = now.Add(time.Minute)
 	}
-	if e, ok := m.seen[key]; ok && now.Before(e.end) {
-		return e.body
+	if e, ok := m.seen[id]; ok && now.UnixNano() < e.end {
+		if e.body == body {
+			return bodyHash
+		}
+		return hex.EncodeToString(e.body[:])
 	}
-	m.seen[strings.Clone(key)] = nonceEntry{body: strings.Clone(bodyHash), end: now.Add(ttl)}
+	m.seen[id] = nonceEntry{body: body, end: now.Add(ttl).UnixNano()}
 	return ""
 }
 
