@@ -182,7 +182,7 @@ func TestRefusalFloodLogsBounded(t *testing.T) {
 		serve(h, signedRequest("forged", testNow, nil, textPush("x", strconv.Itoa(i+1))))
 	}
 	serve(h, httptest.NewRequest(http.MethodPost, "/wechat", strings.NewReader("<xml/>"))) // same kind, no signature
-	h.refusals.flush() // the interval ends
+	h.refusals.flush()                                                                     // the interval ends
 	lines := strings.Count(logs.String(), "\n")
 	if lines != 2 || !strings.Contains(logs.String(), "bad_signature=5000 total=5000") {
 		t.Errorf("%d log lines for 5,001 refusals, want 2 (the first, then the sum):\n%s", lines, logs.String())
