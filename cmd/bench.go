@@ -191,7 +191,7 @@ func startBenchBot(ctx context.Context, self string, f *benchFlags) (*benchServe
 		return nil, err
 	}
 	args := []string{"serve", "--listen", addr, "--admin-listen", "", "--rules", rules,
-		"--store", "bolt:" + filepath.Join(dir, "wxbot.db"), "--log-level", "warn", "--log-format", "json", "--max-skew", "0"}
+		"--store", "bolt:" + filepath.Join(dir, "wxbot.db"), "--log-level", "warn", "--log-format", "json"}
 	env := append(os.Environ(), "WXBOT_TOKEN="+f.token)
 	if f.aesKey != "" {
 		env = append(env, "WXBOT_AES_KEY="+f.aesKey, "WXBOT_APPID="+f.appID)

@@ -282,7 +282,7 @@ func signedRequest(ctx context.Context, target, token string, cipher *wechat.Cip
 		return nil, usagef("--url %q: want an http:// or https:// URL", target)
 	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	nonce := randomDigits(10)
+	nonce := randomDigits(16) // wide: a nonce seen twice in one second is a replay to the bot
 	q := u.Query()
 	q.Set("timestamp", ts)
 	q.Set("nonce", nonce)

@@ -24,7 +24,6 @@ var (
 	bWindows   = []byte("windows")   // openid → window
 	bCooldowns = []byte("cooldowns") // key → end, unix nanoseconds
 	bOnce      = []byte("once")      // key → end, unix nanoseconds
-	bAnswers   = []byte("answers")   // end (ms) + push key → answer, for retries after a restart
 	bMeta      = []byte("meta")      // the store's own state: kShutdown
 )
 
@@ -67,6 +66,7 @@ type Bolt struct {
 	dirtyW    map[string]bool
 	dirtyC    map[string]bool
 	answers   []savedAnswer // to write behind (see SaveAnswer)
+	answerLog answerLog     // the open file of answers (flush goroutine only)
 	nonces    nonceMemory   // signed query strings seen (RememberQuery)
 
 	stop    chan struct{}
@@ -165,7 +165,7 @@ func (s *Bolt) open() error {
 	db.MaxBatchDelay = 2 * time.Millisecond
 	s.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce, bAnswers, bMeta} {
+		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce, bMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -254,6 +254,10 @@ func (s *Bolt) flush() {
 	clear(s.dirtyW)
 	clear(s.dirtyC)
 	s.mu.Unlock()
+	s.writeAnswers(answers, s.now()) // only the flush goroutine writes them
+	if len(ws) == 0 && len(cs) == 0 {
+		return
+	}
 	s.db.Update(func(tx *bolt.Tx) error {
 		for k, v := range ws {
 			tx.Bucket(bWindows).Put([]byte(k), v)
@@ -261,7 +265,6 @@ func (s *Bolt) flush() {
 		for k, v := range cs {
 			tx.Bucket(bCooldowns).Put([]byte(k), v)
 		}
-		writeAnswers(tx, answers, s.now())
 		return nil
 	})
 }
@@ -621,6 +624,7 @@ func (s *Bolt) Close() error {
 	}
 	close(s.stop)
 	<-s.flushed
+	s.closeAnswers(true)
 	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kShutdown, shutClean) })
 	if err != nil {
 		err = fmt.Errorf("store %s: marking the shutdown clean (the next start checks the whole file): %w", s.path, err)

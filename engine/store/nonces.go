@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -16,48 +17,57 @@ import (
 // not cover the body). See callback.Replays.
 
 // nonceMemory keeps query strings in process memory, without pointers
-// (keys and bodies as 128-bit hashes), so that the collector never scans
-// them: a busy account sees hundreds of thousands in a replay window.
+// (keys as two 64-bit hashes, bodies as 128-bit hashes) so that the
+// collector never scans them, in 32 shards, each with two generations
+// dropped wholesale, like the retry cache: a busy account sees hundreds of
+// thousands of query strings in a replay window, and remembering one must
+// cost next to nothing.
 type nonceMemory struct {
-	mu      sync.Mutex
-	seen    map[[16]byte]nonceEntry
-	sweepAt time.Time
+	once   sync.Once
+	seed   maphash.Seed
+	seed2  maphash.Seed
+	shards [32]nonceShard
+}
+
+type nonceShard struct {
+	mu        sync.Mutex
+	cur, prev map[uint64]nonceEntry
+	rotateAt  time.Time
 }
 
 type nonceEntry struct {
-	body [16]byte
-	end  int64 // Unix nanoseconds
+	check uint64 // the key's second hash
+	body  [16]byte
 }
 
 func (m *nonceMemory) remember(key, bodyHash string, now time.Time, ttl time.Duration) string {
-	k := sha256.Sum256([]byte(key))
-	var id [16]byte
-	copy(id[:], k[:16])
+	m.once.Do(func() { m.seed, m.seed2 = maphash.MakeSeed(), maphash.MakeSeed() })
+	h, check := maphash.String(m.seed, key), maphash.String(m.seed2, key)
 	var body [16]byte
 	if n, err := hex.Decode(body[:], []byte(bodyHash)); err != nil || n != len(body) {
-		b := sha256.Sum256([]byte(bodyHash)) // not hex: keep a hash of it
-		copy(body[:], b[:16])
+		sum := sha256.Sum256([]byte(bodyHash)) // not the 128-bit hex hash callers give: keep a hash of it
+		copy(body[:], sum[:16])
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.seen == nil {
-		m.seen = map[[16]byte]nonceEntry{}
+	sh := &m.shards[h%uint64(len(m.shards))]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	// Entries live between ttl and twice ttl: the whole window at least.
+	if sh.cur == nil || now.After(sh.rotateAt) {
+		sh.prev, sh.cur = sh.cur, map[uint64]nonceEntry{}
+		if now.After(sh.rotateAt.Add(ttl)) {
+			sh.prev = nil
+		}
+		sh.rotateAt = now.Add(ttl)
 	}
-	if now.After(m.sweepAt) {
-		for k, e := range m.seen {
-			if now.UnixNano() >= e.end {
-				delete(m.seen, k)
+	for _, g := range [2]map[uint64]nonceEntry{sh.cur, sh.prev} {
+		if e, ok := g[h]; ok && e.check == check {
+			if e.body == body {
+				return bodyHash
 			}
+			return hex.EncodeToString(e.body[:])
 		}
-		m.sweepAt = now.Add(time.Minute)
 	}
-	if e, ok := m.seen[id]; ok && now.UnixNano() < e.end {
-		if e.body == body {
-			return bodyHash
-		}
-		return hex.EncodeToString(e.body[:])
-	}
-	m.seen[id] = nonceEntry{body: body, end: now.Add(ttl).UnixNano()}
+	sh.cur[h] = nonceEntry{check: check, body: body}
 	return ""
 }
 
