@@ -146,4 +146,3 @@ func eachAnswer(v []byte, f func(until int64, key, ct, body []byte)) {
 		f(until, parts[0], parts[1], parts[2])
 	}
 }
-

@@ -320,7 +320,7 @@ func testRememberQuery(t *testing.T, o Opener) {
 	if prev := remember("ts:n2:sig", h2); prev != "" {
 		t.Errorf("another query string: %q", prev)
 	}
-	clock.T = clock.T.Add(3 * time.Second) // kept at least its time, forgotten by twice it
+	clock.T = clock.T.Add(3 * time.Second)                    // kept at least its time, forgotten by twice it
 	if _, redis := s.(interface{ Prefix() string }); !redis { // Redis expires on its own clock
 		if prev := remember("ts:n:sig", h3); prev != "" {
 			t.Errorf("after its time: %q, want it forgotten", prev)
