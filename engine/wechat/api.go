@@ -349,40 +349,7 @@ func (c *Client) Upload(ctx context.Context, path string, query url.Values, fiel
 	if err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
-		tok, err := c.Token(ctx)
-		if err != nil {
-			return err
-		}
-		q := url.Values{}
-		for k, v := range query {
-			q[k] = v
-		}
-		q.Set("access_token", tok)
-		var buf bytes.Buffer
-		ct, err := writeMultipart(&buf, field, filename, data)
-		if err != nil {
-			return err
-		}
-		var raw json.RawMessage
-		err = c.send(ctx, http.MethodPost, path, q, ct, &buf, &raw)
-		if err == nil {
-			var st apiStatus
-			if json.Unmarshal(raw, &st) == nil {
-				err = st.err(path)
-			}
-		}
-		if attempt == 0 && IsTokenExpired(err) {
-			if ierr := c.rejectToken(ctx, tok); ierr != nil {
-				return fmt.Errorf("invalidating the access_token: %w", ierr)
-			}
-			continue
-		}
-		if err == nil && out != nil {
-			err = json.Unmarshal(raw, out)
-		}
-		return err
-	}
+	return c.uploadForm(ctx, path, query, field, filename, data, nil, out)
 }
 
 // roundTrip sends body as JSON (HTML escaping off: WeChat rejects \u0026

@@ -129,7 +129,7 @@ func (c *Client) UploadMedia(ctx context.Context, mediaType, filename string, da
 		return nil, err
 	}
 	var ans MediaUploaded
-	err := c.uploadForm(ctx, pathMediaUpload, url.Values{"type": {mediaType}}, filename, data, nil, &ans)
+	err := c.uploadForm(ctx, pathMediaUpload, url.Values{"type": {mediaType}}, "media", filename, data, nil, &ans)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func (c *Client) AddMaterial(ctx context.Context, mediaType, filename string, da
 		fields = map[string]string{"description": strings.TrimSpace(buf.String())}
 	}
 	var ans MaterialAdded
-	if err := c.uploadForm(ctx, pathMaterialAdd, url.Values{"type": {mediaType}}, filename, data, fields, &ans); err != nil {
+	if err := c.uploadForm(ctx, pathMaterialAdd, url.Values{"type": {mediaType}}, "media", filename, data, fields, &ans); err != nil {
 		return nil, err
 	}
 	if ans.MediaID == "" {
@@ -172,9 +172,9 @@ func (c *Client) AddMaterial(ctx context.Context, mediaType, filename string, da
 	return &ans, nil
 }
 
-// uploadForm posts data as the multipart field "media", with extra form
-// fields, and retries once on a token error, as Upload does.
-func (c *Client) uploadForm(ctx context.Context, path string, query url.Values, filename string, data []byte, fields map[string]string, out any) error {
+// uploadForm posts data as the multipart file field, with extra form
+// fields, and retries once on a token error.
+func (c *Client) uploadForm(ctx context.Context, path string, query url.Values, field, filename string, data []byte, fields map[string]string, out any) error {
 	for attempt := 0; ; attempt++ {
 		tok, err := c.Token(ctx)
 		if err != nil {
@@ -187,7 +187,7 @@ func (c *Client) uploadForm(ctx context.Context, path string, query url.Values, 
 		q.Set("access_token", tok)
 		var buf bytes.Buffer
 		w := multipart.NewWriter(&buf)
-		fw, err := w.CreateFormFile("media", filename)
+		fw, err := w.CreateFormFile(field, filename)
 		if err != nil {
 			return err
 		}
