@@ -572,11 +572,22 @@ func importAutoReply(info *wechat.AutoReplyInfo, appID string, now time.Time) ([
 	if len(im.out) == 0 {
 		b.WriteString("  []\n")
 	}
+	n, err := writeImportedRules(&b, im.out, "\n# One test per keyword (and for the follow and default replies): wxbot test FILE\ntests:\n")
+	if err != nil {
+		return nil, nil, err
+	}
+	im.rep.tests = n
+	return b.Bytes(), &im.rep, nil
+}
+
+// writeImportedRules writes imported rules (commented out where they cannot be
+// carried over) and, after header, their tests; it returns how many tests.
+func writeImportedRules(b *bytes.Buffer, out []importedRule, header string) (int, error) {
 	var tests []testOut
-	for _, ir := range im.out {
+	for _, ir := range out {
 		y, err := yamlItem(ir.rule)
 		if err != nil {
-			return nil, nil, err
+			return 0, err
 		}
 		b.WriteString("\n")
 		for _, c := range ir.comments {
@@ -592,13 +603,12 @@ func importAutoReply(info *wechat.AutoReplyInfo, appID string, now time.Time) ([
 		b.WriteString("\n")
 		tests = append(tests, ir.tests...)
 	}
-	im.rep.tests = len(tests)
 	if len(tests) > 0 {
-		b.WriteString("\n# One test per keyword (and for the follow and default replies): wxbot test FILE\ntests:\n")
+		b.WriteString(header)
 		for _, t := range tests {
 			y, err := yamlItem(t)
 			if err != nil {
-				return nil, nil, err
+				return 0, err
 			}
 			for _, line := range strings.SplitAfter(strings.TrimRight(y, "\n"), "\n") {
 				b.WriteString("  " + line)
@@ -606,7 +616,7 @@ func importAutoReply(info *wechat.AutoReplyInfo, appID string, now time.Time) ([
 			b.WriteString("\n")
 		}
 	}
-	return b.Bytes(), &im.rep, nil
+	return len(tests), nil
 }
 
 // indentComment writes c as comment lines with prefix.
@@ -852,40 +862,11 @@ func importMenu(info *wechat.SelfMenuInfo, appID, rulesFile string, now time.Tim
 	fmt.Fprintf(&r, "# The rules answering the console-only buttons of the menu of %s, imported by\n", appID)
 	fmt.Fprintf(&r, "# wxbot import menu on %s: each button is a click button with the key below.\n", now.Format("2006-01-02 15:04"))
 	r.WriteString("version: 1\n\nrules:\n")
-	var tests []testOut
-	for _, ir := range im.rules.out {
-		y, err := yamlItem(ir.rule)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		r.WriteString("\n")
-		for _, c := range ir.comments {
-			r.WriteString(indentComment("  # ", c))
-		}
-		for _, line := range strings.SplitAfter(strings.TrimRight(y, "\n"), "\n") {
-			if ir.commented {
-				r.WriteString("  # " + line)
-			} else {
-				r.WriteString("  " + line)
-			}
-		}
-		r.WriteString("\n")
-		tests = append(tests, ir.tests...)
+	n, err := writeImportedRules(&r, im.rules.out, "\ntests:\n")
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	im.rep.tests = len(tests)
-	if len(tests) > 0 {
-		r.WriteString("\ntests:\n")
-		for _, t := range tests {
-			y, err := yamlItem(t)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			for _, line := range strings.SplitAfter(strings.TrimRight(y, "\n"), "\n") {
-				r.WriteString("  " + line)
-			}
-			r.WriteString("\n")
-		}
-	}
+	im.rep.tests = n
 	return b.Bytes(), r.Bytes(), &im.rep, nil
 }
 
