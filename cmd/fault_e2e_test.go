@@ -305,7 +305,13 @@ rules:
 	b := startBot(t, env, "--rules", allowed)
 	start := time.Now()
 	out, errOut, code = wxbot(t, env, "simulate", "--url", b.url, "text", strings.Repeat("a", 2000))
-	if took := time.Since(start); code != 0 || !strings.Contains(out, "content: done") || took > 4*time.Second {
+	took := time.Since(start)
+	if code != 0 || !strings.Contains(out, "content: done") {
 		t.Errorf("the heaviest allowed rule: exit %d in %v\n%s%s", code, took, out, errOut)
+	}
+	// The race detector slows expr's loops several times over: the bound
+	// is for the binary operators run, not for a race build.
+	if !raceEnabled && took > 4*time.Second {
+		t.Errorf("the heaviest allowed rule took %v", took)
 	}
 }
