@@ -192,6 +192,21 @@ type importReport struct {
 	tempMedia               int      // image and voice media ids (temporary: 3 days)
 }
 
+// printNotes lists what was not carried over as is, and the media ids
+// that will expire.
+func (r *importReport) printNotes(w io.Writer, where, kinds string) {
+	if len(r.notes) > 0 {
+		fmt.Fprintf(w, "not carried over as is (%d%s):\n", len(r.notes), where)
+		for _, n := range r.notes {
+			fmt.Fprintf(w, "  - %s\n", n)
+		}
+	}
+	if r.tempMedia > 0 {
+		fmt.Fprintf(w, "%d %s media id%s from the console expire in 3 days: replace them with permanent ones (wxbot media upload FILE --permanent)\n",
+			r.tempMedia, kinds, plural(r.tempMedia))
+	}
+}
+
 func (r *importReport) note(format string, args ...any) {
 	r.notes = append(r.notes, fmt.Sprintf(format, args...))
 }
@@ -633,15 +648,7 @@ func runImportAutoReply(ctx context.Context, env *cmdEnv, f *importFlags, c *wec
 		fmt.Fprintf(w, "; %d left as comments", rep.commented)
 	}
 	fmt.Fprintln(w)
-	if len(rep.notes) > 0 {
-		fmt.Fprintf(w, "not carried over as is (%d, each a comment in the file):\n", len(rep.notes))
-		for _, n := range rep.notes {
-			fmt.Fprintf(w, "  - %s\n", n)
-		}
-	}
-	if rep.tempMedia > 0 {
-		fmt.Fprintf(w, "%d image/voice/video media id%s from the console expire in 3 days: replace them with permanent ones (wxbot media upload FILE --permanent)\n", rep.tempMedia, plural(rep.tempMedia))
-	}
+	rep.printNotes(w, ", each a comment in the file", "image/voice/video")
 	if f.out != "" {
 		fmt.Fprintf(w, "next: wxbot test %s, then wxbot serve --rules %s\n", f.out, f.out)
 	}

@@ -199,15 +199,7 @@ func runImportMenu(ctx context.Context, env *cmdEnv, f *importFlags, c *wechat.C
 		}
 	}
 	fmt.Fprintln(w)
-	if len(rep.notes) > 0 {
-		fmt.Fprintf(w, "not carried over as is (%d):\n", len(rep.notes))
-		for _, n := range rep.notes {
-			fmt.Fprintf(w, "  - %s\n", n)
-		}
-	}
-	if rep.tempMedia > 0 {
-		fmt.Fprintf(w, "%d image/voice media id%s from the console expire in 3 days: replace them with permanent ones (wxbot media upload FILE --permanent)\n", rep.tempMedia, plural(rep.tempMedia))
-	}
+	rep.printNotes(w, "", "image/voice")
 	if f.out != "" {
 		if rulesData != nil {
 			fmt.Fprintf(w, "next: wxbot menu push %s --rules %s --dry-run\n", f.out, rulesFile)
