@@ -39,6 +39,7 @@ type benchFlags struct {
 	duration    time.Duration
 	warmup      time.Duration
 	rules       int
+	rulesFile   string
 	baseline    bool
 	mix         string
 	serverPID   int
@@ -55,8 +56,9 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long each target is measured (at most 5m)")
 	fs.DurationVar(&f.warmup, "warmup", time.Second, "load before measuring")
 	fs.IntVar(&f.rules, "rules", 1, "keyword rules in the self-started bot's rules file (1 to 100000)")
+	fs.StringVar(&f.rulesFile, "rules-file", "", "run the self-started bot on this rules file instead (replies are then not checked)")
 	fs.BoolVar(&f.baseline, "baseline", false, "also measure a bare net/http handler and print the ratios")
-	fs.StringVar(&f.mix, "mix", "text,click,subscribe", "push kinds to cycle through: text, click, subscribe")
+	fs.StringVar(&f.mix, "mix", "text,click,subscribe", "push kinds to cycle through: text (an exact keyword), contains, prefix, regex, click, subscribe")
 	fs.IntVar(&f.serverPID, "server-pid", 0, "PID of the bot at --url, to read its CPU time (Linux)")
 	pos, err := fs.parse(args)
 	if err != nil {
@@ -75,9 +77,12 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	kinds := strings.Split(f.mix, ",")
 	for _, k := range kinds {
-		if k != "text" && k != "click" && k != "subscribe" {
-			return usagef("--mix: unknown kind %q (text, click, subscribe)", k)
+		if _, ok := benchPushes[k]; !ok {
+			return usagef("--mix: unknown kind %q (text, contains, prefix, regex, click, subscribe)", k)
 		}
+	}
+	if f.rulesFile != "" && f.url != "" {
+		return usagef("--rules-file is for the bot bench starts; drop --url")
 	}
 	var cipher *wechat.Cipher
 	if f.aesKey != "" {
@@ -105,12 +110,16 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		defer srv.stop()
 		target, pid = srv.url, srv.pid
-		fmt.Fprintf(env.stdout, "started wxbot serve (pid %d): %d keyword rule(s), a click and a subscribe rule\n", pid, max(f.rules-2, 1))
+		if f.rulesFile != "" {
+			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d) on %s\n", pid, f.rulesFile)
+		} else {
+			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d): %d rule(s): exact, contains, prefix and regex keywords, a click and a subscribe rule\n", pid, max(f.rules, 6))
+		}
 	} else if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return usagef("--url %q: want an http:// or https:// URL", target)
 	}
 	results := []benchResult{}
-	r, err := measure(ctx, "wxbot", target, pid, kinds, cipher, &f, true)
+	r, err := measure(ctx, "wxbot", target, pid, kinds, cipher, &f, f.rulesFile == "")
 	if err != nil {
 		return err
 	}
@@ -164,6 +173,17 @@ func freeLoopback() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// benchPushes are the push kinds of --mix: the text they send, and what
+// the bench's rules answer.
+var benchPushes = map[string]struct{ content, reply string }{
+	"text":      {"价格", "价目表: https://example.com/p"},
+	"contains":  {"这个多少钱啊", "价目表在此"},
+	"prefix":    {"查询订单状态", "正在查询"},
+	"regex":     {"123456", "订单号已收到"},
+	"click":     {"", "菜单价目表"},
+	"subscribe": {"", "欢迎关注"},
+}
+
 // benchRules writes n keyword rules: the ones the pushes hit, and fillers.
 func benchRules(n int) string {
 	var b strings.Builder
@@ -171,7 +191,10 @@ func benchRules(n int) string {
 	b.WriteString("  - {name: price, on: text, text: 价格, actions: [{reply: {text: \"价目表: https://example.com/p\"}}]}\n")
 	b.WriteString("  - {name: menu, on: click, key: MENU_PRICE, actions: [{reply: {text: \"菜单价目表\"}}]}\n")
 	b.WriteString("  - {name: welcome, on: subscribe, actions: [{reply: {text: \"欢迎关注\"}}]}\n")
-	for i := 3; i < n; i++ {
+	b.WriteString("  - {name: howmuch, on: text, text: {contains: [多少钱]}, actions: [{reply: {text: \"价目表在此\"}}]}\n")
+	b.WriteString("  - {name: query, on: text, text: {prefix: [查询]}, actions: [{reply: {text: \"正在查询\"}}]}\n")
+	b.WriteString("  - {name: order, on: text, text: {regex: ['^\\d{6}$']}, actions: [{reply: {text: \"订单号已收到\"}}]}\n")
+	for i := 6; i < n; i++ {
 		fmt.Fprintf(&b, "  - {name: kw%d, on: text, text: {exact: [\"关键词%d\", \"keyword%d\"]}, actions: [{reply: {text: \"回复%d\"}}]}\n", i, i, i, i)
 	}
 	return b.String()
@@ -185,6 +208,11 @@ func startBenchBot(ctx context.Context, self string, f *benchFlags) (*benchServe
 	rules := filepath.Join(dir, "rules.yaml")
 	if err := os.WriteFile(rules, []byte(benchRules(f.rules)), 0o644); err != nil {
 		return nil, err
+	}
+	if f.rulesFile != "" {
+		if rules, err = filepath.Abs(f.rulesFile); err != nil {
+			return nil, err
+		}
 	}
 	addr, err := freeLoopback()
 	if err != nil {
@@ -391,8 +419,8 @@ func benchPush(target, token string, cipher *wechat.Cipher, kind string, id, run
 	m := &wechat.Message{ToUserName: "gh_bench", FromUserName: "oBenchUser" + strconv.FormatInt(id%benchUsers, 10),
 		CreateTime: benchStart + id/benchUsers}
 	switch kind {
-	case "text":
-		m.MsgType, m.Content, m.MsgID = "text", "价格", strconv.FormatInt(runBase+id, 10)
+	case "text", "contains", "prefix", "regex":
+		m.MsgType, m.Content, m.MsgID = "text", benchPushes[kind].content, strconv.FormatInt(runBase+id, 10)
 	case "click":
 		m.MsgType, m.Event, m.EventKey = "event", "CLICK", "MENU_PRICE"
 	default:
@@ -419,7 +447,7 @@ func replyProblem(body []byte, kind, token string, cipher *wechat.Cipher) string
 			return "decrypting the reply: " + err.Error()
 		}
 	}
-	want := map[string]string{"text": "价目表: https://example.com/p", "click": "菜单价目表", "subscribe": "欢迎关注"}[kind]
+	want := benchPushes[kind].reply
 	_, _, _, r, err := wechat.ParseReply(body)
 	if err != nil {
 		return fmt.Sprintf("want a text reply %q, got %q (%v)", want, truncate(string(body), 80), err)

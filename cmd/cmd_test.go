@@ -206,9 +206,12 @@ func TestBenchRuns(t *testing.T) {
 		t.Skip("starts two servers")
 	}
 	out, errOut, code := wxbot(t, nil, "bench", "--duration", "500ms", "--warmup", "100ms", "--concurrency", "4", "--baseline",
-		"--aes-key", e2eKey, "--rules", "50")
+		"--aes-key", e2eKey, "--rules", "50", "--mix", "text,contains,prefix,regex,click,subscribe")
 	if code != 0 {
 		t.Fatalf("bench: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(out, "bad (wxbot)") {
+		t.Errorf("bench got wrong replies:\n%s", out)
 	}
 	for _, want := range []string{"safe mode", "wxbot ", "baseline ", "ratio: throughput", "server CPU per request"} {
 		if !strings.Contains(out, want) {
