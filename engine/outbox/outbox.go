@@ -193,6 +193,12 @@ type Outbox struct {
 	// epoch counts Due calls, settled records the epoch of each settling.
 	epoch   uint64
 	settled map[string]uint64
+
+	// held are sends the queue refused (a failing disk): kept in memory
+	// and offered to it again at every poll rather than lost; a restart
+	// before the queue takes them would lose them.
+	heldMu sync.Mutex
+	held   []*Send
 }
 
 // New returns an outbox on q; register deliverers, then Run it.
@@ -243,10 +249,41 @@ func (ob *Outbox) Enqueue(ctx context.Context, sends ...*Send) error {
 		}
 	}
 	if err := ob.store.Enqueue(ctx, sends...); err != nil {
-		return fmt.Errorf("outbox: storing %d send(s): %w", len(sends), err)
+		ob.heldMu.Lock()
+		ob.held = append(ob.held, sends...)
+		n := len(ob.held)
+		ob.heldMu.Unlock()
+		ob.log.Error("outbox: the queue refused sends; they are kept in memory and offered to it again until it takes them (a restart now would lose them)",
+			"sends", len(sends), "held", n, "err", err)
+		return nil
 	}
 	ob.poke()
 	return nil
+}
+
+// Held counts the sends kept in memory because the queue refused them.
+func (ob *Outbox) Held() int {
+	ob.heldMu.Lock()
+	defer ob.heldMu.Unlock()
+	return len(ob.held)
+}
+
+// storeHeld offers the held sends to the queue again.
+func (ob *Outbox) storeHeld(ctx context.Context) {
+	ob.heldMu.Lock()
+	held := ob.held
+	ob.held = nil
+	ob.heldMu.Unlock()
+	if len(held) == 0 {
+		return
+	}
+	if err := ob.store.Enqueue(ctx, held...); err != nil {
+		ob.heldMu.Lock()
+		ob.held = append(held, ob.held...)
+		ob.heldMu.Unlock()
+		return
+	}
+	ob.log.Info("outbox: the queue took the sends it had refused", "sends", len(held))
 }
 
 func (ob *Outbox) poke() {
@@ -268,10 +305,15 @@ func (ob *Outbox) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			ob.storeHeld(context.WithoutCancel(ctx))
+			if n := ob.Held(); n > 0 {
+				ob.log.Error("outbox: stopping with sends the queue never took; they are lost", "sends", n)
+			}
 			return nil
 		case <-ob.wake:
 		case <-timer.C:
 		}
+		ob.storeHeld(ctx)
 		for {
 			free := ob.o.Workers - len(sem)
 			if free == 0 {

@@ -286,3 +286,39 @@ func TestOutboxStoreFailuresAreLoggedAndObserved(t *testing.T) {
 		}
 	}
 }
+
+// refusingQueue refuses every Enqueue while full is set (a full disk).
+type refusingQueue struct {
+	*store.Memory
+	full atomic.Bool
+}
+
+func (q *refusingQueue) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
+	if q.full.Load() {
+		return errDisk
+	}
+	return q.Memory.Enqueue(ctx, sends...)
+}
+
+// TestOutboxKeepsWhatTheQueueRefused: a send the queue cannot store is
+// not lost: it is kept and stored, then delivered, once the queue takes
+// it again.
+func TestOutboxKeepsWhatTheQueueRefused(t *testing.T) {
+	q := &refusingQueue{Memory: store.NewMemory(nil)}
+	q.full.Store(true)
+	rec := newRecorder()
+	ob := runOutbox(t, q, rec, outbox.Options{})
+	if err := ob.Enqueue(context.Background(), &outbox.Send{ID: "s", Kind: outbox.KindKefu, OrderKey: "U"}); err != nil {
+		t.Fatalf("Enqueue: %v, want the send kept", err)
+	}
+	if ob.Held() != 1 {
+		t.Fatalf("held %d, want 1", ob.Held())
+	}
+	q.full.Store(false)
+	if id := recv(t, rec.done); id != "s" {
+		t.Errorf("delivered %q", id)
+	}
+	if ob.Held() != 0 {
+		t.Errorf("still held: %d", ob.Held())
+	}
+}
