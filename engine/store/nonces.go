@@ -29,6 +29,10 @@ type nonceMemory struct {
 	shards [32]nonceShard
 }
 
+// maxNonces bounds the query strings one generation keeps (about 10 MiB;
+// at 600 pushes a second that is the whole 5-minute window).
+const maxNonces = 1 << 18
+
 type nonceShard struct {
 	mu        sync.Mutex
 	cur, prev map[uint64]nonceEntry
@@ -51,8 +55,10 @@ func (m *nonceMemory) remember(key, bodyHash string, now time.Time, ttl time.Dur
 	sh := &m.shards[h%uint64(len(m.shards))]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	// Entries live between ttl and twice ttl: the whole window at least.
-	if sh.cur == nil || now.After(sh.rotateAt) {
+	// Entries live between ttl and twice ttl: the whole window at least,
+	// unless a shard fills up first (memory stays bounded: under more load
+	// than maxNonces a window, query strings are remembered for less).
+	if sh.cur == nil || now.After(sh.rotateAt) || len(sh.cur) >= maxNonces/len(m.shards) {
 		sh.prev, sh.cur = sh.cur, map[uint64]nonceEntry{}
 		if now.After(sh.rotateAt.Add(ttl)) {
 			sh.prev = nil
