@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -140,13 +139,7 @@ rules:
 func TestRedisThatHangsOrRefuses(t *testing.T) {
 	rc := needRedis(t)
 	defer rc.Close()
-	prefix := fmt.Sprintf("wxbot-fault-%d-%d:", os.Getpid(), time.Now().UnixNano())
-	defer func() {
-		ctx := context.Background()
-		if keys, _ := rc.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
-			rc.Del(ctx, keys...)
-		}
-	}()
+	prefix := redisPrefix(t, rc, "fault")
 	proxy := newFaultProxy(t, "127.0.0.1:6379")
 	fake := wechattest.New("wxfault0000000001", "fault-secret")
 	defer fake.Close()

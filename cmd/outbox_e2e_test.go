@@ -1,9 +1,7 @@
 package cmd
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -196,14 +194,7 @@ func TestOutboxCommandErrors(t *testing.T) {
 func TestOutboxRetryTwoReplicasOnRedis(t *testing.T) {
 	rc := needRedis(t)
 	defer rc.Close()
-	prefix := fmt.Sprintf("wxbot-e2e-outbox-%d-%d:", os.Getpid(), time.Now().UnixNano())
-	defer func() {
-		ctx := context.Background()
-		keys, _ := rc.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rc.Del(ctx, keys...)
-		}
-	}()
+	prefix := redisPrefix(t, rc, "e2e-outbox")
 	fake := wechattest.New("wxoutbox000000003", "outbox-secret")
 	defer fake.Close()
 	fake.FailNext("/cgi-bin/message/custom/send", 45015)

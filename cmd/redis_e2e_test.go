@@ -41,6 +41,20 @@ func needRedis(t *testing.T) *redis.Client {
 	return c
 }
 
+// redisPrefix is a key prefix of the test's own on the machine's Redis;
+// the test's keys are deleted when it ends.
+func redisPrefix(t *testing.T, rc *redis.Client, name string) string {
+	t.Helper()
+	prefix := fmt.Sprintf("wxbot-%s-%d-%d:", name, os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if keys, _ := rc.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
+			rc.Del(ctx, keys...)
+		}
+	})
+	return prefix
+}
+
 func kefuTexts(fake *wechattest.Server) []string {
 	var out []string
 	for _, c := range fake.Delivered("/cgi-bin/message/custom/send") {
@@ -58,14 +72,7 @@ func kefuTexts(fake *wechattest.Server) []string {
 func TestTwoReplicasOnRedis(t *testing.T) {
 	rc := needRedis(t)
 	defer rc.Close()
-	prefix := fmt.Sprintf("wxbot-e2e-%d-%d:", os.Getpid(), time.Now().UnixNano())
-	defer func() {
-		ctx := context.Background()
-		keys, _ := rc.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rc.Del(ctx, keys...)
-		}
-	}()
+	prefix := redisPrefix(t, rc, "e2e")
 	fake := wechattest.New("wxreplica00000001", "replica-secret")
 	defer fake.Close()
 	fake.FailUntilCleared("/cgi-bin/message/custom/send", -1)
