@@ -14,27 +14,15 @@ import (
 	"github.com/wxbot/wxbot/engine/store"
 )
 
-// linearMatch is MatchInto without an index: every rule in match order that
-// answers the event type runs its gates.
+// linearMatch is MatchInto without an index, read off RuleSet.Explain,
+// which walks every rule in match order and runs its gates.
 func linearMatch(ctx context.Context, s *RuleSet, ev *Event, env *Env, cd Cooldowns) (matched []*Rule, errs []error) {
-	norm := ev.Content
-	if ev.Content != "" {
-		norm = NormalizeText(ev.Content)
-	}
-	for _, r := range s.Ordered() {
-		if !r.Answers(ev.Type) {
-			continue
+	for _, t := range s.Explain(ctx, ev, env, cd) {
+		if t.Err != nil {
+			errs = append(errs, &RuleError{Rule: t.Rule.Name, Gate: t.Gate, Err: t.Err})
 		}
-		gate, err := r.Check(ctx, ev, norm, env, s.Schedules, cd)
-		if err != nil {
-			errs = append(errs, &RuleError{Rule: r.Name, Gate: gate, Err: err})
-		}
-		if gate != "" {
-			continue
-		}
-		matched = append(matched, r)
-		if !r.Continue {
-			break
+		if t.Matched {
+			matched = append(matched, t.Rule)
 		}
 	}
 	return matched, errs
