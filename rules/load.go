@@ -43,6 +43,11 @@ func Load(path string) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	return src.load(path)
+}
+
+// load parses and compiles rules already read.
+func (src *source) load(path string) (*Loaded, error) {
 	l := newLoader()
 	for i, f := range src.files {
 		l.parse(f, src.data[i])

@@ -103,16 +103,16 @@ func (r *Reloader) Reload(ctx context.Context, reason string, force bool) error 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := time.Now()
-	if !force { // the bytes first: parsing and compiling a big file costs a CPU-second
-		if h, err := Hash(r.path); err == nil && h == r.eng.Rules().Hash {
-			r.backInStep(reason)
-			return ErrUnchanged
-		}
-	}
-	l, err := Load(r.path)
-	if err == nil && !force && l.Set.Hash == r.eng.Rules().Hash {
+	// The bytes first, read once: parsing and compiling a big file costs
+	// a CPU-second, and an unchanged file needs neither.
+	src, err := readRules(r.path)
+	if err == nil && !force && src.hash == r.eng.Rules().Hash {
 		r.backInStep(reason)
 		return ErrUnchanged
+	}
+	var l *Loaded
+	if err == nil {
+		l, err = src.load(r.path)
 	}
 	if err == nil {
 		err = TestsPass(ctx, l, r.loc)

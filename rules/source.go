@@ -71,16 +71,6 @@ func readRules(path string) (*source, error) {
 	return src, nil
 }
 
-// Hash is the hash the rules at path would load with, read but not
-// parsed: the change poll compares it with the running rules'.
-func Hash(path string) (string, error) {
-	src, err := readRules(path)
-	if err != nil {
-		return "", err
-	}
-	return src.hash, nil
-}
-
 // ruleFiles resolves --rules to the files to read.
 func ruleFiles(path string) ([]string, error) {
 	st, err := os.Stat(path)
