@@ -29,15 +29,15 @@ type Claims interface {
 // KefuWindows keep each user's kefu window: how many customer-service
 // messages WeChat still accepts for them, and until when (see KefuWindowFor).
 type KefuWindows interface {
-	// OpenWindow records that a user's action opened a kefu window of quota
-	// sends until until. It is called on the push path and must be cheap.
+	// OpenWindow records that a user's action opened a kefu window until
+	// until. It is called on the push path and must be cheap. Only the end
+	// is kept: quota is what the event grants by WeChat's rules (for lint
+	// and explain), but whether openings stack is undocumented, so WeChat
+	// decides how many sends a window takes.
 	OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error
-	// TakeWindowSlot counts one send against the user's window and
-	// reports whether to attempt it. WeChat decides: whether openings
-	// stack is undocumented, so the count is an estimate (for metrics, lint
-	// and explain), and false means only what is certain: no opening is
-	// recorded whose time still runs, or WeChat refused (CloseWindow) since
-	// the last opening.
+	// TakeWindowSlot reports whether to attempt a send: false only when it
+	// is certain to be refused (no opening whose time still runs, or WeChat
+	// refused since the last opening: CloseWindow).
 	TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error)
 	// CloseWindow ends a user's window until their next opening: WeChat
 	// answered 45015 or 45047.

@@ -76,18 +76,17 @@ type Bolt struct {
 	fullCheck bool // the open ran the full consistency check (tests)
 }
 
-// window is a user's kefu window, without pointers (times in Unix
-// milliseconds). On disk it is 12 bytes: sends left (uint32) and the end
-// (uint64).
+// window is a user's kefu window: its end, without pointers (Unix
+// milliseconds). On disk it is 12 bytes: 4 that once held a send count
+// (WeChat decides how many sends a window takes, see engine.KefuWindows;
+// written as zero, ignored when read) and the end (uint64).
 type window struct {
-	Left  int32
 	Until int64
 	saved int64 // the Until last written (write-behind skips small moves)
 }
 
 func (w window) encode() []byte {
 	b := make([]byte, 12)
-	binary.BigEndian.PutUint32(b, uint32(max(w.Left, 0)))
 	binary.BigEndian.PutUint64(b[4:], uint64(w.Until))
 	return b
 }
@@ -97,7 +96,7 @@ func decodeWindow(v []byte) (window, bool) {
 		return window{}, false
 	}
 	u := int64(binary.BigEndian.Uint64(v[4:]))
-	return window{Left: int32(binary.BigEndian.Uint32(v)), Until: u, saved: u}, true
+	return window{Until: u, saved: u}, true
 }
 
 func (s *Bolt) hash(openID string) uint64 { return maphash.String(s.seed, openID) }
@@ -355,14 +354,13 @@ func (s *Bolt) OpenWindow(_ context.Context, openID string, quota int, until tim
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.windows[h]
-	left, u := MergeWindow(int(w.Left), time.UnixMilli(w.Until), quota, until, now)
-	if int32(left) == w.Left && u.UnixMilli() == w.Until {
+	u := MergeWindow(time.UnixMilli(w.Until), until, now)
+	if u.UnixMilli() == w.Until {
 		return nil
 	}
-	changedLeft := int32(left) != w.Left
-	w.Left, w.Until = int32(left), u.UnixMilli()
+	w.Until = u.UnixMilli()
 	s.windows[h] = w
-	if u.Sub(now) >= shortWindow && (changedLeft || time.Duration(w.Until-w.saved)*time.Millisecond >= resaveAfter) {
+	if u.Sub(now) >= shortWindow && time.Duration(w.Until-w.saved)*time.Millisecond >= resaveAfter {
 		s.markWindow(openID)
 	}
 	return nil
@@ -382,15 +380,7 @@ func (s *Bolt) TakeWindowSlot(_ context.Context, openID string, now time.Time) (
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w, ok := s.windows[h]
-	if !ok || now.UnixMilli() >= w.Until {
-		return false, nil
-	}
-	if w.Left > 0 { // an estimate: WeChat decides (see engine.KefuWindows)
-		w.Left--
-		s.windows[h] = w
-		s.markWindow(openID)
-	}
-	return true, nil
+	return ok && now.UnixMilli() < w.Until, nil
 }
 
 // CloseWindow implements Store.
@@ -399,7 +389,7 @@ func (s *Bolt) CloseWindow(_ context.Context, openID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if w, ok := s.windows[h]; ok {
-		w.Left, w.Until = 0, min(w.Until, s.now().UnixMilli()) // ended until the next opening
+		w.Until = min(w.Until, s.now().UnixMilli()) // ended until the next opening
 		s.windows[h] = w
 		s.markWindow(openID)
 	}

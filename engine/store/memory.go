@@ -33,23 +33,23 @@ type Store interface {
 	Close() error
 }
 
-// memWindow is one user's kefu window in a Memory store.
+// memWindow is one user's kefu window in a Memory store: its end.
 type memWindow struct {
-	Left  int
 	Until time.Time
 }
 
-// MergeWindow applies an opening to a user's window. WeChat does not say
-// how openings combine for Official Accounts; this keeps whichever lasts
+// MergeWindow applies an opening ending at newUntil to a user's window
+// ending at until, and returns the window's end. WeChat does not say how
+// openings combine for Official Accounts; this keeps whichever lasts
 // longer, and an ended window gives way to any opening. The same opening
-// applied twice (a retried push) changes nothing. The count is an estimate
-// for metrics, lint and explain: sends are refused without an API call
-// only once the window's time is over (see engine.KefuWindows).
-func MergeWindow(left int, until time.Time, quota int, newUntil, now time.Time) (int, time.Time) {
+// applied twice (a retried push) changes nothing. Only the end is kept:
+// WeChat decides how many sends a window takes (see engine.KefuWindows),
+// and a send is refused without an API call only once its time is over.
+func MergeWindow(until, newUntil, now time.Time) time.Time {
 	if !now.Before(until) || newUntil.After(until) {
-		return quota, newUntil
+		return newUntil
 	}
-	return left, until
+	return until
 }
 
 // Memory is a Store in process memory. Nothing survives a restart.
@@ -114,7 +114,7 @@ func (s *Memory) OpenWindow(_ context.Context, openID string, quota int, until t
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.windows[openID]
-	w.Left, w.Until = MergeWindow(w.Left, w.Until, quota, until, s.now())
+	w.Until = MergeWindow(w.Until, until, s.now())
 	s.windows[strings.Clone(openID)] = w // not a slice of the push body
 	return nil
 }
@@ -132,14 +132,7 @@ func (s *Memory) TakeWindowSlot(_ context.Context, openID string, now time.Time)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w, ok := s.windows[openID]
-	if !ok || !now.Before(w.Until) {
-		return false, nil
-	}
-	if w.Left > 0 { // an estimate: WeChat decides (see engine.KefuWindows)
-		w.Left--
-		s.windows[openID] = w
-	}
-	return true, nil
+	return ok && now.Before(w.Until), nil
 }
 
 // CloseWindow implements Store.
@@ -147,7 +140,6 @@ func (s *Memory) CloseWindow(_ context.Context, openID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if w, ok := s.windows[openID]; ok {
-		w.Left = 0
 		if now := s.now(); now.Before(w.Until) {
 			w.Until = now // ended until the next opening
 		}

@@ -152,30 +152,17 @@ func (s *Redis) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (b
 }
 
 // openWindow applies MergeWindow in Redis: KEYS[1] is the user's
-// window hash; ARGV quota, until (ms), now (ms).
+// window hash; ARGV until (ms), now (ms).
 var openWindow = redis.NewScript(`
-local left = tonumber(redis.call('HGET', KEYS[1], 'left') or '0')
 local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
-local quota, nu, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local nu, now = tonumber(ARGV[1]), tonumber(ARGV[2])
 if now >= u or nu > u then
-  redis.call('HSET', KEYS[1], 'left', quota, 'until', nu)
+  redis.call('HSET', KEYS[1], 'until', nu)
   redis.call('PEXPIRE', KEYS[1], nu - now + 60000)
 end
 return 1`)
 
-// takeSlot allows a send while the window's time runs (WeChat decides
-// about the count, which is kept as an estimate): KEYS[1] the window;
-// ARGV now (ms).
-var takeSlot = redis.NewScript(`
-local left = tonumber(redis.call('HGET', KEYS[1], 'left') or '0')
-local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
-if tonumber(ARGV[1]) >= u then
-  return 0
-end
-if left > 0 then
-  redis.call('HINCRBY', KEYS[1], 'left', -1)
-end
-return 1`)
+
 
 // closeWindow ends a window until the next opening: KEYS[1] the window;
 // ARGV now (ms).
@@ -184,18 +171,21 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
 local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
-redis.call('HSET', KEYS[1], 'left', 0, 'until', math.min(u, tonumber(ARGV[1])))
+redis.call('HSET', KEYS[1], 'until', math.min(u, tonumber(ARGV[1])))
 return 1`)
 
 // OpenWindow implements Store.
 func (s *Redis) OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error {
-	return openWindow.Run(ctx, s.rdb, []string{s.k("win", openID)}, quota, ms(until), ms(s.now())).Err()
+	return openWindow.Run(ctx, s.rdb, []string{s.k("win", openID)}, ms(until), ms(s.now())).Err()
 }
 
 // TakeWindowSlot implements Store.
 func (s *Redis) TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error) {
-	r, err := takeSlot.Run(ctx, s.rdb, []string{s.k("win", openID)}, ms(now)).Int()
-	return r == 1, err
+	u, err := s.rdb.HGet(ctx, s.k("win", openID), "until").Int64()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	return err == nil && ms(now) < u, err
 }
 
 // CloseWindow implements Store.
