@@ -162,8 +162,6 @@ if now >= u or nu > u then
 end
 return 1`)
 
-
-
 // closeWindow ends a window until the next opening: KEYS[1] the window;
 // ARGV now (ms).
 var closeWindow = redis.NewScript(`
