@@ -126,10 +126,16 @@ func (a finishedAnswer) Wait(context.Context) (string, []byte, error) {
 // NewLocal returns a Local remembering answers for at least ttl, as long
 // as no more than DefaultEntries arrive in that time.
 func NewLocal(ttl time.Duration, now func() time.Time) *Local {
+	return NewLocalSized(ttl, DefaultEntries, now)
+}
+
+// NewLocalSized is NewLocal keeping up to entries answers (two
+// generations of half that each) before it rotates early.
+func NewLocalSized(ttl time.Duration, entries int, now func() time.Time) *Local {
 	if now == nil {
 		now = time.Now
 	}
-	d := &Local{ttl: ttl, now: now, seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), shardCap: DefaultEntries / 2 / 32}
+	d := &Local{ttl: ttl, now: now, seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), shardCap: max(entries/2/32, 1)}
 	for i := range d.shards {
 		sh := &d.shards[i]
 		sh.inflight = map[uint64]*inflight{}

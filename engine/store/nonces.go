@@ -2,13 +2,11 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"hash/maphash"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/wxbot/wxbot/engine/dedup"
 )
 
 // A signed query string (timestamp, nonce) is remembered with a hash of
@@ -16,77 +14,41 @@ import (
 // body again is a retry, another body a forgery (WeChat's signature does
 // not cover the body). See callback.Replays.
 
-// nonceMemory keeps query strings in process memory, without pointers
-// (keys as two 64-bit hashes, bodies as 128-bit hashes) so that the
-// collector never scans them, in 32 shards, each with two generations
-// dropped wholesale, like the retry cache: a busy account sees hundreds of
-// thousands of query strings in a replay window, and remembering one must
-// cost next to nothing.
+// nonceMemory keeps query strings in process memory: a retry cache
+// (dedup.Local: pointer-free, sharded, two generations dropped wholesale)
+// whose answer is the body's hash. It is made on first use, with the
+// window the caller asks for.
 type nonceMemory struct {
-	once   sync.Once
-	seed   maphash.Seed
-	seed2  maphash.Seed
-	shards [32]nonceShard
+	once sync.Once
+	seen *dedup.Local
 }
 
-// maxNonces bounds the query strings one generation keeps (about 10 MiB;
-// at 600 pushes a second that is the whole 5-minute window).
+// maxNonces bounds the query strings a generation keeps (about 10 MiB; at
+// 600 pushes a second that is the whole 5-minute window): under more load
+// the window shrinks instead of memory growing.
 const maxNonces = 1 << 18
 
-type nonceShard struct {
-	mu        sync.Mutex
-	cur, prev map[uint64]nonceEntry
-	rotateAt  time.Time
-}
-
-type nonceEntry struct {
-	check uint64 // the key's second hash
-	body  [16]byte
-}
-
-func (m *nonceMemory) remember(key, bodyHash string, now time.Time, ttl time.Duration) string {
-	m.once.Do(func() { m.seed, m.seed2 = maphash.MakeSeed(), maphash.MakeSeed() })
-	h, check := maphash.String(m.seed, key), maphash.String(m.seed2, key)
-	var body [16]byte
-	if n, err := hex.Decode(body[:], []byte(bodyHash)); err != nil || n != len(body) {
-		sum := sha256.Sum256([]byte(bodyHash)) // not the 128-bit hex hash callers give: keep a hash of it
-		copy(body[:], sum[:16])
+func (m *nonceMemory) remember(key, bodyHash string, now func() time.Time, ttl time.Duration) string {
+	m.once.Do(func() { m.seen = dedup.NewLocalSized(ttl, 2*maxNonces, now) })
+	a, first, _ := m.seen.Claim(context.Background(), key)
+	if first {
+		a.Finish("", []byte(bodyHash))
+		return ""
 	}
-	sh := &m.shards[h%uint64(len(m.shards))]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	// Entries live between ttl and twice ttl: the whole window at least,
-	// unless a shard fills up first (memory stays bounded: under more load
-	// than maxNonces a window, query strings are remembered for less).
-	if sh.cur == nil || now.After(sh.rotateAt) || len(sh.cur) >= maxNonces/len(m.shards) {
-		sh.prev, sh.cur = sh.cur, map[uint64]nonceEntry{}
-		if now.After(sh.rotateAt.Add(ttl)) {
-			sh.prev = nil
-		}
-		sh.rotateAt = now.Add(ttl)
-	}
-	for _, g := range [2]map[uint64]nonceEntry{sh.cur, sh.prev} {
-		if e, ok := g[h]; ok && e.check == check {
-			if e.body == body {
-				return bodyHash
-			}
-			return hex.EncodeToString(e.body[:])
-		}
-	}
-	sh.cur[h] = nonceEntry{check: check, body: body}
-	return ""
+	_, body, _ := a.Wait(context.Background()) // finished at once by the first
+	return string(body)
 }
 
 // RememberQuery implements callback.Replays: it returns the hash of the
 // body first seen with key ("" the first time).
 func (s *Memory) RememberQuery(_ context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
-	return s.nonces.remember(key, bodyHash, s.now(), ttl), nil
+	return s.nonces.remember(key, bodyHash, s.now, ttl), nil
 }
 
 // RememberQuery implements callback.Replays, in this process's memory: a
 // restart forgets (replicas share query strings only on Redis).
 func (s *Bolt) RememberQuery(_ context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
-	return s.nonces.remember(key, bodyHash, s.now(), ttl), nil
+	return s.nonces.remember(key, bodyHash, s.now, ttl), nil
 }
 
 // rememberQuery: KEYS the query's key; ARGV body hash, TTL ms. Returns the
