@@ -15,6 +15,9 @@ import (
 type Env struct {
 	Event *Event         `expr:"event"`
 	Vars  map[string]any `expr:"vars"`
+	// User is the pushing user's state (see Users): read lazily, only for
+	// pushes whose rules look at it; a missing key is nil.
+	User map[string]any `expr:"user"`
 
 	// Now is the engine's clock in the bot's time zone (fixed in tests).
 	Now func() time.Time `expr:"now"`

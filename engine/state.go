@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // The engine's state lives outside it, in engine/store (memory, bbolt,
@@ -48,4 +50,20 @@ type KefuWindows interface {
 type State interface {
 	Cooldowns
 	KefuWindows
+}
+
+// Users keep each user's state for the `state` action and `user` in
+// expressions (see store.UserPatch for the rules of a write).
+type Users interface {
+	// LoadUser returns the user's state; nil when there is none or it
+	// expired.
+	LoadUser(ctx context.Context, openID string) (map[string]any, error)
+	// PatchUser applies p to the user's state as one atomic write and
+	// renews its expiry. It fails with store.ErrStateTooLarge, leaving the
+	// state as it was, when the result would pass the limits.
+	PatchUser(ctx context.Context, openID string, p *store.UserPatch) error
+	// DeleteUser removes the user's state; it reports whether there was one.
+	DeleteUser(ctx context.Context, openID string) (bool, error)
+	// CountUsers is how many users have a state that has not expired.
+	CountUsers(ctx context.Context) (int, error)
 }
