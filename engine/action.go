@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // Action is one step of a rule, built from its params when rules load and run
@@ -98,6 +100,15 @@ func ActionNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// StatePatcher is implemented by actions that change the pushing user's
+// state (the `state` action). The engine asks for the patch when the rule
+// matches, in step order, so the rules checked after it and the actions
+// after the step see the change, and it stores the merged patch of the
+// push once, before the push is answered. Run is still called in turn.
+type StatePatcher interface {
+	StatePatch(env *Env) (*store.UserPatch, error)
 }
 
 // LintInfo is what a params value may look at to warn about its rule.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"time"
@@ -31,7 +32,35 @@ type Env struct {
 	// Bucket puts a string (an OpenID) in one of n buckets, the same one
 	// every time: bucket(event.from, 100) < 10 picks a stable 10% of users.
 	Bucket func(s string, n int) int `expr:"bucket"`
+
+	// users and userFrom let LoadUser fill User on first need; expr does
+	// not see unexported fields.
+	users      Users
+	userFrom   string
+	userLoaded bool
 }
+
+// LoadUser fills User from the store the first time a push needs it (a
+// rule that reads user is about to be checked, or a state action runs),
+// and returns it. A push whose rules never look at user never reads the
+// store. A failed read leaves User empty and is returned once.
+func (e *Env) LoadUser(ctx context.Context) (map[string]any, error) {
+	if e.userLoaded || e.users == nil || e.userFrom == "" {
+		e.userLoaded = true
+		return e.User, nil
+	}
+	e.userLoaded = true
+	u, err := e.users.LoadUser(ctx, e.userFrom)
+	if err != nil {
+		return e.User, fmt.Errorf("reading the state of user %s: %w", e.userFrom, err)
+	}
+	e.User = u
+	return u, nil
+}
+
+// SetUser fixes the user's state without the store (rule tests, explain
+// --user).
+func (e *Env) SetUser(u map[string]any) { e.User, e.userLoaded = u, true }
 
 // CompileCondition compiles a `when` expression; it must yield a bool.
 func CompileCondition(src string) (*vm.Program, error) {

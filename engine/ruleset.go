@@ -76,6 +76,19 @@ type Step struct {
 	Action  Action
 	Passive bool
 	Inline  bool // see Spec.Inline
+	// State is the action as a StatePatcher, when it changes user state.
+	State StatePatcher
+}
+
+// SetsState reports whether a step of the rule changes the user's state:
+// rules checked after it in the same push may see a different user.
+func (r *Rule) SetsState() bool {
+	for i := range r.Steps {
+		if r.Steps[i].State != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // TextMatch is the fast-path text gate. Any matcher that hits lets the push
