@@ -416,3 +416,53 @@ func (g *Guard) Drop(ctx context.Context, id string) (bool, error) {
 	}
 	return a.Drop(ctx, id)
 }
+
+// LoadUser implements Store. User state is not degraded to memory: a
+// dialog step kept on one replica while Redis is away would be silently
+// forgotten when it is back. The push reads no state and is still
+// answered (see engine.Users).
+func (g *Guard) LoadUser(ctx context.Context, openID string) (map[string]any, error) {
+	var st map[string]any
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
+		st, e = g.primary.LoadUser(c, openID)
+		return e
+	})
+	return st, err
+}
+
+// PatchUser implements Store; not degraded (see LoadUser).
+func (g *Guard) PatchUser(ctx context.Context, openID string, p *UserPatch) error {
+	var refused error
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error {
+		err := g.primary.PatchUser(c, openID, p)
+		if errors.Is(err, ErrStateTooLarge) {
+			refused = err
+			return nil // the store answered: no fault of the store's
+		}
+		return err
+	})
+	if refused != nil {
+		return refused
+	}
+	return err
+}
+
+// DeleteUser implements Store.
+func (g *Guard) DeleteUser(ctx context.Context, openID string) (bool, error) {
+	var had bool
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
+		had, e = g.primary.DeleteUser(c, openID)
+		return e
+	})
+	return had, err
+}
+
+// CountUsers implements Store.
+func (g *Guard) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
+		n, e = g.primary.CountUsers(c)
+		return e
+	})
+	return n, err
+}

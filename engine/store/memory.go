@@ -28,6 +28,12 @@ type Store interface {
 	OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error
 	TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error)
 	CloseWindow(ctx context.Context, openID string) error
+	// LoadUser, PatchUser, DeleteUser and CountUsers keep the users' state
+	// (see engine.Users and UserPatch).
+	LoadUser(ctx context.Context, openID string) (map[string]any, error)
+	PatchUser(ctx context.Context, openID string, p *UserPatch) error
+	DeleteUser(ctx context.Context, openID string) (bool, error)
+	CountUsers(ctx context.Context) (int, error)
 
 	outbox.Queue
 	Close() error
@@ -66,6 +72,7 @@ type Memory struct {
 	ids       map[string]bool // every ID ever enqueued
 	dead      []outbox.DeadLetter
 	nonces    nonceMemory
+	users     memUsers
 }
 
 // NewMemory returns an empty Memory on the clock now (time.Now

@@ -69,8 +69,9 @@ func TestRedisConformance(t *testing.T) {
 			n++
 			return open(t, clock, fmt.Sprintf("wxbot-test-%d-%d-%d:", os.Getpid(), time.Now().UnixNano(), n))
 		},
-		Reopen: reopen,
-		Crash:  reopen,
+		Reopen:   reopen,
+		Crash:    reopen,
+		OwnClock: true,
 	})
 }
 

@@ -28,6 +28,9 @@ type Opener struct {
 	Reopen func(t *testing.T, s store.Store, clock *Clock) store.Store
 	// Crash, when not nil, is Reopen after an unclean stop.
 	Crash func(t *testing.T, s store.Store, clock *Clock) store.Store
+	// OwnClock is set for a store that expires keys on its own clock
+	// (Redis): tests that move the clock to expire state skip it.
+	OwnClock bool
 }
 
 // Run runs the suite.
@@ -42,7 +45,15 @@ func Run(t *testing.T, o Opener) {
 	t.Run("OutboxAdminList", func(t *testing.T) { testOutboxAdminList(t, o) })
 	t.Run("OutboxAdminRetry", func(t *testing.T) { testOutboxAdminRetry(t, o) })
 	t.Run("OutboxAdminDrop", func(t *testing.T) { testOutboxAdminDrop(t, o) })
+	t.Run("Users", func(t *testing.T) { testUsers(t, o) })
+	t.Run("UserLimits", func(t *testing.T) { testUserLimits(t, o) })
+	t.Run("UserPatchRace", func(t *testing.T) { testUserPatchRace(t, o) })
+	t.Run("UserDelete", func(t *testing.T) { testUserDelete(t, o) })
+	if !o.OwnClock {
+		t.Run("UserExpiry", func(t *testing.T) { testUserExpiry(t, o) })
+	}
 	if o.Reopen != nil {
+		t.Run("UserDurable", func(t *testing.T) { testUserDurable(t, o) })
 		t.Run("Durable", func(t *testing.T) { testDurable(t, o) })
 	}
 	if o.Crash != nil {
