@@ -111,6 +111,13 @@ type StatePatcher interface {
 	StatePatch(env *Env) (*store.UserPatch, error)
 }
 
+// StateSetter is implemented by the params of actions that set user
+// state, for check: each key they set, with its value when it is a
+// constant string (nil when computed or not a string).
+type StateSetter interface {
+	StateSets() map[string]*string
+}
+
 // LintInfo is what a params value may look at to warn about its rule.
 type LintInfo struct {
 	// On is the rule's event types ("*" for any).

@@ -158,6 +158,7 @@ func (e *Engine) Dispatch(ev *Event) *Push {
 	}
 	e.openKefuWindow(ev)
 	p := e.match(ev)
+	e.saveUser(p)
 	steps, inline := 0, true
 	for _, r := range p.Rules {
 		if !e.dryRun { // rule tests and explain are not traffic
@@ -221,10 +222,16 @@ func (e *Engine) match(ev *Event) *Push {
 	p := &Push{Event: ev}
 	p.env = cur.base
 	p.env.Event = ev
+	p.env.users, p.env.userFrom = e.state, ev.From
 	matched, errs := rs.MatchInto(e.ctx, p.rulesBuf[:0], ev, &p.env, e.state)
 	p.Rules = matched
 	for _, err := range errs {
 		var re *RuleError
+		var ue *UserStateError
+		if errors.As(err, &ue) {
+			e.log.Warn("reading the user's state failed; rules see an empty state", "err", err, "event", ev.Type)
+			continue
+		}
 		if errors.As(err, &re) && re.Gate == GateWhen {
 			e.log.Warn("rule condition failed; the rule did not match", "err", err, "event", ev.Type)
 		} else {
@@ -240,6 +247,10 @@ func (e *Engine) match(ev *Event) *Push {
 }
 
 func (e *Engine) runActions(p *Push) {
+	views := p.env.views
+	if p.env.patch != nil || len(views) > 0 {
+		p.env.User = p.env.userInit // each action sees the state as of its step
+	}
 	for ri, r := range p.Rules {
 		// One Call per rule: Run returns before the next step starts.
 		c := &Call{Event: p.Event, Env: &p.env, Rule: r, Logger: e.log, progress: &p.progress}
@@ -249,7 +260,13 @@ func (e *Engine) runActions(p *Push) {
 			}
 			c.step, c.sent = i, 0
 			start := time.Now()
-			err := st.Action.Run(e.ctx, c)
+			var err error
+			if st.State != nil && len(views) > 0 { // applied at match time (see StatePatcher)
+				p.env.User, err = views[0].user, views[0].err
+				views = views[1:]
+			} else {
+				err = st.Action.Run(e.ctx, c)
+			}
 			e.obs.ActionDone(st.Name, time.Since(start), err)
 			if err != nil {
 				p.progress.fail(err)

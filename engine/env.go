@@ -8,6 +8,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // Env is the environment every expression runs in: `when` conditions and the
@@ -38,6 +40,9 @@ type Env struct {
 	users      Users
 	userFrom   string
 	userLoaded bool
+	userInit   map[string]any   // the state as loaded
+	patch      *store.UserPatch // the push's changes, merged
+	views      []userView       // the state after each state step
 }
 
 // LoadUser fills User from the store the first time a push needs it (a
@@ -54,13 +59,13 @@ func (e *Env) LoadUser(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return e.User, fmt.Errorf("reading the state of user %s: %w", e.userFrom, err)
 	}
-	e.User = u
+	e.User, e.userInit = u, u
 	return u, nil
 }
 
 // SetUser fixes the user's state without the store (rule tests, explain
 // --user).
-func (e *Env) SetUser(u map[string]any) { e.User, e.userLoaded = u, true }
+func (e *Env) SetUser(u map[string]any) { e.User, e.userInit, e.userLoaded = u, u, true }
 
 // CompileCondition compiles a `when` expression; it must yield a bool.
 func CompileCondition(src string) (*vm.Program, error) {

@@ -45,12 +45,17 @@ type Rule struct {
 	Disabled bool
 	// Steps are the rule's actions, run in order.
 	Steps []Step
+	// ReadsUser is set when the rule's condition or an action's ${…} reads
+	// user: the push's state is loaded before the rule is checked.
+	ReadsUser bool
 
 	// hits counts live pushes the rule matched. A reload hands the counter
 	// of a rule to the rule of the same name in the new set (see
 	// Engine.SetRules), so counts survive reloads as Prometheus counters
 	// do; offline runs (rule tests, explain) never count.
 	hits *atomic.Uint64
+	// setsState caches SetsState for the matcher.
+	setsState bool
 }
 
 // Hits is how many live pushes the rule matched since the bot started (a
@@ -186,6 +191,12 @@ func NewRuleSet(rules []*Rule, vars map[string]any) *RuleSet {
 		if r.hits == nil {
 			r.hits = new(atomic.Uint64)
 		}
+		for i := range r.Steps {
+			if sp, ok := r.Steps[i].Action.(StatePatcher); ok && r.Steps[i].State == nil {
+				r.Steps[i].State = sp
+			}
+		}
+		r.setsState = r.SetsState()
 	}
 	sort.SliceStable(s.ordered, func(i, j int) bool { return s.ordered[i].Priority > s.ordered[j].Priority })
 	for i, r := range s.ordered {
@@ -436,6 +447,11 @@ func (s *RuleSet) MatchInto(ctx context.Context, dst []*Rule, ev *Event, env *En
 	var buf, hits [32]int32
 	for _, i := range s.candidates(ev, norm, buf[:], hits[:]) {
 		r := s.ordered[i]
+		if r.ReadsUser || r.setsState {
+			if err := env.needUser(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		gate, err := r.Check(ctx, ev, norm, env, s.Schedules, cooldowns)
 		if err != nil {
 			errs = append(errs, &RuleError{Rule: r.Name, Gate: gate, Err: err})
@@ -444,6 +460,9 @@ func (s *RuleSet) MatchInto(ctx context.Context, dst []*Rule, ev *Event, env *En
 			continue
 		}
 		matched = append(matched, r)
+		if r.setsState {
+			env.applyState(r)
+		}
 		if !r.Continue {
 			break
 		}

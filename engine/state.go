@@ -50,6 +50,7 @@ type KefuWindows interface {
 type State interface {
 	Cooldowns
 	KefuWindows
+	Users
 }
 
 // Users keep each user's state for the `state` action and `user` in

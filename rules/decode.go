@@ -19,6 +19,7 @@ import (
 
 var (
 	templateType    = reflect.TypeFor[engine.Template]()
+	valueType       = reflect.TypeFor[engine.Value]()
 	durationType    = reflect.TypeFor[time.Duration]()
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 	yamlUnmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
@@ -58,6 +59,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	t := v.Type()
 	if t == templateType {
 		d.template(n, v, path)
+		return
+	}
+	if t == valueType {
+		d.value(n, v, path)
 		return
 	}
 	if t.Kind() == reflect.Pointer {
@@ -269,6 +274,7 @@ func (d *decoder) template(n *yaml.Node, v reflect.Value, path string) {
 				d.l.varRefs = append(d.l.varRefs, varRef{name: name, pos: d.l.pos(n), msg: msg})
 			}
 			d.l.costRefs = append(d.l.costRefs, costRef{prog: p, pos: d.l.pos(n), msg: msg})
+			d.l.noteUserReads(p, d.l.pos(n), msg)
 		}
 	}
 	if err != nil {
@@ -281,6 +287,42 @@ func (d *decoder) template(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.Set(reflect.ValueOf(*t))
+}
+
+// value decodes an engine.Value: a number, a bool, a string template or a
+// list of values.
+func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch {
+	case n.Kind == yaml.SequenceNode:
+		items := make([]engine.Value, len(n.Content))
+		for i, c := range n.Content {
+			d.value(c, reflect.ValueOf(&items[i]).Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(reflect.ValueOf(engine.ListValue(items)))
+	case n.Kind != yaml.ScalarNode:
+		d.errf(n, path, "want a string, number, bool or a list of them, got %s", describe(n))
+	case isNull(n):
+		d.errf(n, path, "a value cannot be null (to remove a key, use unset)")
+	case n.ShortTag() == "!!bool":
+		v.Set(reflect.ValueOf(engine.LiteralValue(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")))
+	case n.ShortTag() == "!!int" || n.ShortTag() == "!!float":
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err != nil {
+			d.errf(n, path, "want a number, got %s", describe(n))
+			return
+		}
+		v.Set(reflect.ValueOf(engine.LiteralValue(f)))
+	default:
+		var t engine.Template
+		before := len(d.l.diags.Errors())
+		d.template(n, reflect.ValueOf(&t).Elem(), path)
+		if len(d.l.diags.Errors()) == before {
+			v.Set(reflect.ValueOf(engine.TemplateValue(&t)))
+		}
+	}
 }
 
 func pathSep(path string) string {

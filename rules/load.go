@@ -80,6 +80,12 @@ type loader struct {
 	costRefs   []costRef
 	tests      []TestCase
 	compiler   *engine.Compiler
+	// user state: whether the rule being parsed reads user, the reads and
+	// conditions of every rule, and what the state actions set.
+	ruleReadsUser bool
+	userRefs      []userRef
+	userEqs       []userEq
+	stateSets     map[string][]*string
 }
 
 type windowRef struct {
@@ -206,6 +212,7 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 		return
 	}
 	r := &engine.Rule{Pos: l.pos(n)}
+	l.ruleReadsUser = false
 	fields := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -297,6 +304,10 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 					l.varRefs = append(l.varRefs, varRef{name: name, pos: l.pos(v), msg: label + ": when"})
 				}
 				l.costRefs = append(l.costRefs, costRef{prog: prog, pos: l.pos(v), msg: label + ": when"})
+				l.noteUserReads(prog, l.pos(v), label+": when")
+				for k, vs := range userEqualities(prog) {
+					l.userEqs = append(l.userEqs, userEq{key: k, values: vs, pos: l.pos(v), msg: label + ": when"})
+				}
 			}
 			r.When = prog
 		}
@@ -317,6 +328,7 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 	} else {
 		r.Steps = l.parseActions(label, r.On, v)
 	}
+	r.ReadsUser = l.ruleReadsUser
 	l.rules = append(l.rules, r)
 }
 
@@ -444,6 +456,7 @@ func (l *loader) parseActions(label string, on []string, n *yaml.Node) []engine.
 			l.errAt(params, where+": "+err.Error())
 			continue
 		}
+		l.noteStateSets(p)
 		if lt, ok := p.(engine.Linter); ok {
 			before := 0
 			for _, st := range steps {
@@ -484,6 +497,7 @@ func (l *loader) finish(source string, files []string, hash string) (*Loaded, er
 		}
 	}
 	l.checkVarRefs()
+	l.checkUserRefs()
 	l.checkCosts()
 	l.checkTestNames()
 	if len(l.rules) == 0 && len(l.diags.Errors()) == 0 {

@@ -75,7 +75,7 @@ rules:
     actions:
       - reply: {text: hi}
 `, []string{
-			"rules.yaml:5:11: rule \"a\": when: unknown name \"evnt\"; did you mean \"event\"? (known: active, bucket, event, hour, now, vars, weekday) (1:1)\n | evnt.from == \"x\" || event.location.lt > 1\n | ^"}},
+			"rules.yaml:5:11: rule \"a\": when: unknown name \"evnt\"; did you mean \"event\"? (known: active, bucket, event, hour, now, user, vars, weekday) (1:1)\n | evnt.from == \"x\" || event.location.lt > 1\n | ^"}},
 		{"unknown top-level field", "version: 1\nrule: []\n", []string{
 			`rules.yaml:2:1: unknown field "rule" (known: rules, tests, vars, version, windows)`}},
 		{"unknown rule field", `version: 1

@@ -111,6 +111,10 @@ func typeSchema(t reflect.Type) map[string]any {
 	switch {
 	case t == templateType:
 		return map[string]any{"type": "string", "description": "may hold ${ expr }"}
+	case t == valueType:
+		scalar := []any{map[string]any{"type": "string", "description": "may hold ${ expr }; exactly one ${ expr } keeps its type"},
+			map[string]any{"type": "number"}, map[string]any{"type": "boolean"}}
+		return map[string]any{"anyOf": append(scalar, map[string]any{"type": "array", "items": map[string]any{"anyOf": scalar}})}
 	case t == durationType:
 		return map[string]any{"type": "string", "pattern": `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`}
 	}
