@@ -66,17 +66,27 @@ func JSONSchema() map[string]any {
 		},
 	}
 	window := typeSchema(reflect.TypeFor[windowDoc]())
+	expect := typeSchema(reflect.TypeFor[ExpectDoc]())
+	expect["properties"].(map[string]any)["reply"] =
+		map[string]any{"anyOf": []any{map[string]any{"const": "none"}, typeSchema(reflect.TypeFor[ReplyExpect]())}}
+	at := str("wall-clock time in --timezone, e.g. 2026-11-11 20:00")
+	event := typeSchema(reflect.TypeFor[EventDoc]())
+	step := map[string]any{
+		"type": "object", "additionalProperties": false, "required": []any{"event", "expect"},
+		"properties": map[string]any{"at": at, "event": event, "expect": expect},
+	}
 	test := map[string]any{
-		"type": "object", "additionalProperties": false, "required": []any{"name", "event", "expect"},
+		"type": "object", "additionalProperties": false, "required": []any{"name"},
+		"oneOf": []any{map[string]any{"required": []any{"event", "expect"}}, map[string]any{"required": []any{"steps"}}},
 		"properties": map[string]any{
 			"name":   map[string]any{"type": "string"},
-			"at":     str("wall-clock time in --timezone, e.g. 2026-11-11 20:00"),
-			"event":  typeSchema(reflect.TypeFor[EventDoc]()),
-			"expect": typeSchema(reflect.TypeFor[ExpectDoc]()),
+			"at":     at,
+			"event":  event,
+			"expect": expect,
+			"user":   map[string]any{"type": "object", "description": "the user's state before the test"},
+			"steps":  map[string]any{"type": "array", "items": step, "description": "a conversation: events in order, the user's state carried between them"},
 		},
 	}
-	test["properties"].(map[string]any)["expect"].(map[string]any)["properties"].(map[string]any)["reply"] =
-		map[string]any{"anyOf": []any{map[string]any{"const": "none"}, typeSchema(reflect.TypeFor[ReplyExpect]())}}
 	return map[string]any{
 		"$schema":              "https://json-schema.org/draft/2020-12/schema",
 		"$id":                  SchemaID,

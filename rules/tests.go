@@ -2,7 +2,9 @@ package rules
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -20,6 +23,21 @@ type TestCase struct {
 	Pos  engine.Pos
 	// At is the wall-clock time the test runs at, in the bot's time zone
 	// (DefaultTestTime when zero).
+	At     time.Time
+	Event  EventDoc
+	Expect ExpectDoc
+	// User is the pushing user's state before the test (`user:`).
+	User map[string]any
+	// Steps, when set, are a conversation run in place of Event and
+	// Expect: the user's state is carried from each step to the next.
+	Steps []TestStep
+}
+
+// TestStep is one push of a `steps:` test.
+type TestStep struct {
+	Pos engine.Pos
+	// At is the step's time (the test's when zero): a later step may come
+	// after a state expired.
 	At     time.Time
 	Event  EventDoc
 	Expect ExpectDoc
@@ -68,6 +86,8 @@ type ExpectDoc struct {
 	// Reply is the passive response; NoReply expects none ("reply: none").
 	Reply   *ReplyExpect `yaml:"reply"`
 	NoReply bool         `yaml:"-"`
+	// State is the user's whole state after the push ({} for none).
+	State *map[string]any `yaml:"state"`
 }
 
 // ReplyExpect checks a passive response; empty fields are not checked.
@@ -128,7 +148,10 @@ func (d *EventDoc) Event(at time.Time) *engine.Event {
 	return ev
 }
 
-var testFields = []string{"at", "event", "expect", "name"}
+var (
+	testFields = []string{"at", "event", "expect", "name", "steps", "user"}
+	stepFields = []string{"at", "event", "expect"}
+)
 
 func (l *loader) parseTests(n *yaml.Node) {
 	if isNull(n) {
@@ -161,46 +184,103 @@ func (l *loader) parseTests(n *yaml.Node) {
 			l.errAt(tn, label+": name: required")
 		}
 		d := &decoder{l: l, prefix: label + ": "}
-		if v := fields["at"]; v != nil {
-			t, err := engine.ParseWallTime(v.Value)
-			if err != nil {
-				l.errAt(v, label+": at: "+err.Error())
-			}
-			tc.At = t
+		tc.At = l.testTime(fields["at"], label)
+		if v := fields["user"]; v != nil {
+			d.decode(v, reflectValue(&tc.User), "user")
 		}
-		if v := fields["event"]; v == nil {
-			l.errAt(tn, label+": event: required (e.g. {type: text, content: 价格})")
-		} else {
-			d.decode(v, reflectValue(&tc.Event), "event")
-			if tc.Event.Type == "" {
-				l.errAt(v, label+": event.type: required")
-			} else if t := strings.ToLower(tc.Event.Type); !slices.Contains(EventTypes, t) {
-				l.errAt(fieldNode(v, "type"), fmt.Sprintf("%s: event.type: unknown event type %q", label, tc.Event.Type))
-			}
-		}
-		if v := fields["expect"]; v == nil {
-			l.errAt(tn, label+": expect: required (rules, actions and/or reply)")
-		} else {
-			if r := fieldNode(v, "reply"); r != v && r.Kind == yaml.ScalarNode && r.Value == "none" {
-				tc.Expect.NoReply = true
-				r.Value, r.Tag = "", "!!null"
-			}
-			d.decode(v, reflectValue(&tc.Expect), "expect")
+		switch steps := fields["steps"]; {
+		case steps != nil && (fields["event"] != nil || fields["expect"] != nil):
+			l.errAt(steps, label+": steps: give either steps (a conversation) or event and expect, not both")
+		case steps != nil:
+			tc.Steps = l.parseSteps(steps, label)
+		default:
+			tc.Event, tc.Expect = l.parseEventExpect(tn, fields, d, label)
 		}
 		l.tests = append(l.tests, tc)
 	}
 }
 
+// testTime reads a test's or step's `at:`.
+func (l *loader) testTime(v *yaml.Node, label string) time.Time {
+	if v == nil {
+		return time.Time{}
+	}
+	t, err := engine.ParseWallTime(v.Value)
+	if err != nil {
+		l.errAt(v, label+": at: "+err.Error())
+	}
+	return t
+}
+
+// parseEventExpect reads the event and expect of a test or a step.
+func (l *loader) parseEventExpect(at *yaml.Node, fields map[string]*yaml.Node, d *decoder, label string) (ev EventDoc, x ExpectDoc) {
+	if v := fields["event"]; v == nil {
+		l.errAt(at, label+": event: required (e.g. {type: text, content: 价格})")
+	} else {
+		d.decode(v, reflectValue(&ev), "event")
+		if ev.Type == "" {
+			l.errAt(v, label+": event.type: required")
+		} else if t := strings.ToLower(ev.Type); !slices.Contains(EventTypes, t) {
+			l.errAt(fieldNode(v, "type"), fmt.Sprintf("%s: event.type: unknown event type %q", label, ev.Type))
+		}
+	}
+	if v := fields["expect"]; v == nil {
+		l.errAt(at, label+": expect: required (rules, actions, reply and/or state)")
+	} else {
+		if r := fieldNode(v, "reply"); r != v && r.Kind == yaml.ScalarNode && r.Value == "none" {
+			x.NoReply = true
+			r.Value, r.Tag = "", "!!null"
+		}
+		d.decode(v, reflectValue(&x), "expect")
+	}
+	return ev, x
+}
+
+// parseSteps reads a conversation: a list of events with expectations.
+func (l *loader) parseSteps(n *yaml.Node, label string) []TestStep {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		l.errAt(n, label+": steps: want a list of {event, expect}")
+		return nil
+	}
+	var steps []TestStep
+	for i, sn := range n.Content {
+		where := fmt.Sprintf("%s: steps[%d]", label, i)
+		if sn.Kind != yaml.MappingNode {
+			l.errAt(sn, where+": want a mapping with event and expect")
+			continue
+		}
+		fields := map[string]*yaml.Node{}
+		for j := 0; j+1 < len(sn.Content); j += 2 {
+			k, v := sn.Content[j], sn.Content[j+1]
+			if !slices.Contains(stepFields, k.Value) {
+				l.errAt(k, fmt.Sprintf("%s: unknown field %q (known: %s)", where, k.Value, strings.Join(stepFields, ", ")))
+				continue
+			}
+			fields[k.Value] = v
+		}
+		st := TestStep{Pos: l.pos(sn), At: l.testTime(fields["at"], where)}
+		st.Event, st.Expect = l.parseEventExpect(sn, fields, &decoder{l: l, prefix: where + ": "}, where)
+		steps = append(steps, st)
+	}
+	return steps
+}
+
 // checkTestNames reports expectations naming rules that do not exist.
 func (l *loader) checkTestNames() {
 	for _, tc := range l.tests {
-		if tc.Expect.Rules == nil {
-			continue
-		}
-		for _, name := range *tc.Expect.Rules {
-			if _, ok := l.names[name]; !ok {
-				l.errAtPos(tc.Pos, fmt.Sprintf("test %q: expect.rules: no rule is named %q", tc.Name, name))
+		check := func(x *ExpectDoc, pos engine.Pos, where string) {
+			if x.Rules == nil {
+				return
 			}
+			for _, name := range *x.Rules {
+				if _, ok := l.names[name]; !ok {
+					l.errAtPos(pos, fmt.Sprintf("test %q: %sexpect.rules: no rule is named %q", tc.Name, where, name))
+				}
+			}
+		}
+		check(&tc.Expect, tc.Pos, "")
+		for i := range tc.Steps {
+			check(&tc.Steps[i].Expect, tc.Steps[i].Pos, fmt.Sprintf("steps[%d]: ", i))
 		}
 	}
 }
@@ -252,51 +332,157 @@ func runWithin(ctx context.Context, d time.Duration, set *engine.RuleSet, tc *Te
 	}
 }
 
-// RunTest runs one test against set.
+// RunTest runs one test against set: its push, or its steps in turn on
+// one engine and store, so the user's state carries from step to step.
 func RunTest(ctx context.Context, set *engine.RuleSet, tc *TestCase, loc *time.Location) TestResult {
-	at := tc.At
-	if at.IsZero() {
-		at = DefaultTestTime
-	}
-	now := time.Date(at.Year(), at.Month(), at.Day(), at.Hour(), at.Minute(), at.Second(), 0, loc)
-	e := engine.New(engine.Options{Now: func() time.Time { return now }, Location: loc, DryRun: true}) // offline: sends are encoded, not made; no webhook is called
+	now := wallIn(tc.At, loc)
+	st := store.NewMemory(func() time.Time { return now })
+	e := engine.New(engine.Options{Now: func() time.Time { return now }, Location: loc, State: st, DryRun: true}) // offline: sends are encoded, not made; no webhook is called
 	defer e.Close(context.Background())
 	e.SetRules(set)
 	res := TestResult{Case: tc}
-	got, err := e.Dispatch(tc.Event.Event(now)).Finish(ctx)
+	steps := tc.Steps
+	if steps == nil {
+		steps = []TestStep{{Event: tc.Event, Expect: tc.Expect}}
+	}
+	if tc.User != nil {
+		from := steps[0].Event.Event(now).From
+		if err := st.PatchUser(ctx, from, &store.UserPatch{Set: tc.User}); err != nil {
+			res.Failures = append(res.Failures, "user: "+err.Error())
+			return res
+		}
+	}
+	for i := range steps {
+		step := &steps[i]
+		if !step.At.IsZero() {
+			now = wallIn(step.At, loc)
+		}
+		fails := runStep(ctx, e, st, step, now)
+		if len(tc.Steps) > 0 {
+			for j, f := range fails {
+				fails[j] = fmt.Sprintf("step %d (%s): %s", i+1, step.Event.describe(), f)
+			}
+		}
+		res.Failures = append(res.Failures, fails...)
+		if len(fails) > 0 {
+			break // later steps depend on this one's state
+		}
+	}
+	return res
+}
+
+// wallIn is at's wall-clock time in loc (DefaultTestTime when zero).
+func wallIn(at time.Time, loc *time.Location) time.Time {
+	if at.IsZero() {
+		at = DefaultTestTime
+	}
+	return time.Date(at.Year(), at.Month(), at.Day(), at.Hour(), at.Minute(), at.Second(), 0, loc)
+}
+
+// describe names an event in a step's failure: its type and what tells it
+// apart (the text, the key).
+func (d *EventDoc) describe() string {
+	switch {
+	case d.Content != "":
+		return fmt.Sprintf("%s %q", d.Type, d.Content)
+	case d.Key != "":
+		return fmt.Sprintf("%s %s", d.Type, d.Key)
+	}
+	return d.Type
+}
+
+// runStep pushes one event and checks what was expected of it.
+func runStep(ctx context.Context, e *engine.Engine, st *store.Memory, step *TestStep, now time.Time) []string {
+	ev := step.Event.Event(now)
+	got, err := e.Dispatch(ev).Finish(ctx)
 	if err != nil {
-		res.Failures = append(res.Failures, err.Error())
-		return res
+		return []string{err.Error()}
 	}
+	var fails []string
 	if got.Err != nil {
-		res.Failures = append(res.Failures, "an action failed: "+got.Err.Error())
+		fails = append(fails, "an action failed: "+got.Err.Error())
 	}
-	x := tc.Expect
+	x := &step.Expect
 	if x.Rules != nil {
 		names := make([]string, len(got.Rules))
 		for i, r := range got.Rules {
 			names[i] = r.Name
 		}
 		if !slices.Equal(names, *x.Rules) {
-			res.Failures = append(res.Failures, fmt.Sprintf("rules: got %s, want %s", list(names), list(*x.Rules)))
+			fails = append(fails, fmt.Sprintf("rules: got %s, want %s", list(names), list(*x.Rules)))
 		}
 	}
 	if x.Actions != nil {
 		names := make([]string, len(got.Steps))
-		for i, st := range got.Steps {
-			names[i] = got.Action(st)
+		for i, s := range got.Steps {
+			names[i] = got.Action(s)
 		}
 		if !slices.Equal(names, *x.Actions) {
-			res.Failures = append(res.Failures, fmt.Sprintf("actions: got %s, want %s", list(names), list(*x.Actions)))
+			fails = append(fails, fmt.Sprintf("actions: got %s, want %s", list(names), list(*x.Actions)))
 		}
 	}
 	switch {
 	case x.NoReply && got.Reply != nil:
-		res.Failures = append(res.Failures, fmt.Sprintf("reply: got a %s reply, want none", got.Reply.Type))
+		fails = append(fails, fmt.Sprintf("reply: got a %s reply, want none", got.Reply.Type))
 	case x.Reply != nil:
-		res.Failures = append(res.Failures, x.Reply.check(got.Reply)...)
+		fails = append(fails, x.Reply.check(got.Reply)...)
 	}
-	return res
+	if x.State != nil {
+		state, err := st.LoadUser(ctx, ev.From)
+		if err != nil {
+			return append(fails, "state: "+err.Error())
+		}
+		fails = append(fails, compareState(state, *x.State)...)
+	}
+	return fails
+}
+
+// compareState says which keys of the user's state differ from want, one
+// failure a key.
+func compareState(got, want map[string]any) []string {
+	want = jsonValues(want) // 1 in YAML is the 1.0 a store gives back
+	keys := store.SortedKeys(got)
+	for k := range want {
+		if _, ok := got[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var f []string
+	for _, k := range keys {
+		g, gok := got[k]
+		w, wok := want[k]
+		switch {
+		case !wok:
+			f = append(f, fmt.Sprintf("state.%s: got %s, want no such key", k, showValue(g)))
+		case !gok:
+			f = append(f, fmt.Sprintf("state.%s: got no such key, want %s", k, showValue(w)))
+		case !reflect.DeepEqual(g, w):
+			f = append(f, fmt.Sprintf("state.%s: got %s, want %s", k, showValue(g), showValue(w)))
+		}
+	}
+	return f
+}
+
+// jsonValues turns YAML-decoded values into what JSON gives back.
+func jsonValues(m map[string]any) map[string]any {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return m
+	}
+	var out map[string]any
+	if json.Unmarshal(b, &out) != nil {
+		return m
+	}
+	return out
+}
+
+func showValue(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 func (x *ReplyExpect) check(r *wechat.Reply) []string {

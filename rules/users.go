@@ -95,20 +95,11 @@ func userEqualities(p *vm.Program) map[string][]string {
 				}
 			}
 		case "in":
-			k, ok := userKey(b.Left)
-			arr, isArr := b.Right.(*ast.ArrayNode)
-			if !ok || !isArr {
-				return
-			}
-			var vs []string
-			for _, e := range arr.Nodes {
-				s, ok := e.(*ast.StringNode)
-				if !ok {
-					return
+			if k, ok := userKey(b.Left); ok {
+				if vs, ok := stringSet(b.Right); ok {
+					out[k] = append(out[k], vs...)
 				}
-				vs = append(vs, s.Value)
 			}
-			out[k] = append(out[k], vs...)
 		}
 	}
 	walk(p.Node())
@@ -188,4 +179,32 @@ func quoteAll(xs []string) []string {
 		out[i] = strconv.Quote(x)
 	}
 	return out
+}
+
+// stringSet reads a list of string constants: an array literal, or the
+// set expr's optimizer makes of one.
+func stringSet(n ast.Node) ([]string, bool) {
+	var vs []string
+	switch x := n.(type) {
+	case *ast.ArrayNode:
+		for _, e := range x.Nodes {
+			s, ok := e.(*ast.StringNode)
+			if !ok {
+				return nil, false
+			}
+			vs = append(vs, s.Value)
+		}
+	case *ast.ConstantNode:
+		m, ok := x.Value.(map[string]struct{})
+		if !ok {
+			return nil, false
+		}
+		for s := range m {
+			vs = append(vs, s)
+		}
+		sort.Strings(vs)
+	default:
+		return nil, false
+	}
+	return vs, true
 }
