@@ -154,8 +154,9 @@ func runTest(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
-	var spec, at string
+	var spec, at, userSpec string
 	r, err := parseRulesCommand(env, "explain", args, func(fs *flagSet) {
+		fs.StringVar(&userSpec, "user", "", "the user's state to explain with, as key=value pairs: 'step=phone phone=13800000000' (key:=JSON for numbers, bools, lists)")
 		fs.StringVar(&spec, "event", "", "the event as key=value pairs: type=text content=价格 from=oUser (nested: location.lat=23.1)")
 		fs.StringVar(&at, "at", "", "the time to explain at, e.g. \"2026-11-11 20:00\" in --timezone (default: now)")
 	})
@@ -168,6 +169,12 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	doc, err := rules.ParseEventSpec(spec)
 	if err != nil {
 		return usagef("%v", err)
+	}
+	var user map[string]any
+	if userSpec != "" {
+		if user, err = rules.ParseUserSpec(userSpec); err != nil {
+			return usagef("--user: %v", err)
+		}
 	}
 	loc, err := loadLocation(r.timezone)
 	if err != nil {
@@ -186,13 +193,24 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	clock := func() time.Time { return now }
-	e := engine.New(engine.Options{Now: clock, Location: loc, DryRun: true}) // explain calls no webhook and sends nothing
+	ev := doc.Event(now)
+	st := store.NewMemory(clock) // explain reads no live state: the user is what --user says
+	if user != nil {
+		if err := st.PatchUser(ctx, ev.From, &store.UserPatch{Set: user}); err != nil {
+			return usagef("--user: %v", err)
+		}
+	}
+	e := engine.New(engine.Options{Now: clock, Location: loc, State: st, DryRun: true}) // explain calls no webhook and sends nothing
 	defer e.Close(context.Background())
 	e.SetRules(loaded.Set)
-	ev := doc.Event(now)
 	w := env.stdout
 	fmt.Fprintf(w, "event %s at %s\n", describeEvent(ev), now.Format("2006-01-02 15:04 Mon MST"))
-	traces := loaded.Set.Explain(ctx, ev, e.Env(loaded.Set, ev), store.NewMemory(clock))
+	if user != nil {
+		fmt.Fprintf(w, "user state: %s\n", showState(user))
+	}
+	traceEnv := e.Env(loaded.Set, ev)
+	traceEnv.SetUser(user)
+	traces := loaded.Set.Explain(ctx, ev, traceEnv, store.NewMemory(clock))
 	for i, t := range traces {
 		fmt.Fprintf(w, "%3d. %-24s %s:%d  %s\n", i+1, t.Rule.Name, t.Rule.Pos.File, t.Rule.Pos.Line, traceWords(t))
 	}
@@ -213,6 +231,9 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	if res.Err != nil {
 		fmt.Fprintf(w, "errors: %v\n", res.Err)
 	}
+	if after, err := st.LoadUser(ctx, ev.From); err == nil && (user != nil || after != nil) {
+		fmt.Fprintf(w, "user state after: %s\n", showState(after))
+	}
 	if res.Reply == nil {
 		fmt.Fprintln(w, "reply: none (the bot answers \"success\")")
 	} else {
@@ -220,6 +241,22 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 		writeReplyFields(w, "  ", res.Reply)
 	}
 	return nil
+}
+
+// showState prints a user state as sorted key=JSON pairs.
+func showState(m map[string]any) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var b strings.Builder
+	for i, k := range store.SortedKeys(m) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		v, _ := json.Marshal(m[k])
+		fmt.Fprintf(&b, "%s=%s", k, v)
+	}
+	return b.String()
 }
 
 func orNone(s string) string {

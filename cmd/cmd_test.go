@@ -198,6 +198,34 @@ func TestExplain(t *testing.T) {
 	}
 }
 
+// TestExplainUser: --user sets the state explained with, and the output
+// shows the state after the push.
+func TestExplainUser(t *testing.T) {
+	cases := []struct {
+		user, content string
+		want          []string
+		code          int
+	}{
+		{"step=phone bookings:=2", "13800001234", []string{
+			`user state: bookings=2 step="phone"`, "book-phone", "MATCHED (stops here)",
+			`user state after: bookings=2 phone="13800001234" step="date"`, "content: 好的, 尾号 1234: 回复 1 今天, 2 明天"}, 0},
+		{"step=date phone=13800001234", "9", []string{"book-date-again", "MATCHED", "content: 回复 1 今天, 2 明天 (回复 取消 退出)"}, 0},
+		{"", "13800001234", []string{"matched: none", "reply: none"}, 0},
+		{"n:=oops", "x", []string{"--user: user: n:=oops: the value is not JSON"}, 2},
+	}
+	for _, c := range cases {
+		out, errOut, code := runCmd(nil, "explain", "../examples/booking/rules.yaml", "--event", "type=text content="+c.content, "--user", c.user)
+		for _, w := range c.want {
+			if !strings.Contains(out+errOut, w) {
+				t.Errorf("explain --user %q: output lacks %q:\n%s%s", c.user, w, out, errOut)
+			}
+		}
+		if code != c.code {
+			t.Errorf("explain --user %q: exit %d, want %d", c.user, code, c.code)
+		}
+	}
+}
+
 // TestBenchRuns runs the load generator briefly against a bot it starts
 // and the bare baseline: it must succeed, check replies and print ratios.
 // (The figures themselves are in BENCHMARKS.md, not asserted.)

@@ -17,7 +17,8 @@ type Trace struct {
 
 // Explain runs ev through every rule in match order, without the index, and
 // says what each gate decided. It takes cooldowns like a real push would,
-// so pass a scratch store.
+// so pass a scratch store. The state steps of matched rules change
+// env.User as in a push, so later rules are checked with the change.
 func (s *RuleSet) Explain(ctx context.Context, ev *Event, env *Env, cooldowns Cooldowns) []Trace {
 	norm := NormalizeText(ev.Content)
 	out := make([]Trace, 0, len(s.ordered))
@@ -30,6 +31,9 @@ func (s *RuleSet) Explain(ctx context.Context, ev *Event, env *Env, cooldowns Co
 		case !r.Answers(ev.Type):
 			t.Gate = GateOn
 		default:
+			if r.ReadsUser || r.setsState {
+				env.needUser(ctx) // a failed read leaves an empty state, as in MatchInto
+			}
 			t.Gate, t.Err = r.Check(ctx, ev, norm, env, s.Schedules, cooldowns)
 			if r.When != nil && (t.Gate == "" || t.Gate == GateWhen || t.Gate == GateCooldown) && t.Err == nil {
 				v := t.Gate != GateWhen
@@ -38,6 +42,9 @@ func (s *RuleSet) Explain(ctx context.Context, ev *Event, env *Env, cooldowns Co
 			if t.Gate == "" {
 				t.Matched = true
 				stopped = !r.Continue
+				if r.setsState {
+					env.applyState(r)
+				}
 			}
 		}
 		out = append(out, t)

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -50,6 +51,34 @@ func ParseEventSpec(spec string) (EventDoc, error) {
 		return doc, fmt.Errorf("event: unknown type %q%s (known: %s)", doc.Type, didYouMean(t, EventTypes), strings.Join(EventTypes, ", "))
 	}
 	return doc, nil
+}
+
+// ParseUserSpec reads a user state written as key=value pairs, the way
+// `wxbot explain --user` takes it: 'step=phone phone=13800000000'. A
+// value is a string; key:=JSON gives another type (n:=2, ok:=true,
+// tags:='["a","b"]').
+func ParseUserSpec(spec string) (map[string]any, error) {
+	pairs, err := splitPairs(spec)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(pairs))
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" || k == ":" {
+			return nil, fmt.Errorf("user: %q is not key=value (or key:=JSON)", p)
+		}
+		if key, typed := strings.CutSuffix(k, ":"); typed {
+			var x any
+			if err := json.Unmarshal([]byte(v), &x); err != nil {
+				return nil, fmt.Errorf("user: %s:=%s: the value is not JSON (%v); write %s=%s for a string", key, v, err, key, v)
+			}
+			out[key] = x
+			continue
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 func childMapping(m *yaml.Node, key string) *yaml.Node {
