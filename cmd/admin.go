@@ -26,6 +26,7 @@ func adminMux(eng *engine.Engine, reloader *rules.Reloader, st store.Store, m *m
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	outboxAdmin(mux, st) // GET /outbox, POST /outbox/retry, POST /outbox/drop (outbox.go)
+	stateAdmin(mux, st)  // GET /state/OPENID, DELETE /state/OPENID (state.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -308,6 +308,7 @@ func (b *server) wireMetricsAndDedup() wechat.TokenCache {
 		return metrics.ReloadStatus{OK: rs.LastReloadOK, LastOK: rs.LoadedAt, Hash: rs.Hash,
 			Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads, Failures: rs.ReloadFailures}
 	}, b.st.Pending)
+	b.m.CountUsers(b.st.CountUsers)
 	if bs, ok := b.st.(*store.Bolt); ok {
 		b.callback.Dedup = b.dedupOnBolt(bs)
 	}

@@ -39,6 +39,7 @@ type Metrics struct {
 	tokenRefreshes *prometheus.CounterVec
 	dedupFallbacks prometheus.Counter
 	storeDegraded  prometheus.Gauge
+	stateWrites    *prometheus.CounterVec
 
 	series, rules, actions sync.Map // resolved series, see pushSeries
 }
@@ -95,9 +96,12 @@ func New(version string, status func() ReloadStatus, pending func(context.Contex
 		Help: "Pushes deduplicated in process because the shared store (Redis) was unreachable."})
 	m.storeDegraded = prometheus.NewGauge(prometheus.GaugeOpts{Name: "wxbot_store_degraded",
 		Help: "1 while the shared store (Redis) fails and is skipped: memory and the local spool stand in."})
+	m.stateWrites = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_state_writes_total",
+		Help: "User state writes, by result: written, refused (over 64 keys or 8 KiB), error (the store failed), deleted (unsubscribed)."},
+		[]string{"result"})
 	for _, c := range []prometheus.Collector{m.pushes, m.pushLatency, m.refused, m.deadlines, m.retries,
 		m.ruleMatches, m.ruleErrors, m.actionRuns, m.actionFailures, m.actionLatency, m.deliveries,
-		m.deliveryFails, m.deadLetters, m.windowClosed, m.tokenRefreshes, m.dedupFallbacks, m.storeDegraded} {
+		m.deliveryFails, m.deadLetters, m.windowClosed, m.tokenRefreshes, m.dedupFallbacks, m.storeDegraded, m.stateWrites} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())
@@ -120,6 +124,25 @@ func New(version string, status func() ReloadStatus, pending func(context.Contex
 			}))
 	}
 	return m
+}
+
+// StateWrite implements engine.StateObserver.
+func (m *Metrics) StateWrite(result string) { m.stateWrites.WithLabelValues(result).Inc() }
+
+// CountUsers registers wxbot_state_users, read from count at each scrape
+// (-1 when the store does not answer).
+func (m *Metrics) CountUsers(count func(context.Context) (int, error)) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wxbot_state_users",
+		Help: "Users with a state that has not expired."},
+		func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := count(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}))
 }
 
 // reloadCollector reports the rules' reload state at scrape time.

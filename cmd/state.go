@@ -1,0 +1,42 @@
+package cmd
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/wxbot/wxbot/engine/store"
+)
+
+// stateAdmin serves users' conversation state on the admin listener: an
+// operator looks at where a user is stuck, or resets them.
+func stateAdmin(mux *http.ServeMux, st store.Store) {
+	mux.HandleFunc("GET /state/{openid}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("openid")
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		state, err := st.LoadUser(ctx, id)
+		switch {
+		case err != nil:
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "reading the state failed: " + err.Error()})
+		case state == nil:
+			writeJSON(w, http.StatusNotFound, map[string]any{"openid": id, "state": map[string]any{}, "error": "no state for this user (none was set, or it expired)"})
+		default:
+			writeJSON(w, http.StatusOK, map[string]any{"openid": id, "state": state})
+		}
+	})
+	mux.HandleFunc("DELETE /state/{openid}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("openid")
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		had, err := st.DeleteUser(ctx, id)
+		switch {
+		case err != nil:
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "deleting the state failed: " + err.Error()})
+		case !had:
+			writeJSON(w, http.StatusNotFound, map[string]any{"openid": id, "deleted": false, "error": "no state for this user"})
+		default:
+			writeJSON(w, http.StatusOK, map[string]any{"openid": id, "deleted": true})
+		}
+	})
+}
