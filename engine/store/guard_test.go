@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -161,4 +162,52 @@ type hanging struct{ *store.Memory }
 func (hanging) TakeCooldown(ctx context.Context, _ string, _ time.Duration) (bool, error) {
 	<-ctx.Done()
 	return false, ctx.Err()
+}
+
+func (f *flaky) LoadUser(ctx context.Context, id string) (map[string]any, error) {
+	if err := f.fail(); err != nil {
+		return nil, err
+	}
+	return f.Memory.LoadUser(ctx, id)
+}
+
+func (f *flaky) PatchUser(ctx context.Context, id string, p *store.UserPatch) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Memory.PatchUser(ctx, id, p)
+}
+
+// TestGuardUserState: user state is not kept in memory when the store
+// fails (a step remembered on one replica only would be forgotten when the
+// store is back), and a write refused for its size is no fault of the
+// store's.
+func TestGuardUserState(t *testing.T) {
+	primary := &flaky{Memory: store.NewMemory(nil)}
+	g := store.NewGuard(primary, store.GuardOptions{})
+	defer g.Close()
+	ctx := context.Background()
+	if err := g.PatchUser(ctx, "oU", &store.UserPatch{Set: map[string]any{"step": "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	big := map[string]any{"note": strings.Repeat("x", store.MaxStateBytes)}
+	for range 5 {
+		if err := g.PatchUser(ctx, "oU", &store.UserPatch{Set: big}); !errors.Is(err, store.ErrStateTooLarge) {
+			t.Fatalf("an oversized write: %v, want ErrStateTooLarge", err)
+		}
+	}
+	if d, _ := g.Degraded(); d {
+		t.Fatal("refused writes made the guard degraded")
+	}
+	primary.down.Store(true)
+	if _, err := g.LoadUser(ctx, "oU"); err == nil {
+		t.Fatal("LoadUser with the store down succeeded; want the error (no stand-in)")
+	}
+	if err := g.PatchUser(ctx, "oU", &store.UserPatch{Set: map[string]any{"step": "b"}}); err == nil {
+		t.Fatal("PatchUser with the store down succeeded")
+	}
+	primary.down.Store(false)
+	if st, _ := primary.Memory.LoadUser(ctx, "oU"); st["step"] != "a" {
+		t.Fatalf("state = %v, want the step from before the outage", st)
+	}
 }
