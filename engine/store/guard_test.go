@@ -184,10 +184,14 @@ func (f *flaky) PatchUser(ctx context.Context, id string, p *store.UserPatch) er
 // store's.
 func TestGuardUserState(t *testing.T) {
 	primary := &flaky{Memory: store.NewMemory(nil)}
-	g := store.NewGuard(primary, store.GuardOptions{})
+	spool, err := store.OpenBolt(filepath.Join(t.TempDir(), "spool.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := store.NewGuard(primary, store.GuardOptions{Spool: spool})
 	defer g.Close()
 	ctx := context.Background()
-	if err := g.PatchUser(ctx, "oU", &store.UserPatch{Set: map[string]any{"step": "a"}}); err != nil {
+	if err = g.PatchUser(ctx, "oU", &store.UserPatch{Set: map[string]any{"step": "a"}}); err != nil {
 		t.Fatal(err)
 	}
 	big := map[string]any{"note": strings.Repeat("x", store.MaxStateBytes)}
