@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"io/fs"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wxbot/wxbot/rules"
 )
 
 // TestREADMEConfigurationMatchesFlags keeps the README's configuration
@@ -84,6 +87,37 @@ func TestREADMEGoSnippetsAreTestedCode(t *testing.T) {
 		code, _, _ := strings.Cut(b, "```")
 		if !strings.Contains(sources.String(), code) {
 			t.Errorf("this README snippet is not the code of any test:\n%s", code)
+		}
+	}
+}
+
+// TestREADMEConversationSnippet: the rules in the Conversations section
+// load and their steps: test passes.
+func TestREADMEConversationSnippet(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "## Conversations: per-user state")
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok || !strings.Contains(block, "steps:") {
+		t.Fatal("the README's Conversations section has no rules snippet with steps:")
+	}
+	loaded, err := rules.Parse("README.md", []byte("version: 1\n"+block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := loaded.Diags.Warnings(); len(w) > 0 {
+		t.Errorf("warnings: %v", w)
+	}
+	results := loaded.RunTests(context.Background(), time.UTC)
+	if len(results) == 0 {
+		t.Fatal("the snippet has no test")
+	}
+	for _, res := range results {
+		if !res.Passed() {
+			t.Error(res.String())
 		}
 	}
 }
