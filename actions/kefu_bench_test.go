@@ -60,7 +60,7 @@ func benchOutbox(b *testing.B, st store.Store) {
 	go func() { ob.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	for u := 0; u < 64; u++ {
-		st.OpenWindow(ctx, fmt.Sprintf("oUser%d", u), 1<<30, time.Now().Add(48*time.Hour))
+		st.OpenWindow(ctx, fmt.Sprintf("oUser%d", u), time.Now().Add(48*time.Hour))
 	}
 	payload := json.RawMessage(`{"msgtype":"text","text":{"content":"您的订单已发货"}}`)
 	b.ReportAllocs()

@@ -150,7 +150,7 @@ func TestKefuDeliverer(t *testing.T) {
 	}
 
 	// A click opens 3 sends for a minute.
-	store.OpenWindow(ctx, "oU", 3, time.Now().Add(time.Minute))
+	store.OpenWindow(ctx, "oU", time.Now().Add(time.Minute))
 	s := kefuSend("oU")
 	s.Typing = true
 	if err := d.Deliver(ctx, s); err != nil {
@@ -181,7 +181,7 @@ func TestKefuDeliverer(t *testing.T) {
 		}
 	}
 	// Once the window's time is over, a send is refused without a call.
-	store.OpenWindow(ctx, "oGone", 3, time.Now().Add(-time.Second))
+	store.OpenWindow(ctx, "oGone", time.Now().Add(-time.Second))
 	before := len(fake.Calls(""))
 	if err := d.Deliver(ctx, kefuSend("oGone")); !errors.Is(err, ErrKefuWindowClosed) || len(fake.Calls("")) != before {
 		t.Errorf("after the window's time: %v, %d API calls; want refused without a call", err, len(fake.Calls(""))-before)
@@ -189,7 +189,7 @@ func TestKefuDeliverer(t *testing.T) {
 
 	// 45015 and 45047 close the window and are not retried.
 	for _, code := range []int{45015, 45047} {
-		store.OpenWindow(ctx, "oW", 5, time.Now().Add(48*time.Hour))
+		store.OpenWindow(ctx, "oW", time.Now().Add(48*time.Hour))
 		fake.FailNext("/cgi-bin/message/custom/send", code)
 		err := d.Deliver(ctx, kefuSend("oW"))
 		if c, _ := wechat.APICode(err); c != code || !outbox.IsPermanent(err) {
@@ -201,14 +201,14 @@ func TestKefuDeliverer(t *testing.T) {
 	}
 	// Other permanent errors.
 	for _, code := range []int{43004, 40003, 48001, 45008} {
-		store.OpenWindow(ctx, "oP", 5, time.Now().Add(48*time.Hour))
+		store.OpenWindow(ctx, "oP", time.Now().Add(48*time.Hour))
 		fake.FailNext("/cgi-bin/message/custom/send", code)
 		if err := d.Deliver(ctx, kefuSend("oP")); !outbox.IsPermanent(err) {
 			t.Errorf("%d: %v, want permanent", code, err)
 		}
 	}
 	// A token error is refreshed inside the client and succeeds.
-	store.OpenWindow(ctx, "oT", 5, time.Now().Add(48*time.Hour))
+	store.OpenWindow(ctx, "oT", time.Now().Add(48*time.Hour))
 	fake.FailNext("/cgi-bin/message/custom/send", 42001)
 	if err := d.Deliver(ctx, kefuSend("oT")); err != nil {
 		t.Errorf("42001 once: %v", err)

@@ -164,9 +164,9 @@ type windowRecorder struct {
 	opened []time.Time
 }
 
-func (w *windowRecorder) OpenWindow(ctx context.Context, id string, q int, until time.Time) error {
+func (w *windowRecorder) OpenWindow(ctx context.Context, id string, until time.Time) error {
 	w.opened = append(w.opened, until)
-	return w.Memory.OpenWindow(ctx, id, q, until)
+	return w.Memory.OpenWindow(ctx, id, until)
 }
 
 // TestKefuWindowRunsFromThePushTime: a window runs from the push's

@@ -206,7 +206,7 @@ func (e *Engine) openKefuWindow(ev *Event) {
 	if !ev.Time.IsZero() && ev.Time.Before(start) {
 		start = ev.Time
 	}
-	if err := e.state.OpenWindow(e.ctx, ev.From, quota, start.Add(validity)); err != nil {
+	if err := e.state.OpenWindow(e.ctx, ev.From, start.Add(validity)); err != nil {
 		e.log.Warn("recording the kefu window failed; later kefu sends to this user may be refused", "err", err)
 	}
 }

@@ -33,10 +33,10 @@ type Claims interface {
 type KefuWindows interface {
 	// OpenWindow records that a user's action opened a kefu window until
 	// until. It is called on the push path and must be cheap. Only the end
-	// is kept: quota is what the event grants by WeChat's rules (for lint
-	// and explain), but whether openings stack is undocumented, so WeChat
-	// decides how many sends a window takes.
-	OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error
+	// is kept: the quota an event grants by WeChat's rules is for lint and
+	// explain (KefuWindowFor), but whether openings stack is undocumented,
+	// so WeChat decides how many sends a window takes.
+	OpenWindow(ctx context.Context, openID string, until time.Time) error
 	// TakeWindowSlot reports whether to attempt a send: false only when it
 	// is certain to be refused (no opening whose time still runs, or WeChat
 	// refused since the last opening: CloseWindow).

@@ -349,7 +349,7 @@ func (s *Bolt) TakeCooldown(_ context.Context, key string, ttl time.Duration) (b
 }
 
 // OpenWindow implements Store.
-func (s *Bolt) OpenWindow(_ context.Context, openID string, quota int, until time.Time) error {
+func (s *Bolt) OpenWindow(_ context.Context, openID string, until time.Time) error {
 	now := s.now()
 	h := s.hash(openID)
 	s.mu.Lock()

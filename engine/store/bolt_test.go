@@ -152,8 +152,8 @@ func TestBoltPrune(t *testing.T) {
 	if !ok(s.ClaimOnce(ctx, "once-short", time.Minute)) || !ok(s.ClaimOnce(ctx, "once-long", 72*time.Hour)) {
 		t.Fatal("fresh claims refused")
 	}
-	must(s.OpenWindow(ctx, "win-short", 5, t0.Add(10*time.Minute)))
-	must(s.OpenWindow(ctx, "win-long", 5, t0.Add(72*time.Hour)))
+	must(s.OpenWindow(ctx, "win-short", t0.Add(10*time.Minute)))
+	must(s.OpenWindow(ctx, "win-long", t0.Add(72*time.Hour)))
 	s.Flush()
 
 	// Nothing is expired yet: a prune keeps it all.
@@ -292,7 +292,7 @@ func TestBoltDamagedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 300; i++ {
-		s.OpenWindow(ctx, fmt.Sprint("user-", i), 5, time.Now().Add(48*time.Hour))
+		s.OpenWindow(ctx, fmt.Sprint("user-", i), time.Now().Add(48*time.Hour))
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -439,7 +439,7 @@ func makeStore(t *testing.T, n int, crash bool) []byte {
 		t.Fatal(err)
 	}
 	for i := 0; i < 300; i++ {
-		s.OpenWindow(ctx, fmt.Sprint("user-", i), 5, time.Now().Add(48*time.Hour))
+		s.OpenWindow(ctx, fmt.Sprint("user-", i), time.Now().Add(48*time.Hour))
 	}
 	s.Flush()
 	closer := s.Close

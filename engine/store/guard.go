@@ -45,12 +45,7 @@ type Guard struct {
 	openUntil time.Time
 	probing   bool
 	lastErr   error
-	windows   map[string]windowOpening // opened while degraded, to replay
-}
-
-type windowOpening struct {
-	quota int
-	until time.Time
+	windows   map[string]time.Time // ends of windows opened while degraded, to replay
 }
 
 // GuardOptions tunes a Guard; zero values are sensible.
@@ -90,7 +85,7 @@ func NewGuard(primary Store, o GuardOptions) *Guard {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Guard{primary: primary, local: NewMemory(o.Now), spool: o.Spool, o: o, windows: map[string]windowOpening{}}
+	return &Guard{primary: primary, local: NewMemory(o.Now), spool: o.Spool, o: o, windows: map[string]time.Time{}}
 }
 
 // Primary is the guarded store.
@@ -198,19 +193,19 @@ func (g *Guard) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (b
 
 // OpenWindow implements Store; degraded, in memory, and written to the
 // store once it answers again.
-func (g *Guard) OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error {
+func (g *Guard) OpenWindow(ctx context.Context, openID string, until time.Time) error {
 	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error {
-		return g.primary.OpenWindow(c, openID, quota, until)
+		return g.primary.OpenWindow(c, openID, until)
 	})
 	if err == nil {
 		return nil
 	}
 	g.mu.Lock()
-	if w, ok := g.windows[openID]; !ok || until.After(w.until) {
-		g.windows[openID] = windowOpening{quota, until}
+	if w, ok := g.windows[openID]; !ok || until.After(w) {
+		g.windows[openID] = until
 	}
 	g.mu.Unlock()
-	return g.local.OpenWindow(ctx, openID, quota, until)
+	return g.local.OpenWindow(ctx, openID, until)
 }
 
 // TakeWindowSlot implements Store. Degraded, a window this process saw
@@ -328,10 +323,10 @@ func (g *Guard) Run(ctx context.Context, every time.Duration) {
 func (g *Guard) replayWindows(ctx context.Context) {
 	g.mu.Lock()
 	pending := g.windows
-	g.windows = map[string]windowOpening{}
+	g.windows = map[string]time.Time{}
 	g.mu.Unlock()
 	for id, w := range pending {
-		err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.OpenWindow(c, id, w.quota, w.until) })
+		err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.OpenWindow(c, id, w) })
 		if err != nil { // keep it for the next round
 			g.mu.Lock()
 			if _, newer := g.windows[id]; !newer {

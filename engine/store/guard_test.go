@@ -37,11 +37,11 @@ func (f *flaky) TakeCooldown(ctx context.Context, k string, ttl time.Duration) (
 	return f.Memory.TakeCooldown(ctx, k, ttl)
 }
 
-func (f *flaky) OpenWindow(ctx context.Context, id string, q int, until time.Time) error {
+func (f *flaky) OpenWindow(ctx context.Context, id string, until time.Time) error {
 	if err := f.fail(); err != nil {
 		return err
 	}
-	return f.Memory.OpenWindow(ctx, id, q, until)
+	return f.Memory.OpenWindow(ctx, id, until)
 }
 
 func (f *flaky) TakeWindowSlot(ctx context.Context, id string, now time.Time) (bool, error) {
@@ -94,7 +94,7 @@ func TestGuardDegradesAndRecovers(t *testing.T) {
 		t.Fatalf("degraded %v, changes %v after failures", d, changes)
 	}
 	calls := primary.calls.Load()
-	g.OpenWindow(ctx, "oU", 5, now.Add(48*time.Hour))
+	g.OpenWindow(ctx, "oU", now.Add(48*time.Hour))
 	if err := g.Enqueue(ctx, &outbox.Send{ID: "s1", Kind: outbox.KindKefu, OrderKey: "oU"}); err != nil {
 		t.Fatalf("enqueue while degraded: %v", err)
 	}

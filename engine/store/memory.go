@@ -25,7 +25,7 @@ type Store interface {
 	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	// OpenWindow, TakeWindowSlot and CloseWindow keep the users' kefu
 	// windows (see engine.KefuWindows).
-	OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error
+	OpenWindow(ctx context.Context, openID string, until time.Time) error
 	TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error)
 	CloseWindow(ctx context.Context, openID string) error
 	// LoadUser, PatchUser, DeleteUser and CountUsers keep the users' state
@@ -117,7 +117,7 @@ func (s *Memory) TakeCooldown(_ context.Context, key string, ttl time.Duration) 
 }
 
 // OpenWindow implements Store.
-func (s *Memory) OpenWindow(_ context.Context, openID string, quota int, until time.Time) error {
+func (s *Memory) OpenWindow(_ context.Context, openID string, until time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.windows[openID]

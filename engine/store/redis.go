@@ -173,7 +173,7 @@ redis.call('HSET', KEYS[1], 'until', math.min(u, tonumber(ARGV[1])))
 return 1`)
 
 // OpenWindow implements Store.
-func (s *Redis) OpenWindow(ctx context.Context, openID string, quota int, until time.Time) error {
+func (s *Redis) OpenWindow(ctx context.Context, openID string, until time.Time) error {
 	return openWindow.Run(ctx, s.rdb, []string{s.k("win", openID)}, ms(until), ms(s.now())).Err()
 }
 

@@ -150,31 +150,31 @@ func testWindows(t *testing.T, o Opener) {
 	}
 	// A click: 3 within a minute. WeChat decides about the count
 	// (openings may stack), so a 4th is attempted too; only time ends it.
-	must(t, s.OpenWindow(ctx, "u", 3, clock.T.Add(time.Minute)))
+	must(t, s.OpenWindow(ctx, "u", clock.T.Add(time.Minute)))
 	for i := 0; i < 4; i++ {
 		if !slot("u") {
 			t.Fatalf("slot %d refused while the window's time runs", i+1)
 		}
 	}
 	// A message: 48 hours; a click inside it does not shorten it.
-	must(t, s.OpenWindow(ctx, "u", 5, clock.T.Add(48*time.Hour)))
-	must(t, s.OpenWindow(ctx, "u", 3, clock.T.Add(time.Minute)))
+	must(t, s.OpenWindow(ctx, "u", clock.T.Add(48*time.Hour)))
+	must(t, s.OpenWindow(ctx, "u", clock.T.Add(time.Minute)))
 	clock.T = clock.T.Add(time.Hour)
 	if !slot("u") {
 		t.Error("a click shortened a message's window")
 	}
 	// WeChat refused (45015/45047): nothing is attempted until the user's
 	// next opening, which opens the window again.
-	must(t, s.OpenWindow(ctx, "v", 5, clock.T.Add(48*time.Hour)))
+	must(t, s.OpenWindow(ctx, "v", clock.T.Add(48*time.Hour)))
 	must(t, s.CloseWindow(ctx, "v"))
 	if slot("v") {
 		t.Error("a slot after CloseWindow")
 	}
-	must(t, s.OpenWindow(ctx, "v", 3, clock.T.Add(time.Minute)))
+	must(t, s.OpenWindow(ctx, "v", clock.T.Add(time.Minute)))
 	if !slot("v") {
 		t.Error("no slot after the opening that followed CloseWindow")
 	}
-	must(t, s.OpenWindow(ctx, "w", 3, clock.T.Add(time.Minute)))
+	must(t, s.OpenWindow(ctx, "w", clock.T.Add(time.Minute)))
 	clock.T = clock.T.Add(2 * time.Minute)
 	if slot("w") {
 		t.Error("a slot after the window expired")
@@ -269,7 +269,7 @@ func testDurableWindow(t *testing.T, o Opener) {
 	clock := start()
 	s := o.Open(t, clock)
 	ctx := context.Background()
-	must(t, s.OpenWindow(ctx, "U", 5, clock.T.Add(48*time.Hour)))
+	must(t, s.OpenWindow(ctx, "U", clock.T.Add(48*time.Hour)))
 	must(t, s.Enqueue(ctx, send("w1", "U")))
 	s = o.Crash(t, s, clock)
 	if ok, _ := s.TakeWindowSlot(ctx, "U", clock.T); !ok {
@@ -284,7 +284,7 @@ func testDurable(t *testing.T, o Opener) {
 	must(t, s.Enqueue(ctx, send("d1", "U"), send("d2", "U")))
 	due, _ := s.Due(ctx, clock.T, 10, nil)
 	must(t, s.Done(ctx, due[0]))
-	must(t, s.OpenWindow(ctx, "U", 5, clock.T.Add(48*time.Hour)))
+	must(t, s.OpenWindow(ctx, "U", clock.T.Add(48*time.Hour)))
 	ok, _ := s.TakeCooldown(ctx, "k", time.Hour)
 	if !ok {
 		t.Fatal("cooldown")
