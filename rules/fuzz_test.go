@@ -1,8 +1,10 @@
 package rules_test
 
 import (
+	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/wxbot/wxbot/rules"
 )
@@ -10,7 +12,7 @@ import (
 // FuzzParse: no rules file, however broken, panics the loader or its
 // syntax-error locator; a file either loads or says why.
 func FuzzParse(f *testing.F) {
-	for _, p := range []string{"../examples/rules.yaml"} {
+	for _, p := range []string{"../examples/rules.yaml", "../examples/booking/rules.yaml"} {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}
@@ -22,6 +24,9 @@ func FuzzParse(f *testing.F) {
 		l, err := rules.Parse("rules.yaml", data)
 		if err == nil && l.Set == nil {
 			t.Fatal("no error and no rule set")
+		}
+		if err == nil { // a file that loads runs its own tests (steps, state) without a panic
+			l.RunTests(context.Background(), time.UTC)
 		}
 	})
 }
