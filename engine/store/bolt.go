@@ -164,7 +164,7 @@ func (s *Bolt) open() error {
 	db.MaxBatchDelay = 2 * time.Millisecond
 	s.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce, bMeta, bUsers} {
+		for _, b := range append([][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce, bMeta, bUsers}, aiBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -294,6 +294,7 @@ func (s *Bolt) prune() {
 		pruneBucket(tx, bCooldowns, expired)
 		pruneBucket(tx, bOnce, expired)
 		pruneBucket(tx, bUsers, userExpired(now))
+		pruneAI(tx, now)
 		pruneBucket(tx, bIDs, func(v []byte) bool {
 			return len(v) == 9 && v[0] != idPending && now.Sub(time.Unix(int64(binary.BigEndian.Uint64(v[1:])), 0)) > idRetention
 		})

@@ -35,6 +35,7 @@ type Store interface {
 	DeleteUser(ctx context.Context, openID string) (bool, error)
 	CountUsers(ctx context.Context) (int, error)
 
+	AIStore
 	outbox.Queue
 	Close() error
 }
@@ -73,6 +74,7 @@ type Memory struct {
 	dead      []outbox.DeadLetter
 	nonces    nonceMemory
 	users     memUsers
+	ai        aiMemory
 }
 
 // NewMemory returns an empty Memory on the clock now (time.Now

@@ -52,9 +52,13 @@ func Run(t *testing.T, o Opener) {
 	if !o.OwnClock {
 		t.Run("UserExpiry", func(t *testing.T) { testUserExpiry(t, o) })
 	}
+	t.Run("AITurns", func(t *testing.T) { testAITurns(t, o) })
+	t.Run("AIQuota", func(t *testing.T) { testAIQuota(t, o) })
+	t.Run("HeldReplies", func(t *testing.T) { testHeldReplies(t, o) })
 	if o.Reopen != nil {
 		t.Run("UserDurable", func(t *testing.T) { testUserDurable(t, o) })
 		t.Run("Durable", func(t *testing.T) { testDurable(t, o) })
+		t.Run("DurableAI", func(t *testing.T) { testDurableAI(t, o) })
 	}
 	if o.Crash != nil {
 		t.Run("DurableWindow", func(t *testing.T) { testDurableWindow(t, o) })

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// aiMemory is the Memory store's part of AIStore, under Memory's lock.
+type aiMemory struct {
+	turns map[string]memTurns
+	quota map[string]memQuota
+	held  map[string]memHeld
+}
+
+type memTurns struct {
+	until time.Time
+	turns []Turn
+}
+
+type memQuota struct {
+	until time.Time
+	n     int
+}
+
+type memHeld struct {
+	until   time.Time
+	replies [][]byte
+}
+
+func (s *Memory) aiMaps() *aiMemory {
+	if s.ai.turns == nil {
+		s.ai = aiMemory{turns: map[string]memTurns{}, quota: map[string]memQuota{}, held: map[string]memHeld{}}
+	}
+	return &s.ai
+}
+
+// AITurns implements AIStore.
+func (s *Memory) AITurns(_ context.Context, openID string) ([]Turn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.aiMaps().turns[openID]
+	if !ok || !s.now().Before(t.until) {
+		return nil, nil
+	}
+	return slices.Clone(t.turns), nil
+}
+
+// AddAITurn implements AIStore.
+func (s *Memory) AddAITurn(_ context.Context, openID string, t Turn, keep int, ttl time.Duration) error {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.aiMaps()
+	cur := m.turns[openID]
+	if !now.Before(cur.until) {
+		cur.turns = nil
+	}
+	turns := append(slices.Clone(cur.turns), Turn{Q: strings.Clone(t.Q), A: strings.Clone(t.A)})
+	if k := keepTurns(keep); len(turns) > k {
+		turns = turns[len(turns)-k:]
+	}
+	m.turns[strings.Clone(openID)] = memTurns{until: now.Add(ttl), turns: turns}
+	return nil
+}
+
+// TakeAIQuota implements AIStore.
+func (s *Memory) TakeAIQuota(_ context.Context, key string, limit int, ttl time.Duration) (bool, error) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.aiMaps()
+	q := m.quota[key]
+	if !now.Before(q.until) {
+		q = memQuota{until: now.Add(ttl)}
+	}
+	if q.n >= limit {
+		return false, nil
+	}
+	q.n++
+	m.quota[strings.Clone(key)] = q
+	return true, nil
+}
+
+// HoldReply implements AIStore.
+func (s *Memory) HoldReply(_ context.Context, openID string, reply []byte, ttl time.Duration) error {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.aiMaps()
+	h := m.held[openID]
+	if !now.Before(h.until) {
+		h.replies = nil
+	}
+	h.replies = append(slices.Clone(h.replies), slices.Clone(reply))
+	if len(h.replies) > MaxHeldReplies {
+		h.replies = h.replies[len(h.replies)-MaxHeldReplies:]
+	}
+	h.until = now.Add(ttl)
+	m.held[strings.Clone(openID)] = h
+	return nil
+}
+
+// TakeHeldReply implements AIStore.
+func (s *Memory) TakeHeldReply(_ context.Context, openID string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.aiMaps()
+	h, ok := m.held[openID]
+	if !ok {
+		return nil, nil
+	}
+	if !s.now().Before(h.until) || len(h.replies) == 0 {
+		delete(m.held, openID)
+		return nil, nil
+	}
+	r := h.replies[0]
+	if h.replies = h.replies[1:]; len(h.replies) == 0 {
+		delete(m.held, openID)
+	} else {
+		m.held[openID] = h
+	}
+	return r, nil
+}
