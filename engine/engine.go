@@ -34,6 +34,10 @@ type Engine struct {
 	outbox    *outbox.Outbox
 	obs       Observer
 	dryRun    bool
+	holdLate  bool
+	ai        AIMemory
+	services  map[string]any
+	canned    map[string]string
 }
 
 // Options configures an Engine. Zero values are usable.
@@ -61,6 +65,19 @@ type Options struct {
 	// call other systems themselves (webhook) check Call.DryRun and skip the
 	// call. Offline runs (rule tests, explain) set it.
 	DryRun bool
+	// HoldLate keeps late replies in AIMemory for the user's next push
+	// instead of sending them by kefu: for accounts without the kefu API
+	// (--kefu=false). It replaces LateReply.
+	HoldLate bool
+	// AIMemory keeps AI turns, daily counts and held replies; nil means
+	// State's, when State keeps them (every store.Store does).
+	AIMemory AIMemory
+	// Services are what actions need at run time beyond their params (an
+	// API client), by name: see Call.Service.
+	Services map[string]any
+	// Canned stands in, in an offline run, for what actions would fetch
+	// from outside (a rule test's ai_answer): see Call.Canned.
+	Canned map[string]string
 }
 
 // New returns an Engine with an empty rule set.
@@ -81,9 +98,7 @@ func New(o Options) *Engine {
 		o.Observer = NopObserver{}
 	}
 	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, state: o.State, lateReply: o.LateReply, outbox: o.Outbox, obs: o.Observer, dryRun: o.DryRun}
-	if e.lateReply == nil {
-		e.lateReply = e.replyByKefu
-	}
+	e.wireLate(o)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.SetRules(NewRuleSet(nil, nil))
 	return e

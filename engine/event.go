@@ -40,6 +40,11 @@ type Event struct {
 	// Message is the decoded push this event came from; nil for events
 	// built by hand (tests) or from other sources (payments).
 	Message *wechat.Message `expr:"-"`
+	// Collects marks a push answered with a reply held for its user (an
+	// account without the kefu API, see Options.HoldLate): the user wrote
+	// to fetch it, so an action that would take the text as a new question
+	// (ai) leaves it.
+	Collects bool `expr:"-"`
 }
 
 // Geo is where a location message, LOCATION report or location_select

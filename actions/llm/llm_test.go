@@ -1,0 +1,177 @@
+package llm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestParseRealAnswers(t *testing.T) {
+	tests := []struct {
+		file, text   string
+		in, out      int
+		refused, bad bool
+	}{
+		{file: "deepseek.json", text: "您好! 本店营业时间为每天 9:00-21:00。", in: 32, out: 18},
+		{file: "ollama.json", text: "Hello! How can I help you today?", in: 26, out: 10},
+		{file: "qwen_filtered.json", refused: true, in: 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			raw, err := os.ReadFile("testdata/" + tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ans, err := Parse(raw)
+			if tt.refused {
+				if !errors.Is(err, ErrRefused) {
+					t.Fatalf("err %v, want ErrRefused", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ans.Text != tt.text || ans.TokensIn != tt.in || ans.TokensOut != tt.out {
+				t.Errorf("got %+v, want text %q, tokens %d/%d", ans, tt.text, tt.in, tt.out)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"deepseek.json", "ollama.json", "qwen_filtered.json"} {
+		raw, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Add([]byte(`{"choices":[]}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ans, err := Parse(raw)
+		if err == nil && (ans == nil || ans.Text == "" || ans.Text != strings.TrimSpace(ans.Text)) {
+			t.Fatalf("accepted an answer without text: %+v", ans)
+		}
+	})
+}
+
+const testKey = "sk-test-0123456789abcdef"
+
+// server answers each attempt with the next of steps: a status, "hang",
+// or "ok".
+func server(t *testing.T, steps ...string) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1)) - 1
+		if r.URL.Path != "/v1/chat/completions" || r.Header.Get("Authorization") != "Bearer "+testKey {
+			http.Error(w, "bad path or key", http.StatusUnauthorized)
+			return
+		}
+		var req Request
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Model == "" || len(req.Messages) == 0 {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		step := steps[min(i, len(steps)-1)]
+		switch step {
+		case "ok":
+			fmt.Fprintf(w, `{"choices":[{"message":{"role":"assistant","content":"answer to %s"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":3}}`, req.Messages[len(req.Messages)-1].Content)
+		case "hang":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		case "429":
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, `{"error":{"message":"rate limited"}}`, http.StatusTooManyRequests)
+		case "echo-key":
+			http.Error(w, `{"error":{"message":"Incorrect API key provided: `+testKey+`"}}`, http.StatusUnauthorized)
+		default:
+			var code int
+			fmt.Sscan(step, &code)
+			http.Error(w, `{"error":{"message":"upstream says no"}}`, code)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func TestChatRetries(t *testing.T) {
+	tests := []struct {
+		name     string
+		steps    []string
+		timeout  time.Duration
+		attempts int32
+		wantErr  string
+	}{
+		{name: "first try", steps: []string{"ok"}, timeout: 5 * time.Second, attempts: 1},
+		{name: "500 then ok", steps: []string{"500", "503", "ok"}, timeout: 5 * time.Second, attempts: 3},
+		{name: "429 then ok", steps: []string{"429", "ok"}, timeout: 5 * time.Second, attempts: 2},
+		{name: "hung attempt retried", steps: []string{"hang", "ok"}, timeout: 5 * time.Second, attempts: 2},
+		{name: "400 is final", steps: []string{"400", "ok"}, timeout: 5 * time.Second, attempts: 1, wantErr: "400"},
+		{name: "500 until the deadline", steps: []string{"500"}, timeout: 600 * time.Millisecond, wantErr: "500"},
+		{name: "key quoted back is redacted", steps: []string{"echo-key"}, timeout: time.Second, attempts: 1, wantErr: "REDACTED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, n := server(t, tt.steps...)
+			c, err := New(Config{BaseURL: srv.URL + "/v1/", Key: testKey, AttemptTimeout: 300 * time.Millisecond, Backoff: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+			defer cancel()
+			start := time.Now()
+			ans, err := c.Chat(ctx, &Request{Model: "m", Messages: []Message{{Role: "user", Content: "hi"}}})
+			if took := time.Since(start); took > tt.timeout+200*time.Millisecond {
+				t.Errorf("took %v, past the %v deadline", took, tt.timeout)
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want one saying %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), testKey) {
+					t.Errorf("the key is in the error: %v", err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else if ans.Text != "answer to hi" || ans.TokensIn != 7 || ans.TokensOut != 3 {
+				t.Errorf("answer %+v", ans)
+			}
+			if tt.attempts > 0 && n.Load() != tt.attempts {
+				t.Errorf("%d attempts, want %d", n.Load(), tt.attempts)
+			}
+		})
+	}
+}
+
+func TestKeyNeverPrints(t *testing.T) {
+	k := Key(testKey)
+	for _, s := range []string{fmt.Sprint(k), fmt.Sprintf("%v %s %#v", k, k, Config{Key: k})} {
+		if strings.Contains(s, testKey) {
+			t.Errorf("the key printed: %s", s)
+		}
+	}
+}
+
+func TestNewRefusesABadBase(t *testing.T) {
+	for _, base := range []string{"", "api.deepseek.com", "ftp://x/v1"} {
+		if _, err := New(Config{BaseURL: base}); err == nil {
+			t.Errorf("New(%q) accepted it", base)
+		}
+	}
+	c, err := New(Config{BaseURL: "http://127.0.0.1:11434/v1/chat/completions"})
+	if err != nil || c.Endpoint() != "http://127.0.0.1:11434/v1/chat/completions" {
+		t.Errorf("a full endpoint URL: %v %v", c, err)
+	}
+}
