@@ -133,7 +133,9 @@ func (e *StatusError) Error() string {
 }
 
 // Temporary reports whether the status is worth another attempt.
-func (e *StatusError) Temporary() bool { return e.Status == http.StatusTooManyRequests || e.Status >= 500 }
+func (e *StatusError) Temporary() bool {
+	return e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
 
 // ErrRefused is an answer without text: the model or its filter refused
 // (finish_reason content_filter), or the answer came back empty.
