@@ -37,15 +37,23 @@ func (c *Call) Render(t *Template) (string, error) { return t.Render(c.Env) }
 // one would spend a kefu send. News replies are cut to WeChat's limit (1
 // article to a user message, 8 otherwise).
 func (c *Call) Reply(r *wechat.Reply) bool {
+	sent, _ := c.Answer(r)
+	return sent
+}
+
+// Answer is Reply that also reports whether the reply came late: after the
+// push was answered, so that it goes out by kefu or is held for the
+// user's next push (see Options.HoldLate).
+func (c *Call) Answer(r *wechat.Reply) (sent, late bool) {
 	if !c.Event.TakesReply() { // nothing to answer, and no kefu fallback (see TakesReply)
 		c.Logger.Warn("a reply was offered for an event that takes none; dropped",
 			"rule", c.Rule.Name, "event", c.Event.Type, "reply", r.Type)
-		return false
+		return false, false
 	}
 	if !c.Event.ReplySeen() {
 		c.Logger.Debug("a reply to an event the user does not see; dropped",
 			"rule", c.Rule.Name, "event", c.Event.Type, "reply", r.Type)
-		return false
+		return false, false
 	}
 	if r.Type == wechat.ReplyNews {
 		limit := 8
@@ -164,14 +172,14 @@ type progress struct {
 	dryRun   bool
 }
 
-func (p *progress) offer(rep *wechat.Reply) bool {
+func (p *progress) offer(rep *wechat.Reply) (sent, late bool) {
 	p.mu.Lock()
 	if p.reply != nil {
 		p.mu.Unlock()
-		return false
+		return false, false
 	}
 	p.reply = rep
-	late := p.answered
+	late = p.answered
 	if p.replied != nil {
 		close(p.replied)
 	}
@@ -179,7 +187,7 @@ func (p *progress) offer(rep *wechat.Reply) bool {
 	if late && p.e != nil {
 		p.e.lateReply(p.event, rep)
 	}
-	return true
+	return true, late
 }
 
 func (p *progress) fail(err error) {
