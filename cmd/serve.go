@@ -54,6 +54,7 @@ type serveFlags struct {
 	rulesMaxCost      int
 	rulesPoll         time.Duration
 	pay               payFlags
+	ai                aiFlags
 }
 
 func (s *serveFlags) register(fs *flagSet) {
@@ -80,6 +81,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.IntVar(&s.rulesMaxCost, "rules-max-cost", rules.DefaultLimits.MaxCost, "refuse an expression whose worst case takes more evaluation steps than this")
 	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it")
 	s.pay.register(fs)
+	s.ai.register(fs)
 }
 
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
@@ -198,7 +200,11 @@ func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
 		b.log.Warn("the rules send kefu or template messages but --appid and --secret are not both set: those sends will fail")
 	}
 	b.startOutbox(ob)
-	b.eng = engine.New(engine.Options{Location: loc, Logger: b.log, State: b.st, Outbox: ob, Observer: b.m})
+	opts := engine.Options{Location: loc, Logger: b.log, State: b.st, Outbox: ob, Observer: b.m}
+	if err := b.wireAI(&opts, loaded.Set, api); err != nil {
+		return nil, err
+	}
+	b.eng = engine.New(opts)
 	b.eng.SetRules(loaded.Set)
 	b.log.Info("rules loaded", "source", s.rules, "rules", len(loaded.Set.Rules), "hash", loaded.Set.Hash)
 	b.reloader = rules.NewReloader(s.rules, loc, b.eng, b.log)

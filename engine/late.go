@@ -147,3 +147,26 @@ func (e *Engine) wireLate(o Options) {
 		e.lateReply = e.replyByKefu
 	}
 }
+
+// WaitReady waits like Wait but settles nothing: it reports whether the
+// push's reply is ready or its actions are done by the deadline. A push
+// that is not can still be waited for with Wait (a handler that holds
+// the push for WeChat's retries).
+func (p *Push) WaitReady(deadline <-chan time.Time) bool {
+	if p.progress.finished {
+		return true
+	}
+	select {
+	case <-p.progress.replied:
+	case <-p.progress.done:
+	case <-deadline:
+		return false
+	}
+	return true
+}
+
+// Hold keeps r for the user's next push (see Options.HoldLate), as a late
+// reply is kept.
+func (e *Engine) Hold(ctx context.Context, openID string, r *wechat.Reply) error {
+	return e.hold(ctx, openID, r)
+}

@@ -55,6 +55,17 @@ type Config struct {
 	// requests cannot fill the disk; the metric counts every one.
 	RefusalLogEvery time.Duration
 	Logger          *slog.Logger
+	// HoldLate is for accounts without the kefu API (--kefu=false): a
+	// push whose reply is not ready by the deadline is held for WeChat's
+	// retries instead of answered "success" (see hold.go); the engine
+	// must hold late replies too (engine.Options.HoldLate).
+	HoldLate bool
+	// PendingText answers the last attempt of a held push whose reply is
+	// still not ready.
+	PendingText string
+	// Held gives the replies held for users, which answer their next
+	// push; required with HoldLate.
+	Held HeldReplies
 }
 
 // Handler is the WeChat callback: GET verifies the server URL, POST takes
@@ -67,6 +78,7 @@ type Handler struct {
 	log   *slog.Logger
 
 	refusals refusalLog
+	holds    holds
 }
 
 // NewHandler returns the callback handler for e.
@@ -79,6 +91,9 @@ func NewHandler(e *engine.Engine, cfg Config) *Handler {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = e.Logger()
+	}
+	if cfg.HoldLate && cfg.PendingText == "" {
+		cfg.PendingText = DefaultPendingText
 	}
 	if cfg.RefusalLogEvery <= 0 {
 		cfg.RefusalLogEvery = 10 * time.Second
@@ -299,8 +314,19 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		h.obs.Push(engine.MetricLabel(ev.Type), "retry", time.Since(start))
 		return
 	}
+	if h.cfg.HoldLate {
+		h.pushHolding(w, r, ps, &q, token, answer, start)
+		return
+	}
 	p, reply, outcome := h.dispatch(ev)
-	ct, out := h.encode(ps, &q, token, reply)
+	h.respond(w, r, ps, &q, token, answer, p, reply, outcome, start)
+}
+
+// respond answers the push with what its rules settled on.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, ps *pushState, q *query, token string, answer dedup.Answer,
+	p *engine.Push, reply *wechat.Reply, outcome engine.Outcome, start time.Time) {
+	ev := &ps.ev
+	ct, out := h.encode(ps, q, token, reply)
 	answer.Finish(ct, out) // a shared store bounds this with its own short timeout
 	writeAnswer(w, ct, out)
 	if outcome == engine.DeadlinePassed {
@@ -423,6 +449,9 @@ func (h *Handler) plaintext(ps *pushState, q *query, body []byte) *refusal {
 
 // answerRetry serves a later copy of a push the first copy's answer.
 func (h *Handler) answerRetry(w http.ResponseWriter, r *http.Request, ev *engine.Event, answer dedup.Answer, start time.Time) {
+	if h.cfg.HoldLate {
+		h.holds.retried(ev.ID, h.cfg.ReplyDeadline)
+	}
 	ct, out, err := answer.Wait(r.Context())
 	if err != nil {
 		return // WeChat gave up on this copy

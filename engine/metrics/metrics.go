@@ -40,6 +40,7 @@ type Metrics struct {
 	dedupFallbacks prometheus.Counter
 	storeDegraded  prometheus.Gauge
 	stateWrites    *prometheus.CounterVec
+	ai             aiMetrics
 
 	series, rules, actions sync.Map // resolved series, see pushSeries
 }
@@ -104,6 +105,7 @@ func New(version string, status func() ReloadStatus, pending func(context.Contex
 		m.deliveryFails, m.deadLetters, m.windowClosed, m.tokenRefreshes, m.dedupFallbacks, m.storeDegraded, m.stateWrites} {
 		f(c)
 	}
+	m.registerAI(f)
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wxbot_build_info", Help: "Build information (always 1).",

@@ -1,0 +1,87 @@
+package cmd
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/wxbot/wxbot/actions"
+	"github.com/wxbot/wxbot/actions/llm"
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/callback"
+	"github.com/wxbot/wxbot/engine/dedup"
+	"github.com/wxbot/wxbot/engine/store"
+)
+
+// aiFlags are the settings of the `ai` action's model and of late
+// replies on accounts without the kefu API.
+type aiFlags struct {
+	baseURL     string
+	apiKey      string
+	model       string
+	concurrency int
+	kefu        bool
+	pendingText string
+}
+
+func (a *aiFlags) register(fs *flagSet) {
+	fs.StringVar(&a.baseURL, "ai-base-url", "", "OpenAI-compatible Chat Completions API root for the ai action, e.g. https://api.deepseek.com/v1, https://dashscope.aliyuncs.com/compatible-mode/v1, http://127.0.0.1:11434/v1 (Ollama)")
+	fs.StringVar(&a.apiKey, "ai-api-key", "", "API key of --ai-base-url (pass it as WXBOT_AI_API_KEY); never logged")
+	fs.StringVar(&a.model, "ai-model", "", "the model an ai action uses unless it names one, e.g. deepseek-chat, qwen-plus, qwen2.5:7b")
+	fs.IntVar(&a.concurrency, "ai-concurrency", 8, "AI answers in flight; more wait their turn (within their timeout)")
+	fs.BoolVar(&a.kefu, "kefu", true, "the account has the kefu API (verified accounts): a reply later than --reply-deadline goes by kefu; false: pushes are held for WeChat's retries and a later reply answers the user's next push")
+	fs.StringVar(&a.pendingText, "pending-text", callback.DefaultPendingText, "with --kefu=false: the answer to WeChat's last attempt when the reply is still not ready")
+}
+
+func (a *aiFlags) check() error {
+	if a.concurrency < 1 {
+		return usagef("--ai-concurrency %d: want 1 or more", a.concurrency)
+	}
+	if !a.kefu && a.pendingText == "" {
+		return usagef("--pending-text: must not be empty with --kefu=false (the user must learn that the answer comes later)")
+	}
+	if a.baseURL != "" && a.model == "" {
+		return usagef("--ai-base-url needs --ai-model (the default model of ai actions), e.g. deepseek-chat")
+	}
+	return nil
+}
+
+// wireAI adds the model and the late-reply mode to the engine's options
+// and the callback's configuration (from build, before the engine).
+func (b *server) wireAI(o *engine.Options, set *engine.RuleSet, kefuAPI bool) error {
+	a := &b.s.ai
+	if err := a.check(); err != nil {
+		return err
+	}
+	if a.baseURL != "" {
+		client, err := llm.New(llm.Config{BaseURL: a.baseURL, Key: llm.Key(a.apiKey),
+			HTTP: &http.Client{Transport: http.DefaultTransport}})
+		if err != nil {
+			return usagef("--ai-base-url: %v", err)
+		}
+		o.Services = map[string]any{actions.AIService: actions.NewAI(client, a.model, a.concurrency)}
+		b.log.Info("ai answers enabled", "endpoint", client.Endpoint(), "model", a.model, "concurrency", a.concurrency,
+			"key_set", a.apiKey != "")
+	} else if usesAction(set, "ai") {
+		b.log.Warn("the rules use the ai action but --ai-base-url is not set: they answer with their apology")
+	}
+	if !a.kefu {
+		o.HoldLate = true
+		b.callback.HoldLate, b.callback.PendingText, b.callback.Held = true, a.pendingText, b.st
+		b.holdDedup()
+		b.log.Info("--kefu=false: a reply later than --reply-deadline waits for WeChat's retries, then for the user's next push", "pending_text", a.pendingText)
+	} else if !kefuAPI && usesAction(set, "ai") {
+		b.log.Warn("the rules use the ai action, but without --appid and --secret an answer later than --reply-deadline cannot go by kefu and is lost: set them, or --kefu=false for an account without the kefu API")
+	}
+	return nil
+}
+
+// holdDedup keeps a held push's claim on Redis for WeChat's whole retry
+// span: its pending mark would otherwise look stale to the last retry,
+// which would run the rules again.
+func (b *server) holdDedup() {
+	if f, ok := b.callback.Dedup.(*dedup.Fallback); ok {
+		if r, ok := f.Shared.(*store.RedisDedup); ok {
+			r.Stale = 20 * time.Second
+		}
+	}
+}
