@@ -274,3 +274,29 @@ func TestAIValidate(t *testing.T) {
 		}
 	}
 }
+
+// Rule tests run the ai action offline on ai_answer: no model is called.
+func TestAIRuleTestsUseTheCannedAnswer(t *testing.T) {
+	src := aiRules + `
+tests:
+  - name: canned
+    event: {type: text, content: 营业时间?}
+    ai_answer: "每天 9:00-21:00"
+    expect: {rules: [ask], actions: [ai], reply: {type: text, text: "每天 9:00-21:00"}}
+  - name: no canned answer
+    event: {type: text, content: 营业时间?}
+    expect: {reply: {type: text, text: "(the model's answer)"}}
+  - name: wrong
+    event: {type: text, content: 营业时间?}
+    ai_answer: "abc"
+    expect: {reply: {text: "xyz"}}
+`
+	loaded, err := rules.Parse("rules.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := loaded.RunTests(context.Background(), time.UTC)
+	if len(res) != 3 || !res[0].Passed() || !res[1].Passed() || res[2].Passed() {
+		t.Errorf("results %v, want the first two to pass and the last to fail", res)
+	}
+}

@@ -173,7 +173,7 @@ tests:
 		`rules.yaml:7:34: test "t": expect.reply: unknown field "typ" (known: contains, kf_account, media_id, news_count, text, title, type)`,
 		`rules.yaml:8:5: tests[1]: name: required`,
 		`rules.yaml:8:5: tests[1]: expect: required (rules, actions, reply and/or state)`,
-		`rules.yaml:9:5: tests[1]: unknown field "when" (known: at, event, expect, name, steps, user)`,
+		`rules.yaml:9:5: tests[1]: unknown field "when" (known: ai_answer, at, event, expect, name, steps, user)`,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -79,12 +79,13 @@ func JSONSchema() map[string]any {
 		"type": "object", "additionalProperties": false, "required": []any{"name"},
 		"oneOf": []any{map[string]any{"required": []any{"event", "expect"}}, map[string]any{"required": []any{"steps"}}},
 		"properties": map[string]any{
-			"name":   map[string]any{"type": "string"},
-			"at":     at,
-			"event":  event,
-			"expect": expect,
-			"user":   map[string]any{"type": "object", "description": "the user's state before the test"},
-			"steps":  map[string]any{"type": "array", "items": step, "description": "a conversation: events in order, the user's state carried between them"},
+			"name":      map[string]any{"type": "string"},
+			"at":        at,
+			"ai_answer": str("the answer an ai action gets in this test (every step of it), in place of the model's"),
+			"event":     event,
+			"expect":    expect,
+			"user":      map[string]any{"type": "object", "description": "the user's state before the test"},
+			"steps":     map[string]any{"type": "array", "items": step, "description": "a conversation: events in order, the user's state carried between them"},
 		},
 	}
 	return map[string]any{

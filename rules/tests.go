@@ -31,6 +31,9 @@ type TestCase struct {
 	// Steps, when set, are a conversation run in place of Event and
 	// Expect: the user's state is carried from each step to the next.
 	Steps []TestStep
+	// AIAnswer stands in for the model's answer to an `ai` action
+	// (`ai_answer:`); tests never call a model.
+	AIAnswer *string
 }
 
 // TestStep is one push of a `steps:` test.
@@ -149,7 +152,7 @@ func (d *EventDoc) Event(at time.Time) *engine.Event {
 }
 
 var (
-	testFields = []string{"at", "event", "expect", "name", "steps", "user"}
+	testFields = []string{"ai_answer", "at", "event", "expect", "name", "steps", "user"}
 	stepFields = []string{"at", "event", "expect"}
 )
 
@@ -187,6 +190,10 @@ func (l *loader) parseTests(n *yaml.Node) {
 		tc.At = l.testTime(fields["at"], label)
 		if v := fields["user"]; v != nil {
 			d.decode(v, reflectValue(&tc.User), "user")
+		}
+		if v := fields["ai_answer"]; v != nil {
+			s := v.Value
+			tc.AIAnswer = &s
 		}
 		switch steps := fields["steps"]; {
 		case steps != nil && (fields["event"] != nil || fields["expect"] != nil):
@@ -337,7 +344,8 @@ func runWithin(ctx context.Context, d time.Duration, set *engine.RuleSet, tc *Te
 func RunTest(ctx context.Context, set *engine.RuleSet, tc *TestCase, loc *time.Location) TestResult {
 	now := wallIn(tc.At, loc)
 	st := store.NewMemory(func() time.Time { return now })
-	e := engine.New(engine.Options{Now: func() time.Time { return now }, Location: loc, State: st, DryRun: true}) // offline: sends are encoded, not made; no webhook is called
+	e := engine.New(engine.Options{Now: func() time.Time { return now }, Location: loc, State: st, DryRun: true, // offline: sends are encoded, not made; no webhook or model is called
+		Canned: tc.canned()})
 	defer e.Close(context.Background())
 	e.SetRules(set)
 	res := TestResult{Case: tc}
@@ -520,3 +528,11 @@ func (x *ReplyExpect) check(r *wechat.Reply) []string {
 }
 
 func list(xs []string) string { return "[" + strings.Join(xs, ", ") + "]" }
+
+// canned is what the test's engine stands in for the outside with.
+func (tc *TestCase) canned() map[string]string {
+	if tc.AIAnswer == nil {
+		return nil
+	}
+	return map[string]string{"ai_answer": *tc.AIAnswer}
+}
