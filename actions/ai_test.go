@@ -280,14 +280,14 @@ func TestAIRuleTestsUseTheCannedAnswer(t *testing.T) {
 	src := aiRules + `
 tests:
   - name: canned
-    event: {type: text, content: 营业时间?}
+    event: {type: text, content: "营业时间?"}
     ai_answer: "每天 9:00-21:00"
     expect: {rules: [ask], actions: [ai], reply: {type: text, text: "每天 9:00-21:00"}}
   - name: no canned answer
-    event: {type: text, content: 营业时间?}
+    event: {type: text, content: "营业时间?"}
     expect: {reply: {type: text, text: "(the model's answer)"}}
   - name: wrong
-    event: {type: text, content: 营业时间?}
+    event: {type: text, content: "营业时间?"}
     ai_answer: "abc"
     expect: {reply: {text: "xyz"}}
 `
