@@ -275,18 +275,24 @@ func (a *aiAction) deliver(ctx context.Context, c *engine.Call, text string) str
 		more = MoreNote
 	}
 	parts := SplitText(text, MaxTextBytes, more)
-	sent, late := c.Answer(&wechat.Reply{Type: wechat.ReplyText, Content: parts[0]})
+	var sent, late bool
+	if c.HoldsLate() && len(parts) > 1 && !c.Late() {
+		// The rest is held before the first part answers the push: the
+		// user's next push may come as soon as they read it. (Should the
+		// push be settled in between, the first part is held behind the
+		// rest: a window of microseconds at the pending deadline.)
+		a.followUps(ctx, c, parts, 1)
+		sent, late = c.Answer(&wechat.Reply{Type: wechat.ReplyText, Content: parts[0]})
+		parts = parts[:1]
+	} else {
+		sent, late = c.Answer(&wechat.Reply{Type: wechat.ReplyText, Content: parts[0]})
+	}
 	if !sent {
 		c.Logger.Warn("ai: another rule answered the push first; the answer goes after it", "rule", c.Rule.Name)
 		late = true
-		if err := c.FollowUp(ctx, &wechat.Reply{Type: wechat.ReplyText, Content: parts[0]}); err != nil {
-			c.Logger.Error("ai: the answer could not be sent", "rule", c.Rule.Name, "err", err)
-		}
-	}
-	for i, p := range parts[1:] {
-		if err := c.FollowUp(ctx, &wechat.Reply{Type: wechat.ReplyText, Content: p}); err != nil {
-			c.Logger.Error("ai: a part of the answer could not be sent", "rule", c.Rule.Name, "part", i+2, "of", len(parts), "err", err)
-		}
+		a.followUps(ctx, c, parts, 0)
+	} else {
+		a.followUps(ctx, c, parts, 1)
 	}
 	switch {
 	case !late:
@@ -295,6 +301,15 @@ func (a *aiAction) deliver(ctx context.Context, c *engine.Call, text string) str
 		return "pending"
 	}
 	return "kefu"
+}
+
+// followUps sends parts[from:] after the push's reply, in order.
+func (a *aiAction) followUps(ctx context.Context, c *engine.Call, parts []string, from int) {
+	for i := from; i < len(parts); i++ {
+		if err := c.FollowUp(ctx, &wechat.Reply{Type: wechat.ReplyText, Content: parts[i]}); err != nil {
+			c.Logger.Error("ai: a part of the answer could not be sent", "rule", c.Rule.Name, "part", i+1, "of", len(parts), "err", err)
+		}
+	}
 }
 
 // clipUTF8 cuts s to at most n bytes at a character boundary.
