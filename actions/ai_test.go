@@ -300,3 +300,17 @@ tests:
 		t.Errorf("results %v, want the first two to pass and the last to fail", res)
 	}
 }
+
+// An unsubscribe forgets the user's history (as it does their state).
+func TestAIUnsubscribeForgetsHistory(t *testing.T) {
+	m := &fakeModel{answer: func(q string) (string, error) { return "答:" + q, nil }}
+	b := newAIBot(t, m, false, 8)
+	b.ask("oA", "q1", time.Second)
+	if turns, _ := b.store.AITurns(context.Background(), "oA"); len(turns) != 1 {
+		t.Fatalf("turns %v after one question", turns)
+	}
+	<-b.e.Dispatch(&engine.Event{Type: "unsubscribe", From: "oA"}).Done()
+	if turns, _ := b.store.AITurns(context.Background(), "oA"); len(turns) != 0 {
+		t.Errorf("turns %v after the user unsubscribed", turns)
+	}
+}

@@ -48,6 +48,10 @@ type AIStore interface {
 	// TakeHeldReply removes and returns the user's oldest held reply; nil
 	// when there is none.
 	TakeHeldReply(ctx context.Context, openID string) ([]byte, error)
+	// ForgetAI deletes the user's turns and held replies (they
+	// unsubscribed). Daily counts stay: leaving and following again does
+	// not reset a limit.
+	ForgetAI(ctx context.Context, openID string) error
 }
 
 // keepTurns is how many turns a write keeps: keep, within 1…MaxAITurns.

@@ -162,3 +162,13 @@ func heldIn(b *bolt.Bucket, openID string, now time.Time) [][]byte {
 	}
 	return replies
 }
+
+// ForgetAI implements AIStore.
+func (s *Bolt) ForgetAI(_ context.Context, openID string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bAITurns).Delete([]byte(openID)); err != nil {
+			return err
+		}
+		return tx.Bucket(bHeld).Delete([]byte(openID))
+	})
+}

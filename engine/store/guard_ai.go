@@ -66,3 +66,10 @@ func (g *Guard) TakeHeldReply(ctx context.Context, openID string) ([]byte, error
 	})
 	return r, err
 }
+
+// ForgetAI implements AIStore: from this process's memory too, and from
+// the store, which must answer (a deletion is not left to chance).
+func (g *Guard) ForgetAI(ctx context.Context, openID string) error {
+	g.local.ForgetAI(ctx, openID)
+	return g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.ForgetAI(c, openID) })
+}

@@ -123,3 +123,13 @@ func (s *Memory) TakeHeldReply(_ context.Context, openID string) ([]byte, error)
 	}
 	return r, nil
 }
+
+// ForgetAI implements AIStore.
+func (s *Memory) ForgetAI(_ context.Context, openID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.aiMaps()
+	delete(m.turns, openID)
+	delete(m.held, openID)
+	return nil
+}

@@ -81,3 +81,8 @@ func (s *Redis) TakeHeldReply(ctx context.Context, openID string) ([]byte, error
 	}
 	return b, err
 }
+
+// ForgetAI implements AIStore.
+func (s *Redis) ForgetAI(ctx context.Context, openID string) error {
+	return s.rdb.Del(ctx, s.k("ai", "turns", openID), s.k("held", openID)).Err()
+}

@@ -133,3 +133,31 @@ func testDurableAI(t *testing.T, o Opener) {
 		t.Error("the daily count did not survive a restart")
 	}
 }
+
+// testForgetAI: an unsubscribe forgets the turns and held replies, not the
+// daily count.
+func testForgetAI(t *testing.T, o Opener) {
+	clock := start()
+	s := o.Open(t, clock)
+	ctx := context.Background()
+	must(t, s.AddAITurn(ctx, "U", store.Turn{Q: "q", A: "a"}, 6, time.Hour))
+	must(t, s.AddAITurn(ctx, "V", store.Turn{Q: "q", A: "a"}, 6, time.Hour))
+	must(t, s.HoldReply(ctx, "U", []byte("held"), time.Hour))
+	if ok, _ := s.TakeAIQuota(ctx, "r/U/day", 1, time.Hour); !ok {
+		t.Fatal("quota")
+	}
+	must(t, s.ForgetAI(ctx, "U"))
+	must(t, s.ForgetAI(ctx, "nobody"))
+	if turns, _ := s.AITurns(ctx, "U"); len(turns) != 0 {
+		t.Errorf("turns after ForgetAI: %v", turns)
+	}
+	if r, _ := s.TakeHeldReply(ctx, "U"); r != nil {
+		t.Errorf("a held reply after ForgetAI: %q", r)
+	}
+	if turns, _ := s.AITurns(ctx, "V"); len(turns) != 1 {
+		t.Error("ForgetAI forgot another user")
+	}
+	if ok, _ := s.TakeAIQuota(ctx, "r/U/day", 1, time.Hour); ok {
+		t.Error("ForgetAI reset the daily count")
+	}
+}

@@ -55,6 +55,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("AITurns", func(t *testing.T) { testAITurns(t, o) })
 	t.Run("AIQuota", func(t *testing.T) { testAIQuota(t, o) })
 	t.Run("HeldReplies", func(t *testing.T) { testHeldReplies(t, o) })
+	t.Run("ForgetAI", func(t *testing.T) { testForgetAI(t, o) })
 	if o.Reopen != nil {
 		t.Run("UserDurable", func(t *testing.T) { testUserDurable(t, o) })
 		t.Run("Durable", func(t *testing.T) { testDurable(t, o) })
