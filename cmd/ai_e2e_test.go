@@ -112,9 +112,16 @@ func init() { msgIDs.Store(time.Now().UnixNano() / 1000) }
 // ("success" for none).
 func wechatAsk(t *testing.T, url, from, content string) (attempt int, text string) {
 	t.Helper()
+	return wechatAskVia(t, []string{url}, from, content)
+}
+
+// wechatAskVia is wechatAsk with attempt n sent to urls[(n-1) % len(urls)]
+// (replicas behind a load balancer).
+func wechatAskVia(t *testing.T, urls []string, from, content string) (attempt int, text string) {
+	t.Helper()
 	id := msgIDs.Add(1)
 	for attempt = 1; attempt <= 3; attempt++ {
-		body, err := pushOnce(url, from, id, content)
+		body, err := pushOnce(urls[(attempt-1)%len(urls)], from, id, content)
 		if err != nil {
 			continue // timed out: WeChat retries
 		}
@@ -383,5 +390,45 @@ func TestAIWithoutKefu(t *testing.T) {
 	}
 	if strings.Contains(b.stderr.String(), aiKey) {
 		t.Error("the API key is in the log")
+	}
+}
+
+// TestAIWithoutKefuOnRedisReplicas: replicas on one Redis share the
+// history and the held replies, and a held push's retry that reaches the
+// other replica gets the answer.
+func TestAIWithoutKefuOnRedisReplicas(t *testing.T) {
+	t.Parallel()
+	rc := needRedis(t)
+	prefix := redisPrefix(t, rc, "ai")
+	llmSrv := newFakeLLM(t)
+	rulesPath := writeAIRules(t, "http://127.0.0.1:1")
+	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_AI_API_KEY=" + aiKey}
+	start := func(consumer string) *bot {
+		return startBot(t, env, "--rules", rulesPath, "--kefu=false", "--ai-base-url", llmSrv.URL+"/v1", "--ai-model", "test-model",
+			"--store", "redis://127.0.0.1:6379/0?prefix="+prefix+"&consumer="+consumer)
+	}
+	a, b := start("a"), start("b")
+	both := []string{a.url, b.url}
+
+	wechatAsk(t, a.url, "oShared", "q1")
+	wechatAsk(t, b.url, "oShared", "q2")
+	if q2 := llmSrv.asked("q2"); len(q2) != 1 || len(q2[0].messages) != 4 {
+		t.Errorf("q2 on the other replica was asked with %v, want the first turn along", q2)
+	}
+	parts := actions.SplitText(longAIAnswer(), actions.MaxTextBytes, actions.MoreNote)
+	_, first := wechatAsk(t, a.url, "oLong", "long")
+	all := []string{first}
+	for i := range len(parts) - 1 {
+		_, got := wechatAsk(t, both[(i+1)%2], "oLong", "1")
+		all = append(all, got)
+	}
+	if strings.Join(all, "|") != strings.Join(parts, "|") {
+		t.Errorf("a long answer's parts fetched from both replicas: %q, want %q", all, parts)
+	}
+	if n, got := wechatAskVia(t, both, "o8", "sleep 8s 跨副本"); n != 2 || got != "答:sleep 8s 跨副本" {
+		t.Errorf("an 8 s answer, the retry on the other replica: attempt %d %q", n, got)
+	}
+	if len(llmSrv.asked("sleep 8s 跨副本")) != 1 {
+		t.Error("the retry on the other replica ran the rules again")
 	}
 }
