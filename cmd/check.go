@@ -154,8 +154,9 @@ func runTest(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
-	var spec, at, userSpec string
+	var spec, at, userSpec, aiAnswer string
 	r, err := parseRulesCommand(env, "explain", args, func(fs *flagSet) {
+		fs.StringVar(&aiAnswer, "ai-answer", "", "the answer ai actions get (no model is called; default: a placeholder)")
 		fs.StringVar(&userSpec, "user", "", "the user's state to explain with, as key=value pairs: 'step=phone phone=13800000000' (key:=JSON for numbers, bools, lists)")
 		fs.StringVar(&spec, "event", "", "the event as key=value pairs: type=text content=价格 from=oUser (nested: location.lat=23.1)")
 		fs.StringVar(&at, "at", "", "the time to explain at, e.g. \"2026-11-11 20:00\" in --timezone (default: now)")
@@ -200,7 +201,7 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 			return usagef("--user: %v", err)
 		}
 	}
-	e := engine.New(engine.Options{Now: clock, Location: loc, State: st, DryRun: true}) // explain calls no webhook and sends nothing
+	e := engine.New(engine.Options{Now: clock, Location: loc, State: st, DryRun: true, Canned: cannedAI(aiAnswer)}) // explain calls no webhook or model and sends nothing
 	defer e.Close(context.Background())
 	e.SetRules(loaded.Set)
 	w := env.stdout

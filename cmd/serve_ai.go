@@ -85,3 +85,12 @@ func (b *server) holdDedup() {
 		}
 	}
 }
+
+// cannedAI is what explain's ai actions answer: --ai-answer, or the
+// action's placeholder when it is empty.
+func cannedAI(answer string) map[string]string {
+	if answer == "" {
+		return nil
+	}
+	return map[string]string{actions.CannedAnswer: answer}
+}
