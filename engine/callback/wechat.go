@@ -314,7 +314,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		h.obs.Push(engine.MetricLabel(ev.Type), "retry", time.Since(start))
 		return
 	}
-	if h.cfg.HoldLate {
+	if h.cfg.HoldLate && ev.TakesReply() && ev.ReplySeen() { // a push nobody sees the answer to is not held
 		h.pushHolding(w, r, ps, &q, token, answer, start)
 		return
 	}
