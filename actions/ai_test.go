@@ -314,3 +314,24 @@ func TestAIUnsubscribeForgetsHistory(t *testing.T) {
 		t.Errorf("turns %v after the user unsubscribed", turns)
 	}
 }
+
+// A long answer that comes after the deadline goes by kefu whole: the
+// first part (the late reply) first, the rest after it.
+func TestAILateLongAnswerByKefuInOrder(t *testing.T) {
+	m := &fakeModel{delay: 200 * time.Millisecond, answer: func(string) (string, error) { return longAnswer(), nil }}
+	b := newAIBot(t, m, false, 8)
+	if r, _ := b.ask("oA", "q", 20*time.Millisecond); r != nil {
+		t.Fatalf("replied %q before the answer was ready", text(r))
+	}
+	parts := SplitText(longAnswer(), MaxTextBytes, "")
+	for i, want := range parts {
+		select {
+		case s := <-b.kefu:
+			if !strings.Contains(string(s.Payload), want[:30]) {
+				t.Errorf("kefu send %d: %.80s, want part %d", i+1, s.Payload, i+1)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("part %d never sent by kefu", i+1)
+		}
+	}
+}
