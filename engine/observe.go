@@ -8,7 +8,8 @@ import "time"
 // outcomes, never OpenIDs.
 type Observer interface {
 	// Push is one push answered: its event type, how (replied, success,
-	// deadline, retry) and how long it took.
+	// deadline, retry; pending and held for an account without the kefu
+	// API, see callback.Config.HoldLate) and how long it took.
 	Push(eventType, outcome string, took time.Duration)
 	// Refused is a push refused before any rule ran (bad_signature,
 	// stale_timestamp, bad_body, too_large, plaintext_refused, decrypt).

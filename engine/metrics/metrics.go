@@ -62,7 +62,7 @@ func New(version string, status func() ReloadStatus, pending func(context.Contex
 	f := func(c prometheus.Collector) { r.MustRegister(c) }
 	m := &Metrics{Registry: r}
 	m.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_pushes_total",
-		Help: "Pushes answered, by event type and outcome (replied, success, deadline, retry)."}, []string{"type", "outcome"})
+		Help: "Pushes answered, by event type and outcome (replied, success, deadline, retry; with --kefu=false also pending: the pending text, and held: a reply kept for the user)."}, []string{"type", "outcome"})
 	m.pushLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "wxbot_push_duration_seconds",
 		Help:    "Time from a push's arrival to its answer.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2, 4, 5}}, []string{"type"})
