@@ -34,8 +34,17 @@
 // ([Engine.SetRules]); a push that started on one set finishes on it. The
 // engine owns the goroutines that run actions: actions never start their own.
 //
+// # Late replies
+//
+// A passive reply offered after the push was answered goes out by kefu
+// through the outbox ([Options.LateReply]), or, for an account without the
+// kefu API ([Options.HoldLate]), is held in the store ([AIMemory]) for the
+// user's next push, which the callback answers with it. [Call.FollowUp]
+// sends what follows a reply (the parts of a long answer) the same way.
+//
 // # Dry runs
 //
 // Offline runs (rule tests, explain) set [Options.DryRun]: sends are encoded
-// but not queued, and actions that call other systems check [Call.DryRun].
+// but not queued, and actions that call other systems check [Call.DryRun];
+// what they would fetch comes from [Options.Canned] (a test's ai_answer).
 package engine

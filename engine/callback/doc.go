@@ -20,6 +20,10 @@
 // copies the first copy's reply bytes, waiting for it when it is still being
 // computed (engine/dedup).
 //
+// Without the kefu API (Config.HoldLate) a push whose reply is late is not
+// answered: WeChat's retries wait for it, the last one gets the pending
+// text, and the reply then answers the user's next push (hold.go).
+//
 // # Payments
 //
 // [PayHandler] takes WeChat Pay v3 notifications (verified and decrypted by
