@@ -123,9 +123,19 @@ func (s *Bolt) HoldReply(_ context.Context, openID string, reply []byte, ttl tim
 	})
 }
 
-// TakeHeldReply implements AIStore.
+// TakeHeldReply implements AIStore. It is asked on every push of an
+// account without the kefu API: a read finds that there is nothing, and
+// only a user with held replies costs a write.
 func (s *Bolt) TakeHeldReply(_ context.Context, openID string) ([]byte, error) {
 	now := s.now()
+	var any bool
+	s.db.View(func(tx *bolt.Tx) error {
+		any = tx.Bucket(bHeld).Get([]byte(openID)) != nil
+		return nil
+	})
+	if !any {
+		return nil, nil
+	}
 	var first []byte
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bHeld)
