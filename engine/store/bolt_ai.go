@@ -128,12 +128,12 @@ func (s *Bolt) HoldReply(_ context.Context, openID string, reply []byte, ttl tim
 // only a user with held replies costs a write.
 func (s *Bolt) TakeHeldReply(_ context.Context, openID string) ([]byte, error) {
 	now := s.now()
-	var any bool
+	var found bool
 	s.db.View(func(tx *bolt.Tx) error {
-		any = tx.Bucket(bHeld).Get([]byte(openID)) != nil
+		found = tx.Bucket(bHeld).Get([]byte(openID)) != nil
 		return nil
 	})
-	if !any {
+	if !found {
 		return nil, nil
 	}
 	var first []byte
