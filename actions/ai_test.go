@@ -84,17 +84,8 @@ func newAIBot(t *testing.T, m *fakeModel, holdLate bool, concurrency int) *aiBot
 	b := &aiBot{store: store.NewMemory(nil), kefu: make(chan *outbox.Send, 20), model: m}
 	ob := outbox.New(b.store, outbox.Options{Poll: 5 * time.Millisecond})
 	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(_ context.Context, s *outbox.Send) error { b.kefu <- s; return nil }))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { ob.Run(ctx); close(done) }()
-	b.e = engine.New(engine.Options{Outbox: ob, State: b.store, HoldLate: holdLate,
-		Services: map[string]any{AIService: NewAI(m, "test-model", concurrency)}})
-	b.e.SetRules(loaded.Set)
-	t.Cleanup(func() {
-		b.e.Close(context.Background())
-		cancel()
-		<-done
-	})
+	b.e = runEngine(t, ob, engine.Options{State: b.store, HoldLate: holdLate,
+		Services: map[string]any{AIService: NewAI(m, "test-model", concurrency)}}, loaded.Set)
 	return b
 }
 

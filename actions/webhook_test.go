@@ -46,17 +46,25 @@ func newHookBotWith(t *testing.T, src string, dryRun bool, d *WebhookDeliverer) 
 		Backoff: func(int) time.Duration { return 5 * time.Millisecond }})
 	ob.Register(KindWebhook, d)
 	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(_ context.Context, s *outbox.Send) error { b.kefu <- s; return nil }))
+	b.e = runEngine(t, ob, engine.Options{DryRun: dryRun}, loaded.Set)
+	return b
+}
+
+// runEngine starts an engine on set with the outbox ob running behind it,
+// both stopped when the test ends.
+func runEngine(t *testing.T, ob *outbox.Outbox, o engine.Options, set *engine.RuleSet) *engine.Engine {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { ob.Run(ctx); close(done) }()
-	b.e = engine.New(engine.Options{Outbox: ob, DryRun: dryRun})
-	b.e.SetRules(loaded.Set)
+	o.Outbox = ob
+	e := engine.New(o)
+	e.SetRules(set)
 	t.Cleanup(func() {
-		b.e.Close(context.Background())
+		e.Close(context.Background())
 		cancel()
 		<-done
 	})
-	return b
+	return e
 }
 
 // push dispatches ev and waits for its answer as the handler does.
