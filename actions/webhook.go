@@ -260,7 +260,7 @@ var defaultWebhookClient = &http.Client{
 // hold the URL with secret-looking query values redacted, and never a
 // header value or the body.
 func (d *WebhookDeliverer) Do(ctx context.Context, r *WebhookRequest) (*WebhookAnswer, error) {
-	shown := redactWebhookURL(r.URL)
+	shown := wechat.RedactURL(r.URL)
 	if err := checkWebhookURL(r.URL); err != nil {
 		return nil, outbox.Permanent(fmt.Errorf("webhook: url %w", err))
 	}
@@ -358,30 +358,6 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// secretParam matches query keys whose values must not reach logs.
-var secretParam = regexp.MustCompile(`(?i)token|secret|key|sign|pass|auth|session|ticket|code`)
-
-// redactWebhookURL hides the password and secret-looking query values of a
-// URL, for errors and logs.
-func redactWebhookURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	q := u.Query()
-	changed := false
-	for k := range q {
-		if secretParam.MatchString(k) {
-			q[k] = []string{"REDACTED"}
-			changed = true
-		}
-	}
-	if changed {
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
 }
 
 // webhookReply is the "reply" a webhook may answer with: exactly one of

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -171,8 +172,14 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("wechat api %s: HTTP %d", e.Path, e.Status)
 }
 
-// RedactURL hides the values of access_token, secret and appsecret in a URL,
-// for errors and logs.
+// secretParam matches query keys whose values must not reach logs:
+// access_token, secret, appsecret, and what other services name their
+// credentials (a webhook's sign, key, ticket, …).
+var secretParam = regexp.MustCompile(`(?i)token|secret|key|sign|pass|auth|session|ticket|code`)
+
+// RedactURL hides a URL's password and the values of its secret-looking
+// query parameters, for errors and logs. Every URL wxbot calls out to
+// (the WeChat API, webhooks) goes through it.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -180,16 +187,16 @@ func RedactURL(raw string) string {
 	}
 	q := u.Query()
 	changed := false
-	for _, k := range []string{"access_token", "secret", "appsecret"} {
-		if q.Has(k) {
-			q.Set(k, "REDACTED")
+	for k := range q {
+		if secretParam.MatchString(k) {
+			q[k] = []string{"REDACTED"}
 			changed = true
 		}
 	}
 	if changed {
 		u.RawQuery = q.Encode()
 	}
-	return u.String()
+	return u.Redacted()
 }
 
 // ClientConfig configures an API Client.

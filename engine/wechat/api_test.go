@@ -247,3 +247,18 @@ func TestTyping(t *testing.T) {
 		t.Errorf("typing calls %+v", calls)
 	}
 }
+
+// TestRedactURL: passwords and secret-looking parameters are hidden,
+// whatever service the URL is of.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://x/p?a=1":                          "https://x/p?a=1",
+		"https://x/p?access_token=T&sign=S&page=2": "https://x/p?access_token=REDACTED&page=2&sign=REDACTED",
+		"https://u:pw@x/p":                         "https://u:xxxxx@x/p",
+		"://bad":                                   "(unparsable URL)",
+	} {
+		if got := wechat.RedactURL(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
