@@ -10,12 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 )
@@ -129,7 +127,7 @@ func runMenuPush(ctx context.Context, env *cmdEnv, f *menuFlags, file, rulesPath
 		} else {
 			problems := 0
 			for _, u := range uses {
-				if keyAnswered(loaded.Set, u.event, u.button.Key) {
+				if rules.KeyAnswered(loaded.Set, u.event, u.button.Key) {
 					continue
 				}
 				problems++
@@ -294,30 +292,6 @@ func menuKeys(m *wechat.Menu) []keyUse {
 		}
 	}
 	return uses
-}
-
-// keyAnswered reports whether an enabled rule answers event with key: one
-// that names the key and whose on covers the event, or one with no key at
-// all that names the event itself. A keyless "*" rule does not count: such
-// a catch-all would hide every misspelt key, which is what this check is
-// for.
-func keyAnswered(set *engine.RuleSet, event, key string) bool {
-	for _, r := range set.Rules {
-		if r.Disabled {
-			continue
-		}
-		named := slices.Contains(r.On, event)
-		if len(r.Keys) == 0 {
-			if named {
-				return true
-			}
-			continue
-		}
-		if (named || slices.Contains(r.On, "*")) && slices.Contains(r.Keys, key) {
-			return true
-		}
-	}
-	return false
 }
 
 func menuCounts(m *wechat.Menu) (top, subs int) {

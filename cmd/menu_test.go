@@ -222,48 +222,6 @@ func TestMenuPushKeyCheck(t *testing.T) {
 	})
 }
 
-func TestMenuKeyAnswered(t *testing.T) {
-	loaded := loadRulesText(t, `version: 1
-rules:
-  - name: keyed
-    on: click
-    key: [A, B]
-    actions: []
-  - name: any-scan
-    on: scancode_push
-    actions: []
-  - name: star-keyed
-    on: "*"
-    key: STAR
-    actions: []
-  - name: star-catch-all
-    on: "*"
-    actions: []
-  - name: off
-    on: click
-    key: OFF
-    enabled: false
-    actions: []
-`)
-	tests := []struct {
-		event, key string
-		want       bool
-	}{
-		{"click", "A", true},
-		{"click", "B", true},
-		{"click", "C", false},               // the "*" catch-all does not count
-		{"scancode_push", "anything", true}, // a keyless rule naming the event does
-		{"scancode_waitmsg", "X", false},
-		{"pic_weixin", "STAR", true}, // "*" with the key does
-		{"click", "OFF", false},      // disabled rules do not
-	}
-	for _, tt := range tests {
-		if got := keyAnswered(loaded, tt.event, tt.key); got != tt.want {
-			t.Errorf("keyAnswered(%s, %s) = %v, want %v", tt.event, tt.key, got, tt.want)
-		}
-	}
-}
-
 func TestMenuGet(t *testing.T) {
 	fake, env := newAPIFake(t)
 	fake.Answer("/cgi-bin/menu/get", `{"menu":{"button":[
