@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -44,6 +45,28 @@ func Load(path string) (*Loaded, error) {
 		return nil, err
 	}
 	return src.load(path)
+}
+
+// LoadReplacing loads the rules directory dir as Load does, but with the
+// file named name (a file of dir) holding data instead of what is on disk,
+// or added when there is none: a change checked and tested before it is
+// written (the console's Test and Publish). Positions name the file as if
+// written.
+func LoadReplacing(dir, name string, data []byte) (*Loaded, error) {
+	src, err := readRules(dir)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, name)
+	if i, found := slices.BinarySearch(src.files, path); found {
+		src.data[i] = data
+	} else {
+		src.files = slices.Insert(src.files, i, path)
+		src.data = slices.Insert(src.data, i, data)
+	}
+	sum := sha256.Sum256(data)
+	src.hash = "draft-" + hex.EncodeToString(sum[:])[:10] // not the files' hash: never compared with the running rules'
+	return src.load(dir)
 }
 
 // load parses and compiles rules already read.
