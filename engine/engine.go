@@ -116,7 +116,7 @@ type current struct {
 // count while the two sets overlap.
 func (e *Engine) SetRules(rs *RuleSet) {
 	if old := e.cur.Load(); old != nil && old.rs != rs {
-		counters := make(map[string]*atomic.Uint64, len(old.rs.Rules))
+		counters := make(map[string]*hitCounter, len(old.rs.Rules))
 		for _, r := range old.rs.Rules {
 			counters[r.Name] = r.hits
 		}
@@ -178,7 +178,8 @@ func (e *Engine) Dispatch(ev *Event) *Push {
 	steps, inline := 0, true
 	for _, r := range p.Rules {
 		if !e.dryRun { // rule tests and explain are not traffic
-			r.hits.Add(1)
+			r.hits.n.Add(1)
+			r.hits.last.Store(hitTime(ev, e.now))
 		}
 		e.obs.RuleMatched(r.Name)
 		steps += len(r.Steps)
@@ -207,6 +208,15 @@ func (e *Engine) Dispatch(ev *Event) *Push {
 		e.runActions(p)
 	}()
 	return p
+}
+
+// hitTime is when a push hit its rules: the push's own time, which costs
+// no clock read, or now for an event built without one.
+func hitTime(ev *Event, now func() time.Time) int64 {
+	if ev.Time.IsZero() {
+		return now().UnixNano()
+	}
+	return ev.Time.UnixNano()
 }
 
 // openKefuWindow records the kefu window the event opens, before any rule

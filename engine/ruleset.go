@@ -53,9 +53,15 @@ type Rule struct {
 	// of a rule to the rule of the same name in the new set (see
 	// Engine.SetRules), so counts survive reloads as Prometheus counters
 	// do; offline runs (rule tests, explain) never count.
-	hits *atomic.Uint64
+	hits *hitCounter
 	// setsState caches SetsState for the matcher.
 	setsState bool
+}
+
+// hitCounter is a rule's live matches: how many, and when the latest was.
+type hitCounter struct {
+	n    atomic.Uint64
+	last atomic.Int64 // Unix nanoseconds of the latest match's push
 }
 
 // Hits is how many live pushes the rule matched since the bot started (a
@@ -64,7 +70,19 @@ func (r *Rule) Hits() uint64 {
 	if r.hits == nil {
 		return 0
 	}
-	return r.hits.Load()
+	return r.hits.n.Load()
+}
+
+// LastHit is the time of the latest live push the rule matched (zero when
+// none has since the bot started).
+func (r *Rule) LastHit() time.Time {
+	if r.hits == nil {
+		return time.Time{}
+	}
+	if ns := r.hits.last.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // ActiveRef is one entry of `active:`: a schedule (a `windows:` entry), or
@@ -189,7 +207,7 @@ func NewRuleSet(rules []*Rule, vars map[string]any) *RuleSet {
 	copy(s.ordered, rules)
 	for _, r := range rules {
 		if r.hits == nil {
-			r.hits = new(atomic.Uint64)
+			r.hits = new(hitCounter)
 		}
 		for i := range r.Steps {
 			if sp, ok := r.Steps[i].Action.(StatePatcher); ok && r.Steps[i].State == nil {

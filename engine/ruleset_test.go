@@ -263,3 +263,37 @@ func TestInlineActionsRunOnTheCaller(t *testing.T) {
 	close(block)
 	<-p.Done()
 }
+
+func TestLastHit(t *testing.T) {
+	now := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
+	e := New(Options{Now: func() time.Time { return now }})
+	r := rule("one", []string{"text"})
+	e.SetRules(NewRuleSet([]*Rule{r}, nil))
+	if !r.LastHit().IsZero() {
+		t.Fatalf("LastHit before any push = %v", r.LastHit())
+	}
+	pushed := now.Add(-time.Minute)
+	tests := []struct {
+		name string
+		ev   *Event
+		want time.Time
+	}{
+		{"the push's own time", &Event{Type: "text", Time: pushed}, pushed},
+		{"now, for an event without one", &Event{Type: "text"}, now},
+	}
+	for _, tt := range tests {
+		e.Dispatch(tt.ev)
+		if got := r.LastHit(); !got.Equal(tt.want) {
+			t.Errorf("%s: LastHit = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// A reload keeps it with the count; an offline run does not touch it.
+	r2 := rule("one", []string{"text"})
+	e.SetRules(NewRuleSet([]*Rule{r2}, nil))
+	dry := New(Options{DryRun: true})
+	dry.SetRules(e.Rules())
+	dry.Dispatch(&Event{Type: "text", Time: now.Add(time.Hour)})
+	if !r2.LastHit().Equal(now) || r2.Hits() != 2 {
+		t.Errorf("after a reload and a dry run: LastHit %v, hits %d; want %v, 2", r2.LastHit(), r2.Hits(), now)
+	}
+}
