@@ -55,6 +55,7 @@ type serveFlags struct {
 	rulesPoll         time.Duration
 	pay               payFlags
 	ai                aiFlags
+	console           consoleFlags // console.go
 }
 
 func (s *serveFlags) register(fs *flagSet) {
@@ -82,6 +83,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it")
 	s.pay.register(fs)
 	s.ai.register(fs)
+	s.console.register(fs)
 }
 
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
@@ -127,6 +129,9 @@ func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
 	if s.rulesMaxBytes <= 0 || s.rulesMaxCount <= 0 || s.rulesMaxCost <= 0 {
 		return nil, usagef("--rules-max-bytes, --rules-max-count and --rules-max-cost must be positive")
 	}
+	if err := s.console.check(); err != nil {
+		return nil, err
+	}
 	rules.DefaultLimits = rules.Limits{MaxBytes: s.rulesMaxBytes, MaxRules: s.rulesMaxCount, MaxCost: s.rulesMaxCost}
 	return s, nil
 }
@@ -142,6 +147,7 @@ type server struct {
 	reloader *rules.Reloader
 	callback callback.Config
 	pay      *callback.PayHandler // nil without WeChat Pay
+	outbox   *outbox.Outbox
 
 	stopOutbox context.CancelFunc
 	outboxDone chan struct{}
@@ -199,6 +205,7 @@ func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
 	if !api && (usesAction(loaded.Set, "kefu") || usesAction(loaded.Set, "template")) {
 		b.log.Warn("the rules send kefu or template messages but --appid and --secret are not both set: those sends will fail")
 	}
+	b.outbox = ob
 	b.startOutbox(ob)
 	opts := engine.Options{Location: loc, Logger: b.log, State: b.st, Outbox: ob, Observer: b.m}
 	if err := b.wireAI(&opts, loaded.Set, api); err != nil {
@@ -450,25 +457,34 @@ func (b *server) listen() ([]*http.Server, <-chan error, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--listen %s: %w", b.s.listen, err)
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
 	b.log.Info("listening", "addr", ln.Addr().String(), "path", b.s.path, "encryption", b.callback.Cipher != nil)
 	if b.callback.Cipher != nil && !b.callback.RequireEncryption {
 		b.log.Warn("plaintext pushes are still accepted beside encrypted ones (the console's compatible mode): once it is in safe mode, set --require-encryption, so that a body cannot be forged under a signature seen elsewhere")
 	}
+	servers := []*http.Server{srv}
+	if c, err := b.listenConsole(errc); err != nil {
+		srv.Close()
+		return nil, nil, err
+	} else if c != nil {
+		servers = append(servers, c)
+	}
 	if b.s.adminListen == "" {
-		return []*http.Server{srv}, errc, nil
+		return servers, errc, nil
 	}
 	aln, err := net.Listen("tcp", b.s.adminListen)
 	if err != nil {
-		srv.Close()
+		for _, s := range servers {
+			s.Close()
+		}
 		return nil, nil, fmt.Errorf("--admin-listen %s: %w", b.s.adminListen, err)
 	}
 	admin := &http.Server{Handler: adminMux(b.eng, b.reloader, b.st, b.m), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute} // profiles take 30 s
 	go func() { errc <- admin.Serve(aln) }()
 	b.log.Info("admin listening", "addr", aln.Addr().String())
-	return []*http.Server{srv, admin}, errc, nil
+	return append(servers, admin), errc, nil
 }
 
 // outbox builds the outbox of asynchronous sends: webhook retries always,

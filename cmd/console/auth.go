@@ -1,0 +1,324 @@
+package console
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// cookieName is the session cookie.
+const cookieName = "wxbot_console"
+
+// ReadUsers reads a users file: `name: bcrypt-hash` lines; blank lines and
+// lines starting with # are skipped.
+func ReadUsers(path string) (map[string][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("console users: %w (create it with: wxbot console adduser NAME --console-users %s)", err, path)
+	}
+	users := map[string][]byte{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, hash, ok := strings.Cut(line, ":")
+		name, hash = strings.TrimSpace(name), strings.TrimSpace(hash)
+		if !ok || !ValidName(name) || !strings.HasPrefix(hash, "$2") {
+			return nil, fmt.Errorf("%s:%d: want `name: bcrypt-hash` (write lines with: wxbot console adduser NAME)", path, n)
+		}
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+			return nil, fmt.Errorf("%s:%d: user %q: not a bcrypt hash: %w", path, n, name, err)
+		}
+		users[name] = []byte(hash)
+	}
+	return users, nil
+}
+
+// ValidName reports whether name can be a user name: 1-64 letters, digits,
+// '.', '_', '-' or '@' (it is written into YAML-like lines and the audit).
+func ValidName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// dummyHash is compared against when the name is unknown, so that a wrong
+// name costs the same time as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+
+// session is one logged-in browser.
+type session struct {
+	user     string
+	csrf     string
+	created  time.Time
+	lastSeen time.Time
+	draft    *draft      // the edit in progress, nil when none
+	chat     []chatEntry // Try it's conversation
+}
+
+// sessions holds the live sessions; a restart logs everyone out.
+type sessions struct {
+	mu   sync.Mutex
+	m    map[string]*session
+	idle time.Duration // a session unused this long ends
+	max  time.Duration // and any session ends this long after log-in
+	now  func() time.Time
+}
+
+// maxSessions bounds the memory sessions take; the oldest goes first.
+const maxSessions = 10_000
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (s *sessions) create(user string) (string, *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.expireLocked(now)
+	if len(s.m) >= maxSessions {
+		var oldest string
+		for id, se := range s.m {
+			if oldest == "" || se.created.Before(s.m[oldest].created) {
+				oldest = id
+			}
+		}
+		delete(s.m, oldest)
+	}
+	id := randomToken()
+	se := &session{user: user, csrf: randomToken(), created: now, lastSeen: now}
+	s.m[id] = se
+	return id, se
+}
+
+func (s *sessions) expireLocked(now time.Time) {
+	for id, se := range s.m {
+		if s.expired(se, now) {
+			delete(s.m, id)
+		}
+	}
+}
+
+func (s *sessions) expired(se *session, now time.Time) bool {
+	return now.Sub(se.lastSeen) > s.idle || now.Sub(se.created) > s.max
+}
+
+// get returns the session of the request's cookie, refreshing its idle
+// time, or nil.
+func (s *sessions) get(r *http.Request) (string, *session) {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return "", nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	se := s.m[c.Value]
+	if se == nil {
+		return "", nil
+	}
+	now := s.now()
+	if s.expired(se, now) {
+		delete(s.m, c.Value)
+		return "", nil
+	}
+	se.lastSeen = now
+	return c.Value, se
+}
+
+func (s *sessions) end(id string) {
+	s.mu.Lock()
+	delete(s.m, id)
+	s.mu.Unlock()
+}
+
+// with runs f with the sessions locked: a session's draft and chat are
+// read and changed under the lock.
+func (s *sessions) with(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f()
+}
+
+// limiter counts failed log-ins per key (a name, an address) in a sliding
+// window.
+type limiter struct {
+	mu     sync.Mutex
+	max    int
+	window time.Duration
+	fails  map[string][]time.Time
+}
+
+func newLimiter(max int, window time.Duration) *limiter {
+	return &limiter{max: max, window: window, fails: map[string][]time.Time{}}
+}
+
+// blocked reports how long key must wait before its next try (0: it may
+// try now).
+func (l *limiter) blocked(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.prune(key, now)
+	if len(f) < l.max {
+		return 0
+	}
+	return f[0].Add(l.window).Sub(now)
+}
+
+func (l *limiter) fail(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.fails) >= maxSessions { // bounded: forget what has expired, then the rest
+		for k := range l.fails {
+			if len(l.prune(k, now)) == 0 || len(l.fails) >= maxSessions {
+				delete(l.fails, k)
+			}
+		}
+	}
+	l.fails[key] = append(l.prune(key, now), now)
+}
+
+func (l *limiter) reset(key string) {
+	l.mu.Lock()
+	delete(l.fails, key)
+	l.mu.Unlock()
+}
+
+func (l *limiter) prune(key string, now time.Time) []time.Time {
+	f := l.fails[key]
+	i := 0
+	for i < len(f) && now.Sub(f[i]) >= l.window {
+		i++
+	}
+	f = f[i:]
+	if len(f) == 0 {
+		delete(l.fails, key)
+		return nil
+	}
+	l.fails[key] = f
+	return f
+}
+
+// clientAddr is the address wrong passwords are counted against: the
+// connection's, not X-Forwarded-For, which anyone can set.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// secure reports whether the browser reached the console over HTTPS,
+// directly or through a proxy that says so.
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, id string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
+}
+
+// errBadLogin is the one answer to a wrong name or a wrong password.
+var errBadLogin = errors.New("wrong name or password")
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	name, password := r.PostFormValue("name"), r.PostFormValue("password")
+	now := s.now()
+	addr := clientAddr(r)
+	wait := max(s.byName.blocked(name, now), s.byAddr.blocked(addr, now))
+	if wait > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		s.log.Warn("console log-in refused: too many wrong passwords", "user", name, "addr", addr)
+		s.renderLogin(w, http.StatusTooManyRequests, name, fmt.Sprintf("Too many wrong passwords: try again in %s.", wait.Round(time.Second)))
+		return
+	}
+	users, err := ReadUsers(s.cfg.Users)
+	if err != nil {
+		s.log.Error("console log-in: reading the users file failed", "err", err)
+		s.renderLogin(w, http.StatusInternalServerError, name, "The console cannot read its users file; ask the operator (see the bot's log).")
+		return
+	}
+	hash, known := users[name]
+	if !known {
+		hash = dummyHash
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
+		s.byName.fail(name, now)
+		s.byAddr.fail(addr, now)
+		s.log.Info("console log-in failed", "user", name, "addr", addr)
+		s.renderLogin(w, http.StatusUnauthorized, name, errBadLogin.Error()+".")
+		return
+	}
+	s.byName.reset(name)
+	id, _ := s.sessions.create(name)
+	s.setSessionCookie(w, r, id, int(s.sessions.max.Seconds()))
+	s.log.Info("console log-in", "user", name, "addr", addr)
+	next := r.PostFormValue("next")
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		next = "/menu"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if id, _ := s.sessions.get(r); id != "" {
+		s.sessions.end(id)
+	}
+	s.setSessionCookie(w, r, "", -1)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// authed wraps a page: no session sends a GET to the log-in page and
+// refuses anything else (403); a state-changing request needs the
+// session's CSRF token (form field csrf or header X-CSRF-Token), or 403.
+func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, se := s.sessions.get(r)
+		safe := r.Method == http.MethodGet || r.Method == http.MethodHead
+		if se == nil {
+			if safe {
+				http.Redirect(w, r, "/login?next="+r.URL.Path, http.StatusSeeOther)
+				return
+			}
+			http.Error(w, "not logged in: log in again at /login", http.StatusForbidden)
+			return
+		}
+		if !safe {
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			token := r.PostFormValue("csrf")
+			if token == "" {
+				token = r.Header.Get("X-CSRF-Token")
+			}
+			if subtle.ConstantTimeCompare([]byte(token), []byte(se.csrf)) != 1 {
+				s.log.Warn("console request refused: missing or wrong CSRF token", "user", se.user, "path", r.URL.Path)
+				http.Error(w, "missing or wrong CSRF token: reload the page and try again", http.StatusForbidden)
+				return
+			}
+		}
+		h(w, r, se)
+	}
+}

@@ -1,0 +1,225 @@
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/wechat"
+	"github.com/wxbot/wxbot/rules"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// MenuAPI pushes the menu to WeChat (a *wechat.Client).
+type MenuAPI interface {
+	MenuCreate(ctx context.Context, m *wechat.Menu) error
+}
+
+// Outbox is what the activity page shows of the kefu outbox (a store);
+// one that is also an outbox.Admin lets a dead letter be requeued.
+type Outbox interface {
+	Pending(ctx context.Context) (int, error)
+	DeadLetters(ctx context.Context, limit int) ([]outbox.DeadLetter, error)
+}
+
+// Config is what the console works on. Engine, Reloader, Rules and Users
+// are required.
+type Config struct {
+	// Rules is --rules: a directory is edited (console.yaml, menu.yaml);
+	// a file makes the console read-only.
+	Rules string
+	// Users is the users file (`name: bcrypt-hash` lines).
+	Users    string
+	Engine   *engine.Engine
+	Reloader *rules.Reloader
+	Outbox   Outbox  // nil: the activity page has no outbox
+	Menu     MenuAPI // nil: the menu is written but not pushed (no API credentials)
+	Location *time.Location
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// SessionIdle ends a session unused that long (30 min when zero);
+	// SessionMax any session that long after log-in (12 h when zero).
+	SessionIdle, SessionMax time.Duration
+	// LoginTries wrong passwords per name (per address: 4 times as many)
+	// in LoginWindow, then 429 (5 in 15 min when zero).
+	LoginTries  int
+	LoginWindow time.Duration
+}
+
+// Server is the console's HTTP handler.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	pages    map[string]*template.Template
+	sessions *sessions
+	byName   *limiter
+	byAddr   *limiter
+	mux      *http.ServeMux
+	editable string     // why the rules cannot be edited; "" when they can
+	pubMu    sync.Mutex // one publish at a time
+}
+
+// New checks the configuration and builds the console.
+func New(cfg Config) (*Server, error) {
+	if cfg.Engine == nil || cfg.Reloader == nil || cfg.Rules == "" {
+		return nil, errors.New("console: Engine, Reloader and Rules are required")
+	}
+	if _, err := ReadUsers(cfg.Users); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = 30 * time.Minute
+	}
+	if cfg.SessionMax <= 0 {
+		cfg.SessionMax = 12 * time.Hour
+	}
+	if cfg.LoginTries <= 0 {
+		cfg.LoginTries = 5
+	}
+	if cfg.LoginWindow <= 0 {
+		cfg.LoginWindow = 15 * time.Minute
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, pages: map[string]*template.Template{},
+		sessions: &sessions{m: map[string]*session{}, idle: cfg.SessionIdle, max: cfg.SessionMax, now: cfg.Now},
+		byName:   newLimiter(cfg.LoginTries, cfg.LoginWindow),
+		byAddr:   newLimiter(4*cfg.LoginTries, cfg.LoginWindow)}
+	if st, err := os.Stat(cfg.Rules); err != nil || !st.IsDir() {
+		s.editable = fmt.Sprintf("--rules %s is a file: the console only shows the rules. To edit from the console, point --rules at a directory (the console writes its own %s there).", cfg.Rules, ConsoleFile)
+	}
+	for _, p := range []string{"login", "menu", "keywords", "try", "activity"} {
+		t, err := template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+p+".html")
+		if err != nil {
+			return nil, fmt.Errorf("console: template %s: %w", p, err)
+		}
+		s.pages[p] = t
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { s.renderLogin(w, http.StatusOK, "", "") })
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		s.login(w, r)
+	})
+	mux.HandleFunc("POST /logout", s.authed(func(w http.ResponseWriter, r *http.Request, _ *session) { s.logout(w, r) }))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/menu", http.StatusSeeOther) })
+	mux.HandleFunc("GET /menu", s.authed(s.menuPage))
+	mux.HandleFunc("POST /menu", s.authed(s.menuPost))
+	mux.HandleFunc("GET /keywords", s.authed(s.keywordsPage))
+	mux.HandleFunc("POST /keywords", s.authed(s.keywordsPost))
+	mux.HandleFunc("GET /try", s.authed(s.tryPage))
+	mux.HandleFunc("POST /try", s.authed(s.tryPost))
+	mux.HandleFunc("GET /activity", s.authed(s.activityPage))
+	mux.HandleFunc("POST /activity/requeue", s.authed(s.requeue))
+	s.mux = mux
+}
+
+// crossOrigin refuses a state-changing request another site's page makes
+// (Sec-Fetch-Site, Origin): the log-in form's guard, and a second one
+// behind the CSRF token for the rest.
+var crossOrigin = http.NewCrossOriginProtection()
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	if err := crossOrigin.Check(r); err != nil {
+		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// page is what the layout shows around a page's own content.
+type page struct {
+	Title, Nav string
+	User, CSRF string
+	ReadOnly   string // why the page cannot change anything
+	Notice     string // a success
+	Problems   []string
+	Body       any
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, name string, p *page) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var buf strings.Builder
+	if err := s.pages[name].Execute(&buf, p); err != nil {
+		s.log.Error("console: rendering a page failed", "page", name, "err", err)
+		http.Error(w, "the page could not be rendered (see the bot's log)", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(status)
+	w.Write([]byte(buf.String()))
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, status int, name, problem string) {
+	p := &page{Title: "Log in", Body: name}
+	if problem != "" {
+		p.Problems = []string{problem}
+	}
+	s.render(w, status, "login", p)
+}
+
+func (s *Server) newPage(se *session, title, nav string) *page {
+	return &page{Title: title, Nav: nav, User: se.user, CSRF: se.csrf, ReadOnly: s.editable}
+}
+
+func (s *Server) funcs() template.FuncMap {
+	return template.FuncMap{
+		"when": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.In(s.cfg.Location).Format("2006-01-02 15:04:05")
+		},
+		"event": wechat.ButtonEvent,
+		"types": func() []string { return wechat.ButtonTypes },
+		"dict": func(kv ...any) (map[string]any, error) {
+			if len(kv)%2 != 0 {
+				return nil, errors.New("dict: odd number of arguments")
+			}
+			m := make(map[string]any, len(kv)/2)
+			for i := 0; i < len(kv); i += 2 {
+				k, ok := kv[i].(string)
+				if !ok {
+					return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+				}
+				m[k] = kv[i+1]
+			}
+			return m, nil
+		},
+	}
+}

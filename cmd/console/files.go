@@ -1,0 +1,331 @@
+package console
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// File names in the rules directory.
+const (
+	ConsoleFile = "console.yaml"
+	MenuFile    = "menu.yaml"
+	AuditFile   = "console-audit.log"
+)
+
+// Header is the first line of console.yaml; MenuHeader that of a menu.yaml
+// the console wrote (and may therefore rewrite).
+const (
+	Header     = "# Written by the wxbot console: each publish from the console rewrites this file."
+	MenuHeader = "# Written by the wxbot console: each publish from the console rewrites this menu."
+)
+
+const headerNote = `# Change these replies in the console, not here: edits made here are
+# overwritten by the next publish. Operators' own rules belong in the other
+# files of this directory, which the console never writes.
+`
+
+// Rule names of the console's rules.
+const (
+	clickPrefix   = "console-key-"
+	keywordPrefix = "console-keyword-"
+)
+
+// onDisk is what the console owns, as read from the rules directory.
+type onDisk struct {
+	console, menu []byte // nil when absent
+	menuOwned     bool   // menu.yaml absent, or written by the console
+	version       string // changes whenever either file does
+}
+
+func readOnDisk(dir string) (*onDisk, error) {
+	d := &onDisk{}
+	var err error
+	if d.console, err = readIfExists(filepath.Join(dir, ConsoleFile)); err != nil {
+		return nil, err
+	}
+	if d.menu, err = readIfExists(filepath.Join(dir, MenuFile)); err != nil {
+		return nil, err
+	}
+	d.menuOwned = d.menu == nil || bytes.HasPrefix(d.menu, []byte(MenuHeader))
+	h := sha256.New()
+	h.Write(d.console)
+	h.Write([]byte{0})
+	h.Write(d.menu)
+	d.version = hex.EncodeToString(h.Sum(nil))[:16]
+	return d, nil
+}
+
+func readIfExists(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
+}
+
+// draft reads the files into a draft to edit.
+func (d *onDisk) draft() (*draft, error) {
+	dr := &draft{Replies: map[string]Reply{}, Base: d.version}
+	if d.menu != nil {
+		dec := yaml.NewDecoder(bytes.NewReader(d.menu))
+		dec.KnownFields(true)
+		if err := dec.Decode(&dr.Menu); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: %w (fix it, or check it with: wxbot menu push %s --dry-run)", MenuFile, err, MenuFile)
+		}
+	}
+	if d.console == nil {
+		return dr, nil
+	}
+	var doc fileDoc
+	if err := yaml.Unmarshal(d.console, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w (it was edited by hand: fix it, or remove it to start again)", ConsoleFile, err)
+	}
+	for _, r := range doc.Rules {
+		reply, err := r.reply()
+		if err != nil {
+			return nil, fmt.Errorf("%s: rule %q: %w (it was edited by hand: the console cannot show it)", ConsoleFile, r.Name, err)
+		}
+		switch {
+		case strings.HasPrefix(r.Name, clickPrefix) && r.Key != "":
+			dr.Replies[r.Key] = reply
+		case strings.HasPrefix(r.Name, keywordPrefix) && r.Text != nil:
+			k := Keyword{ID: strings.TrimPrefix(r.Name, keywordPrefix), Match: "exact", Words: r.Text.Exact, Reply: reply}
+			if len(r.Text.Contains) > 0 {
+				k.Match, k.Words = "contains", r.Text.Contains
+			}
+			dr.Keywords = append(dr.Keywords, k)
+		default:
+			return nil, fmt.Errorf("%s: rule %q is not one the console writes (it was edited by hand: move it to another file)", ConsoleFile, r.Name)
+		}
+	}
+	return dr, nil
+}
+
+// The YAML the console writes: rules.yaml's own format, so that `wxbot
+// check` and `wxbot test` read it like any rules file.
+type fileDoc struct {
+	Version int       `yaml:"version"`
+	Rules   []ruleDoc `yaml:"rules"`
+	Tests   []testDoc `yaml:"tests,omitempty"`
+}
+
+type ruleDoc struct {
+	Name    string      `yaml:"name"`
+	On      []string    `yaml:"on,flow"`
+	Key     string      `yaml:"key,omitempty"`
+	Text    *textDoc    `yaml:"text,omitempty"`
+	Actions []actionDoc `yaml:"actions"`
+}
+
+type textDoc struct {
+	Exact    []string `yaml:"exact,omitempty,flow"`
+	Contains []string `yaml:"contains,omitempty,flow"`
+}
+
+type actionDoc struct {
+	Reply    *replyDoc    `yaml:"reply,omitempty"`
+	Transfer *transferDoc `yaml:"transfer,omitempty"`
+}
+
+type replyDoc struct {
+	Text  string    `yaml:"text,omitempty"`
+	News  []newsDoc `yaml:"news,omitempty"`
+	Image *mediaDoc `yaml:"image,omitempty"`
+}
+
+type newsDoc struct {
+	Title       string `yaml:"title"`
+	Description string `yaml:"description,omitempty"`
+	URL         string `yaml:"url"`
+	PicURL      string `yaml:"pic_url,omitempty"`
+}
+
+type mediaDoc struct {
+	MediaID string `yaml:"media_id"`
+}
+
+type transferDoc struct {
+	KfAccount string `yaml:"kf_account"`
+}
+
+type testDoc struct {
+	Name   string    `yaml:"name"`
+	Event  eventDoc  `yaml:"event,flow"`
+	Expect expectDoc `yaml:"expect"`
+}
+
+type eventDoc struct {
+	Type    string `yaml:"type"`
+	Key     string `yaml:"key,omitempty"`
+	Content string `yaml:"content,omitempty"`
+}
+
+type expectDoc struct {
+	Reply replyExpect `yaml:"reply,flow"`
+}
+
+type replyExpect struct {
+	Type      string `yaml:"type"`
+	Text      string `yaml:"text,omitempty"`
+	Title     string `yaml:"title,omitempty"`
+	MediaID   string `yaml:"media_id,omitempty"`
+	KfAccount string `yaml:"kf_account,omitempty"`
+}
+
+// A reply's strings are templates to the rules ("${…}" is an expression);
+// a marketer's "${" is text, written "$${".
+var tmplOpen = regexp.MustCompile(`\$\{`)
+
+func escape(s string) string   { return tmplOpen.ReplaceAllLiteralString(s, "$${") }
+func unescape(s string) string { return strings.ReplaceAll(s, "$${", "${") }
+
+func (r *Reply) action() actionDoc {
+	switch r.Kind {
+	case replyNews:
+		return actionDoc{Reply: &replyDoc{News: []newsDoc{{Title: escape(r.Title), Description: escape(r.Description),
+			URL: escape(r.URL), PicURL: escape(r.PicURL)}}}}
+	case replyImage:
+		return actionDoc{Reply: &replyDoc{Image: &mediaDoc{MediaID: escape(r.MediaID)}}}
+	case replyTransfer:
+		return actionDoc{Transfer: &transferDoc{KfAccount: escape(r.KfAccount)}}
+	}
+	return actionDoc{Reply: &replyDoc{Text: escape(r.Text)}}
+}
+
+// expect is what the reply's own test checks: that the bot answers with
+// it, which fails when another rule takes the key or word first.
+func (r *Reply) expect() replyExpect {
+	switch r.Kind {
+	case replyNews:
+		return replyExpect{Type: "news", Title: r.Title}
+	case replyImage:
+		return replyExpect{Type: "image", MediaID: r.MediaID}
+	case replyTransfer:
+		return replyExpect{Type: "transfer", KfAccount: r.KfAccount}
+	}
+	return replyExpect{Type: "text", Text: r.Text}
+}
+
+func (r *ruleDoc) reply() (Reply, error) {
+	if len(r.Actions) != 1 {
+		return Reply{}, fmt.Errorf("want one action, got %d", len(r.Actions))
+	}
+	a := r.Actions[0]
+	switch {
+	case a.Transfer != nil:
+		return Reply{Kind: replyTransfer, KfAccount: unescape(a.Transfer.KfAccount)}, nil
+	case a.Reply != nil && len(a.Reply.News) == 1:
+		n := a.Reply.News[0]
+		return Reply{Kind: replyNews, Title: unescape(n.Title), Description: unescape(n.Description),
+			URL: unescape(n.URL), PicURL: unescape(n.PicURL)}, nil
+	case a.Reply != nil && a.Reply.Image != nil:
+		return Reply{Kind: replyImage, MediaID: unescape(a.Reply.Image.MediaID)}, nil
+	case a.Reply != nil && a.Reply.News == nil:
+		return Reply{Kind: replyText, Text: unescape(a.Reply.Text)}, nil
+	}
+	return Reply{}, errors.New("not a reply the console writes")
+}
+
+// consoleYAML is the draft's console.yaml: a rule and a test per reply.
+func (d *draft) consoleYAML() ([]byte, error) {
+	doc := fileDoc{Version: 1, Rules: []ruleDoc{}}
+	events := map[string][]string{}
+	var keys []string
+	for _, b := range keyButtons(&d.Menu) {
+		if _, ok := d.Replies[b.Key]; !ok {
+			continue
+		}
+		if events[b.Key] == nil {
+			keys = append(keys, b.Key)
+		}
+		events[b.Key] = append(events[b.Key], b.Event)
+	}
+	for _, k := range keys {
+		r := d.Replies[k]
+		name := clickPrefix + k
+		doc.Rules = append(doc.Rules, ruleDoc{Name: name, On: events[k], Key: k, Actions: []actionDoc{r.action()}})
+		doc.Tests = append(doc.Tests, testDoc{Name: name + " answers", Event: eventDoc{Type: events[k][0], Key: k},
+			Expect: expectDoc{Reply: r.expect()}})
+	}
+	for _, kw := range d.Keywords {
+		name := keywordPrefix + kw.ID
+		t := &textDoc{Exact: kw.Words}
+		if kw.Match == "contains" {
+			t = &textDoc{Contains: kw.Words}
+		}
+		doc.Rules = append(doc.Rules, ruleDoc{Name: name, On: []string{"text"}, Text: t, Actions: []actionDoc{kw.Reply.action()}})
+		for _, w := range kw.Words {
+			doc.Tests = append(doc.Tests, testDoc{Name: fmt.Sprintf("%s answers %q", name, w), Event: eventDoc{Type: "text", Content: w},
+				Expect: expectDoc{Reply: kw.Reply.expect()}})
+		}
+	}
+	return marshal(Header+"\n"+headerNote, doc)
+}
+
+// menuYAML is the draft's menu.yaml, in the format `wxbot menu push` reads.
+func (d *draft) menuYAML() ([]byte, error) {
+	return marshal(MenuHeader+"\n# Push it by hand with: wxbot menu push menu.yaml\n", &d.Menu)
+}
+
+func marshal(header string, v any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(header)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("console: writing YAML: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("console: writing YAML: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// writeFile replaces path with data atomically (a temporary file renamed
+// over it), so that the file watcher never reads half a file; nil data
+// removes it.
+func writeFile(path string, data []byte) error {
+	if data == nil {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("console: %w", err)
+		}
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("console: cannot write in the rules directory: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("console: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("console: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	return nil
+}

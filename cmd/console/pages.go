@@ -1,0 +1,481 @@
+package console
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/wechat"
+	"github.com/wxbot/wxbot/rules"
+)
+
+// editView is what the menu and keywords pages share: the draft, the
+// state of the files, and the last Test or Publish.
+type editView struct {
+	MenuOwned   bool
+	WhyReadOnly string
+	Dirty       bool
+	Check       *checkResult
+	Published   *published
+	Draft       *draft
+	Buttons     []buttonView
+	CanAdd      bool
+	Keywords    []keywordView
+	MenuReplies int
+}
+
+type buttonView struct {
+	Path       string
+	B          wechat.Button
+	Parent     bool
+	Subs       []buttonView
+	CanAddSub  bool
+	MaxBytes   int
+	Keyed      bool // a tap reaches the bot with the key
+	Reply      Reply
+	AnsweredBy string // an operator's rule that answers the key
+	First      bool
+	Last       bool
+}
+
+type keywordView struct {
+	Path  string
+	K     Keyword
+	Words string
+	First bool
+	Last  bool
+	Hits  uint64
+}
+
+// sessionDraft is the session's draft, read from disk when it has none.
+// The caller gets a copy to change and hands it back with keep.
+func (s *Server) sessionDraft(se *session) (*draft, *onDisk, error) {
+	disk, err := readOnDisk(s.cfg.Rules)
+	if err != nil {
+		return nil, nil, err
+	}
+	var d *draft
+	s.sessions.with(func() {
+		if se.draft != nil {
+			d = se.draft.clone()
+		}
+	})
+	if d == nil {
+		if d, err = disk.draft(); err != nil {
+			return nil, disk, err
+		}
+	}
+	return d, disk, nil
+}
+
+func (s *Server) keep(se *session, d *draft) {
+	s.sessions.with(func() { se.draft = d })
+}
+
+// operatorRules are the running rules outside console.yaml.
+func (s *Server) operatorRules() []*engine.Rule {
+	var out []*engine.Rule
+	for _, r := range s.cfg.Engine.Rules().Rules {
+		if filepath.Base(r.Pos.File) != ConsoleFile {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *Server) view(d *draft, disk *onDisk) *editView {
+	v := &editView{MenuOwned: disk.menuOwned && s.editable == "", Draft: d, CanAdd: len(d.Menu.Buttons) < wechat.MenuMaxButtons}
+	if !disk.menuOwned {
+		v.WhyReadOnly = fmt.Sprintf("%s was written by an operator, not by the console: its buttons are shown read-only; the responses of its keys are yours to edit. (To hand the menu to the console, an operator makes this the first line of %s: %s)", MenuFile, MenuFile, MenuHeader)
+	}
+	ops := s.operatorRules()
+	leaf := func(b wechat.Button, path string, maxBytes int, first, last bool) buttonView {
+		bv := buttonView{Path: path, B: b, MaxBytes: maxBytes, First: first, Last: last}
+		if ev := wechat.ButtonEvent(b.Type); ev != "" || b.Type == "" {
+			bv.Keyed = true
+			bv.Reply = d.Replies[b.Key]
+			if r := rules.KeyAnsweredBy(ops, ev, b.Key); r != nil && b.Key != "" {
+				bv.AnsweredBy = fmt.Sprintf("%s (%s:%d)", r.Name, filepath.Base(r.Pos.File), r.Pos.Line)
+			}
+		}
+		return bv
+	}
+	for i, b := range d.Menu.Buttons {
+		path := fmt.Sprintf("b%d", i)
+		first, last := i == 0, i == len(d.Menu.Buttons)-1
+		if len(b.SubButtons) == 0 {
+			bv := leaf(b, path, wechat.MenuMaxNameBytes, first, last)
+			bv.CanAddSub = true
+			v.Buttons = append(v.Buttons, bv)
+			continue
+		}
+		bv := buttonView{Path: path, B: b, Parent: true, MaxBytes: wechat.MenuMaxNameBytes, First: first, Last: last,
+			CanAddSub: len(b.SubButtons) < wechat.MenuMaxSubButtons}
+		for j, sb := range b.SubButtons {
+			bv.Subs = append(bv.Subs, leaf(sb, fmt.Sprintf("%s.s%d", path, j), wechat.MenuMaxSubNameBytes, j == 0, j == len(b.SubButtons)-1))
+		}
+		v.Buttons = append(v.Buttons, bv)
+	}
+	hits := map[string]uint64{}
+	for _, r := range s.cfg.Engine.Rules().Rules {
+		hits[r.Name] = r.Hits()
+	}
+	for i, k := range d.Keywords {
+		v.Keywords = append(v.Keywords, keywordView{Path: fmt.Sprintf("k%d", i), K: k, Words: strings.Join(k.Words, "\n"),
+			First: i == 0, Last: i == len(d.Keywords)-1, Hits: hits[keywordPrefix+k.ID]})
+	}
+	v.MenuReplies = len(d.Replies)
+	if gen, err := d.consoleYAML(); err == nil {
+		v.Dirty = !bytes0(gen, disk.console, d.empty())
+	}
+	if disk.menuOwned && (len(d.Menu.Buttons) > 0 || disk.menu != nil) {
+		if gen, err := d.menuYAML(); err == nil && string(gen) != string(disk.menu) {
+			v.Dirty = true
+		}
+	}
+	return v
+}
+
+// bytes0 reports whether generated is what is on disk (an empty draft and
+// no file are the same).
+func bytes0(generated, onDisk []byte, empty bool) bool {
+	return string(generated) == string(onDisk) || (onDisk == nil && empty)
+}
+
+func (s *Server) menuPage(w http.ResponseWriter, r *http.Request, se *session) {
+	s.editPage(w, se, "menu", http.StatusOK, nil, nil, "")
+}
+
+func (s *Server) keywordsPage(w http.ResponseWriter, r *http.Request, se *session) {
+	s.editPage(w, se, "keywords", http.StatusOK, nil, nil, "")
+}
+
+// editPage renders the menu or keywords page for the session's draft.
+func (s *Server) editPage(w http.ResponseWriter, se *session, name string, status int, c *checkResult, pub *published, notice string, problems ...string) {
+	title := map[string]string{"menu": "Menu", "keywords": "Keywords"}[name]
+	p := s.newPage(se, title, name)
+	d, disk, err := s.sessionDraft(se)
+	if err != nil {
+		p.Problems = []string{err.Error()}
+		s.render(w, http.StatusInternalServerError, name, p)
+		return
+	}
+	v := s.view(d, disk)
+	v.Check, v.Published = c, pub
+	if c != nil {
+		problems = append(problems, c.Problems...)
+	}
+	p.Body, p.Notice, p.Problems = v, notice, problems
+	s.render(w, status, name, p)
+}
+
+func (s *Server) menuPost(w http.ResponseWriter, r *http.Request, se *session) {
+	s.editPost(w, r, se, "menu", func(d *draft, disk *onDisk, f url.Values, op string) {
+		if disk.menuOwned {
+			d.Menu = menuFromForm(f)
+		}
+		d.Replies = repliesFromForm(f, &d.Menu)
+		if strings.HasPrefix(op, "add") || strings.HasPrefix(op, "del:") || strings.HasPrefix(op, "up:") || strings.HasPrefix(op, "down:") {
+			if disk.menuOwned {
+				applyMenuOp(&d.Menu, op)
+			}
+		}
+	})
+}
+
+func (s *Server) keywordsPost(w http.ResponseWriter, r *http.Request, se *session) {
+	s.editPost(w, r, se, "keywords", func(d *draft, _ *onDisk, f url.Values, op string) {
+		d.Keywords = keywordsFromForm(f)
+		if strings.HasPrefix(op, "kw-") {
+			d.Keywords = applyKeywordOp(d.Keywords, strings.TrimPrefix(op, "kw-"))
+		}
+	})
+}
+
+// editPost takes an edit page's form into the draft, then does what its
+// button asked: an edit, Test, Publish or Discard.
+func (s *Server) editPost(w http.ResponseWriter, r *http.Request, se *session, name string, apply func(*draft, *onDisk, url.Values, string)) {
+	op := r.PostFormValue("op")
+	if op == "discard" {
+		s.keep(se, nil)
+		s.editPage(w, se, name, http.StatusOK, nil, nil, "Your changes were discarded: this is what is live.")
+		return
+	}
+	d, disk, err := s.sessionDraft(se)
+	if err != nil {
+		s.editPage(w, se, name, http.StatusInternalServerError, nil, nil, "", err.Error())
+		return
+	}
+	apply(d, disk, r.PostForm, op)
+	s.keep(se, d)
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	switch op {
+	case "test":
+		c := s.check(ctx, d, disk)
+		notice := ""
+		if c.OK() {
+			notice = fmt.Sprintf("Test passed: %d rule tests, %d of %d menu keys answered. Nothing is published yet.", c.Passed, c.Answered, c.Keys)
+		}
+		s.editPage(w, se, name, statusOf(c), c, nil, notice)
+	case "publish":
+		s.publishPost(w, se, name, d, ctx)
+	default:
+		s.editPage(w, se, name, http.StatusOK, nil, nil, "")
+	}
+}
+
+func (s *Server) publishPost(w http.ResponseWriter, se *session, name string, d *draft, ctx context.Context) {
+	if s.editable != "" {
+		s.editPage(w, se, name, http.StatusConflict, nil, nil, "", s.editable)
+		return
+	}
+	pub, err := s.publish(ctx, d, se.user)
+	switch {
+	case errors.Is(err, errConflict):
+		who := "someone"
+		if last := s.recentPublishes(1); len(last) > 0 {
+			who = fmt.Sprintf("%s at %s", last[0].User, last[0].At.In(s.cfg.Location).Format("15:04:05"))
+		}
+		s.editPage(w, se, name, http.StatusConflict, nil, nil, "", fmt.Sprintf(
+			"Conflict: %s published (or an operator changed %s or %s) since you began this edit. Nothing of yours was published. Press Discard to see what is live, then make your change again.",
+			who, ConsoleFile, MenuFile))
+	case err != nil:
+		s.log.Error("console: publish failed", "user", se.user, "err", err)
+		s.editPage(w, se, name, http.StatusInternalServerError, nil, nil, "", "Publish failed, nothing changed: "+err.Error())
+	case !pub.Check.OK():
+		s.editPage(w, se, name, http.StatusUnprocessableEntity, pub.Check, nil, "")
+	default:
+		s.keep(se, nil) // what was published is now what is live
+		notice := "Published: the bot answers with it now."
+		if pub.MenuPushed {
+			notice += " The menu was pushed to WeChat; followers see it within about 5 minutes."
+		}
+		if pub.Note != "" {
+			notice += " Note: " + pub.Note + "."
+		}
+		s.editPage(w, se, name, http.StatusOK, nil, pub, notice)
+	}
+}
+
+func statusOf(c *checkResult) int {
+	if c.OK() {
+		return http.StatusOK
+	}
+	return http.StatusUnprocessableEntity
+}
+
+// repliesFromForm reads each key's reply from the form fields of m's
+// buttons.
+func repliesFromForm(f url.Values, m *wechat.Menu) map[string]Reply {
+	out := map[string]Reply{}
+	leaf := func(b *wechat.Button, p string) {
+		if wechat.ButtonEvent(b.Type) != "" && b.Key != "" {
+			if r := formReply(f, p); r.Kind != "" {
+				out[b.Key] = r
+			}
+		}
+	}
+	for i := range m.Buttons {
+		p := fmt.Sprintf("b%d", i)
+		if len(m.Buttons[i].SubButtons) == 0 {
+			leaf(&m.Buttons[i], p)
+		}
+		for j := range m.Buttons[i].SubButtons {
+			leaf(&m.Buttons[i].SubButtons[j], fmt.Sprintf("%s.s%d", p, j))
+		}
+	}
+	return out
+}
+
+// chatEntry is one exchange in Try it.
+type chatEntry struct {
+	You     string
+	Reply   *wechat.Reply
+	Rules   []string // matched rules, with their file and line
+	Actions []string
+	Err     string
+}
+
+type tryView struct {
+	Chat []chatEntry
+	Menu wechat.Menu
+}
+
+func (s *Server) tryPage(w http.ResponseWriter, r *http.Request, se *session) {
+	s.renderTry(w, se, http.StatusOK)
+}
+
+func (s *Server) renderTry(w http.ResponseWriter, se *session, status int) {
+	p := s.newPage(se, "Try it", "try")
+	p.ReadOnly = ""
+	v := &tryView{}
+	s.sessions.with(func() { v.Chat = slices.Clone(se.chat) })
+	if disk, err := readOnDisk(s.cfg.Rules); err == nil {
+		if d, err := disk.draft(); err == nil {
+			v.Menu = d.Menu
+		}
+	}
+	p.Body = v
+	s.render(w, status, "try", p)
+}
+
+// tryPost runs a message or a tap through the running rules, offline: a
+// dry-run engine on the live rule set, so no API call, no kefu send, no
+// webhook, and no hit is counted.
+func (s *Server) tryPost(w http.ResponseWriter, r *http.Request, se *session) {
+	f := r.PostForm
+	doc := rules.EventDoc{From: "oConsole_" + se.user}
+	var you string
+	switch op := f.Get("op"); {
+	case op == "clear":
+		s.sessions.with(func() { se.chat = nil })
+		s.renderTry(w, se, http.StatusOK)
+		return
+	case op == "subscribe":
+		doc.Type, you = "subscribe", "(follows the account)"
+	case f.Get("tap") != "":
+		ev, key, _ := strings.Cut(f.Get("tap"), ":")
+		if !slices.Contains(rules.EventTypes, ev) {
+			ev = "click"
+		}
+		doc.Type, doc.Key = ev, key
+		you = fmt.Sprintf("(taps %q)", cmp.Or(s.buttonName(key), key))
+	default:
+		doc.Type, doc.Content = "text", strings.TrimSpace(f.Get("text"))
+		if doc.Content == "" {
+			s.renderTry(w, se, http.StatusOK)
+			return
+		}
+		you = doc.Content
+	}
+	entry := s.dryRun(r.Context(), &doc)
+	entry.You = you
+	s.sessions.with(func() {
+		se.chat = append(se.chat, entry)
+		if len(se.chat) > 30 {
+			se.chat = se.chat[len(se.chat)-30:]
+		}
+	})
+	s.renderTry(w, se, http.StatusOK)
+}
+
+// buttonName is the name of the menu.yaml button with key, or "".
+func (s *Server) buttonName(key string) string {
+	disk, err := readOnDisk(s.cfg.Rules)
+	if err != nil {
+		return ""
+	}
+	d, err := disk.draft()
+	if err != nil {
+		return ""
+	}
+	for _, b := range keyButtons(&d.Menu) {
+		if b.Key == key {
+			return b.Name
+		}
+	}
+	return ""
+}
+
+func (s *Server) dryRun(ctx context.Context, doc *rules.EventDoc) chatEntry {
+	e := engine.New(engine.Options{Location: s.cfg.Location, Now: s.now, DryRun: true})
+	defer e.Close(context.Background())
+	e.SetRules(s.cfg.Engine.Rules())
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	res, err := e.Dispatch(doc.Event(s.now().In(s.cfg.Location))).Finish(ctx)
+	var entry chatEntry
+	if err != nil {
+		entry.Err = err.Error()
+		return entry
+	}
+	entry.Reply = res.Reply
+	for _, r := range res.Rules {
+		entry.Rules = append(entry.Rules, fmt.Sprintf("%s (%s:%d)", r.Name, filepath.Base(r.Pos.File), r.Pos.Line))
+	}
+	for _, st := range res.Steps {
+		entry.Actions = append(entry.Actions, res.Action(st))
+	}
+	if res.Err != nil {
+		entry.Err = res.Err.Error()
+	}
+	return entry
+}
+
+type activityView struct {
+	Rules     []ruleView
+	Status    rules.Status
+	Pending   int
+	OutboxErr string
+	Dead      []outbox.DeadLetter
+	CanRetry  bool
+	Publishes []auditEntry
+}
+
+type ruleView struct {
+	Name, Where string
+	On          string
+	Hits        uint64
+	LastHit     time.Time
+	Enabled     bool
+	Console     bool
+}
+
+func (s *Server) activityPage(w http.ResponseWriter, r *http.Request, se *session) {
+	s.renderActivity(w, r, se, http.StatusOK, "", nil)
+}
+
+func (s *Server) renderActivity(w http.ResponseWriter, r *http.Request, se *session, status int, notice string, problems []string) {
+	p := s.newPage(se, "Activity", "activity")
+	p.ReadOnly, p.Notice, p.Problems = "", notice, problems
+	v := &activityView{Status: s.cfg.Reloader.Status(), Publishes: s.recentPublishes(10)}
+	for _, rl := range s.cfg.Engine.Rules().Rules {
+		v.Rules = append(v.Rules, ruleView{Name: rl.Name, Where: fmt.Sprintf("%s:%d", filepath.Base(rl.Pos.File), rl.Pos.Line),
+			On: strings.Join(rl.On, ", "), Hits: rl.Hits(), LastHit: rl.LastHit(), Enabled: !rl.Disabled,
+			Console: filepath.Base(rl.Pos.File) == ConsoleFile})
+	}
+	slices.SortStableFunc(v.Rules, func(a, b ruleView) int { return cmp.Compare(b.Hits, a.Hits) })
+	if ob := s.cfg.Outbox; ob != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		var err error
+		if v.Pending, err = ob.Pending(ctx); err == nil {
+			v.Dead, err = ob.DeadLetters(ctx, 50)
+		}
+		if err != nil {
+			v.OutboxErr = "the store did not answer: " + err.Error()
+		}
+		_, v.CanRetry = ob.(outbox.Admin)
+	}
+	p.Body = v
+	s.render(w, status, "activity", p)
+}
+
+func (s *Server) requeue(w http.ResponseWriter, r *http.Request, se *session) {
+	admin, ok := s.cfg.Outbox.(outbox.Admin)
+	id := r.PostFormValue("id")
+	if !ok || id == "" {
+		s.renderActivity(w, r, se, http.StatusBadRequest, "", []string{"nothing to requeue"})
+		return
+	}
+	done, err := admin.RetryDead(r.Context(), id)
+	switch {
+	case err != nil:
+		s.renderActivity(w, r, se, http.StatusServiceUnavailable, "", []string{"the store did not requeue it: " + err.Error()})
+	case !done:
+		s.renderActivity(w, r, se, http.StatusNotFound, "", []string{"no dead letter " + id + " (requeued already, or dropped)"})
+	default:
+		s.log.Info("console: dead letter requeued", "user", se.user, "id", id)
+		s.renderActivity(w, r, se, http.StatusOK, "Requeued "+id+": the outbox sends it again now.", nil)
+	}
+}

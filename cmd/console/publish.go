@@ -1,0 +1,225 @@
+package console
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/wxbot/wxbot/rules"
+)
+
+// checkResult is what Test shows and what Publish requires: no problems.
+type checkResult struct {
+	Problems       []string // each a reason the change is refused
+	Tests          []testLine
+	Passed, Failed int
+	Keys, Answered int // menu keys, and those a rule answers
+	console, menu  []byte
+	ConsoleChanged bool
+	MenuChanged    bool
+}
+
+type testLine struct {
+	Name, Pos string
+	Failures  []string
+}
+
+// OK reports whether the change may be published.
+func (c *checkResult) OK() bool { return len(c.Problems) == 0 }
+
+// check builds the files of d and runs them through what a reload runs:
+// the whole rules directory with the new console.yaml loads, every rule's
+// tests pass (the operators' and the console's own), the menu is within
+// WeChat's limits and every one of its keys is answered.
+func (s *Server) check(ctx context.Context, d *draft, disk *onDisk) *checkResult {
+	res := &checkResult{Problems: d.problems(disk.menuOwned)}
+	var err error
+	if res.console, err = d.consoleYAML(); err != nil {
+		res.Problems = append(res.Problems, err.Error())
+		return res
+	}
+	res.ConsoleChanged = !bytes.Equal(res.console, disk.console) && !(disk.console == nil && d.empty())
+	if disk.menuOwned && (len(d.Menu.Buttons) > 0 || disk.menu != nil) {
+		if res.menu, err = d.menuYAML(); err != nil {
+			res.Problems = append(res.Problems, err.Error())
+			return res
+		}
+		res.MenuChanged = !bytes.Equal(res.menu, disk.menu)
+		if res.MenuChanged {
+			for _, e := range d.Menu.Validate() {
+				res.Problems = append(res.Problems, "menu: "+e.Error())
+			}
+		}
+	}
+	loaded, err := rules.LoadReplacing(s.cfg.Rules, ConsoleFile, res.console)
+	if err != nil {
+		var re *rules.Error
+		if errors.As(err, &re) {
+			for _, dg := range re.Diags.Errors() {
+				res.Problems = append(res.Problems, dg.String())
+			}
+		} else {
+			res.Problems = append(res.Problems, err.Error())
+		}
+		return res
+	}
+	for _, t := range loaded.RunTests(ctx, s.cfg.Location) {
+		line := testLine{Name: t.Case.Name, Pos: fmt.Sprintf("%s:%d", filepath.Base(t.Case.Pos.File), t.Case.Pos.Line), Failures: t.Failures}
+		res.Tests = append(res.Tests, line)
+		if t.Passed() {
+			res.Passed++
+			continue
+		}
+		res.Failed++
+		res.Problems = append(res.Problems, t.String())
+	}
+	for _, b := range keyButtons(&d.Menu) {
+		if !disk.menuOwned {
+			break // an operator's menu: its keys are the operator's to answer
+		}
+		res.Keys++
+		if rules.KeyAnswered(loaded.Set, b.Event, b.Key) {
+			res.Answered++
+			continue
+		}
+		res.Problems = append(res.Problems, fmt.Sprintf("button %q (key %s) has no response: choose one, or ask an operator for a rule with on: %s, key: %s",
+			b.Name, b.Key, b.Event, b.Key))
+	}
+	return res
+}
+
+func (d *draft) empty() bool { return len(d.Replies) == 0 && len(d.Keywords) == 0 }
+
+// errConflict is a publish that did not start from the files on disk.
+var errConflict = errors.New("conflict")
+
+// published is what a publish did.
+type published struct {
+	Check      *checkResult
+	MenuPushed bool
+	Note       string // a part that did not happen, and why
+}
+
+// publish writes d's files, through the check, reloads the rules and,
+// once they are live, pushes the menu. On any refusal nothing is written
+// and WeChat's menu is not touched.
+func (s *Server) publish(ctx context.Context, d *draft, user string) (*published, error) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	disk, err := readOnDisk(s.cfg.Rules)
+	if err != nil {
+		return nil, err
+	}
+	if disk.version != d.Base {
+		return nil, errConflict
+	}
+	res := s.check(ctx, d, disk)
+	out := &published{Check: res}
+	if !res.OK() {
+		return out, nil
+	}
+	if !res.ConsoleChanged && !res.MenuChanged {
+		out.Note = "nothing to publish: the draft is what is live"
+		return out, nil
+	}
+	consolePath, menuPath := filepath.Join(s.cfg.Rules, ConsoleFile), filepath.Join(s.cfg.Rules, MenuFile)
+	if err := writeFile(consolePath, res.console); err != nil {
+		return nil, err
+	}
+	if res.MenuChanged {
+		if err := writeFile(menuPath, res.menu); err != nil {
+			writeFile(consolePath, disk.console)
+			return nil, err
+		}
+	}
+	reason := "console publish by " + user
+	if err := s.cfg.Reloader.Reload(ctx, reason, false); err != nil && !errors.Is(err, rules.ErrUnchanged) {
+		// Something else changed under us (an operator's file): put ours back.
+		writeFile(consolePath, disk.console)
+		if res.MenuChanged {
+			writeFile(menuPath, disk.menu)
+		}
+		s.cfg.Reloader.Reload(ctx, "console publish undone", false)
+		res.Problems = append(res.Problems, "the bot refused the new rules, so nothing was published: "+err.Error())
+		return out, nil
+	}
+	if res.MenuChanged {
+		switch {
+		case s.cfg.Menu == nil:
+			out.Note = "the menu is saved in menu.yaml but not pushed to WeChat: the bot runs without --appid and --secret"
+		default:
+			if err := s.cfg.Menu.MenuCreate(ctx, &d.Menu); err != nil {
+				out.Note = "the replies are live, but WeChat refused the menu: " + err.Error() + " (Publish again to retry)"
+				s.log.Error("console: pushing the menu failed", "user", user, "err", err)
+			} else {
+				out.MenuPushed = true
+			}
+		}
+	}
+	s.audit(user, disk, res, out)
+	return out, nil
+}
+
+// auditEntry is one line of console-audit.log: who published what, when.
+type auditEntry struct {
+	At         time.Time `json:"at"`
+	User       string    `json:"user"`
+	MenuPushed bool      `json:"menu_pushed"`
+	Note       string    `json:"note,omitempty"`
+	Diff       string    `json:"diff"`
+}
+
+func (s *Server) audit(user string, disk *onDisk, res *checkResult, out *published) {
+	var diff strings.Builder
+	if res.ConsoleChanged {
+		fmt.Fprintf(&diff, "--- %s\n%s", ConsoleFile, diffLines(string(disk.console), string(res.console), 2))
+	}
+	if res.MenuChanged {
+		fmt.Fprintf(&diff, "--- %s\n%s", MenuFile, diffLines(string(disk.menu), string(res.menu), 2))
+	}
+	e := auditEntry{At: s.now(), User: user, MenuPushed: out.MenuPushed, Note: out.Note, Diff: diff.String()}
+	s.log.Info("console publish", "user", user, "menu_pushed", out.MenuPushed, "note", out.Note, "diff", e.Diff)
+	line, _ := json.Marshal(e)
+	f, err := os.OpenFile(filepath.Join(s.cfg.Rules, AuditFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		_, err = f.Write(append(line, '\n'))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		s.log.Error("console: writing the audit log failed; the publish is in the bot's log", "err", err)
+	}
+}
+
+// recentPublishes reads the last n entries of the audit log, newest first.
+func (s *Server) recentPublishes(n int) []auditEntry {
+	f, err := os.Open(filepath.Join(s.cfg.Rules, AuditFile))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var all []auditEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var e auditEntry
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			all = append(all, e)
+			if len(all) > n {
+				all = all[1:]
+			}
+		}
+	}
+	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+		all[i], all[j] = all[j], all[i]
+	}
+	return all
+}

@@ -1,0 +1,36 @@
+// wxbot console: WeChat's byte limits as you type, and the fields each
+// button type and reply kind use. The pages work without it.
+"use strict";
+(function () {
+  var enc = new TextEncoder();
+  function bytes(s) { return enc.encode(s).length; }
+
+  // A field with data-maxbytes shows its size and is invalid past it, so
+  // that Test and Publish cannot be pressed with a name WeChat refuses.
+  function checkBytes(el) {
+    var max = +el.dataset.maxbytes, n = bytes(el.value);
+    var count = el.parentElement.querySelector(".count");
+    var msg = n > max ? n + " bytes: at most " + max + " (a 汉字 takes 3)" : "";
+    el.setCustomValidity(msg);
+    if (count) {
+      count.textContent = el.value ? n + " / " + max + " bytes" : "";
+      count.classList.toggle("over", n > max);
+    }
+    var pv = document.querySelector('.pv[data-for="' + el.name + '"]');
+    if (pv) pv.textContent = el.value;
+  }
+
+  document.addEventListener("input", function (e) {
+    if (e.target.dataset && e.target.dataset.maxbytes) checkBytes(e.target);
+  });
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.classList.contains("btype")) t.closest("fieldset").dataset.type = t.value;
+    if (t.classList.contains("reply-kind")) t.closest(".reply").dataset.reply = t.value;
+  });
+  document.querySelectorAll("[data-maxbytes]").forEach(checkBytes);
+
+  // Try it: keep the latest message in view.
+  var chat = document.getElementById("chat");
+  if (chat) chat.scrollTop = chat.scrollHeight;
+})();
