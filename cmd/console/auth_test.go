@@ -1,0 +1,184 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoginGuards(t *testing.T) {
+	h := newHarness(t, nil)
+	tests := []struct {
+		name       string
+		run        func(b *browser) (int, string, http.Header)
+		wantStatus int
+		wantBody   string
+		wantHeader [2]string
+	}{
+		{"a page without a session goes to the log-in page", func(b *browser) (int, string, http.Header) {
+			return b.do("GET", "/menu", nil)
+		}, http.StatusSeeOther, "", [2]string{"Location", "/login?next=/menu"}},
+		{"a post without a session is refused", func(b *browser) (int, string, http.Header) {
+			return b.do("POST", "/menu", url.Values{"op": {"publish"}})
+		}, http.StatusForbidden, "not logged in", [2]string{}},
+		{"a wrong password", func(b *browser) (int, string, http.Header) {
+			return b.do("POST", "/login", url.Values{"name": {"bob"}, "password": {"guess"}})
+		}, http.StatusUnauthorized, "wrong name or password", [2]string{}},
+		{"an unknown name: the same answer", func(b *browser) (int, string, http.Header) {
+			return b.do("POST", "/login", url.Values{"name": {"mallory"}, "password": {"bob-password"}})
+		}, http.StatusUnauthorized, "wrong name or password", [2]string{}},
+		{"a session without the CSRF token", func(b *browser) (int, string, http.Header) {
+			b.login("alice")
+			return b.do("POST", "/menu", url.Values{"op": {"publish"}})
+		}, http.StatusForbidden, "CSRF", [2]string{}},
+		{"a session with a wrong CSRF token", func(b *browser) (int, string, http.Header) {
+			b.login("alice")
+			return b.do("POST", "/activity/requeue", url.Values{"id": {"x"}, "csrf": {"forged"}})
+		}, http.StatusForbidden, "CSRF", [2]string{}},
+		{"log-out needs the token too", func(b *browser) (int, string, http.Header) {
+			b.login("alice")
+			return b.do("POST", "/logout", url.Values{})
+		}, http.StatusForbidden, "CSRF", [2]string{}},
+		{"a log-in form posted from another site", func(b *browser) (int, string, http.Header) {
+			return b.do("POST", "/login", url.Values{"name": {"alice"}, "password": {"alice-password"}}, "Sec-Fetch-Site", "cross-site")
+		}, http.StatusForbidden, "cross-origin", [2]string{}},
+		{"a form from another origin, even with the token", func(b *browser) (int, string, http.Header) {
+			b.login("alice")
+			return b.do("POST", "/try", url.Values{"text": {"hi"}, "csrf": {b.csrf}}, "Origin", "https://evil.example")
+		}, http.StatusForbidden, "cross-origin", [2]string{}},
+		{"with the token: accepted", func(b *browser) (int, string, http.Header) {
+			b.login("alice")
+			return b.do("POST", "/try", url.Values{"text": {"价格"}, "csrf": {b.csrf}})
+		}, http.StatusOK, "价目表", [2]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h.t = t
+			code, body, hdr := tt.run(h.browser())
+			if code != tt.wantStatus || !strings.Contains(body, tt.wantBody) {
+				t.Errorf("status %d, want %d; body:\n%s", code, tt.wantStatus, body)
+			}
+			if k := tt.wantHeader[0]; k != "" && hdr.Get(k) != tt.wantHeader[1] {
+				t.Errorf("%s: %q, want %q", k, hdr.Get(k), tt.wantHeader[1])
+			}
+		})
+	}
+}
+
+func TestLoginRateLimit(t *testing.T) {
+	h := newHarness(t, nil, func(c *Config) { c.LoginTries, c.LoginWindow = 3, time.Minute })
+	b := h.browser()
+	wrong := func(name string) int {
+		code, _, _ := b.do("POST", "/login", url.Values{"name": {name}, "password": {"wrong"}})
+		return code
+	}
+	for i := range 3 {
+		if code := wrong("alice"); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d", i+1, code)
+		}
+	}
+	// Per name: now even the right password waits, with Retry-After.
+	code, body, hdr := b.do("POST", "/login", url.Values{"name": {"alice"}, "password": {"alice-password"}})
+	if code != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" || !strings.Contains(body, "Too many wrong passwords") {
+		t.Fatalf("4th try: %d, Retry-After %q\n%s", code, hdr.Get("Retry-After"), body)
+	}
+	// Another name from the same address still may, until the address's
+	// own limit (4 × 3) is reached.
+	b.login("bob")
+	for _, name := range []string{"carol", "dave", "erin", "frank", "gina", "hank", "ivan", "judy", "ken"} {
+		wrong(name)
+	}
+	if code, _, _ := b.do("POST", "/login", url.Values{"name": {"bob"}, "password": {"bob-password"}}); code != http.StatusTooManyRequests {
+		t.Errorf("after 12 wrong passwords from one address: %d, want 429", code)
+	}
+	// The window passes.
+	h.clock.add(time.Minute + time.Second)
+	b.login("alice")
+}
+
+func TestSessionCookie(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, tt := range []struct {
+		name       string
+		header     []string
+		wantSecure bool
+	}{
+		{"plain HTTP", nil, false},
+		{"behind an HTTPS proxy", []string{"X-Forwarded-Proto", "https"}, true},
+	} {
+		b := h.browser()
+		_, _, hdr := b.do("POST", "/login", url.Values{"name": {"alice"}, "password": {"alice-password"}}, tt.header...)
+		c := (&http.Response{Header: hdr}).Cookies()
+		if len(c) != 1 {
+			t.Fatalf("%s: cookies %v", tt.name, hdr["Set-Cookie"])
+		}
+		if !c[0].HttpOnly || c[0].SameSite != http.SameSiteStrictMode || c[0].Secure != tt.wantSecure || c[0].Path != "/" {
+			t.Errorf("%s: cookie %s", tt.name, hdr.Get("Set-Cookie"))
+		}
+	}
+}
+
+func TestSessionExpires(t *testing.T) {
+	h := newHarness(t, nil, func(c *Config) { c.SessionIdle, c.SessionMax = 10*time.Minute, time.Hour })
+	b := h.browser()
+	b.login("alice")
+	for range 6 { // used every 9 minutes: the idle limit never ends it…
+		h.clock.add(9 * time.Minute)
+		if code, _, _ := b.do("GET", "/activity", nil); code != http.StatusOK {
+			t.Fatalf("a session in use ended: %d", code)
+		}
+	}
+	h.clock.add(9 * time.Minute) // …the hour does
+	if code, _, hdr := b.do("GET", "/activity", nil); code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login") {
+		t.Errorf("after the session's hour: %d %s", code, hdr.Get("Location"))
+	}
+	b.login("alice")
+	h.clock.add(11 * time.Minute)
+	if code, _, _ := b.do("GET", "/activity", nil); code != http.StatusSeeOther {
+		t.Errorf("after 11 idle minutes: %d, want the log-in page", code)
+	}
+	// Log-out ends the session at once.
+	b.login("alice")
+	old := b.csrf
+	if code, _ := b.post("/logout", url.Values{}); code != http.StatusSeeOther {
+		t.Fatalf("log-out: %d", code)
+	}
+	if code, _, _ := b.do("POST", "/try", url.Values{"text": {"hi"}, "csrf": {old}}); code != http.StatusForbidden {
+		t.Errorf("the ended session still posts: %d", code)
+	}
+}
+
+func TestReadUsers(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, text, wantErr string
+		wantUsers          int
+	}{
+		{"comments and blank lines", "# users\n\nalice: $2a$04$0123456789012345678901uJ6Qbu3qz3J7wuE1mVHdUFHl8Q.cu5y\n", "", 1},
+		{"no colon", "alice $2a$04$x\n", "users:1: want `name: bcrypt-hash`", 0},
+		{"not bcrypt", "alice: secret\n", "users:1: want `name: bcrypt-hash`", 0},
+		{"a bad name", "al ice: $2a$04$0123456789012345678901uJ6Qbu3qz3J7wuE1mVHdUFHl8Q.cu5y\n", "users:1:", 0},
+		{"a broken hash", "alice: $2a$99$x\n", `user "alice": not a bcrypt hash`, 0},
+	}
+	for _, tt := range tests {
+		path := filepath.Join(dir, "users")
+		os.WriteFile(path, []byte(tt.text), 0o600)
+		users, err := ReadUsers(path)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: err %v, want %q", tt.name, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || len(users) != tt.wantUsers {
+			t.Errorf("%s: %d users, err %v", tt.name, len(users), err)
+		}
+	}
+	if _, err := ReadUsers(filepath.Join(dir, "absent")); err == nil || !strings.Contains(err.Error(), "wxbot console adduser") {
+		t.Errorf("absent file: %v", err)
+	}
+}
