@@ -156,7 +156,7 @@ func TestReadUsers(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
 		name, text, wantErr string
-		wantUsers          int
+		wantUsers           int
 	}{
 		{"comments and blank lines", "# users\n\nalice: $2a$04$0123456789012345678901uJ6Qbu3qz3J7wuE1mVHdUFHl8Q.cu5y\n", "", 1},
 		{"no colon", "alice $2a$04$x\n", "users:1: want `name: bcrypt-hash`", 0},

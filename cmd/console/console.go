@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,7 @@ type Server struct {
 	byName   *limiter
 	byAddr   *limiter
 	mux      *http.ServeMux
+	dir      string     // where console.yaml and menu.yaml are: --rules, or the directory of a rules file
 	editable string     // why the rules cannot be edited; "" when they can
 	pubMu    sync.Mutex // one publish at a time
 }
@@ -109,7 +111,9 @@ func New(cfg Config) (*Server, error) {
 		sessions: &sessions{m: map[string]*session{}, idle: cfg.SessionIdle, max: cfg.SessionMax, now: cfg.Now},
 		byName:   newLimiter(cfg.LoginTries, cfg.LoginWindow),
 		byAddr:   newLimiter(4*cfg.LoginTries, cfg.LoginWindow)}
+	s.dir = cfg.Rules
 	if st, err := os.Stat(cfg.Rules); err != nil || !st.IsDir() {
+		s.dir = filepath.Dir(cfg.Rules)
 		s.editable = fmt.Sprintf("--rules %s is a file: the console only shows the rules. To edit from the console, point --rules at a directory (the console writes its own %s there).", cfg.Rules, ConsoleFile)
 	}
 	for _, p := range []string{"login", "menu", "keywords", "try", "activity"} {

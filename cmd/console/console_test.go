@@ -196,3 +196,64 @@ func (h *harness) file(name string) string {
 	}
 	return string(data)
 }
+
+// draft is the browser's session draft.
+func (b *browser) draft() *draft {
+	var d *draft
+	b.h.srv.sessions.with(func() {
+		for _, se := range b.h.srv.sessions.m {
+			if se.csrf == b.csrf {
+				d = se.draft.clone()
+			}
+		}
+	})
+	if d == nil {
+		b.h.t.Fatal("no draft")
+	}
+	return d
+}
+
+func describeMenu(d *draft) string {
+	var parts []string
+	for _, bt := range d.Menu.Buttons {
+		s := bt.Name
+		if len(bt.SubButtons) > 0 {
+			var subs []string
+			for _, sb := range bt.SubButtons {
+				subs = append(subs, sb.Name+":"+sb.Key)
+			}
+			s += "[" + strings.Join(subs, " ") + "]"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " ")
+}
+
+// form is the menu page's form for d, as the page would post it back.
+func (d *draft) form() url.Values {
+	f := url.Values{"buttons": {fmt.Sprint(len(d.Menu.Buttons))}}
+	put := func(p string, b *wechat.Button) {
+		f.Set(p+".name", b.Name)
+		f.Set(p+".type", b.Type)
+		f.Set(p+".key", b.Key)
+		f.Set(p+".url", b.URL)
+		if r, ok := d.Replies[b.Key]; ok {
+			f.Set(p+".r.kind", r.Kind)
+			f.Set(p+".r.text", r.Text)
+		}
+	}
+	for i := range d.Menu.Buttons {
+		p := fmt.Sprintf("b%d", i)
+		b := &d.Menu.Buttons[i]
+		if len(b.SubButtons) == 0 {
+			put(p, b)
+			continue
+		}
+		f.Set(p+".name", b.Name)
+		f.Set(p+".subs", fmt.Sprint(len(b.SubButtons)))
+		for j := range b.SubButtons {
+			put(fmt.Sprintf("%s.s%d", p, j), &b.SubButtons[j])
+		}
+	}
+	return f
+}

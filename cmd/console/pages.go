@@ -59,7 +59,7 @@ type keywordView struct {
 // sessionDraft is the session's draft, read from disk when it has none.
 // The caller gets a copy to change and hands it back with keep.
 func (s *Server) sessionDraft(se *session) (*draft, *onDisk, error) {
-	disk, err := readOnDisk(s.cfg.Rules)
+	disk, err := readOnDisk(s.dir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -180,12 +180,13 @@ func (s *Server) editPage(w http.ResponseWriter, se *session, name string, statu
 
 func (s *Server) menuPost(w http.ResponseWriter, r *http.Request, se *session) {
 	s.editPost(w, r, se, "menu", func(d *draft, disk *onDisk, f url.Values, op string) {
-		if disk.menuOwned {
+		owned := disk.menuOwned && s.editable == "" // else the page showed the buttons read-only
+		if owned {
 			d.Menu = menuFromForm(f)
 		}
 		d.Replies = repliesFromForm(f, &d.Menu)
 		if strings.HasPrefix(op, "add") || strings.HasPrefix(op, "del:") || strings.HasPrefix(op, "up:") || strings.HasPrefix(op, "down:") {
-			if disk.menuOwned {
+			if owned {
 				applyMenuOp(&d.Menu, op)
 			}
 		}
@@ -219,6 +220,10 @@ func (s *Server) editPost(w http.ResponseWriter, r *http.Request, se *session, n
 	s.keep(se, d)
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
+	if (op == "test" || op == "publish") && s.editable != "" {
+		s.editPage(w, se, name, http.StatusConflict, nil, nil, "", s.editable)
+		return
+	}
 	switch op {
 	case "test":
 		c := s.check(ctx, d, disk)
@@ -235,10 +240,6 @@ func (s *Server) editPost(w http.ResponseWriter, r *http.Request, se *session, n
 }
 
 func (s *Server) publishPost(w http.ResponseWriter, se *session, name string, d *draft, ctx context.Context) {
-	if s.editable != "" {
-		s.editPage(w, se, name, http.StatusConflict, nil, nil, "", s.editable)
-		return
-	}
 	pub, err := s.publish(ctx, d, se.user)
 	switch {
 	case errors.Is(err, errConflict):
@@ -320,7 +321,7 @@ func (s *Server) renderTry(w http.ResponseWriter, se *session, status int) {
 	p.ReadOnly = ""
 	v := &tryView{}
 	s.sessions.with(func() { v.Chat = slices.Clone(se.chat) })
-	if disk, err := readOnDisk(s.cfg.Rules); err == nil {
+	if disk, err := readOnDisk(s.dir); err == nil {
 		if d, err := disk.draft(); err == nil {
 			v.Menu = d.Menu
 		}
@@ -371,7 +372,7 @@ func (s *Server) tryPost(w http.ResponseWriter, r *http.Request, se *session) {
 
 // buttonName is the name of the menu.yaml button with key, or "".
 func (s *Server) buttonName(key string) string {
-	disk, err := readOnDisk(s.cfg.Rules)
+	disk, err := readOnDisk(s.dir)
 	if err != nil {
 		return ""
 	}

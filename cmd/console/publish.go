@@ -113,7 +113,7 @@ type published struct {
 func (s *Server) publish(ctx context.Context, d *draft, user string) (*published, error) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	disk, err := readOnDisk(s.cfg.Rules)
+	disk, err := readOnDisk(s.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (s *Server) publish(ctx context.Context, d *draft, user string) (*published
 		out.Note = "nothing to publish: the draft is what is live"
 		return out, nil
 	}
-	consolePath, menuPath := filepath.Join(s.cfg.Rules, ConsoleFile), filepath.Join(s.cfg.Rules, MenuFile)
+	consolePath, menuPath := filepath.Join(s.dir, ConsoleFile), filepath.Join(s.dir, MenuFile)
 	if err := writeFile(consolePath, res.console); err != nil {
 		return nil, err
 	}
@@ -187,7 +187,7 @@ func (s *Server) audit(user string, disk *onDisk, res *checkResult, out *publish
 	e := auditEntry{At: s.now(), User: user, MenuPushed: out.MenuPushed, Note: out.Note, Diff: diff.String()}
 	s.log.Info("console publish", "user", user, "menu_pushed", out.MenuPushed, "note", out.Note, "diff", e.Diff)
 	line, _ := json.Marshal(e)
-	f, err := os.OpenFile(filepath.Join(s.cfg.Rules, AuditFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(filepath.Join(s.dir, AuditFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err == nil {
 		_, err = f.Write(append(line, '\n'))
 		if cerr := f.Close(); err == nil {
@@ -201,7 +201,7 @@ func (s *Server) audit(user string, disk *onDisk, res *checkResult, out *publish
 
 // recentPublishes reads the last n entries of the audit log, newest first.
 func (s *Server) recentPublishes(n int) []auditEntry {
-	f, err := os.Open(filepath.Join(s.cfg.Rules, AuditFile))
+	f, err := os.Open(filepath.Join(s.dir, AuditFile))
 	if err != nil {
 		return nil
 	}

@@ -1,0 +1,63 @@
+package console
+
+import (
+	"net/url"
+	"reflect"
+	"testing"
+)
+
+// FuzzForms feeds the edit pages' parsers forged forms: nothing panics, the
+// menu never grows past WeChat's limits through an edit, and what the
+// console would publish reads back as the same replies and keywords.
+func FuzzForms(f *testing.F) {
+	f.Add("buttons=1&b0.name=A&b0.type=click&b0.key=K&b0.r.kind=text&b0.r.text=hi&op=addsub:b0")
+	f.Add("buttons=2&b0.name=A&b0.subs=2&b0.s0.name=x&b0.s0.type=click&b0.s0.key=X&b0.s0.r.kind=news&b0.s0.r.title=t&b0.s0.r.url=https://e.x&b0.s1.name=y&b0.s1.type=view&b0.s1.url=https://y&b1.name=B&op=del:b0.s1")
+	f.Add("keywords=2&k0.id=ab&k0.match=exact&k0.words=a,b&k0.r.kind=image&k0.r.media=M&k1.match=contains&k1.words=${x}&k1.r.kind=transfer&op=kw-up:k1")
+	f.Add("buttons=99&subs=-1&b0.subs=999&op=down:b7.s9&keywords=100000")
+	f.Fuzz(func(t *testing.T, raw string) {
+		form, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		d := &draft{Menu: menuFromForm(form)}
+		d.Replies = repliesFromForm(form, &d.Menu)
+		before := len(d.Menu.Buttons)
+		applyMenuOp(&d.Menu, form.Get("op"))
+		if n := len(d.Menu.Buttons); n > max(before, 3) {
+			t.Fatalf("an edit made %d buttons", n)
+		}
+		d.Keywords = applyKeywordOp(keywordsFromForm(form), form.Get("op"))
+		data, err := d.consoleYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.problems(true)) > 0 {
+			return // refused: never written
+		}
+		back, err := (&onDisk{console: data}).draft()
+		if err != nil {
+			t.Fatalf("the console cannot read what it wrote: %v\n%s", err, data)
+		}
+		written := map[string]Reply{}
+		for _, b := range keyButtons(&d.Menu) {
+			if r, ok := d.Replies[b.Key]; ok {
+				written[b.Key] = r
+			}
+		}
+		if !reflect.DeepEqual(back.Replies, written) {
+			t.Fatalf("replies read back %+v, wrote %+v\n%s", back.Replies, written, data)
+		}
+		if len(back.Keywords) != len(d.Keywords) {
+			t.Fatalf("%d keywords read back, wrote %d", len(back.Keywords), len(d.Keywords))
+		}
+		for i, k := range d.Keywords {
+			got := back.Keywords[i]
+			if k.Match != "contains" {
+				k.Match = "exact"
+			}
+			if got.ID != k.ID || got.Match != k.Match || !reflect.DeepEqual(got.Reply, k.Reply) || len(got.Words) != len(k.Words) {
+				t.Fatalf("keyword %d read back %+v, wrote %+v\n%s", i, got, k, data)
+			}
+		}
+	})
+}

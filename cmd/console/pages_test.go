@@ -1,0 +1,115 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/rules"
+)
+
+func TestTryIt(t *testing.T) {
+	h := newHarness(t, map[string]string{MenuFile: MenuHeader + "\nbutton:\n  - {type: click, name: 客服, key: ONLINE_KF}\n"})
+	b := h.browser()
+	b.login("alice")
+	tests := []struct {
+		form      url.Values
+		want      []string
+		wantNoHit bool
+	}{
+		{url.Values{"text": {"价格"}}, []string{"价目表", "matched: price (rules.yaml:3)", "actions: reply"}, true},
+		{url.Values{"tap": {"click:ONLINE_KF"}}, []string{"(taps &#34;客服&#34;)", "handed to a human agent (test1@kftest)", "matched: human (rules.yaml:8)"}, true},
+		{url.Values{"text": {"随便说说"}}, []string{"no reply: WeChat shows nothing", "no rule matched"}, true},
+		{url.Values{"op": {"subscribe"}}, []string{"(follows the account)"}, true},
+	}
+	for _, tt := range tests {
+		code, body := b.post("/try", tt.form)
+		for _, w := range tt.want {
+			if code != http.StatusOK || !strings.Contains(body, w) {
+				t.Errorf("%v: %d, want %q in\n%s", tt.form, code, w, body)
+			}
+		}
+	}
+	for _, r := range h.eng.Rules().Rules {
+		if r.Hits() != 0 {
+			t.Errorf("Try it counted a hit of %s", r.Name)
+		}
+	}
+	// The menu bar taps the live menu.
+	_, body, _ := b.do("GET", "/try", nil)
+	if !strings.Contains(body, `name="tap" value="click:ONLINE_KF"`) {
+		t.Errorf("no tap button for the menu:\n%s", body)
+	}
+	if _, body := b.post("/try", url.Values{"op": {"clear"}}); strings.Contains(body, "价目表") {
+		t.Error("clear kept the chat")
+	}
+}
+
+func TestKeywordsPublish(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.browser()
+	b.login("alice")
+	form := url.Values{"keywords": {"0"}, "op": {"kw-add"}}
+	b.post("/keywords", form)
+	d := b.draft()
+	if len(d.Keywords) != 1 || !validID(d.Keywords[0].ID) {
+		t.Fatalf("after add: %+v", d.Keywords)
+	}
+	id := d.Keywords[0].ID
+	code, body := b.post("/keywords", url.Values{"keywords": {"1"}, "k0.id": {id}, "k0.match": {"exact"},
+		"k0.words": {"营业时间，hours\nopen"}, "k0.r.kind": {"news"}, "k0.r.title": {"营业时间"}, "k0.r.url": {"https://example.com/hours"}, "op": {"publish"}})
+	if code != http.StatusOK {
+		t.Fatalf("%d\n%s", code, body)
+	}
+	for _, w := range []string{"营业时间", "HOURS", " open "} {
+		e := h.srv.dryRun(context.Background(), &rules.EventDoc{Type: "text", Content: w})
+		if e.Reply == nil || len(e.Reply.Articles) != 1 || e.Reply.Articles[0].Title != "营业时间" {
+			t.Errorf("%q: %+v", w, e)
+		}
+	}
+	// Reading it back gives the same rows.
+	disk, _ := readOnDisk(h.dir)
+	back, err := disk.draft()
+	if err != nil || len(back.Keywords) != 1 || back.Keywords[0].ID != id || strings.Join(back.Keywords[0].Words, ",") != "营业时间,hours,open" {
+		t.Errorf("read back: %+v, %v", back.Keywords, err)
+	}
+}
+
+func TestActivity(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	send := &outbox.Send{ID: "push1/human/0/0", Kind: outbox.KindKefu, OrderKey: "oUser", Rule: "human", Payload: []byte(`{}`), Created: time.Now()}
+	if err := h.st.Enqueue(ctx, send); err != nil {
+		t.Fatal(err)
+	}
+	due, err := h.st.Due(ctx, time.Now(), 10, nil)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due: %v %v", due, err)
+	}
+	if err := h.st.Dead(ctx, due[0], "45015: the user's 48-hour window closed"); err != nil {
+		t.Fatal(err)
+	}
+	h.st.Enqueue(ctx, &outbox.Send{ID: "push2/human/0/0", Kind: outbox.KindKefu, OrderKey: "oUser2", Payload: []byte(`{}`), Created: time.Now()})
+	b := h.browser()
+	b.login("alice")
+	_, body, _ := b.do("GET", "/activity", nil)
+	for _, w := range []string{`<strong id="pending">1</strong> sends pending`, "45015: the user&#39;s 48-hour window closed", "Requeue", "price", "The running rules are the files on disk"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("activity lacks %q:\n%s", w, body)
+		}
+	}
+	code, body := b.post("/activity/requeue", url.Values{"id": {"push1/human/0/0"}})
+	if code != http.StatusOK || !strings.Contains(body, "Requeued push1/human/0/0") {
+		t.Errorf("requeue: %d\n%s", code, body)
+	}
+	if n, _ := h.st.Pending(ctx); n != 2 {
+		t.Errorf("pending after requeue: %d, want 2", n)
+	}
+	if code, _ := b.post("/activity/requeue", url.Values{"id": {"push1/human/0/0"}}); code != http.StatusNotFound {
+		t.Errorf("requeue twice: %d, want 404", code)
+	}
+}
