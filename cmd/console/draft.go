@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -262,9 +263,10 @@ func splitWords(s string) []string {
 }
 
 // applyMenuOp applies a structural edit of the menu page: add, delete or
-// move a button or sub-button. WeChat's limits are kept: no 4th button, no
-// 6th sub-button.
-func applyMenuOp(m *wechat.Menu, op string) {
+// move a button or sub-button. WeChat's limits are kept: a 4th button or a
+// 6th sub-button is refused with the reason (the page disables those
+// buttons; a stale or forged page still posts them).
+func applyMenuOp(m *wechat.Menu, op string) string {
 	verb, path, _ := strings.Cut(op, ":")
 	var i, j = -1, -1
 	if path != "" {
@@ -274,34 +276,33 @@ func applyMenuOp(m *wechat.Menu, op string) {
 		}
 	}
 	if verb == "add" {
-		if len(m.Buttons) < wechat.MenuMaxButtons {
-			m.Buttons = append(m.Buttons, wechat.Button{Type: "click"})
+		if len(m.Buttons) >= wechat.MenuMaxButtons {
+			return fmt.Sprintf("the menu has %d buttons already: WeChat allows at most %d", len(m.Buttons), wechat.MenuMaxButtons)
 		}
-		return
+		m.Buttons = append(m.Buttons, wechat.Button{Type: "click"})
+		return ""
 	}
 	if i < 0 || i >= len(m.Buttons) {
-		return
+		return ""
 	}
 	list := &m.Buttons
 	at := i
 	if j >= 0 {
 		list, at = &m.Buttons[i].SubButtons, j
 		if at >= len(*list) {
-			return
+			return ""
 		}
 	}
 	switch verb {
 	case "addsub":
 		b := &m.Buttons[i]
-		if len(b.SubButtons) < wechat.MenuMaxSubButtons {
-			if len(b.SubButtons) == 0 { // the button becomes a parent: its tap moves to the first sub-button
-				b.SubButtons = []wechat.Button{{Name: "", Type: b.Type, Key: b.Key, URL: b.URL, AppID: b.AppID, PagePath: b.PagePath, MediaID: b.MediaID, ArticleID: b.ArticleID}}
-				*b = wechat.Button{Name: b.Name, SubButtons: b.SubButtons}
-				if b.SubButtons[0].Type == "" {
-					b.SubButtons[0].Type = "click"
-				}
-				return
-			}
+		switch n := len(b.SubButtons); {
+		case n >= wechat.MenuMaxSubButtons:
+			return fmt.Sprintf("button %q has %d sub-buttons already: WeChat allows at most %d", b.Name, n, wechat.MenuMaxSubButtons)
+		case n == 0: // the button becomes a parent: its tap moves to the first sub-button
+			b.SubButtons = []wechat.Button{{Type: cmp.Or(b.Type, "click"), Key: b.Key, URL: b.URL, AppID: b.AppID, PagePath: b.PagePath, MediaID: b.MediaID, ArticleID: b.ArticleID}}
+			*b = wechat.Button{Name: b.Name, SubButtons: b.SubButtons}
+		default:
 			b.SubButtons = append(b.SubButtons, wechat.Button{Type: "click"})
 		}
 	case "del":
@@ -318,6 +319,7 @@ func applyMenuOp(m *wechat.Menu, op string) {
 			(*list)[at+1], (*list)[at] = (*list)[at], (*list)[at+1]
 		}
 	}
+	return ""
 }
 
 func applyKeywordOp(ks []Keyword, op string) []Keyword {

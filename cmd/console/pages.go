@@ -179,7 +179,7 @@ func (s *Server) editPage(w http.ResponseWriter, se *session, name string, statu
 }
 
 func (s *Server) menuPost(w http.ResponseWriter, r *http.Request, se *session) {
-	s.editPost(w, r, se, "menu", func(d *draft, disk *onDisk, f url.Values, op string) {
+	s.editPost(w, r, se, "menu", func(d *draft, disk *onDisk, f url.Values, op string) string {
 		owned := disk.menuOwned && s.editable == "" // else the page showed the buttons read-only
 		if owned {
 			d.Menu = menuFromForm(f)
@@ -187,24 +187,26 @@ func (s *Server) menuPost(w http.ResponseWriter, r *http.Request, se *session) {
 		d.Replies = repliesFromForm(f, &d.Menu)
 		if strings.HasPrefix(op, "add") || strings.HasPrefix(op, "del:") || strings.HasPrefix(op, "up:") || strings.HasPrefix(op, "down:") {
 			if owned {
-				applyMenuOp(&d.Menu, op)
+				return applyMenuOp(&d.Menu, op)
 			}
 		}
+		return ""
 	})
 }
 
 func (s *Server) keywordsPost(w http.ResponseWriter, r *http.Request, se *session) {
-	s.editPost(w, r, se, "keywords", func(d *draft, _ *onDisk, f url.Values, op string) {
+	s.editPost(w, r, se, "keywords", func(d *draft, _ *onDisk, f url.Values, op string) string {
 		d.Keywords = keywordsFromForm(f)
 		if strings.HasPrefix(op, "kw-") {
 			d.Keywords = applyKeywordOp(d.Keywords, strings.TrimPrefix(op, "kw-"))
 		}
+		return ""
 	})
 }
 
 // editPost takes an edit page's form into the draft, then does what its
 // button asked: an edit, Test, Publish or Discard.
-func (s *Server) editPost(w http.ResponseWriter, r *http.Request, se *session, name string, apply func(*draft, *onDisk, url.Values, string)) {
+func (s *Server) editPost(w http.ResponseWriter, r *http.Request, se *session, name string, apply func(*draft, *onDisk, url.Values, string) string) {
 	op := r.PostFormValue("op")
 	if op == "discard" {
 		s.keep(se, nil)
@@ -216,8 +218,12 @@ func (s *Server) editPost(w http.ResponseWriter, r *http.Request, se *session, n
 		s.editPage(w, se, name, http.StatusInternalServerError, nil, nil, "", err.Error())
 		return
 	}
-	apply(d, disk, r.PostForm, op)
+	refused := apply(d, disk, r.PostForm, op)
 	s.keep(se, d)
+	if refused != "" {
+		s.editPage(w, se, name, http.StatusUnprocessableEntity, nil, nil, "", refused)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	if (op == "test" || op == "publish") && s.editable != "" {

@@ -230,6 +230,22 @@ func TestMenuEdits(t *testing.T) {
 		}
 		form = d.form()
 	}
+	// At WeChat's limits, adding is refused with the reason.
+	form = b.draft().form()
+	form.Set("op", "add")
+	b.post("/menu", form)
+	form = b.draft().form()
+	for range 4 {
+		form.Set("op", "addsub:b0")
+		b.post("/menu", form)
+		form = b.draft().form()
+	}
+	for op, want := range map[string]string{"add": "the menu has 3 buttons already", "addsub:b0": "button &#34;A&#34; has 5 sub-buttons already: WeChat allows at most 5"} {
+		form.Set("op", op)
+		if code, body := b.post("/menu", form); code != http.StatusUnprocessableEntity || !strings.Contains(body, want) {
+			t.Errorf("%s at the limit: %d, want 422 with %q\n%s", op, code, want, body)
+		}
+	}
 	// The reply followed its key into the sub-button.
 	if r := b.draft().Replies["KA"]; r.Text != "a" {
 		t.Errorf("KA's reply %+v", r)
