@@ -207,7 +207,7 @@ func (s *Server) funcs() template.FuncMap {
 			if t.IsZero() {
 				return "—"
 			}
-			return t.In(s.cfg.Location).Format("2006-01-02 15:04:05")
+			return t.In(s.cfg.Location).Format("2006-01-02 15:04:05 MST")
 		},
 		"event": wechat.ButtonEvent,
 		"types": func() []string { return wechat.ButtonTypes },

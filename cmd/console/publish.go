@@ -45,6 +45,7 @@ func (s *Server) check(ctx context.Context, d *draft, disk *onDisk) *checkResult
 		res.Problems = append(res.Problems, err.Error())
 		return res
 	}
+	own := len(res.Problems) // the console's own words say it best: the loader's follow-ups are noise
 	res.ConsoleChanged = !bytes.Equal(res.console, disk.console) && !(disk.console == nil && d.empty())
 	if disk.menuOwned && (len(d.Menu.Buttons) > 0 || disk.menu != nil) {
 		if res.menu, err = d.menuYAML(); err != nil {
@@ -58,15 +59,18 @@ func (s *Server) check(ctx context.Context, d *draft, disk *onDisk) *checkResult
 			}
 		}
 	}
+	if own > 0 {
+		return res
+	}
 	loaded, err := rules.LoadReplacing(s.cfg.Rules, ConsoleFile, res.console)
 	if err != nil {
 		var re *rules.Error
 		if errors.As(err, &re) {
 			for _, dg := range re.Diags.Errors() {
-				res.Problems = append(res.Problems, dg.String())
+				res.Problems = append(res.Problems, s.relative(dg.String()))
 			}
 		} else {
-			res.Problems = append(res.Problems, err.Error())
+			res.Problems = append(res.Problems, s.relative(err.Error()))
 		}
 		return res
 	}
@@ -78,7 +82,7 @@ func (s *Server) check(ctx context.Context, d *draft, disk *onDisk) *checkResult
 			continue
 		}
 		res.Failed++
-		res.Problems = append(res.Problems, t.String())
+		res.Problems = append(res.Problems, s.relative(t.String()))
 	}
 	for _, b := range keyButtons(&d.Menu) {
 		if !disk.menuOwned {
@@ -93,6 +97,12 @@ func (s *Server) check(ctx context.Context, d *draft, disk *onDisk) *checkResult
 			b.Name, b.Key, b.Event, b.Key))
 	}
 	return res
+}
+
+// relative drops the rules directory from the positions in msg: the
+// marketer knows the files by name, and the server's paths are not theirs.
+func (s *Server) relative(msg string) string {
+	return strings.ReplaceAll(msg, s.dir+string(filepath.Separator), "")
 }
 
 func (d *draft) empty() bool { return len(d.Replies) == 0 && len(d.Keywords) == 0 }

@@ -1,0 +1,273 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/wxbot/wxbot/engine/wechat/wechattest"
+)
+
+// The console in a real browser: Debian's chromium, headless, driven over
+// the DevTools protocol. One browser and one bot for the whole walk-through.
+
+const browserRules = `version: 1
+rules:
+  - name: welcome
+    on: subscribe
+    actions:
+      - reply: {text: "欢迎关注!"}
+  - name: human
+    on: click
+    key: ONLINE_KF
+    actions:
+      - transfer: {kf_account: "test1@kftest"}
+tests:
+  - name: the kefu button transfers
+    event: {type: click, key: ONLINE_KF}
+    expect:
+      reply: {type: transfer}
+`
+
+// findChromium is Debian's chromium; without it the test skips, except in
+// CI, where .ci/run installs it and the test must run.
+func findChromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed, and CI=true needs the console's browser tests: .ci/run installs it (apt-get install -y chromium)")
+	}
+	t.Skip("chromium not found: install Debian's chromium (apt-get install -y chromium) to run the console's browser tests")
+	return ""
+}
+
+// screenshotDir keeps the pages' screenshots after the test: the test's
+// artifacts (WXBOT_SCREENSHOTS names the directory; the README's come
+// from a run with WXBOT_SCREENSHOTS=examples/console).
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("WXBOT_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "wxbot-console-screenshots")
+	} else if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", dir) // relative to the repository, not to cmd/
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// tab drives one browser tab against the console.
+type tab struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	shots string
+	pages []string // every page's HTML, to look for secrets
+}
+
+func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval runs a JavaScript expression in the page.
+func eval[T any](b *tab, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript condition until it holds (a form's post
+// navigates: the old page's evaluations fail and are tried again).
+func (b *tab) waitFor(what, cond string) {
+	b.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](fmt.Sprintf("!window.__wxOld && document.readyState === 'complete' && !!(%s)", cond)))
+		if err == nil && ok {
+			html, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.documentElement.outerHTML"))
+			b.pages = append(b.pages, html)
+			return
+		}
+		if time.Now().After(deadline) {
+			body, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+			b.t.Fatalf("waiting for %s (%s): %v\npage:\n%s", what, cond, err, body)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// press clicks a submit button and waits for the page it posts to, which
+// must satisfy cond.
+func (b *tab) press(sel, what, cond string) {
+	b.t.Helper()
+	eval[bool](b, "window.__wxOld = true")
+	b.do("press "+sel, chromedp.Click(chromedp.CSS(sel)))
+	b.waitFor(what, cond)
+}
+
+func (b *tab) open(path, cond string) {
+	b.t.Helper()
+	b.do("open "+path, chromedp.Navigate(b.base+path))
+	b.waitFor(path, cond)
+}
+
+func (b *tab) typeIn(sel, text string) {
+	b.t.Helper()
+	eval[bool](b, fmt.Sprintf(`(document.querySelector(%q).value = "", true)`, sel))
+	b.do("type in "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+// choose picks an option as a user would: the change event runs the
+// page's script, which shows the option's fields.
+func (b *tab) choose(sel, value string) {
+	b.t.Helper()
+	b.do("choose "+value, chromedp.SetValue(chromedp.CSS(sel), value))
+	eval[bool](b, fmt.Sprintf(`document.querySelector(%q).dispatchEvent(new Event("change", {bubbles: true}))`, sel))
+}
+
+func (b *tab) text() string { return eval[string](b, "document.body.innerText") }
+
+func (b *tab) shot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func has(s string) string { return fmt.Sprintf("document.body.innerText.includes(%q)", s) }
+
+func TestConsoleInBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	fake := wechattest.New("wxconsole00000001", "console-secret")
+	defer fake.Close()
+	dir := t.TempDir()
+	rulesDir := filepath.Join(dir, "rules")
+	os.Mkdir(rulesDir, 0o755)
+	os.WriteFile(filepath.Join(rulesDir, "rules.yaml"), []byte(browserRules), 0o644)
+	users := filepath.Join(dir, "console-users")
+	if _, errOut, code := adduser(t, "marketer-password\n", "mia", "--console-users", users); code != 0 {
+		t.Fatal(errOut)
+	}
+	consoleAddr := freeAddr(t)
+	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_APPID=wxconsole00000001", "WXBOT_SECRET=console-secret", "WXBOT_API_BASE=" + fake.URL}
+	bot := startBot(t, env, "--rules", rulesDir, "--console-listen", consoleAddr, "--console-users", users)
+	bot.waitLog(t, "console listening")
+
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelTimeout()
+	b := &tab{t: t, ctx: ctx, base: "http://" + consoleAddr, shots: screenshotDir(t)}
+
+	// Log in.
+	b.open("/login", `document.querySelector("input[name=name]")`)
+	b.shot("login")
+	b.typeIn("input[name=name]", "mia")
+	b.typeIn("input[name=password]", "marketer-password")
+	b.press("button[type=submit]", "the menu page", `document.getElementById("menu-form")`)
+
+	// A button, its key and its response.
+	b.press(`button[value="add"]`, "a new button", `document.querySelector("input[name='b0.name']")`)
+	b.typeIn("input[name='b0.name']", "优惠活动专区") // 18 bytes: over WeChat's 16, refused as it is typed
+	if !eval[bool](b, `document.querySelector("input[name='b0.name']").validity.customError`) || !strings.Contains(b.text(), "18 / 16 bytes") {
+		t.Fatalf("an 18-byte name was not flagged as it was typed:\n%s", b.text())
+	}
+	b.typeIn("input[name='b0.name']", "优惠")
+	b.typeIn("input[name='b0.key']", "PROMO")
+	b.choose("select[name='b0.r.kind']", "text")
+	b.typeIn("textarea[name='b0.r.text']", "本周优惠: 满100减20")
+	b.press("#test", "Test", has("Test passed"))
+	b.press("#publish", "Publish", has("Published")+" && "+has("pushed to WeChat"))
+	b.shot("menu")
+	if calls := fake.Calls("/cgi-bin/menu/create"); len(calls) != 1 || !strings.Contains(string(calls[0].Body), `"key":"PROMO"`) {
+		t.Fatalf("menu pushes: %+v", calls)
+	}
+
+	// Broken changes are refused with their reasons, and change nothing.
+	published, _ := os.ReadFile(filepath.Join(rulesDir, "console.yaml"))
+	b.typeIn("textarea[name='b0.r.text']", " ")
+	b.press("#publish", "an empty reply refused", has(`button "优惠": the reply text is empty`))
+	b.shot("menu-refused")
+	for range 5 {
+		b.press(`button[value="addsub:b0"]`, "a sub-button", `document.querySelector("input[name='b0.s0.name']")`)
+	}
+	if !eval[bool](b, `document.querySelector('button[value="addsub:b0"]').disabled`) {
+		t.Fatal("the + Sub-button button is enabled with 5 sub-buttons")
+	}
+	eval[bool](b, `document.querySelector('button[value="addsub:b0"]').disabled = false`) // as a stale page would post it
+	b.press(`button[value="addsub:b0"]`, "a 6th sub-button refused", has("has 5 sub-buttons already: WeChat allows at most 5"))
+	if now, _ := os.ReadFile(filepath.Join(rulesDir, "console.yaml")); string(now) != string(published) || len(fake.Calls("/cgi-bin/menu/create")) != 1 {
+		t.Fatal("a refused change reached the file or WeChat")
+	}
+	b.press("#discard", "discarded", has("Your changes were discarded"))
+
+	// A keyword reply.
+	b.open("/keywords", `document.getElementById("keywords-form")`)
+	b.press("#add-keyword", "a keyword row", `document.querySelector("textarea[name='k0.words']")`)
+	b.typeIn("textarea[name='k0.words']", "营业时间")
+	b.typeIn("textarea[name='k0.r.text']", "每天 9:00-21:00 营业")
+	b.press("#publish", "keywords published", has("Published"))
+	b.shot("keywords")
+
+	// Try it: the new answers, offline.
+	b.open("/try", `document.getElementById("chat")`)
+	b.press(`button[name=tap][value="click:PROMO"]`, "a tap", has("满100减20")+" && "+has("console-key-PROMO"))
+	b.typeIn("#say", "营业时间")
+	b.press("#send", "a message", has("每天 9:00-21:00 营业"))
+	b.shot("try")
+	b.do("phone viewport", chromedp.EmulateViewport(390, 844))
+	b.shot("try-phone")
+	b.open("/menu", `document.getElementById("menu-form")`)
+	b.shot("menu-phone")
+	b.do("desktop viewport", chromedp.EmulateViewport(1280, 900))
+
+	// The same answer to a real push on the callback.
+	out, errOut, code := wxbot(t, env, "simulate", "--url", bot.url, "click", "PROMO")
+	if code != 0 || !strings.Contains(out, "本周优惠: 满100减20") {
+		t.Fatalf("simulate click PROMO: %d\n%s%s", code, out, errOut)
+	}
+
+	// Activity: the push's hit, the reload, the publishes.
+	b.open("/activity", has("Recent publishes"))
+	row := eval[string](b, `[...document.querySelectorAll("tr")].map(r => r.innerText).find(t => t.includes("console-key-PROMO")) || ""`)
+	if !strings.Contains(row, "\t1\t") || !strings.Contains(b.text(), "The running rules are the files on disk") || !strings.Contains(b.text(), "mia") {
+		t.Errorf("activity: row %q\n%s", row, b.text())
+	}
+	b.shot("activity")
+
+	for _, html := range b.pages {
+		for _, secret := range []string{"console-secret", e2eToken, "marketer-password"} {
+			if strings.Contains(html, secret) {
+				t.Fatalf("a page shows the secret %q", secret)
+			}
+		}
+	}
+	t.Logf("screenshots in %s", b.shots)
+}
