@@ -113,3 +113,27 @@ func TestActivity(t *testing.T) {
 		t.Errorf("requeue twice: %d, want 404", code)
 	}
 }
+
+// Removing the last reply publishes a console.yaml without rules, which
+// still loads: the console's file is never left for an operator to delete.
+func TestPublishRemovesLastReply(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.browser()
+	b.login("alice")
+	if code, body := b.post("/keywords", url.Values{"keywords": {"1"}, "k0.id": {"ab"}, "k0.match": {"exact"}, "k0.words": {"hi"},
+		"k0.r.kind": {"text"}, "k0.r.text": {"hello"}, "op": {"publish"}}); code != http.StatusOK {
+		t.Fatalf("%d\n%s", code, body)
+	}
+	if code, body := b.post("/keywords", url.Values{"keywords": {"0"}, "op": {"publish"}}); code != http.StatusOK || !strings.Contains(body, "Published") {
+		t.Fatalf("%d\n%s", code, body)
+	}
+	if strings.Contains(h.file(ConsoleFile), "hello") {
+		t.Errorf("console.yaml:\n%s", h.file(ConsoleFile))
+	}
+	if e := h.srv.dryRun(context.Background(), &rules.EventDoc{Type: "text", Content: "hi"}); e.Reply != nil {
+		t.Errorf("the removed reply still answers: %+v", e.Reply)
+	}
+	if code, body := b.post("/keywords", url.Values{"keywords": {"0"}, "op": {"publish"}}); code != http.StatusOK || !strings.Contains(body, "nothing to publish") {
+		t.Errorf("publishing what is live: %d\n%s", code, body)
+	}
+}
