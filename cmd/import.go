@@ -108,73 +108,19 @@ func writeImported(env *cmdEnv, path string, data []byte) error {
 
 // ---- autoreply ----
 
-// The YAML shapes written; field order is the order in the file.
-type ruleOut struct {
-	Name     string      `yaml:"name"`
-	On       any         `yaml:"on"`
-	Text     *textOut    `yaml:"text,omitempty"`
-	Key      string      `yaml:"key,omitempty"`
-	When     string      `yaml:"when,omitempty"`
-	Priority int         `yaml:"priority,omitempty"`
-	Enabled  *bool       `yaml:"enabled,omitempty"`
-	Cooldown string      `yaml:"cooldown,omitempty"`
-	Actions  []actionOut `yaml:"actions"`
-}
-
-type textOut struct {
-	Exact    []string `yaml:"exact,omitempty"`
-	Contains []string `yaml:"contains,omitempty"`
-}
-
-type actionOut struct {
-	Reply *msgOut `yaml:"reply,omitempty"`
-	Kefu  *msgOut `yaml:"kefu,omitempty"`
-}
-
-type msgOut struct {
-	Text  []string     `yaml:"text,omitempty"`
-	Image *mediaOut    `yaml:"image,omitempty"`
-	Voice *mediaOut    `yaml:"voice,omitempty"`
-	Video *mediaOut    `yaml:"video,omitempty"`
-	News  []articleOut `yaml:"news,omitempty"`
-}
-
-type mediaOut struct {
-	MediaID string `yaml:"media_id"`
-}
-
-type articleOut struct {
-	Title       string `yaml:"title"`
-	Description string `yaml:"description,omitempty"`
-	URL         string `yaml:"url,omitempty"`
-	PicURL      string `yaml:"pic_url,omitempty"`
-}
-
-type testOut struct {
-	Name   string    `yaml:"name"`
-	Event  eventOut  `yaml:"event"`
-	Expect expectOut `yaml:"expect"`
-}
-
-type eventOut struct {
-	Type    string `yaml:"type"`
-	MsgID   string `yaml:"msg_id,omitempty"`
-	Content string `yaml:"content,omitempty"`
-	Key     string `yaml:"key,omitempty"`
-}
-
-type expectOut struct {
-	Rules   []string        `yaml:"rules,flow"`
-	Actions []string        `yaml:"actions,flow,omitempty"`
-	Reply   *replyExpectOut `yaml:"reply,omitempty"`
-}
-
-type replyExpectOut struct {
-	Type    string `yaml:"type,omitempty"`
-	Text    string `yaml:"text,omitempty"`
-	MediaID string `yaml:"media_id,omitempty"`
-	Title   string `yaml:"title,omitempty"`
-}
+// The YAML shapes written (rules' writer types, shared with the console).
+type (
+	ruleOut        = rules.RuleOut
+	textOut        = rules.TextOut
+	actionOut      = rules.ActionOut
+	msgOut         = rules.MsgOut
+	mediaOut       = rules.MediaOut
+	articleOut     = rules.ArticleOut
+	testOut        = rules.TestOut
+	eventOut       = rules.EventOut
+	expectOut      = rules.ExpectOut
+	replyExpectOut = rules.ReplyExpectOut
+)
 
 // importedRule is one rule of the written file with the comments above it;
 // a rule nothing of which could be carried over is written as a comment.
@@ -240,15 +186,15 @@ func convertReply(r wechat.AutoReply, rep *importReport) ([]oneMessage, string) 
 		}
 		rep.tempMedia++
 		if r.Type == wechat.AutoReplyImage {
-			return []oneMessage{{msgOut{Image: &mediaOut{r.Content}}, wechat.ReplyImage}}, ""
+			return []oneMessage{{msgOut{Image: &mediaOut{MediaID: r.Content}}, wechat.ReplyImage}}, ""
 		}
-		return []oneMessage{{msgOut{Voice: &mediaOut{r.Content}}, wechat.ReplyVoice}}, ""
+		return []oneMessage{{msgOut{Voice: &mediaOut{MediaID: r.Content}}, wechat.ReplyVoice}}, ""
 	case wechat.AutoReplyVideo:
 		if r.Content == "" || isLink(r.Content) {
 			return nil, fmt.Sprintf("a video given as a download link (%s), not a media_id: upload it with wxbot media upload FILE --type video and reply with the media_id", shorten(r.Content, 60))
 		}
 		rep.tempMedia++
-		return []oneMessage{{msgOut{Video: &mediaOut{r.Content}}, wechat.ReplyVideo}}, ""
+		return []oneMessage{{msgOut{Video: &mediaOut{MediaID: r.Content}}, wechat.ReplyVideo}}, ""
 	case wechat.AutoReplyNews:
 		if r.NewsInfo == nil || len(r.NewsInfo.List) == 0 {
 			return nil, fmt.Sprintf("news without articles (material %s)", r.Content)

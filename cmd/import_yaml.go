@@ -5,10 +5,9 @@ package cmd
 
 import (
 	"bytes"
-	"regexp"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/wxbot/wxbot/rules"
 )
 
 // writeImportedRules writes imported rules (commented out where they cannot be
@@ -61,18 +60,6 @@ func indentComment(prefix, c string) string {
 
 // yamlItem is v as one item of a YAML list ("- a: 1\n  b: 2\n").
 func yamlItem(v any) (string, error) {
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode([]any{v}); err != nil {
-		return "", err
-	}
-	if err := enc.Close(); err != nil {
-		return "", err
-	}
-	// yaml.v3 quotes the key on (a YAML 1.1 boolean); rules files write it
-	// bare, and wxbot reads it either way.
-	return onKeyRE.ReplaceAllString(b.String(), "${1}on:"), nil
+	b, err := rules.MarshalYAML([]any{v})
+	return string(b), err
 }
-
-var onKeyRE = regexp.MustCompile(`(?m)^(\s*(?:- )?)"on":`)

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wxbot/wxbot/rules"
 )
 
 // File names in the rules directory.
@@ -93,12 +95,12 @@ func (d *onDisk) draft() (*draft, error) {
 	if d.console == nil {
 		return dr, nil
 	}
-	var doc fileDoc
+	var doc rules.FileOut
 	if err := yaml.Unmarshal(d.console, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w (it was edited by hand: fix it, or remove it to start again)", ConsoleFile, err)
 	}
 	for _, r := range doc.Rules {
-		reply, err := r.reply()
+		reply, err := replyOf(&r)
 		if err != nil {
 			return nil, fmt.Errorf("%s: rule %q: %w (it was edited by hand: the console cannot show it)", ConsoleFile, r.Name, err)
 		}
@@ -118,77 +120,6 @@ func (d *onDisk) draft() (*draft, error) {
 	return dr, nil
 }
 
-// The YAML the console writes: rules.yaml's own format, so that `wxbot
-// check` and `wxbot test` read it like any rules file.
-type fileDoc struct {
-	Version int       `yaml:"version"`
-	Rules   []ruleDoc `yaml:"rules"`
-	Tests   []testDoc `yaml:"tests,omitempty"`
-}
-
-type ruleDoc struct {
-	Name    string      `yaml:"name"`
-	On      []string    `yaml:"on,flow"`
-	Key     string      `yaml:"key,omitempty"`
-	Text    *textDoc    `yaml:"text,omitempty"`
-	Actions []actionDoc `yaml:"actions"`
-}
-
-type textDoc struct {
-	Exact    []string `yaml:"exact,omitempty,flow"`
-	Contains []string `yaml:"contains,omitempty,flow"`
-}
-
-type actionDoc struct {
-	Reply    *replyDoc    `yaml:"reply,omitempty"`
-	Transfer *transferDoc `yaml:"transfer,omitempty"`
-}
-
-type replyDoc struct {
-	Text  string    `yaml:"text,omitempty"`
-	News  []newsDoc `yaml:"news,omitempty"`
-	Image *mediaDoc `yaml:"image,omitempty"`
-}
-
-type newsDoc struct {
-	Title       string `yaml:"title"`
-	Description string `yaml:"description,omitempty"`
-	URL         string `yaml:"url"`
-	PicURL      string `yaml:"pic_url,omitempty"`
-}
-
-type mediaDoc struct {
-	MediaID string `yaml:"media_id"`
-}
-
-type transferDoc struct {
-	KfAccount string `yaml:"kf_account"`
-}
-
-type testDoc struct {
-	Name   string    `yaml:"name"`
-	Event  eventDoc  `yaml:"event,flow"`
-	Expect expectDoc `yaml:"expect"`
-}
-
-type eventDoc struct {
-	Type    string `yaml:"type"`
-	Key     string `yaml:"key,omitempty"`
-	Content string `yaml:"content,omitempty"`
-}
-
-type expectDoc struct {
-	Reply replyExpect `yaml:"reply,flow"`
-}
-
-type replyExpect struct {
-	Type      string `yaml:"type"`
-	Text      string `yaml:"text,omitempty"`
-	Title     string `yaml:"title,omitempty"`
-	MediaID   string `yaml:"media_id,omitempty"`
-	KfAccount string `yaml:"kf_account,omitempty"`
-}
-
 // A reply's strings are templates to the rules ("${…}" is an expression);
 // a marketer's "${" is text, written "$${".
 var tmplOpen = regexp.MustCompile(`\$\{`)
@@ -196,56 +127,58 @@ var tmplOpen = regexp.MustCompile(`\$\{`)
 func escape(s string) string   { return tmplOpen.ReplaceAllLiteralString(s, "$${") }
 func unescape(s string) string { return strings.ReplaceAll(s, "$${", "${") }
 
-func (r *Reply) action() actionDoc {
+func (r *Reply) action() rules.ActionOut {
 	switch r.Kind {
 	case replyNews:
-		return actionDoc{Reply: &replyDoc{News: []newsDoc{{Title: escape(r.Title), Description: escape(r.Description),
+		return rules.ActionOut{Reply: &rules.MsgOut{News: []rules.ArticleOut{{Title: escape(r.Title), Description: escape(r.Description),
 			URL: escape(r.URL), PicURL: escape(r.PicURL)}}}}
 	case replyImage:
-		return actionDoc{Reply: &replyDoc{Image: &mediaDoc{MediaID: escape(r.MediaID)}}}
+		return rules.ActionOut{Reply: &rules.MsgOut{Image: &rules.MediaOut{MediaID: escape(r.MediaID)}}}
 	case replyTransfer:
-		return actionDoc{Transfer: &transferDoc{KfAccount: escape(r.KfAccount)}}
+		return rules.ActionOut{Transfer: &rules.TransferOut{KfAccount: escape(r.KfAccount)}}
 	}
-	return actionDoc{Reply: &replyDoc{Text: escape(r.Text)}}
+	return rules.ActionOut{Reply: &rules.MsgOut{Text: []string{escape(r.Text)}}}
 }
 
 // expect is what the reply's own test checks: that the bot answers with
 // it, which fails when another rule takes the key or word first.
-func (r *Reply) expect() replyExpect {
+func (r *Reply) expect() *rules.ReplyExpectOut {
 	switch r.Kind {
 	case replyNews:
-		return replyExpect{Type: "news", Title: r.Title}
+		return &rules.ReplyExpectOut{Type: "news", Title: r.Title}
 	case replyImage:
-		return replyExpect{Type: "image", MediaID: r.MediaID}
+		return &rules.ReplyExpectOut{Type: "image", MediaID: r.MediaID}
 	case replyTransfer:
-		return replyExpect{Type: "transfer", KfAccount: r.KfAccount}
+		return &rules.ReplyExpectOut{Type: "transfer", KfAccount: r.KfAccount}
 	}
-	return replyExpect{Type: "text", Text: r.Text}
+	return &rules.ReplyExpectOut{Type: "text", Text: r.Text}
 }
 
-func (r *ruleDoc) reply() (Reply, error) {
+// replyOf reads back the reply of a rule the console wrote.
+func replyOf(r *rules.RuleOut) (Reply, error) {
 	if len(r.Actions) != 1 {
 		return Reply{}, fmt.Errorf("want one action, got %d", len(r.Actions))
 	}
 	a := r.Actions[0]
-	switch {
+	switch m := a.Reply; {
 	case a.Transfer != nil:
 		return Reply{Kind: replyTransfer, KfAccount: unescape(a.Transfer.KfAccount)}, nil
-	case a.Reply != nil && len(a.Reply.News) == 1:
-		n := a.Reply.News[0]
+	case m == nil || a.Kefu != nil:
+	case len(m.News) == 1:
+		n := m.News[0]
 		return Reply{Kind: replyNews, Title: unescape(n.Title), Description: unescape(n.Description),
 			URL: unescape(n.URL), PicURL: unescape(n.PicURL)}, nil
-	case a.Reply != nil && a.Reply.Image != nil:
-		return Reply{Kind: replyImage, MediaID: unescape(a.Reply.Image.MediaID)}, nil
-	case a.Reply != nil && a.Reply.News == nil:
-		return Reply{Kind: replyText, Text: unescape(a.Reply.Text)}, nil
+	case m.Image != nil:
+		return Reply{Kind: replyImage, MediaID: unescape(m.Image.MediaID)}, nil
+	case len(m.Text) == 1 && m.News == nil && m.Voice == nil && m.Video == nil:
+		return Reply{Kind: replyText, Text: unescape(m.Text[0])}, nil
 	}
 	return Reply{}, errors.New("not a reply the console writes")
 }
 
 // consoleYAML is the draft's console.yaml: a rule and a test per reply.
 func (d *draft) consoleYAML() ([]byte, error) {
-	doc := fileDoc{Version: 1, Rules: []ruleDoc{}}
+	doc := rules.FileOut{Version: 1, Rules: []rules.RuleOut{}}
 	events := map[string][]string{}
 	var keys []string
 	for _, b := range keyButtons(&d.Menu) {
@@ -260,20 +193,20 @@ func (d *draft) consoleYAML() ([]byte, error) {
 	for _, k := range keys {
 		r := d.Replies[k]
 		name := clickPrefix + k
-		doc.Rules = append(doc.Rules, ruleDoc{Name: name, On: events[k], Key: k, Actions: []actionDoc{r.action()}})
-		doc.Tests = append(doc.Tests, testDoc{Name: name + " answers", Event: eventDoc{Type: events[k][0], Key: k},
-			Expect: expectDoc{Reply: r.expect()}})
+		doc.Rules = append(doc.Rules, rules.RuleOut{Name: name, On: events[k], Key: k, Actions: []rules.ActionOut{r.action()}})
+		doc.Tests = append(doc.Tests, rules.TestOut{Name: name + " answers", Event: rules.EventOut{Type: events[k][0], Key: k},
+			Expect: rules.ExpectOut{Reply: r.expect()}})
 	}
 	for _, kw := range d.Keywords {
 		name := keywordPrefix + kw.ID
-		t := &textDoc{Exact: kw.Words}
+		t := &rules.TextOut{Exact: kw.Words}
 		if kw.Match == "contains" {
-			t = &textDoc{Contains: kw.Words}
+			t = &rules.TextOut{Contains: kw.Words}
 		}
-		doc.Rules = append(doc.Rules, ruleDoc{Name: name, On: []string{"text"}, Text: t, Actions: []actionDoc{kw.Reply.action()}})
+		doc.Rules = append(doc.Rules, rules.RuleOut{Name: name, On: "text", Text: t, Actions: []rules.ActionOut{kw.Reply.action()}})
 		for _, w := range kw.Words {
-			doc.Tests = append(doc.Tests, testDoc{Name: fmt.Sprintf("%s answers %q", name, w), Event: eventDoc{Type: "text", Content: w},
-				Expect: expectDoc{Reply: kw.Reply.expect()}})
+			doc.Tests = append(doc.Tests, rules.TestOut{Name: fmt.Sprintf("%s answers %q", name, w), Event: rules.EventOut{Type: "text", Content: w},
+				Expect: rules.ExpectOut{Reply: kw.Reply.expect()}})
 		}
 	}
 	return marshal(Header+"\n"+headerNote, doc)
@@ -285,17 +218,11 @@ func (d *draft) menuYAML() ([]byte, error) {
 }
 
 func marshal(header string, v any) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(header)
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
+	data, err := rules.MarshalYAML(v)
+	if err != nil {
 		return nil, fmt.Errorf("console: writing YAML: %w", err)
 	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("console: writing YAML: %w", err)
-	}
-	return buf.Bytes(), nil
+	return append([]byte(header), data...), nil
 }
 
 // writeFile replaces path with data atomically (a temporary file renamed
