@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wxbot/wxbot/engine"
 )
 
 // cookieName is the session cookie.
@@ -74,6 +76,9 @@ type session struct {
 	lastSeen time.Time
 	draft    *draft      // the edit in progress, nil when none
 	chat     []chatEntry // Try it's conversation
+	// tryState is Try it's own store (per-user state, cooldowns), so that
+	// a dialog carries on from message to message, apart from the bot's.
+	tryState engine.State
 }
 
 // sessions holds the live sessions; a restart logs everyone out.

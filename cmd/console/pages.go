@@ -14,6 +14,7 @@ import (
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 )
@@ -345,7 +346,7 @@ func (s *Server) tryPost(w http.ResponseWriter, r *http.Request, se *session) {
 	var you string
 	switch op := f.Get("op"); {
 	case op == "clear":
-		s.sessions.with(func() { se.chat = nil })
+		s.sessions.with(func() { se.chat, se.tryState = nil, nil })
 		s.renderTry(w, se, http.StatusOK)
 		return
 	case op == "subscribe":
@@ -365,7 +366,14 @@ func (s *Server) tryPost(w http.ResponseWriter, r *http.Request, se *session) {
 		}
 		you = doc.Content
 	}
-	entry := s.dryRun(r.Context(), &doc)
+	var st engine.State
+	s.sessions.with(func() {
+		if se.tryState == nil {
+			se.tryState = store.NewMemory(s.now)
+		}
+		st = se.tryState
+	})
+	entry := s.dryRun(r.Context(), &doc, st)
 	entry.You = you
 	s.sessions.with(func() {
 		se.chat = append(se.chat, entry)
@@ -394,8 +402,11 @@ func (s *Server) buttonName(key string) string {
 	return ""
 }
 
-func (s *Server) dryRun(ctx context.Context, doc *rules.EventDoc) chatEntry {
-	e := engine.New(engine.Options{Location: s.cfg.Location, Now: s.now, DryRun: true})
+// dryRun answers doc with the live rules on an engine of its own (a fresh
+// one: it never hands hit counters to the live rules, as a reused one
+// would on its next SetRules), with st as its store (nil: a new one).
+func (s *Server) dryRun(ctx context.Context, doc *rules.EventDoc, st engine.State) chatEntry {
+	e := engine.New(engine.Options{Location: s.cfg.Location, Now: s.now, DryRun: true, State: st})
 	defer e.Close(context.Background())
 	e.SetRules(s.cfg.Engine.Rules())
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)

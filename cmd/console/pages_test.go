@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"os"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,7 +67,7 @@ func TestKeywordsPublish(t *testing.T) {
 		t.Fatalf("%d\n%s", code, body)
 	}
 	for _, w := range []string{"营业时间", "HOURS", " open "} {
-		e := h.srv.dryRun(context.Background(), &rules.EventDoc{Type: "text", Content: w})
+		e := h.srv.dryRun(context.Background(), &rules.EventDoc{Type: "text", Content: w}, nil)
 		if e.Reply == nil || len(e.Reply.Articles) != 1 || e.Reply.Articles[0].Title != "营业时间" {
 			t.Errorf("%q: %+v", w, e)
 		}
@@ -130,10 +131,36 @@ func TestPublishRemovesLastReply(t *testing.T) {
 	if strings.Contains(h.file(ConsoleFile), "hello") {
 		t.Errorf("console.yaml:\n%s", h.file(ConsoleFile))
 	}
-	if e := h.srv.dryRun(context.Background(), &rules.EventDoc{Type: "text", Content: "hi"}); e.Reply != nil {
+	if e := h.srv.dryRun(context.Background(), &rules.EventDoc{Type: "text", Content: "hi"}, nil); e.Reply != nil {
 		t.Errorf("the removed reply still answers: %+v", e.Reply)
 	}
 	if code, body := b.post("/keywords", url.Values{"keywords": {"0"}, "op": {"publish"}}); code != http.StatusOK || !strings.Contains(body, "nothing to publish") {
 		t.Errorf("publishing what is live: %d\n%s", code, body)
+	}
+}
+
+// Try it keeps its own user state from message to message, so a dialog
+// can be walked; Clear starts over, and the bot's own state is untouched.
+func TestTryItDialog(t *testing.T) {
+	booking, err := os.ReadFile("../../examples/booking/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, map[string]string{"rules.yaml": string(booking)})
+	b := h.browser()
+	b.login("alice")
+	steps := []struct {
+		form url.Values
+		want string
+	}{
+		{url.Values{"tap": {"click:BOOK"}}, "请输入手机号"},
+		{url.Values{"text": {"13800001234"}}, "尾号 1234"},
+		{url.Values{"op": {"clear"}}, "Type a message or tap a menu button"},
+		{url.Values{"text": {"13800001234"}}, "no rule matched"}, // the dialog starts over
+	}
+	for _, st := range steps {
+		if code, body := b.post("/try", st.form); code != http.StatusOK || !strings.Contains(body, st.want) {
+			t.Fatalf("%v: %d, want %q\n%s", st.form, code, st.want, body)
+		}
 	}
 }
