@@ -2,9 +2,9 @@ package console
 
 import (
 	"context"
-	"os"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
