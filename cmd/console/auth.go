@@ -258,13 +258,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if wait > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		s.log.Warn("console log-in refused: too many wrong passwords", "user", name, "addr", addr)
-		s.renderLogin(w, http.StatusTooManyRequests, name, fmt.Sprintf("Too many wrong passwords: try again in %s.", wait.Round(time.Second)))
+		s.renderLogin(w, r, http.StatusTooManyRequests, name, fmt.Sprintf("Too many wrong passwords: try again in %s.", wait.Round(time.Second)))
 		return
 	}
 	users, err := ReadUsers(s.cfg.Users)
 	if err != nil {
 		s.log.Error("console log-in: reading the users file failed", "err", err)
-		s.renderLogin(w, http.StatusInternalServerError, name, "The console cannot read its users file; ask the operator (see the bot's log).")
+		s.renderLogin(w, r, http.StatusInternalServerError, name, "The console cannot read its users file; ask the operator (see the bot's log).")
 		return
 	}
 	hash, known := users[name]
@@ -275,7 +275,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.byName.fail(name, now)
 		s.byAddr.fail(addr, now)
 		s.log.Info("console log-in failed", "user", name, "addr", addr)
-		s.renderLogin(w, http.StatusUnauthorized, name, errBadLogin.Error()+".")
+		s.renderLogin(w, r, http.StatusUnauthorized, name, errBadLogin.Error()+".")
 		return
 	}
 	s.byName.reset(name)
@@ -283,10 +283,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.setSessionCookie(w, r, id, int(s.sessions.max.Seconds()))
 	s.log.Info("console log-in", "user", name, "addr", addr)
 	next := r.PostFormValue("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+	if !localPath(next) {
 		next = "/menu"
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// localPath reports whether p is a path of this site, safe to redirect
+// to after log-in (not //host or /\host, which browsers take as another
+// site).
+func localPath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.ContainsAny(p, "\\\r\n")
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

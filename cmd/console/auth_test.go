@@ -69,6 +69,27 @@ func TestLoginGuards(t *testing.T) {
 	}
 }
 
+func TestLoginGoesBackWhereItWasAsked(t *testing.T) {
+	h := newHarness(t, nil)
+	tests := []struct{ next, want string }{
+		{"/activity", "/activity"},
+		{"//evil.example/x", "/menu"},
+		{"/\\evil.example", "/menu"},
+		{"https://evil.example", "/menu"},
+	}
+	for _, tt := range tests {
+		b := h.browser()
+		_, body, _ := b.do("GET", "/login?next="+url.QueryEscape(tt.next), nil)
+		if localPath(tt.next) && !strings.Contains(body, `name="next" value="`+tt.next+`"`) {
+			t.Errorf("%s: the form does not carry it:\n%s", tt.next, body)
+		}
+		_, _, hdr := b.do("POST", "/login", url.Values{"name": {"alice"}, "password": {"alice-password"}, "next": {tt.next}})
+		if got := hdr.Get("Location"); got != tt.want {
+			t.Errorf("next=%s: redirected to %q, want %q", tt.next, got, tt.want)
+		}
+	}
+}
+
 func TestLoginRateLimit(t *testing.T) {
 	h := newHarness(t, nil, func(c *Config) { c.LoginTries, c.LoginWindow = 3, time.Minute })
 	b := h.browser()

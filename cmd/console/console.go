@@ -75,7 +75,10 @@ type Server struct {
 	mux      *http.ServeMux
 	dir      string     // where console.yaml and menu.yaml are: --rules, or the directory of a rules file
 	editable string     // why the rules cannot be edited; "" when they can
-	pubMu    sync.Mutex // one publish at a time
+	pubMu    sync.Mutex // one publish at a time; guards pushPending
+	// pushPending: WeChat refused the last menu push; the next publish
+	// pushes again.
+	pushPending bool
 }
 
 // New checks the configuration and builds the console.
@@ -131,7 +134,9 @@ func (s *Server) routes() {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { s.renderLogin(w, http.StatusOK, "", "") })
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		s.renderLogin(w, r, http.StatusOK, "", "")
+	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		s.login(w, r)
@@ -156,7 +161,7 @@ var crossOrigin = http.NewCrossOriginProtection()
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
@@ -189,8 +194,15 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p *page)
 	w.Write([]byte(buf.String()))
 }
 
-func (s *Server) renderLogin(w http.ResponseWriter, status int, name, problem string) {
-	p := &page{Title: "Log in", Body: name}
+// loginForm is what the log-in page fills in again.
+type loginForm struct{ Name, Next string }
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, name, problem string) {
+	next := r.FormValue("next")
+	if !localPath(next) {
+		next = ""
+	}
+	p := &page{Title: "Log in", Body: loginForm{Name: name, Next: next}}
 	if problem != "" {
 		p.Problems = []string{problem}
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 )
 
@@ -135,46 +136,68 @@ func (s *Server) publish(ctx context.Context, d *draft, user string) (*published
 	if !res.OK() {
 		return out, nil
 	}
-	if !res.ConsoleChanged && !res.MenuChanged {
+	retry := s.pushPending && disk.menuOwned && disk.menu != nil // WeChat refused the menu last time
+	if !res.ConsoleChanged && !res.MenuChanged && !retry {
 		out.Note = "nothing to publish: the draft is what is live"
 		return out, nil
 	}
+	if res.ConsoleChanged || res.MenuChanged {
+		if err := s.write(ctx, user, disk, res); err != nil {
+			return out, err
+		}
+		if !res.OK() {
+			return out, nil
+		}
+	}
+	if res.MenuChanged || retry {
+		s.pushMenu(ctx, user, &d.Menu, out)
+	}
+	s.audit(user, disk, res, out)
+	return out, nil
+}
+
+// write writes the change and reloads the bot; when the bot refuses the
+// new rules (an operator's file changed meanwhile), the files are put back
+// and res says why.
+func (s *Server) write(ctx context.Context, user string, disk *onDisk, res *checkResult) error {
 	consolePath, menuPath := filepath.Join(s.dir, ConsoleFile), filepath.Join(s.dir, MenuFile)
 	if err := writeFile(consolePath, res.console); err != nil {
-		return nil, err
+		return err
 	}
 	if res.MenuChanged {
 		if err := writeFile(menuPath, res.menu); err != nil {
 			writeFile(consolePath, disk.console)
-			return nil, err
+			return err
 		}
 	}
-	reason := "console publish by " + user
-	if err := s.cfg.Reloader.Reload(ctx, reason, false); err != nil && !errors.Is(err, rules.ErrUnchanged) {
-		// Something else changed under us (an operator's file): put ours back.
-		writeFile(consolePath, disk.console)
-		if res.MenuChanged {
-			writeFile(menuPath, disk.menu)
-		}
-		s.cfg.Reloader.Reload(ctx, "console publish undone", false)
-		res.Problems = append(res.Problems, "the bot refused the new rules, so nothing was published: "+err.Error())
-		return out, nil
+	err := s.cfg.Reloader.Reload(ctx, "console publish by "+user, false)
+	if err == nil || errors.Is(err, rules.ErrUnchanged) {
+		return nil
 	}
+	writeFile(consolePath, disk.console)
 	if res.MenuChanged {
-		switch {
-		case s.cfg.Menu == nil:
-			out.Note = "the menu is saved in menu.yaml but not pushed to WeChat: the bot runs without --appid and --secret"
-		default:
-			if err := s.cfg.Menu.MenuCreate(ctx, &d.Menu); err != nil {
-				out.Note = "the replies are live, but WeChat refused the menu: " + err.Error() + " (Publish again to retry)"
-				s.log.Error("console: pushing the menu failed", "user", user, "err", err)
-			} else {
-				out.MenuPushed = true
-			}
-		}
+		writeFile(menuPath, disk.menu)
 	}
-	s.audit(user, disk, res, out)
-	return out, nil
+	s.cfg.Reloader.Reload(ctx, "console publish undone", false)
+	res.Problems = append(res.Problems, "the bot refused the new rules, so nothing was published: "+s.relative(err.Error()))
+	return nil
+}
+
+// pushMenu pushes the menu once its rules are live. A refusal is kept, so
+// that the next Publish pushes again even with nothing else to publish.
+func (s *Server) pushMenu(ctx context.Context, user string, m *wechat.Menu, out *published) {
+	if s.cfg.Menu == nil {
+		out.Note = "the menu is saved in menu.yaml but not pushed to WeChat: the bot runs without --appid and --secret"
+		return
+	}
+	if err := s.cfg.Menu.MenuCreate(ctx, m); err != nil {
+		s.pushPending = true
+		out.Note = "the replies are live, but WeChat refused the menu: " + err.Error() + " (Publish again to push it again)"
+		s.log.Error("console: pushing the menu failed", "user", user, "err", err)
+		return
+	}
+	s.pushPending = false
+	out.MenuPushed = true
 }
 
 // auditEntry is one line of console-audit.log: who published what, when.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"github.com/wxbot/wxbot/rules"
 	"net/http"
 	"net/url"
@@ -249,5 +250,35 @@ func TestMenuEdits(t *testing.T) {
 	// The reply followed its key into the sub-button.
 	if r := b.draft().Replies["KA"]; r.Text != "a" {
 		t.Errorf("KA's reply %+v", r)
+	}
+}
+
+// WeChat refusing the menu leaves the replies live and says so; the next
+// Publish, with nothing else to publish, pushes it again.
+func TestPublishMenuPushRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	h.menu.err = errors.New("wechat api: 40016: invalid button size")
+	b := h.browser()
+	b.login("alice")
+	form := menuForm("优惠", "PROMO", "满100减20")
+	form.Set("op", "publish")
+	code, body := b.post("/menu", form)
+	if code != http.StatusOK || !strings.Contains(body, "WeChat refused the menu: wechat api: 40016") {
+		t.Fatalf("%d\n%s", code, body)
+	}
+	if !strings.Contains(h.file(ConsoleFile), "满100减20") || h.menu.count() != 0 {
+		t.Fatalf("the replies are not live, or a menu was pushed")
+	}
+	h.menu.mu.Lock()
+	h.menu.err = nil
+	h.menu.mu.Unlock()
+	code, body = b.post("/menu", url.Values{"buttons": {"1"}, "b0.name": {"优惠"}, "b0.type": {"click"}, "b0.key": {"PROMO"},
+		"b0.r.kind": {"text"}, "b0.r.text": {"满100减20"}, "op": {"publish"}})
+	if code != http.StatusOK || !strings.Contains(body, "The menu was pushed to WeChat") || h.menu.count() != 1 {
+		t.Fatalf("publish again: %d, %d pushes\n%s", code, h.menu.count(), body)
+	}
+	if _, body := b.post("/menu", url.Values{"buttons": {"1"}, "b0.name": {"优惠"}, "b0.type": {"click"}, "b0.key": {"PROMO"},
+		"b0.r.kind": {"text"}, "b0.r.text": {"满100减20"}, "op": {"publish"}}); !strings.Contains(body, "nothing to publish") || h.menu.count() != 1 {
+		t.Errorf("a third publish: %d pushes\n%s", h.menu.count(), body)
 	}
 }
