@@ -136,7 +136,7 @@ func (s *Server) view(d *draft, disk *onDisk) *editView {
 	}
 	v.MenuReplies = len(d.Replies)
 	if gen, err := d.consoleYAML(); err == nil {
-		v.Dirty = !bytes0(gen, disk.console, d.empty())
+		v.Dirty = !sameAsDisk(gen, disk.console, d.empty())
 	}
 	if disk.menuOwned && (len(d.Menu.Buttons) > 0 || disk.menu != nil) {
 		if gen, err := d.menuYAML(); err == nil && string(gen) != string(disk.menu) {
@@ -146,9 +146,9 @@ func (s *Server) view(d *draft, disk *onDisk) *editView {
 	return v
 }
 
-// bytes0 reports whether generated is what is on disk (an empty draft and
-// no file are the same).
-func bytes0(generated, onDisk []byte, empty bool) bool {
+// sameAsDisk reports whether generated is what is on disk (an empty draft
+// and no file are the same).
+func sameAsDisk(generated, onDisk []byte, empty bool) bool {
 	return string(generated) == string(onDisk) || (onDisk == nil && empty)
 }
 

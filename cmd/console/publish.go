@@ -47,7 +47,7 @@ func (s *Server) check(ctx context.Context, d *draft, disk *onDisk) *checkResult
 		return res
 	}
 	own := len(res.Problems) // the console's own words say it best: the loader's follow-ups are noise
-	res.ConsoleChanged = !bytes.Equal(res.console, disk.console) && !(disk.console == nil && d.empty())
+	res.ConsoleChanged = !sameAsDisk(res.console, disk.console, d.empty())
 	if disk.menuOwned && (len(d.Menu.Buttons) > 0 || disk.menu != nil) {
 		if res.menu, err = d.menuYAML(); err != nil {
 			res.Problems = append(res.Problems, err.Error())
