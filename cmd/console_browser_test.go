@@ -200,6 +200,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("an 18-byte name was not flagged as it was typed:\n%s", b.text())
 	}
 	b.typeIn("input[name='b0.name']", "优惠")
+	if got := eval[string](b, `document.querySelector(".phone .menubar .pv").textContent`); got != "优惠" {
+		t.Errorf("the phone shows %q as the name is typed, want 优惠", got)
+	}
 	b.typeIn("input[name='b0.key']", "PROMO")
 	b.choose("select[name='b0.r.kind']", "text")
 	b.typeIn("textarea[name='b0.r.text']", "本周优惠: 满100减20")

@@ -16,8 +16,8 @@
       count.textContent = el.value ? n + " / " + max + " bytes" : "";
       count.classList.toggle("over", n > max);
     }
-    var pv = document.querySelector('.pv[data-for="' + el.name + '"]');
-    if (pv) pv.textContent = el.value;
+    // The legend and the phone above show the name as it is typed.
+    document.querySelectorAll('.pv[data-for="' + el.name + '"]').forEach(function (pv) { pv.textContent = el.value; });
   }
 
   document.addEventListener("input", function (e) {
