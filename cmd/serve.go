@@ -464,11 +464,13 @@ func (b *server) listen() ([]*http.Server, <-chan error, error) {
 		b.log.Warn("plaintext pushes are still accepted beside encrypted ones (the console's compatible mode): once it is in safe mode, set --require-encryption, so that a body cannot be forged under a signature seen elsewhere")
 	}
 	servers := []*http.Server{srv}
-	if c, err := b.listenConsole(errc); err != nil {
+	console, err := b.listenConsole(errc) // console.go; nil when off
+	if err != nil {
 		srv.Close()
 		return nil, nil, err
-	} else if c != nil {
-		servers = append(servers, c)
+	}
+	if console != nil {
+		servers = append(servers, console)
 	}
 	if b.s.adminListen == "" {
 		return servers, errc, nil
