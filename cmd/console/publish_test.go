@@ -17,6 +17,13 @@ func menuForm(name, key, text string) url.Values {
 		"b0.r.kind": {"text"}, "b0.r.text": {text}}
 }
 
+// publishForm is menuForm with Publish pressed.
+func publishForm(name, key, text string) url.Values {
+	f := menuForm(name, key, text)
+	f.Set("op", "publish")
+	return f
+}
+
 func TestPublishMenu(t *testing.T) {
 	h := newHarness(t, nil)
 	b := h.browser()
@@ -31,8 +38,7 @@ func TestPublishMenu(t *testing.T) {
 		t.Fatal("Test wrote or pushed")
 	}
 	// Publish takes the draft kept by Test.
-	code, body = b.post("/menu", url.Values{"buttons": {"1"}, "b0.name": {"优惠"}, "b0.type": {"click"}, "b0.key": {"PROMO"},
-		"b0.r.kind": {"text"}, "b0.r.text": {"本周优惠: 满100减20 ${not an expression}"}, "op": {"publish"}})
+	code, body = b.post("/menu", publishForm("优惠", "PROMO", "本周优惠: 满100减20 ${not an expression}"))
 	if code != http.StatusOK || !strings.Contains(body, "Published") {
 		t.Fatalf("publish: %d\n%s", code, body)
 	}
@@ -192,9 +198,7 @@ func TestRulesFileIsReadOnly(t *testing.T) {
 	h.ts.Config.Handler = ro
 	b := h.browser()
 	b.login("alice")
-	form := menuForm("优惠", "PROMO", "hi")
-	form.Set("op", "publish")
-	code, body := b.post("/menu", form)
+	code, body := b.post("/menu", publishForm("优惠", "PROMO", "hi"))
 	if code != http.StatusConflict || !strings.Contains(body, "--rules "+filepath.Join(h.dir, "rules.yaml")+" is a file") {
 		t.Errorf("%d\n%s", code, body)
 	}
@@ -260,9 +264,7 @@ func TestPublishMenuPushRefused(t *testing.T) {
 	h.menu.err = errors.New("wechat api: 40016: invalid button size")
 	b := h.browser()
 	b.login("alice")
-	form := menuForm("优惠", "PROMO", "满100减20")
-	form.Set("op", "publish")
-	code, body := b.post("/menu", form)
+	code, body := b.post("/menu", publishForm("优惠", "PROMO", "满100减20"))
 	if code != http.StatusOK || !strings.Contains(body, "WeChat refused the menu: wechat api: 40016") {
 		t.Fatalf("%d\n%s", code, body)
 	}
@@ -272,13 +274,11 @@ func TestPublishMenuPushRefused(t *testing.T) {
 	h.menu.mu.Lock()
 	h.menu.err = nil
 	h.menu.mu.Unlock()
-	code, body = b.post("/menu", url.Values{"buttons": {"1"}, "b0.name": {"优惠"}, "b0.type": {"click"}, "b0.key": {"PROMO"},
-		"b0.r.kind": {"text"}, "b0.r.text": {"满100减20"}, "op": {"publish"}})
+	code, body = b.post("/menu", publishForm("优惠", "PROMO", "满100减20"))
 	if code != http.StatusOK || !strings.Contains(body, "The menu was pushed to WeChat") || h.menu.count() != 1 {
 		t.Fatalf("publish again: %d, %d pushes\n%s", code, h.menu.count(), body)
 	}
-	if _, body := b.post("/menu", url.Values{"buttons": {"1"}, "b0.name": {"优惠"}, "b0.type": {"click"}, "b0.key": {"PROMO"},
-		"b0.r.kind": {"text"}, "b0.r.text": {"满100减20"}, "op": {"publish"}}); !strings.Contains(body, "nothing to publish") || h.menu.count() != 1 {
+	if _, body := b.post("/menu", publishForm("优惠", "PROMO", "满100减20")); !strings.Contains(body, "nothing to publish") || h.menu.count() != 1 {
 		t.Errorf("a third publish: %d pushes\n%s", h.menu.count(), body)
 	}
 }
