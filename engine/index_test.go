@@ -65,14 +65,82 @@ var evTypes = []string{"text", "click", "voice", "scan"}
 
 var keyPool = []string{"", "MENU_A", "MENU_B", "promo", "k"}
 
-var conditions = []string{
+// atoms are the parts conditions are built from: equality tests the index
+// reads (on event.type, event.key, event.content and user fields, either
+// way round, as sets, as || chains), tests it cannot read, and tests that
+// fail to evaluate (vars.limit is a string; user.n is sometimes one).
+var atoms = []string{
 	`event.from startsWith "oVIP"`,
 	`len(event.content) > 4`,
 	`event.content contains "a"`,
 	`event.from == "oUser"`,
 	`true`,
 	`false`,
-	`vars.limit > 3`, // fails to evaluate: limit is a string
+	`vars.limit > 3`,
+	`event.key == "MENU_A"`,
+	`"promo" == event.key`,
+	`event.key in ["MENU_A", "MENU_B"]`,
+	`event.key == "k" || event.key == "promo"`,
+	`event.type == "click"`,
+	`event.type in ["text", "voice"]`,
+	`"scan" == event.type || event.type == "text"`,
+	`event.content == "abc"`,
+	`event.content in ["价格", "Ab", ""]`,
+	`user.step == "phone"`,
+	`"name" == user.step`,
+	`user.step in ["phone", "done"]`,
+	`user.step in ["", "phone"]`,
+	`user.step == "phone" || user.step == "name"`,
+	`user.step == ""`,
+	`user.step != "done"`,
+	`user.lang == "zh"`,
+	`user.n > 2`,
+	`not (user.step == "phone")`,
+	`user.step == "phone" || event.key == "k"`,
+}
+
+// condition joins one to three atoms with && (and sometimes ||).
+func (g *ruleGen) condition() string {
+	src := atoms[g.c.intn(len(atoms))]
+	for range g.c.intn(3) {
+		op := []string{" && ", " and ", " && ", " || "}[g.c.intn(4)]
+		src += op + atoms[g.c.intn(len(atoms))]
+	}
+	if g.c.intn(6) == 0 {
+		src = "(" + src + ") && " + atoms[g.c.intn(len(atoms))]
+	}
+	return src
+}
+
+// user is a user's state: missing, empty, or with a step of the atoms'
+// values, of the wrong type, or absent.
+func (g *ruleGen) user() map[string]any {
+	switch g.c.intn(4) {
+	case 0:
+		return nil
+	case 1:
+		return map[string]any{}
+	}
+	u := map[string]any{}
+	steps := []any{"phone", "name", "done", "", 3, nil, "PHONE"}
+	if k := g.c.intn(len(steps) + 1); k < len(steps) {
+		u["step"] = steps[k]
+	}
+	if g.c.intn(2) == 0 {
+		u["lang"] = []any{"zh", "en", 1.5}[g.c.intn(3)]
+	}
+	if g.c.intn(2) == 0 {
+		u["n"] = []any{1, 5, "x"}[g.c.intn(3)]
+	}
+	return u
+}
+
+// setsState is a step that marks its rule as changing the user's state.
+type setsState struct{}
+
+func (setsState) Run(context.Context, *Call) error { return nil }
+func (setsState) StatePatch(*Env) (*store.UserPatch, error) {
+	return nil, nil
 }
 
 type ruleGen struct {
@@ -153,13 +221,16 @@ func (g *ruleGen) rule(i int) *Rule {
 			r.Keys = append(r.Keys, keyPool[1+g.c.intn(len(keyPool)-1)])
 		}
 	}
-	if g.c.intn(4) == 0 {
-		src := conditions[g.c.intn(len(conditions))]
+	if g.c.intn(3) == 0 {
+		src := g.condition()
 		p, err := CompileCondition(src)
 		if err != nil {
-			panic(err)
+			panic(fmt.Sprintf("%s: %v", src, err))
 		}
 		r.When, r.WhenSrc = p, src
+	}
+	if g.c.intn(6) == 0 {
+		r.Steps = []Step{{Name: "state", Action: setsState{}, State: setsState{}}}
 	}
 	r.Priority = g.c.intn(3) - 1
 	r.Continue = g.c.intn(3) == 0
@@ -202,36 +273,48 @@ func (g *ruleGen) content() string {
 	return b.String()
 }
 
-func (g *ruleGen) event() *Event {
-	return &Event{
+func (g *ruleGen) event() push {
+	ev := &Event{
 		Type:    evTypes[g.c.intn(len(evTypes))],
 		From:    []string{"oUser", "oVIP1", ""}[g.c.intn(3)],
 		Content: g.content(),
 		Key:     keyPool[g.c.intn(len(keyPool))],
 	}
+	if g.c.intn(4) == 0 { // a content the conditions compare with
+		ev.Content = []string{"abc", "价格", "Ab", "", " abc"}[g.c.intn(5)]
+	}
+	return push{ev, g.user()}
 }
 
-// compare runs evs through set with and without the index, each with its
-// own cooldown store, and fails on any difference.
-func compare(t *testing.T, set *RuleSet, evs []*Event) {
+// push is an event and the state of the user who sent it.
+type push struct {
+	ev   *Event
+	user map[string]any
+}
+
+// compare runs pushes through set with and without the index, each with
+// its own cooldown store, and fails on any difference.
+func compare(t *testing.T, set *RuleSet, pushes []push) {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := func() time.Time { return now }
 	indexed, linear := store.NewMemory(clock), store.NewMemory(clock)
-	for _, ev := range evs {
+	for _, p := range pushes {
+		ev := p.ev
 		env := newEnv(ev, set.Vars, clock, time.UTC)
+		env.SetUser(p.user)
 		got, gotErrs := set.MatchInto(ctx, nil, ev, env, indexed)
 		want, wantErrs := linearMatch(ctx, set, ev, env, linear)
 		if !reflect.DeepEqual(names(got), names(want)) || fmt.Sprint(gotErrs) != fmt.Sprint(wantErrs) {
 			var rs strings.Builder
 			for _, r := range set.Ordered() {
-				fmt.Fprintf(&rs, "  %s on=%q text=%q/%q/%q/%v keys=%q when=%q prio=%d cont=%v off=%v cd=%v\n",
+				fmt.Fprintf(&rs, "  %s on=%q text=%q/%q/%q/%v keys=%q when=%q prio=%d cont=%v off=%v cd=%v state=%v\n",
 					r.Name, r.On, r.Text.Exact, r.Text.Contains, r.Text.Prefix, r.Text.Regex, r.Keys,
-					r.WhenSrc, r.Priority, r.Continue, r.Disabled, r.Cooldown)
+					r.WhenSrc, r.Priority, r.Continue, r.Disabled, r.Cooldown, r.SetsState())
 			}
-			t.Fatalf("event %+v:\nindexed %v %v\nlinear  %v %v\nrules:\n%s",
-				*ev, names(got), gotErrs, names(want), wantErrs, rs.String())
+			t.Fatalf("event %+v user %v:\nindexed %v %v\nlinear  %v %v\nrules:\n%s",
+				*ev, p.user, names(got), gotErrs, names(want), wantErrs, rs.String())
 		}
 	}
 }
@@ -244,11 +327,11 @@ func TestMatchDifferential(t *testing.T) {
 	g := &ruleGen{c: randChooser{rand.New(rand.NewPCG(1, 2))}}
 	for range sets {
 		set := g.ruleSet(1 + g.c.intn(40))
-		evs := make([]*Event, 20)
-		for i := range evs {
-			evs[i] = g.event()
+		pushes := make([]push, 20)
+		for i := range pushes {
+			pushes[i] = g.event()
 		}
-		compare(t, set, evs)
+		compare(t, set, pushes)
 	}
 }
 
@@ -266,14 +349,14 @@ func FuzzMatchDifferential(f *testing.F) {
 			}
 		}
 		set := g.ruleSet(1 + g.c.intn(30))
-		evs := []*Event{
-			{Type: typ, From: "oUser", Content: content},
-			{Type: typ, From: "oVIP", Content: content, Key: "MENU_A"},
+		pushes := []push{
+			{&Event{Type: typ, From: "oUser", Content: content}, nil},
+			{&Event{Type: typ, From: "oVIP", Content: content, Key: "MENU_A"}, g.user()},
 		}
 		for range 5 {
-			evs = append(evs, g.event())
+			pushes = append(pushes, g.event())
 		}
-		compare(t, set, evs)
+		compare(t, set, pushes)
 	})
 }
 
@@ -350,7 +433,12 @@ func TestCandidatesPrune(t *testing.T) {
 		ev := &Event{Type: "text", Content: c.content}
 		var buf, hits [32]int32
 		var got []string
-		for _, i := range set.candidates(ev, NormalizeText(c.content), buf[:], hits[:]) {
+		env := newEnv(ev, nil, time.Now, time.UTC)
+		cands, err := set.candidates(context.Background(), ev, NormalizeText(c.content), env, 0, buf[:], hits[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range cands {
 			got = append(got, set.ordered[i].Name)
 		}
 		if !reflect.DeepEqual(got, c.want) {

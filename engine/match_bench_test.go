@@ -12,9 +12,9 @@ import (
 // BenchmarkMatch measures finding the rules for one push among n rules of
 // one kind: exact keywords and EventKeys (found through the index) and
 // expr conditions (each evaluated in order, the worst case for a rule set),
-// `contains` literals, and the mix of the performance issue: a third exact
-// keywords, a third click keys, a third `prefix` literals with a `when`
-// condition. The push matches the last rule (in the mix, the last keyword).
+// `contains` literals, dialog steps (`user.step == …`, the user at the
+// last step), and the mix of the performance issue (see mixedRule). The
+// push matches the last rule (in the mix, the last keyword).
 func BenchmarkMatch(b *testing.B) {
 	kinds := []struct {
 		name string
@@ -35,8 +35,11 @@ func BenchmarkMatch(b *testing.B) {
 		}, func(n int) *Event {
 			return &Event{Type: "text", Content: fmt.Sprintf("我想买商品%d号，多少钱？", n-1)}
 		}},
+		{"dialog", func(i int) *Rule {
+			return rule(fmt.Sprint("step", i), []string{"text"}, when(fmt.Sprintf(`user.step == "s%d" && len(event.content) > 0`, i)))
+		}, func(n int) *Event { return &Event{Type: "text", From: "oUser", Content: "好的"} }},
 		{"mixed", mixedRule, func(n int) *Event {
-			last := (n - 1) / 3 * 3 // the last keyword rule
+			last := (n - 1) / mixedKinds * mixedKinds // the last keyword rule
 			return &Event{Type: "text", From: "oUser", Content: fmt.Sprint(" 关键词", last, " ")}
 		}},
 	}
@@ -53,6 +56,7 @@ func BenchmarkMatch(b *testing.B) {
 				set := NewRuleSet(rules, nil)
 				ev := k.ev(n)
 				env := newEnv(ev, nil, time.Now, time.UTC)
+				env.SetUser(map[string]any{"step": fmt.Sprint("s", n-1)})
 				store := store.NewMemory(nil)
 				ctx := context.Background()
 				b.ReportAllocs()
@@ -68,15 +72,25 @@ func BenchmarkMatch(b *testing.B) {
 	}
 }
 
-// mixedRule is rule i of the issue's mix: exact keywords, click keys and
-// prefixes behind a condition, in turn.
+// mixedKinds is how many kinds of rule mixedRule cycles through.
+const mixedKinds = 6
+
+// mixedRule is rule i of the issue's mix: exact keywords, click keys,
+// `contains` literals, prefixes behind a condition, regexes and dialog
+// steps (`user.step == …`), in turn.
 func mixedRule(i int) *Rule {
-	switch i % 3 {
+	switch i % mixedKinds {
 	case 0:
 		return rule(fmt.Sprint("kw", i), []string{"text"}, exact(fmt.Sprint("关键词", i)))
 	case 1:
 		return rule(fmt.Sprint("key", i), []string{"click"}, keys(fmt.Sprint("MENU_", i)))
-	default:
+	case 2:
+		return rule(fmt.Sprint("has", i), []string{"text"}, containsText(fmt.Sprintf("商品%d号", i)))
+	case 3:
 		return rule(fmt.Sprint("pre", i), []string{"text"}, prefix(fmt.Sprint("订单", i)), when(`event.from startsWith "oVIP"`))
+	case 4:
+		return rule(fmt.Sprint("re", i), []string{"text"}, regex(fmt.Sprintf(`^查询%d-\d+$`, i)))
+	default:
+		return rule(fmt.Sprint("step", i), []string{"text"}, when(fmt.Sprintf(`user.step == "s%d"`, i)))
 	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,8 +190,15 @@ type RuleSet struct {
 // RuleSet.ordered (ascending, so merging keeps match order).
 type typeIndex struct {
 	exact map[string][]int32 // normalized text → rules decided by exact text
-	keys  map[string][]int32 // EventKey → rules gated by key
-	rest  []int32            // everything else
+	// keys holds the rules gated by key and those whose condition requires
+	// event.key to be one of some strings (see planWhen); content, those
+	// whose condition requires event.content to be.
+	keys    map[string][]int32
+	content map[string][]int32
+	// users holds the rules whose condition requires a user.NAME to be one
+	// of some strings, by NAME.
+	users []userIndex
+	rest  []int32 // everything else
 	// norm finds the contains and prefix literals of rules whose text gate
 	// the index decides (see planText) in the normalized content; raw finds
 	// the literals their regexes require in the content as sent. Their exact
@@ -198,6 +206,15 @@ type typeIndex struct {
 	norm, raw *acAutomaton
 
 	normB, rawB acBuilder // while building
+}
+
+// userIndex is one user field's rules: by the string value that lets them
+// through, and all of them (for a value that is not a string, which a test
+// `in` a set makes an error that the rule must report).
+type userIndex struct {
+	name    string
+	byValue map[string][]int32
+	all     []int32
 }
 
 // NewRuleSet indexes rules (given in file order).
@@ -222,10 +239,14 @@ func NewRuleSet(rules []*Rule, vars map[string]any) *RuleSet {
 			continue
 		}
 		var plan textPlan
+		var wp whenPlan
 		if len(r.Keys) == 0 && !r.Text.onlyExact() {
 			plan = planText(&r.Text)
 		}
-		for _, on := range dedupe(r.On) { // twice the same type is once
+		if r.When != nil {
+			wp = planWhen(r.When)
+		}
+		for _, on := range wp.restrict(dedupe(r.On)) { // twice the same type is once
 			var ix *typeIndex
 			if on == "*" {
 				if s.any == nil {
@@ -239,7 +260,7 @@ func NewRuleSet(rules []*Rule, vars map[string]any) *RuleSet {
 					s.byType[on] = ix
 				}
 			}
-			ix.add(int32(i), r, &plan)
+			ix.add(int32(i), r, &plan, &wp)
 		}
 	}
 	for _, ix := range s.byType {
@@ -252,12 +273,13 @@ func NewRuleSet(rules []*Rule, vars map[string]any) *RuleSet {
 }
 
 func newTypeIndex() *typeIndex {
-	return &typeIndex{exact: map[string][]int32{}, keys: map[string][]int32{}}
+	return &typeIndex{exact: map[string][]int32{}, keys: map[string][]int32{}, content: map[string][]int32{}}
 }
 
 // add indexes rule r at position i (ascending across calls); plan is
-// planText(&r.Text) for rules with neither keys nor an exact-only gate.
-func (ix *typeIndex) add(i int32, r *Rule, plan *textPlan) {
+// planText(&r.Text) for rules with neither keys nor an exact-only gate, wp
+// is planWhen(r.When).
+func (ix *typeIndex) add(i int32, r *Rule, plan *textPlan, wp *whenPlan) {
 	switch {
 	case len(r.Keys) > 0:
 		for _, k := range dedupe(r.Keys) {
@@ -280,9 +302,32 @@ func (ix *typeIndex) add(i int32, r *Rule, plan *textPlan) {
 		for _, t := range plan.rawRe {
 			ix.rawB.addContains(t, i)
 		}
+	case wp.field == fieldKey:
+		for _, v := range dedupe(wp.values) {
+			ix.keys[v] = append(ix.keys[v], i)
+		}
+	case wp.field == fieldContent:
+		for _, v := range dedupe(wp.values) {
+			ix.content[v] = append(ix.content[v], i)
+		}
+	case wp.field == fieldUser:
+		ix.addUser(wp.user, dedupe(wp.values), i)
 	default:
 		ix.rest = append(ix.rest, i)
 	}
+}
+
+func (ix *typeIndex) addUser(name string, values []string, i int32) {
+	k := slices.IndexFunc(ix.users, func(u userIndex) bool { return u.name == name })
+	if k < 0 {
+		k = len(ix.users)
+		ix.users = append(ix.users, userIndex{name: name, byValue: map[string][]int32{}})
+	}
+	u := &ix.users[k]
+	for _, v := range values {
+		u.byValue[v] = append(u.byValue[v], i)
+	}
+	u.all = append(u.all, i)
 }
 
 func (ix *typeIndex) build() {
@@ -302,41 +347,78 @@ func dedupe(xs []string) []string {
 	return out
 }
 
-// candidates returns, in match order, the rules that may match ev: those the
-// index cannot rule out. The gates still have to be checked.
-// hits is scratch space for the literal index.
-func (s *RuleSet) candidates(ev *Event, norm string, buf, hits []int32) []int32 {
-	var lists [7][]int32
-	n := 0
-	hits = hits[:0]
+// candidates returns, in match order, the rules at position from or later
+// that may match ev: those the index cannot rule out. The gates still have to be
+// checked. It reads the user's state (env.LoadUser) only when rules of this
+// event type are indexed by a user field; a failed read is returned, and
+// the user is then empty. hits is scratch space for the literal index.
+func (s *RuleSet) candidates(ctx context.Context, ev *Event, norm string, env *Env, from int32, buf, hits []int32) ([]int32, error) {
+	// Kept off the heap: methods storing into a struct would make the
+	// caller's scratch arrays escape.
+	var lists [13][]int32 // the last one is for spill
+	n, spill := 0, hits[:0]
+	var err error
 	for _, ix := range [2]*typeIndex{s.byType[ev.Type], s.any} {
 		if ix == nil {
 			continue
 		}
-		if l := ix.exact[norm]; len(l) > 0 {
-			lists[n] = l
-			n++
+		for _, l := range [4][]int32{ix.exact[norm], ix.keys[ev.Key], ix.content[ev.Content], ix.rest} {
+			n, spill = addList(&lists, n, spill, l, from)
 		}
-		if l := ix.keys[ev.Key]; len(l) > 0 {
-			lists[n] = l
-			n++
-		}
-		if len(ix.rest) > 0 {
-			lists[n] = ix.rest
-			n++
+		if len(ix.users) > 0 {
+			var u map[string]any
+			u, err = env.LoadUser(ctx)
+			for k := range ix.users {
+				n, spill = addList(&lists, n, spill, ix.users[k].lookup(u), from)
+			}
 		}
 		if ix.norm != nil {
-			hits = ix.norm.find(norm, hits)
+			spill = ix.norm.find(norm, spill)
 		}
 		if ix.raw != nil {
-			hits = ix.raw.find(ev.Content, hits)
+			spill = ix.raw.find(ev.Content, spill)
 		}
 	}
-	if len(hits) > 0 {
-		lists[n] = sortDedupe(hits)
+	if l := cutFrom(sortDedupe(spill), from); len(l) > 0 {
+		lists[n] = l
 		n++
 	}
-	return mergeSorted(lists[:n], buf[:0])
+	return mergeSorted(lists[:n], buf[:0]), err
+}
+
+// addList adds l's positions from from on to the lists to merge, or to
+// spill (sorted at the end) when the room for lists is taken.
+func addList(lists *[13][]int32, n int, spill, l []int32, from int32) (int, []int32) {
+	if l = cutFrom(l, from); len(l) == 0 {
+		return n, spill
+	}
+	if n == len(lists)-1 {
+		return n, appendHits(spill, l)
+	}
+	lists[n] = l
+	return n + 1, spill
+}
+
+// cutFrom is the part of ascending l from from on.
+func cutFrom(l []int32, from int32) []int32 {
+	if from > 0 && len(l) > 0 {
+		k, _ := slices.BinarySearch(l, from)
+		l = l[k:]
+	}
+	return l
+}
+
+// lookup is the rules u lets through the index: those of the field's value
+// when it is a string, none when it is missing (nil equals no string, and
+// no set indexed holds ""), all of them when it is something else.
+func (x *userIndex) lookup(u map[string]any) []int32 {
+	switch v := u[x.name].(type) {
+	case string:
+		return x.byValue[v]
+	case nil:
+		return nil
+	}
+	return x.all
 }
 
 // mergeSorted merges ascending lists into out, without duplicates.
@@ -344,7 +426,7 @@ func mergeSorted(lists [][]int32, out []int32) []int32 {
 	if len(lists) == 1 {
 		return append(out, lists[0]...)
 	}
-	var pos [7]int
+	var pos [13]int
 	for {
 		best, bi := int32(-1), -1
 		for i, l := range lists {
@@ -463,7 +545,12 @@ func (s *RuleSet) MatchInto(ctx context.Context, dst []*Rule, ev *Event, env *En
 		norm = NormalizeText(ev.Content)
 	}
 	var buf, hits [32]int32
-	for _, i := range s.candidates(ev, norm, buf[:], hits[:]) {
+	cands, err := s.candidates(ctx, ev, norm, env, 0, buf[:], hits[:])
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for k := 0; k < len(cands); k++ {
+		i := cands[k]
 		r := s.ordered[i]
 		if r.ReadsUser || r.setsState {
 			if err := env.needUser(ctx); err != nil {
@@ -484,8 +571,21 @@ func (s *RuleSet) MatchInto(ctx context.Context, dst []*Rule, ev *Event, env *En
 		if !r.Continue {
 			break
 		}
+		if r.SetsState() && s.userIndexed(ev.Type) {
+			// The rule changes the user's state before later rules are
+			// checked: which of them the user index lets through may change.
+			cands, _ = s.candidates(ctx, ev, norm, env, i+1, buf[:], hits[:])
+			k = -1
+		}
 	}
 	return matched, errs
+}
+
+// userIndexed reports whether rules for events of type typ are indexed by a
+// user field (so candidates reads the user's state).
+func (s *RuleSet) userIndexed(typ string) bool {
+	ix := s.byType[typ]
+	return ix != nil && len(ix.users) > 0 || s.any != nil && len(s.any.users) > 0
 }
 
 // RuleError is a rule's gate failing at run time: its condition (a nil map
