@@ -53,6 +53,7 @@ type serveFlags struct {
 	rulesMaxCount     int
 	rulesMaxCost      int
 	rulesPoll         time.Duration
+	retryMemory       int
 	pay               payFlags
 	ai                aiFlags
 	console           consoleFlags // console.go
@@ -81,6 +82,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.DurationVar(&s.rulesPoll, "rules-poll", 30*time.Second, "how often the rules' bytes are compared with the running rules', behind the file watcher; 0 disables")
 	fs.IntVar(&s.rulesMaxCost, "rules-max-cost", rules.DefaultLimits.MaxCost, "refuse an expression whose worst case takes more evaluation steps than this")
 	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it")
+	fs.IntVar(&s.retryMemory, "retry-memory", dedup.DefaultBytes, "bytes of memory for the answers kept for WeChat's retries (past it, kept for less than 30s)")
 	s.pay.register(fs)
 	s.ai.register(fs)
 	s.console.register(fs)
@@ -131,6 +133,9 @@ func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
 	}
 	if err := s.console.check(); err != nil {
 		return nil, err
+	}
+	if s.retryMemory < 64<<10 {
+		return nil, usagef("--retry-memory %d: want at least 65536 bytes", s.retryMemory)
 	}
 	rules.DefaultLimits = rules.Limits{MaxBytes: s.rulesMaxBytes, MaxRules: s.rulesMaxCount, MaxCost: s.rulesMaxCost}
 	return s, nil
@@ -335,7 +340,7 @@ func (b *server) wireMetricsAndDedup() wechat.TokenCache {
 	r := b.guard.Primary().(*store.Redis)
 	b.callback.Dedup = &dedup.Fallback{
 		Shared:  store.NewRedisDedup(r, dedup.DefaultTTL),
-		Local:   dedup.NewLocal(dedup.DefaultTTL, time.Now),
+		Local:   dedup.NewLocalSized(dedup.DefaultTTL, b.s.retryMemory, time.Now),
 		Breaker: b.guard,
 		OnFallback: func(err error) {
 			b.m.DedupFallback()
@@ -350,7 +355,7 @@ func (b *server) wireMetricsAndDedup() wechat.TokenCache {
 // reaching the bot after a restart is answered with the first reply's
 // bytes and runs nothing.
 func (b *server) dedupOnBolt(bs *store.Bolt) *dedup.Local {
-	local := dedup.NewLocal(dedup.DefaultTTL, time.Now)
+	local := dedup.NewLocalSized(dedup.DefaultTTL, b.s.retryMemory, time.Now)
 	n := 0
 	if err := bs.SavedAnswers(time.Now(), func(key, ct string, body []byte) { local.Preload(key, ct, body); n++ }); err != nil {
 		b.log.Warn("reading the answers kept for retries failed; retries of pushes from before the restart run their rules again", "err", err)

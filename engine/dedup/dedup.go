@@ -35,7 +35,7 @@ type Local struct {
 	ttl         time.Duration
 	now         func() time.Time
 	seed, seed2 maphash.Seed
-	shardCap    int
+	shardBytes  int // a generation's budget in one shard
 	shards      [32]dedupShard
 	// EarlyRotations counts generations dropped before their TTL because
 	// the cap was reached (load beyond what the TTL can hold).
@@ -56,10 +56,16 @@ func (d *Local) Preload(key, contentType string, body []byte) {
 	}
 }
 
-// DefaultEntries bounds the answers kept for retries (about 10 MiB):
-// under more load than that, answers are kept for less than the TTL, but
-// still for the few seconds in which WeChat's first retry comes.
-const DefaultEntries = 32_000
+// DefaultBytes bounds the memory the answers kept for retries take (about
+// 16,000 plaintext replies, 6,000 encrypted ones): under more load than
+// that, answers are kept for less than the TTL, but still for the seconds
+// in which WeChat's retries come (a push is kept in flight, whatever the
+// budget, until it is answered). serve's --retry-memory sets it.
+const DefaultBytes = 4 << 20
+
+// entryBytes is what an answer costs besides its bytes: its slot in the
+// index (a 24-byte entry of a map at its usual load).
+const entryBytes = 32
 
 type dedupShard struct {
 	mu        sync.Mutex
@@ -92,9 +98,17 @@ func (g *generation) get(h, check uint64) (string, []byte, bool) {
 	return contentTypes[b[0]], b[1:], true
 }
 
-func (g *generation) reset() {
+// bytes is what the generation keeps, as counted against the budget.
+func (g *generation) bytes() int { return len(g.index)*entryBytes + len(g.arena) }
+
+// reset empties the generation, keeping its arena unless it grew past
+// twice the budget (a burst of large answers is not kept for good).
+func (g *generation) reset(budget int) {
 	clear(g.index)
 	g.arena = g.arena[:0]
+	if cap(g.arena) > 2*budget {
+		g.arena = nil
+	}
 }
 
 // inflight is the answer to one push being computed. Finish moves it to
@@ -124,18 +138,19 @@ func (a finishedAnswer) Wait(context.Context) (string, []byte, error) {
 }
 
 // NewLocal returns a Local remembering answers for at least ttl, as long
-// as no more than DefaultEntries arrive in that time.
+// as they fit in DefaultBytes.
 func NewLocal(ttl time.Duration, now func() time.Time) *Local {
-	return NewLocalSized(ttl, DefaultEntries, now)
+	return NewLocalSized(ttl, DefaultBytes, now)
 }
 
-// NewLocalSized is NewLocal keeping up to entries answers (two
-// generations of half that each) before it rotates early.
-func NewLocalSized(ttl time.Duration, entries int, now func() time.Time) *Local {
+// NewLocalSized is NewLocal keeping answers in about maxBytes (two
+// generations of half that each, the answers' bytes and their index)
+// before it rotates early.
+func NewLocalSized(ttl time.Duration, maxBytes int, now func() time.Time) *Local {
 	if now == nil {
 		now = time.Now
 	}
-	d := &Local{ttl: ttl, now: now, seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), shardCap: max(entries/2/32, 1)}
+	d := &Local{ttl: ttl, now: now, seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), shardBytes: max(maxBytes/2/32, 256)}
 	for i := range d.shards {
 		sh := &d.shards[i]
 		sh.inflight = map[uint64]*inflight{}
@@ -172,14 +187,14 @@ func (d *Local) claimAnswer(key string) (Answer, bool) {
 	now := d.now()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if early := len(sh.cur.index) >= d.shardCap; early || now.After(sh.rotateAt) {
+	if early := sh.cur.bytes() >= d.shardBytes; early || now.After(sh.rotateAt) {
 		if early {
 			d.EarlyRotations.Add(1)
 		}
 		sh.prev, sh.cur = sh.cur, sh.prev
-		sh.cur.reset()
+		sh.cur.reset(d.shardBytes)
 		if now.After(sh.rotateAt.Add(d.ttl)) { // idle for long: all of it is stale
-			sh.prev.reset()
+			sh.prev.reset(d.shardBytes)
 		}
 		sh.rotateAt = now.Add(d.ttl)
 	}

@@ -58,7 +58,7 @@ func TestDedupKeepsFinishedAnswersAndCaps(t *testing.T) {
 		t.Errorf("retry got %q %q %v", ct, body, err)
 	}
 	// Past the cap, the oldest generation goes early: memory stays bounded.
-	for i := 0; i < 3*DefaultEntries; i++ {
+	for i := 0; i < 3*DefaultBytes/(entryBytes+8); i++ {
 		g, _ := d.claimAnswer(fmt.Sprint("load-", i))
 		g.Finish("text/plain; charset=utf-8", []byte("success"))
 	}
@@ -67,10 +67,10 @@ func TestDedupKeepsFinishedAnswersAndCaps(t *testing.T) {
 	}
 	n := 0
 	for i := range d.shards {
-		n += len(d.shards[i].cur.index) + len(d.shards[i].prev.index) + len(d.shards[i].inflight)
+		n += d.shards[i].cur.bytes() + d.shards[i].prev.bytes() + len(d.shards[i].inflight)*entryBytes
 	}
-	if n > DefaultEntries {
-		t.Errorf("%d answers kept, cap %d", n, DefaultEntries)
+	if n > DefaultBytes+2*32*(entryBytes+8) { // each generation may pass its budget by one answer
+		t.Errorf("%d bytes kept, budget %d", n, DefaultBytes)
 	}
 }
 

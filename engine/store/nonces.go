@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -23,21 +24,35 @@ type nonceMemory struct {
 	seen *dedup.Local
 }
 
-// maxNonces bounds the query strings a generation keeps (about 10 MiB; at
-// 600 pushes a second that is the whole 5-minute window): under more load
-// the window shrinks instead of memory growing.
-const maxNonces = 1 << 18
+// nonceBytes bounds the memory of the query strings kept (about 190,000
+// of them, 45 bytes each: at 600 pushes a second that is the whole 5-minute
+// window): under more load the window shrinks instead of memory growing.
+const nonceBytes = 8 << 20
 
 func (m *nonceMemory) remember(key, bodyHash string, now func() time.Time, ttl time.Duration) string {
-	m.once.Do(func() { m.seen = dedup.NewLocalSized(ttl, 2*maxNonces, now) })
+	m.once.Do(func() { m.seen = dedup.NewLocalSized(ttl, nonceBytes, now) })
 	a, first, _ := m.seen.Claim(context.Background(), key)
 	if first {
-		a.Finish("", []byte(bodyHash))
+		// The hash is hex: kept as its bytes, it takes half the room.
+		var raw [64]byte
+		n, err := hex.Decode(raw[:min(len(bodyHash)/2, len(raw))], []byte(bodyHash))
+		if err != nil || len(bodyHash) > 2*len(raw) || !lowerHex(bodyHash) {
+			a.Finish("", []byte(bodyHash))
+		} else {
+			a.Finish(rawHash, raw[:n])
+		}
 		return ""
 	}
-	_, body, _ := a.Wait(context.Background()) // finished at once by the first
+	ct, body, _ := a.Wait(context.Background()) // finished at once by the first
+	if ct == rawHash {
+		return hex.EncodeToString(body)
+	}
 	return string(body)
 }
+
+// rawHash marks a hash kept as bytes: dedup keeps a content type with each
+// answer, which a body hash has no use for otherwise.
+const rawHash = "application/xml; charset=utf-8"
 
 // RememberQuery implements callback.Replays: it returns the hash of the
 // body first seen with key ("" the first time).
@@ -81,4 +96,14 @@ func (g *Guard) RememberQuery(ctx context.Context, key, bodyHash string, ttl tim
 		return first, nil
 	}
 	return g.local.RememberQuery(ctx, key, bodyHash, ttl)
+}
+
+// lowerHex reports whether s is lower-case hex, which the bytes give back.
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
