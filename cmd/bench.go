@@ -42,6 +42,7 @@ type benchFlags struct {
 	rulesFile   string
 	baseline    bool
 	mix         string
+	fill        string
 	serverPID   int
 }
 
@@ -59,6 +60,7 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&f.rulesFile, "rules-file", "", "run the self-started bot on this rules file instead (replies are then not checked)")
 	fs.BoolVar(&f.baseline, "baseline", false, "also measure a bare net/http handler and print the ratios")
 	fs.StringVar(&f.mix, "mix", "text,click,subscribe", "push kinds to cycle through: text (an exact keyword), contains, prefix, regex, click, subscribe")
+	fs.StringVar(&f.fill, "fill", "exact", "gate of the --rules filler rules, placed before the rules the pushes hit: "+strings.Join(fillKinds, ", ")+" (mixed cycles through them all)")
 	fs.IntVar(&f.serverPID, "server-pid", 0, "PID of the bot at --url, to read its CPU time (Linux)")
 	pos, err := fs.parse(args)
 	if err != nil {
@@ -80,6 +82,9 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 		if _, ok := benchPushes[k]; !ok {
 			return usagef("--mix: unknown kind %q (text, contains, prefix, regex, click, subscribe)", k)
 		}
+	}
+	if !slices.Contains(fillKinds, f.fill) {
+		return usagef("--fill %q: want one of %s", f.fill, strings.Join(fillKinds, ", "))
 	}
 	if f.rulesFile != "" && f.url != "" {
 		return usagef("--rules-file is for the bot bench starts; drop --url")
@@ -113,7 +118,8 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 		if f.rulesFile != "" {
 			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d) on %s\n", pid, f.rulesFile)
 		} else {
-			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d): %d rule(s): exact, contains, prefix and regex keywords, a click and a subscribe rule\n", pid, max(f.rules, 6))
+			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d): %d rule(s): %d %s fillers, then exact, contains, prefix and regex keywords, a click and a subscribe rule\n",
+				pid, max(f.rules, 6), max(f.rules-6, 0), f.fill)
 		}
 	} else if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return usagef("--url %q: want an http:// or https:// URL", target)
@@ -184,20 +190,50 @@ var benchPushes = map[string]struct{ content, reply string }{
 	"subscribe": {"", "欢迎关注"},
 }
 
-// benchRules writes n keyword rules: the ones the pushes hit, and fillers.
-func benchRules(n int) string {
+// fillKinds are the gates of --fill: exact keywords, click keys, contains
+// and prefix literals (the prefix behind a condition), regexes, conditions
+// on the content, dialog steps (user.step), and all of them in turn.
+var fillKinds = []string{"exact", "key", "contains", "prefix", "regex", "content", "step", "mixed"}
+
+// benchRules writes n rules: n-6 fillers of the kind given, which no push
+// of the bench matches, then the six the pushes hit. The fillers come first,
+// so that a matcher that visits rules in order pays for every one.
+func benchRules(n int, fill string) string {
 	var b strings.Builder
 	b.WriteString("version: 1\nrules:\n")
+	for i := 6; i < n; i++ {
+		kind := fill
+		if fill == "mixed" {
+			kind = fillKinds[i%(len(fillKinds)-1)]
+		}
+		fmt.Fprintf(&b, "  - {name: fill%d, %s, actions: [{reply: {text: \"回复%d\"}}]}\n", i, fillGate(kind, i), i)
+	}
 	b.WriteString("  - {name: price, on: text, text: 价格, actions: [{reply: {text: \"价目表: https://example.com/p\"}}]}\n")
 	b.WriteString("  - {name: menu, on: click, key: MENU_PRICE, actions: [{reply: {text: \"菜单价目表\"}}]}\n")
 	b.WriteString("  - {name: welcome, on: subscribe, actions: [{reply: {text: \"欢迎关注\"}}]}\n")
 	b.WriteString("  - {name: howmuch, on: text, text: {contains: [多少钱]}, actions: [{reply: {text: \"价目表在此\"}}]}\n")
 	b.WriteString("  - {name: query, on: text, text: {prefix: [查询]}, actions: [{reply: {text: \"正在查询\"}}]}\n")
 	b.WriteString("  - {name: order, on: text, text: {regex: ['^\\d{6}$']}, actions: [{reply: {text: \"订单号已收到\"}}]}\n")
-	for i := 6; i < n; i++ {
-		fmt.Fprintf(&b, "  - {name: kw%d, on: text, text: {exact: [\"关键词%d\", \"keyword%d\"]}, actions: [{reply: {text: \"回复%d\"}}]}\n", i, i, i, i)
-	}
 	return b.String()
+}
+
+// fillGate is the on and gate of filler rule i of a kind.
+func fillGate(kind string, i int) string {
+	switch kind {
+	case "key":
+		return fmt.Sprintf("on: click, key: MENU_%d", i)
+	case "contains":
+		return fmt.Sprintf("on: text, text: {contains: [商品%d号]}", i)
+	case "prefix":
+		return fmt.Sprintf("on: text, text: {prefix: [订单%d]}, when: 'event.from startsWith \"oVIP\"'", i)
+	case "regex":
+		return fmt.Sprintf("on: text, text: {regex: ['^查询%d-\\d+$']}", i)
+	case "content":
+		return fmt.Sprintf("on: text, when: 'event.content == \"c%d\" && len(event.from) > 0'", i)
+	case "step":
+		return fmt.Sprintf("on: text, when: 'user.step == \"s%d\"'", i)
+	}
+	return fmt.Sprintf("on: text, text: {exact: [\"关键词%d\", \"keyword%d\"]}", i, i)
 }
 
 func startBenchBot(ctx context.Context, self string, f *benchFlags) (*benchServer, error) {
@@ -206,7 +242,7 @@ func startBenchBot(ctx context.Context, self string, f *benchFlags) (*benchServe
 		return nil, err
 	}
 	rules := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rules, []byte(benchRules(f.rules)), 0o644); err != nil {
+	if err := os.WriteFile(rules, []byte(benchRules(f.rules, f.fill)), 0o644); err != nil {
 		return nil, err
 	}
 	if f.rulesFile != "" {

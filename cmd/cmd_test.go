@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine/wechat"
+	"github.com/wxbot/wxbot/rules"
 )
 
 // runCmd runs a command line in-process with the given environment.
@@ -234,7 +235,7 @@ func TestBenchRuns(t *testing.T) {
 		t.Skip("starts two servers")
 	}
 	out, errOut, code := wxbot(t, nil, "bench", "--duration", "500ms", "--warmup", "100ms", "--concurrency", "4", "--baseline",
-		"--aes-key", e2eKey, "--rules", "50", "--mix", "text,contains,prefix,regex,click,subscribe")
+		"--aes-key", e2eKey, "--rules", "50", "--fill", "mixed", "--mix", "text,contains,prefix,regex,click,subscribe")
 	if code != 0 {
 		t.Fatalf("bench: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -286,6 +287,20 @@ func TestEveryHelpExitsZero(t *testing.T) {
 
 // TestBenchSaysWhatIsBad: a wrong sampled reply is explained: which push,
 // what was expected, what came back.
+// TestBenchRulesParse: the bench's rules file loads for every --fill kind,
+// with as many rules as asked and the fillers first.
+func TestBenchRulesParse(t *testing.T) {
+	for _, kind := range fillKinds {
+		l, err := rules.Parse("bench.yaml", []byte(benchRules(20, kind)))
+		if err != nil {
+			t.Fatalf("--fill %s: %v", kind, err)
+		}
+		if rs := l.Set.Rules; len(rs) != 20 || rs[0].Name != "fill6" || rs[14].Name != "price" {
+			t.Errorf("--fill %s: %d rules, first %q", kind, len(rs), rs[0].Name)
+		}
+	}
+}
+
 func TestBenchSaysWhatIsBad(t *testing.T) {
 	good := wechat.AppendReply(nil, "oU", "gh", 1, &wechat.Reply{Type: wechat.ReplyText, Content: "菜单价目表"})
 	if why := replyProblem(good, "click", "t", nil); why != "" {
