@@ -54,6 +54,7 @@ type serveFlags struct {
 	rulesMaxCost      int
 	rulesPoll         time.Duration
 	retryMemory       int
+	replayMemory      int
 	pay               payFlags
 	ai                aiFlags
 	console           consoleFlags // console.go
@@ -83,6 +84,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.IntVar(&s.rulesMaxCost, "rules-max-cost", rules.DefaultLimits.MaxCost, "refuse an expression whose worst case takes more evaluation steps than this")
 	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it")
 	fs.IntVar(&s.retryMemory, "retry-memory", dedup.DefaultBytes, "bytes of memory for the answers kept for WeChat's retries (past it, kept for less than 30s)")
+	fs.IntVar(&s.replayMemory, "replay-memory", store.ReplayMemory, "bytes of memory for the signed query strings kept against replays on bolt: (past it, for less than --max-skew)")
 	s.pay.register(fs)
 	s.ai.register(fs)
 	s.console.register(fs)
@@ -134,9 +136,10 @@ func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
 	if err := s.console.check(); err != nil {
 		return nil, err
 	}
-	if s.retryMemory < 64<<10 {
-		return nil, usagef("--retry-memory %d: want at least 65536 bytes", s.retryMemory)
+	if s.retryMemory < 64<<10 || s.replayMemory < 64<<10 {
+		return nil, usagef("--retry-memory %d, --replay-memory %d: want at least 65536 bytes each", s.retryMemory, s.replayMemory)
 	}
+	store.ReplayMemory = s.replayMemory
 	rules.DefaultLimits = rules.Limits{MaxBytes: s.rulesMaxBytes, MaxRules: s.rulesMaxCount, MaxCost: s.rulesMaxCost}
 	return s, nil
 }

@@ -57,11 +57,12 @@ func (d *Local) Preload(key, contentType string, body []byte) {
 }
 
 // DefaultBytes bounds the memory the answers kept for retries take (about
-// 16,000 plaintext replies, 6,000 encrypted ones): under more load than
-// that, answers are kept for less than the TTL, but still for the seconds
-// in which WeChat's retries come (a push is kept in flight, whatever the
-// budget, until it is answered). serve's --retry-memory sets it.
-const DefaultBytes = 4 << 20
+// 8,000 plaintext replies, 3,000 encrypted ones: at 200 pushes a second,
+// the 15 seconds in which WeChat retries): under more load than that,
+// answers are kept for less than the TTL (a push is kept in flight,
+// whatever the budget, until it is answered). serve's --retry-memory sets
+// it.
+const DefaultBytes = 2 << 20
 
 // entryBytes is what an answer costs besides its bytes: its slot in the
 // index (a 24-byte entry of a map at its usual load).
@@ -101,14 +102,17 @@ func (g *generation) get(h, check uint64) (string, []byte, bool) {
 // bytes is what the generation keeps, as counted against the budget.
 func (g *generation) bytes() int { return len(g.index)*entryBytes + len(g.arena) }
 
-// reset empties the generation, keeping its arena unless it grew past
-// twice the budget (a burst of large answers is not kept for good).
+// reset empties the generation. Its arena is made once at the budget and a
+// little more (the answers still in flight when the budget is reached): grown
+// by appends instead, it would double past the budget, and two generations
+// of 32 shards would hold nearly twice the memory asked for. One that a
+// burst of large answers grew further is dropped.
 func (g *generation) reset(budget int) {
 	clear(g.index)
-	g.arena = g.arena[:0]
-	if cap(g.arena) > 2*budget {
-		g.arena = nil
+	if want := budget + budget/8; cap(g.arena) < want || cap(g.arena) > 2*want {
+		g.arena = make([]byte, 0, want)
 	}
+	g.arena = g.arena[:0]
 }
 
 // inflight is the answer to one push being computed. Finish moves it to
@@ -156,6 +160,7 @@ func NewLocalSized(ttl time.Duration, maxBytes int, now func() time.Time) *Local
 		sh.inflight = map[uint64]*inflight{}
 		sh.cur.index = map[uint64]span{}
 		sh.prev.index = map[uint64]span{}
+		sh.cur.reset(d.shardBytes)
 	}
 	return d
 }

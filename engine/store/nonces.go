@@ -24,13 +24,15 @@ type nonceMemory struct {
 	seen *dedup.Local
 }
 
-// nonceBytes bounds the memory of the query strings kept (about 190,000
-// of them, 45 bytes each: at 600 pushes a second that is the whole 5-minute
-// window): under more load the window shrinks instead of memory growing.
-const nonceBytes = 8 << 20
+// ReplayMemory bounds the memory of the query strings kept in this process
+// (45 bytes each: 4 MiB hold about 93,000, the whole 5-minute window below
+// about 300 pushes a second): under more load the window shrinks instead
+// of memory growing. Set it before the first push (serve's
+// --replay-memory); Redis keeps them in Redis instead.
+var ReplayMemory = 4 << 20
 
 func (m *nonceMemory) remember(key, bodyHash string, now func() time.Time, ttl time.Duration) string {
-	m.once.Do(func() { m.seen = dedup.NewLocalSized(ttl, nonceBytes, now) })
+	m.once.Do(func() { m.seen = dedup.NewLocalSized(ttl, ReplayMemory, now) })
 	a, first, _ := m.seen.Claim(context.Background(), key)
 	if first {
 		// The hash is hex: kept as its bytes, it takes half the room.

@@ -13,13 +13,13 @@ func TestNonceMemoryIsBounded(t *testing.T) {
 	var m nonceMemory
 	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
 	hash := "0123456789abcdef0123456789abcdef"
-	for i := 0; i < 3*nonceBytes/45; i++ {
+	for i := 0; i < 3*ReplayMemory/45; i++ {
 		m.remember(strconv.Itoa(i), hash, now, 10*time.Minute)
 	}
 	if m.seen.EarlyRotations.Load() == 0 {
-		t.Errorf("no early rotation after %d query strings: the memory is not bounded", 3*nonceBytes/45)
+		t.Errorf("no early rotation after %d query strings: the memory is not bounded", 3*ReplayMemory/45)
 	}
-	if prev := m.remember(strconv.Itoa(3*nonceBytes/45-1), hash, now, 10*time.Minute); prev != hash {
+	if prev := m.remember(strconv.Itoa(3*ReplayMemory/45-1), hash, now, 10*time.Minute); prev != hash {
 		t.Errorf("the latest query string was forgotten: %q", prev)
 	}
 }
