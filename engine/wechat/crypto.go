@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"encoding/xml"
 	"fmt"
+	"sync"
+	"unsafe"
 )
 
 const (
@@ -26,9 +28,10 @@ const (
 // Cipher encrypts and decrypts the Encrypt values of safe and compatible
 // mode for one account. A Cipher is safe for concurrent use.
 type Cipher struct {
-	block cipher.Block
-	iv    [aes.BlockSize]byte
-	appID string
+	block    cipher.Block
+	iv       [aes.BlockSize]byte
+	appID    string
+	enc, dec sync.Pool // of cipher.BlockMode, see crypt
 }
 
 // NewCipher returns a Cipher for the EncodingAESKey and AppID shown in the
@@ -74,7 +77,7 @@ func (c *Cipher) Decrypt(encrypt string) ([]byte, error) {
 	if len(raw) == 0 || len(raw)%aes.BlockSize != 0 {
 		return nil, fmt.Errorf("%w: %d bytes is not a whole number of AES blocks", ErrBadCiphertext, len(raw))
 	}
-	cipher.NewCBCDecrypter(c.block, c.iv[:]).CryptBlocks(raw, raw)
+	c.crypt(&c.dec, raw, cipher.NewCBCDecrypter)
 
 	pad := int(raw[len(raw)-1])
 	if pad < 1 || pad > padBlock || pad > len(raw) {
@@ -113,9 +116,29 @@ func (c *Cipher) Encrypt(random, msg []byte) string {
 	if random != nil && len(random) != randomLen {
 		panic(fmt.Sprintf("wechat: Cipher.Encrypt: random is %d bytes, want %d", len(random), randomLen))
 	}
+	return string(c.appendEncrypt(nil, random, msg))
+}
+
+// appendEncrypt appends the Encrypt value of msg to dst. The padded
+// plaintext and the mode come from pools: a push then costs no allocation
+// for its reply's encryption but dst's growth.
+func (c *Cipher) appendEncrypt(dst, random, msg []byte) []byte {
 	n := randomLen + lenLen + len(msg) + len(c.appID)
 	pad := padBlock - n%padBlock // 1..32: a full block when already aligned
-	buf := make([]byte, n+pad)
+	bp, _ := plainBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	if cap(*bp) < n+pad {
+		*bp = make([]byte, n+pad)
+	}
+	buf := (*bp)[:n+pad]
+	defer func() {
+		clear(buf) // no plaintext is left lying around
+		if cap(buf) <= 64<<10 {
+			plainBufs.Put(bp)
+		}
+	}()
 	if random == nil {
 		rand.Read(buf[:randomLen]) // never fails since Go 1.24
 	} else {
@@ -127,8 +150,25 @@ func (c *Cipher) Encrypt(random, msg []byte) string {
 	for i := n; i < len(buf); i++ {
 		buf[i] = byte(pad)
 	}
-	cipher.NewCBCEncrypter(c.block, c.iv[:]).CryptBlocks(buf, buf)
-	return base64.StdEncoding.EncodeToString(buf)
+	c.crypt(&c.enc, buf, cipher.NewCBCEncrypter)
+	return base64.StdEncoding.AppendEncode(dst, buf)
+}
+
+// plainBufs hold the plaintexts being encrypted.
+var plainBufs sync.Pool
+
+// crypt runs CBC over buf in place with WeChat's fixed IV, reusing a mode
+// from pool (a mode is stateful: one per goroutine at a time).
+func (c *Cipher) crypt(pool *sync.Pool, buf []byte, mode func(cipher.Block, []byte) cipher.BlockMode) {
+	m, _ := pool.Get().(cipher.BlockMode)
+	iv, ok := m.(interface{ SetIV([]byte) })
+	if ok {
+		iv.SetIV(c.iv[:])
+	} else {
+		m = mode(c.block, c.iv[:])
+	}
+	m.CryptBlocks(buf, buf)
+	pool.Put(m)
 }
 
 // AppendEncryptedReply appends to dst the encrypted envelope around reply, a
@@ -140,14 +180,17 @@ func (c *Cipher) Encrypt(random, msg []byte) string {
 // sha1(sort(token, timestamp, nonce, Encrypt)) over exactly the values
 // written, so characters XML cannot carry are replaced before signing.
 func (c *Cipher) AppendEncryptedReply(dst []byte, token string, reply []byte, timestamp, nonce string) []byte {
-	encrypt := c.Encrypt(nil, reply)
+	dst = append(dst, "<xml><Encrypt><![CDATA["...)
+	start := len(dst)
+	dst = c.appendEncrypt(dst, nil, reply) // Base64 needs no escaping
+	// The Base64 just written, as a string for the signature: dst is not
+	// written to until the signature is done.
+	encrypt := unsafe.String(&dst[start], len(dst)-start)
 	timestamp, nonce = xmlSafe(timestamp), xmlSafe(nonce)
 	var sig [40]byte
 	parts := [4]string{token, timestamp, nonce, encrypt}
 	sortedSHA1Hex(&sig, parts[:])
 
-	dst = append(dst, "<xml><Encrypt><![CDATA["...)
-	dst = append(dst, encrypt...) // Base64 needs no escaping
 	dst = append(dst, "]]></Encrypt><MsgSignature><![CDATA["...)
 	dst = append(dst, sig[:]...)
 	dst = append(dst, "]]></MsgSignature><TimeStamp>"...)
