@@ -43,6 +43,7 @@ type benchFlags struct {
 	baseline    bool
 	mix         string
 	fill        string
+	cpuProfile  string
 	serverPID   int
 }
 
@@ -61,6 +62,7 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.BoolVar(&f.baseline, "baseline", false, "also measure a bare net/http handler and print the ratios")
 	fs.StringVar(&f.mix, "mix", "text,click,subscribe", "push kinds to cycle through: text (an exact keyword), contains, prefix, regex, click, subscribe")
 	fs.StringVar(&f.fill, "fill", "exact", "gate of the --rules filler rules, placed before the rules the pushes hit: "+strings.Join(fillKinds, ", ")+" (mixed cycles through them all)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the self-started bot over the measured window to this file (cmd/wxbot/pgo.sh makes default.pgo of it)")
 	fs.IntVar(&f.serverPID, "server-pid", 0, "PID of the bot at --url, to read its CPU time (Linux)")
 	pos, err := fs.parse(args)
 	if err != nil {
@@ -86,8 +88,8 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	if !slices.Contains(fillKinds, f.fill) {
 		return usagef("--fill %q: want one of %s", f.fill, strings.Join(fillKinds, ", "))
 	}
-	if f.rulesFile != "" && f.url != "" {
-		return usagef("--rules-file is for the bot bench starts; drop --url")
+	if (f.rulesFile != "" || f.cpuProfile != "") && f.url != "" {
+		return usagef("--rules-file and --cpuprofile are for the bot bench starts; drop --url")
 	}
 	var cipher *wechat.Cipher
 	if f.aesKey != "" {
@@ -108,13 +110,14 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 
 	target := f.url
 	pid := f.serverPID
+	admin := ""
 	if target == "" {
 		srv, err := startBenchBot(ctx, self, &f)
 		if err != nil {
 			return err
 		}
 		defer srv.stop()
-		target, pid = srv.url, srv.pid
+		target, pid, admin = srv.url, srv.pid, srv.admin
 		if f.rulesFile != "" {
 			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d) on %s\n", pid, f.rulesFile)
 		} else {
@@ -125,9 +128,19 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 		return usagef("--url %q: want an http:// or https:// URL", target)
 	}
 	results := []benchResult{}
+	profiled := make(chan error, 1)
+	if f.cpuProfile != "" {
+		go func() { profiled <- profileBot(ctx, admin, f.cpuProfile, f.warmup, f.duration) }()
+	}
 	r, err := measure(ctx, "wxbot", target, pid, kinds, cipher, &f, f.rulesFile == "")
 	if err != nil {
 		return err
+	}
+	if f.cpuProfile != "" {
+		if err := <-profiled; err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "CPU profile of wxbot serve written to %s\n", f.cpuProfile)
 	}
 	results = append(results, r)
 	if f.baseline {
@@ -148,11 +161,12 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 
 // benchServer is a server process started for the run.
 type benchServer struct {
-	url  string
-	pid  int
-	cmd  *exec.Cmd
-	dir  string
-	logs *bytes.Buffer
+	url   string
+	admin string // its admin listener, when a profile is asked for
+	pid   int
+	cmd   *exec.Cmd
+	dir   string
+	logs  *bytes.Buffer
 }
 
 func (s *benchServer) stop() {
@@ -254,18 +268,59 @@ func startBenchBot(ctx context.Context, self string, f *benchFlags) (*benchServe
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--listen", addr, "--admin-listen", "", "--rules", rules,
+	admin := ""
+	if f.cpuProfile != "" {
+		if admin, err = freeLoopback(); err != nil {
+			return nil, err
+		}
+	}
+	args := []string{"serve", "--listen", addr, "--admin-listen", admin, "--rules", rules,
 		"--store", "bolt:" + filepath.Join(dir, "wxbot.db"), "--log-level", "warn", "--log-format", "json"}
 	env := append(os.Environ(), "WXBOT_TOKEN="+f.token)
 	if f.aesKey != "" {
 		env = append(env, "WXBOT_AES_KEY="+f.aesKey, "WXBOT_APPID="+f.appID)
 	}
-	s := &benchServer{url: "http://" + addr + "/wechat", dir: dir, logs: new(bytes.Buffer)}
+	s := &benchServer{url: "http://" + addr + "/wechat", admin: admin, dir: dir, logs: new(bytes.Buffer)}
 	if err := startServer(ctx, s, self, args, env); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	return s, nil
+}
+
+// profileBot fetches the bot's CPU profile over the measured window (after
+// the warm-up) from its admin listener's pprof, into file.
+func profileBot(ctx context.Context, admin, file string, warmup, d time.Duration) error {
+	if admin == "" {
+		return errors.New("cpuprofile: the bot has no admin listener")
+	}
+	select {
+	case <-time.After(warmup):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	secs := max(int(d/time.Second), 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("cpuprofile: fetching the profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("cpuprofile: the bot's pprof answered %s", resp.Status)
+	}
+	out, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("cpuprofile: %w", err)
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		out.Close()
+		return fmt.Errorf("cpuprofile: writing %s: %w", file, err)
+	}
+	return out.Close()
 }
 
 func startBaseline(ctx context.Context, self string) (*benchServer, error) {
