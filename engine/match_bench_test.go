@@ -30,6 +30,12 @@ func BenchmarkMatch(b *testing.B) {
 		{"conditions", func(i int) *Rule {
 			return rule(fmt.Sprint("cond", i), []string{"text"}, when(fmt.Sprintf(`event.content == "c%d"`, i)))
 		}, func(n int) *Event { return &Event{Type: "text", Content: fmt.Sprint("c", n-1)} }},
+		{"prefix", func(i int) *Rule {
+			return rule(fmt.Sprint("pre", i), []string{"text"}, prefix(fmt.Sprint("订单", i, "#")))
+		}, func(n int) *Event { return &Event{Type: "text", Content: fmt.Sprint("订单", n-1, "#状态")} }},
+		{"regex", func(i int) *Rule {
+			return rule(fmt.Sprint("re", i), []string{"text"}, regex(fmt.Sprintf(`^查询%d-\d+$`, i)))
+		}, func(n int) *Event { return &Event{Type: "text", Content: fmt.Sprint("查询", n-1, "-42")} }},
 		{"contains", func(i int) *Rule {
 			return rule(fmt.Sprint("has", i), []string{"text"}, containsText(fmt.Sprintf("商品%d号", i)))
 		}, func(n int) *Event {
@@ -44,8 +50,8 @@ func BenchmarkMatch(b *testing.B) {
 		}},
 	}
 	for _, k := range kinds {
-		for _, n := range []int{1, 1000, 10000} {
-			if k.name == "conditions" && n > 1000 && testing.Short() {
+		for _, n := range []int{1, 1000, 10000, 100000} {
+			if n > 10000 && testing.Short() {
 				continue
 			}
 			b.Run(fmt.Sprintf("%s/%d", k.name, n), func(b *testing.B) {
