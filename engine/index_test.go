@@ -135,12 +135,16 @@ func (g *ruleGen) user() map[string]any {
 	return u
 }
 
-// setsState is a step that marks its rule as changing the user's state.
-type setsState struct{}
+// setsState is a state step: the rules after its rule see the user at
+// another step (or without one).
+type setsState struct{ step any }
 
 func (setsState) Run(context.Context, *Call) error { return nil }
-func (setsState) StatePatch(*Env) (*store.UserPatch, error) {
-	return nil, nil
+func (s setsState) StatePatch(*Env) (*store.UserPatch, error) {
+	if s.step == nil {
+		return &store.UserPatch{Unset: []string{"step"}}, nil
+	}
+	return &store.UserPatch{Set: map[string]any{"step": s.step}}, nil
 }
 
 type ruleGen struct {
@@ -230,7 +234,8 @@ func (g *ruleGen) rule(i int) *Rule {
 		r.When, r.WhenSrc = p, src
 	}
 	if g.c.intn(6) == 0 {
-		r.Steps = []Step{{Name: "state", Action: setsState{}, State: setsState{}}}
+		st := setsState{[]any{"phone", "name", "done", 3, nil}[g.c.intn(5)]}
+		r.Steps = []Step{{Name: "state", Action: st, State: st}}
 	}
 	r.Priority = g.c.intn(3) - 1
 	r.Continue = g.c.intn(3) == 0
@@ -302,10 +307,12 @@ func compare(t *testing.T, set *RuleSet, pushes []push) {
 	indexed, linear := store.NewMemory(clock), store.NewMemory(clock)
 	for _, p := range pushes {
 		ev := p.ev
-		env := newEnv(ev, set.Vars, clock, time.UTC)
+		// Each matcher its own environment: state steps change the user.
+		env, linearEnv := newEnv(ev, set.Vars, clock, time.UTC), newEnv(ev, set.Vars, clock, time.UTC)
 		env.SetUser(p.user)
+		linearEnv.SetUser(p.user)
 		got, gotErrs := set.MatchInto(ctx, nil, ev, env, indexed)
-		want, wantErrs := linearMatch(ctx, set, ev, env, linear)
+		want, wantErrs := linearMatch(ctx, set, ev, linearEnv, linear)
 		if !reflect.DeepEqual(names(got), names(want)) || fmt.Sprint(gotErrs) != fmt.Sprint(wantErrs) {
 			var rs strings.Builder
 			for _, r := range set.Ordered() {
@@ -434,7 +441,7 @@ func TestCandidatesPrune(t *testing.T) {
 		var buf, hits [32]int32
 		var got []string
 		env := newEnv(ev, nil, time.Now, time.UTC)
-		cands, err := set.candidates(context.Background(), ev, NormalizeText(c.content), env, 0, buf[:], hits[:])
+		cands, err := set.candidates(context.Background(), ev, NormalizeText(c.content), env, 0, true, buf[:], hits[:])
 		if err != nil {
 			t.Fatal(err)
 		}

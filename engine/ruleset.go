@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
@@ -197,8 +198,9 @@ type typeIndex struct {
 	content map[string][]int32
 	// users holds the rules whose condition requires a user.NAME to be one
 	// of some strings, by NAME.
-	users []userIndex
-	rest  []int32 // everything else
+	users     []userIndex
+	firstUser int32   // the first position in users
+	rest      []int32 // everything else
 	// norm finds the contains and prefix literals of rules whose text gate
 	// the index decides (see planText) in the normalized content; raw finds
 	// the literals their regexes require in the content as sent. Their exact
@@ -323,6 +325,9 @@ func (ix *typeIndex) addUser(name string, values []string, i int32) {
 		k = len(ix.users)
 		ix.users = append(ix.users, userIndex{name: name, byValue: map[string][]int32{}})
 	}
+	if len(ix.users) == 1 && len(ix.users[0].all) == 0 {
+		ix.firstUser = i // positions come ascending
+	}
 	u := &ix.users[k]
 	for _, v := range values {
 		u.byValue[v] = append(u.byValue[v], i)
@@ -348,11 +353,12 @@ func dedupe(xs []string) []string {
 }
 
 // candidates returns, in match order, the rules at position from or later
-// that may match ev: those the index cannot rule out. The gates still have to be
-// checked. It reads the user's state (env.LoadUser) only when rules of this
-// event type are indexed by a user field; a failed read is returned, and
-// the user is then empty. hits is scratch space for the literal index.
-func (s *RuleSet) candidates(ctx context.Context, ev *Event, norm string, env *Env, from int32, buf, hits []int32) ([]int32, error) {
+// that may match ev: those the index cannot rule out. The gates still have
+// to be checked. With withUser, it adds the rules indexed by a user field,
+// reading the user's state for them (a failed read is returned once, and
+// the user is then empty); without, it leaves them out (see firstUserRule).
+// hits is scratch space for the literal index.
+func (s *RuleSet) candidates(ctx context.Context, ev *Event, norm string, env *Env, from int32, withUser bool, buf, hits []int32) ([]int32, error) {
 	// Kept off the heap: methods storing into a struct would make the
 	// caller's scratch arrays escape.
 	var lists [13][]int32 // the last one is for spill
@@ -365,11 +371,12 @@ func (s *RuleSet) candidates(ctx context.Context, ev *Event, norm string, env *E
 		for _, l := range [4][]int32{ix.exact[norm], ix.keys[ev.Key], ix.content[ev.Content], ix.rest} {
 			n, spill = addList(&lists, n, spill, l, from)
 		}
-		if len(ix.users) > 0 {
-			var u map[string]any
-			u, err = env.LoadUser(ctx)
+		if withUser && len(ix.users) > 0 {
+			if e := env.needUser(ctx); e != nil {
+				err = e
+			}
 			for k := range ix.users {
-				n, spill = addList(&lists, n, spill, ix.users[k].lookup(u), from)
+				n, spill = addList(&lists, n, spill, ix.users[k].lookup(env.User), from)
 			}
 		}
 		if ix.norm != nil {
@@ -545,11 +552,22 @@ func (s *RuleSet) MatchInto(ctx context.Context, dst []*Rule, ev *Event, env *En
 		norm = NormalizeText(ev.Content)
 	}
 	var buf, hits [32]int32
-	cands, err := s.candidates(ctx, ev, norm, env, 0, buf[:], hits[:])
-	if err != nil {
-		errs = append(errs, err)
-	}
-	for k := 0; k < len(cands); k++ {
+	// The rules indexed by a user field join the candidates only when the
+	// search reaches the first of them, so a push answered before it never
+	// reads the user's state.
+	userAt := s.firstUserRule(ev.Type)
+	cands, _ := s.candidates(ctx, ev, norm, env, 0, false, buf[:], hits[:])
+	for k := 0; ; k++ {
+		if userAt != noRule && (k == len(cands) || cands[k] >= userAt) {
+			var err error
+			if cands, err = s.candidates(ctx, ev, norm, env, userAt, true, buf[:], hits[:]); err != nil {
+				errs = append(errs, err)
+			}
+			userAt, k = noRule, 0
+		}
+		if k == len(cands) {
+			break
+		}
 		i := cands[k]
 		r := s.ordered[i]
 		if r.ReadsUser || r.setsState {
@@ -571,21 +589,29 @@ func (s *RuleSet) MatchInto(ctx context.Context, dst []*Rule, ev *Event, env *En
 		if !r.Continue {
 			break
 		}
-		if r.SetsState() && s.userIndexed(ev.Type) {
-			// The rule changes the user's state before later rules are
+		if r.setsState && userAt == noRule && s.firstUserRule(ev.Type) != noRule {
+			// The rule changed the user's state before later rules are
 			// checked: which of them the user index lets through may change.
-			cands, _ = s.candidates(ctx, ev, norm, env, i+1, buf[:], hits[:])
+			cands, _ = s.candidates(ctx, ev, norm, env, i+1, true, buf[:], hits[:])
 			k = -1
 		}
 	}
 	return matched, errs
 }
 
-// userIndexed reports whether rules for events of type typ are indexed by a
-// user field (so candidates reads the user's state).
-func (s *RuleSet) userIndexed(typ string) bool {
-	ix := s.byType[typ]
-	return ix != nil && len(ix.users) > 0 || s.any != nil && len(s.any.users) > 0
+// noRule is a position past every rule.
+const noRule = int32(math.MaxInt32)
+
+// firstUserRule is the position of the first rule for events of type typ
+// indexed by a user field, or noRule.
+func (s *RuleSet) firstUserRule(typ string) int32 {
+	at := noRule
+	for _, ix := range [2]*typeIndex{s.byType[typ], s.any} {
+		if ix != nil && len(ix.users) > 0 {
+			at = min(at, ix.firstUser)
+		}
+	}
+	return at
 }
 
 // RuleError is a rule's gate failing at run time: its condition (a nil map

@@ -55,14 +55,14 @@ func TestPlanWhen(t *testing.T) {
 	}
 }
 
-// countingUsers counts reads of the user's state.
-type countingUsers struct {
+// readCounter counts reads of the user's state.
+type readCounter struct {
 	Users // only LoadUser is called
 	reads int
 	state map[string]any
 }
 
-func (u *countingUsers) LoadUser(context.Context, string) (map[string]any, error) {
+func (u *readCounter) LoadUser(context.Context, string) (map[string]any, error) {
 	u.reads++
 	return u.state, nil
 }
@@ -89,11 +89,11 @@ func TestUserIndex(t *testing.T) {
 		{&Event{Type: "text", From: "o1", Content: "王"}, map[string]any{"step": 7}, []string{"ask-phone", "ask-name", "any"}, 1},
 		{&Event{Type: "click", From: "o1", Key: "MENU"}, map[string]any{"step": "name"}, []string{"menu"}, 0},
 	} {
-		users := &countingUsers{state: c.state}
+		users := &readCounter{state: c.state}
 		env := newEnv(c.ev, nil, time.Now, time.UTC)
 		env.users, env.userFrom = users, c.ev.From
 		var buf, hits [32]int32
-		got, err := set.candidates(context.Background(), c.ev, NormalizeText(c.ev.Content), env, 0, buf[:], hits[:])
+		got, err := set.candidates(context.Background(), c.ev, NormalizeText(c.ev.Content), env, 0, true, buf[:], hits[:])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,6 +103,42 @@ func TestUserIndex(t *testing.T) {
 		}
 		if !reflect.DeepEqual(names, c.cands) || users.reads != c.reads {
 			t.Errorf("%+v %v: candidates %v after %d reads, want %v after %d", *c.ev, c.state, names, users.reads, c.cands, c.reads)
+		}
+	}
+}
+
+// TestUserIndexSeesStateSteps: a rule that changes the user's state lets
+// the rules after it that wait for the new state through; a push answered
+// before the first rule indexed by a user field never reads the state.
+func TestUserIndexSeesStateSteps(t *testing.T) {
+	toPhone := setsState{"phone"}
+	set := NewRuleSet([]*Rule{
+		rule("price", []string{"text"}, exact("price")),
+		rule("start", []string{"text"}, exact("go"), cont, func(r *Rule) {
+			r.Steps = []Step{{Name: "state", Action: toPhone, State: toPhone}}
+		}),
+		rule("ask-phone", []string{"text"}, when(`user.step == "phone"`)),
+		rule("other", []string{"text"}, when(`user.step == "name"`)),
+	}, nil)
+	for _, c := range []struct {
+		content string
+		state   map[string]any
+		matched []string
+		reads   int
+	}{
+		{"price", map[string]any{"step": "phone"}, []string{"price"}, 0},
+		{"go", nil, []string{"start", "ask-phone"}, 1},
+		{"go", map[string]any{"step": "name"}, []string{"start", "ask-phone"}, 1},
+		{"hello", map[string]any{"step": "phone"}, []string{"ask-phone"}, 1},
+		{"hello", map[string]any{"step": "name"}, []string{"other"}, 1},
+	} {
+		ev := &Event{Type: "text", From: "o1", Content: c.content}
+		users := &readCounter{state: c.state}
+		env := newEnv(ev, nil, time.Now, time.UTC)
+		env.users, env.userFrom = users, ev.From
+		got, errs := set.MatchInto(context.Background(), nil, ev, env, nil)
+		if !reflect.DeepEqual(names(got), c.matched) || users.reads != c.reads || errs != nil {
+			t.Errorf("%q %v: matched %v after %d reads (%v), want %v after %d", c.content, c.state, names(got), users.reads, errs, c.matched, c.reads)
 		}
 	}
 }
