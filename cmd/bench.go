@@ -119,10 +119,10 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 		defer srv.stop()
 		target, pid, admin = srv.url, srv.pid, srv.admin
 		if f.rulesFile != "" {
-			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d) on %s\n", pid, f.rulesFile)
+			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d) on %s in %v\n", pid, f.rulesFile, srv.ready.Round(time.Millisecond))
 		} else {
-			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d): %d rule(s): %d %s fillers, then exact, contains, prefix and regex keywords, a click and a subscribe rule\n",
-				pid, max(f.rules, 6), max(f.rules-6, 0), f.fill)
+			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d) in %v: %d rule(s): %d %s fillers, then exact, contains, prefix and regex keywords, a click and a subscribe rule\n",
+				pid, srv.ready.Round(time.Millisecond), max(f.rules, 6), max(f.rules-6, 0), f.fill)
 		}
 	} else if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return usagef("--url %q: want an http:// or https:// URL", target)
@@ -164,6 +164,7 @@ type benchServer struct {
 	url   string
 	admin string // its admin listener, when a profile is asked for
 	pid   int
+	ready time.Duration // from the start of the process until it answered
 	cmd   *exec.Cmd
 	dir   string
 	logs  *bytes.Buffer
@@ -341,11 +342,13 @@ func startServer(ctx context.Context, s *benchServer, self string, args, env []s
 		return fmt.Errorf("starting %s: %w", args[0], err)
 	}
 	s.pid = s.cmd.Process.Pid
-	deadline := time.Now().Add(60 * time.Second)
+	start := time.Now()
+	deadline := start.Add(60 * time.Second)
 	for {
 		resp, err := http.Get(s.url) // an unsigned GET: any answer means it listens
 		if err == nil {
 			resp.Body.Close()
+			s.ready = time.Since(start) // loading the rules, mostly
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
