@@ -33,6 +33,22 @@ rules:
 			`rules.yaml:6:5: warning: rule "click-a" can never match: rule "click-any" (rules.yaml:5) matches every push it would and stops the search (order it earlier with priority, or narrow "click-any")`,
 			`rules.yaml:10:5: warning: rule "hi2" can never match: rule "hi" (rules.yaml:8) matches every push it would and stops the search (order it earlier with priority, or narrow "hi")`,
 		}},
+		{"shadowed by patterns, found through the index", `version: 1
+rules:
+  - {name: pre, on: text, text: {prefix: [订单]}, actions: []}
+  - {name: any-re, on: "*", text: {regex: ['^\d+$']}, actions: []}
+  - {name: order1, on: text, text: [订单1], actions: []}
+  - {name: digits, on: voice, text: ["42"], actions: []}
+  - {name: hello-pre, on: text, text: {prefix: [hello]}, actions: []}
+  - {name: hello, on: text, text: [hello world, 订单2], actions: []}
+  - {name: world, on: text, text: [world, 订单3], actions: []}
+  - {name: late, on: image, text: [later], actions: []}
+  - {name: later-pre, on: image, text: {contains: [late]}, actions: []}
+`, []string{
+			`rules.yaml:5:5: warning: rule "order1" can never match: rule "pre" (rules.yaml:3) matches every push it would and stops the search (order it earlier with priority, or narrow "pre")`,
+			`rules.yaml:6:5: warning: rule "digits" can never match: rule "any-re" (rules.yaml:4) matches every push it would and stops the search (order it earlier with priority, or narrow "any-re")`,
+			`rules.yaml:8:5: warning: rule "hello" can never match: rule "pre" (rules.yaml:3) matches every push it would and stops the search (order it earlier with priority, or narrow "pre")`,
+		}},
 		{"passive responses and disabled rules", `version: 1
 rules:
   - name: two-replies
