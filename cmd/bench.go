@@ -221,6 +221,12 @@ func benchRules(n int, fill string) string {
 		if fill == "mixed" {
 			kind = fillKinds[i%(len(fillKinds)-1)]
 		}
+		if i == 6 && (fill == "step" || fill == "mixed") {
+			// Dialog steps need a rule that sets the step, as a real
+			// dialog has (without one, every step rule is a warning).
+			b.WriteString("  - {name: fill6, on: click, key: STEP, actions: [{state: {set: {step: \"${event.content}\"}}}]}\n")
+			continue
+		}
 		fmt.Fprintf(&b, "  - {name: fill%d, %s, actions: [{reply: {text: \"回复%d\"}}]}\n", i, fillGate(kind, i), i)
 	}
 	b.WriteString("  - {name: price, on: text, text: 价格, actions: [{reply: {text: \"价目表: https://example.com/p\"}}]}\n")
