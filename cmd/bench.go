@@ -227,7 +227,7 @@ func benchRules(n int, fill string) string {
 			b.WriteString("  - {name: fill6, on: click, key: STEP, actions: [{state: {set: {step: \"${event.content}\"}}}]}\n")
 			continue
 		}
-		fmt.Fprintf(&b, "  - {name: fill%d, %s, actions: [{reply: {text: \"回复%d\"}}]}\n", i, fillGate(kind, i), i)
+		fmt.Fprintf(&b, "  - {name: fill%d, %s, actions: [{reply: {text: \"回复%d\"}}]}\n", i, fmt.Sprintf(fillGates[kind], i), i)
 	}
 	b.WriteString("  - {name: price, on: text, text: 价格, actions: [{reply: {text: \"价目表: https://example.com/p\"}}]}\n")
 	b.WriteString("  - {name: menu, on: click, key: MENU_PRICE, actions: [{reply: {text: \"菜单价目表\"}}]}\n")
@@ -238,23 +238,16 @@ func benchRules(n int, fill string) string {
 	return b.String()
 }
 
-// fillGate is the on and gate of filler rule i of a kind.
-func fillGate(kind string, i int) string {
-	switch kind {
-	case "key":
-		return fmt.Sprintf("on: click, key: MENU_%d", i)
-	case "contains":
-		return fmt.Sprintf("on: text, text: {contains: [商品%d号]}", i)
-	case "prefix":
-		return fmt.Sprintf("on: text, text: {prefix: [订单%d]}, when: 'event.from startsWith \"oVIP\"'", i)
-	case "regex":
-		return fmt.Sprintf("on: text, text: {regex: ['^查询%d-\\d+$']}", i)
-	case "content":
-		return fmt.Sprintf("on: text, when: 'event.content == \"c%d\" && len(event.from) > 0'", i)
-	case "step":
-		return fmt.Sprintf("on: text, when: 'user.step == \"s%d\"'", i)
-	}
-	return fmt.Sprintf("on: text, text: {exact: [\"关键词%d\", \"keyword%d\"]}", i, i)
+// fillGates are the on and gate of each kind of filler rule, given its
+// number.
+var fillGates = map[string]string{
+	"exact":    `on: text, text: {exact: ["关键词%[1]d", "keyword%[1]d"]}`,
+	"key":      `on: click, key: MENU_%d`,
+	"contains": `on: text, text: {contains: [商品%d号]}`,
+	"prefix":   `on: text, text: {prefix: [订单%d]}, when: 'event.from startsWith "oVIP"'`,
+	"regex":    `on: text, text: {regex: ['^查询%d-\d+$']}`,
+	"content":  `on: text, when: 'event.content == "c%d" && len(event.from) > 0'`,
+	"step":     `on: text, when: 'user.step == "s%d"'`,
 }
 
 func startBenchBot(ctx context.Context, self string, f *benchFlags) (*benchServer, error) {
