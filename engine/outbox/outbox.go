@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -268,21 +269,22 @@ func (ob *Outbox) Held() int {
 	return len(ob.held)
 }
 
-// storeHeld offers the held sends to the queue again.
+// storeHeld offers the held sends to the queue again. They stay in held
+// (and counted by Held) until the queue has taken them; only Run calls it,
+// so nothing else removes from held meanwhile.
 func (ob *Outbox) storeHeld(ctx context.Context) {
 	ob.heldMu.Lock()
-	held := ob.held
-	ob.held = nil
+	held := slices.Clone(ob.held)
 	ob.heldMu.Unlock()
 	if len(held) == 0 {
 		return
 	}
 	if err := ob.store.Enqueue(ctx, held...); err != nil {
-		ob.heldMu.Lock()
-		ob.held = append(held, ob.held...)
-		ob.heldMu.Unlock()
 		return
 	}
+	ob.heldMu.Lock()
+	ob.held = slices.Delete(ob.held, 0, len(held)) // sends held since stay
+	ob.heldMu.Unlock()
 	ob.log.Info("outbox: the queue took the sends it had refused", "sends", len(held))
 }
 
