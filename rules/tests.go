@@ -171,15 +171,7 @@ func (l *loader) parseTests(n *yaml.Node) {
 			continue
 		}
 		tc := TestCase{Pos: l.pos(tn)}
-		fields := map[string]*yaml.Node{}
-		for j := 0; j+1 < len(tn.Content); j += 2 {
-			k, v := tn.Content[j], tn.Content[j+1]
-			if !slices.Contains(testFields, k.Value) {
-				l.errAt(k, fmt.Sprintf("%s: unknown field %q (known: %s)", label, k.Value, strings.Join(testFields, ", ")))
-				continue
-			}
-			fields[k.Value] = v
-		}
+		fields := l.knownFields(tn, testFields, label)
 		if v := fields["name"]; v != nil && v.Value != "" {
 			tc.Name = v.Value
 			label = fmt.Sprintf("test %q", tc.Name)
@@ -205,6 +197,21 @@ func (l *loader) parseTests(n *yaml.Node) {
 		}
 		l.tests = append(l.tests, tc)
 	}
+}
+
+// knownFields maps the keys of mapping n to their values, reporting keys
+// not in known.
+func (l *loader) knownFields(n *yaml.Node, known []string, label string) map[string]*yaml.Node {
+	fields := map[string]*yaml.Node{}
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		k, v := n.Content[j], n.Content[j+1]
+		if !slices.Contains(known, k.Value) {
+			l.errAt(k, fmt.Sprintf("%s: unknown field %q (known: %s)", label, k.Value, strings.Join(known, ", ")))
+			continue
+		}
+		fields[k.Value] = v
+	}
+	return fields
 }
 
 // testTime reads a test's or step's `at:`.
@@ -256,15 +263,7 @@ func (l *loader) parseSteps(n *yaml.Node, label string) []TestStep {
 			l.errAt(sn, where+": want a mapping with event and expect")
 			continue
 		}
-		fields := map[string]*yaml.Node{}
-		for j := 0; j+1 < len(sn.Content); j += 2 {
-			k, v := sn.Content[j], sn.Content[j+1]
-			if !slices.Contains(stepFields, k.Value) {
-				l.errAt(k, fmt.Sprintf("%s: unknown field %q (known: %s)", where, k.Value, strings.Join(stepFields, ", ")))
-				continue
-			}
-			fields[k.Value] = v
-		}
+		fields := l.knownFields(sn, stepFields, where)
 		st := TestStep{Pos: l.pos(sn), At: l.testTime(fields["at"], where)}
 		st.Event, st.Expect = l.parseEventExpect(sn, fields, &decoder{l: l, prefix: where + ": "}, where)
 		steps = append(steps, st)
