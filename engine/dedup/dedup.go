@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,10 +66,13 @@ func (d *Local) Preload(key, contentType string, body []byte) {
 const DefaultBytes = 2 << 20
 
 // entryBytes is what an answer costs besides its bytes: its slot in the
-// index (a 24-byte entry of a map at its usual load).
-const entryBytes = 32
+// index, measured (24-byte slots in tables between 7/16 and 7/8 full,
+// their control words and directory). 32 counted before let a memory of
+// 16-byte answers, the replay memory's, take twice its budget.
+const entryBytes = 56
 
 type dedupShard struct {
+	owner     *Local
 	mu        sync.Mutex
 	inflight  map[uint64]*inflight // answers being computed
 	cur, prev generation
@@ -102,15 +106,14 @@ func (g *generation) get(h, check uint64) (string, []byte, bool) {
 // bytes is what the generation keeps, as counted against the budget.
 func (g *generation) bytes() int { return len(g.index)*entryBytes + len(g.arena) }
 
-// reset empties the generation. Its arena is made once at the budget and a
-// little more (the answers still in flight when the budget is reached): grown
-// by appends instead, it would double past the budget, and two generations
-// of 32 shards would hold nearly twice the memory asked for. One that a
-// burst of large answers grew further is dropped.
+// reset empties the generation, keeping its arena for the next answers.
+// An arena grows as answers come (one made at the budget would be mostly
+// unused by small answers, the replay memory's hashes) but never past
+// what the budget leaves beside the index (see Finish).
 func (g *generation) reset(budget int) {
 	clear(g.index)
-	if want := budget + budget/8; cap(g.arena) < want || cap(g.arena) > 2*want {
-		g.arena = make([]byte, 0, want)
+	if cap(g.arena) > budget {
+		g.arena = nil
 	}
 	g.arena = g.arena[:0]
 }
@@ -157,12 +160,28 @@ func NewLocalSized(ttl time.Duration, maxBytes int, now func() time.Time) *Local
 	d := &Local{ttl: ttl, now: now, seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), shardBytes: max(maxBytes/2/32, 256)}
 	for i := range d.shards {
 		sh := &d.shards[i]
+		sh.owner = d
 		sh.inflight = map[uint64]*inflight{}
 		sh.cur.index = map[uint64]span{}
 		sh.prev.index = map[uint64]span{}
 		sh.cur.reset(d.shardBytes)
 	}
 	return d
+}
+
+// rotate drops the older generation and starts a new one: every TTL, or
+// early when the current one is full. The shard is locked.
+func (sh *dedupShard) rotate(now time.Time, early bool) {
+	d := sh.owner
+	if early {
+		d.EarlyRotations.Add(1)
+	}
+	sh.prev, sh.cur = sh.cur, sh.prev
+	sh.cur.reset(d.shardBytes)
+	if now.After(sh.rotateAt.Add(d.ttl)) { // idle for long: all of it is stale
+		sh.prev.reset(d.shardBytes)
+	}
+	sh.rotateAt = now.Add(d.ttl)
 }
 
 // Cache decides which copy of a push runs the rules. The in-process Local
@@ -193,15 +212,7 @@ func (d *Local) claimAnswer(key string) (Answer, bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if early := sh.cur.bytes() >= d.shardBytes; early || now.After(sh.rotateAt) {
-		if early {
-			d.EarlyRotations.Add(1)
-		}
-		sh.prev, sh.cur = sh.cur, sh.prev
-		sh.cur.reset(d.shardBytes)
-		if now.After(sh.rotateAt.Add(d.ttl)) { // idle for long: all of it is stale
-			sh.prev.reset(d.shardBytes)
-		}
-		sh.rotateAt = now.Add(d.ttl)
+		sh.rotate(now, early)
 	}
 	if f, ok := sh.inflight[h]; ok && f.check == check {
 		return f, false
@@ -250,6 +261,12 @@ func (f *inflight) Finish(contentType string, body []byte) {
 	defer sh.mu.Unlock()
 	if sh.inflight[f.h] == f {
 		delete(sh.inflight, f.h)
+	}
+	if g, n := &sh.cur, 1+len(body); len(g.arena)+n > cap(g.arena) {
+		// Grow the arena (doubling) only up to what the budget leaves
+		// beside the index: appends alone would double it past the budget.
+		room := sh.owner.shardBytes - len(g.index)*entryBytes
+		g.arena = slices.Grow(g.arena, min(max(2*cap(g.arena), 1024), max(room, len(g.arena)+n))-len(g.arena))
 	}
 	off := len(sh.cur.arena)
 	sh.cur.arena = append(append(sh.cur.arena, ct), body...)

@@ -3,6 +3,8 @@ package dedup
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -108,5 +110,34 @@ func TestLocalPersistAndPreload(t *testing.T) {
 	}
 	if len(got) != 1 {
 		t.Errorf("a preloaded answer was persisted again: %+v", got)
+	}
+}
+
+// TestLocalMemoryAllocatedWithinBudget: full of answers, a Local holds
+// about the memory it was given (its index counted at its real cost, its
+// arenas grown only up to the budget), whatever the answers' size: 16-byte
+// hashes (the replay memory), replies, long replies.
+func TestLocalMemoryAllocatedWithinBudget(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes what is allocated")
+	}
+	for _, bodyLen := range []int{16, 150, 600} {
+		const budget = 2 << 20
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		d := NewLocalSized(time.Hour, budget, nil)
+		body := make([]byte, bodyLen)
+		for i := range 200000 {
+			a, _ := d.claimAnswer("key-" + strconv.Itoa(i))
+			a.Finish("text/plain; charset=utf-8", body)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(d)
+		if ratio := float64(after.HeapAlloc-before.HeapAlloc) / budget; ratio > 1.3 || d.EarlyRotations.Load() == 0 {
+			t.Errorf("%d-byte answers: %.2f× the budget (%d early rotations); want at most 1.3× once full",
+				bodyLen, ratio, d.EarlyRotations.Load())
+		}
 	}
 }
