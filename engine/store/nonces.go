@@ -25,8 +25,8 @@ type nonceMemory struct {
 }
 
 // ReplayMemory bounds the memory of the query strings kept in this process
-// (45 bytes each: 4 MiB hold about 93,000, the whole 5-minute window below
-// about 300 pushes a second): under more load the window shrinks instead
+// (73 bytes each: 4 MiB hold about 57,000, the whole 5-minute window below
+// about 190 pushes a second): under more load the window shrinks instead
 // of memory growing. Set it before the first push (serve's
 // --replay-memory); Redis keeps them in Redis instead.
 var ReplayMemory = 4 << 20
