@@ -288,3 +288,22 @@ func (p *whenPlan) restrict(ons []string) []string {
 	}
 	return intersect(ons, p.types)
 }
+
+// UserEqualities lists, by NAME, the values a condition requires of
+// user.NAME in its top-level && chain (`user.step == "phone"`, an `in` or
+// an || of them), for check's warning about a dialog step no state action
+// sets. Unlike the index it keeps the tests after a conjunct that may
+// fail: a rule whose test no value passes never matches, whatever comes
+// before it.
+func UserEqualities(p *vm.Program) map[string][]string {
+	out := map[string][]string{}
+	if p == nil || p.Node() == nil {
+		return out
+	}
+	for _, c := range conjuncts(p.Node(), nil) {
+		if t, ok := eqTestOf(c); ok && t.field == fieldUser {
+			out[t.user] = append(out[t.user], t.values...)
+		}
+	}
+	return out
+}

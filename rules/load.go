@@ -328,7 +328,7 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 				}
 				l.costRefs = append(l.costRefs, costRef{prog: prog, pos: l.pos(v), msg: label + ": when"})
 				l.noteUserReads(prog, l.pos(v), label+": when")
-				for k, vs := range userEqualities(prog) {
+				for k, vs := range engine.UserEqualities(prog) {
 					l.userEqs = append(l.userEqs, userEq{key: k, values: vs, pos: l.pos(v), msg: label + ": when"})
 				}
 			}

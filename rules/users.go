@@ -54,58 +54,6 @@ func userReads(p *vm.Program) (keys []string, any bool) {
 	return keys, any
 }
 
-// userKey is KEY when n is user.KEY or user["KEY"].
-func userKey(n ast.Node) (string, bool) {
-	m, ok := n.(*ast.MemberNode)
-	if !ok {
-		return "", false
-	}
-	if id, ok := m.Node.(*ast.IdentifierNode); !ok || id.Value != "user" {
-		return "", false
-	}
-	s, ok := m.Property.(*ast.StringNode)
-	if !ok {
-		return "", false
-	}
-	return s.Value, true
-}
-
-// userEqualities finds the conjuncts of a condition that pin user.KEY to
-// string constants: user.KEY == "v", "v" == user.KEY, user.KEY in [...].
-func userEqualities(p *vm.Program) map[string][]string {
-	out := map[string][]string{}
-	var walk func(n ast.Node)
-	walk = func(n ast.Node) {
-		b, ok := n.(*ast.BinaryNode)
-		if !ok {
-			return
-		}
-		switch b.Operator {
-		case "&&", "and":
-			walk(b.Left)
-			walk(b.Right)
-		case "==":
-			if k, ok := userKey(b.Left); ok {
-				if s, ok := b.Right.(*ast.StringNode); ok {
-					out[k] = append(out[k], s.Value)
-				}
-			} else if k, ok := userKey(b.Right); ok {
-				if s, ok := b.Left.(*ast.StringNode); ok {
-					out[k] = append(out[k], s.Value)
-				}
-			}
-		case "in":
-			if k, ok := userKey(b.Left); ok {
-				if vs, ok := stringSet(b.Right); ok {
-					out[k] = append(out[k], vs...)
-				}
-			}
-		}
-	}
-	walk(p.Node())
-	return out
-}
-
 // noteUserReads records what a program of the current rule reads of user.
 func (l *loader) noteUserReads(p *vm.Program, pos engine.Pos, msg string) {
 	keys, any := userReads(p)
@@ -179,32 +127,4 @@ func quoteAll(xs []string) []string {
 		out[i] = strconv.Quote(x)
 	}
 	return out
-}
-
-// stringSet reads a list of string constants: an array literal, or the
-// set expr's optimizer makes of one.
-func stringSet(n ast.Node) ([]string, bool) {
-	var vs []string
-	switch x := n.(type) {
-	case *ast.ArrayNode:
-		for _, e := range x.Nodes {
-			s, ok := e.(*ast.StringNode)
-			if !ok {
-				return nil, false
-			}
-			vs = append(vs, s.Value)
-		}
-	case *ast.ConstantNode:
-		m, ok := x.Value.(map[string]struct{})
-		if !ok {
-			return nil, false
-		}
-		for s := range m {
-			vs = append(vs, s)
-		}
-		sort.Strings(vs)
-	default:
-		return nil, false
-	}
-	return vs, true
 }
