@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -53,7 +54,7 @@ func (p *StateParams) Validate() error {
 	if len(p.Set) > store.MaxStateKeys {
 		return fmt.Errorf("set: %d keys; a user's state holds at most %d", len(p.Set), store.MaxStateKeys)
 	}
-	for _, k := range store.SortedKeys(valueKeys(p.Set)) {
+	for _, k := range slices.Sorted(maps.Keys(p.Set)) {
 		if err := checkStateKey(k); err != nil {
 			return fmt.Errorf("set: %w", err)
 		}
@@ -103,14 +104,6 @@ func storable(v *engine.Value) error {
 		return fmt.Errorf("%s yields %v, which a state cannot keep: store a string, number, bool or a list of them", t, t.SingleType())
 	}
 	return nil
-}
-
-func valueKeys(m map[string]engine.Value) map[string]any {
-	out := make(map[string]any, len(m))
-	for k := range m {
-		out[k] = nil
-	}
-	return out
 }
 
 // StateSets implements engine.StateSetter.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -448,7 +449,7 @@ func runStep(ctx context.Context, e *engine.Engine, st *store.Memory, step *Test
 // failure a key.
 func compareState(got, want map[string]any) []string {
 	want = jsonValues(want) // 1 in YAML is the 1.0 a store gives back
-	keys := store.SortedKeys(got)
+	keys := slices.Sorted(maps.Keys(got))
 	for k := range want {
 		if _, ok := got[k]; !ok {
 			keys = append(keys, k)

@@ -114,16 +114,7 @@ func New(version string, status func() ReloadStatus, pending func(context.Contex
 		f(&reloadCollector{status: status})
 	}
 	if pending != nil {
-		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wxbot_outbox_depth", Help: "Sends waiting in the outbox."},
-			func() float64 {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				defer cancel()
-				n, err := pending(ctx)
-				if err != nil {
-					return -1
-				}
-				return float64(n)
-			}))
+		f(countGauge("wxbot_outbox_depth", "Sends waiting in the outbox.", pending))
 	}
 	return m
 }
@@ -134,17 +125,21 @@ func (m *Metrics) StateWrite(result string) { m.stateWrites.WithLabelValues(resu
 // CountUsers registers wxbot_state_users, read from count at each scrape
 // (-1 when the store does not answer).
 func (m *Metrics) CountUsers(count func(context.Context) (int, error)) {
-	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wxbot_state_users",
-		Help: "Users with a state that has not expired."},
-		func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			n, err := count(ctx)
-			if err != nil {
-				return -1
-			}
-			return float64(n)
-		}))
+	m.Registry.MustRegister(countGauge("wxbot_state_users", "Users with a state that has not expired.", count))
+}
+
+// countGauge is a gauge read from the store at each scrape: -1 when it
+// does not answer within 2 s.
+func countGauge(name, help string, count func(context.Context) (int, error)) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := count(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
 }
 
 // reloadCollector reports the rules' reload state at scrape time.

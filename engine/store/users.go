@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"time"
 )
 
@@ -156,14 +155,4 @@ func applyEncoded(cur EncodedState, p *UserPatch, set EncodedState) (EncodedStat
 	}
 	maps.Copy(out, set)
 	return out, out.CheckLimits()
-}
-
-// SortedKeys lists a state's keys in order, for stable output.
-func SortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
