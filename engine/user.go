@@ -61,17 +61,6 @@ func (e *Env) applyState(r *Rule) {
 	}
 }
 
-// Patch is the merged change the push's rules made to the user's state
-// (nil when no state step ran).
-func (e *Env) Patch() *store.UserPatch { return e.patch }
-
-// StateObserver is an Observer that also hears about user state: each
-// write's result (written, refused: over a limit, error: the store
-// failed, deleted: the user unsubscribed).
-type StateObserver interface {
-	StateWrite(result string)
-}
-
 // saveUser stores the push's state change before the push is answered,
 // or deletes the user's state when they unsubscribed. A failed write is
 // logged and counted; the push is answered all the same.

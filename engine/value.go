@@ -28,16 +28,9 @@ const (
 	valueList
 )
 
-// LiteralValue is a number (stored as float64), a bool or a string.
-func LiteralValue(v any) Value {
-	switch x := v.(type) {
-	case int:
-		return Value{lit: float64(x)}
-	case string:
-		return Value{tmpl: &Template{src: x, parts: []templatePart{{lit: x}}}, kind: valueTemplate}
-	}
-	return Value{lit: v}
-}
+// LiteralValue is a number (a float64, as every store gives numbers back)
+// or a bool; strings are TemplateValues.
+func LiteralValue(v any) Value { return Value{lit: v} }
 
 // TemplateValue is a string template.
 func TemplateValue(t *Template) Value { return Value{tmpl: t, kind: valueTemplate} }

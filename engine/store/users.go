@@ -41,12 +41,6 @@ type UserPatch struct {
 	TTL time.Duration
 }
 
-// Empty reports whether the patch changes nothing (it still renews the
-// expiry when written).
-func (p *UserPatch) Empty() bool {
-	return p == nil || (!p.Clear && len(p.Unset) == 0 && len(p.Set) == 0)
-}
-
 // TTLOrDefault is p.TTL, or DefaultStateTTL when unset.
 func (p *UserPatch) TTLOrDefault() time.Duration {
 	if p.TTL <= 0 {
@@ -132,8 +126,8 @@ func (s EncodedState) Size() int {
 	return n
 }
 
-// CheckLimits reports ErrStateTooLarge when s is over a limit.
-func (s EncodedState) CheckLimits() error {
+// checkLimits reports ErrStateTooLarge when s is over a limit.
+func (s EncodedState) checkLimits() error {
 	if len(s) > MaxStateKeys {
 		return fmt.Errorf("%w: %d keys, at most %d", ErrStateTooLarge, len(s), MaxStateKeys)
 	}
@@ -154,5 +148,5 @@ func applyEncoded(cur EncodedState, p *UserPatch, set EncodedState) (EncodedStat
 		delete(out, k)
 	}
 	maps.Copy(out, set)
-	return out, out.CheckLimits()
+	return out, out.checkLimits()
 }
