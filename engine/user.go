@@ -61,6 +61,13 @@ func (e *Env) applyState(r *Rule) {
 	}
 }
 
+// StateObserver is an Observer that also hears about user state: each
+// write's result (written, refused: over a limit, error: the store
+// failed, deleted: the user unsubscribed).
+type StateObserver interface {
+	StateWrite(result string)
+}
+
 // saveUser stores the push's state change before the push is answered,
 // or deletes the user's state when they unsubscribed. A failed write is
 // logged and counted; the push is answered all the same.
