@@ -99,7 +99,10 @@ func (e *Engine) saveUser(p *Push) {
 			result = "written"
 		}
 	}
-	if so, ok := e.obs.(StateObserver); ok && result != "" {
+	if result == "" { // the push touched no state: most pushes
+		return
+	}
+	if so, ok := e.obs.(StateObserver); ok {
 		so.StateWrite(result)
 	}
 }
