@@ -164,7 +164,11 @@ func (g *Guard) call(ctx context.Context, timeout time.Duration, f func(ctx cont
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := f(cctx)
-	g.Report(ctx, err)
+	if errors.Is(err, ErrStateTooLarge) {
+		g.Report(ctx, nil) // the store answered, refusing: it is healthy
+	} else {
+		g.Report(ctx, err)
+	}
 	return err
 }
 
@@ -427,19 +431,7 @@ func (g *Guard) LoadUser(ctx context.Context, openID string) (map[string]any, er
 
 // PatchUser implements Store; not degraded (see LoadUser).
 func (g *Guard) PatchUser(ctx context.Context, openID string, p *UserPatch) error {
-	var refused error
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error {
-		err := g.primary.PatchUser(c, openID, p)
-		if errors.Is(err, ErrStateTooLarge) {
-			refused = err
-			return nil // the store answered: no fault of the store's
-		}
-		return err
-	})
-	if refused != nil {
-		return refused
-	}
-	return err
+	return g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.PatchUser(c, openID, p) })
 }
 
 // DeleteUser implements Store.
