@@ -65,8 +65,13 @@ func ValidName(name string) bool {
 }
 
 // dummyHash is compared against when the name is unknown, so that a wrong
-// name costs the same time as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+// name costs the same time as a wrong password. It is made at the first
+// failed log-in, not at start-up: bcrypt's cost is about 80 ms of CPU, which
+// every wxbot command (check, explain, version) paid before.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+	return h
+})
 
 // session is one logged-in browser.
 type session struct {
@@ -269,7 +274,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	hash, known := users[name]
 	if !known {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
 		s.byName.fail(name, now)
