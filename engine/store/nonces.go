@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
+	"hash/maphash"
+	"math/bits"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/wxbot/wxbot/engine/dedup"
 )
 
 // A signed query string (timestamp, nonce) is remembered with a hash of
@@ -15,46 +18,144 @@ import (
 // body again is a retry, another body a forgery (WeChat's signature does
 // not cover the body). See callback.Replays.
 
-// nonceMemory keeps query strings in process memory: a retry cache
-// (dedup.Local: pointer-free, sharded, two generations dropped wholesale)
-// whose answer is the body's hash. It is made on first use, with the
-// window the caller asks for.
+// nonceMemory keeps query strings in process memory. Each of its shards
+// holds two generations of an open-addressed table of (key hash, body
+// hash) slots, 24 bytes each and without pointers, made once at the budget:
+// remembering a query string allocates nothing, the collector never scans
+// the tables, and a generation is dropped wholesale (every TTL, or early
+// when the current one is full). It is made on first use, with the window
+// the caller asks for.
 type nonceMemory struct {
-	once sync.Once
-	seen *dedup.Local
+	once   sync.Once
+	seed   maphash.Seed
+	ttl    time.Duration
+	shards []nonceShard
+	// early counts generations dropped before their TTL because the budget
+	// was reached: the window shrank.
+	early atomic.Uint64
+}
+
+const nonceShards = 16
+
+type nonceShard struct {
+	mu        sync.Mutex
+	cur, prev nonceTable
+	rotateAt  time.Time
+	_         [40]byte // a shard to a cache line: the locks are hot
+}
+
+// nonceTable is one generation: linear probing in slots kept at most 3/4
+// full, so a probe always ends at an empty slot.
+type nonceTable struct {
+	slots []nonceSlot
+	n     int
+}
+
+type nonceSlot struct {
+	key  uint64 // the query string's keyed hash; 0 is an empty slot
+	body [16]byte
+}
+
+const nonceSlotBytes = 24
+
+// find returns key's slot, or the empty slot where it goes.
+func (t *nonceTable) find(key uint64) (*nonceSlot, bool) {
+	hi, _ := bits.Mul64(key, uint64(len(t.slots))) // key's place, spread over the table
+	for i := int(hi); ; i++ {
+		if i == len(t.slots) {
+			i = 0
+		}
+		s := &t.slots[i]
+		if s.key == key {
+			return s, true
+		}
+		if s.key == 0 {
+			return s, false
+		}
+	}
+}
+
+func (t *nonceTable) full() bool { return t.n >= len(t.slots)*3/4 }
+
+func (t *nonceTable) reset() {
+	clear(t.slots)
+	t.n = 0
 }
 
 // ReplayMemory bounds the memory of the query strings kept in this process
-// (73 bytes each: 4 MiB hold about 57,000, the whole 5-minute window below
-// about 190 pushes a second): under more load the window shrinks instead
-// of memory growing. Set it before the first push (serve's
-// --replay-memory); Redis keeps them in Redis instead.
-var ReplayMemory = 4 << 20
+// (32 bytes each once the tables are full: 2 MiB hold about 65,000, the
+// whole 5-minute window below about 210 pushes a second): under more load
+// the window shrinks instead of memory growing. Set it before the first
+// push (serve's --replay-memory); Redis keeps them in Redis instead.
+var ReplayMemory = 2 << 20
 
-func (m *nonceMemory) remember(key, bodyHash string, now func() time.Time, ttl time.Duration) string {
-	m.once.Do(func() { m.seen = dedup.NewLocalSized(ttl, ReplayMemory, now) })
-	a, first, _ := m.seen.Claim(context.Background(), key)
-	if first {
-		// The hash is hex: kept as its bytes, it takes half the room.
-		var raw [64]byte
-		n, err := hex.Decode(raw[:min(len(bodyHash)/2, len(raw))], []byte(bodyHash))
-		if err != nil || len(bodyHash) > 2*len(raw) || !lowerHex(bodyHash) {
-			a.Finish("", []byte(bodyHash))
-		} else {
-			a.Finish(rawHash, raw[:n])
-		}
-		return ""
+func (m *nonceMemory) init(ttl time.Duration) {
+	m.seed = maphash.MakeSeed()
+	m.ttl = ttl
+	m.shards = make([]nonceShard, nonceShards)
+	slots := max(ReplayMemory/nonceShards/2/nonceSlotBytes, 8)
+	for i := range m.shards {
+		m.shards[i].cur.slots = make([]nonceSlot, slots)
+		m.shards[i].prev.slots = make([]nonceSlot, slots)
 	}
-	ct, body, _ := a.Wait(context.Background()) // finished at once by the first
-	if ct == rawHash {
-		return hex.EncodeToString(body)
-	}
-	return string(body)
 }
 
-// rawHash marks a hash kept as bytes: dedup keeps a content type with each
-// answer, which a body hash has no use for otherwise.
-const rawHash = "application/xml; charset=utf-8"
+// remember returns the body hash first seen with key, or "" if key is new.
+// A hash given as 32 lower-case hex digits (what callback passes) is kept
+// as its 16 bytes; any other string as 16 bytes of its SHA-256. Either way
+// the same string comes back as itself, and another as a different string.
+func (m *nonceMemory) remember(key, bodyHash string, now func() time.Time, ttl time.Duration) string {
+	m.once.Do(func() { m.init(ttl) })
+	k := maphash.String(m.seed, key)
+	if k == 0 {
+		k = 1
+	}
+	var body [16]byte
+	if len(bodyHash) == 32 && lowerHex(bodyHash) {
+		hex.Decode(body[:], []byte(bodyHash))
+	} else {
+		sum := sha256.Sum256([]byte(bodyHash))
+		copy(body[:], sum[:])
+	}
+	t := now()
+	sh := &m.shards[k%nonceShards]
+	sh.mu.Lock()
+	if sh.cur.full() || t.After(sh.rotateAt) {
+		m.rotate(sh, t)
+	}
+	s, ok := sh.cur.find(k)
+	if !ok {
+		if p, seen := sh.prev.find(k); seen {
+			s, ok = p, true
+		}
+	}
+	if ok {
+		prev := s.body
+		sh.mu.Unlock()
+		if prev == body {
+			return bodyHash
+		}
+		return hex.EncodeToString(prev[:])
+	}
+	*s = nonceSlot{key: k, body: body}
+	sh.cur.n++
+	sh.mu.Unlock()
+	return ""
+}
+
+// rotate drops the older generation: every TTL, or early when the current
+// one is full. The shard is locked.
+func (m *nonceMemory) rotate(sh *nonceShard, now time.Time) {
+	if !now.After(sh.rotateAt) {
+		m.early.Add(1)
+	}
+	sh.prev, sh.cur = sh.cur, sh.prev
+	sh.cur.reset()
+	if now.After(sh.rotateAt.Add(m.ttl)) { // idle for long: all of it is stale
+		sh.prev.reset()
+	}
+	sh.rotateAt = now.Add(m.ttl)
+}
 
 // RememberQuery implements callback.Replays: it returns the hash of the
 // body first seen with key ("" the first time).

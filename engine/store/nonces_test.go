@@ -6,35 +6,97 @@ import (
 	"time"
 )
 
-// TestNonceMemoryIsBounded: under more query strings than a generation
-// holds, the memory rotates early instead of growing without end, and the
-// latest is still remembered.
+const testBodyHash = "0123456789abcdef0123456789abcdef"
+
+// TestNonceMemoryIsBounded: under more query strings than the tables hold,
+// the memory rotates early instead of growing, and the latest is still
+// remembered.
 func TestNonceMemoryIsBounded(t *testing.T) {
 	var m nonceMemory
 	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
-	hash := "0123456789abcdef0123456789abcdef"
-	for i := 0; i < 3*ReplayMemory/45; i++ {
-		m.remember(strconv.Itoa(i), hash, now, 10*time.Minute)
+	n := 3 * ReplayMemory / 32 // three times what two full generations hold
+	for i := 0; i < n; i++ {
+		m.remember(strconv.Itoa(i), testBodyHash, now, 10*time.Minute)
 	}
-	if m.seen.EarlyRotations.Load() == 0 {
-		t.Errorf("no early rotation after %d query strings: the memory is not bounded", 3*ReplayMemory/45)
+	if m.early.Load() == 0 {
+		t.Errorf("no early rotation after %d query strings: the memory is not bounded", n)
 	}
-	if prev := m.remember(strconv.Itoa(3*ReplayMemory/45-1), hash, now, 10*time.Minute); prev != hash {
+	if prev := m.remember(strconv.Itoa(n-1), testBodyHash, now, 10*time.Minute); prev != testBodyHash {
 		t.Errorf("the latest query string was forgotten: %q", prev)
 	}
 }
 
+// TestNonceMemoryWithinBudget: the tables are made once, at the budget, and
+// hold about 65,000 query strings per 2 MiB before the window shrinks.
+func TestNonceMemoryWithinBudget(t *testing.T) {
+	var m nonceMemory
+	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
+	m.remember("q", testBodyHash, now, 10*time.Minute)
+	bytes, holds := 0, 0
+	for i := range m.shards {
+		for _, tb := range []*nonceTable{&m.shards[i].cur, &m.shards[i].prev} {
+			bytes += len(tb.slots) * nonceSlotBytes
+			holds += len(tb.slots) * 3 / 4
+		}
+	}
+	if bytes > ReplayMemory || bytes < ReplayMemory*9/10 {
+		t.Errorf("tables of %d bytes for a budget of %d", bytes, ReplayMemory)
+	}
+	if want := ReplayMemory / 33; holds < want {
+		t.Errorf("the tables hold %d query strings, want at least %d", holds, want)
+	}
+	early := m.early.Load()
+	for i := 0; i < holds/4; i++ { // half what a generation holds, spread over the shards
+		m.remember(strconv.Itoa(i), testBodyHash, now, 10*time.Minute)
+	}
+	if m.early.Load() != early {
+		t.Errorf("rotated early with %d of the %d query strings the tables hold", holds/4, holds)
+	}
+}
+
+// TestNonceMemoryWindow: a query string is remembered for at least the TTL
+// and forgotten after twice the TTL, on the memory's clock.
+func TestNonceMemoryWindow(t *testing.T) {
+	var m nonceMemory
+	t0 := time.Unix(1_800_000_000, 0)
+	clock := t0
+	now := func() time.Time { return clock }
+	const ttl = 10 * time.Minute
+	if prev := m.remember("q", testBodyHash, now, ttl); prev != "" {
+		t.Fatalf("first seen, got %q", prev)
+	}
+	for _, c := range []struct {
+		at   time.Duration
+		want string
+	}{
+		{time.Second, testBodyHash},
+		{ttl - time.Second, testBodyHash},
+		{ttl + time.Second, testBodyHash}, // rotated: the older generation has it
+		{2*ttl + 2*time.Second, ""},       // rotated twice: gone (and remembered again)
+		{2*ttl + 3*time.Second, testBodyHash},
+	} {
+		clock = t0.Add(c.at)
+		if prev := m.remember("q", testBodyHash, now, ttl); prev != c.want {
+			t.Errorf("at +%v: got %q, want %q", c.at, prev, c.want)
+		}
+	}
+}
+
 // TestNonceMemoryHashes: a hash comes back as it was given, whether it was
-// kept as bytes (lower-case hex) or as it is.
+// kept as bytes (lower-case hex) or hashed; another body gives another
+// string.
 func TestNonceMemoryHashes(t *testing.T) {
 	var m nonceMemory
 	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
-	for _, h := range []string{"0123456789abcdef0123456789abcdef", "0123456789ABCDEF", "abc", "not hex", ""} {
+	for _, h := range []string{testBodyHash, "0123456789ABCDEF", "abc", "not hex", ""} {
 		if prev := m.remember("q"+h, h, now, time.Minute); prev != "" {
 			t.Errorf("%q: first seen, got %q", h, prev)
 		}
 		if prev := m.remember("q"+h, h, now, time.Minute); prev != h {
 			t.Errorf("%q: seen again, got %q", h, prev)
+		}
+		if prev := m.remember("q"+h, h+"0", now, time.Minute); prev == "" || prev == h+"0" {
+			t.Errorf("%q: another body got %q, want the first one's hash", h, prev)
 		}
 	}
 }
