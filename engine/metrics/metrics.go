@@ -6,9 +6,11 @@ package metrics
 
 import (
 	"context"
+	"maps"
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +44,43 @@ type Metrics struct {
 	stateWrites    *prometheus.CounterVec
 	ai             aiMetrics
 
-	series, rules, actions sync.Map // resolved series, see pushSeries
+	series  resolved[seriesKey, *pushSeries] // see pushSeries
+	actions resolved[string, *pushSeries]
+	rules   sync.Map // rule name → its counter (thousands: not copied on write)
+}
+
+type seriesKey struct{ eventType, outcome string }
+
+// resolved caches label lookups in a map copied on write: read without a
+// lock or an allocation, for label sets that are few and settle after the
+// first pushes.
+type resolved[K comparable, V any] struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[K]V]
+}
+
+func (r *resolved[K, V]) get(k K, resolve func() V) V {
+	if m := r.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.m.Load()
+	if old != nil {
+		if v, ok := (*old)[k]; ok {
+			return v
+		}
+	}
+	next := make(map[K]V)
+	if old != nil {
+		maps.Copy(next, *old)
+	}
+	v := resolve()
+	next[k] = v
+	r.m.Store(&next)
+	return v
 }
 
 // ReloadStatus is what the metrics read of the rules at scrape time.
@@ -183,15 +221,12 @@ type pushSeries struct {
 
 // Push implements engine.Observer.
 func (m *Metrics) Push(eventType, outcome string, took time.Duration) {
-	key := eventType + "\x00" + outcome
-	v, ok := m.series.Load(key)
-	if !ok {
-		v, _ = m.series.LoadOrStore(key, &pushSeries{
+	ps := m.series.get(seriesKey{eventType, outcome}, func() *pushSeries {
+		return &pushSeries{
 			count:   m.pushes.WithLabelValues(eventType, outcome),
 			latency: m.pushLatency.WithLabelValues(eventType),
-		})
-	}
-	ps := v.(*pushSeries)
+		}
+	})
 	ps.count.Inc()
 	ps.latency.Observe(took.Seconds())
 	if outcome == "retry" {
@@ -216,14 +251,12 @@ func (m *Metrics) RuleError(rule string) { m.ruleErrors.WithLabelValues(rule).In
 
 // ActionDone implements engine.Observer.
 func (m *Metrics) ActionDone(action string, took time.Duration, err error) {
-	v, ok := m.actions.Load(action)
-	if !ok {
-		v, _ = m.actions.LoadOrStore(action, &pushSeries{
+	as := m.actions.get(action, func() *pushSeries {
+		return &pushSeries{
 			count:   m.actionRuns.WithLabelValues(action),
 			latency: m.actionLatency.WithLabelValues(action),
-		})
-	}
-	as := v.(*pushSeries)
+		}
+	})
 	as.count.Inc()
 	as.latency.Observe(took.Seconds())
 	if err != nil {

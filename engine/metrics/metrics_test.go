@@ -460,3 +460,19 @@ func samples(t *testing.T, text string, names []string) []string {
 	}
 	return out
 }
+
+// TestPushAllocs: counting a push, a rule's hit and an action's run
+// allocates nothing once their series are resolved (they run for every
+// push).
+func TestPushAllocs(t *testing.T) {
+	m := metrics.New("test", nil, nil)
+	count := func() {
+		m.Push("text", "reply", time.Millisecond)
+		m.RuleMatched("price")
+		m.ActionDone("reply", time.Microsecond, nil)
+	}
+	count()
+	if n := testing.AllocsPerRun(100, count); n != 0 {
+		t.Errorf("%v allocations per push", n)
+	}
+}
