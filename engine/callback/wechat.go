@@ -504,9 +504,21 @@ var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &
 
 func writeAnswer(w http.ResponseWriter, ct string, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", ct)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if v, ok := contentTypeHeaders[ct]; ok {
+		h["Content-Type"] = v
+	} else {
+		h.Set("Content-Type", ct)
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.Write(body)
+}
+
+// contentTypeHeaders are the header values of the answers' content types,
+// made once (Header.Set canonicalizes the name and allocates the value's
+// slice per push). Each slice is full, so an append elsewhere copies it.
+var contentTypeHeaders = map[string][]string{
+	"application/xml; charset=utf-8": {"application/xml; charset=utf-8"},
+	"text/plain; charset=utf-8":      {"text/plain; charset=utf-8"},
 }
 
 // readBody reads the push body in one allocation when Content-Length is
