@@ -65,9 +65,9 @@ type Bolt struct {
 	cooldowns map[string]time.Time
 	dirtyW    map[string]bool
 	dirtyC    map[string]bool
-	answers   []savedAnswer // to write behind (see SaveAnswer)
-	answerLog answerLog     // the open file of answers (flush goroutine only)
-	nonces    nonceMemory   // signed query strings seen (RememberQuery)
+	answers   answerBuffer // to write behind (see SaveAnswer)
+	answerLog answerLog    // the open file of answers (flush goroutine only)
+	nonces    nonceMemory  // signed query strings seen (RememberQuery)
 
 	stop    chan struct{}
 	flushed chan struct{}
@@ -229,12 +229,11 @@ func (s *Bolt) flushLoop() {
 
 func (s *Bolt) flush() {
 	s.mu.Lock()
-	if len(s.dirtyW) == 0 && len(s.dirtyC) == 0 && len(s.answers) == 0 {
+	if len(s.dirtyW) == 0 && len(s.dirtyC) == 0 && len(s.answers.records) == 0 {
 		s.mu.Unlock()
 		return
 	}
-	answers := s.answers
-	s.answers = nil
+	answers := s.answers.take()
 	ws := make(map[string][]byte, len(s.dirtyW))
 	for k := range s.dirtyW {
 		h := s.hash(k)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -31,11 +30,32 @@ import (
 
 const answerSegment = time.Minute
 
-type savedAnswer struct {
-	key, contentType string
-	body             []byte
-	until            time.Time
+// answerBuffer holds the records of the answers not yet written, encoded
+// as they come: an answer costs its bytes once, with no copy or struct of
+// its own for the collector to scan, and two buffers take turns.
+type answerBuffer struct {
+	records []byte
+	latest  time.Time // the latest end among them
+	spare   []byte    // the buffer the last write emptied (the flush goroutine's)
 }
+
+// take hands the records to the flush goroutine and starts on the spare
+// buffer. The store is locked.
+func (b *answerBuffer) take() pendingAnswers {
+	p := pendingAnswers{b.records, b.latest}
+	b.records, b.latest, b.spare = b.spare[:0], time.Time{}, nil
+	return p
+}
+
+// pendingAnswers are the records one flush writes.
+type pendingAnswers struct {
+	records []byte
+	latest  time.Time
+}
+
+// maxSpareAnswers bounds the buffer kept for reuse: a burst's buffer is
+// left to the collector.
+const maxSpareAnswers = 1 << 20
 
 // answerLog is the open segment.
 type answerLog struct {
@@ -46,10 +66,21 @@ type answerLog struct {
 
 // SaveAnswer keeps a push's answer until until. It copies body.
 func (s *Bolt) SaveAnswer(key, contentType string, body []byte, until time.Time) {
-	a := savedAnswer{key: key, contentType: contentType, body: bytes.Clone(body), until: until}
 	s.mu.Lock()
-	s.answers = append(s.answers, a)
+	b := &s.answers
+	b.records = binary.BigEndian.AppendUint64(b.records, uint64(until.UnixMilli()))
+	b.records = appendPart(b.records, key)
+	b.records = appendPart(b.records, contentType)
+	b.records = appendPart(b.records, body)
+	if until.After(b.latest) {
+		b.latest = until
+	}
 	s.mu.Unlock()
+}
+
+func appendPart[T string | []byte](b []byte, part T) []byte {
+	b = binary.AppendUvarint(b, uint64(len(part)))
+	return append(b, part...)
 }
 
 // SavedAnswers calls f for every answer still valid at now.
@@ -72,14 +103,22 @@ func (s *Bolt) SavedAnswers(now time.Time, f func(key, contentType string, body 
 	return nil
 }
 
-// writeAnswers appends answers to the open segment, starting a new one
-// every answerSegment and removing those whose answers have all expired.
-func (s *Bolt) writeAnswers(answers []savedAnswer, now time.Time) {
+// writeAnswers appends the pending records to the open segment, starting
+// a new one every answerSegment and removing those whose answers have all
+// expired; the emptied buffer goes back for reuse.
+func (s *Bolt) writeAnswers(p pendingAnswers, now time.Time) {
+	defer func() {
+		if cap(p.records) <= maxSpareAnswers {
+			s.mu.Lock()
+			s.answers.spare = p.records[:0]
+			s.mu.Unlock()
+		}
+	}()
 	log := &s.answerLog
 	if log.f == nil || now.Sub(log.started) >= answerSegment {
 		s.closeAnswers(false)
 		s.pruneAnswers(now)
-		if len(answers) == 0 {
+		if len(p.records) == 0 {
 			return
 		}
 		f, err := os.OpenFile(fmt.Sprintf("%s.answers.%d", s.path, now.UnixMilli()), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -88,20 +127,13 @@ func (s *Bolt) writeAnswers(answers []savedAnswer, now time.Time) {
 		}
 		log.f, log.started, log.latest = f, now, time.Time{}
 	}
-	w := bufio.NewWriterSize(log.f, 64<<10)
-	var buf []byte
-	for _, a := range answers {
-		buf = binary.BigEndian.AppendUint64(buf[:0], uint64(a.until.UnixMilli()))
-		for _, part := range [3][]byte{[]byte(a.key), []byte(a.contentType), a.body} {
-			buf = binary.AppendUvarint(buf, uint64(len(part)))
-			buf = append(buf, part...)
-		}
-		w.Write(buf)
-		if a.until.After(log.latest) {
-			log.latest = a.until
-		}
+	if len(p.records) == 0 {
+		return
 	}
-	w.Flush()
+	log.f.Write(p.records)
+	if p.latest.After(log.latest) {
+		log.latest = p.latest
+	}
 }
 
 // closeAnswers closes the open segment, with an fsync when sync is set

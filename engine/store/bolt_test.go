@@ -418,6 +418,50 @@ func TestBoltKeepsAnswersAcrossARestart(t *testing.T) {
 	}
 }
 
+// TestBoltAnswersOverSeveralWrites: answers written behind in several
+// rounds (the buffers taking turns) all come back after a crash, as
+// written, and a body changed by its caller after SaveAnswer is kept as it
+// was given.
+func TestBoltAnswersOverSeveralWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wxbot.db")
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	s, err := store.OpenBolt(path, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	body := make([]byte, 0, 64)
+	for round := 0; round < 4; round++ {
+		for i := 0; i < 50+round*100; i++ {
+			key := fmt.Sprintf("gh/m/%d-%d", round, i)
+			body = fmt.Appendf(body[:0], "<xml>%s %s</xml>", key, strings.Repeat("x", i))
+			s.SaveAnswer(key, "application/xml; charset=utf-8", body, now.Add(30*time.Second))
+			want[key] = string(body)
+			body[0] = '!' // the caller reuses its buffer
+		}
+		s.Flush()
+	}
+	if err := s.CrashClose(); err != nil { // kill -9 after the writes: they are in the files
+		t.Fatal(err)
+	}
+	s, err = store.OpenBolt(path, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := map[string]string{}
+	s.SavedAnswers(now, func(key, ct string, body []byte) { got[key] = string(body) })
+	if len(got) != len(want) {
+		t.Errorf("%d answers back, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %q, want %q", k, got[k], v)
+		}
+	}
+}
+
 // makeStore writes a store with n pending kefu sends (send-i to user-i%40)
 // and some windows, closed cleanly or as a crash would leave it, and
 // returns its bytes.
