@@ -69,9 +69,10 @@ type Bolt struct {
 	answerLog answerLog    // the open file of answers (flush goroutine only)
 	nonces    nonceMemory  // signed query strings seen (RememberQuery)
 
-	stop    chan struct{}
-	flushed chan struct{}
-	crash   bool // tests: skip the final flush, as a kill -9 would
+	stop     chan struct{}
+	flushed  chan struct{}
+	flushNow chan struct{} // the answers to write reached answerFlushBytes
+	crash    bool          // tests: skip the final flush, as a kill -9 would
 
 	fullCheck bool // the open ran the full consistency check (tests)
 }
@@ -127,7 +128,7 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	s := &Bolt{path: path, now: now, windows: map[uint64]window{}, seed: maphash.MakeSeed(), cooldowns: map[string]time.Time{},
-		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{}),
+		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{}), flushNow: make(chan struct{}, 1),
 		fullCheck: full}
 	// What the start reads is read under guard too: after a clean shutdown
 	// checkBolt skipped the full check, and a page scribbled since then
@@ -217,6 +218,8 @@ func (s *Bolt) flushLoop() {
 				s.flush()
 			}
 			return
+		case <-s.flushNow:
+			s.flush()
 		case <-t.C:
 			s.flush()
 			if time.Since(prune) > time.Hour {

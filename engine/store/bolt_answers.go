@@ -53,6 +53,12 @@ type pendingAnswers struct {
 	latest  time.Time
 }
 
+// answerFlushBytes is where the answers are written without waiting for
+// the half-second tick: under load the two buffers then stay about this
+// size and are reused, instead of growing (and being copied) to a half
+// second's worth of answers each time.
+const answerFlushBytes = 256 << 10
+
 // maxSpareAnswers bounds the buffer kept for reuse: a burst's buffer is
 // left to the collector.
 const maxSpareAnswers = 1 << 20
@@ -75,7 +81,14 @@ func (s *Bolt) SaveAnswer(key, contentType string, body []byte, until time.Time)
 	if until.After(b.latest) {
 		b.latest = until
 	}
+	full := len(b.records) >= answerFlushBytes
 	s.mu.Unlock()
+	if full {
+		select {
+		case s.flushNow <- struct{}{}:
+		default: // already asked
+		}
+	}
 }
 
 func appendPart[T string | []byte](b []byte, part T) []byte {
