@@ -365,6 +365,7 @@ func (h *Handler) authenticate(q *query) (string, *refusal) {
 // pushState is the per-push memory the handler needs, in one allocation.
 type pushState struct {
 	msg    wechat.Message
+	fields [wechat.TypicalFields]wechat.Field // msg.Fields, in the same allocation
 	ev     engine.Event
 	cipher *wechat.Cipher // the one that decrypted the push; nil for plaintext
 	repeat bool           // the query string came before with this body
@@ -382,6 +383,7 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request, q *query, token s
 		return nil, refuse(http.StatusBadRequest, badRequest, "bad_body", "reading body", err)
 	}
 	ps := new(pushState)
+	ps.msg.Fields = ps.fields[:0]
 	if f := h.checkReplay(r.Context(), q, body, ps); f != nil {
 		return nil, f
 	}

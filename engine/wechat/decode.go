@@ -25,7 +25,7 @@ func Decode(body []byte) (*Message, error) {
 	// One allocation for the Message and room for the fields of a typical push.
 	box := new(struct {
 		m      Message
-		fields [typicalFields]Field
+		fields [TypicalFields]Field
 	})
 	box.m.Fields = box.fields[:0]
 	if err := DecodeInto(&box.m, body); err != nil {
@@ -34,9 +34,10 @@ func Decode(body []byte) (*Message, error) {
 	return &box.m, nil
 }
 
-// typicalFields is room for the leaves of nearly every push, the largest
-// (mass-send reports) aside.
-const typicalFields = 16
+// TypicalFields is room for the leaves of nearly every push, the largest
+// (mass-send reports) aside: a caller that allocates the Message can give
+// it this many fields in the same allocation.
+const TypicalFields = 16
 
 // DecodeInto parses a push into m, which it resets first, keeping the
 // capacity of m.Fields. Every leaf element lands in m.Fields; the known ones
@@ -58,7 +59,7 @@ func DecodeInto(m *Message, body []byte) error { return DecodeStringInto(m, stri
 func DecodeStringInto(m *Message, body string) error {
 	fields := m.Fields[:0]
 	if cap(fields) == 0 {
-		fields = make([]Field, 0, typicalFields) // not four appends' worth of growing
+		fields = make([]Field, 0, TypicalFields) // not four appends' worth of growing
 	}
 	*m = Message{}
 	fields, err := scanFields(fields, body)
