@@ -403,7 +403,7 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request, q *query, token s
 // decrypt opens a safe- or compatible-mode push with the current or the
 // previous EncodingAESKey.
 func (h *Handler) decrypt(ps *pushState, q *query, token string, body []byte) *refusal {
-	env, err := wechat.ParseEnvelope(body)
+	env, err := wechat.ParseEnvelopeString(unsafeString(body))
 	if err != nil {
 		return refuse(http.StatusBadRequest, notWeChat, "bad_body", "encrypted push without a valid envelope", err)
 	}

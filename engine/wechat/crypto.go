@@ -210,9 +210,14 @@ type Envelope struct {
 // push (only those two elements) or a compatible mode push (the plaintext
 // fields too). The error wraps [ErrMalformed] when the body is not a WeChat
 // XML document or has no non-empty Encrypt.
-func ParseEnvelope(body []byte) (Envelope, error) {
+func ParseEnvelope(body []byte) (Envelope, error) { return ParseEnvelopeString(string(body)) }
+
+// ParseEnvelopeString is ParseEnvelope for a body already held as a
+// string: the Envelope's strings are substrings of it, and nothing is
+// copied.
+func ParseEnvelopeString(body string) (Envelope, error) {
 	var arr [8]Field // a compatible mode push has about seven leaves
-	fields, err := scanFields(arr[:0], string(body))
+	fields, err := scanFields(arr[:0], body)
 	if err != nil {
 		return Envelope{}, err
 	}
