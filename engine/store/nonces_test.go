@@ -2,6 +2,7 @@ package store
 
 import (
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -97,6 +98,44 @@ func TestNonceMemoryHashes(t *testing.T) {
 		}
 		if prev := m.remember("q"+h, h+"0", now, time.Minute); prev == "" || prev == h+"0" {
 			t.Errorf("%q: another body got %q, want the first one's hash", h, prev)
+		}
+	}
+}
+
+// TestNonceMemoryConcurrent: goroutines remembering the same query strings
+// at once: for each, exactly one sees it first, and every later one gets
+// the first one's body hash.
+func TestNonceMemoryConcurrent(t *testing.T) {
+	var m nonceMemory
+	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
+	const workers, keys = 8, 2000
+	firsts := make([][]int, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < keys; k++ {
+				switch prev := m.remember("q"+strconv.Itoa(k), testBodyHash, now, 10*time.Minute); prev {
+				case "":
+					firsts[w] = append(firsts[w], k)
+				case testBodyHash:
+				default:
+					t.Errorf("query %d: got %q", k, prev)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	seen := make([]int, keys)
+	for _, ks := range firsts {
+		for _, k := range ks {
+			seen[k]++
+		}
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("query %d seen first %d times, want once", k, n)
 		}
 	}
 }
