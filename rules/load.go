@@ -226,6 +226,25 @@ func (l *loader) parseVars(n *yaml.Node) {
 	}
 }
 
+// knownFields maps the keys of mapping n to their values, reporting keys
+// not in known and keys given twice (yaml.v3 keeps both in a Node).
+func (l *loader) knownFields(n *yaml.Node, known []string, label string) map[string]*yaml.Node {
+	fields := map[string]*yaml.Node{}
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		k, v := n.Content[j], n.Content[j+1]
+		if !slices.Contains(known, k.Value) {
+			l.errAt(k, fmt.Sprintf("%s: unknown field %q (known: %s)", label, k.Value, strings.Join(known, ", ")))
+			continue
+		}
+		if _, dup := fields[k.Value]; dup {
+			l.errAt(k, fmt.Sprintf("%s: field %q given twice", label, k.Value))
+			continue
+		}
+		fields[k.Value] = v
+	}
+	return fields
+}
+
 // ruleFields are the keys a rule may have, for the unknown-field message.
 var ruleFields = []string{"actions", "active", "continue", "cooldown", "enabled", "key", "name", "on", "priority", "text", "when"}
 
@@ -236,22 +255,10 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 	}
 	r := &engine.Rule{Pos: l.pos(n)}
 	l.ruleReadsUser = false
-	fields := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !slices.Contains(ruleFields, k.Value) {
-			l.errAt(k, fmt.Sprintf("rules[%d]: unknown field %q (known: %s)", index, k.Value, strings.Join(ruleFields, ", ")))
-			continue
-		}
-		if _, dup := fields[k.Value]; dup {
-			l.errAt(k, fmt.Sprintf("rules[%d]: field %q given twice", index, k.Value))
-			continue
-		}
-		fields[k.Value] = v
-	}
+	label := fmt.Sprintf("rules[%d]", index)
+	fields := l.knownFields(n, ruleFields, label)
 
 	// The name first: every later message names the rule.
-	label := fmt.Sprintf("rules[%d]", index)
 	if v := fields["name"]; v == nil || v.Kind != yaml.ScalarNode || strings.TrimSpace(v.Value) == "" {
 		at := n
 		if v != nil {

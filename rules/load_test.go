@@ -78,6 +78,21 @@ rules:
 			"rules.yaml:5:11: rule \"a\": when: unknown name \"evnt\"; did you mean \"event\"? (known: active, bucket, event, hour, now, user, vars, weekday) (1:1)\n | evnt.from == \"x\" || event.location.lt > 1\n | ^"}},
 		{"unknown top-level field", "version: 1\nrule: []\n", []string{
 			`rules.yaml:2:1: unknown field "rule" (known: rules, tests, vars, version, windows)`}},
+		{"a field given twice, in a rule and in a test", `version: 1
+rules:
+  - name: a
+    on: text
+    on: click
+    actions:
+      - reply: {text: hi}
+tests:
+  - name: t
+    event: {type: text}
+    event: {type: click}
+    expect: {rules: [a]}
+`, []string{
+			`rules.yaml:5:5: rules[0]: field "on" given twice`,
+			`rules.yaml:11:5: tests[0]: field "event" given twice`}},
 		{"unknown rule field", `version: 1
 rules:
   - name: a

@@ -200,21 +200,6 @@ func (l *loader) parseTests(n *yaml.Node) {
 	}
 }
 
-// knownFields maps the keys of mapping n to their values, reporting keys
-// not in known.
-func (l *loader) knownFields(n *yaml.Node, known []string, label string) map[string]*yaml.Node {
-	fields := map[string]*yaml.Node{}
-	for j := 0; j+1 < len(n.Content); j += 2 {
-		k, v := n.Content[j], n.Content[j+1]
-		if !slices.Contains(known, k.Value) {
-			l.errAt(k, fmt.Sprintf("%s: unknown field %q (known: %s)", label, k.Value, strings.Join(known, ", ")))
-			continue
-		}
-		fields[k.Value] = v
-	}
-	return fields
-}
-
 // testTime reads a test's or step's `at:`.
 func (l *loader) testTime(v *yaml.Node, label string) time.Time {
 	if v == nil {
