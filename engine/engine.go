@@ -172,7 +172,6 @@ func (e *Engine) Dispatch(ev *Event) *Push {
 		ev.ID = "local/" + strconv.FormatUint(localIDs.Add(1), 10) + "/" + strconv.FormatInt(e.now().UnixNano(), 36)
 	}
 	e.openKefuWindow(ev)
-	e.forgetAI(ev)
 	p := e.match(ev)
 	e.saveUser(p)
 	steps, inline := 0, true

@@ -172,12 +172,12 @@ func (e *Engine) Hold(ctx context.Context, openID string, r *wechat.Reply) error
 }
 
 // forgetAI deletes the AI turns and held replies of a user who
-// unsubscribed (from Dispatch), as their state is.
-func (e *Engine) forgetAI(ev *Event) {
-	if ev.Type != "unsubscribe" || ev.From == "" || e.ai == nil || e.dryRun {
+// unsubscribed (see saveUser, which deletes their state).
+func (e *Engine) forgetAI(openID string) {
+	if e.ai == nil || e.dryRun {
 		return
 	}
-	if err := e.ai.ForgetAI(e.ctx, ev.From); err != nil {
+	if err := e.ai.ForgetAI(e.ctx, openID); err != nil {
 		e.log.Error("forgetting the AI history of a user who unsubscribed failed; it expires in 24 h", "err", err)
 	}
 }

@@ -69,8 +69,9 @@ type StateObserver interface {
 }
 
 // saveUser stores the push's state change before the push is answered,
-// or deletes the user's state when they unsubscribed. A failed write is
-// logged and counted; the push is answered all the same.
+// or forgets the user when they unsubscribed: their state and their AI
+// history. A failed write is logged and counted; the push is answered all
+// the same.
 func (e *Engine) saveUser(p *Push) {
 	ev := p.Event
 	if ev.From == "" {
@@ -79,6 +80,7 @@ func (e *Engine) saveUser(p *Push) {
 	result := ""
 	switch {
 	case ev.Type == "unsubscribe":
+		e.forgetAI(ev.From)
 		if _, err := e.state.DeleteUser(e.ctx, ev.From); err != nil {
 			e.log.Error("deleting the state of a user who unsubscribed failed; it expires with its ttl", "err", err)
 			result = "error"
