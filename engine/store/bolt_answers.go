@@ -34,23 +34,22 @@ const answerSegment = time.Minute
 // as they come: an answer costs its bytes once, with no copy or struct of
 // its own for the collector to scan, and two buffers take turns.
 type answerBuffer struct {
+	pendingAnswers
+	spare []byte // the buffer the last write emptied (the flush goroutine's)
+}
+
+// pendingAnswers are encoded records, as one flush writes them.
+type pendingAnswers struct {
 	records []byte
 	latest  time.Time // the latest end among them
-	spare   []byte    // the buffer the last write emptied (the flush goroutine's)
 }
 
 // take hands the records to the flush goroutine and starts on the spare
 // buffer. The store is locked.
 func (b *answerBuffer) take() pendingAnswers {
-	p := pendingAnswers{b.records, b.latest}
-	b.records, b.latest, b.spare = b.spare[:0], time.Time{}, nil
+	p := b.pendingAnswers
+	b.pendingAnswers, b.spare = pendingAnswers{records: b.spare[:0]}, nil
 	return p
-}
-
-// pendingAnswers are the records one flush writes.
-type pendingAnswers struct {
-	records []byte
-	latest  time.Time
 }
 
 // answerFlushBytes is where the answers are written without waiting for
