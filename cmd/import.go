@@ -87,12 +87,13 @@ func menuRulesPath(f *importFlags) string {
 }
 
 // summaryWriter is where the summary goes: stdout when the file is written
-// to --out, stderr when the file itself is on stdout.
-func summaryWriter(env *cmdEnv, out string) io.Writer {
+// to --out, stderr when the file itself is on stdout. where names the
+// file's destination for the summary.
+func summaryWriter(env *cmdEnv, out string) (w io.Writer, where string) {
 	if out == "" {
-		return env.stderr
+		return env.stderr, "stdout"
 	}
-	return env.stdout
+	return env.stdout, out
 }
 
 func writeImported(env *cmdEnv, path string, data []byte) error {
@@ -584,11 +585,7 @@ func runImportAutoReply(ctx context.Context, env *cmdEnv, f *importFlags, c *wec
 	if err := writeImported(env, f.out, data); err != nil {
 		return err
 	}
-	w := summaryWriter(env, f.out)
-	where := "stdout"
-	if f.out != "" {
-		where = f.out
-	}
+	w, where := summaryWriter(env, f.out)
 	fmt.Fprintf(w, "imported %d rule%s with %d test%s into %s", rep.rules, plural(rep.rules), rep.tests, plural(rep.tests), where)
 	if rep.commented > 0 {
 		fmt.Fprintf(w, "; %d left as comments", rep.commented)

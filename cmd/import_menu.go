@@ -186,11 +186,7 @@ func runImportMenu(ctx context.Context, env *cmdEnv, f *importFlags, c *wechat.C
 	if err := writeImported(env, f.out, menuData); err != nil {
 		return err
 	}
-	w := summaryWriter(env, f.out)
-	where := "stdout"
-	if f.out != "" {
-		where = f.out
-	}
+	w, where := summaryWriter(env, f.out)
 	fmt.Fprintf(w, "imported the menu into %s", where)
 	if rulesData != nil {
 		fmt.Fprintf(w, "; %d rule%s for console-only buttons (with %d test%s) into %s", rep.rules, plural(rep.rules), rep.tests, plural(rep.tests), rulesFile)
