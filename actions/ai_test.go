@@ -12,7 +12,7 @@ import (
 	"github.com/wxbot/wxbot/actions/llm"
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/outbox"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 )
@@ -70,7 +70,7 @@ rules:
 
 type aiBot struct {
 	e     *engine.Engine
-	store *store.Memory
+	store *memory.Memory
 	kefu  chan *outbox.Send
 	model *fakeModel
 }
@@ -81,7 +81,7 @@ func newAIBot(t *testing.T, m *fakeModel, holdLate bool, concurrency int) *aiBot
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &aiBot{store: store.NewMemory(nil), kefu: make(chan *outbox.Send, 20), model: m}
+	b := &aiBot{store: memory.New(nil), kefu: make(chan *outbox.Send, 20), model: m}
 	ob := outbox.New(b.store, outbox.Options{Poll: 5 * time.Millisecond})
 	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(_ context.Context, s *outbox.Send) error { b.kefu <- s; return nil }))
 	b.e = runEngine(t, ob, engine.Options{State: b.store, HoldLate: holdLate,

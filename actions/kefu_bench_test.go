@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	redisstore "github.com/wxbot/wxbot/engine/store/redis"
+
 	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/bolt"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/engine/wechat/wechattest"
 )
@@ -20,7 +23,7 @@ import (
 // answer, on the embedded store: b.N sends to 64 users, enqueued in bursts
 // of 64 (as concurrent pushes would), delivered by 4 workers.
 func BenchmarkOutboxBolt(b *testing.B) {
-	st, err := store.OpenBolt(filepath.Join(b.TempDir(), "bench.db"), nil)
+	st, err := bolt.OpenFile(filepath.Join(b.TempDir(), "bench.db"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,7 +35,7 @@ func BenchmarkOutboxBolt(b *testing.B) {
 // Redis at 127.0.0.1:6379).
 func BenchmarkOutboxRedis(b *testing.B) {
 	prefix := fmt.Sprintf("wxbot-bench-%d-%d:", os.Getpid(), time.Now().UnixNano())
-	st, err := store.OpenRedis("redis://127.0.0.1:6379/0?prefix="+prefix, nil)
+	st, err := redisstore.Connect("redis://127.0.0.1:6379/0?prefix="+prefix, nil)
 	if err != nil {
 		b.Skipf("Redis at 127.0.0.1:6379 is not reachable: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/engine/wechat/wechattest"
 )
@@ -23,7 +24,7 @@ func queued(t *testing.T, p *KefuParams) (*outbox.Send, string) {
 	if err := p.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
-	store := store.NewMemory(nil)
+	store := memory.New(nil)
 	ob := outbox.New(store, outbox.Options{})
 	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(context.Context, *outbox.Send) error { return nil }))
 	ev := &engine.Event{ID: "push", Type: "text", From: "oUser", Content: "hi"}
@@ -131,7 +132,7 @@ func deliverer(t *testing.T) (*KefuDeliverer, *wechattest.Server, store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := store.NewMemory(nil)
+	store := memory.New(nil)
 	return &KefuDeliverer{Client: c, Store: store, Now: time.Now}, fake, store
 }
 

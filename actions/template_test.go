@@ -11,7 +11,7 @@ import (
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/outbox"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/engine/wechat/wechattest"
 	"github.com/wxbot/wxbot/rules"
@@ -50,7 +50,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := store.NewMemory(nil)
+	store := memory.New(nil)
 	ob := outbox.New(store, outbox.Options{Poll: 5 * time.Millisecond})
 	ob.Register(KindTemplate, d)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -16,7 +16,7 @@ import (
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/outbox"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 )
@@ -25,7 +25,7 @@ import (
 // fast, the webhook deliverer, and a kefu deliverer that records.
 type hookBot struct {
 	e     *engine.Engine
-	store *store.Memory
+	store *memory.Memory
 	kefu  chan *outbox.Send
 }
 
@@ -41,7 +41,7 @@ func newHookBotWith(t *testing.T, src string, dryRun bool, d *WebhookDeliverer) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &hookBot{store: store.NewMemory(nil), kefu: make(chan *outbox.Send, 10)}
+	b := &hookBot{store: memory.New(nil), kefu: make(chan *outbox.Send, 10)}
 	ob := outbox.New(b.store, outbox.Options{Poll: 5 * time.Millisecond, MaxAttempts: 3,
 		Backoff: func(int) time.Duration { return 5 * time.Millisecond }})
 	ob.Register(KindWebhook, d)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/rules"
 )
 
@@ -197,7 +198,7 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	clock := func() time.Time { return now }
 	ev := doc.Event(now)
-	st := store.NewMemory(clock) // explain reads no live state: the user is what --user says
+	st := memory.New(clock) // explain reads no live state: the user is what --user says
 	if user != nil {
 		if err := st.PatchUser(ctx, ev.From, &store.UserPatch{Set: user}); err != nil {
 			return usagef("--user: %v", err)
@@ -213,7 +214,7 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	traceEnv := e.Env(loaded.Set, ev)
 	traceEnv.SetUser(user)
-	traces := loaded.Set.Explain(ctx, ev, traceEnv, store.NewMemory(clock))
+	traces := loaded.Set.Explain(ctx, ev, traceEnv, memory.New(clock))
 	for i, t := range traces {
 		fmt.Fprintf(w, "%3d. %-24s %s:%d  %s\n", i+1, t.Rule.Name, t.Rule.Pos.File, t.Rule.Pos.Line, traceWords(t))
 	}

@@ -84,7 +84,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.IntVar(&s.rulesMaxCost, "rules-max-cost", rules.DefaultLimits.MaxCost, "refuse an expression whose worst case takes more evaluation steps than this")
 	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it")
 	fs.IntVar(&s.retryMemory, "retry-memory", dedup.DefaultBytes, "bytes of memory for the answers kept for WeChat's retries (past it, kept for less than 30s)")
-	fs.IntVar(&s.replayMemory, "replay-memory", store.ReplayMemory, "bytes of memory for the signed query strings kept against replays on bolt: (past it, for less than --max-skew)")
+	fs.IntVar(&s.replayMemory, "replay-memory", store.DefaultReplayMemory, "bytes of memory for the signed query strings kept against replays on bolt: (past it, for less than --max-skew)")
 	s.pay.register(fs)
 	s.ai.register(fs)
 	s.console.register(fs)
@@ -139,7 +139,6 @@ func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
 	if s.retryMemory < 64<<10 || s.replayMemory < 64<<10 {
 		return nil, usagef("--retry-memory %d, --replay-memory %d: want at least 65536 bytes each", s.retryMemory, s.replayMemory)
 	}
-	store.ReplayMemory = s.replayMemory
 	rules.DefaultLimits = rules.Limits{MaxBytes: s.rulesMaxBytes, MaxRules: s.rulesMaxCount, MaxCost: s.rulesMaxCost}
 	return s, nil
 }
@@ -159,8 +158,7 @@ type server struct {
 
 	stopOutbox context.CancelFunc
 	outboxDone chan struct{}
-	guard      *store.Guard // in front of Redis; nil on bolt
-	stopGuard  func()       // stops the guard's probes and drain, and waits
+	backend    *store.Backend
 	closed     bool
 }
 
@@ -189,12 +187,7 @@ func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	store.LogRedisTo(b.log)
-	if b.st, err = store.Open(s.store, nil); err != nil {
-		return nil, fmt.Errorf("--store: %w", err)
-	}
-	if err := b.guardShared(); err != nil {
-		b.st.Close()
+	if err := b.openStore(); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -202,9 +195,13 @@ func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
 			b.close()
 		}
 	}()
-	tokens := b.wireMetricsAndDedup()
-	if r, ok := b.st.(callback.Replays); ok { // shared by the replicas on Redis
-		b.callback.Replays = r
+	b.wireMetrics()
+	b.callback.Dedup, b.callback.Replays = b.backend.Dedup, b.backend.Replays
+	var tokens wechat.TokenCache
+	if b.backend.Tokens != nil { // replicas share the access_token
+		tokens = b.backend.Tokens(s.proto.appID)
+	} else if s.tokenAPI == wechat.TokenAPIClassic {
+		b.log.Info("--token-api classic keeps the token in this process: run one replica, or share a redis:// store")
 	}
 	ob, api, err := s.outbox(b.st, tokens, b.m, b.log)
 	if err != nil {
@@ -291,38 +288,33 @@ func loadRulesForServe(env *cmdEnv, path string, loc *time.Location, log *slog.L
 	return loaded, nil
 }
 
-// guardShared puts a Redis store behind a Guard: a Redis that hangs or
-// refuses degrades the bot to memory and a local spool instead of holding
-// pushes past WeChat's 5 seconds or losing sends.
-func (b *server) guardShared() error {
-	r, ok := b.st.(*store.Redis)
-	if !ok {
-		return nil
-	}
-	spool, err := store.OpenBolt(b.s.spool, nil)
-	if err != nil {
-		return fmt.Errorf("--spool: %w", err)
-	}
-	b.guard = store.NewGuard(r, store.GuardOptions{Spool: spool, Logger: b.log,
-		OnChange: func(degraded bool) {
+// openStore opens --store with everything the bot needs from it: state,
+// queue, retry answers, replay window, shared token cache.
+func (b *server) openStore() error {
+	var err error
+	b.backend, err = store.Open(b.s.store, store.Options{
+		Logger: b.log, RetryMemory: b.s.retryMemory, ReplayMemory: b.s.replayMemory, Spool: b.s.spool,
+		HoldLate: !b.s.ai.kefu,
+		OnDegraded: func(degraded bool) {
 			if b.m != nil {
 				b.m.StoreDegraded(degraded)
 			}
-		}})
-	b.st = b.guard
-	gctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	b.stopGuard = func() { cancel(); <-done }
-	go func() { b.guard.Run(gctx, 500*time.Millisecond); close(done) }()
-	if n, err := spool.Pending(context.Background()); err == nil && n > 0 {
-		b.log.Info("the local spool has sends from before the restart; they move to Redis when it answers", "spooled", n)
+		},
+		OnDedupFallback: func(error) {
+			if b.m != nil {
+				b.m.DedupFallback()
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("--store: %w", err)
 	}
+	b.st = b.backend.Store
 	return nil
 }
 
-// wireMetricsAndDedup builds the metrics and, on Redis, the shared retry
-// cache; it returns the shared token cache (nil: in process).
-func (b *server) wireMetricsAndDedup() wechat.TokenCache {
+// wireMetrics builds the metrics, which read the store and the rules.
+func (b *server) wireMetrics() {
 	version, _ := buildInfo()
 	b.m = metrics.New(version, func() metrics.ReloadStatus {
 		rs := b.reloader.Status()
@@ -330,44 +322,6 @@ func (b *server) wireMetricsAndDedup() wechat.TokenCache {
 			Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads, Failures: rs.ReloadFailures}
 	}, b.st.Pending)
 	b.m.CountUsers(b.st.CountUsers)
-	if bs, ok := b.st.(*store.Bolt); ok {
-		b.callback.Dedup = b.dedupOnBolt(bs)
-	}
-	if b.guard == nil {
-		if b.s.tokenAPI == wechat.TokenAPIClassic {
-			b.log.Info("--token-api classic keeps the token in this process: run one replica, or share a redis:// store")
-		}
-		return nil
-	}
-	// Replicas share retries' answers and the access_token.
-	r := b.guard.Primary().(*store.Redis)
-	b.callback.Dedup = &dedup.Fallback{
-		Shared:  store.NewRedisDedup(r, dedup.DefaultTTL),
-		Local:   dedup.NewLocalSized(dedup.DefaultTTL, b.s.retryMemory, time.Now),
-		Breaker: b.guard,
-		OnFallback: func(err error) {
-			b.m.DedupFallback()
-			b.log.Warn("Redis unreachable: retries are deduplicated in this process only", "err", err)
-		},
-	}
-	return r.TokenCache(b.s.proto.appID)
-}
-
-// dedupOnBolt is the retry cache of a bot on the embedded store: in
-// memory, with every answer also kept in the file, so that a retry
-// reaching the bot after a restart is answered with the first reply's
-// bytes and runs nothing.
-func (b *server) dedupOnBolt(bs *store.Bolt) *dedup.Local {
-	local := dedup.NewLocalSized(dedup.DefaultTTL, b.s.retryMemory, time.Now)
-	n := 0
-	if err := bs.SavedAnswers(time.Now(), func(key, ct string, body []byte) { local.Preload(key, ct, body); n++ }); err != nil {
-		b.log.Warn("reading the answers kept for retries failed; retries of pushes from before the restart run their rules again", "err", err)
-	}
-	if n > 0 {
-		b.log.Info("answers kept for WeChat's retries of pushes from before the restart", "answers", n)
-	}
-	local.Persist = bs.SaveAnswer
-	return local
 }
 
 // startOutbox delivers sends until close; sends from before a restart go
@@ -397,11 +351,8 @@ func (b *server) close() {
 			b.log.Info("outbox sends kept for the next start", "pending", n)
 		}
 	}
-	if b.stopGuard != nil {
-		b.stopGuard()
-	}
-	if b.st != nil {
-		b.st.Close()
+	if b.backend != nil {
+		b.backend.Close()
 	}
 }
 

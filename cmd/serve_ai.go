@@ -2,14 +2,11 @@ package cmd
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/wxbot/wxbot/actions"
 	"github.com/wxbot/wxbot/actions/llm"
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/callback"
-	"github.com/wxbot/wxbot/engine/dedup"
-	"github.com/wxbot/wxbot/engine/store"
 )
 
 // aiFlags are the settings of the `ai` action's model and of late
@@ -67,23 +64,11 @@ func (b *server) wireAI(o *engine.Options, set *engine.RuleSet, kefuAPI bool) er
 	if !a.kefu {
 		o.HoldLate = true
 		b.callback.HoldLate, b.callback.PendingText, b.callback.Held = true, a.pendingText, b.st
-		b.holdDedup()
 		b.log.Info("--kefu=false: a reply later than --reply-deadline waits for WeChat's retries, then for the user's next push", "pending_text", a.pendingText)
 	} else if !kefuAPI && usesAction(set, "ai") {
 		b.log.Warn("the rules use the ai action, but without --appid and --secret an answer later than --reply-deadline cannot go by kefu and is lost: set them, or --kefu=false for an account without the kefu API")
 	}
 	return nil
-}
-
-// holdDedup keeps a held push's claim on Redis for WeChat's whole retry
-// span: its pending mark would otherwise look stale to the last retry,
-// which would run the rules again.
-func (b *server) holdDedup() {
-	if f, ok := b.callback.Dedup.(*dedup.Fallback); ok {
-		if r, ok := f.Shared.(*store.RedisDedup); ok {
-			r.Stale = 20 * time.Second
-		}
-	}
 }
 
 // cannedAI is what explain's ai actions answer: --ai-answer, or the

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine/outbox"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/bolt"
 )
 
 // TestServeRefusesDamagedStore: `wxbot serve` on a damaged bbolt store
@@ -28,7 +28,7 @@ func TestServeRefusesDamagedStore(t *testing.T) {
 	// A store with pending sends, closed cleanly.
 	dir := t.TempDir()
 	cleanPath := filepath.Join(dir, "clean.db")
-	s, err := store.OpenBolt(cleanPath, nil)
+	s, err := bolt.OpenFile(cleanPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

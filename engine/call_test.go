@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine/outbox"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
 // runOutbox runs an outbox on st whose kefu deliveries report their IDs on
 // the returned channel.
-func runOutbox(t *testing.T, st *store.Memory) (*outbox.Outbox, <-chan string) {
+func runOutbox(t *testing.T, st *memory.Memory) (*outbox.Outbox, <-chan string) {
 	t.Helper()
 	delivered := make(chan string, 100)
 	ob := outbox.New(st, outbox.Options{Poll: 5 * time.Millisecond, Backoff: func(int) time.Duration { return time.Millisecond }})
@@ -31,7 +31,7 @@ func runOutbox(t *testing.T, st *store.Memory) (*outbox.Outbox, <-chan string) {
 // TestLateReplyGoesByKefu: a passive reply after the deadline is queued as
 // a kefu message for the same user.
 func TestLateReplyGoesByKefu(t *testing.T) {
-	st := store.NewMemory(nil)
+	st := memory.New(nil)
 	ob, delivered := runOutbox(t, st)
 	e := New(Options{Outbox: ob, State: st})
 	defer e.Close(context.Background())
@@ -63,7 +63,7 @@ func TestLateReplyGoesByKefu(t *testing.T) {
 // TestCallEnqueueIDs: sends get stable IDs from push, rule, step and count,
 // so a rerun of the same push (a retry after a restart) is idempotent.
 func TestCallEnqueueIDs(t *testing.T) {
-	st := store.NewMemory(nil)
+	st := memory.New(nil)
 	ob := outbox.New(st, outbox.Options{})
 	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(context.Context, *outbox.Send) error { return nil }))
 	e := New(Options{Outbox: ob, State: st})
@@ -160,7 +160,7 @@ func TestRepliesNobodySeesAreDropped(t *testing.T) {
 
 // windowRecorder records the kefu windows the engine opens.
 type windowRecorder struct {
-	*store.Memory
+	*memory.Memory
 	opened []time.Time
 }
 
@@ -174,7 +174,7 @@ func (w *windowRecorder) OpenWindow(ctx context.Context, id string, until time.T
 // replay) opens the very same window, not a later one.
 func TestKefuWindowRunsFromThePushTime(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	rec := &windowRecorder{Memory: store.NewMemory(func() time.Time { return now })}
+	rec := &windowRecorder{Memory: memory.New(func() time.Time { return now })}
 	e := New(Options{Now: func() time.Time { return now }, State: rec})
 	defer e.Close(context.Background())
 	sent := now.Add(-10 * time.Second)

@@ -8,12 +8,17 @@
 // # Layering
 //
 // engine imports engine/wechat (the wire protocol), engine/outbox (durable
-// asynchronous sends) and engine/store (for the in-memory default state),
-// and third-party libraries; never rules, actions or cmd. Around it:
+// asynchronous sends), engine/store (the state contract) and
+// engine/store/memory (the in-memory default state), and third-party
+// libraries; never rules, actions or cmd, and no store driver: a custom
+// action's build links neither go-redis nor bbolt unless its main does.
+// Around it:
 //
 //   - engine/callback: the HTTP handlers WeChat and WeChat Pay call;
 //   - engine/dedup: the retry cache that runs a push's rules once;
-//   - engine/store: memory, bbolt and Redis state;
+//   - engine/store: the state contract and the registry of store drivers;
+//     engine/store/memory, engine/store/bolt and engine/store/redis are
+//     the backends, each opened by store.Open from its URL;
 //   - engine/metrics: Prometheus metrics from the [Observer].
 //
 // The rules package turns rules.yaml into a [RuleSet]; the actions package

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine/outbox"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -92,7 +92,7 @@ func New(o Options) *Engine {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.State == nil {
-		o.State = store.NewMemory(o.Now)
+		o.State = memory.New(o.Now)
 	}
 	if o.Observer == nil {
 		o.Observer = NopObserver{}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 )
 
 // linearMatch is MatchInto without an index, read off RuleSet.Explain,
@@ -304,7 +305,7 @@ func compare(t *testing.T, set *RuleSet, pushes []push) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := func() time.Time { return now }
-	indexed, linear := store.NewMemory(clock), store.NewMemory(clock)
+	indexed, linear := memory.New(clock), memory.New(clock)
 	for _, p := range pushes {
 		ev := p.ev
 		// Each matcher its own environment: state steps change the user.
@@ -400,7 +401,7 @@ func TestMatchIndexAllocs(t *testing.T) {
 	set := NewRuleSet(rules, nil)
 	ev := &Event{Type: "text", From: "oUser", Content: strings.Repeat("ab1 ", 100) + "订单2"}
 	env := newEnv(ev, nil, time.Now, time.UTC)
-	cd := store.NewMemory(nil)
+	cd := memory.New(nil)
 	dst := make([]*Rule, 0, 4)
 	allocs := testing.AllocsPerRun(100, func() {
 		m, _ := set.MatchInto(context.Background(), dst, ev, env, cd)

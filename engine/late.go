@@ -11,11 +11,12 @@ import (
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
-// AIMemory keeps what the `ai` action needs beyond a push, and the late
-// replies held for users of an account without the kefu API (see
-// store.AIStore; Memory, Bolt, Redis and the Guard implement it).
+// AIMemory keeps what the `ai` action needs beyond a push (store.AIStore),
+// and the late replies held for users of an account without the kefu API
+// (store.HeldReplies); every store implements both.
 type AIMemory interface {
 	store.AIStore
+	store.HeldReplies
 }
 
 // HeldReplyTTL is how long a reply held for a user's next push waits for

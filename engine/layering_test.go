@@ -15,7 +15,8 @@ const module = "github.com/wxbot/wxbot"
 
 // TestLayering keeps the import direction the package docs promise: engine's
 // tree never reaches rules, actions or cmd; the wire and plumbing packages
-// import nothing of wxbot; the stores only the plumbing they implement.
+// import nothing of wxbot; the stores only the plumbing they implement; and
+// no package but the bolt and redis stores links a store driver.
 func TestLayering(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}: {{join .Deps \" \"}}", module+"/engine/...").Output()
 	if err != nil {
@@ -26,11 +27,14 @@ func TestLayering(t *testing.T) {
 		"engine/wechatpay":         {},
 		"engine/outbox":            {},
 		"engine/dedup":             {},
-		"engine/store":             {"engine/outbox", "engine/dedup"},
+		"engine/store":             {"engine/outbox", "engine/dedup", "engine/wechat"},
+		"engine/store/memory":      {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store"},
+		"engine/store/bolt":        {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store"},
+		"engine/store/redis":       {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store", "engine/store/memory", "engine/store/bolt"},
 		"engine/metrics":           {"engine/outbox", "engine/wechat"},
-		"engine":                   {"engine/outbox", "engine/dedup", "engine/store", "engine/wechat"},
-		"engine/callback":          {"engine", "engine/outbox", "engine/dedup", "engine/store", "engine/wechat", "engine/wechatpay"},
-		"engine/store/storetest":   {"engine/outbox", "engine/dedup", "engine/store"},
+		"engine":                   {"engine/outbox", "engine/dedup", "engine/store", "engine/store/memory", "engine/wechat"},
+		"engine/callback":          {"engine", "engine/outbox", "engine/dedup", "engine/store", "engine/store/memory", "engine/wechat", "engine/wechatpay"},
+		"engine/store/storetest":   {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store"},
 		"engine/wechat/wechattest": {},
 	}
 	seen := 0
@@ -49,6 +53,9 @@ func TestLayering(t *testing.T) {
 		for _, d := range strings.Fields(deps) {
 			dep, ours := strings.CutPrefix(d, module+"/")
 			if !ours {
+				if isDriver(d) && !strings.HasPrefix(name, "engine/store/bolt") && !strings.HasPrefix(name, "engine/store/redis") {
+					t.Errorf("%s reaches the store driver %s: only engine/store/bolt and engine/store/redis may", name, d)
+				}
 				continue
 			}
 			if !contains(want, dep) {
@@ -59,6 +66,12 @@ func TestLayering(t *testing.T) {
 	if seen < len(allowed) {
 		t.Errorf("checked %d packages, want %d", seen, len(allowed))
 	}
+}
+
+// isDriver reports whether an import path is part of a store's driver
+// (go-redis, bbolt), which a custom action's build should not link.
+func isDriver(path string) bool {
+	return strings.HasPrefix(path, "github.com/redis/go-redis") || strings.HasPrefix(path, "go.etcd.io/bbolt")
 }
 
 func contains(xs []string, x string) bool {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 )
 
 // BenchmarkMatch measures finding the rules for one push among n rules of
@@ -63,7 +63,7 @@ func BenchmarkMatch(b *testing.B) {
 				ev := k.ev(n)
 				env := newEnv(ev, nil, time.Now, time.UTC)
 				env.SetUser(map[string]any{"step": fmt.Sprint("s", n-1)})
-				store := store.NewMemory(nil)
+				store := memory.New(nil)
 				ctx := context.Background()
 				b.ReportAllocs()
 				b.ResetTimer()

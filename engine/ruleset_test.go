@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 )
 
 // rule builds a rule for tests; opts adjust it.
@@ -96,7 +96,7 @@ func TestMatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newEnv(&tt.ev, nil, time.Now, time.UTC)
-			got, errs := set.Match(context.Background(), &tt.ev, env, store.NewMemory(nil))
+			got, errs := set.Match(context.Background(), &tt.ev, env, memory.New(nil))
 			if len(errs) > 0 {
 				t.Fatalf("errors: %v", errs)
 			}
@@ -113,7 +113,7 @@ func TestMatchFileOrderAmongEqualPriority(t *testing.T) {
 		rule("second", []string{"text"}, exact("a")),
 	}, nil)
 	ev := Event{Type: "text", Content: "a"}
-	got, _ := set.Match(context.Background(), &ev, newEnv(&ev, nil, time.Now, time.UTC), store.NewMemory(nil))
+	got, _ := set.Match(context.Background(), &ev, newEnv(&ev, nil, time.Now, time.UTC), memory.New(nil))
 	if want := []string{"first"}; !reflect.DeepEqual(names(got), want) {
 		t.Errorf("matched %v, want %v (file order among equal priorities)", names(got), want)
 	}
@@ -125,7 +125,7 @@ func TestMatchConditionError(t *testing.T) {
 		rule("fallback", []string{"text"}),
 	}, map[string]any{"limit": "not a number"})
 	ev := Event{Type: "text", Content: "x"}
-	got, errs := set.Match(context.Background(), &ev, newEnv(&ev, set.Vars, time.Now, time.UTC), store.NewMemory(nil))
+	got, errs := set.Match(context.Background(), &ev, newEnv(&ev, set.Vars, time.Now, time.UTC), memory.New(nil))
 	if len(errs) != 1 {
 		t.Fatalf("errors = %v, want one", errs)
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 )
 
 func TestScheduleContains(t *testing.T) {
@@ -106,7 +106,7 @@ func TestGatesActiveAndCooldown(t *testing.T) {
 	inOffice := rule("in", []string{"text"}, func(r *Rule) { r.Active = []ActiveRef{{Schedule: "office"}} })
 	outOffice := rule("out", []string{"text"}, func(r *Rule) { r.Active = []ActiveRef{{Schedule: "office", Negate: true}} })
 	cool := rule("cool", []string{"text"}, func(r *Rule) { r.Cooldown = 30 * time.Minute })
-	st := store.NewMemory(clock)
+	st := memory.New(clock)
 	env := baseEnv(nil, windows, clock, time.UTC)
 	check := func(r *Rule, from string) Gate {
 		ev := &Event{Type: "text", From: from}

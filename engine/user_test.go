@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 )
 
 // countingUsers counts the user state calls a push makes.
 type countingUsers struct {
-	*store.Memory
+	*memory.Memory
 	loads, writes int
 	loadErr       error
 }
@@ -62,7 +63,7 @@ func TestUserStateIsReadLazily(t *testing.T) {
 		{"two rules change the state: one read, one write", &Event{Type: "click", From: "oU", Key: "GO"}, 1, 1, 2},
 		{"a dialog rule reads it once", &Event{Type: "text", From: "oU", Content: "hello"}, 1, 0, 1},
 	}
-	st := &countingUsers{Memory: store.NewMemory(nil)}
+	st := &countingUsers{Memory: memory.New(nil)}
 	e := New(Options{State: st})
 	defer e.Close(context.Background())
 	e.SetRules(rs)

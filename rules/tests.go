@@ -14,6 +14,7 @@ import (
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -328,7 +329,7 @@ func runWithin(ctx context.Context, d time.Duration, set *engine.RuleSet, tc *Te
 // one engine and store, so the user's state carries from step to step.
 func RunTest(ctx context.Context, set *engine.RuleSet, tc *TestCase, loc *time.Location) TestResult {
 	now := wallIn(tc.At, loc)
-	st := store.NewMemory(func() time.Time { return now })
+	st := memory.New(func() time.Time { return now })
 	e := engine.New(engine.Options{Now: func() time.Time { return now }, Location: loc, State: st, DryRun: true, // offline: sends are encoded, not made; no webhook or model is called
 		Canned: tc.canned()})
 	defer e.Close(context.Background())
@@ -385,7 +386,7 @@ func (d *EventDoc) describe() string {
 }
 
 // runStep pushes one event and checks what was expected of it.
-func runStep(ctx context.Context, e *engine.Engine, st *store.Memory, step *TestStep, now time.Time) []string {
+func runStep(ctx context.Context, e *engine.Engine, st *memory.Memory, step *TestStep, now time.Time) []string {
 	ev := step.Event.Event(now)
 	got, err := e.Dispatch(ev).Finish(ctx)
 	if err != nil {

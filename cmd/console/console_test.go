@@ -19,7 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wxbot/wxbot/engine"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/bolt"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 
@@ -52,7 +52,7 @@ type harness struct {
 	ts    *httptest.Server
 	eng   *engine.Engine
 	menu  *fakeMenu
-	st    *store.Bolt
+	st    *bolt.Bolt
 	clock *fakeClock
 }
 
@@ -115,7 +115,7 @@ func newHarness(t *testing.T, files map[string]string, tweak ...func(*Config)) *
 	h.eng.SetRules(loaded.Set)
 	reloader := rules.NewReloader(rulesDir, time.UTC, h.eng, nil)
 	reloader.Initial(loaded)
-	if h.st, err = store.OpenBolt(filepath.Join(dir, "wxbot.db"), nil); err != nil {
+	if h.st, err = bolt.OpenFile(filepath.Join(dir, "wxbot.db"), nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.st.Close() })

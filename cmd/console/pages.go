@@ -14,7 +14,7 @@ import (
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/outbox"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 )
@@ -369,7 +369,7 @@ func (s *Server) tryPost(w http.ResponseWriter, r *http.Request, se *session) {
 	var st engine.State
 	s.sessions.with(func() {
 		if se.tryState == nil {
-			se.tryState = store.NewMemory(s.now)
+			se.tryState = memory.New(s.now)
 		}
 		st = se.tryState
 	})

@@ -33,7 +33,8 @@ const (
 	wechatAttempt = 3
 )
 
-// HeldReplies are the replies held for users (store.AIStore).
+// HeldReplies are the replies held for users (the taking half of
+// store.HeldReplies).
 type HeldReplies interface {
 	TakeHeldReply(ctx context.Context, openID string) ([]byte, error)
 }

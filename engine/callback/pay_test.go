@@ -16,7 +16,7 @@ import (
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/outbox"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/wechatpay"
 )
 
@@ -43,7 +43,7 @@ func payTestKeys(t *testing.T) (wechatKey, impostor *rsa.PrivateKey) {
 
 // failingClaims is a store whose ClaimOnce fails while fail is set.
 type failingClaims struct {
-	*store.Memory
+	*memory.Memory
 	fail atomic.Bool
 }
 
@@ -69,7 +69,7 @@ type payBot struct {
 func newPayBot(t *testing.T) *payBot {
 	t.Helper()
 	key, _ := payTestKeys(t)
-	b := &payBot{store: &failingClaims{Memory: store.NewMemory(func() time.Time { return testNow })}}
+	b := &payBot{store: &failingClaims{Memory: memory.New(func() time.Time { return testNow })}}
 	ob := outbox.New(b.store, outbox.Options{Poll: time.Millisecond})
 	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(context.Context, *outbox.Send) error { b.kefu.Add(1); return nil }))
 	ctx, cancel := context.WithCancel(context.Background())

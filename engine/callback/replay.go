@@ -15,7 +15,7 @@ import (
 // same body again is a retry (nothing runs twice, however late it comes
 // within the window), another body is refused.
 
-// Replays remembers signed query strings. engine/store implements it, in
+// Replays remembers signed query strings. The stores implement it, in
 // memory, in the bbolt store's memory, and in Redis for replicas.
 type Replays interface {
 	// RememberQuery stores bodyHash (a 128-bit hash, in hex) under key for

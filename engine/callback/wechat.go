@@ -15,7 +15,7 @@ import (
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/dedup"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -99,7 +99,7 @@ func NewHandler(e *engine.Engine, cfg Config) *Handler {
 		cfg.RefusalLogEvery = 10 * time.Second
 	}
 	if cfg.Replays == nil {
-		cfg.Replays = store.NewMemory(e.Now)
+		cfg.Replays = memory.New(e.Now)
 	}
 	h := &Handler{e: e, cfg: cfg, dedup: cfg.Dedup, obs: e.Observer(), log: cfg.Logger}
 	h.refusals.every, h.refusals.log = cfg.RefusalLogEvery, cfg.Logger

@@ -3,7 +3,7 @@
 // first copy claims the push's key, and the copies that follow wait for the
 // first copy's answer and get the same bytes.
 //
-// [Local] serves one process; engine/store has the Redis one that replicas
+// [Local] serves one process; engine/store/redis has the one that replicas
 // share, and [Fallback] puts a local one behind a shared one that fails.
 //
 // This package imports nothing of wxbot.

@@ -18,7 +18,7 @@
 // time.
 //
 // This package imports nothing of wxbot: the engine enqueues through it,
-// engine/store implements its Queue, actions register deliverers.
+// the stores (engine/store/...) implement its Queue, actions register deliverers.
 package outbox
 
 import (
@@ -40,7 +40,7 @@ const KindKefu = "kefu"
 var ErrNoDeliverer = errors.New("no deliverer registered")
 
 // Queue keeps sends durably for the Outbox. Implementations are safe for
-// concurrent use; engine/store has them (memory, bbolt, Redis).
+// concurrent use; engine/store/memory, bolt and redis have them.
 type Queue interface {
 	// Enqueue stores sends durably: when it returns nil they survive a
 	// crash. A send whose ID was enqueued before (pending, delivered or dead)
@@ -65,7 +65,7 @@ type Queue interface {
 }
 
 // Admin is what operators do to a Queue's sends (the admin listener's
-// /outbox endpoints, `wxbot outbox`). The stores in engine/store
+// /outbox endpoints, `wxbot outbox`). The stores under engine/store
 // implement it beside Queue. A send is named by its ID.
 type Admin interface {
 	// PendingSends lists up to limit pending sends in queue order, from

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine/outbox"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/memory"
 )
 
 // recorder is a deliverer that records deliveries and fails on demand.
@@ -81,7 +81,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 func TestOutboxKeepsPerUserOrder(t *testing.T) {
-	st := store.NewMemory(nil)
+	st := memory.New(nil)
 	rec := newRecorder()
 	rec.fail["A/2"] = []error{errors.New("busy"), errors.New("busy")} // A/3 must wait for A/2
 	ob := runOutbox(t, st, rec, outbox.Options{Workers: 4})
@@ -111,7 +111,7 @@ func TestOutboxKeepsPerUserOrder(t *testing.T) {
 }
 
 func TestOutboxDeadLetters(t *testing.T) {
-	st := store.NewMemory(nil)
+	st := memory.New(nil)
 	rec := newRecorder()
 	rec.fail["perm"] = []error{outbox.Permanent(errors.New("errcode 45015"))}
 	rec.fail["flaky"] = []error{errors.New("a"), errors.New("b"), errors.New("c")}
@@ -139,7 +139,7 @@ func TestOutboxDeadLetters(t *testing.T) {
 }
 
 func TestOutboxRetriesThenDelivers(t *testing.T) {
-	st := store.NewMemory(nil)
+	st := memory.New(nil)
 	rec := newRecorder()
 	rec.fail["s"] = []error{errors.New("errcode -1"), errors.New("network")}
 	var mu sync.Mutex
@@ -160,14 +160,14 @@ func TestOutboxRetriesThenDelivers(t *testing.T) {
 }
 
 func TestOutboxUnknownKind(t *testing.T) {
-	ob := outbox.New(store.NewMemory(nil), outbox.Options{})
+	ob := outbox.New(memory.New(nil), outbox.Options{})
 	if err := ob.Enqueue(context.Background(), &outbox.Send{ID: "x", Kind: "template"}); err == nil {
 		t.Error("enqueued a send nobody can deliver")
 	}
 }
 
 func TestDefaultBackoff(t *testing.T) {
-	ob := outbox.New(store.NewMemory(nil), outbox.Options{})
+	ob := outbox.New(memory.New(nil), outbox.Options{})
 	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 5: 16 * time.Second, 9: 256 * time.Second, 10: 5 * time.Minute, 30: 5 * time.Minute} {
 		if got := ob.BackoffFor(n); got != want {
 			t.Errorf("backoff(%d) = %v, want %v", n, got, want)
@@ -178,7 +178,7 @@ func TestDefaultBackoff(t *testing.T) {
 // TestOutboxDoesNotResendWhatSettledDuringDue: a Due call that read the
 // store before a delivery settled must not hand that send out again.
 func TestOutboxDoesNotResendWhatSettledDuringDue(t *testing.T) {
-	inner := store.NewMemory(nil)
+	inner := memory.New(nil)
 	ob := outbox.New(inner, outbox.Options{})
 	var deliveries atomic.Int32
 	ob.Register(outbox.KindKefu, outbox.DelivererFunc(func(context.Context, *outbox.Send) error { deliveries.Add(1); return nil }))
@@ -228,7 +228,7 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 
 // failingQueue is a memory queue whose Done, Retry and Dead fail.
 type failingQueue struct {
-	*store.Memory
+	*memory.Memory
 }
 
 var errDisk = errors.New("disk full")
@@ -258,7 +258,7 @@ func (e *events) DeadLettered(s *outbox.Send, reason string) { e.add("dead " + s
 func TestOutboxStoreFailuresAreLoggedAndObserved(t *testing.T) {
 	var logs strings.Builder
 	obs := &events{}
-	q := failingQueue{store.NewMemory(nil)}
+	q := failingQueue{memory.New(nil)}
 	ob := outbox.New(q, outbox.Options{MaxAttempts: 2, Observer: obs,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	results := map[string]error{"ok": nil, "flaky": errors.New("timeout"), "perm": outbox.Permanent(errors.New("errcode 40003"))}
@@ -289,7 +289,7 @@ func TestOutboxStoreFailuresAreLoggedAndObserved(t *testing.T) {
 
 // refusingQueue refuses every Enqueue while full is set (a full disk).
 type refusingQueue struct {
-	*store.Memory
+	*memory.Memory
 	full atomic.Bool
 }
 
@@ -304,7 +304,7 @@ func (q *refusingQueue) Enqueue(ctx context.Context, sends ...*outbox.Send) erro
 // not lost: it is kept and stored, then delivered, once the queue takes
 // it again.
 func TestOutboxKeepsWhatTheQueueRefused(t *testing.T) {
-	q := &refusingQueue{Memory: store.NewMemory(nil)}
+	q := &refusingQueue{Memory: memory.New(nil)}
 	q.full.Store(true)
 	rec := newRecorder()
 	ob := runOutbox(t, q, rec, outbox.Options{})

@@ -42,17 +42,23 @@ type AIStore interface {
 	// counted already; it reports whether this one was counted (the answer
 	// may go ahead). The count lives ttl from its first answer.
 	TakeAIQuota(ctx context.Context, key string, limit int, ttl time.Duration) (bool, error)
-	// HoldReply appends an encoded reply to the user's held replies and
-	// renews their expiry to ttl from now.
-	HoldReply(ctx context.Context, openID string, reply []byte, ttl time.Duration) error
-	// TakeHeldReply removes and returns the user's oldest held reply; nil
-	// when there is none.
-	TakeHeldReply(ctx context.Context, openID string) ([]byte, error)
 	// ForgetAI deletes the user's turns and held replies (they
 	// unsubscribed). Daily counts stay: leaving and following again does
 	// not reset a limit.
 	ForgetAI(ctx context.Context, openID string) error
 }
 
-// keepTurns is how many turns a write keeps: keep, within 1…MaxAITurns.
-func keepTurns(keep int) int { return min(max(keep, 1), MaxAITurns) }
+// HeldReplies keep the late replies of an account without the kefu API
+// (--kefu=false) for the user's next push: every late reply uses them (an
+// AI answer, a slow webhook), not only the ai action.
+type HeldReplies interface {
+	// HoldReply appends an encoded reply to the user's held replies and
+	// renews their expiry to ttl from now.
+	HoldReply(ctx context.Context, openID string, reply []byte, ttl time.Duration) error
+	// TakeHeldReply removes and returns the user's oldest held reply; nil
+	// when there is none.
+	TakeHeldReply(ctx context.Context, openID string) ([]byte, error)
+}
+
+// KeepTurns is how many turns a write keeps: keep, within 1…MaxAITurns.
+func KeepTurns(keep int) int { return min(max(keep, 1), MaxAITurns) }

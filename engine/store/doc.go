@@ -1,11 +1,19 @@
-// Package store keeps the state the engine, the outbox and the handlers
-// need beyond a push ([Store]): in process memory ([Memory], for tests and
-// offline runs), the embedded store on bbolt for one machine (bolt:PATH)
-// and, for replicas, Redis (redis://HOST:PORT/DB).
+// Package store is the contract between the bot and the state it keeps
+// beyond a push: cooldowns, kefu windows, payment claims, users' state,
+// AI memory and held replies, and the outbox's queue. It imports no driver:
+// the backends are packages of their own (engine/store/memory,
+// engine/store/bolt, engine/store/redis), and the engine, built on this
+// package alone, links none of go-redis or bbolt.
 //
-// It imports nothing of wxbot but engine/outbox (the sends it queues) and
-// engine/dedup (the retry cache it shares on Redis), so that engine can
-// import it for its default.
+// # Shape
+//
+// As in database/sql/driver, each consumer takes the small interface it
+// needs (engine.Cooldowns, engine.Users, outbox.Queue, AIStore, QueryLog)
+// and [Store] composes them for wiring. A backend registers a [Driver]
+// under its URL scheme; [Open] returns a [Backend]: the store with
+// everything a bot needs beside it (the retry answers with their
+// persistence, the replay window, the shared token cache, health), so
+// the code that assembles a bot never asks which store it runs on.
 //
 // # Durability
 //

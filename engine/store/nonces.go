@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"hash/maphash"
@@ -9,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // A signed query string (timestamp, nonce) is remembered with a hash of
@@ -18,14 +15,18 @@ import (
 // body again is a retry, another body a forgery (WeChat's signature does
 // not cover the body). See callback.Replays.
 
-// nonceMemory keeps query strings in process memory. Each of its shards
+// QueryMemory keeps query strings in process memory. Each of its shards
 // holds two generations of an open-addressed table of (key hash, body
 // hash) slots, 24 bytes each and without pointers, made once at the budget:
 // remembering a query string allocates nothing, the collector never scans
 // the tables, and a generation is dropped wholesale (every TTL, or early
 // when the current one is full). It is made on first use, with the window
 // the caller asks for.
-type nonceMemory struct {
+type QueryMemory struct {
+	// Budget is the tables' bytes (DefaultReplayMemory when 0); set it
+	// before the first Remember.
+	Budget int
+
 	once   sync.Once
 	seed   maphash.Seed
 	ttl    time.Duration
@@ -82,29 +83,33 @@ func (t *nonceTable) reset() {
 	t.n = 0
 }
 
-// ReplayMemory bounds the memory of the query strings kept in this process
-// (32 bytes each once the tables are full: 2 MiB hold about 65,000, the
-// whole 5-minute window below about 210 pushes a second): under more load
-// the window shrinks instead of memory growing. Set it before the first
-// push (serve's --replay-memory); Redis keeps them in Redis instead.
-var ReplayMemory = 2 << 20
+// DefaultReplayMemory is a QueryMemory's budget when it names none: 32
+// bytes a query string once the tables are full, so 2 MiB hold about
+// 65,000, the whole 5-minute window below about 210 pushes a second. Under
+// more load the window shrinks instead of memory growing (serve's
+// --replay-memory); Redis keeps them in Redis instead.
+const DefaultReplayMemory = 2 << 20
 
-func (m *nonceMemory) init(ttl time.Duration) {
+func (m *QueryMemory) init(ttl time.Duration) {
 	m.seed = maphash.MakeSeed()
 	m.ttl = ttl
 	m.shards = make([]nonceShard, nonceShards)
-	slots := max(ReplayMemory/nonceShards/2/nonceSlotBytes, 8)
+	budget := m.Budget
+	if budget <= 0 {
+		budget = DefaultReplayMemory
+	}
+	slots := max(budget/nonceShards/2/nonceSlotBytes, 8)
 	for i := range m.shards {
 		m.shards[i].cur.slots = make([]nonceSlot, slots)
 		m.shards[i].prev.slots = make([]nonceSlot, slots)
 	}
 }
 
-// remember returns the body hash first seen with key, or "" if key is new.
+// Remember returns the body hash first seen with key, or "" if key is new.
 // A hash given as 32 lower-case hex digits (what callback passes) is kept
 // as its 16 bytes; any other string as 16 bytes of its SHA-256. Either way
 // the same string comes back as itself, and another as a different string.
-func (m *nonceMemory) remember(key, bodyHash string, now func() time.Time, ttl time.Duration) string {
+func (m *QueryMemory) Remember(key, bodyHash string, now func() time.Time, ttl time.Duration) string {
 	m.once.Do(func() { m.init(ttl) })
 	k := maphash.String(m.seed, key)
 	if k == 0 {
@@ -145,7 +150,7 @@ func (m *nonceMemory) remember(key, bodyHash string, now func() time.Time, ttl t
 
 // rotate drops the older generation: every TTL, or early when the current
 // one is full. The shard is locked.
-func (m *nonceMemory) rotate(sh *nonceShard, now time.Time) {
+func (m *QueryMemory) rotate(sh *nonceShard, now time.Time) {
 	if !now.After(sh.rotateAt) {
 		m.early.Add(1)
 	}
@@ -155,50 +160,6 @@ func (m *nonceMemory) rotate(sh *nonceShard, now time.Time) {
 		sh.prev.reset()
 	}
 	sh.rotateAt = now.Add(m.ttl)
-}
-
-// RememberQuery implements callback.Replays: it returns the hash of the
-// body first seen with key ("" the first time).
-func (s *Memory) RememberQuery(_ context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
-	return s.nonces.remember(key, bodyHash, s.now, ttl), nil
-}
-
-// RememberQuery implements callback.Replays, in this process's memory: a
-// restart forgets (replicas share query strings only on Redis).
-func (s *Bolt) RememberQuery(_ context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
-	return s.nonces.remember(key, bodyHash, s.now, ttl), nil
-}
-
-// rememberQuery: KEYS the query's key; ARGV body hash, TTL ms. Returns the
-// body hash stored before, or "".
-var rememberQuery = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v then return v end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return ''`)
-
-// RememberQuery implements callback.Replays, shared by the replicas.
-func (s *Redis) RememberQuery(ctx context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
-	return rememberQuery.Run(ctx, s.rdb, []string{s.k("q", key)}, bodyHash, ttl.Milliseconds()).Text()
-}
-
-// RememberQuery implements callback.Replays; degraded, in memory.
-func (g *Guard) RememberQuery(ctx context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
-	r, ok := g.primary.(interface {
-		RememberQuery(context.Context, string, string, time.Duration) (string, error)
-	})
-	if !ok {
-		return g.local.RememberQuery(ctx, key, bodyHash, ttl)
-	}
-	var first string
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
-		first, e = r.RememberQuery(c, key, bodyHash, ttl)
-		return e
-	})
-	if err == nil {
-		return first, nil
-	}
-	return g.local.RememberQuery(ctx, key, bodyHash, ttl)
 }
 
 // lowerHex reports whether s is lower-case hex, which the bytes give back.

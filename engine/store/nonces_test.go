@@ -13,16 +13,16 @@ const testBodyHash = "0123456789abcdef0123456789abcdef"
 // the memory rotates early instead of growing, and the latest is still
 // remembered.
 func TestNonceMemoryIsBounded(t *testing.T) {
-	var m nonceMemory
+	var m QueryMemory
 	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
-	n := 3 * ReplayMemory / 32 // three times what two full generations hold
+	n := 3 * DefaultReplayMemory / 32 // three times what two full generations hold
 	for i := 0; i < n; i++ {
-		m.remember(strconv.Itoa(i), testBodyHash, now, 10*time.Minute)
+		m.Remember(strconv.Itoa(i), testBodyHash, now, 10*time.Minute)
 	}
 	if m.early.Load() == 0 {
 		t.Errorf("no early rotation after %d query strings: the memory is not bounded", n)
 	}
-	if prev := m.remember(strconv.Itoa(n-1), testBodyHash, now, 10*time.Minute); prev != testBodyHash {
+	if prev := m.Remember(strconv.Itoa(n-1), testBodyHash, now, 10*time.Minute); prev != testBodyHash {
 		t.Errorf("the latest query string was forgotten: %q", prev)
 	}
 }
@@ -30,9 +30,9 @@ func TestNonceMemoryIsBounded(t *testing.T) {
 // TestNonceMemoryWithinBudget: the tables are made once, at the budget, and
 // hold about 65,000 query strings per 2 MiB before the window shrinks.
 func TestNonceMemoryWithinBudget(t *testing.T) {
-	var m nonceMemory
+	var m QueryMemory
 	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
-	m.remember("q", testBodyHash, now, 10*time.Minute)
+	m.Remember("q", testBodyHash, now, 10*time.Minute)
 	bytes, holds := 0, 0
 	for i := range m.shards {
 		for _, tb := range []*nonceTable{&m.shards[i].cur, &m.shards[i].prev} {
@@ -40,15 +40,15 @@ func TestNonceMemoryWithinBudget(t *testing.T) {
 			holds += len(tb.slots) * 3 / 4
 		}
 	}
-	if bytes > ReplayMemory || bytes < ReplayMemory*9/10 {
-		t.Errorf("tables of %d bytes for a budget of %d", bytes, ReplayMemory)
+	if bytes > DefaultReplayMemory || bytes < DefaultReplayMemory*9/10 {
+		t.Errorf("tables of %d bytes for a budget of %d", bytes, DefaultReplayMemory)
 	}
-	if want := ReplayMemory / 33; holds < want {
+	if want := DefaultReplayMemory / 33; holds < want {
 		t.Errorf("the tables hold %d query strings, want at least %d", holds, want)
 	}
 	early := m.early.Load()
 	for i := 0; i < holds/4; i++ { // half what a generation holds, spread over the shards
-		m.remember(strconv.Itoa(i), testBodyHash, now, 10*time.Minute)
+		m.Remember(strconv.Itoa(i), testBodyHash, now, 10*time.Minute)
 	}
 	if m.early.Load() != early {
 		t.Errorf("rotated early with %d of the %d query strings the tables hold", holds/4, holds)
@@ -58,12 +58,12 @@ func TestNonceMemoryWithinBudget(t *testing.T) {
 // TestNonceMemoryWindow: a query string is remembered for at least the TTL
 // and forgotten after twice the TTL, on the memory's clock.
 func TestNonceMemoryWindow(t *testing.T) {
-	var m nonceMemory
+	var m QueryMemory
 	t0 := time.Unix(1_800_000_000, 0)
 	clock := t0
 	now := func() time.Time { return clock }
 	const ttl = 10 * time.Minute
-	if prev := m.remember("q", testBodyHash, now, ttl); prev != "" {
+	if prev := m.Remember("q", testBodyHash, now, ttl); prev != "" {
 		t.Fatalf("first seen, got %q", prev)
 	}
 	for _, c := range []struct {
@@ -77,7 +77,7 @@ func TestNonceMemoryWindow(t *testing.T) {
 		{2*ttl + 3*time.Second, testBodyHash},
 	} {
 		clock = t0.Add(c.at)
-		if prev := m.remember("q", testBodyHash, now, ttl); prev != c.want {
+		if prev := m.Remember("q", testBodyHash, now, ttl); prev != c.want {
 			t.Errorf("at +%v: got %q, want %q", c.at, prev, c.want)
 		}
 	}
@@ -87,16 +87,16 @@ func TestNonceMemoryWindow(t *testing.T) {
 // kept as bytes (lower-case hex) or hashed; another body gives another
 // string.
 func TestNonceMemoryHashes(t *testing.T) {
-	var m nonceMemory
+	var m QueryMemory
 	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
 	for _, h := range []string{testBodyHash, "0123456789ABCDEF", "abc", "not hex", ""} {
-		if prev := m.remember("q"+h, h, now, time.Minute); prev != "" {
+		if prev := m.Remember("q"+h, h, now, time.Minute); prev != "" {
 			t.Errorf("%q: first seen, got %q", h, prev)
 		}
-		if prev := m.remember("q"+h, h, now, time.Minute); prev != h {
+		if prev := m.Remember("q"+h, h, now, time.Minute); prev != h {
 			t.Errorf("%q: seen again, got %q", h, prev)
 		}
-		if prev := m.remember("q"+h, h+"0", now, time.Minute); prev == "" || prev == h+"0" {
+		if prev := m.Remember("q"+h, h+"0", now, time.Minute); prev == "" || prev == h+"0" {
 			t.Errorf("%q: another body got %q, want the first one's hash", h, prev)
 		}
 	}
@@ -106,7 +106,7 @@ func TestNonceMemoryHashes(t *testing.T) {
 // at once: for each, exactly one sees it first, and every later one gets
 // the first one's body hash.
 func TestNonceMemoryConcurrent(t *testing.T) {
-	var m nonceMemory
+	var m QueryMemory
 	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
 	const workers, keys = 8, 2000
 	firsts := make([][]int, workers)
@@ -116,7 +116,7 @@ func TestNonceMemoryConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for k := 0; k < keys; k++ {
-				switch prev := m.remember("q"+strconv.Itoa(k), testBodyHash, now, 10*time.Minute); prev {
+				switch prev := m.Remember("q"+strconv.Itoa(k), testBodyHash, now, 10*time.Minute); prev {
 				case "":
 					firsts[w] = append(firsts[w], k)
 				case testBodyHash:

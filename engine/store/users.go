@@ -137,9 +137,9 @@ func (s EncodedState) checkLimits() error {
 	return nil
 }
 
-// applyEncoded applies p (its Set already encoded as set) to a stored
+// ApplyEncoded applies p (its Set already encoded as set) to a stored
 // state, checking the limits; the input is not changed.
-func applyEncoded(cur EncodedState, p *UserPatch, set EncodedState) (EncodedState, error) {
+func ApplyEncoded(cur EncodedState, p *UserPatch, set EncodedState) (EncodedState, error) {
 	out := make(EncodedState, len(cur)+len(set))
 	if !p.Clear {
 		maps.Copy(out, cur)

@@ -1,4 +1,4 @@
-package store_test
+package redis_test
 
 import (
 	"context"
@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/redis"
 	"github.com/wxbot/wxbot/engine/store/storetest"
 )
 
@@ -22,9 +23,9 @@ const redisURL = "redis://127.0.0.1:6379/0"
 
 // openRedis opens the Redis store under a fresh prefix, skipping the test
 // when Redis is unreachable, except under CI=true where that is a failure.
-func openRedis(t testing.TB, prefix string, now func() time.Time) *store.Redis {
+func openRedis(t testing.TB, prefix string, now func() time.Time) *redis.Redis {
 	t.Helper()
-	s, err := store.OpenRedis(redisURL+"?consumer=c1&prefix="+prefix, now)
+	s, err := redis.Connect(redisURL+"?consumer=c1&prefix="+prefix, now)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("Redis at %s is required under CI=true: %v", redisURL, err)
@@ -35,7 +36,7 @@ func openRedis(t testing.TB, prefix string, now func() time.Time) *store.Redis {
 }
 
 // cleanup deletes every key under prefix.
-func cleanup(t testing.TB, s *store.Redis) {
+func cleanup(t testing.TB, s *redis.Redis) {
 	ctx := context.Background()
 	iter := s.Client().Scan(ctx, 0, s.Prefix()+"*", 1000).Iterator()
 	var keys []string
@@ -86,7 +87,7 @@ func TestRedisTakeover(t *testing.T) {
 	a := openRedis(t, prefix, nil)
 	defer a.Close()
 	defer cleanup(t, a)
-	b, err := store.OpenRedis(redisURL+"?consumer=c2&prefix="+prefix, nil)
+	b, err := redis.Connect(redisURL+"?consumer=c2&prefix="+prefix, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestRedisTakeover(t *testing.T) {
 	}
 	// An hour and a minute pass for a's entries (and a does not come back).
 	stream := prefix + "outbox"
-	pend, err := a.Client().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: "wxbot",
+	pend, err := a.Client().XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: stream, Group: "wxbot",
 		Consumer: "c1", Start: "-", End: "+", Count: 10}).Result()
 	if err != nil || len(pend) != 2 {
 		t.Fatalf("a holds %d entries (%v), want 2", len(pend), err)
@@ -146,7 +147,7 @@ func TestRedisDedupAcrossReplicas(t *testing.T) {
 	defer cleanup(t, a)
 	b := openRedis(t, prefix, clock.Now)
 	defer b.Close()
-	da, db := store.NewRedisDedup(a, time.Minute), store.NewRedisDedup(b, time.Minute)
+	da, db := redis.NewDedup(a, time.Minute), redis.NewDedup(b, time.Minute)
 	ctx := context.Background()
 	first, isFirst, err := da.Claim(ctx, "gh/m/1")
 	if err != nil || !isFirst {
@@ -229,7 +230,7 @@ func TestRedisMalformedEntry(t *testing.T) {
 	rdb, stream := s.Client(), prefix+"outbox"
 	xadd := func(values ...any) {
 		t.Helper()
-		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: values}).Err(); err != nil {
+		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: stream, Values: values}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -282,16 +283,16 @@ func TestRedisMalformedEntry(t *testing.T) {
 func TestRedisNoGroupRecovery(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		delete func(ctx context.Context, s *store.Redis) error
+		delete func(ctx context.Context, s *redis.Redis) error
 	}{
-		{"DEL stream", func(ctx context.Context, s *store.Redis) error {
+		{"DEL stream", func(ctx context.Context, s *redis.Redis) error {
 			return s.Client().Del(ctx, s.Prefix()+"outbox").Err()
 		}},
-		{"all keys", func(ctx context.Context, s *store.Redis) error {
+		{"all keys", func(ctx context.Context, s *redis.Redis) error {
 			cleanup(t, s) // FLUSHDB, but of this test's keys only
 			return nil
 		}},
-		{"XGROUP DESTROY", func(ctx context.Context, s *store.Redis) error {
+		{"XGROUP DESTROY", func(ctx context.Context, s *redis.Redis) error {
 			return s.Client().XGroupDestroy(ctx, s.Prefix()+"outbox", "wxbot").Err()
 		}},
 	} {
@@ -354,24 +355,24 @@ func TestRedisClaimIdle(t *testing.T) {
 		{"2m", 2 * time.Minute},
 		{"1h30m", 90 * time.Minute},
 	} {
-		got, err := store.ParseClaimIdle(tc.in)
+		got, err := redis.ParseClaimIdle(tc.in)
 		if err != nil || got != tc.want {
 			t.Errorf("claim_idle=%s: %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
 	for _, in := range []string{"", "0", "0s", "999ms", "-1m", "60", "1 m", "1min", "abc"} {
 		want := fmt.Sprintf("claim_idle=%q: want a duration of at least 1s, e.g. claim_idle=1m", in)
-		if d, err := store.ParseClaimIdle(in); err == nil || err.Error() != want {
+		if d, err := redis.ParseClaimIdle(in); err == nil || err.Error() != want {
 			t.Errorf("claim_idle=%s: %v, %v; want the error %q", in, d, err, want)
 		}
-		// OpenRedis refuses it before connecting (no Redis needed).
+		// Connect refuses it before connecting (no Redis needed).
 		raw := redisURL + "?claim_idle=" + url.QueryEscape(in)
 		want = fmt.Sprintf("store URL %q: %s", raw, want)
-		if s, err := store.OpenRedis(raw, nil); err == nil || err.Error() != want {
+		if s, err := redis.Connect(raw, nil); err == nil || err.Error() != want {
 			if s != nil {
 				s.Close()
 			}
-			t.Errorf("OpenRedis(%q): %v; want the error %q", raw, err, want)
+			t.Errorf("Connect(%q): %v; want the error %q", raw, err, want)
 		}
 	}
 	// An accepted value reaches the store, and the default is a minute.
@@ -399,7 +400,7 @@ func TestStoreURLErrorsHideThePassword(t *testing.T) {
 		"redis://user:s3cret@127.0.0.1:99999/0",
 		"mysql://root:s3cret@db/x",
 	} {
-		_, err := store.Open(raw, nil)
+		_, err := store.Open(raw, store.Options{})
 		if err == nil {
 			t.Errorf("%s: opened", raw)
 			continue

@@ -1,9 +1,10 @@
-package store
+package bolt
 
 import (
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/wxbot/wxbot/engine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // CrashClose closes the file without writing the hot state behind, as a
@@ -16,7 +17,7 @@ func (s *Bolt) CrashClose() error {
 }
 
 // IDRetention is how long delivered send IDs are remembered.
-const IDRetention = idRetention
+const IDRetention = store.IDRetention
 
 // Flush writes the hot state behind now.
 func (s *Bolt) Flush() { s.flush() }
@@ -31,7 +32,7 @@ var BoltBuckets = struct{ Outbox, IDs, Dead, Windows, Cooldowns, Once string }{
 // BucketKeys lists the keys on disk in a bucket.
 func (s *Bolt) BucketKeys(bucket string) []string {
 	var keys []string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket([]byte(bucket)).ForEach(func(k, _ []byte) error {
 			keys = append(keys, string(k))
 			return nil
@@ -46,7 +47,7 @@ func (s *Bolt) BucketKeys(bucket string) []string {
 // PutRaw writes a value into a bucket as is, bypassing the store (to plant
 // damage).
 func (s *Bolt) PutRaw(bucket string, key, value []byte) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket([]byte(bucket))
 		if b == nil {
 			return fmt.Errorf("no bucket %q", bucket)
@@ -57,9 +58,6 @@ func (s *Bolt) PutRaw(bucket string, key, value []byte) error {
 
 // SeqKey is the outbox's key for a sequence number.
 func SeqKey(seq uint64) []byte { return seqKey(seq) }
-
-// ParseClaimIdle parses the claim_idle parameter of a redis:// store URL.
-var ParseClaimIdle = parseClaimIdle
 
 // FullyChecked reports whether the open ran the full consistency check
 // (it does when the last shutdown was not clean).

@@ -1,8 +1,7 @@
-package store
+package memory
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,56 +9,15 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 )
-
-// Store is everything the bot keeps beyond a push, for wiring: the engine
-// takes cooldowns and kefu windows (engine.State), the payment handler the
-// once-claims (engine.Claims), the kefu deliverer the windows, and the
-// outbox its queue. Memory, Bolt and Redis implement it.
-type Store interface {
-	// TakeCooldown starts a cooldown of ttl under key unless one is running;
-	// it reports whether it started one (the rule may fire).
-	TakeCooldown(ctx context.Context, key string, ttl time.Duration) (bool, error)
-	// ClaimOnce records key durably for ttl and reports whether this is the
-	// first claim (see engine.Claims).
-	ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
-	// OpenWindow, TakeWindowSlot and CloseWindow keep the users' kefu
-	// windows (see engine.KefuWindows).
-	OpenWindow(ctx context.Context, openID string, until time.Time) error
-	TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error)
-	CloseWindow(ctx context.Context, openID string) error
-	// LoadUser, PatchUser, DeleteUser and CountUsers keep the users' state
-	// (see engine.Users and UserPatch).
-	LoadUser(ctx context.Context, openID string) (map[string]any, error)
-	PatchUser(ctx context.Context, openID string, p *UserPatch) error
-	DeleteUser(ctx context.Context, openID string) (bool, error)
-	CountUsers(ctx context.Context) (int, error)
-
-	AIStore
-	outbox.Queue
-	Close() error
-}
 
 // memWindow is one user's kefu window in a Memory store: its end.
 type memWindow struct {
 	Until time.Time
 }
 
-// MergeWindow applies an opening ending at newUntil to a user's window
-// ending at until, and returns the window's end. WeChat does not say how
-// openings combine for Official Accounts; this keeps whichever lasts
-// longer, and an ended window gives way to any opening. The same opening
-// applied twice (a retried push) changes nothing. Only the end is kept:
-// WeChat decides how many sends a window takes (see engine.KefuWindows),
-// and a send is refused without an API call only once its time is over.
-func MergeWindow(until, newUntil, now time.Time) time.Time {
-	if !now.Before(until) || newUntil.After(until) {
-		return newUntil
-	}
-	return until
-}
-
-// Memory is a Store in process memory. Nothing survives a restart.
+// Memory is a store.Store in process memory. Nothing survives a restart.
 type Memory struct {
 	now func() time.Time
 
@@ -72,21 +30,21 @@ type Memory struct {
 	pending   []*outbox.Send  // in Seq order
 	ids       map[string]bool // every ID ever enqueued
 	dead      []outbox.DeadLetter
-	nonces    nonceMemory
+	nonces    store.QueryMemory
 	users     memUsers
 	ai        aiMemory
 }
 
-// NewMemory returns an empty Memory on the clock now (time.Now
+// New returns an empty Memory on the clock now (time.Now
 // when nil).
-func NewMemory(now func() time.Time) *Memory {
+func New(now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
 	return &Memory{now: now, once: map[string]time.Time{}, cooldowns: map[string]time.Time{}, windows: map[string]memWindow{}, ids: map[string]bool{}}
 }
 
-// ClaimOnce implements Store.
+// ClaimOnce implements store.Store.
 func (s *Memory) ClaimOnce(_ context.Context, key string, ttl time.Duration) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -102,7 +60,7 @@ func memTakeUntil(m map[string]time.Time, key string, now time.Time, ttl time.Du
 	return true
 }
 
-// TakeCooldown implements Store.
+// TakeCooldown implements store.Store.
 func (s *Memory) TakeCooldown(_ context.Context, key string, ttl time.Duration) (bool, error) {
 	now := s.now()
 	s.mu.Lock()
@@ -118,25 +76,25 @@ func (s *Memory) TakeCooldown(_ context.Context, key string, ttl time.Duration) 
 	return memTakeUntil(s.cooldowns, key, now, ttl), nil
 }
 
-// OpenWindow implements Store.
+// OpenWindow implements store.Store.
 func (s *Memory) OpenWindow(_ context.Context, openID string, until time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.windows[openID]
-	w.Until = MergeWindow(w.Until, until, s.now())
+	w.Until = store.MergeWindow(w.Until, until, s.now())
 	s.windows[strings.Clone(openID)] = w // not a slice of the push body
 	return nil
 }
 
-// knowsWindow reports whether the user has a window here.
-func (s *Memory) knowsWindow(openID string) bool {
+// KnowsWindow reports whether the user has a window here.
+func (s *Memory) KnowsWindow(openID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.windows[openID]
 	return ok
 }
 
-// TakeWindowSlot implements Store.
+// TakeWindowSlot implements store.Store.
 func (s *Memory) TakeWindowSlot(_ context.Context, openID string, now time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -144,7 +102,7 @@ func (s *Memory) TakeWindowSlot(_ context.Context, openID string, now time.Time)
 	return ok && now.Before(w.Until), nil
 }
 
-// CloseWindow implements Store.
+// CloseWindow implements store.Store.
 func (s *Memory) CloseWindow(_ context.Context, openID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -157,7 +115,7 @@ func (s *Memory) CloseWindow(_ context.Context, openID string) error {
 	return nil
 }
 
-// Enqueue implements Store.
+// Enqueue implements store.Store.
 func (s *Memory) Enqueue(_ context.Context, sends ...*outbox.Send) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -174,7 +132,7 @@ func (s *Memory) Enqueue(_ context.Context, sends ...*outbox.Send) error {
 	return nil
 }
 
-// Due implements Store.
+// Due implements store.Store.
 func (s *Memory) Due(_ context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,7 +159,7 @@ func (s *Memory) remove(seq uint64) {
 	s.pending = slices.DeleteFunc(s.pending, func(x *outbox.Send) bool { return x.Seq == seq })
 }
 
-// Done implements Store.
+// Done implements store.Store.
 func (s *Memory) Done(_ context.Context, snd *outbox.Send) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -209,7 +167,7 @@ func (s *Memory) Done(_ context.Context, snd *outbox.Send) error {
 	return nil
 }
 
-// Retry implements Store.
+// Retry implements store.Store.
 func (s *Memory) Retry(_ context.Context, snd *outbox.Send) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -222,7 +180,7 @@ func (s *Memory) Retry(_ context.Context, snd *outbox.Send) error {
 	return nil
 }
 
-// Dead implements Store.
+// Dead implements store.Store.
 func (s *Memory) Dead(_ context.Context, snd *outbox.Send, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,7 +190,7 @@ func (s *Memory) Dead(_ context.Context, snd *outbox.Send, reason string) error 
 	return nil
 }
 
-// outbox.DeadLetters implements Store.
+// DeadLetters implements store.Store.
 func (s *Memory) DeadLetters(_ context.Context, limit int) ([]outbox.DeadLetter, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -243,19 +201,19 @@ func (s *Memory) DeadLetters(_ context.Context, limit int) ([]outbox.DeadLetter,
 	return out, nil
 }
 
-// Pending implements Store.
+// Pending implements store.Store.
 func (s *Memory) Pending(context.Context) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.pending), nil
 }
 
-// Close implements Store.
+// Close implements store.Store.
 func (s *Memory) Close() error { return nil }
 
 // PendingSends implements outbox.Admin: the cursor is a Seq.
 func (s *Memory) PendingSends(_ context.Context, after string, limit int) ([]*outbox.Send, string, error) {
-	from, err := seqCursor(after)
+	from, err := store.SeqCursor(after)
 	if err != nil {
 		return nil, "", err
 	}
@@ -273,26 +231,6 @@ func (s *Memory) PendingSends(_ context.Context, after string, limit int) ([]*ou
 		out = append(out, &c)
 	}
 	return out, "", nil
-}
-
-// seqCursor reads a page cursor of the stores that number sends.
-func seqCursor(after string) (uint64, error) {
-	if after == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseUint(after, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("page cursor %q: want the next of a previous page", after)
-	}
-	return n, nil
-}
-
-// revived is a dead letter's send made pending again: attempts reset, due
-// at now.
-func revived(snd *outbox.Send, now time.Time) *outbox.Send {
-	c := *snd
-	c.Attempts, c.LastError, c.NotBefore, c.Ref = 0, "", now, ""
-	return &c
 }
 
 // RetryDead implements outbox.Admin.
@@ -315,7 +253,7 @@ func (s *Memory) retryDead(id string) bool {
 		return false
 	}
 	s.seq++
-	c := revived(found, s.now())
+	c := store.Revived(found, s.now())
 	c.Seq = s.seq
 	s.pending = append(s.pending, c)
 	return true
@@ -349,3 +287,11 @@ func (s *Memory) Drop(_ context.Context, id string) (bool, error) {
 	s.dead = slices.DeleteFunc(s.dead, func(d outbox.DeadLetter) bool { return d.Send != nil && d.Send.ID == id })
 	return id != "" && len(s.pending)+len(s.dead) < n, nil
 }
+
+// RememberQuery implements callback.Replays: it returns the hash of the
+// body first seen with key ("" the first time).
+func (s *Memory) RememberQuery(_ context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
+	return s.nonces.Remember(key, bodyHash, s.now, ttl), nil
+}
+
+var _ outbox.Admin = (*Memory)(nil)

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"bytes"
@@ -6,21 +6,22 @@ import (
 	"encoding/json"
 	"strconv"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // PendingSends implements outbox.Admin: the cursor is a Seq. Entries that
 // do not decode are left out (Due dead-letters them).
 func (s *Bolt) PendingSends(_ context.Context, after string, limit int) ([]*outbox.Send, string, error) {
-	from, err := seqCursor(after)
+	from, err := store.SeqCursor(after)
 	if err != nil {
 		return nil, "", err
 	}
 	var out []*outbox.Send
 	next := ""
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bOutbox).Cursor()
 		for k, v := c.Seek(seqKey(from + 1)); k != nil; k, v = c.Next() {
 			var snd outbox.Send
@@ -39,7 +40,7 @@ func (s *Bolt) PendingSends(_ context.Context, after string, limit int) ([]*outb
 }
 
 // deadKeys finds the dead letters of the send id in tx.
-func deadKeys(tx *bolt.Tx, id string) (keys [][]byte, last *outbox.Send) {
+func deadKeys(tx *bbolt.Tx, id string) (keys [][]byte, last *outbox.Send) {
 	if id == "" {
 		return nil, nil
 	}
@@ -55,7 +56,7 @@ func deadKeys(tx *bolt.Tx, id string) (keys [][]byte, last *outbox.Send) {
 }
 
 // retryDead moves the dead letter id back to the outbox in tx.
-func (s *Bolt) retryDead(tx *bolt.Tx, id string) (bool, error) {
+func (s *Bolt) retryDead(tx *bbolt.Tx, id string) (bool, error) {
 	keys, snd := deadKeys(tx, id)
 	if snd == nil {
 		return false, nil
@@ -71,7 +72,7 @@ func (s *Bolt) retryDead(tx *bolt.Tx, id string) (bool, error) {
 		return false, err
 	}
 	now := s.now()
-	c := revived(snd, now)
+	c := store.Revived(snd, now)
 	c.Seq = seq
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -86,7 +87,7 @@ func (s *Bolt) retryDead(tx *bolt.Tx, id string) (bool, error) {
 // RetryDead implements outbox.Admin, in one transaction.
 func (s *Bolt) RetryDead(_ context.Context, id string) (bool, error) {
 	var ok bool
-	err := s.db.Update(func(tx *bolt.Tx) (err error) {
+	err := s.db.Update(func(tx *bbolt.Tx) (err error) {
 		ok, err = s.retryDead(tx, id)
 		return err
 	})
@@ -96,7 +97,7 @@ func (s *Bolt) RetryDead(_ context.Context, id string) (bool, error) {
 // RetryAllDead implements outbox.Admin, in one transaction.
 func (s *Bolt) RetryAllDead(context.Context) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		var ids []string
 		seen := map[string]bool{}
 		tx.Bucket(bDead).ForEach(func(_, v []byte) error {
@@ -131,7 +132,7 @@ func (s *Bolt) Drop(_ context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	found := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		keys, _ := deadKeys(tx, id)
 		for _, k := range keys {
 			if err := tx.Bucket(bDead).Delete(k); err != nil {
@@ -161,3 +162,5 @@ func (s *Bolt) Drop(_ context.Context, id string) (bool, error) {
 	})
 	return found && err == nil, err
 }
+
+var _ outbox.Admin = (*Bolt)(nil)

@@ -1,10 +1,12 @@
-package store
+package memory
 
 import (
 	"context"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // memUsers keeps user states in process memory (Memory, and Guard's
@@ -16,7 +18,7 @@ type memUsers struct {
 }
 
 type memUser struct {
-	state EncodedState
+	state store.EncodedState
 	until time.Time
 }
 
@@ -30,8 +32,8 @@ func (u *memUsers) load(openID string, now time.Time) (map[string]any, error) {
 	return rec.state.Decode()
 }
 
-func (u *memUsers) patch(openID string, p *UserPatch, now time.Time) error {
-	set, err := EncodeValues(p.Set)
+func (u *memUsers) patch(openID string, p *store.UserPatch, now time.Time) error {
+	set, err := store.EncodeValues(p.Set)
 	if err != nil {
 		return err
 	}
@@ -52,7 +54,7 @@ func (u *memUsers) patch(openID string, p *UserPatch, now time.Time) error {
 	if !now.Before(cur.until) {
 		cur.state = nil
 	}
-	next, err := applyEncoded(cur.state, p, set)
+	next, err := store.ApplyEncoded(cur.state, p, set)
 	if err != nil {
 		return err
 	}
@@ -86,7 +88,7 @@ func (s *Memory) LoadUser(_ context.Context, openID string) (map[string]any, err
 }
 
 // PatchUser implements engine.Users.
-func (s *Memory) PatchUser(_ context.Context, openID string, p *UserPatch) error {
+func (s *Memory) PatchUser(_ context.Context, openID string, p *store.UserPatch) error {
 	return s.users.patch(openID, p, s.now())
 }
 

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -7,14 +7,15 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/wxbot/wxbot/engine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
-// The AIStore buckets. Every value starts with its end (8 bytes, Unix
+// The store.AIStore buckets. Every value starts with its end (8 bytes, Unix
 // nanoseconds, big-endian), so that prune drops expired ones unread;
 // the rest is JSON (turns, held replies) or a count (8 bytes).
 var (
-	bAITurns = []byte("ai_turns") // openid → end ‖ JSON []Turn
+	bAITurns = []byte("ai_turns") // openid → end ‖ JSON []store.Turn
 	bAIQuota = []byte("ai_quota") // key → end ‖ count
 	bHeld    = []byte("held")     // openid → end ‖ JSON [][]byte
 )
@@ -37,17 +38,17 @@ func liveValue(v []byte, now time.Time) ([]byte, bool) {
 	return v[8:], true
 }
 
-// pruneAI drops expired AIStore entries (from prune).
-func pruneAI(tx *bolt.Tx, now time.Time) {
+// pruneAI drops expired store.AIStore entries (from prune).
+func pruneAI(tx *bbolt.Tx, now time.Time) {
 	for _, b := range aiBuckets {
 		pruneBucket(tx, b, func(v []byte) bool { _, ok := liveValue(v, now); return !ok })
 	}
 }
 
-// AITurns implements AIStore.
-func (s *Bolt) AITurns(_ context.Context, openID string) ([]Turn, error) {
-	var turns []Turn
-	err := s.db.View(func(tx *bolt.Tx) error {
+// AITurns implements store.AIStore.
+func (s *Bolt) AITurns(_ context.Context, openID string) ([]store.Turn, error) {
+	var turns []store.Turn
+	err := s.db.View(func(tx *bbolt.Tx) error {
 		v, ok := liveValue(tx.Bucket(bAITurns).Get([]byte(openID)), s.now())
 		if !ok {
 			return nil
@@ -60,19 +61,19 @@ func (s *Bolt) AITurns(_ context.Context, openID string) ([]Turn, error) {
 	return turns, nil
 }
 
-// AddAITurn implements AIStore: committed before it returns.
-func (s *Bolt) AddAITurn(_ context.Context, openID string, t Turn, keep int, ttl time.Duration) error {
+// AddAITurn implements store.AIStore: committed before it returns.
+func (s *Bolt) AddAITurn(_ context.Context, openID string, t store.Turn, keep int, ttl time.Duration) error {
 	now := s.now()
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bAITurns)
-		var turns []Turn
+		var turns []store.Turn
 		if v, ok := liveValue(b.Get([]byte(openID)), now); ok {
 			if err := json.Unmarshal(v, &turns); err != nil {
 				turns = nil // a damaged history starts again rather than blocking answers
 			}
 		}
 		turns = append(turns, t)
-		if k := keepTurns(keep); len(turns) > k {
+		if k := store.KeepTurns(keep); len(turns) > k {
 			turns = turns[len(turns)-k:]
 		}
 		raw, err := json.Marshal(turns)
@@ -83,11 +84,11 @@ func (s *Bolt) AddAITurn(_ context.Context, openID string, t Turn, keep int, ttl
 	})
 }
 
-// TakeAIQuota implements AIStore: committed before it returns.
+// TakeAIQuota implements store.AIStore: committed before it returns.
 func (s *Bolt) TakeAIQuota(_ context.Context, key string, limit int, ttl time.Duration) (bool, error) {
 	now := s.now()
 	taken := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bAIQuota)
 		end, n := now.Add(ttl), uint64(0)
 		if raw := b.Get([]byte(key)); raw != nil {
@@ -104,16 +105,16 @@ func (s *Bolt) TakeAIQuota(_ context.Context, key string, limit int, ttl time.Du
 	return taken, err
 }
 
-// HoldReply implements AIStore: committed before it returns, so a held
+// HoldReply implements store.AIStore: committed before it returns, so a held
 // answer survives a restart.
 func (s *Bolt) HoldReply(_ context.Context, openID string, reply []byte, ttl time.Duration) error {
 	now := s.now()
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bHeld)
 		replies := heldIn(b, openID, now)
 		replies = append(replies, reply)
-		if len(replies) > MaxHeldReplies {
-			replies = replies[len(replies)-MaxHeldReplies:]
+		if len(replies) > store.MaxHeldReplies {
+			replies = replies[len(replies)-store.MaxHeldReplies:]
 		}
 		raw, err := json.Marshal(replies)
 		if err != nil {
@@ -123,13 +124,13 @@ func (s *Bolt) HoldReply(_ context.Context, openID string, reply []byte, ttl tim
 	})
 }
 
-// TakeHeldReply implements AIStore. It is asked on every push of an
+// TakeHeldReply implements store.AIStore. It is asked on every push of an
 // account without the kefu API: a read finds that there is nothing, and
 // only a user with held replies costs a write.
 func (s *Bolt) TakeHeldReply(_ context.Context, openID string) ([]byte, error) {
 	now := s.now()
 	var found bool
-	s.db.View(func(tx *bolt.Tx) error {
+	s.db.View(func(tx *bbolt.Tx) error {
 		found = tx.Bucket(bHeld).Get([]byte(openID)) != nil
 		return nil
 	})
@@ -137,7 +138,7 @@ func (s *Bolt) TakeHeldReply(_ context.Context, openID string) ([]byte, error) {
 		return nil, nil
 	}
 	var first []byte
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bHeld)
 		v := b.Get([]byte(openID))
 		if v == nil {
@@ -161,7 +162,7 @@ func (s *Bolt) TakeHeldReply(_ context.Context, openID string) ([]byte, error) {
 }
 
 // heldIn reads a user's held replies; a damaged entry reads as none.
-func heldIn(b *bolt.Bucket, openID string, now time.Time) [][]byte {
+func heldIn(b *bbolt.Bucket, openID string, now time.Time) [][]byte {
 	v, ok := liveValue(b.Get([]byte(openID)), now)
 	if !ok {
 		return nil
@@ -173,9 +174,9 @@ func heldIn(b *bolt.Bucket, openID string, now time.Time) [][]byte {
 	return replies
 }
 
-// ForgetAI implements AIStore.
+// ForgetAI implements store.AIStore.
 func (s *Bolt) ForgetAI(_ context.Context, openID string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bAITurns).Delete([]byte(openID)); err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package store_test
+package bolt_test
 
 import (
 	"bytes"
@@ -14,16 +14,17 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/bolt"
 	"github.com/wxbot/wxbot/engine/store/storetest"
 )
 
 func TestBoltConformance(t *testing.T) {
 	reopen := func(t *testing.T, s store.Store, clock *storetest.Clock, crash bool) store.Store {
-		b := s.(*store.Bolt)
+		b := s.(*bolt.Bolt)
 		path := b.Path()
 		closer := b.Close
 		if crash {
@@ -32,7 +33,7 @@ func TestBoltConformance(t *testing.T) {
 		if err := closer(); err != nil {
 			t.Fatal(err)
 		}
-		r, err := store.OpenBolt(path, clock.Now)
+		r, err := bolt.OpenFile(path, clock.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +45,7 @@ func TestBoltConformance(t *testing.T) {
 			return reopen(t, s, clock, true)
 		},
 		Open: func(t *testing.T, clock *storetest.Clock) store.Store {
-			s, err := store.OpenBolt(filepath.Join(t.TempDir(), "wxbot.db"), clock.Now)
+			s, err := bolt.OpenFile(filepath.Join(t.TempDir(), "wxbot.db"), clock.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,35 +58,29 @@ func TestBoltConformance(t *testing.T) {
 	})
 }
 
-func TestMemoryConformance(t *testing.T) {
-	storetest.Run(t, storetest.Opener{
-		Open: func(t *testing.T, clock *storetest.Clock) store.Store { return store.NewMemory(clock.Now) },
-	})
-}
-
 func TestBoltLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wxbot.db")
-	s, err := store.OpenBolt(path, nil)
+	s, err := bolt.OpenFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := store.Open("bolt:"+path, nil); err == nil {
+	if _, err := store.Open("bolt:"+path, store.Options{}); err == nil {
 		t.Error("a second open of a held store succeeded")
 	}
 }
 
 func TestOpenURLs(t *testing.T) {
 	for _, bad := range []string{"bolt:", "wxbot.db", "mysql://x"} {
-		if _, err := store.Open(bad, nil); err == nil {
+		if _, err := store.Open(bad, store.Options{}); err == nil {
 			t.Errorf("Open(%q) succeeded", bad)
 		}
 	}
 }
 
-func openBolt(t *testing.T, clock *storetest.Clock) *store.Bolt {
+func openBolt(t *testing.T, clock *storetest.Clock) *bolt.Bolt {
 	t.Helper()
-	s, err := store.OpenBolt(filepath.Join(t.TempDir(), "wxbot.db"), clock.Now)
+	s, err := bolt.OpenFile(filepath.Join(t.TempDir(), "wxbot.db"), clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,10 +153,10 @@ func TestBoltPrune(t *testing.T) {
 
 	// Nothing is expired yet: a prune keeps it all.
 	s.Prune()
-	keys(store.BoltBuckets.IDs, "old-dead", "old-done", "pending")
-	keys(store.BoltBuckets.Cooldowns, "cd-long", "cd-short")
-	keys(store.BoltBuckets.Once, "once-long", "once-short")
-	keys(store.BoltBuckets.Windows, "win-long", "win-short")
+	keys(bolt.BoltBuckets.IDs, "old-dead", "old-done", "pending")
+	keys(bolt.BoltBuckets.Cooldowns, "cd-long", "cd-short")
+	keys(bolt.BoltBuckets.Once, "once-long", "once-short")
+	keys(bolt.BoltBuckets.Windows, "win-long", "win-short")
 
 	// A day later: a recent delivered ID.
 	clock.T = t0.Add(24 * time.Hour)
@@ -169,12 +164,12 @@ func TestBoltPrune(t *testing.T) {
 	settle("recent-done", false)
 
 	// Just past the retention of the old IDs.
-	clock.T = t0.Add(store.IDRetention + time.Minute)
+	clock.T = t0.Add(bolt.IDRetention + time.Minute)
 	s.Prune()
-	keys(store.BoltBuckets.IDs, "pending", "recent-done")
-	keys(store.BoltBuckets.Cooldowns, "cd-long")
-	keys(store.BoltBuckets.Once, "once-long")
-	keys(store.BoltBuckets.Windows, "win-long")
+	keys(bolt.BoltBuckets.IDs, "pending", "recent-done")
+	keys(bolt.BoltBuckets.Cooldowns, "cd-long")
+	keys(bolt.BoltBuckets.Once, "once-long")
+	keys(bolt.BoltBuckets.Windows, "win-long")
 
 	// What was pruned can be taken again; what was kept still holds.
 	if !ok(s.TakeCooldown(ctx, "cd-short", time.Minute)) {
@@ -216,8 +211,8 @@ func TestBoltCorruptOutboxEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Garbage before, between and after the good entries (keys 0, 1½, max).
-	for _, k := range [][]byte{store.SeqKey(0), append(store.SeqKey(1), 0x80), store.SeqKey(1 << 60)} {
-		if err := s.PutRaw(store.BoltBuckets.Outbox, k, []byte("{\"id\":\"x\", \x00garbage")); err != nil {
+	for _, k := range [][]byte{bolt.SeqKey(0), append(bolt.SeqKey(1), 0x80), bolt.SeqKey(1 << 60)} {
+		if err := s.PutRaw(bolt.BoltBuckets.Outbox, k, []byte("{\"id\":\"x\", \x00garbage")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -277,7 +272,7 @@ func TestBoltCorruptOutboxEntry(t *testing.T) {
 func TestBoltDamagedFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "wxbot.db")
-	s, err := store.OpenBolt(good, nil)
+	s, err := bolt.OpenFile(good, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +329,7 @@ func TestBoltDamagedFile(t *testing.T) {
 			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s, err := store.OpenBolt(path, nil)
+			s, err := bolt.OpenFile(path, nil)
 			if err == nil {
 				s.Close()
 				t.Fatal("a damaged store file was opened")
@@ -354,7 +349,7 @@ func TestBoltDamagedFile(t *testing.T) {
 		if err := os.WriteFile(path, scribble(orig, p, p+1, p), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		s, err := store.OpenBolt(path, nil)
+		s, err := bolt.OpenFile(path, nil)
 		if err == nil {
 			s.Close()
 		} else if !strings.Contains(err.Error(), "is damaged") {
@@ -362,7 +357,7 @@ func TestBoltDamagedFile(t *testing.T) {
 		}
 	}
 	// The undamaged file still opens, with its outbox.
-	s, err = store.OpenBolt(good, nil)
+	s, err = bolt.OpenFile(good, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +391,7 @@ func TestBoltKeepsAnswersAcrossARestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wxbot.db")
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
-	s, err := store.OpenBolt(path, clock)
+	s, err := bolt.OpenFile(path, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +401,7 @@ func TestBoltKeepsAnswersAcrossARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(20 * time.Second) // the second has expired
-	s, err = store.OpenBolt(path, clock)
+	s, err = bolt.OpenFile(path, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +421,7 @@ func TestBoltAnswersOverSeveralWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wxbot.db")
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
-	s, err := store.OpenBolt(path, clock)
+	s, err := bolt.OpenFile(path, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +440,7 @@ func TestBoltAnswersOverSeveralWrites(t *testing.T) {
 	if err := s.CrashClose(); err != nil { // kill -9 after the writes: they are in the files
 		t.Fatal(err)
 	}
-	s, err = store.OpenBolt(path, clock)
+	s, err = bolt.OpenFile(path, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +463,7 @@ func TestBoltAnswersOverSeveralWrites(t *testing.T) {
 func makeStore(t *testing.T, n int, crash bool) []byte {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "wxbot.db")
-	s, err := store.OpenBolt(path, nil)
+	s, err := bolt.OpenFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -533,13 +528,13 @@ func idsPages(b []byte) []int {
 	})
 }
 
-func openBytes(t *testing.T, b []byte) (string, *store.Bolt, error) {
+func openBytes(t *testing.T, b []byte) (string, *bolt.Bolt, error) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "wxbot.db")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.OpenBolt(path, nil)
+	s, err := bolt.OpenFile(path, nil)
 	if err == nil {
 		t.Cleanup(func() { s.Close() })
 	}
@@ -553,9 +548,9 @@ func openBytes(t *testing.T, b []byte) (string, *store.Bolt, error) {
 func TestBoltFullCheckOnlyAfterUncleanShutdown(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wxbot.db")
 	ctx := context.Background()
-	open := func(wantFull bool) *store.Bolt {
+	open := func(wantFull bool) *bolt.Bolt {
 		t.Helper()
-		s, err := store.OpenBolt(path, nil)
+		s, err := bolt.OpenFile(path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -591,12 +586,12 @@ func TestBoltFullCheckOnlyAfterUncleanShutdown(t *testing.T) {
 
 	// A file from before the marker: bbolt's own, with the store's buckets.
 	old := filepath.Join(t.TempDir(), "old.db")
-	db, err := bolt.Open(old, 0o600, nil)
+	db, err := bbolt.Open(old, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucket([]byte(store.BoltBuckets.Outbox))
+	err = db.Update(func(tx *bbolt.Tx) error {
+		_, err := tx.CreateBucket([]byte(bolt.BoltBuckets.Outbox))
 		return err
 	})
 	if err != nil {

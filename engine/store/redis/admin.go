@@ -1,4 +1,4 @@
-package store
+package redis
 
 import (
 	"context"
@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // PendingSends implements outbox.Admin: the cursor is a stream entry ID.
@@ -92,7 +93,7 @@ func (s *Redis) deadEntries(ctx context.Context, id string) (map[string][]string
 // deletes its dead entries enqueues it, so two replicas retrying the same
 // dead letter at once enqueue it once. KEYS dead, stream, id, user seq;
 // ARGV id TTL (s), send JSON, then the dead entry IDs.
-var retryDeadScript = redis.NewScript(`
+var retryDeadScript = goredis.NewScript(`
 local n = 0
 for i = 3, #ARGV do n = n + redis.call('XDEL', KEYS[1], ARGV[i]) end
 if n == 0 then return 0 end
@@ -102,11 +103,11 @@ redis.call('SET', KEYS[3], 'p', 'EX', ARGV[1])
 return 1`)
 
 func (s *Redis) retryDead(ctx context.Context, snd *outbox.Send, entries []string) (bool, error) {
-	b, err := json.Marshal(revived(snd, s.now()))
+	b, err := json.Marshal(store.Revived(snd, s.now()))
 	if err != nil {
 		return false, err
 	}
-	args := []any{int(idRetention.Seconds()), b}
+	args := []any{int(store.IDRetention.Seconds()), b}
 	for _, e := range entries {
 		args = append(args, e)
 	}
@@ -155,7 +156,7 @@ func (s *Redis) RetryAllDead(ctx context.Context) (int, error) {
 // at once (1); behind an earlier send it is replaced by a tombstone (2),
 // which Due settles without delivering when its turn comes. 0: the entry
 // is gone (delivered, or replaced by a retry meanwhile).
-var dropScript = redis.NewScript(`
+var dropScript = goredis.NewScript(`
 if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end
 local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
 local useq = tonumber(ARGV[2])
@@ -209,8 +210,8 @@ func (s *Redis) Drop(ctx context.Context, id string) (bool, error) {
 			return found, err
 		}
 		n, err := dropScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("ucur", h.send.OrderKey), s.k("id", id)},
-			h.id, h.send.Seq, b, int(idRetention.Seconds())).Int()
-		if err != nil && !errors.Is(err, redis.Nil) {
+			h.id, h.send.Seq, b, int(store.IDRetention.Seconds())).Int()
+		if err != nil && !errors.Is(err, goredis.Nil) {
 			return found, fmt.Errorf("redis outbox: dropping %s: %w", id, err)
 		}
 		if n > 0 {
@@ -240,8 +241,6 @@ func (s *Redis) settleDropped(ctx context.Context, all []held, cursor map[string
 
 // The stores administer their outboxes.
 var (
-	_ outbox.Admin = (*Memory)(nil)
-	_ outbox.Admin = (*Bolt)(nil)
 	_ outbox.Admin = (*Redis)(nil)
 	_ outbox.Admin = (*Guard)(nil)
 )

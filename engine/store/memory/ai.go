@@ -1,13 +1,15 @@
-package store
+package memory
 
 import (
 	"context"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/wxbot/wxbot/engine/store"
 )
 
-// aiMemory is the Memory store's part of AIStore, under Memory's lock.
+// aiMemory is the Memory store's part of store.AIStore, under Memory's lock.
 type aiMemory struct {
 	turns map[string]memTurns
 	quota map[string]memQuota
@@ -16,7 +18,7 @@ type aiMemory struct {
 
 type memTurns struct {
 	until time.Time
-	turns []Turn
+	turns []store.Turn
 }
 
 type memQuota struct {
@@ -36,8 +38,8 @@ func (s *Memory) aiMaps() *aiMemory {
 	return &s.ai
 }
 
-// AITurns implements AIStore.
-func (s *Memory) AITurns(_ context.Context, openID string) ([]Turn, error) {
+// AITurns implements store.AIStore.
+func (s *Memory) AITurns(_ context.Context, openID string) ([]store.Turn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.aiMaps().turns[openID]
@@ -47,8 +49,8 @@ func (s *Memory) AITurns(_ context.Context, openID string) ([]Turn, error) {
 	return slices.Clone(t.turns), nil
 }
 
-// AddAITurn implements AIStore.
-func (s *Memory) AddAITurn(_ context.Context, openID string, t Turn, keep int, ttl time.Duration) error {
+// AddAITurn implements store.AIStore.
+func (s *Memory) AddAITurn(_ context.Context, openID string, t store.Turn, keep int, ttl time.Duration) error {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -57,15 +59,15 @@ func (s *Memory) AddAITurn(_ context.Context, openID string, t Turn, keep int, t
 	if !now.Before(cur.until) {
 		cur.turns = nil
 	}
-	turns := append(slices.Clone(cur.turns), Turn{Q: strings.Clone(t.Q), A: strings.Clone(t.A)})
-	if k := keepTurns(keep); len(turns) > k {
+	turns := append(slices.Clone(cur.turns), store.Turn{Q: strings.Clone(t.Q), A: strings.Clone(t.A)})
+	if k := store.KeepTurns(keep); len(turns) > k {
 		turns = turns[len(turns)-k:]
 	}
 	m.turns[strings.Clone(openID)] = memTurns{until: now.Add(ttl), turns: turns}
 	return nil
 }
 
-// TakeAIQuota implements AIStore.
+// TakeAIQuota implements store.AIStore.
 func (s *Memory) TakeAIQuota(_ context.Context, key string, limit int, ttl time.Duration) (bool, error) {
 	now := s.now()
 	s.mu.Lock()
@@ -83,7 +85,7 @@ func (s *Memory) TakeAIQuota(_ context.Context, key string, limit int, ttl time.
 	return true, nil
 }
 
-// HoldReply implements AIStore.
+// HoldReply implements store.AIStore.
 func (s *Memory) HoldReply(_ context.Context, openID string, reply []byte, ttl time.Duration) error {
 	now := s.now()
 	s.mu.Lock()
@@ -94,15 +96,15 @@ func (s *Memory) HoldReply(_ context.Context, openID string, reply []byte, ttl t
 		h.replies = nil
 	}
 	h.replies = append(slices.Clone(h.replies), slices.Clone(reply))
-	if len(h.replies) > MaxHeldReplies {
-		h.replies = h.replies[len(h.replies)-MaxHeldReplies:]
+	if len(h.replies) > store.MaxHeldReplies {
+		h.replies = h.replies[len(h.replies)-store.MaxHeldReplies:]
 	}
 	h.until = now.Add(ttl)
 	m.held[strings.Clone(openID)] = h
 	return nil
 }
 
-// TakeHeldReply implements AIStore.
+// TakeHeldReply implements store.AIStore.
 func (s *Memory) TakeHeldReply(_ context.Context, openID string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -124,7 +126,7 @@ func (s *Memory) TakeHeldReply(_ context.Context, openID string) ([]byte, error)
 	return r, nil
 }
 
-// ForgetAI implements AIStore.
+// ForgetAI implements store.AIStore.
 func (s *Memory) ForgetAI(_ context.Context, openID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,4 +1,4 @@
-package store_test
+package redis_test
 
 import (
 	"context"
@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine/outbox"
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/bolt"
+	"github.com/wxbot/wxbot/engine/store/memory"
+	"github.com/wxbot/wxbot/engine/store/redis"
 	"github.com/wxbot/wxbot/engine/store/storetest"
 )
 
@@ -18,13 +20,13 @@ import (
 // serves outbox.Admin from the store it guards.
 func TestGuardPassesOutboxAdminThrough(t *testing.T) {
 	ctx := context.Background()
-	spool, err := store.OpenBolt(filepath.Join(t.TempDir(), "spool.db"), nil)
+	spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer spool.Close()
-	mem := store.NewMemory(nil)
-	var g outbox.Admin = store.NewGuard(mem, store.GuardOptions{Spool: spool})
+	mem := memory.New(nil)
+	var g outbox.Admin = redis.NewGuard(mem, redis.GuardOptions{Spool: spool})
 	mem.Enqueue(ctx, &outbox.Send{ID: "p1", OrderKey: "U"}, &outbox.Send{ID: "d1", OrderKey: "V"})
 	due, _ := mem.Due(ctx, time.Now(), 10, func(u string) bool { return u != "V" })
 	mem.Dead(ctx, due[0], "errcode 45015")
@@ -54,7 +56,7 @@ func TestRedisRetryDeadTwoReplicas(t *testing.T) {
 	a := openRedis(t, prefix, clock.Now)
 	defer a.Close()
 	defer cleanup(t, a)
-	b, err := store.OpenRedis(redisURL+"?consumer=c2&prefix="+prefix, clock.Now)
+	b, err := redis.Connect(redisURL+"?consumer=c2&prefix="+prefix, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,7 @@ func TestRedisRetryDeadTwoReplicas(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	won := map[string]int{}
-	for _, s := range []*store.Redis{a, b, a, b} {
+	for _, s := range []*redis.Redis{a, b, a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

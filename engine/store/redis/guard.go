@@ -1,4 +1,4 @@
-package store
+package redis
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/bolt"
+	"github.com/wxbot/wxbot/engine/store/memory"
 )
 
 // Guard stands in front of a shared store (Redis) so that a store that
@@ -32,11 +35,11 @@ import (
 //   - dedup (engine/dedup.Fallback, with this Guard as its Breaker) keeps
 //     answers in process memory.
 //
-// Guard is a Store; Run drives the probes and the spool's drain.
+// Guard is a store.Store; Run drives the probes and the spool's drain.
 type Guard struct {
-	primary Store
-	local   *Memory
-	spool   *Bolt
+	primary store.Store
+	local   *memory.Memory
+	spool   *bolt.Bolt
 	o       GuardOptions
 
 	mu        sync.Mutex
@@ -57,7 +60,7 @@ type GuardOptions struct {
 	// OpenFor is how long the store is skipped before a probe (5 s when 0).
 	OpenFor time.Duration
 	// Spool keeps sends accepted while the store fails (required).
-	Spool *Bolt
+	Spool *bolt.Bolt
 	// OnChange hears when the bot becomes degraded and when it recovers
 	// (a metric).
 	OnChange func(degraded bool)
@@ -69,7 +72,7 @@ type GuardOptions struct {
 var ErrDegraded = errors.New("store degraded: skipped until it answers again")
 
 // NewGuard guards primary.
-func NewGuard(primary Store, o GuardOptions) *Guard {
+func NewGuard(primary store.Store, o GuardOptions) *Guard {
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 300 * time.Millisecond
 	}
@@ -85,11 +88,11 @@ func NewGuard(primary Store, o GuardOptions) *Guard {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Guard{primary: primary, local: NewMemory(o.Now), spool: o.Spool, o: o, windows: map[string]time.Time{}}
+	return &Guard{primary: primary, local: memory.New(o.Now), spool: o.Spool, o: o, windows: map[string]time.Time{}}
 }
 
 // Primary is the guarded store.
-func (g *Guard) Primary() Store { return g.primary }
+func (g *Guard) Primary() store.Store { return g.primary }
 
 // Degraded reports whether the store is being skipped, and why.
 func (g *Guard) Degraded() (bool, error) {
@@ -164,7 +167,7 @@ func (g *Guard) call(ctx context.Context, timeout time.Duration, f func(ctx cont
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := f(cctx)
-	if errors.Is(err, ErrStateTooLarge) {
+	if errors.Is(err, store.ErrStateTooLarge) {
 		g.Report(ctx, nil) // the store answered, refusing: it is healthy
 	} else {
 		g.Report(ctx, err)
@@ -172,7 +175,7 @@ func (g *Guard) call(ctx context.Context, timeout time.Duration, f func(ctx cont
 	return err
 }
 
-// TakeCooldown implements Store; degraded, from memory.
+// TakeCooldown implements store.Store; degraded, from memory.
 func (g *Guard) TakeCooldown(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	var ok bool
 	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
@@ -185,7 +188,7 @@ func (g *Guard) TakeCooldown(ctx context.Context, key string, ttl time.Duration)
 	return g.local.TakeCooldown(ctx, key, ttl)
 }
 
-// ClaimOnce implements Store; it is not degraded (see Guard).
+// ClaimOnce implements store.Store; it is not degraded (see Guard).
 func (g *Guard) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	var ok bool
 	err := g.call(ctx, 2*time.Second, func(c context.Context) (e error) {
@@ -195,7 +198,7 @@ func (g *Guard) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (b
 	return ok, err
 }
 
-// OpenWindow implements Store; degraded, in memory, and written to the
+// OpenWindow implements store.Store; degraded, in memory, and written to the
 // store once it answers again.
 func (g *Guard) OpenWindow(ctx context.Context, openID string, until time.Time) error {
 	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error {
@@ -212,7 +215,7 @@ func (g *Guard) OpenWindow(ctx context.Context, openID string, until time.Time) 
 	return g.local.OpenWindow(ctx, openID, until)
 }
 
-// TakeWindowSlot implements Store. Degraded, a window this process saw
+// TakeWindowSlot implements store.Store. Degraded, a window this process saw
 // decides; for another, nothing is certain, so the send is attempted
 // (WeChat decides, see engine.KefuWindows).
 func (g *Guard) TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error) {
@@ -224,13 +227,13 @@ func (g *Guard) TakeWindowSlot(ctx context.Context, openID string, now time.Time
 	if err == nil {
 		return ok, nil
 	}
-	if g.local.knowsWindow(openID) {
+	if g.local.KnowsWindow(openID) {
 		return g.local.TakeWindowSlot(ctx, openID, now)
 	}
 	return true, nil
 }
 
-// CloseWindow implements Store.
+// CloseWindow implements store.Store.
 func (g *Guard) CloseWindow(ctx context.Context, openID string) error {
 	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.CloseWindow(c, openID) })
 	if err != nil {
@@ -239,7 +242,7 @@ func (g *Guard) CloseWindow(ctx context.Context, openID string) error {
 	return nil
 }
 
-// Enqueue implements Store: into the store, or, when it fails or is
+// Enqueue implements store.Store: into the store, or, when it fails or is
 // skipped, into the local spool. Either way the sends are durable when it
 // returns nil.
 func (g *Guard) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
@@ -254,7 +257,7 @@ func (g *Guard) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
 	return nil
 }
 
-// Due implements Store: nothing is delivered while degraded.
+// Due implements store.Store: nothing is delivered while degraded.
 func (g *Guard) Due(ctx context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
 	var due []*outbox.Send
 	err := g.call(ctx, 2*time.Second, func(c context.Context) (e error) {
@@ -267,23 +270,23 @@ func (g *Guard) Due(ctx context.Context, now time.Time, limit int, skip func(str
 	return due, err
 }
 
-// Done implements Store.
+// Done implements store.Store.
 func (g *Guard) Done(ctx context.Context, s *outbox.Send) error { return g.primary.Done(ctx, s) }
 
-// Retry implements Store.
+// Retry implements store.Store.
 func (g *Guard) Retry(ctx context.Context, s *outbox.Send) error { return g.primary.Retry(ctx, s) }
 
-// Dead implements Store.
+// Dead implements store.Store.
 func (g *Guard) Dead(ctx context.Context, s *outbox.Send, reason string) error {
 	return g.primary.Dead(ctx, s, reason)
 }
 
-// DeadLetters implements Store.
+// DeadLetters implements store.Store.
 func (g *Guard) DeadLetters(ctx context.Context, limit int) ([]outbox.DeadLetter, error) {
 	return g.primary.DeadLetters(ctx, limit)
 }
 
-// Pending implements Store: the store's pending sends and the spool's.
+// Pending implements store.Store: the store's pending sends and the spool's.
 func (g *Guard) Pending(ctx context.Context) (int, error) {
 	spooled, err := g.spool.Pending(ctx)
 	if err != nil {
@@ -297,7 +300,7 @@ func (g *Guard) Pending(ctx context.Context) (int, error) {
 	return n + spooled, err
 }
 
-// Close implements Store.
+// Close implements store.Store.
 func (g *Guard) Close() error {
 	return errors.Join(g.primary.Close(), g.spool.Close())
 }
@@ -416,7 +419,7 @@ func (g *Guard) Drop(ctx context.Context, id string) (bool, error) {
 	return a.Drop(ctx, id)
 }
 
-// LoadUser implements Store. User state is not degraded to memory: a
+// LoadUser implements store.Store. User state is not degraded to memory: a
 // dialog step kept on one replica while Redis is away would be silently
 // forgotten when it is back. The push reads no state and is still
 // answered (see engine.Users).
@@ -429,12 +432,12 @@ func (g *Guard) LoadUser(ctx context.Context, openID string) (map[string]any, er
 	return st, err
 }
 
-// PatchUser implements Store; not degraded (see LoadUser).
-func (g *Guard) PatchUser(ctx context.Context, openID string, p *UserPatch) error {
+// PatchUser implements store.Store; not degraded (see LoadUser).
+func (g *Guard) PatchUser(ctx context.Context, openID string, p *store.UserPatch) error {
 	return g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.PatchUser(c, openID, p) })
 }
 
-// DeleteUser implements Store.
+// DeleteUser implements store.Store.
 func (g *Guard) DeleteUser(ctx context.Context, openID string) (bool, error) {
 	var had bool
 	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
@@ -444,7 +447,7 @@ func (g *Guard) DeleteUser(ctx context.Context, openID string) (bool, error) {
 	return had, err
 }
 
-// CountUsers implements Store.
+// CountUsers implements store.Store.
 func (g *Guard) CountUsers(ctx context.Context) (int, error) {
 	var n int
 	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
@@ -452,4 +455,23 @@ func (g *Guard) CountUsers(ctx context.Context) (int, error) {
 		return e
 	})
 	return n, err
+}
+
+// RememberQuery implements callback.Replays; degraded, in memory.
+func (g *Guard) RememberQuery(ctx context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
+	r, ok := g.primary.(interface {
+		RememberQuery(context.Context, string, string, time.Duration) (string, error)
+	})
+	if !ok {
+		return g.local.RememberQuery(ctx, key, bodyHash, ttl)
+	}
+	var first string
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
+		first, e = r.RememberQuery(c, key, bodyHash, ttl)
+		return e
+	})
+	if err == nil {
+		return first, nil
+	}
+	return g.local.RememberQuery(ctx, key, bodyHash, ttl)
 }

@@ -1,4 +1,4 @@
-package store
+package redis
 
 import (
 	"context"
@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // A user's state in Redis is a hash (PREFIX user:OPENID, field → JSON
@@ -15,12 +16,12 @@ import (
 // sorted set (PREFIX users), so counting users with state is one ZCARD,
 // not a SCAN of the keyspace.
 
-// patchUser applies a UserPatch atomically, so replicas patching one user
+// patchUser applies a store.UserPatch atomically, so replicas patching one user
 // at once keep each other's keys. KEYS: the user's hash, the users' set.
 // ARGV: clear (1/0), ttl ms, expiry ms, openid, max keys, max bytes, the
 // count of keys to unset, those keys, then key/value pairs to set. It
 // returns the error "too large: …" (and writes nothing) past a limit.
-var patchUser = redis.NewScript(`
+var patchUser = goredis.NewScript(`
 local clear, ttl, untilms, id = ARGV[1] == '1', ARGV[2], ARGV[3], ARGV[4]
 local maxk, maxb, nunset = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local st = {}
@@ -55,7 +56,7 @@ func (s *Redis) LoadUser(ctx context.Context, openID string) (map[string]any, er
 	if err != nil {
 		return nil, fmt.Errorf("reading the state of %s: %w", openID, err)
 	}
-	st := make(EncodedState, len(m))
+	st := make(store.EncodedState, len(m))
 	for k, v := range m {
 		st[k] = []byte(v)
 	}
@@ -63,8 +64,8 @@ func (s *Redis) LoadUser(ctx context.Context, openID string) (map[string]any, er
 }
 
 // PatchUser implements engine.Users.
-func (s *Redis) PatchUser(ctx context.Context, openID string, p *UserPatch) error {
-	set, err := EncodeValues(p.Set)
+func (s *Redis) PatchUser(ctx context.Context, openID string, p *store.UserPatch) error {
+	set, err := store.EncodeValues(p.Set)
 	if err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func (s *Redis) PatchUser(ctx context.Context, openID string, p *UserPatch) erro
 		clear = "1"
 	}
 	args := make([]any, 0, 7+len(p.Unset)+2*len(set))
-	args = append(args, clear, ttl.Milliseconds(), ms(s.now().Add(ttl)), openID, MaxStateKeys, MaxStateBytes, len(p.Unset))
+	args = append(args, clear, ttl.Milliseconds(), ms(s.now().Add(ttl)), openID, store.MaxStateKeys, store.MaxStateBytes, len(p.Unset))
 	for _, k := range p.Unset {
 		args = append(args, k)
 	}
@@ -83,15 +84,15 @@ func (s *Redis) PatchUser(ctx context.Context, openID string, p *UserPatch) erro
 	}
 	err = patchUser.Run(ctx, s.rdb, []string{s.k("user", openID), s.k("users")}, args...).Err()
 	if err != nil && strings.HasPrefix(err.Error(), "too large: ") {
-		return fmt.Errorf("%w: %s", ErrStateTooLarge, strings.TrimPrefix(err.Error(), "too large: "))
+		return fmt.Errorf("%w: %s", store.ErrStateTooLarge, strings.TrimPrefix(err.Error(), "too large: "))
 	}
 	return err
 }
 
 // DeleteUser implements engine.Users.
 func (s *Redis) DeleteUser(ctx context.Context, openID string) (bool, error) {
-	var del *redis.IntCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	var del *goredis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		del = p.Del(ctx, s.k("user", openID))
 		p.ZRem(ctx, s.k("users"), openID)
 		return nil
@@ -104,13 +105,13 @@ func (s *Redis) DeleteUser(ctx context.Context, openID string) (bool, error) {
 
 // CountUsers implements engine.Users: the expired leave the set first.
 func (s *Redis) CountUsers(ctx context.Context) (int, error) {
-	var card *redis.IntCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	var card *goredis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.ZRemRangeByScore(ctx, s.k("users"), "-inf", strconv.FormatInt(ms(s.now()), 10))
 		card = p.ZCard(ctx, s.k("users"))
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	if err != nil && !errors.Is(err, goredis.Nil) {
 		return 0, err
 	}
 	return int(card.Val()), nil

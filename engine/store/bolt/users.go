@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/wxbot/wxbot/engine/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // bUsers holds user states: openid → 8 bytes of expiry (Unix
@@ -16,7 +17,7 @@ import (
 // step remembered, across a restart too.
 var bUsers = []byte("users")
 
-func encodeUser(state EncodedState, until time.Time) ([]byte, error) {
+func encodeUser(state store.EncodedState, until time.Time) ([]byte, error) {
 	obj := make(map[string]json.RawMessage, len(state))
 	for k, v := range state {
 		obj[k] = v
@@ -31,7 +32,7 @@ func encodeUser(state EncodedState, until time.Time) ([]byte, error) {
 }
 
 // decodeUser reads a record; ok is false when it has expired at now.
-func decodeUser(v []byte, now time.Time) (EncodedState, bool, error) {
+func decodeUser(v []byte, now time.Time) (store.EncodedState, bool, error) {
 	if len(v) < 8 {
 		return nil, false, fmt.Errorf("user state record of %d bytes", len(v))
 	}
@@ -42,7 +43,7 @@ func decodeUser(v []byte, now time.Time) (EncodedState, bool, error) {
 	if err := json.Unmarshal(v[8:], &obj); err != nil {
 		return nil, false, fmt.Errorf("user state record: %w", err)
 	}
-	st := make(EncodedState, len(obj))
+	st := make(store.EncodedState, len(obj))
 	for k, raw := range obj {
 		st[k] = raw
 	}
@@ -55,8 +56,8 @@ func userExpired(now time.Time) func(v []byte) bool {
 
 // LoadUser implements engine.Users.
 func (s *Bolt) LoadUser(_ context.Context, openID string) (map[string]any, error) {
-	var st EncodedState
-	err := s.db.View(func(tx *bolt.Tx) error {
+	var st store.EncodedState
+	err := s.db.View(func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bUsers).Get([]byte(openID))
 		if v == nil {
 			return nil
@@ -73,16 +74,16 @@ func (s *Bolt) LoadUser(_ context.Context, openID string) (map[string]any, error
 
 // PatchUser implements engine.Users. A damaged record is replaced: the
 // state is the user's dialog position, and a fresh one beats a stuck one.
-func (s *Bolt) PatchUser(_ context.Context, openID string, p *UserPatch) error {
-	set, err := EncodeValues(p.Set)
+func (s *Bolt) PatchUser(_ context.Context, openID string, p *store.UserPatch) error {
+	set, err := store.EncodeValues(p.Set)
 	if err != nil {
 		return err
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bUsers)
 		now := s.now()
 		cur, _, _ := decodeUser(b.Get([]byte(openID)), now)
-		next, err := applyEncoded(cur, p, set)
+		next, err := store.ApplyEncoded(cur, p, set)
 		if err != nil {
 			return err
 		}
@@ -97,7 +98,7 @@ func (s *Bolt) PatchUser(_ context.Context, openID string, p *UserPatch) error {
 // DeleteUser implements engine.Users.
 func (s *Bolt) DeleteUser(_ context.Context, openID string) (bool, error) {
 	had := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bUsers)
 		v := b.Get([]byte(openID))
 		if v == nil {
@@ -113,7 +114,7 @@ func (s *Bolt) DeleteUser(_ context.Context, openID string) (bool, error) {
 func (s *Bolt) CountUsers(context.Context) (int, error) {
 	n := 0
 	expired := userExpired(s.now())
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bUsers).ForEach(func(_, v []byte) error {
 			if !expired(v) {
 				n++

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"bytes"
@@ -12,9 +12,11 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 var (
@@ -45,14 +47,10 @@ const (
 	idDead    byte = 'x'
 )
 
-// idRetention is how long delivered IDs are remembered: longer than any
-// retry of the push that made them.
-const idRetention = 48 * time.Hour
-
-// Bolt is the embedded store. Open it with OpenBolt; only one process can
+// Bolt is the embedded store. Open it with OpenFile (or the bolt: driver, Open); only one process can
 // hold it at a time.
 type Bolt struct {
-	db   *bolt.DB
+	db   *bbolt.DB
 	path string
 	now  func() time.Time
 
@@ -65,9 +63,9 @@ type Bolt struct {
 	cooldowns map[string]time.Time
 	dirtyW    map[string]bool
 	dirtyC    map[string]bool
-	answers   answerBuffer // to write behind (see SaveAnswer)
-	answerLog answerLog    // the open file of answers (flush goroutine only)
-	nonces    nonceMemory  // signed query strings seen (RememberQuery)
+	answers   answerBuffer      // to write behind (see SaveAnswer)
+	answerLog answerLog         // the open file of answers (flush goroutine only)
+	nonces    store.QueryMemory // signed query strings seen (RememberQuery)
 
 	stop     chan struct{}
 	flushed  chan struct{}
@@ -112,14 +110,14 @@ const shortWindow = 5 * time.Minute
 // move would cost a write per push for a difference nobody needs.
 const resaveAfter = 10 * time.Minute
 
-// OpenBolt opens (creating if needed) the store at path.
-func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
+// OpenFile opens (creating if needed) the store at path.
+func OpenFile(path string, now func() time.Time) (*Bolt, error) {
 	if now == nil {
 		now = time.Now
 	}
 	full, err := checkBolt(path)
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("store %s is locked by another process (another wxbot?): %w", path, err)
 		}
 		if errors.Is(err, errDamaged) {
@@ -142,7 +140,7 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 		if s.db != nil {
 			guard(s.db.Close) // after a panic bbolt has rolled its transaction back
 		}
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("store %s is locked by another process (another wxbot?): %w", path, err)
 		}
 		if panicked != nil {
@@ -154,17 +152,17 @@ func OpenBolt(path string, now func() time.Time) (*Bolt, error) {
 	return s, nil
 }
 
-// open opens s.path for OpenBolt: the buckets, the shutdown marker set to
+// open opens s.path for OpenFile: the buckets, the shutdown marker set to
 // running (so that a crash from now on is known at the next open), the hot
 // state, and a read of the outbox (the first thing the outbox will read).
 func (s *Bolt) open() error {
-	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: 3 * time.Second})
+	db, err := bbolt.Open(s.path, 0o600, &bbolt.Options{Timeout: 3 * time.Second})
 	if err != nil {
 		return err
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
 	s.db = db
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range append([][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce, bMeta, bUsers}, aiBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -178,13 +176,13 @@ func (s *Bolt) open() error {
 	if err := s.loadHot(); err != nil {
 		return err
 	}
-	return db.View(func(tx *bolt.Tx) error { return readBucket(tx.Bucket(bOutbox)) })
+	return db.View(func(tx *bbolt.Tx) error { return readBucket(tx.Bucket(bOutbox)) })
 }
 
 // loadHot reads the unexpired windows and cooldowns into memory.
 func (s *Bolt) loadHot() error {
 	now := s.now()
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.db.View(func(tx *bbolt.Tx) error {
 		err := tx.Bucket(bWindows).ForEach(func(k, v []byte) error {
 			if w, ok := decodeWindow(v); ok && now.UnixMilli() < w.Until {
 				s.windows[s.hash(string(k))] = w
@@ -258,7 +256,7 @@ func (s *Bolt) flush() {
 	if len(ws) == 0 && len(cs) == 0 {
 		return
 	}
-	s.db.Update(func(tx *bolt.Tx) error {
+	s.db.Update(func(tx *bbolt.Tx) error {
 		for k, v := range ws {
 			tx.Bucket(bWindows).Put([]byte(k), v)
 		}
@@ -287,7 +285,7 @@ func (s *Bolt) prune() {
 	expired := func(v []byte) bool {
 		return len(v) != 8 || !now.Before(time.Unix(0, int64(binary.BigEndian.Uint64(v))))
 	}
-	s.db.Update(func(tx *bolt.Tx) error {
+	s.db.Update(func(tx *bbolt.Tx) error {
 		pruneBucket(tx, bWindows, func(v []byte) bool {
 			w, ok := decodeWindow(v)
 			return !ok || now.UnixMilli() >= w.Until
@@ -297,7 +295,7 @@ func (s *Bolt) prune() {
 		pruneBucket(tx, bUsers, userExpired(now))
 		pruneAI(tx, now)
 		pruneBucket(tx, bIDs, func(v []byte) bool {
-			return len(v) == 9 && v[0] != idPending && now.Sub(time.Unix(int64(binary.BigEndian.Uint64(v[1:])), 0)) > idRetention
+			return len(v) == 9 && v[0] != idPending && now.Sub(time.Unix(int64(binary.BigEndian.Uint64(v[1:])), 0)) > store.IDRetention
 		})
 		return nil
 	})
@@ -305,7 +303,7 @@ func (s *Bolt) prune() {
 
 // pruneBucket deletes the keys whose values drop says are stale (collected
 // first: a bucket must not change under its own ForEach).
-func pruneBucket(tx *bolt.Tx, name []byte, drop func(v []byte) bool) {
+func pruneBucket(tx *bbolt.Tx, name []byte, drop func(v []byte) bool) {
 	b := tx.Bucket(name)
 	var keys [][]byte
 	b.ForEach(func(k, v []byte) error {
@@ -319,11 +317,11 @@ func pruneBucket(tx *bolt.Tx, name []byte, drop func(v []byte) bool) {
 	}
 }
 
-// ClaimOnce implements Store: committed before it returns.
+// ClaimOnce implements store.Store: committed before it returns.
 func (s *Bolt) ClaimOnce(_ context.Context, key string, ttl time.Duration) (bool, error) {
 	now := s.now()
 	first := false
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bOnce)
 		if v := b.Get([]byte(key)); len(v) == 8 && now.Before(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) {
 			first = false
@@ -337,7 +335,7 @@ func (s *Bolt) ClaimOnce(_ context.Context, key string, ttl time.Duration) (bool
 	return first, err
 }
 
-// TakeCooldown implements Store.
+// TakeCooldown implements store.Store.
 func (s *Bolt) TakeCooldown(_ context.Context, key string, ttl time.Duration) (bool, error) {
 	now := s.now()
 	s.mu.Lock()
@@ -350,14 +348,14 @@ func (s *Bolt) TakeCooldown(_ context.Context, key string, ttl time.Duration) (b
 	return true, nil
 }
 
-// OpenWindow implements Store.
+// OpenWindow implements store.Store.
 func (s *Bolt) OpenWindow(_ context.Context, openID string, until time.Time) error {
 	now := s.now()
 	h := s.hash(openID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.windows[h]
-	u := MergeWindow(time.UnixMilli(w.Until), until, now)
+	u := store.MergeWindow(time.UnixMilli(w.Until), until, now)
 	if u.UnixMilli() == w.Until {
 		return nil
 	}
@@ -388,7 +386,7 @@ func (s *Bolt) markWindow(openID string) {
 	}
 }
 
-// TakeWindowSlot implements Store.
+// TakeWindowSlot implements store.Store.
 func (s *Bolt) TakeWindowSlot(_ context.Context, openID string, now time.Time) (bool, error) {
 	h := s.hash(openID)
 	s.mu.Lock()
@@ -397,7 +395,7 @@ func (s *Bolt) TakeWindowSlot(_ context.Context, openID string, now time.Time) (
 	return ok && now.UnixMilli() < w.Until, nil
 }
 
-// CloseWindow implements Store.
+// CloseWindow implements store.Store.
 func (s *Bolt) CloseWindow(_ context.Context, openID string) error {
 	h := s.hash(openID)
 	s.mu.Lock()
@@ -423,7 +421,7 @@ func idState(state byte, t time.Time) []byte {
 	return v
 }
 
-// Enqueue implements Store: one fsync shared by concurrent callers.
+// Enqueue implements store.Store: one fsync shared by concurrent callers.
 // The recipients' kefu windows are written in the same transaction, so a
 // crash right after a push cannot leave its sends without their window.
 func (s *Bolt) Enqueue(_ context.Context, sends ...*outbox.Send) error {
@@ -436,7 +434,7 @@ func (s *Bolt) Enqueue(_ context.Context, sends ...*outbox.Send) error {
 		}
 	}
 	s.mu.Unlock()
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bbolt.Tx) error {
 		for k, v := range windows {
 			if err := tx.Bucket(bWindows).Put([]byte(k), v); err != nil {
 				return err
@@ -474,13 +472,13 @@ type corrupt struct {
 	err  error
 }
 
-// Due implements Store. An entry that does not decode (a damaged file, a
+// Due implements store.Store. An entry that does not decode (a damaged file, a
 // hand edit) is moved to the dead letters, so that it does not stop the
 // whole outbox.
 func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
 	var out []*outbox.Send
 	var bad []corrupt
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bbolt.Tx) error {
 		seen := map[string]bool{}
 		c := tx.Bucket(bOutbox).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
@@ -514,7 +512,7 @@ func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string
 // marked dead: were the send enqueued again, it would be delivered.
 func (s *Bolt) deadCorrupt(bad []corrupt) error {
 	now := s.now()
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bbolt.Tx) error {
 		ob, dead := tx.Bucket(bOutbox), tx.Bucket(bDead)
 		for _, c := range bad {
 			if !bytes.Equal(ob.Get(c.k), c.v) {
@@ -544,10 +542,10 @@ func (s *Bolt) deadCorrupt(bad []corrupt) error {
 	})
 }
 
-// Done implements Store.
+// Done implements store.Store.
 func (s *Bolt) Done(_ context.Context, snd *outbox.Send) error {
 	now := s.now()
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bOutbox).Delete(seqKey(snd.Seq)); err != nil {
 			return err
 		}
@@ -555,13 +553,13 @@ func (s *Bolt) Done(_ context.Context, snd *outbox.Send) error {
 	})
 }
 
-// Retry implements Store.
+// Retry implements store.Store.
 func (s *Bolt) Retry(_ context.Context, snd *outbox.Send) error {
 	b, err := json.Marshal(snd)
 	if err != nil {
 		return err
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bbolt.Tx) error {
 		ob := tx.Bucket(bOutbox)
 		if ob.Get(seqKey(snd.Seq)) == nil {
 			return nil // already gone
@@ -570,14 +568,14 @@ func (s *Bolt) Retry(_ context.Context, snd *outbox.Send) error {
 	})
 }
 
-// Dead implements Store.
+// Dead implements store.Store.
 func (s *Bolt) Dead(_ context.Context, snd *outbox.Send, reason string) error {
 	now := s.now()
 	b, err := json.Marshal(outbox.DeadLetter{Send: snd, Reason: reason, At: now})
 	if err != nil {
 		return err
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bOutbox).Delete(seqKey(snd.Seq)); err != nil {
 			return err
 		}
@@ -588,10 +586,10 @@ func (s *Bolt) Dead(_ context.Context, snd *outbox.Send, reason string) error {
 	})
 }
 
-// DeadLetters implements Store.
+// DeadLetters implements store.Store.
 func (s *Bolt) DeadLetters(_ context.Context, limit int) ([]outbox.DeadLetter, error) {
 	var out []outbox.DeadLetter
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bDead).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			var d outbox.DeadLetter
@@ -605,10 +603,10 @@ func (s *Bolt) DeadLetters(_ context.Context, limit int) ([]outbox.DeadLetter, e
 	return out, err
 }
 
-// Pending implements Store.
+// Pending implements store.Store.
 func (s *Bolt) Pending(context.Context) (int, error) {
 	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bbolt.Tx) error {
 		n = tx.Bucket(bOutbox).Stats().KeyN
 		return nil
 	})
@@ -629,9 +627,15 @@ func (s *Bolt) Close() error {
 	close(s.stop)
 	<-s.flushed
 	s.closeAnswers(true)
-	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kShutdown, shutClean) })
+	err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bMeta).Put(kShutdown, shutClean) })
 	if err != nil {
 		err = fmt.Errorf("store %s: marking the shutdown clean (the next start checks the whole file): %w", s.path, err)
 	}
 	return errors.Join(err, s.db.Close())
+}
+
+// RememberQuery implements callback.Replays, in this process's memory: a
+// restart forgets (replicas share query strings only on Redis).
+func (s *Bolt) RememberQuery(_ context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
+	return s.nonces.Remember(key, bodyHash, s.now, ttl), nil
 }

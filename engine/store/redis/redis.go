@@ -1,4 +1,4 @@
-package store
+package redis
 
 import (
 	"context"
@@ -13,9 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // Redis is the store replicas share. The outbox is a Redis stream read by a
@@ -28,7 +29,7 @@ import (
 // Expiry is decided with the caller's clock (values carry their end time),
 // and Redis TTLs only collect garbage, so tests can move time.
 type Redis struct {
-	rdb      *redis.Client
+	rdb      *goredis.Client
 	prefix   string
 	consumer string
 	now      func() time.Time
@@ -39,12 +40,12 @@ type Redis struct {
 
 const redisGroup = "wxbot"
 
-// OpenRedis connects to redis://HOST:PORT/DB[?prefix=P&consumer=C&claim_idle=D]. Keys
+// Connect connects to redis://HOST:PORT/DB[?prefix=P&consumer=C&claim_idle=D]. Keys
 // start with P (default "wxbot:"), so several bots can share a server. C
 // names this replica in the outbox's consumer group (default host-pid); a
 // replica that restarts under the same name resumes its sends at once,
 // under a new name they are taken over after ClaimIdle (D, default 1m).
-func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
+func Connect(rawURL string, now func() time.Time) (*Redis, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -54,7 +55,7 @@ func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // url.Error repeats the URL, password and all
 		}
-		return nil, fmt.Errorf("store URL %s: %w", Redacted(rawURL), err)
+		return nil, fmt.Errorf("store URL %s: %w", store.Redacted(rawURL), err)
 	}
 	q := u.Query()
 	prefix := "wxbot:"
@@ -72,20 +73,20 @@ func OpenRedis(rawURL string, now func() time.Time) (*Redis, error) {
 	if q.Has("claim_idle") {
 		d, err := parseClaimIdle(q.Get("claim_idle"))
 		if err != nil {
-			return nil, fmt.Errorf("store URL %s: %w", Redacted(rawURL), err)
+			return nil, fmt.Errorf("store URL %s: %w", store.Redacted(rawURL), err)
 		}
 		claimIdle = d
 		q.Del("claim_idle")
 	}
 	u.RawQuery = q.Encode()
-	opt, err := redis.ParseURL(u.String())
+	opt, err := goredis.ParseURL(u.String())
 	if err != nil {
-		return nil, fmt.Errorf("store URL %s: %w", Redacted(rawURL), err)
+		return nil, fmt.Errorf("store URL %s: %w", store.Redacted(rawURL), err)
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
 	// A caller's deadline (a push's budget, see Guard) cuts a call short.
 	opt.ContextTimeoutEnabled = true
-	s := &Redis{rdb: redis.NewClient(opt), prefix: prefix, now: now, ClaimIdle: claimIdle, consumer: consumer}
+	s := &Redis{rdb: goredis.NewClient(opt), prefix: prefix, now: now, ClaimIdle: claimIdle, consumer: consumer}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
@@ -120,7 +121,7 @@ func (s *Redis) ensureGroup(ctx context.Context) error {
 func (s *Redis) k(parts ...string) string { return s.prefix + strings.Join(parts, ":") }
 
 // Client is the underlying connection (for the token cache and dedup).
-func (s *Redis) Client() *redis.Client { return s.rdb }
+func (s *Redis) Client() *goredis.Client { return s.rdb }
 
 // Prefix is the key prefix.
 func (s *Redis) Prefix() string { return s.prefix }
@@ -129,7 +130,7 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 
 // takeUntil sets KEYS[1] to ARGV[1] (an end time in ms) unless it holds a
 // later end than ARGV[2] (now); ARGV[3] is a TTL in ms for collection.
-var takeUntil = redis.NewScript(`
+var takeUntil = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v and tonumber(v) > tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
@@ -141,19 +142,19 @@ func (s *Redis) take(ctx context.Context, key string, ttl time.Duration) (bool, 
 	return r == 1, err
 }
 
-// TakeCooldown implements Store.
+// TakeCooldown implements store.Store.
 func (s *Redis) TakeCooldown(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	return s.take(ctx, s.k("cd", key), ttl)
 }
 
-// ClaimOnce implements Store.
+// ClaimOnce implements store.Store.
 func (s *Redis) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	return s.take(ctx, s.k("once", key), ttl)
 }
 
-// openWindow applies MergeWindow in Redis: KEYS[1] is the user's
+// openWindow applies store.MergeWindow in Redis: KEYS[1] is the user's
 // window hash; ARGV until (ms), now (ms).
-var openWindow = redis.NewScript(`
+var openWindow = goredis.NewScript(`
 local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
 local nu, now = tonumber(ARGV[1]), tonumber(ARGV[2])
 if now >= u or nu > u then
@@ -164,7 +165,7 @@ return 1`)
 
 // closeWindow ends a window until the next opening: KEYS[1] the window;
 // ARGV now (ms).
-var closeWindow = redis.NewScript(`
+var closeWindow = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
@@ -172,34 +173,34 @@ local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
 redis.call('HSET', KEYS[1], 'until', math.min(u, tonumber(ARGV[1])))
 return 1`)
 
-// OpenWindow implements Store.
+// OpenWindow implements store.Store.
 func (s *Redis) OpenWindow(ctx context.Context, openID string, until time.Time) error {
 	return openWindow.Run(ctx, s.rdb, []string{s.k("win", openID)}, ms(until), ms(s.now())).Err()
 }
 
-// TakeWindowSlot implements Store.
+// TakeWindowSlot implements store.Store.
 func (s *Redis) TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error) {
 	u, err := s.rdb.HGet(ctx, s.k("win", openID), "until").Int64()
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, goredis.Nil) {
 		return false, nil
 	}
 	return err == nil && ms(now) < u, err
 }
 
-// CloseWindow implements Store.
+// CloseWindow implements store.Store.
 func (s *Redis) CloseWindow(ctx context.Context, openID string) error {
 	return closeWindow.Run(ctx, s.rdb, []string{s.k("win", openID)}, ms(s.now())).Err()
 }
 
 // enqueue adds a send unless its ID was seen: KEYS id, stream, user seq;
 // ARGV id TTL (s), send JSON. The send's Seq is the user's sequence number.
-var enqueueScript = redis.NewScript(`
+var enqueueScript = goredis.NewScript(`
 if not redis.call('SET', KEYS[1], 'p', 'NX', 'EX', ARGV[1]) then return 0 end
 local useq = redis.call('INCR', KEYS[3])
 redis.call('XADD', KEYS[2], '*', 'send', ARGV[2], 'useq', useq)
 return useq`)
 
-// Enqueue implements Store.
+// Enqueue implements store.Store.
 func (s *Redis) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
 	pipe := s.rdb.Pipeline()
 	for _, snd := range sends {
@@ -209,7 +210,7 @@ func (s *Redis) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
 		}
 		// EVAL, not EVALSHA: a pipeline cannot fall back when the script cache is empty.
 		enqueueScript.Eval(ctx, pipe, []string{s.k("id", snd.ID), s.k("outbox"), s.k("useq", snd.OrderKey)},
-			int(idRetention.Seconds()), b)
+			int(store.IDRetention.Seconds()), b)
 	}
 	_, err := pipe.Exec(ctx)
 	if err != nil {
@@ -237,7 +238,7 @@ type malformed struct {
 
 // parse decodes stream entries into the sends held and the malformed
 // entries, which Due dead-letters.
-func (s *Redis) parse(msgs []redis.XMessage) ([]held, []malformed) {
+func (s *Redis) parse(msgs []goredis.XMessage) ([]held, []malformed) {
 	out := make([]held, 0, len(msgs))
 	var bad []malformed
 	for _, m := range msgs {
@@ -275,7 +276,7 @@ func clip(s string) string {
 // deadMalformedScript acks and deletes a malformed entry and records it in
 // the dead letters, once: only the call whose XACK took it off the pending
 // list records it. KEYS stream, dead; ARGV entry id, dead letter JSON.
-var deadMalformedScript = redis.NewScript(`
+var deadMalformedScript = goredis.NewScript(`
 local n = redis.call('XACK', KEYS[1], 'wxbot', ARGV[1])
 if n == 1 then
   redis.call('XDEL', KEYS[1], ARGV[1])
@@ -304,7 +305,7 @@ func (s *Redis) deadMalformed(ctx context.Context, bad []malformed) error {
 	return nil
 }
 
-// Due implements Store. It takes over sends idle too long with a
+// Due implements store.Store. It takes over sends idle too long with a
 // dead consumer, reads this consumer's own and new sends, and returns those
 // ready now in per-user order. Sends it keeps waiting (not yet due, or
 // behind an earlier send of their user) have their idle time reset, so
@@ -345,7 +346,7 @@ func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(str
 		waiting = append(waiting, h.id)
 	}
 	if len(waiting) > 0 { // keep them ours: reset their idle time
-		s.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: stream, Group: redisGroup, Consumer: s.consumer,
+		s.rdb.XClaimJustID(ctx, &goredis.XClaimArgs{Stream: stream, Group: redisGroup, Consumer: s.consumer,
 			MinIdle: 0, Messages: waiting})
 	}
 	return out, nil
@@ -354,9 +355,9 @@ func (s *Redis) Due(ctx context.Context, now time.Time, limit int, skip func(str
 // claimIdle takes over the sends another replica held too long.
 func (s *Redis) claimIdle(ctx context.Context) error {
 	autoClaim := func() error {
-		_, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.k("outbox"), Group: redisGroup,
+		_, _, err := s.rdb.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: s.k("outbox"), Group: redisGroup,
 			Consumer: s.consumer, MinIdle: s.ClaimIdle, Start: "0-0", Count: 100}).Result()
-		if errors.Is(err, redis.Nil) {
+		if errors.Is(err, goredis.Nil) {
 			return nil
 		}
 		return err
@@ -382,9 +383,9 @@ func (s *Redis) claimIdle(ctx context.Context) error {
 func (s *Redis) readHeld(ctx context.Context) ([]held, error) {
 	var all []held
 	for _, start := range []string{"0", ">"} {
-		res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: redisGroup, Consumer: s.consumer,
+		res, err := s.rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: redisGroup, Consumer: s.consumer,
 			Streams: []string{s.k("outbox"), start}, Count: 200, Block: -1}).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		if err != nil && !errors.Is(err, goredis.Nil) {
 			return nil, fmt.Errorf("redis outbox: %w", err)
 		}
 		for _, st := range res {
@@ -444,7 +445,7 @@ func streamLess(a, b string) bool {
 // settle acks and deletes a stream entry and advances its user's cursor;
 // KEYS stream, cursor, id; ARGV entry id, useq, id state, id TTL (s), then
 // optionally the dead stream's key and fields.
-var settleScript = redis.NewScript(`
+var settleScript = goredis.NewScript(`
 local n = redis.call('XACK', KEYS[1], 'wxbot', ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -453,31 +454,31 @@ redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
 if KEYS[4] then redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'dead', ARGV[5]) end
 return n`)
 
-// Done implements Store.
+// Done implements store.Store.
 func (s *Redis) Done(ctx context.Context, snd *outbox.Send) error {
 	return settleScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("ucur", snd.OrderKey), s.k("id", snd.ID)},
-		snd.Ref, snd.Seq, "d", int(idRetention.Seconds())).Err()
+		snd.Ref, snd.Seq, "d", int(store.IDRetention.Seconds())).Err()
 }
 
-// Dead implements Store.
+// Dead implements store.Store.
 func (s *Redis) Dead(ctx context.Context, snd *outbox.Send, reason string) error {
 	b, err := json.Marshal(outbox.DeadLetter{Send: snd, Reason: reason, At: s.now()})
 	if err != nil {
 		return err
 	}
 	return settleScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("ucur", snd.OrderKey), s.k("id", snd.ID), s.k("dead")},
-		snd.Ref, snd.Seq, "x", int(idRetention.Seconds()), b).Err()
+		snd.Ref, snd.Seq, "x", int(store.IDRetention.Seconds()), b).Err()
 }
 
 // retryScript replaces an entry by an updated copy with the same user
 // sequence number; KEYS stream; ARGV old id, send JSON, useq.
-var retryScript = redis.NewScript(`
+var retryScript = goredis.NewScript(`
 redis.call('XADD', KEYS[1], '*', 'send', ARGV[2], 'useq', ARGV[3])
 redis.call('XACK', KEYS[1], 'wxbot', ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 return 1`)
 
-// Retry implements Store.
+// Retry implements store.Store.
 func (s *Redis) Retry(ctx context.Context, snd *outbox.Send) error {
 	b, err := json.Marshal(snd)
 	if err != nil {
@@ -486,7 +487,7 @@ func (s *Redis) Retry(ctx context.Context, snd *outbox.Send) error {
 	return retryScript.Run(ctx, s.rdb, []string{s.k("outbox")}, snd.Ref, b, snd.Seq).Err()
 }
 
-// DeadLetters implements Store.
+// DeadLetters implements store.Store.
 func (s *Redis) DeadLetters(ctx context.Context, limit int) ([]outbox.DeadLetter, error) {
 	msgs, err := s.rdb.XRevRangeN(ctx, s.k("dead"), "+", "-", int64(limit)).Result()
 	if err != nil {
@@ -502,22 +503,35 @@ func (s *Redis) DeadLetters(ctx context.Context, limit int) ([]outbox.DeadLetter
 	return out, nil
 }
 
-// Pending implements Store: entries still in the stream.
+// Pending implements store.Store: entries still in the stream.
 func (s *Redis) Pending(ctx context.Context) (int, error) {
 	n, err := s.rdb.XLen(ctx, s.k("outbox")).Result()
 	return int(n), err
 }
 
-// Close implements Store.
+// Close implements store.Store.
 func (s *Redis) Close() error { return s.rdb.Close() }
 
 // LogRedisTo sends the Redis client's own messages (a pool that cannot
 // dial, …) to log, instead of plain text on standard error, which would
 // break JSON logs. The client's logger is process-wide.
-func LogRedisTo(log *slog.Logger) { redis.SetLogger(redisLogger{log}) }
+func LogRedisTo(log *slog.Logger) { goredis.SetLogger(redisLogger{log}) }
 
 type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.Warn("redis client", "detail", fmt.Sprintf(format, v...))
 }
+
+// RememberQuery implements callback.Replays, shared by the replicas.
+func (s *Redis) RememberQuery(ctx context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
+	return rememberQuery.Run(ctx, s.rdb, []string{s.k("q", key)}, bodyHash, ttl.Milliseconds()).Text()
+}
+
+// rememberQuery: KEYS the query's key; ARGV body hash, TTL ms. Returns the
+// body hash stored before, or "".
+var rememberQuery = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ''`)

@@ -1,4 +1,4 @@
-package store_test
+package redis_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/redis"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/engine/wechat/wechattest"
 )
@@ -64,7 +64,7 @@ func TestReplicasShareOneClassicToken(t *testing.T) {
 	}
 }
 
-var _ wechat.ForceRefreshLimiter = (*store.RedisTokens)(nil)
+var _ wechat.ForceRefreshLimiter = (*redis.Tokens)(nil)
 
 // TestRedisForceRefreshRecord: at most limit force_refresh calls in the
 // window, gap apart; the times recorded come back oldest first.

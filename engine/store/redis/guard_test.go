@@ -1,4 +1,4 @@
-package store_test
+package redis_test
 
 import (
 	"context"
@@ -11,11 +11,14 @@ import (
 
 	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/bolt"
+	"github.com/wxbot/wxbot/engine/store/memory"
+	"github.com/wxbot/wxbot/engine/store/redis"
 )
 
 // flaky is a memory store that fails every call while down is set.
 type flaky struct {
-	*store.Memory
+	*memory.Memory
 	down  atomic.Bool
 	calls atomic.Int32
 }
@@ -71,13 +74,13 @@ func (f *flaky) Pending(ctx context.Context) (int, error) {
 func TestGuardDegradesAndRecovers(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
-	primary := &flaky{Memory: store.NewMemory(clock)}
-	spool, err := store.OpenBolt(filepath.Join(t.TempDir(), "spool.db"), clock)
+	primary := &flaky{Memory: memory.New(clock)}
+	spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var changes []bool
-	g := store.NewGuard(primary, store.GuardOptions{Spool: spool, Now: clock, OnChange: func(d bool) { changes = append(changes, d) }})
+	g := redis.NewGuard(primary, redis.GuardOptions{Spool: spool, Now: clock, OnChange: func(d bool) { changes = append(changes, d) }})
 	defer g.Close()
 	ctx := context.Background()
 
@@ -141,11 +144,11 @@ func TestGuardDegradesAndRecovers(t *testing.T) {
 
 // TestGuardTimesOutAHangingStore: a call that hangs is cut at CallTimeout.
 func TestGuardTimesOutAHangingStore(t *testing.T) {
-	spool, err := store.OpenBolt(filepath.Join(t.TempDir(), "spool.db"), nil)
+	spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := store.NewGuard(hanging{store.NewMemory(nil)}, store.GuardOptions{Spool: spool, CallTimeout: 50 * time.Millisecond})
+	g := redis.NewGuard(hanging{memory.New(nil)}, redis.GuardOptions{Spool: spool, CallTimeout: 50 * time.Millisecond})
 	defer g.Close()
 	start := time.Now()
 	if ok, err := g.TakeCooldown(context.Background(), "k", time.Minute); !ok || err != nil {
@@ -157,7 +160,7 @@ func TestGuardTimesOutAHangingStore(t *testing.T) {
 }
 
 // hanging is a store whose cooldowns wait until the caller gives up.
-type hanging struct{ *store.Memory }
+type hanging struct{ *memory.Memory }
 
 func (hanging) TakeCooldown(ctx context.Context, _ string, _ time.Duration) (bool, error) {
 	<-ctx.Done()
@@ -183,12 +186,12 @@ func (f *flaky) PatchUser(ctx context.Context, id string, p *store.UserPatch) er
 // store is back), and a write refused for its size is no fault of the
 // store's.
 func TestGuardUserState(t *testing.T) {
-	primary := &flaky{Memory: store.NewMemory(nil)}
-	spool, err := store.OpenBolt(filepath.Join(t.TempDir(), "spool.db"), nil)
+	primary := &flaky{Memory: memory.New(nil)}
+	spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := store.NewGuard(primary, store.GuardOptions{Spool: spool})
+	g := redis.NewGuard(primary, redis.GuardOptions{Spool: spool})
 	defer g.Close()
 	ctx := context.Background()
 	if err = g.PatchUser(ctx, "oU", &store.UserPatch{Set: map[string]any{"step": "a"}}); err != nil {
@@ -197,7 +200,7 @@ func TestGuardUserState(t *testing.T) {
 	big := map[string]any{"note": strings.Repeat("x", store.MaxStateBytes)}
 	for range 5 {
 		if err := g.PatchUser(ctx, "oU", &store.UserPatch{Set: big}); !errors.Is(err, store.ErrStateTooLarge) {
-			t.Fatalf("an oversized write: %v, want ErrStateTooLarge", err)
+			t.Fatalf("an oversized write: %v, want store.ErrStateTooLarge", err)
 		}
 	}
 	if d, _ := g.Degraded(); d {

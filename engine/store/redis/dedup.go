@@ -1,4 +1,4 @@
-package store
+package redis
 
 import (
 	"context"
@@ -7,16 +7,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/wxbot/wxbot/engine/dedup"
 )
 
-// RedisDedup is the dedup.Cache replicas share: the first copy of a push
+// Dedup is the dedup.Cache replicas share: the first copy of a push
 // marks it pending in Redis, later copies (WeChat's retries, wherever the
 // load balancer sends them) poll until the first copy's answer is stored,
 // and get its bytes.
-type RedisDedup struct {
+type Dedup struct {
 	s   *Redis
 	ttl time.Duration
 	// Stale is how old a pending mark may get before another replica takes
@@ -29,14 +29,14 @@ type RedisDedup struct {
 	Timeout time.Duration
 }
 
-// NewRedisDedup returns a Deduper on s keeping answers for ttl.
-func NewRedisDedup(s *Redis, ttl time.Duration) *RedisDedup {
-	return &RedisDedup{s: s, ttl: ttl, Stale: 8 * time.Second, Poll: 20 * time.Millisecond, Timeout: 300 * time.Millisecond}
+// NewDedup returns a Deduper on s keeping answers for ttl.
+func NewDedup(s *Redis, ttl time.Duration) *Dedup {
+	return &Dedup{s: s, ttl: ttl, Stale: 8 * time.Second, Poll: 20 * time.Millisecond, Timeout: 300 * time.Millisecond}
 }
 
 // claimScript: KEYS key; ARGV now ms, stale ms, ttl ms. Marks the push
 // pending ("p:<ms>") unless an answer or a fresh mark is there.
-var claimScript = redis.NewScript(`
+var claimScript = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v then
   if string.sub(v, 1, 2) ~= 'p:' then return 0 end
@@ -46,7 +46,7 @@ redis.call('SET', KEYS[1], 'p:' .. ARGV[1], 'PX', ARGV[3])
 return 1`)
 
 // Claim implements dedup.Cache.
-func (d *RedisDedup) Claim(ctx context.Context, key string) (dedup.Answer, bool, error) {
+func (d *Dedup) Claim(ctx context.Context, key string) (dedup.Answer, bool, error) {
 	k := d.s.k("dedup", key)
 	r, err := claimScript.Run(ctx, d.s.rdb, []string{k}, ms(d.s.now()), d.Stale.Milliseconds(), d.ttl.Milliseconds()).Int()
 	if err != nil {
@@ -56,7 +56,7 @@ func (d *RedisDedup) Claim(ctx context.Context, key string) (dedup.Answer, bool,
 }
 
 type redisAnswer struct {
-	d   *RedisDedup
+	d   *Dedup
 	key string
 }
 
@@ -82,7 +82,7 @@ func (a *redisAnswer) Wait(ctx context.Context) (string, []byte, error) {
 			ct, body, _ := strings.Cut(v[2:], "\n")
 			return ct, []byte(body), nil
 		}
-		if err != nil && err != redis.Nil {
+		if err != nil && err != goredis.Nil {
 			return "", nil, err
 		}
 		select {
@@ -96,21 +96,21 @@ func (a *redisAnswer) Wait(ctx context.Context) (string, []byte, error) {
 // TokenCache returns the access_token cache replicas share (see
 // wechat.TokenCache), with a refresh lock so that one replica at a time
 // fetches a token.
-func (s *Redis) TokenCache(appID string) *RedisTokens {
-	return &RedisTokens{s: s, key: s.k("token", appID)}
+func (s *Redis) TokenCache(appID string) *Tokens {
+	return &Tokens{s: s, key: s.k("token", appID)}
 }
 
-// RedisTokens is a wechat.TokenCache, wechat.TokenLocker and
+// Tokens is a wechat.TokenCache, wechat.TokenLocker and
 // wechat.ForceRefreshLimiter in Redis.
-type RedisTokens struct {
+type Tokens struct {
 	s   *Redis
 	key string
 }
 
 // Get implements wechat.TokenCache.
-func (t *RedisTokens) Get(ctx context.Context) (string, time.Time, error) {
+func (t *Tokens) Get(ctx context.Context) (string, time.Time, error) {
 	v, err := t.s.rdb.Get(ctx, t.key).Result()
-	if err == redis.Nil {
+	if err == goredis.Nil {
 		return "", time.Time{}, nil
 	}
 	if err != nil {
@@ -125,7 +125,7 @@ func (t *RedisTokens) Get(ctx context.Context) (string, time.Time, error) {
 }
 
 // Set implements wechat.TokenCache.
-func (t *RedisTokens) Set(ctx context.Context, token string, expires time.Time) error {
+func (t *Tokens) Set(ctx context.Context, token string, expires time.Time) error {
 	ttl := time.Until(expires)
 	if ttl <= 0 {
 		ttl = time.Second
@@ -134,7 +134,7 @@ func (t *RedisTokens) Set(ctx context.Context, token string, expires time.Time) 
 }
 
 // invalidate deletes the token only if it is still the bad one.
-var invalidateScript = redis.NewScript(`
+var invalidateScript = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v then
   local i = string.find(v, ':', 1, true)
@@ -143,13 +143,13 @@ end
 return 1`)
 
 // Invalidate implements wechat.TokenCache (compare and delete).
-func (t *RedisTokens) Invalidate(ctx context.Context, bad string) error {
+func (t *Tokens) Invalidate(ctx context.Context, bad string) error {
 	return invalidateScript.Run(ctx, t.s.rdb, []string{t.key}, bad).Err()
 }
 
 // LockRefresh implements wechat.TokenLocker: one refresher at a time, under
 // a lock that expires if its holder dies.
-func (t *RedisTokens) LockRefresh(ctx context.Context, ttl time.Duration) (func(), bool, error) {
+func (t *Tokens) LockRefresh(ctx context.Context, ttl time.Duration) (func(), bool, error) {
 	lock := t.key + ":lock"
 	val := strconv.FormatInt(time.Now().UnixNano(), 36)
 	ok, err := t.s.rdb.SetNX(ctx, lock, val, ttl).Result()
@@ -163,14 +163,14 @@ func (t *RedisTokens) LockRefresh(ctx context.Context, ttl time.Duration) (func(
 	}, true, nil
 }
 
-var unlockScript = redis.NewScript(`
+var unlockScript = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`)
 
 // takeForce records a force_refresh unless WeChat's limits forbid it:
 // KEYS[1] the record (a sorted set of times in ms); ARGV now, gap, window
 // (ms), limit. It answers {taken (0 or 1), the times in the window...}.
-var takeForce = redis.NewScript(`
+var takeForce = goredis.NewScript(`
 local now, gap, win, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
 local times = redis.call('ZRANGE', KEYS[1], 0, -1)
@@ -188,7 +188,7 @@ return times`)
 // TakeForceRefresh implements wechat.ForceRefreshLimiter: the record of
 // force_refresh calls is shared by the replicas, so that together they keep
 // within WeChat's limits.
-func (t *RedisTokens) TakeForceRefresh(ctx context.Context, now time.Time, gap, window time.Duration, limit int) (bool, []time.Time, error) {
+func (t *Tokens) TakeForceRefresh(ctx context.Context, now time.Time, gap, window time.Duration, limit int) (bool, []time.Time, error) {
 	v, err := takeForce.Run(ctx, t.s.rdb, []string{t.key + ":force"},
 		ms(now), gap.Milliseconds(), max(window.Milliseconds(), 1), limit).Slice()
 	if err != nil {

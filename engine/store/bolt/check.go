@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"bytes"
@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/wxbot/wxbot/engine/outbox"
 )
@@ -69,12 +70,12 @@ func lostSends(path string) string {
 // not open, a page is damaged) ends the reading silently.
 func readPending(path string, max int) (n int, first []outbox.Send, complete bool) {
 	guard(func() error {
-		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+		db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		return db.View(func(tx *bolt.Tx) error {
+		return db.View(func(tx *bbolt.Tx) error {
 			ob := tx.Bucket(bOutbox)
 			if ob == nil {
 				complete = true
@@ -131,9 +132,9 @@ func checkBolt(path string) (full bool, err error) {
 		return damagedError(path, fmt.Sprintf(format, args...))
 	}
 	size := fi.Size()
-	readOnly := func(preload bool, f func(tx *bolt.Tx) error) error {
+	readOnly := func(preload bool, f func(tx *bbolt.Tx) error) error {
 		return guard(func() error {
-			db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: preload, Timeout: 3 * time.Second})
+			db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, PreLoadFreelist: preload, Timeout: 3 * time.Second})
 			if err != nil {
 				return err
 			}
@@ -143,12 +144,12 @@ func checkBolt(path string) (full bool, err error) {
 	}
 	// The geometry: only the meta pages are read.
 	var pageSize, hwm int64
-	err = readOnly(false, func(tx *bolt.Tx) error {
+	err = readOnly(false, func(tx *bbolt.Tx) error {
 		pageSize, hwm = int64(tx.DB().Info().PageSize), tx.Size()
 		return nil
 	})
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, berrors.ErrTimeout):
 		return false, err
 	case err != nil:
 		return false, damaged("%v", err)
@@ -161,12 +162,12 @@ func checkBolt(path string) (full bool, err error) {
 	// says clean, every page, in this goroutine, where a fault or panic is
 	// caught; then bbolt's check, which reads the same pages in a goroutine
 	// of its own.
-	err = readOnly(true, func(tx *bolt.Tx) error {
+	err = readOnly(true, func(tx *bbolt.Tx) error {
 		if m := tx.Bucket(bMeta); m != nil && bytes.Equal(m.Get(kShutdown), shutClean) {
 			return nil
 		}
 		full = true
-		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		err := tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
 			if err := readBucket(b); err != nil {
 				return fmt.Errorf("bucket %q: %w", name, err)
 			}
@@ -183,7 +184,7 @@ func checkBolt(path string) (full bool, err error) {
 		}
 		return errors.Join(errs...)
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return full, err
 	}
 	if err != nil {
@@ -196,7 +197,7 @@ func checkBolt(path string) (full bool, err error) {
 }
 
 // readBucket reads every page of b and of the buckets in it.
-func readBucket(b *bolt.Bucket) error {
+func readBucket(b *bbolt.Bucket) error {
 	b.Stats()
 	return b.ForEach(func(k, v []byte) error {
 		if v != nil {

@@ -1,0 +1,46 @@
+package bolt
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/wxbot/wxbot/engine/dedup"
+	"github.com/wxbot/wxbot/engine/store"
+)
+
+func init() { store.Register("bolt", Open) }
+
+// Open is the bolt: driver (bolt:PATH). Retries' answers are kept in
+// memory and written behind to a file beside the store, so that a retry
+// reaching the bot after a restart is answered with the first reply's
+// bytes and runs nothing; the replay window and the access_token live in
+// this process.
+func Open(rawURL string, o store.Options) (*store.Backend, error) {
+	path := strings.TrimPrefix(rawURL, "bolt:")
+	if path == "" || path == rawURL {
+		return nil, fmt.Errorf("store URL %q: want bolt:PATH, e.g. bolt:wxbot.db", rawURL)
+	}
+	s, err := OpenFile(path, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	s.nonces.Budget = o.ReplayMemory
+	b := &store.Backend{Store: s, Replays: s, Dedup: s.retryCache(o)}
+	b.OnClose(s.Close)
+	return b, nil
+}
+
+// retryCache is the retry answers in memory, preloaded with the answers
+// kept from before a restart and persisting each new one.
+func (s *Bolt) retryCache(o store.Options) *dedup.Local {
+	local := dedup.NewLocalSized(dedup.DefaultTTL, o.RetryMemory, o.Now)
+	n := 0
+	if err := s.SavedAnswers(o.Now(), func(key, ct string, body []byte) { local.Preload(key, ct, body); n++ }); err != nil {
+		o.Logger.Warn("reading the answers kept for retries failed; retries of pushes from before the restart run their rules again", "err", err)
+	}
+	if n > 0 {
+		o.Logger.Info("answers kept for WeChat's retries of pushes from before the restart", "answers", n)
+	}
+	local.Persist = s.SaveAnswer
+	return local
+}

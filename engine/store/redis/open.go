@@ -1,0 +1,66 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wxbot/wxbot/engine/dedup"
+	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/bolt"
+	"github.com/wxbot/wxbot/engine/wechat"
+)
+
+func init() { store.Register("redis", Open) }
+
+// heldStale is how long a held push's claim stays pending (--kefu=false):
+// WeChat's whole retry span, so that the last retry does not take a pending
+// mark for a dead claimer and run the rules again.
+const heldStale = 20 * time.Second
+
+// Open is the redis:// driver. The store is shared by replicas and sits
+// behind a Guard: a Redis that hangs or refuses degrades the bot to memory
+// and a local spool (o.Spool) instead of holding pushes past WeChat's 5
+// seconds or losing sends. Replicas share retries' answers (with this
+// process's memory as the fallback), the replay window and the
+// access_token.
+func Open(rawURL string, o store.Options) (*store.Backend, error) {
+	LogRedisTo(o.Logger)
+	r, err := Connect(rawURL, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	spool, err := bolt.OpenFile(o.Spool, o.Now)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("--spool: %w", err)
+	}
+	g := NewGuard(r, GuardOptions{Spool: spool, Logger: o.Logger, OnChange: o.OnDegraded, Now: o.Now})
+	shared := NewDedup(r, dedup.DefaultTTL)
+	if o.HoldLate {
+		shared.Stale = heldStale
+	}
+	onFallback := o.OnDedupFallback
+	b := &store.Backend{
+		Store: g, Replays: g, Health: g.Degraded, Shared: true,
+		Dedup: &dedup.Fallback{
+			Shared: shared, Local: dedup.NewLocalSized(dedup.DefaultTTL, o.RetryMemory, o.Now), Breaker: g,
+			OnFallback: func(err error) {
+				if onFallback != nil {
+					onFallback(err)
+				}
+				o.Logger.Warn("Redis unreachable: retries are deduplicated in this process only", "err", err)
+			},
+		},
+		Tokens: func(appID string) wechat.TokenCache { return r.TokenCache(appID) },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { g.Run(ctx, 500*time.Millisecond); close(done) }()
+	b.OnClose(g.Close)
+	b.OnClose(func() error { cancel(); <-done; return nil })
+	if n, err := spool.Pending(context.Background()); err == nil && n > 0 {
+		o.Logger.Info("the local spool has sends from before the restart; they move to Redis when it answers", "spooled", n)
+	}
+	return b, nil
+}
