@@ -12,9 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/wechat"
-	"github.com/wxbot/wxbot/rules"
 )
 
 // menuRules answer the keys of testMenu.
@@ -338,13 +336,4 @@ func TestExampleMenu(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "answered by rules in ../examples/rules.yaml") {
 		t.Errorf("rules beside the menu: exit %d\n%s", code, out)
 	}
-}
-
-func loadRulesText(t *testing.T, text string) *engine.RuleSet {
-	t.Helper()
-	loaded, err := rules.Parse("rules.yaml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loaded.Set
 }

@@ -33,9 +33,8 @@ type pendingSend struct {
 	Created     time.Time `json:"created"`
 }
 
-// outboxReport is GET /outbox: pending and dead_letters as before (the
-// count, the latest 100), a page of pending_sends and the next page's
-// cursor.
+// outboxReport is GET /outbox: the pending count, the latest 100 dead
+// letters, a page of pending_sends and the next page's cursor.
 type outboxReport struct {
 	Pending      int                 `json:"pending"`
 	DeadLetters  []outbox.DeadLetter `json:"dead_letters"`
@@ -214,8 +213,8 @@ type adminClient struct {
 	http *http.Client
 }
 
-// do calls the admin listener and decodes its JSON answer into v; a 404 is
-// errNotFound.
+// do calls the admin listener and decodes its JSON answer into v; a 404
+// that names what is missing is a *notFoundError.
 func (c *adminClient) do(ctx context.Context, method, path string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
 	if err != nil {

@@ -159,7 +159,7 @@ func TestPublishConflict(t *testing.T) {
 	if _, body := bob.post("/keywords", url.Values{"op": {"discard"}}); !strings.Contains(body, "你好呀") {
 		t.Errorf("after discard:\n%s", body)
 	}
-	code, body = bob.post("/keywords", url.Values{"keywords": {"2"}, "k0.id": {"aa"}, "k0.match": {"exact"}, "k0.words": {"你好"},
+	code, _ = bob.post("/keywords", url.Values{"keywords": {"2"}, "k0.id": {"aa"}, "k0.match": {"exact"}, "k0.words": {"你好"},
 		"k0.r.kind": {"text"}, "k0.r.text": {"你好呀"}, "k1.id": {"bb"}, "k1.match": {"exact"}, "k1.words": {"再见"},
 		"k1.r.kind": {"text"}, "k1.r.text": {"下次见"}, "op": {"publish"}})
 	if code != http.StatusOK || !strings.Contains(h.file(ConsoleFile), "下次见") || !strings.Contains(h.file(ConsoleFile), "你好呀") {

@@ -1,5 +1,5 @@
-// Package metrics exports wxbot's Prometheus metrics: it implements the
-// engine's Observer and OutboxObserver and reads the store and the rules'
+// Package metrics exports wxbot's Prometheus metrics: it implements
+// engine.Observer and outbox.Observer and reads the store and the rules'
 // reload status at scrape time. Every label is bounded (event types, rule
 // and action names, outcomes, error codes), never an OpenID.
 package metrics

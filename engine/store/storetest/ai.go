@@ -57,7 +57,8 @@ func testAIQuota(t *testing.T, o Opener) {
 		must(t, err)
 		return ok
 	}
-	if !take("U/day", time.Hour) || !take("U/day", time.Hour) || take("U/day", time.Hour) {
+	first, second, third := take("U/day", time.Hour), take("U/day", time.Hour), take("U/day", time.Hour)
+	if !first || !second || third {
 		t.Error("a quota of 2 did not take 2 then refuse")
 	}
 	if !take("V/day", time.Hour) {
