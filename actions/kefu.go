@@ -22,6 +22,13 @@ func init() {
 		Doc:    "send a customer-service message later, through the durable outbox (within WeChat's kefu window)",
 		Params: func() any { return new(KefuParams) },
 		New:    func(p any) (engine.Action, error) { return &kefuAction{p: p.(*KefuParams)}, nil },
+		Deliverers: func(d engine.Delivery) map[string]outbox.Deliverer {
+			if d.Client == nil {
+				return nil // no API credentials: kefu sends wait
+			}
+			return map[string]outbox.Deliverer{outbox.KindKefu: &KefuDeliverer{Client: d.Client, Store: d.Store, Now: d.Now,
+				Log: d.Logger, WindowClosed: d.WindowClosed}}
+		},
 	})
 }
 

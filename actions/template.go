@@ -23,6 +23,12 @@ func init() {
 			"e.g. after a payment",
 		Params: func() any { return new(TemplateParams) },
 		New:    func(p any) (engine.Action, error) { return &templateAction{p: p.(*TemplateParams)}, nil },
+		Deliverers: func(d engine.Delivery) map[string]outbox.Deliverer {
+			if d.Client == nil {
+				return nil
+			}
+			return map[string]outbox.Deliverer{KindTemplate: &TemplateDeliverer{Client: d.Client, Log: d.Logger}}
+		},
 	})
 }
 

@@ -28,6 +28,9 @@ func init() {
 			"and failed calls (5xx, network) are retried through the durable outbox",
 		Params: func() any { return &WebhookParams{Method: http.MethodPost, Timeout: DefaultWebhookTimeout} },
 		New:    func(p any) (engine.Action, error) { return &webhookAction{p: p.(*WebhookParams)}, nil },
+		Deliverers: func(d engine.Delivery) map[string]outbox.Deliverer {
+			return map[string]outbox.Deliverer{KindWebhook: &WebhookDeliverer{Log: d.Logger}}
+		},
 	})
 }
 

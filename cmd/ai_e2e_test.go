@@ -403,7 +403,7 @@ func TestAIWithoutKefuOnRedisReplicas(t *testing.T) {
 	llmSrv := newFakeLLM(t)
 	rulesPath := writeAIRules(t, "http://127.0.0.1:1")
 	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_AI_API_KEY=" + aiKey}
-	start := func(consumer string) *bot {
+	start := func(consumer string) *botProc {
 		return startBot(t, env, "--rules", rulesPath, "--kefu=false", "--ai-base-url", llmSrv.URL+"/v1", "--ai-model", "test-model",
 			"--store", "redis://127.0.0.1:6379/0?prefix="+prefix+"&consumer="+consumer)
 	}

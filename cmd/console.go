@@ -17,9 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
 
-	"github.com/wxbot/wxbot/actions"
 	"github.com/wxbot/wxbot/cmd/console"
-	"github.com/wxbot/wxbot/engine/outbox"
 )
 
 func init() {
@@ -53,12 +51,11 @@ func (b *server) listenConsole(errc chan<- error) (*http.Server, error) {
 	if c.listen == "" {
 		return nil, nil
 	}
-	cfg := console.Config{Rules: b.s.rules, Users: c.users, Engine: b.eng, Reloader: b.reloader,
-		Outbox: b.st, Location: b.eng.Location(), Logger: b.log.With("component", "console")}
-	if b.outbox != nil {
-		if d, ok := b.outbox.Deliverer(outbox.KindKefu).(*actions.KefuDeliverer); ok {
-			cfg.Menu = d.Client // the outbox's client: one access_token for both
-		}
+	eng := b.bot.Engine()
+	cfg := console.Config{Rules: b.s.rules, Users: c.users, Engine: eng, Reloader: b.bot.Reloader(),
+		Outbox: b.bot.Store(), Location: eng.Location(), Logger: b.log.With("component", "console")}
+	if client := b.bot.Client(); client != nil {
+		cfg.Menu = client // the outbox's client: one access_token for both
 	}
 	h, err := console.New(cfg)
 	if err != nil {

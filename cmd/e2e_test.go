@@ -127,8 +127,8 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// bot is a `wxbot serve` process.
-type bot struct {
+// botProc is a `wxbot serve` process.
+type botProc struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has exited
 	url    string
@@ -160,7 +160,7 @@ var e2eHTTP = &http.Client{Timeout: 30 * time.Second}
 // waitExit waits for the bot to exit (after a signal or a kill); a bot still
 // running after 20s, past the default --shutdown-timeout, is killed and the
 // test fails.
-func (b *bot) waitExit(t *testing.T) {
+func (b *botProc) waitExit(t *testing.T) {
 	t.Helper()
 	select {
 	case <-b.exited:
@@ -173,7 +173,7 @@ func (b *bot) waitExit(t *testing.T) {
 
 // waitLog waits until the bot's log holds each of want and returns the log:
 // a line can be written after the reply its push got.
-func (b *bot) waitLog(t *testing.T, want ...string) string {
+func (b *botProc) waitLog(t *testing.T, want ...string) string {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -197,7 +197,7 @@ func (b *bot) waitLog(t *testing.T, want ...string) string {
 
 // startBot runs wxbot serve with args on free loopback ports and waits
 // until /readyz answers.
-func startBot(t *testing.T, env []string, args ...string) *bot {
+func startBot(t *testing.T, env []string, args ...string) *botProc {
 	t.Helper()
 	if !slices.Contains(args, "--store") {
 		args = append(args, "--store", "bolt:"+filepath.Join(t.TempDir(), "wxbot.db"))
@@ -218,9 +218,9 @@ func startBot(t *testing.T, env []string, args ...string) *bot {
 	}
 }
 
-func tryStartBot(t *testing.T, env, args []string) (*bot, error) {
+func tryStartBot(t *testing.T, env, args []string) (*botProc, error) {
 	listen, admin := freeAddr(t), freeAddr(t)
-	b := &bot{url: "http://" + listen + "/wechat", admin: "http://" + admin, stderr: newSyncBuffer()}
+	b := &botProc{url: "http://" + listen + "/wechat", admin: "http://" + admin, stderr: newSyncBuffer()}
 	b.cmd = exec.Command(wxbotBinary(t), append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--log-format", "json"}, args...)...)
 	b.cmd.Env = subprocessEnv(env)
 	b.cmd.Stderr = b.stderr

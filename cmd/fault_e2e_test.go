@@ -232,7 +232,7 @@ rules:
 	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_APPID=wxrestart00000001", "WXBOT_SECRET=restart-secret",
 		"WXBOT_API_BASE=" + fake.URL}
 	args := []string{"--rules", rulesPath, "--store", "bolt:" + filepath.Join(dir, "wxbot.db")}
-	push := func(b *bot) string {
+	push := func(b *botProc) string {
 		out, errOut, code := wxbot(t, env, "simulate", "--url", b.url, "--from", "oDeploy", "--msg-id", "777000111", "text", "hi")
 		if code != 0 {
 			t.Fatalf("simulate: %s", errOut)

@@ -11,7 +11,7 @@ import (
 )
 
 // scrape returns the value of one sample of GET /metrics ("" if absent).
-func scrape(t *testing.T, b *bot, sample string) float64 {
+func scrape(t *testing.T, b *botProc, sample string) float64 {
 	t.Helper()
 	resp, err := e2eHTTP.Get(b.admin + "/metrics")
 	if err != nil {

@@ -19,7 +19,7 @@ func rulesSaying(text string) string {
 }
 
 // rulesStatus fetches GET /rules.
-func rulesStatus(t *testing.T, b *bot) map[string]any {
+func rulesStatus(t *testing.T, b *botProc) map[string]any {
 	t.Helper()
 	resp, err := e2eHTTP.Get(b.admin + "/rules")
 	if err != nil {

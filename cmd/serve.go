@@ -9,18 +9,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/wxbot/wxbot/actions"
-
-	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/cmd/bot"
 	"github.com/wxbot/wxbot/engine/callback"
 	"github.com/wxbot/wxbot/engine/dedup"
-	"github.com/wxbot/wxbot/engine/metrics"
-	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
@@ -99,7 +94,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer b.close()
+	defer b.bot.Stop(context.Background())
 	return b.run(ctx)
 }
 
@@ -136,6 +131,9 @@ func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
 	if err := s.console.check(); err != nil {
 		return nil, err
 	}
+	if err := s.ai.check(); err != nil {
+		return nil, err
+	}
 	if s.retryMemory < 64<<10 || s.replayMemory < 64<<10 {
 		return nil, usagef("--retry-memory %d, --replay-memory %d: want at least 65536 bytes each", s.retryMemory, s.replayMemory)
 	}
@@ -143,92 +141,67 @@ func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
 	return s, nil
 }
 
-// server is a built `wxbot serve`: everything opened, nothing listening
-// yet.
+// server is a built `wxbot serve`: the bot built and opened, nothing
+// listening yet.
 type server struct {
-	s        *serveFlags
-	log      *slog.Logger
-	st       store.Store
-	m        *metrics.Metrics
-	eng      *engine.Engine
-	reloader *rules.Reloader
-	callback callback.Config
-	pay      *callback.PayHandler // nil without WeChat Pay
-	outbox   *outbox.Outbox
-
-	stopOutbox context.CancelFunc
-	outboxDone chan struct{}
-	backend    *store.Backend
-	closed     bool
+	s   *serveFlags
+	log *slog.Logger
+	bot *bot.Bot
 }
 
-// build opens the store, loads the rules and wires the engine, the outbox
-// and the handlers. On error, whatever it opened is closed.
-func (s *serveFlags) build(env *cmdEnv) (_ *server, err error) {
-	b := &server{s: s}
-	if b.log, err = newLogger(env.stderr, s.log); err != nil {
-		return nil, err
-	}
-	loc, err := loadLocation(s.timezone)
+// build turns the flags into the bot's settings and builds it (cmd/bot).
+func (s *serveFlags) build(env *cmdEnv) (*server, error) {
+	log, err := newLogger(env.stderr, s.log)
 	if err != nil {
 		return nil, err
 	}
-	if b.callback, err = s.callbackConfig(b.log); err != nil {
+	st, err := s.settings(log)
+	if err != nil {
 		return nil, err
+	}
+	st.Diagnostics = env.stderr
+	b, err := bot.New(st)
+	switch {
+	case errors.Is(err, bot.ErrSettings):
+		return nil, usagef("%s", strings.TrimPrefix(err.Error(), bot.ErrSettings.Error()+": "))
+	case err != nil:
+		return nil, err
+	}
+	if st.Pay != nil {
+		log.Info("payment notifications enabled", "path", callback.PayNotifyPath, "serials", serials(st.Pay))
+	}
+	return &server{s: s, log: log, bot: b}, nil
+}
+
+// settings are the bot's settings from the flags.
+func (s *serveFlags) settings(log *slog.Logger) (bot.Settings, error) {
+	loc, err := loadLocation(s.timezone)
+	if err != nil {
+		return bot.Settings{}, err
+	}
+	cb, err := s.callbackConfig()
+	if err != nil {
+		return bot.Settings{}, err
 	}
 	payVerifier, err := s.pay.verifier()
 	if err != nil {
-		return nil, err
+		return bot.Settings{}, err
 	}
 	if payVerifier != nil && s.path == callback.PayNotifyPath {
-		return nil, usagef("--path %s: that is the payment notify path; choose another", s.path)
+		return bot.Settings{}, usagef("--path %s: that is the payment notify path; choose another", s.path)
 	}
-	loaded, err := loadRulesForServe(env, s.rules, loc, b.log)
-	if err != nil {
-		return nil, err
-	}
-	if err := b.openStore(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			b.close()
-		}
-	}()
-	b.wireMetrics()
-	b.callback.Dedup, b.callback.Replays = b.backend.Dedup, b.backend.Replays
-	var tokens wechat.TokenCache
-	if b.backend.Tokens != nil { // replicas share the access_token
-		tokens = b.backend.Tokens(s.proto.appID)
-	} else if s.tokenAPI == wechat.TokenAPIClassic {
-		b.log.Info("--token-api classic keeps the token in this process: run one replica, or share a redis:// store")
-	}
-	ob, api, err := s.outbox(b.st, tokens, b.m, b.log)
-	if err != nil {
-		return nil, err
-	}
-	if !api && (usesAction(loaded.Set, "kefu") || usesAction(loaded.Set, "template")) {
-		b.log.Warn("the rules send kefu or template messages but --appid and --secret are not both set: those sends will fail")
-	}
-	b.outbox = ob
-	b.startOutbox(ob)
-	opts := engine.Options{Location: loc, Logger: b.log, State: b.st, Outbox: ob, Observer: b.m}
-	if err := b.wireAI(&opts, loaded.Set, api); err != nil {
-		return nil, err
-	}
-	b.eng = engine.New(opts)
-	b.eng.SetRules(loaded.Set)
-	b.log.Info("rules loaded", "source", s.rules, "rules", len(loaded.Set.Rules), "hash", loaded.Set.Hash)
-	b.reloader = rules.NewReloader(s.rules, loc, b.eng, b.log)
-	b.reloader.Poll = s.rulesPoll
-	b.reloader.Initial(loaded)
-	debug.FreeOSMemory() // the start-up parse's garbage, see Reloader.Reload
-	if payVerifier != nil {
-		b.pay = callback.NewPayHandler(b.eng, callback.PayConfig{
-			Verifier: payVerifier, Claims: b.st, Wait: s.replyDeadline, Logger: b.log, Hints: payHints})
-		b.log.Info("payment notifications enabled", "path", callback.PayNotifyPath, "serials", serials(payVerifier))
-	}
-	return b, nil
+	version, _ := buildInfo()
+	a := s.ai
+	return bot.Settings{
+		Callback: cb, AppID: s.proto.appID, Secret: s.secret, APIBase: s.apiBase, TokenAPI: s.tokenAPI,
+		Rules: s.rules, RulesPoll: s.rulesPoll, Location: loc,
+		Store:        s.store,
+		StoreOptions: store.Options{RetryMemory: s.retryMemory, ReplayMemory: s.replayMemory, Spool: s.spool},
+		Pay:          payVerifier, PayHints: payHints,
+		AI: bot.AI{BaseURL: a.baseURL, APIKey: a.apiKey, Model: a.model, Concurrency: a.concurrency,
+			NoKefu: !a.kefu, PendingText: a.pendingText},
+		Version: version, Logger: log,
+	}, nil
 }
 
 // callbackHints name the flags to check when the callback refuses a push.
@@ -245,11 +218,11 @@ var payHints = map[int]string{
 }
 
 // callbackConfig is the WeChat callback's configuration from the flags.
-func (s *serveFlags) callbackConfig(log *slog.Logger) (callback.Config, error) {
+func (s *serveFlags) callbackConfig() (callback.Config, error) {
 	cfg := callback.Config{
 		Token: s.proto.token, PreviousToken: s.previousToken,
 		RequireEncryption: s.requireEncryption, MaxSkew: s.maxSkew,
-		ReplyDeadline: s.replyDeadline, Logger: log, Hints: callbackHints,
+		ReplyDeadline: s.replyDeadline, Hints: callbackHints,
 	}
 	var err error
 	if s.proto.aesKey != "" {
@@ -265,109 +238,16 @@ func (s *serveFlags) callbackConfig(log *slog.Logger) (callback.Config, error) {
 	return cfg, nil
 }
 
-// loadRulesForServe loads the rules the bot starts on, through the gate a
-// reload passes: a broken file or a failing test of its own stops the
-// start, with the diagnostics or the failing tests and their lines.
-func loadRulesForServe(env *cmdEnv, path string, loc *time.Location, log *slog.Logger) (*rules.Loaded, error) {
-	loaded, err := rules.Load(path)
-	if err != nil {
-		var re *rules.Error
-		if errors.As(err, &re) {
-			fmt.Fprintln(env.stderr, re.Diags.String())
-			return nil, fmt.Errorf("%s: %d error(s); the bot does not start on a broken rules file (run `wxbot check %s`)", path, len(re.Diags.Errors()), path)
-		}
-		return nil, err
-	}
-	if err := rules.TestsPass(context.Background(), loaded, loc); err != nil {
-		fmt.Fprintln(env.stderr, err)
-		return nil, fmt.Errorf("%s: the bot does not start on rules whose own tests fail, as a reload would refuse them (run `wxbot test %s`)", path, path)
-	}
-	for _, d := range loaded.Diags {
-		log.Warn("rules", "warning", d.String())
-	}
-	return loaded, nil
-}
-
-// openStore opens --store with everything the bot needs from it: state,
-// queue, retry answers, replay window, shared token cache.
-func (b *server) openStore() error {
-	var err error
-	b.backend, err = store.Open(b.s.store, store.Options{
-		Logger: b.log, RetryMemory: b.s.retryMemory, ReplayMemory: b.s.replayMemory, Spool: b.s.spool,
-		HoldLate: !b.s.ai.kefu,
-		OnDegraded: func(degraded bool) {
-			if b.m != nil {
-				b.m.StoreDegraded(degraded)
-			}
-		},
-		OnDedupFallback: func(error) {
-			if b.m != nil {
-				b.m.DedupFallback()
-			}
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("--store: %w", err)
-	}
-	b.st = b.backend.Store
-	return nil
-}
-
-// wireMetrics builds the metrics, which read the store and the rules.
-func (b *server) wireMetrics() {
-	version, _ := buildInfo()
-	b.m = metrics.New(version, func() metrics.ReloadStatus {
-		rs := b.reloader.Status()
-		return metrics.ReloadStatus{OK: rs.LastReloadOK, LastOK: rs.LoadedAt, Hash: rs.Hash,
-			Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads, Failures: rs.ReloadFailures}
-	}, b.st.Pending)
-	b.m.CountUsers(b.st.CountUsers)
-}
-
-// startOutbox delivers sends until close; sends from before a restart go
-// first.
-func (b *server) startOutbox(ob *outbox.Outbox) {
-	var octx context.Context
-	octx, b.stopOutbox = context.WithCancel(context.Background())
-	b.outboxDone = make(chan struct{})
-	go func() { ob.Run(octx); close(b.outboxDone) }()
-	if n, err := b.st.Pending(context.Background()); err == nil && n > 0 {
-		b.log.Info("outbox has sends from before the restart", "pending", n)
-	}
-}
-
-// close stops the outbox (deliveries in flight finish; the rest stay in
-// the store for the next start) and closes the store.
-func (b *server) close() {
-	if b.closed {
-		return
-	}
-	b.closed = true
-	if b.stopOutbox != nil {
-		b.stopOutbox()
-		<-b.outboxDone
-		b.stopOutbox = nil
-		if n, err := b.st.Pending(context.Background()); err == nil && n > 0 {
-			b.log.Info("outbox sends kept for the next start", "pending", n)
-		}
-	}
-	if b.backend != nil {
-		b.backend.Close()
-	}
-}
-
 // run serves until ctx is done or a listener fails, then drains: the
 // listeners, the engine's actions, and (in close) the outbox.
 func (b *server) run(ctx context.Context) error {
-	rctx, stopReloads := context.WithCancel(context.Background())
-	defer stopReloads()
-	go b.reloader.Run(rctx)
+	b.bot.Start()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			b.reloader.Trigger("SIGHUP")
+			b.bot.Reload("SIGHUP")
 		}
 	}()
 	servers, errc, err := b.listen()
@@ -389,10 +269,9 @@ func (b *server) run(ctx context.Context) error {
 			b.log.Warn("listener did not drain in time", "err", err)
 		}
 	}
-	if err := b.eng.Close(sctx); err != nil {
+	if err := b.bot.Stop(sctx); err != nil {
 		b.log.Warn("actions still running at shutdown were cancelled", "err", err)
 	}
-	b.close()
 	b.log.Info("stopped")
 	return nil
 }
@@ -400,9 +279,9 @@ func (b *server) run(ctx context.Context) error {
 // listen starts the callback listener and, unless disabled, the admin one.
 func (b *server) listen() ([]*http.Server, <-chan error, error) {
 	mux := http.NewServeMux()
-	mux.Handle(b.s.path, callback.NewHandler(b.eng, b.callback))
-	if b.pay != nil {
-		mux.Handle(callback.PayNotifyPath, b.pay)
+	mux.Handle(b.s.path, b.bot.Callback())
+	if pay := b.bot.Pay(); pay != nil {
+		mux.Handle(callback.PayNotifyPath, pay)
 	}
 	srv := &http.Server{
 		Handler:           mux,
@@ -418,8 +297,8 @@ func (b *server) listen() ([]*http.Server, <-chan error, error) {
 	}
 	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
-	b.log.Info("listening", "addr", ln.Addr().String(), "path", b.s.path, "encryption", b.callback.Cipher != nil)
-	if b.callback.Cipher != nil && !b.callback.RequireEncryption {
+	b.log.Info("listening", "addr", ln.Addr().String(), "path", b.s.path, "encryption", b.bot.CallbackConfig().Cipher != nil)
+	if cb := b.bot.CallbackConfig(); cb.Cipher != nil && !cb.RequireEncryption {
 		b.log.Warn("plaintext pushes are still accepted beside encrypted ones (the console's compatible mode): once it is in safe mode, set --require-encryption, so that a body cannot be forged under a signature seen elsewhere")
 	}
 	servers := []*http.Server{srv}
@@ -441,43 +320,9 @@ func (b *server) listen() ([]*http.Server, <-chan error, error) {
 		}
 		return nil, nil, fmt.Errorf("--admin-listen %s: %w", b.s.adminListen, err)
 	}
-	admin := &http.Server{Handler: adminMux(b.eng, b.reloader, b.st, b.m), ReadHeaderTimeout: 5 * time.Second,
+	adminSrv := &http.Server{Handler: b.bot.Admin(), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute} // profiles take 30 s
-	go func() { errc <- admin.Serve(aln) }()
+	go func() { errc <- adminSrv.Serve(aln) }()
 	b.log.Info("admin listening", "addr", aln.Addr().String())
-	return append(servers, admin), errc, nil
-}
-
-// outbox builds the outbox of asynchronous sends: webhook retries always,
-// kefu and template messages when API credentials are set (api reports
-// whether they are).
-func (s *serveFlags) outbox(st store.Store, tokens wechat.TokenCache, m *metrics.Metrics, log *slog.Logger) (ob *outbox.Outbox, api bool, err error) {
-	ob = outbox.New(st, outbox.Options{Logger: log, Observer: m})
-	ob.Register(actions.KindWebhook, &actions.WebhookDeliverer{Log: log})
-	if s.proto.appID == "" || s.secret == "" {
-		return ob, false, nil
-	}
-	client, err := wechat.NewClient(wechat.ClientConfig{
-		HTTP: &http.Client{Timeout: 10 * time.Second}, Base: s.apiBase,
-		AppID: s.proto.appID, Secret: wechat.Secret(s.secret), TokenAPI: s.tokenAPI, Tokens: tokens, Logger: log,
-		OnRefresh: m.TokenRefreshed,
-	})
-	if err != nil {
-		return nil, false, usagef("%v", err)
-	}
-	ob.Register(outbox.KindKefu, &actions.KefuDeliverer{Client: client, Store: st, Now: time.Now, Log: log, WindowClosed: m.WindowClosed})
-	ob.Register(actions.KindTemplate, &actions.TemplateDeliverer{Client: client, Log: log})
-	return ob, true, nil
-}
-
-// usesAction reports whether any rule has a step of the named action.
-func usesAction(set *engine.RuleSet, name string) bool {
-	for _, r := range set.Rules {
-		for _, st := range r.Steps {
-			if st.Name == name {
-				return true
-			}
-		}
-	}
-	return false
+	return append(servers, adminSrv), errc, nil
 }

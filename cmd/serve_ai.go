@@ -1,11 +1,7 @@
 package cmd
 
 import (
-	"net/http"
-
 	"github.com/wxbot/wxbot/actions"
-	"github.com/wxbot/wxbot/actions/llm"
-	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/callback"
 )
 
@@ -38,35 +34,6 @@ func (a *aiFlags) check() error {
 	}
 	if a.baseURL != "" && a.model == "" {
 		return usagef("--ai-base-url needs --ai-model (the default model of ai actions), e.g. deepseek-chat")
-	}
-	return nil
-}
-
-// wireAI adds the model and the late-reply mode to the engine's options
-// and the callback's configuration (from build, before the engine).
-func (b *server) wireAI(o *engine.Options, set *engine.RuleSet, kefuAPI bool) error {
-	a := &b.s.ai
-	if err := a.check(); err != nil {
-		return err
-	}
-	if a.baseURL != "" {
-		client, err := llm.New(llm.Config{BaseURL: a.baseURL, Key: llm.Key(a.apiKey),
-			HTTP: &http.Client{Transport: http.DefaultTransport}})
-		if err != nil {
-			return usagef("--ai-base-url: %v", err)
-		}
-		o.Services = map[string]any{actions.AIService: actions.NewAI(client, a.model, a.concurrency)}
-		b.log.Info("ai answers enabled", "endpoint", client.Endpoint(), "model", a.model, "concurrency", a.concurrency,
-			"key_set", a.apiKey != "")
-	} else if usesAction(set, "ai") {
-		b.log.Warn("the rules use the ai action but --ai-base-url is not set: they answer with their apology")
-	}
-	if !a.kefu {
-		o.HoldLate = true
-		b.callback.HoldLate, b.callback.PendingText, b.callback.Held = true, a.pendingText, b.st
-		b.log.Info("--kefu=false: a reply later than --reply-deadline waits for WeChat's retries, then for the user's next push", "pending_text", a.pendingText)
-	} else if !kefuAPI && usesAction(set, "ai") {
-		b.log.Warn("the rules use the ai action, but without --appid and --secret an answer later than --reply-deadline cannot go by kefu and is lost: set them, or --kefu=false for an account without the kefu API")
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxbot/wxbot/engine/callback"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -55,8 +54,8 @@ func BenchmarkServe(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer srv.close()
-			h := callback.NewHandler(srv.eng, srv.callback)
+			defer srv.bot.Stop(context.Background())
+			h := srv.bot.Callback()
 			kinds := []string{"text", "contains", "prefix", "regex", "click", "subscribe"}
 			runBase := time.Now().UnixMicro()
 			const batch = 4096

@@ -15,7 +15,7 @@ import (
 
 // push sends one simulated push to b from user and returns what simulate
 // printed (the reply).
-func push(t *testing.T, b *bot, env []string, from string, kind ...string) string {
+func push(t *testing.T, b *botProc, env []string, from string, kind ...string) string {
 	t.Helper()
 	out, errOut, code := wxbot(t, env, append([]string{"simulate", "--url", b.url, "--from", from}, kind...)...)
 	if code != 0 {
@@ -25,7 +25,7 @@ func push(t *testing.T, b *bot, env []string, from string, kind ...string) strin
 }
 
 // userState is GET /state/OPENID: the status and the state.
-func userState(t *testing.T, b *bot, openID string) (int, map[string]any) {
+func userState(t *testing.T, b *botProc, openID string) (int, map[string]any) {
 	t.Helper()
 	resp, err := e2eHTTP.Get(b.admin + "/state/" + openID)
 	if err != nil {
@@ -49,7 +49,7 @@ func wantReply(t *testing.T, step, out, want string) {
 
 // walkBooking walks examples/booking's dialog, each step on the next bot of
 // bots in turn (one bot restarted, or replicas).
-func walkBooking(t *testing.T, env []string, user string, bots func(step int) *bot) {
+func walkBooking(t *testing.T, env []string, user string, bots func(step int) *botProc) {
 	t.Helper()
 	wantReply(t, "click BOOK", push(t, bots(0), env, user, "click", "BOOK"), "请输入手机号")
 	wantReply(t, "the phone", push(t, bots(1), env, user, "text", "13800001234"), "好的, 尾号 1234: 回复 1 今天, 2 明天")
@@ -68,8 +68,8 @@ func TestDialogOnBoltAcrossRestart(t *testing.T) {
 	env := []string{"WXBOT_TOKEN=" + e2eToken}
 	storeArg := "bolt:" + filepath.Join(t.TempDir(), "wxbot.db")
 	first := startBot(t, env, "--rules", rulesPath, "--store", storeArg)
-	var second *bot
-	walkBooking(t, env, "oAlice", func(step int) *bot {
+	var second *botProc
+	walkBooking(t, env, "oAlice", func(step int) *botProc {
 		if step == 0 {
 			return first
 		}
@@ -143,12 +143,12 @@ func TestDialogAcrossRedisReplicas(t *testing.T) {
 	storeURL := "redis://127.0.0.1:6379/0?prefix=" + prefix
 	a := startBot(t, env, "--rules", dir, "--store", storeURL+"&consumer=a")
 	b := startBot(t, env, "--rules", dir, "--store", storeURL+"&consumer=b")
-	walkBooking(t, env, "oCarol", func(step int) *bot { return []*bot{a, b, a}[step] })
+	walkBooking(t, env, "oCarol", func(step int) *botProc { return []*botProc{a, b, a}[step] })
 
 	var wg sync.WaitGroup
 	for i := range keys {
 		wg.Go(func() {
-			target := []*bot{a, b}[i%2]
+			target := []*botProc{a, b}[i%2]
 			out, _, code, err := runWxbot(wxbotBinary(t), env, "simulate", "--url", target.url, "--from", "oDave", "text", fmt.Sprintf("k%d", i))
 			if err != nil || code != 0 || !strings.Contains(out, fmt.Sprintf("ok%d", i)) {
 				t.Errorf("push k%d: %v exit %d\n%s", i, err, code, out)

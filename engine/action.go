@@ -3,10 +3,14 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
+	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/wechat"
 )
 
 // Action is one step of a rule, built from its params when rules load and run
@@ -49,6 +53,12 @@ type Spec struct {
 	// Passive marks an action that answers the push itself (a passive reply
 	// or a transfer): only the first passive response of a push is sent.
 	Passive bool
+	// Deliverers builds the outbox deliverers of the sends this action
+	// queues, by outbox kind, from what the bot offers; nil when it queues
+	// none. A kind it leaves out (no API client, say) has no deliverer:
+	// its sends wait in the outbox. This is how a plugin brings its own
+	// asynchronous delivery without touching the code that builds the bot.
+	Deliverers func(d Delivery) map[string]outbox.Deliverer
 	// Inline marks an action that never blocks (no I/O, no waiting): when
 	// every action of a push is Inline, the engine runs them on the
 	// request's goroutine, which saves a goroutine, a timer and channel
@@ -80,6 +90,38 @@ func Register(s Spec) {
 		panic(fmt.Sprintf("engine.Register: action %q registered twice", s.Name))
 	}
 	registry.specs[s.Name] = &s
+}
+
+// Delivery is what a bot offers the deliverers of asynchronous sends.
+type Delivery struct {
+	// Client calls the WeChat API; nil when the account has no API
+	// credentials (--appid and --secret).
+	Client *wechat.Client
+	// Store keeps the kefu windows and the rest of the bot's state.
+	Store  store.Store
+	Logger *slog.Logger
+	Now    func() time.Time
+	// WindowClosed hears about a send refused for a closed kefu window
+	// (metrics); nil is fine.
+	WindowClosed func(*outbox.Send)
+}
+
+// Deliverers collects the deliverers of every registered action, by kind;
+// when two actions offer one kind, the first by name wins.
+func Deliverers(d Delivery) map[string]outbox.Deliverer {
+	out := map[string]outbox.Deliverer{}
+	for _, name := range ActionNames() {
+		s, _ := LookupAction(name)
+		if s.Deliverers == nil {
+			continue
+		}
+		for kind, dl := range s.Deliverers(d) {
+			if _, taken := out[kind]; !taken && dl != nil {
+				out[kind] = dl
+			}
+		}
+	}
+	return out
 }
 
 // LookupAction returns the registered action called name.

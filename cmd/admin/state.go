@@ -1,4 +1,4 @@
-package cmd
+package admin
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	"github.com/wxbot/wxbot/engine/store"
 )
 
-// stateAdmin serves users' conversation state on the admin listener: an
+// stateEndpoints serves users' conversation state on the admin listener: an
 // operator looks at where a user is stuck, or resets them.
-func stateAdmin(mux *http.ServeMux, st store.Store) {
+func stateEndpoints(mux *http.ServeMux, st store.Store) {
 	mux.HandleFunc("GET /state/{openid}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("openid")
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)

@@ -1,4 +1,4 @@
-package cmd
+package admin
 
 import (
 	"context"
@@ -16,17 +16,29 @@ import (
 	"github.com/wxbot/wxbot/rules"
 )
 
-// adminMux serves the operator endpoints; it is on its own listener so the
+// Config is what the admin endpoints read and act on: one account's
+// running bot.
+type Config struct {
+	Engine   *engine.Engine
+	Reloader *rules.Reloader
+	Store    store.Store
+	Metrics  *metrics.Metrics
+	// Health reports a shared store that fails (nil: it never degrades).
+	Health func() (degraded bool, err error)
+}
+
+// Handler serves the operator endpoints; it is on its own listener so the
 // public callback exposes nothing else.
-func adminMux(eng *engine.Engine, reloader *rules.Reloader, st store.Store, m *metrics.Metrics) http.Handler {
+func Handler(c Config) http.Handler {
+	eng, reloader, st, m := c.Engine, c.Reloader, c.Store, c.Metrics
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	// Profiles for performance work; the admin listener is loopback by default.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	outboxAdmin(mux, st) // GET /outbox, POST /outbox/retry, POST /outbox/drop (outbox.go)
-	stateAdmin(mux, st)  // GET /state/OPENID, DELETE /state/OPENID (state.go)
+	outboxEndpoints(mux, st) // GET /outbox, POST /outbox/retry, POST /outbox/drop (outbox.go)
+	stateEndpoints(mux, st)  // GET /state/OPENID, DELETE /state/OPENID (state.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -35,8 +47,8 @@ func adminMux(eng *engine.Engine, reloader *rules.Reloader, st store.Store, m *m
 			http.Error(w, "rules not loaded", http.StatusServiceUnavailable)
 			return
 		}
-		if g, ok := st.(interface{ Degraded() (bool, error) }); ok {
-			if degraded, err := g.Degraded(); degraded {
+		if c.Health != nil {
+			if degraded, err := c.Health(); degraded {
 				http.Error(w, fmt.Sprintf("store degraded (answering from memory, spooling sends): %v", err), http.StatusServiceUnavailable)
 				return
 			}
@@ -74,7 +86,7 @@ func adminMux(eng *engine.Engine, reloader *rules.Reloader, st store.Store, m *m
 
 // reloadAnswerWait is how long POST /reload waits for the reload before it
 // answers 202.
-var reloadAnswerWait = 10 * time.Second
+const reloadAnswerWait = 10 * time.Second
 
 // ruleReport is one rule in GET /rules.
 type ruleReport struct {
