@@ -15,8 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/wxbot/wxbot/engine/wechat"
@@ -48,54 +46,9 @@ type benchFlags struct {
 }
 
 func runBench(ctx context.Context, env *cmdEnv, args []string) error {
-	var f benchFlags
-	fs := newFlagSet(env, commands["bench"])
-	fs.StringVar(&f.url, "url", "", "the bot's callback URL; empty starts wxbot serve on loopback for the run")
-	fs.StringVar(&f.token, "token", "bench-token", "Token the pushes are signed with")
-	fs.StringVar(&f.aesKey, "aes-key", "", "EncodingAESKey: send safe-mode pushes (with a self-started bot, any 43-character key)")
-	fs.StringVar(&f.appID, "appid", "wxbench000000000", "AppID for safe mode")
-	fs.IntVar(&f.concurrency, "concurrency", 32, "requests in flight")
-	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long each target is measured (at most 5m)")
-	fs.DurationVar(&f.warmup, "warmup", time.Second, "load before measuring")
-	fs.IntVar(&f.rules, "rules", 1, "keyword rules in the self-started bot's rules file (1 to 100000)")
-	fs.StringVar(&f.rulesFile, "rules-file", "", "run the self-started bot on this rules file instead (replies are then not checked)")
-	fs.BoolVar(&f.baseline, "baseline", false, "also measure a bare net/http handler and print the ratios")
-	fs.StringVar(&f.mix, "mix", "text,click,subscribe", "push kinds to cycle through: text (an exact keyword), contains, prefix, regex, click, subscribe")
-	fs.StringVar(&f.fill, "fill", "exact", "gate of the --rules filler rules, placed before the rules the pushes hit: "+strings.Join(fillKinds, ", ")+" (mixed cycles through them all)")
-	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the self-started bot over the measured window to this file (cmd/wxbot/pgo.sh makes default.pgo of it)")
-	fs.IntVar(&f.serverPID, "server-pid", 0, "PID of the bot at --url, to read its CPU time (Linux)")
-	pos, err := fs.parse(args)
+	f, kinds, cipher, err := parseBenchFlags(env, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("bench takes no arguments")
-	}
-	switch {
-	case f.concurrency < 1 || f.concurrency > 4096:
-		return usagef("--concurrency %d: want 1 to 4096", f.concurrency)
-	case f.duration <= 0 || f.duration > 5*time.Minute:
-		return usagef("--duration %v: want more than 0 and at most 5m", f.duration)
-	case f.rules < 1 || f.rules > 100000:
-		return usagef("--rules %d: want 1 to 100000", f.rules)
-	}
-	kinds := strings.Split(f.mix, ",")
-	for _, k := range kinds {
-		if _, ok := benchPushes[k]; !ok {
-			return usagef("--mix: unknown kind %q (text, contains, prefix, regex, click, subscribe)", k)
-		}
-	}
-	if !slices.Contains(fillKinds, f.fill) {
-		return usagef("--fill %q: want one of %s", f.fill, strings.Join(fillKinds, ", "))
-	}
-	if (f.rulesFile != "" || f.cpuProfile != "") && f.url != "" {
-		return usagef("--rules-file and --cpuprofile are for the bot bench starts; drop --url")
-	}
-	var cipher *wechat.Cipher
-	if f.aesKey != "" {
-		if cipher, err = wechat.NewCipher(f.aesKey, f.appID); err != nil {
-			return usagef("--aes-key: %v", err)
-		}
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -112,18 +65,13 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	pid := f.serverPID
 	admin := ""
 	if target == "" {
-		srv, err := startBenchBot(ctx, self, &f)
+		srv, err := startBenchBot(ctx, self, f)
 		if err != nil {
 			return err
 		}
 		defer srv.stop()
 		target, pid, admin = srv.url, srv.pid, srv.admin
-		if f.rulesFile != "" {
-			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d) on %s in %v\n", pid, f.rulesFile, srv.ready.Round(time.Millisecond))
-		} else {
-			fmt.Fprintf(env.stdout, "started wxbot serve (pid %d) in %v: %d rule(s): %d %s fillers, then exact, contains, prefix and regex keywords, a click and a subscribe rule\n",
-				pid, srv.ready.Round(time.Millisecond), max(f.rules, 6), max(f.rules-6, 0), f.fill)
-		}
+		printBenchBot(env.stdout, srv, f)
 	} else if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return usagef("--url %q: want an http:// or https:// URL", target)
 	}
@@ -132,7 +80,7 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	if f.cpuProfile != "" {
 		go func() { profiled <- profileBot(ctx, admin, f.cpuProfile, f.warmup, f.duration) }()
 	}
-	r, err := measure(ctx, "wxbot", target, pid, kinds, cipher, &f, f.rulesFile == "")
+	r, err := measure(ctx, "wxbot", target, pid, kinds, cipher, f, f.rulesFile == "")
 	if err != nil {
 		return err
 	}
@@ -144,12 +92,7 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	results = append(results, r)
 	if f.baseline {
-		srv, err := startBaseline(ctx, self)
-		if err != nil {
-			return err
-		}
-		r, err := measure(ctx, "baseline", srv.url, srv.pid, kinds, cipher, &f, false)
-		srv.stop()
+		r, err := measureBaseline(ctx, self, kinds, cipher, f)
 		if err != nil {
 			return err
 		}
@@ -157,6 +100,91 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	printBench(env.stdout, results)
 	return nil
+}
+
+// register declares bench's flags; parseBenchFlags checks them together
+// once all are read, as some only make sense with others.
+func (f *benchFlags) register(fs *flagSet) {
+	fs.StringVar(&f.url, "url", "", "the bot's callback URL; empty starts wxbot serve on loopback for the run")
+	fs.StringVar(&f.token, "token", "bench-token", "Token the pushes are signed with")
+	fs.StringVar(&f.aesKey, "aes-key", "", "EncodingAESKey: send safe-mode pushes (with a self-started bot, any 43-character key)")
+	fs.StringVar(&f.appID, "appid", "wxbench000000000", "AppID for safe mode")
+	fs.IntVar(&f.concurrency, "concurrency", 32, "requests in flight")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long each target is measured (at most 5m)")
+	fs.DurationVar(&f.warmup, "warmup", time.Second, "load before measuring")
+	fs.IntVar(&f.rules, "rules", 1, "keyword rules in the self-started bot's rules file (1 to 100000)")
+	fs.StringVar(&f.rulesFile, "rules-file", "", "run the self-started bot on this rules file instead (replies are then not checked)")
+	fs.BoolVar(&f.baseline, "baseline", false, "also measure a bare net/http handler and print the ratios")
+	fs.StringVar(&f.mix, "mix", "text,click,subscribe", "push kinds to cycle through: text (an exact keyword), contains, prefix, regex, click, subscribe")
+	fs.StringVar(&f.fill, "fill", "exact", "gate of the --rules filler rules, placed before the rules the pushes hit: "+strings.Join(fillKinds, ", ")+" (mixed cycles through them all)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the self-started bot over the measured window to this file (cmd/wxbot/pgo.sh makes default.pgo of it)")
+	fs.IntVar(&f.serverPID, "server-pid", 0, "PID of the bot at --url, to read its CPU time (Linux)")
+}
+
+// parseBenchFlags reads and checks bench's flags, and returns the push
+// kinds of --mix and the cipher of --aes-key: a mistake is told before
+// any bot is started.
+func parseBenchFlags(env *cmdEnv, args []string) (*benchFlags, []string, *wechat.Cipher, error) {
+	var f benchFlags
+	fs := newFlagSet(env, commands["bench"])
+	f.register(fs)
+	pos, err := fs.parse(args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(pos) > 0 {
+		return nil, nil, nil, usagef("bench takes no arguments")
+	}
+	switch {
+	case f.concurrency < 1 || f.concurrency > 4096:
+		return nil, nil, nil, usagef("--concurrency %d: want 1 to 4096", f.concurrency)
+	case f.duration <= 0 || f.duration > 5*time.Minute:
+		return nil, nil, nil, usagef("--duration %v: want more than 0 and at most 5m", f.duration)
+	case f.rules < 1 || f.rules > 100000:
+		return nil, nil, nil, usagef("--rules %d: want 1 to 100000", f.rules)
+	}
+	kinds := strings.Split(f.mix, ",")
+	for _, k := range kinds {
+		if _, ok := benchPushes[k]; !ok {
+			return nil, nil, nil, usagef("--mix: unknown kind %q (text, contains, prefix, regex, click, subscribe)", k)
+		}
+	}
+	if !slices.Contains(fillKinds, f.fill) {
+		return nil, nil, nil, usagef("--fill %q: want one of %s", f.fill, strings.Join(fillKinds, ", "))
+	}
+	if (f.rulesFile != "" || f.cpuProfile != "") && f.url != "" {
+		return nil, nil, nil, usagef("--rules-file and --cpuprofile are for the bot bench starts; drop --url")
+	}
+	var cipher *wechat.Cipher
+	if f.aesKey != "" {
+		if cipher, err = wechat.NewCipher(f.aesKey, f.appID); err != nil {
+			return nil, nil, nil, usagef("--aes-key: %v", err)
+		}
+	}
+	return &f, kinds, cipher, nil
+}
+
+// printBenchBot says what the bot bench started serves, and how long it
+// took to load it: the numbers that follow are for these rules.
+func printBenchBot(w io.Writer, srv *benchServer, f *benchFlags) {
+	if f.rulesFile != "" {
+		fmt.Fprintf(w, "started wxbot serve (pid %d) on %s in %v\n", srv.pid, f.rulesFile, srv.ready.Round(time.Millisecond))
+		return
+	}
+	fmt.Fprintf(w, "started wxbot serve (pid %d) in %v: %d rule(s): %d %s fillers, then exact, contains, prefix and regex keywords, a click and a subscribe rule\n",
+		srv.pid, srv.ready.Round(time.Millisecond), max(f.rules, 6), max(f.rules-6, 0), f.fill)
+}
+
+// measureBaseline measures a bare net/http handler under the same load,
+// for the ratios; it stops the handler's process before the report.
+func measureBaseline(ctx context.Context, self string, kinds []string, cipher *wechat.Cipher, f *benchFlags) (benchResult, error) {
+	srv, err := startBaseline(ctx, self)
+	if err != nil {
+		return benchResult{}, err
+	}
+	r, err := measure(ctx, "baseline", srv.url, srv.pid, kinds, cipher, f, false)
+	srv.stop()
+	return r, err
 }
 
 // benchServer is a server process started for the run.
@@ -390,113 +418,6 @@ type benchResult struct {
 	latencies []time.Duration
 	cpu       time.Duration // server CPU during the measured window; 0 if unknown
 	peakRSS   int64         // bytes, the largest RSS sampled under load; 0 if unknown
-}
-
-// measure runs the load against one target: warm-up, then the measured
-// window, reading the server's CPU time around it.
-func measure(ctx context.Context, name, target string, pid int, kinds []string, cipher *wechat.Cipher, f *benchFlags, checkReplies bool) (benchResult, error) {
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: f.concurrency, MaxIdleConnsPerHost: f.concurrency, DisableCompression: true}}
-	defer client.CloseIdleConnections()
-	var seq atomic.Int64
-	runBase := time.Now().UnixMicro() // MsgIds differ between runs too
-	run := func(d time.Duration, record bool) benchResult {
-		res := benchResult{name: name}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		stop := time.Now().Add(d)
-		for w := 0; w < f.concurrency; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var lat []time.Duration
-				var n, errs, bad int64
-				var firstBad string
-				for i := 0; time.Now().Before(stop) && ctx.Err() == nil; i++ {
-					id := seq.Add(1)
-					kind := kinds[int(id)%len(kinds)]
-					req, err := benchPush(target, f.token, cipher, kind, id, runBase)
-					if err != nil {
-						errs++
-						continue
-					}
-					t0 := time.Now()
-					resp, err := client.Do(req)
-					if err != nil {
-						errs++
-						continue
-					}
-					body, err := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					took := time.Since(t0)
-					if err != nil || resp.StatusCode != 200 {
-						errs++
-						continue
-					}
-					n++
-					if record {
-						lat = append(lat, took)
-					}
-					if checkReplies && i%64 == 0 {
-						if why := replyProblem(body, kind, f.token, cipher); why != "" {
-							bad++
-							if firstBad == "" {
-								firstBad = fmt.Sprintf("push %d (%s): %s", id, kind, why)
-							}
-						}
-					}
-				}
-				mu.Lock()
-				res.requests += n
-				res.errors += errs
-				res.badReply += bad
-				if res.firstBad == "" {
-					res.firstBad = firstBad
-				}
-				res.latencies = append(res.latencies, lat...)
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		return res
-	}
-	if f.warmup > 0 {
-		run(f.warmup, false)
-	}
-	cpu0, cpuOK := processCPU(pid)
-	// RSS is sampled during the measured window: the process's all-time peak
-	// (VmHWM) would count start-up, e.g. parsing a large rules file.
-	var peak atomic.Int64
-	stopRSS := make(chan struct{})
-	rssDone := make(chan struct{})
-	go func() {
-		defer close(rssDone)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if r := processRSS(pid); r > peak.Load() {
-				peak.Store(r)
-			}
-			select {
-			case <-stopRSS:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	start := time.Now()
-	res := run(f.duration, true)
-	res.elapsed = time.Since(start)
-	close(stopRSS)
-	<-rssDone
-	if cpu1, ok := processCPU(pid); ok && cpuOK {
-		res.cpu = cpu1 - cpu0
-	}
-	res.peakRSS = peak.Load()
-	if res.requests == 0 {
-		return res, fmt.Errorf("%s: no request succeeded (%d errors): is %s a wxbot with token %q?", name, res.errors, target, f.token)
-	}
-	return res, nil
 }
 
 // benchUsers is how many followers the pushes come from: a realistic

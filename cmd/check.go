@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -157,54 +158,24 @@ func runTest(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
-	var spec, at, userSpec, aiAnswer string
-	r, err := parseRulesCommand(env, "explain", args, func(fs *flagSet) {
-		fs.StringVar(&aiAnswer, "ai-answer", "", "the answer ai actions get (no model is called; default: a placeholder)")
-		fs.StringVar(&userSpec, "user", "", "the user's state to explain with, as key=value pairs: 'step=phone phone=13800000000' (key:=JSON for numbers, bools, lists)")
-		fs.StringVar(&spec, "event", "", "the event as key=value pairs: type=text content=价格 from=oUser (nested: location.lat=23.1)")
-		fs.StringVar(&at, "at", "", "the time to explain at, e.g. \"2026-11-11 20:00\" in --timezone (default: now)")
-	})
+	x, err := parseExplain(env, args)
 	if err != nil {
 		return err
 	}
-	if spec == "" {
-		return usagef("--event is required, e.g. --event 'type=text content=价格'")
-	}
-	doc, err := rules.ParseEventSpec(spec)
-	if err != nil {
-		return usagef("%v", err)
-	}
-	var user map[string]any
-	if userSpec != "" {
-		if user, err = rules.ParseUserSpec(userSpec); err != nil {
-			return usagef("--user: %v", err)
-		}
-	}
-	loc, err := loadLocation(r.timezone)
+	loaded, err := loadForCommand(env, x.rules)
 	if err != nil {
 		return err
 	}
-	now := time.Now().In(loc)
-	if at != "" {
-		wall, err := engine.ParseWallTime(at)
-		if err != nil {
-			return usagef("--at: %v", err)
-		}
-		now = time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, loc)
-	}
-	loaded, err := loadForCommand(env, r.rules)
-	if err != nil {
-		return err
-	}
+	now, user := x.now, x.user
 	clock := func() time.Time { return now }
-	ev := doc.Event(now)
+	ev := x.doc.Event(now)
 	st := memory.New(clock) // explain reads no live state: the user is what --user says
 	if user != nil {
 		if err := st.PatchUser(ctx, ev.From, &store.UserPatch{Set: user}); err != nil {
 			return usagef("--user: %v", err)
 		}
 	}
-	e := engine.New(engine.Options{Now: clock, Location: loc, State: st, DryRun: true, Canned: cannedAI(aiAnswer)}) // explain calls no webhook or model and sends nothing
+	e := engine.New(engine.Options{Now: clock, Location: x.loc, State: st, DryRun: true, Canned: cannedAI(x.aiAnswer)}) // explain calls no webhook or model and sends nothing
 	defer e.Close(context.Background())
 	e.SetRules(loaded.Set)
 	w := env.stdout
@@ -222,6 +193,64 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	printExplainOutcome(ctx, w, res, st, ev.From, user)
+	return nil
+}
+
+// explainRequest is what explain is asked: the event, and the user state,
+// time and ai answer it is explained with.
+type explainRequest struct {
+	rules    string
+	doc      rules.EventDoc
+	user     map[string]any
+	loc      *time.Location
+	now      time.Time
+	aiAnswer string
+}
+
+// parseExplain reads explain's flags into a request, so that a mistake in
+// them is told before the rules are loaded.
+func parseExplain(env *cmdEnv, args []string) (*explainRequest, error) {
+	var x explainRequest
+	var spec, at, userSpec string
+	r, err := parseRulesCommand(env, "explain", args, func(fs *flagSet) {
+		fs.StringVar(&x.aiAnswer, "ai-answer", "", "the answer ai actions get (no model is called; default: a placeholder)")
+		fs.StringVar(&userSpec, "user", "", "the user's state to explain with, as key=value pairs: 'step=phone phone=13800000000' (key:=JSON for numbers, bools, lists)")
+		fs.StringVar(&spec, "event", "", "the event as key=value pairs: type=text content=价格 from=oUser (nested: location.lat=23.1)")
+		fs.StringVar(&at, "at", "", "the time to explain at, e.g. \"2026-11-11 20:00\" in --timezone (default: now)")
+	})
+	if err != nil {
+		return nil, err
+	}
+	x.rules = r.rules
+	if spec == "" {
+		return nil, usagef("--event is required, e.g. --event 'type=text content=价格'")
+	}
+	if x.doc, err = rules.ParseEventSpec(spec); err != nil {
+		return nil, usagef("%v", err)
+	}
+	if userSpec != "" {
+		if x.user, err = rules.ParseUserSpec(userSpec); err != nil {
+			return nil, usagef("--user: %v", err)
+		}
+	}
+	if x.loc, err = loadLocation(r.timezone); err != nil {
+		return nil, err
+	}
+	x.now = time.Now().In(x.loc)
+	if at != "" {
+		wall, err := engine.ParseWallTime(at)
+		if err != nil {
+			return nil, usagef("--at: %v", err)
+		}
+		x.now = time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, x.loc)
+	}
+	return &x, nil
+}
+
+// printExplainOutcome says what the push did once every rule had its say:
+// the rules and actions that ran, the user state they left, and the reply.
+func printExplainOutcome(ctx context.Context, w io.Writer, res *engine.Result, state *memory.Memory, from string, user map[string]any) {
 	var names []string
 	for _, r := range res.Rules {
 		names = append(names, r.Name)
@@ -235,7 +264,7 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	if res.Err != nil {
 		fmt.Fprintf(w, "errors: %v\n", res.Err)
 	}
-	if after, err := st.LoadUser(ctx, ev.From); err == nil && (user != nil || after != nil) {
+	if after, err := state.LoadUser(ctx, from); err == nil && (user != nil || after != nil) {
 		fmt.Fprintf(w, "user state after: %s\n", showState(after))
 	}
 	if res.Reply == nil {
@@ -244,7 +273,6 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 		fmt.Fprintf(w, "reply:\n  type: %s\n", res.Reply.Type)
 		writeReplyFields(w, "  ", res.Reply)
 	}
-	return nil
 }
 
 // showState prints a user state as sorted key=JSON pairs.

@@ -265,15 +265,45 @@ func msgIDForBucket(want, n int) string {
 	}
 }
 
+// keywordRule imports one keyword rule of the console: as a rule, as a
+// rule per reply when the console picks among replies of different types,
+// or as a comment when its keywords or its replies cannot be carried over.
 func (im *autoReplyImporter) keywordRule(kr wechat.KeywordRule, index int) {
 	label := kr.RuleName
 	if label == "" {
 		label = fmt.Sprintf("keyword rule %d", index+1)
 	}
-	var comments []string
-	var text textOut
-	var keywords []string
-	for _, k := range kr.Keywords {
+	text, keywords, comments := im.keywordText(kr.Keywords, label)
+	replies, comments := im.keywordReplies(kr.Replies, label, comments)
+	base := ruleOut{On: "text", Text: &text}
+	if len(keywords) == 0 || len(replies) == 0 {
+		why := "no keyword"
+		if len(keywords) > 0 {
+			why = "no reply"
+		}
+		comments = append(comments, fmt.Sprintf("rule %q not carried over: %s could be", label, why))
+		im.rep.note("%s: not carried over (%s could be)", label, why)
+		base.Name = label
+		base.Actions = []actionOut{}
+		im.out = append(im.out, importedRule{comments: comments, rule: base, commented: true})
+		im.rep.commented++
+		return
+	}
+	switch {
+	case kr.ReplyMode == wechat.ReplyModeRandom && len(replies) > 1 && allText(replies):
+		im.addRandomText(base, label, replies, keywords, comments)
+	case kr.ReplyMode == wechat.ReplyModeRandom && len(replies) > 1:
+		im.addRandomPicks(base, label, replies, keywords, comments)
+	default:
+		im.addReplyAll(base, label, replies, keywords, comments)
+	}
+}
+
+// keywordText turns the console's keywords into the rule's text gate; a
+// keyword wxbot cannot match as the console did is left out, with a
+// comment and a note, rather than matched differently.
+func (im *autoReplyImporter) keywordText(kws []wechat.AutoReplyMatch, label string) (text textOut, keywords, comments []string) {
+	for _, k := range kws {
 		kw := k.Content
 		switch {
 		case k.Type != "" && k.Type != "text":
@@ -295,11 +325,16 @@ func (im *autoReplyImporter) keywordRule(kr wechat.KeywordRule, index int) {
 		}
 		keywords = append(keywords, kw)
 	}
+	return text, keywords, comments
+}
 
-	// Each reply becomes one or more messages, or a comment.
+// keywordReplies converts each of a rule's replies into one or more
+// messages, or a comment saying why it could not be; the comments go after
+// the keywords', in the order the console lists the replies.
+func (im *autoReplyImporter) keywordReplies(rs []wechat.AutoReply, label string, comments []string) ([]converted, []string) {
 	var replies []converted
 	temp := false
-	for i, r := range kr.Replies {
+	for i, r := range rs {
 		msgs, why := convertReply(r, &im.rep)
 		if why != "" {
 			comments = append(comments, fmt.Sprintf("reply %d not carried over: %s", i+1, why))
@@ -317,90 +352,81 @@ func (im *autoReplyImporter) keywordRule(kr wechat.KeywordRule, index int) {
 	if temp {
 		comments = append(comments, "the console's image, voice and video media ids are temporary (3 days from this import): upload the files with wxbot media upload FILE --permanent and put the new media_id here")
 	}
+	return replies, comments
+}
 
-	base := ruleOut{On: "text", Text: &text}
-	if len(keywords) == 0 || len(replies) == 0 {
-		why := "no keyword"
-		if len(keywords) > 0 {
-			why = "no reply"
-		}
-		comments = append(comments, fmt.Sprintf("rule %q not carried over: %s could be", label, why))
-		im.rep.note("%s: not carried over (%s could be)", label, why)
-		base.Name = label
-		base.Actions = []actionOut{}
-		im.out = append(im.out, importedRule{comments: comments, rule: base, commented: true})
-		im.rep.commented++
-		return
+// addRandomText imports a random pick among texts as one rule: a reply
+// with a list of texts already picks one at random.
+func (im *autoReplyImporter) addRandomText(base ruleOut, label string, replies []converted, keywords, comments []string) {
+	r := base
+	r.Name = im.uniqueName(label)
+	var texts []string
+	for _, c := range replies {
+		texts = append(texts, c.msgs[0].msg.Text...)
 	}
+	r.Actions = []actionOut{{Reply: &msgOut{Text: texts}}}
+	comments = append([]string{"random_one: one of the texts is picked at random per message"}, comments...)
+	im.add(comments, r, keywords, []string{"reply"}, &replyExpectOut{Type: wechat.ReplyText}, "")
+}
 
-	switch {
-	case kr.ReplyMode == wechat.ReplyModeRandom && len(replies) > 1 && allText(replies):
-		// A random pick among texts: a reply with a list of texts.
+// addRandomPicks imports a random pick among types: a reply holds one
+// type, so one rule per reply, each taking its share of messages by
+// bucket(msg_id).
+func (im *autoReplyImporter) addRandomPicks(base ruleOut, label string, replies []converted, keywords, comments []string) {
+	n := len(replies)
+	comments = append([]string{fmt.Sprintf("random_one over %d replies of different types: a reply takes one type, so each is a rule of its own, picked by bucket(event.msg_id, %d) (each message's MsgId is new, so the pick is random per message)", n, n)}, comments...)
+	for i, c := range replies {
 		r := base
 		r.Name = im.uniqueName(label)
-		var texts []string
-		for _, c := range replies {
-			texts = append(texts, c.msgs[0].msg.Text...)
+		if i < n-1 {
+			r.When = fmt.Sprintf("bucket(event.msg_id, %d) == %d", n, i)
 		}
-		r.Actions = []actionOut{{Reply: &msgOut{Text: texts}}}
-		comments = append([]string{"random_one: one of the texts is picked at random per message"}, comments...)
-		im.add(comments, r, keywords, []string{"reply"}, &replyExpectOut{Type: wechat.ReplyText}, "")
-	case kr.ReplyMode == wechat.ReplyModeRandom && len(replies) > 1:
-		// A random pick among types: a reply holds one type, so one rule
-		// per reply, each taking its share of messages by bucket(msg_id).
-		n := len(replies)
-		comments = append([]string{fmt.Sprintf("random_one over %d replies of different types: a reply takes one type, so each is a rule of its own, picked by bucket(event.msg_id, %d) (each message's MsgId is new, so the pick is random per message)", n, n)}, comments...)
-		for i, c := range replies {
-			r := base
-			r.Name = im.uniqueName(label)
-			if i < n-1 {
-				r.When = fmt.Sprintf("bucket(event.msg_id, %d) == %d", n, i)
-			}
-			r.Actions = []actionOut{{Reply: &c.msgs[0].msg}}
-			var cm []string
-			if i == 0 {
-				cm = comments
-			}
-			if i == n-1 && n > 1 {
-				cm = append(cm, fmt.Sprintf("(the last pick has no when: it takes what bucket %d leaves)", n-1))
-			}
-			acts := []string{"reply"}
-			for _, m := range c.msgs[1:] {
-				r.Actions = append(r.Actions, actionOut{Kefu: kefuOf(m.msg)})
-				acts = append(acts, "kefu")
-			}
-			kws := keywords
-			if i > 0 {
-				kws = keywords[:1] // every keyword is tested with the first pick
-			}
-			im.add(cm, r, kws, acts, expectOf(c.msgs[0]), msgIDForBucket(i, n))
+		r.Actions = []actionOut{{Reply: &c.msgs[0].msg}}
+		var cm []string
+		if i == 0 {
+			cm = comments
 		}
-	default:
-		// reply_all (or a single reply): the first passive, the rest as
-		// kefu messages, in order.
-		var msgs []oneMessage
-		for _, c := range replies {
-			msgs = append(msgs, c.msgs...)
+		if i == n-1 && n > 1 {
+			cm = append(cm, fmt.Sprintf("(the last pick has no when: it takes what bucket %d leaves)", n-1))
 		}
-		r := base
-		r.Name = im.uniqueName(label)
-		r.Actions = []actionOut{{Reply: &msgs[0].msg}}
 		acts := []string{"reply"}
-		for _, m := range msgs[1:] {
-			k := kefuOf(m.msg)
-			if k == nil {
-				comments = append(comments, "a video after the first reply is not carried over: a kefu video needs a thumb_media_id the console does not give")
-				im.rep.note("%s: a video after the first reply not carried over (kefu video needs thumb_media_id)", label)
-				continue
-			}
-			r.Actions = append(r.Actions, actionOut{Kefu: k})
+		for _, m := range c.msgs[1:] {
+			r.Actions = append(r.Actions, actionOut{Kefu: kefuOf(m.msg)})
 			acts = append(acts, "kefu")
 		}
-		if len(msgs) > 1 {
-			comments = append([]string{"reply_all: the first reply answers the message, the others follow as kefu messages in order (within the 48-hour window the message opens)"}, comments...)
+		kws := keywords
+		if i > 0 {
+			kws = keywords[:1] // every keyword is tested with the first pick
 		}
-		im.add(comments, r, keywords, acts, expectOf(msgs[0]), "")
+		im.add(cm, r, kws, acts, expectOf(c.msgs[0]), msgIDForBucket(i, n))
 	}
+}
+
+// addReplyAll imports reply_all (or a single reply) as one rule: the first
+// message answers passively, the rest follow as kefu messages, in order.
+func (im *autoReplyImporter) addReplyAll(base ruleOut, label string, replies []converted, keywords, comments []string) {
+	var msgs []oneMessage
+	for _, c := range replies {
+		msgs = append(msgs, c.msgs...)
+	}
+	r := base
+	r.Name = im.uniqueName(label)
+	r.Actions = []actionOut{{Reply: &msgs[0].msg}}
+	acts := []string{"reply"}
+	for _, m := range msgs[1:] {
+		k := kefuOf(m.msg)
+		if k == nil {
+			comments = append(comments, "a video after the first reply is not carried over: a kefu video needs a thumb_media_id the console does not give")
+			im.rep.note("%s: a video after the first reply not carried over (kefu video needs thumb_media_id)", label)
+			continue
+		}
+		r.Actions = append(r.Actions, actionOut{Kefu: k})
+		acts = append(acts, "kefu")
+	}
+	if len(msgs) > 1 {
+		comments = append([]string{"reply_all: the first reply answers the message, the others follow as kefu messages in order (within the 48-hour window the message opens)"}, comments...)
+	}
+	im.add(comments, r, keywords, acts, expectOf(msgs[0]), "")
 }
 
 // converted is one console reply as messages.

@@ -165,105 +165,167 @@ var simulateKinds = []string{"text", "image", "voice", "video", "shortvideo", "l
 
 // simulatedMessage builds the push of one KIND.
 func simulatedMessage(kind string, args []string) (*wechat.Message, error) {
-	want := func(min, max int, usage string) error {
-		if len(args) < min || len(args) > max {
-			return usagef("simulate %s %s", kind, usage)
-		}
-		return nil
-	}
-	arg := func(i int) string {
-		if i < len(args) {
-			return args[i]
-		}
-		return ""
-	}
-	event := func(name, key string) *wechat.Message {
-		return &wechat.Message{MsgType: "event", Event: name, EventKey: key}
-	}
-	var m *wechat.Message
-	var err error
-	float := func(i int, what string) float64 { // the first bad number is the error
-		f, ferr := strconv.ParseFloat(arg(i), 64)
-		if ferr != nil && err == nil {
-			err = usagef("simulate %s: %s %q is not a number", kind, what, arg(i))
-		}
-		return f
-	}
-	switch kind {
-	case "text":
-		if len(args) > 1 {
-			return nil, usagef("simulate text takes the TEXT as one argument: quote it, as in simulate text '%s'", strings.Join(args, " "))
-		}
-		err = want(1, 1, "TEXT")
-		m = &wechat.Message{MsgType: "text", Content: arg(0)}
-	case "video", "shortvideo":
-		err = want(0, 0, "")
-		m = &wechat.Message{MsgType: kind, MediaID: "simulated_media_id", ThumbMediaID: "simulated_thumb_id"}
-	case "link":
-		err = want(2, 2, "TITLE URL")
-		m = &wechat.Message{MsgType: "link", Title: arg(0), Description: arg(0), URL: arg(1)}
-	case "location_report":
-		err = want(2, 2, "LAT LNG")
-		if err == nil {
-			m = event("LOCATION", "")
-			m.Latitude, m.Longitude, m.Precision = float(0, "latitude"), float(1, "longitude"), 30
-		}
-	case "pic_sysphoto", "pic_photo_or_album", "pic_weixin":
-		err = want(1, 1, "KEY")
-		m = event(kind, arg(0))
-		m.PicCount, m.PicMD5Sums = 1, []string{"1b5f7c23b5bf75682a53e7b6d163e185"}
-	case "location_select":
-		err = want(3, 4, "KEY LAT LNG [LABEL]")
-		if err == nil {
-			m = event(kind, arg(0))
-			m.SendLocation = &wechat.SendLocation{X: float(1, "latitude"), Y: float(2, "longitude"), Scale: 15, Label: arg(3)}
-		}
-	case "templatesendjobfinish":
-		err = want(0, 1, "[STATUS]")
-		m = event("TEMPLATESENDJOBFINISH", "")
-		m.MsgID, m.Status = randomDigits(10), "success"
-		if s := arg(0); s != "" {
-			m.Status = s
-		}
-	case "click":
-		err = want(1, 1, "KEY")
-		m = event("CLICK", arg(0))
-	case "view":
-		err = want(1, 1, "URL")
-		m = event("VIEW", arg(0))
-	case "subscribe":
-		err = want(0, 1, "[SCENE]")
-		m = event("subscribe", "")
-		if s := arg(0); s != "" {
-			m.EventKey, m.Ticket = "qrscene_"+s, "gQSimulatedTicket"
-		}
-	case "unsubscribe":
-		err = want(0, 0, "")
-		m = event("unsubscribe", "")
-	case "scan":
-		err = want(1, 1, "SCENE")
-		m = event("SCAN", arg(0))
-		m.Ticket = "gQSimulatedTicket"
-	case "scancode_push", "scancode_waitmsg":
-		err = want(2, 2, "KEY RESULT")
-		m = event(kind, arg(0))
-		m.ScanType, m.ScanResult = "qrcode", arg(1)
-	case "location":
-		err = want(2, 3, "LAT LNG [LABEL]")
-		m = &wechat.Message{MsgType: "location", Label: arg(2), Scale: 15}
-		if err == nil {
-			m.LocationX, m.LocationY = float(0, "latitude"), float(1, "longitude")
-		}
-	case "image":
-		err = want(0, 0, "")
-		m = &wechat.Message{MsgType: "image", PicURL: "http://mmbiz.qpic.cn/simulated.jpg", MediaID: "simulated_media_id"}
-	case "voice":
-		err = want(0, 1, "[RECOGNITION]")
-		m = &wechat.Message{MsgType: "voice", MediaID: "simulated_media_id", Format: "amr", Recognition: arg(0)}
-	default:
+	build, ok := simulateBuilders[kind]
+	if !ok {
 		return nil, usagef("unknown KIND %q (%s, pay)", kind, strings.Join(simulateKinds, ", "))
 	}
-	return m, err
+	a := &kindArgs{kind: kind, args: args}
+	m := build(a)
+	return m, a.err
+}
+
+// kindArgs are the arguments of a KIND. err keeps the first thing wrong
+// with them, so that a builder reads on and the user hears of one problem.
+type kindArgs struct {
+	kind string
+	args []string
+	err  error
+}
+
+// want checks the number of arguments against the KIND's usage; a builder
+// that cannot go on without them tests the result.
+func (a *kindArgs) want(min, max int, usage string) bool {
+	if len(a.args) < min || len(a.args) > max {
+		a.err = usagef("simulate %s %s", a.kind, usage)
+	}
+	return a.err == nil
+}
+
+// arg is the i-th argument, or "" for an optional one not given.
+func (a *kindArgs) arg(i int) string {
+	if i < len(a.args) {
+		return a.args[i]
+	}
+	return ""
+}
+
+// float reads a coordinate; the first bad number is the error.
+func (a *kindArgs) float(i int, what string) float64 {
+	f, err := strconv.ParseFloat(a.arg(i), 64)
+	if err != nil && a.err == nil {
+		a.err = usagef("simulate %s: %s %q is not a number", a.kind, what, a.arg(i))
+	}
+	return f
+}
+
+// simulatedEvent is the start of every event push: the rest is the KIND's.
+func simulatedEvent(name, key string) *wechat.Message {
+	return &wechat.Message{MsgType: "event", Event: name, EventKey: key}
+}
+
+// simulateBuilders build each KIND's push from its arguments, a table so
+// that a new KIND is one entry. A builder may return a message beside a
+// usage error: the error wins.
+var simulateBuilders = map[string]func(a *kindArgs) *wechat.Message{
+	"text": func(a *kindArgs) *wechat.Message {
+		if len(a.args) > 1 {
+			a.err = usagef("simulate text takes the TEXT as one argument: quote it, as in simulate text '%s'", strings.Join(a.args, " "))
+			return nil
+		}
+		a.want(1, 1, "TEXT")
+		return &wechat.Message{MsgType: "text", Content: a.arg(0)}
+	},
+	"image": func(a *kindArgs) *wechat.Message {
+		a.want(0, 0, "")
+		return &wechat.Message{MsgType: "image", PicURL: "http://mmbiz.qpic.cn/simulated.jpg", MediaID: "simulated_media_id"}
+	},
+	"voice": func(a *kindArgs) *wechat.Message {
+		a.want(0, 1, "[RECOGNITION]")
+		return &wechat.Message{MsgType: "voice", MediaID: "simulated_media_id", Format: "amr", Recognition: a.arg(0)}
+	},
+	"video":      simulatedVideo,
+	"shortvideo": simulatedVideo,
+	"location": func(a *kindArgs) *wechat.Message {
+		m := &wechat.Message{MsgType: "location", Label: a.arg(2), Scale: 15}
+		if a.want(2, 3, "LAT LNG [LABEL]") {
+			m.LocationX, m.LocationY = a.float(0, "latitude"), a.float(1, "longitude")
+		}
+		return m
+	},
+	"link": func(a *kindArgs) *wechat.Message {
+		a.want(2, 2, "TITLE URL")
+		return &wechat.Message{MsgType: "link", Title: a.arg(0), Description: a.arg(0), URL: a.arg(1)}
+	},
+	"click": func(a *kindArgs) *wechat.Message {
+		a.want(1, 1, "KEY")
+		return simulatedEvent("CLICK", a.arg(0))
+	},
+	"view": func(a *kindArgs) *wechat.Message {
+		a.want(1, 1, "URL")
+		return simulatedEvent("VIEW", a.arg(0))
+	},
+	"subscribe": func(a *kindArgs) *wechat.Message {
+		a.want(0, 1, "[SCENE]")
+		m := simulatedEvent("subscribe", "")
+		if s := a.arg(0); s != "" {
+			m.EventKey, m.Ticket = "qrscene_"+s, "gQSimulatedTicket"
+		}
+		return m
+	},
+	"unsubscribe": func(a *kindArgs) *wechat.Message {
+		a.want(0, 0, "")
+		return simulatedEvent("unsubscribe", "")
+	},
+	"scan": func(a *kindArgs) *wechat.Message {
+		a.want(1, 1, "SCENE")
+		m := simulatedEvent("SCAN", a.arg(0))
+		m.Ticket = "gQSimulatedTicket"
+		return m
+	},
+	"location_report": func(a *kindArgs) *wechat.Message {
+		if !a.want(2, 2, "LAT LNG") {
+			return nil
+		}
+		m := simulatedEvent("LOCATION", "")
+		m.Latitude, m.Longitude, m.Precision = a.float(0, "latitude"), a.float(1, "longitude"), 30
+		return m
+	},
+	"scancode_push":      simulatedScancode,
+	"scancode_waitmsg":   simulatedScancode,
+	"pic_sysphoto":       simulatedPicEvent,
+	"pic_photo_or_album": simulatedPicEvent,
+	"pic_weixin":         simulatedPicEvent,
+	"location_select": func(a *kindArgs) *wechat.Message {
+		if !a.want(3, 4, "KEY LAT LNG [LABEL]") {
+			return nil
+		}
+		m := simulatedEvent(a.kind, a.arg(0))
+		m.SendLocation = &wechat.SendLocation{X: a.float(1, "latitude"), Y: a.float(2, "longitude"), Scale: 15, Label: a.arg(3)}
+		return m
+	},
+	"templatesendjobfinish": func(a *kindArgs) *wechat.Message {
+		a.want(0, 1, "[STATUS]")
+		m := simulatedEvent("TEMPLATESENDJOBFINISH", "")
+		m.MsgID, m.Status = randomDigits(10), "success"
+		if s := a.arg(0); s != "" {
+			m.Status = s
+		}
+		return m
+	},
+}
+
+// simulatedVideo builds video and shortvideo, which differ in MsgType only.
+func simulatedVideo(a *kindArgs) *wechat.Message {
+	a.want(0, 0, "")
+	return &wechat.Message{MsgType: a.kind, MediaID: "simulated_media_id", ThumbMediaID: "simulated_thumb_id"}
+}
+
+// simulatedPicEvent builds the three photo-menu events, which differ in
+// their name only.
+func simulatedPicEvent(a *kindArgs) *wechat.Message {
+	a.want(1, 1, "KEY")
+	m := simulatedEvent(a.kind, a.arg(0))
+	m.PicCount, m.PicMD5Sums = 1, []string{"1b5f7c23b5bf75682a53e7b6d163e185"}
+	return m
+}
+
+// simulatedScancode builds the two scan-menu events, which differ in their
+// name only.
+func simulatedScancode(a *kindArgs) *wechat.Message {
+	a.want(2, 2, "KEY RESULT")
+	m := simulatedEvent(a.kind, a.arg(0))
+	m.ScanType, m.ScanResult = "qrcode", a.arg(1)
+	return m
 }
 
 // SignedPush builds the POST WeChat would send for m: signed with token, and
