@@ -101,6 +101,17 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.mapping(n, v, path)
 	case reflect.Slice:
 		d.sequence(n, v, path)
+	default:
+		d.scalar(n, v, path)
+	}
+}
+
+// scalar fills a string, bool or number from one scalar, reporting a node of
+// another kind or a value out of range in words an operator can act on;
+// kinds the strict decoder has no rule for are left to yaml.v3.
+func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
+	t := v.Type()
+	switch t.Kind() {
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
 			d.errf(n, path, "want a string, got %s", kindName(n))

@@ -15,13 +15,62 @@ const SchemaID = "https://github.com/wxbot/wxbot/rules.schema.json"
 // the params of every registered action, so an editor with a YAML language
 // server completes and checks the file as it is typed.
 func JSONSchema() map[string]any {
-	oneOrMany := func(item map[string]any) map[string]any {
-		return map[string]any{"anyOf": []any{item, map[string]any{"type": "array", "items": item}}}
+	window := typeSchema(reflect.TypeFor[windowDoc]())
+	return map[string]any{
+		"$schema":              "https://json-schema.org/draft/2020-12/schema",
+		"$id":                  SchemaID,
+		"title":                "wxbot rules",
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []any{"version", "rules"},
+		"properties": map[string]any{
+			"version": map[string]any{"const": 1},
+			"vars":    map[string]any{"type": "object", "description": "constants, reachable in expr as vars.NAME"},
+			"windows": map[string]any{"type": "object", "additionalProperties": window},
+			"rules":   map[string]any{"type": "array", "items": ruleSchema()},
+			"tests":   map[string]any{"type": "array", "items": testSchema()},
+		},
 	}
-	str := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
+}
+
+// ruleSchema describes one entry of rules:, with the params of every
+// registered action.
+func ruleSchema() map[string]any {
 	eventType := map[string]any{"type": "string", "enum": append([]any{"*"}, anyStrings(EventTypes)...)}
 	duration := map[string]any{"type": "string", "pattern": `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`}
+	text := map[string]any{
+		"description": "fast-path text match; a string or list means exact",
+		"anyOf": []any{
+			oneOrMany(map[string]any{"type": "string"}),
+			map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+				"exact":    oneOrMany(docString("the whole message, trimmed, case-insensitive")),
+				"contains": oneOrMany(docString("a part of the message, case-insensitive")),
+				"prefix":   oneOrMany(docString("the start of the message, case-insensitive")),
+				"regex":    oneOrMany(docString("a Go regular expression on the message as sent")),
+			}},
+		},
+	}
+	return map[string]any{
+		"type": "object", "additionalProperties": false, "required": []any{"name", "on", "actions"},
+		"properties": map[string]any{
+			"name":     docString("unique; appears in logs and metrics"),
+			"on":       oneOrMany(eventType),
+			"text":     text,
+			"key":      oneOrMany(docString("EventKey, exact (the QR scene for subscribe and scan)")),
+			"when":     docString("an expr condition that yields a bool"),
+			"active":   oneOrMany(docString("a window name, or !name for outside it; a list means any")),
+			"priority": map[string]any{"type": "integer", "description": "higher first; equal keeps file order"},
+			"continue": map[string]any{"type": "boolean", "description": "keep matching later rules"},
+			"enabled":  map[string]any{"type": "boolean"},
+			"cooldown": duration,
+			"actions":  map[string]any{"type": "array", "items": map[string]any{"oneOf": actionSchemas()}},
+		},
+	}
+}
 
+// actionSchemas describes each registered action as an object of its one
+// name, built from the registry so that custom actions are checked too.
+func actionSchemas() []any {
 	var actions []any
 	for _, name := range engine.ActionNames() {
 		spec, _ := engine.LookupAction(name)
@@ -37,72 +86,45 @@ func JSONSchema() map[string]any {
 			"properties": map[string]any{name: params},
 		})
 	}
-	text := map[string]any{
-		"description": "fast-path text match; a string or list means exact",
-		"anyOf": []any{
-			oneOrMany(map[string]any{"type": "string"}),
-			map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
-				"exact":    oneOrMany(str("the whole message, trimmed, case-insensitive")),
-				"contains": oneOrMany(str("a part of the message, case-insensitive")),
-				"prefix":   oneOrMany(str("the start of the message, case-insensitive")),
-				"regex":    oneOrMany(str("a Go regular expression on the message as sent")),
-			}},
-		},
-	}
-	rule := map[string]any{
-		"type": "object", "additionalProperties": false, "required": []any{"name", "on", "actions"},
-		"properties": map[string]any{
-			"name":     str("unique; appears in logs and metrics"),
-			"on":       oneOrMany(eventType),
-			"text":     text,
-			"key":      oneOrMany(str("EventKey, exact (the QR scene for subscribe and scan)")),
-			"when":     str("an expr condition that yields a bool"),
-			"active":   oneOrMany(str("a window name, or !name for outside it; a list means any")),
-			"priority": map[string]any{"type": "integer", "description": "higher first; equal keeps file order"},
-			"continue": map[string]any{"type": "boolean", "description": "keep matching later rules"},
-			"enabled":  map[string]any{"type": "boolean"},
-			"cooldown": duration,
-			"actions":  map[string]any{"type": "array", "items": map[string]any{"oneOf": actions}},
-		},
-	}
-	window := typeSchema(reflect.TypeFor[windowDoc]())
+	return actions
+}
+
+// testSchema describes one entry of tests:: one event with its expectation,
+// or steps (a conversation), not both.
+func testSchema() map[string]any {
 	expect := typeSchema(reflect.TypeFor[ExpectDoc]())
 	expect["properties"].(map[string]any)["reply"] =
 		map[string]any{"anyOf": []any{map[string]any{"const": "none"}, typeSchema(reflect.TypeFor[ReplyExpect]())}}
-	at := str("wall-clock time in --timezone, e.g. 2026-11-11 20:00")
+	at := docString("wall-clock time in --timezone, e.g. 2026-11-11 20:00")
 	event := typeSchema(reflect.TypeFor[EventDoc]())
 	step := map[string]any{
 		"type": "object", "additionalProperties": false, "required": []any{"event", "expect"},
 		"properties": map[string]any{"at": at, "event": event, "expect": expect},
 	}
-	test := map[string]any{
+	return map[string]any{
 		"type": "object", "additionalProperties": false, "required": []any{"name"},
 		"oneOf": []any{map[string]any{"required": []any{"event", "expect"}}, map[string]any{"required": []any{"steps"}}},
 		"properties": map[string]any{
 			"name":      map[string]any{"type": "string"},
 			"at":        at,
-			"ai_answer": str("the answer an ai action gets in this test (every step of it), in place of the model's"),
+			"ai_answer": docString("the answer an ai action gets in this test (every step of it), in place of the model's"),
 			"event":     event,
 			"expect":    expect,
 			"user":      map[string]any{"type": "object", "description": "the user's state before the test"},
 			"steps":     map[string]any{"type": "array", "items": step, "description": "a conversation: events in order, the user's state carried between them"},
 		},
 	}
-	return map[string]any{
-		"$schema":              "https://json-schema.org/draft/2020-12/schema",
-		"$id":                  SchemaID,
-		"title":                "wxbot rules",
-		"type":                 "object",
-		"additionalProperties": false,
-		"required":             []any{"version", "rules"},
-		"properties": map[string]any{
-			"version": map[string]any{"const": 1},
-			"vars":    map[string]any{"type": "object", "description": "constants, reachable in expr as vars.NAME"},
-			"windows": map[string]any{"type": "object", "additionalProperties": window},
-			"rules":   map[string]any{"type": "array", "items": rule},
-			"tests":   map[string]any{"type": "array", "items": test},
-		},
-	}
+}
+
+// oneOrMany accepts item or a list of them, as the decoder does wherever a
+// list is expected.
+func oneOrMany(item map[string]any) map[string]any {
+	return map[string]any{"anyOf": []any{item, map[string]any{"type": "array", "items": item}}}
+}
+
+// docString is a string with its description, which editors show on hover.
+func docString(desc string) map[string]any {
+	return map[string]any{"type": "string", "description": desc}
 }
 
 func anyStrings(xs []string) []any {

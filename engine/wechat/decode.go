@@ -96,7 +96,9 @@ func DecodeStringInto(m *Message, body string) error {
 	return nil
 }
 
-// set stores one leaf into its struct field, if it has one.
+// set stores one leaf into its struct field, if it has one. Flat elements,
+// nearly every leaf of a push, are matched by this one switch; the rare
+// nested paths of menu events are left to setNested.
 func (m *Message) set(name, v string) error {
 	var err error
 	switch name {
@@ -162,6 +164,17 @@ func (m *Message) set(name, v string) error {
 		m.ToKfAccount = v
 	case "Status":
 		m.Status = v
+	default:
+		return m.setNested(name, v)
+	}
+	return err
+}
+
+// setNested is set for the paths under ScanCodeInfo, SendPicsInfo and
+// SendLocationInfo, which only menu events carry.
+func (m *Message) setNested(name, v string) error {
+	var err error
+	switch name {
 	case pathScanType:
 		m.ScanType = v
 	case pathScanResult:

@@ -92,48 +92,61 @@ func EncodeMessage(m *Message) []byte {
 	b = appendLine(b, "FromUserName", m.FromUserName)
 	b = appendNumLine(b, "CreateTime", strconv.FormatInt(m.CreateTime, 10))
 	b = appendLine(b, "MsgType", m.MsgType)
-
-	str := func(name, v string, always bool) {
-		if v != "" || always {
-			b = appendLine(b, name, v)
+	b = appendMessageLines(b, m)
+	b = appendEventLines(b, m)
+	b = appendEventInfos(b, m)
+	b = appendTrailerLines(b, m)
+	for _, f := range m.Fields {
+		if encodedByStruct(f.Name) || !isElementName(f.Name) {
+			continue
+		}
+		if isDecimal(f.Value) {
+			b = appendNumLine(b, f.Name, f.Value)
+		} else {
+			b = appendLine(b, f.Name, f.Value)
 		}
 	}
-	float := func(name string, f float64, always bool) {
-		if f != 0 || always {
-			b = appendNumLine(b, name, formatFloat(f))
-		}
-	}
-	integer := func(name string, n int, always bool) {
-		if n != 0 || always {
-			b = appendNumLine(b, name, strconv.Itoa(n))
-		}
-	}
+	return append(b, "</xml>"...)
+}
 
-	is := func(t string) bool { return equalFold(m.MsgType, t) }
-	str("Content", m.Content, is("text"))
-	str("PicUrl", m.PicURL, false)
-	str("MediaId", m.MediaID, false)
-	str("Format", m.Format, false)
-	str("Recognition", m.Recognition, false)
-	str("MediaId16K", m.MediaID16K, false)
-	str("ThumbMediaId", m.ThumbMediaID, false)
-	float("Location_X", m.LocationX, is("location"))
-	float("Location_Y", m.LocationY, is("location"))
-	integer("Scale", m.Scale, is("location"))
-	str("Label", m.Label, is("location"))
-	str("Title", m.Title, false)
-	str("Description", m.Description, false)
-	str("Url", m.URL, false)
+// appendMessageLines appends the fields of ordinary messages, in the official
+// order. The ones a type always carries are written even when empty or zero,
+// as WeChat would.
+func appendMessageLines(b []byte, m *Message) []byte {
+	text, location := equalFold(m.MsgType, "text"), equalFold(m.MsgType, "location")
+	b = appendOptLine(b, "Content", m.Content, text)
+	b = appendOptLine(b, "PicUrl", m.PicURL, false)
+	b = appendOptLine(b, "MediaId", m.MediaID, false)
+	b = appendOptLine(b, "Format", m.Format, false)
+	b = appendOptLine(b, "Recognition", m.Recognition, false)
+	b = appendOptLine(b, "MediaId16K", m.MediaID16K, false)
+	b = appendOptLine(b, "ThumbMediaId", m.ThumbMediaID, false)
+	b = appendOptFloatLine(b, "Location_X", m.LocationX, location)
+	b = appendOptFloatLine(b, "Location_Y", m.LocationY, location)
+	b = appendOptIntLine(b, "Scale", m.Scale, location)
+	b = appendOptLine(b, "Label", m.Label, location)
+	b = appendOptLine(b, "Title", m.Title, false)
+	b = appendOptLine(b, "Description", m.Description, false)
+	return appendOptLine(b, "Url", m.URL, false)
+}
 
+// appendEventLines appends the flat fields of events: Event always, the
+// coordinates always for a LOCATION report, the rest when set.
+func appendEventLines(b []byte, m *Message) []byte {
 	event := m.IsEvent()
-	isEvent := func(e string) bool { return event && equalFold(m.Event, e) }
-	str("Event", m.Event, event)
-	str("EventKey", m.EventKey, false)
-	str("Ticket", m.Ticket, false)
-	str("MenuId", m.MenuID, false)
-	float("Latitude", m.Latitude, isEvent("LOCATION"))
-	float("Longitude", m.Longitude, isEvent("LOCATION"))
-	float("Precision", m.Precision, isEvent("LOCATION"))
+	locationReport := event && equalFold(m.Event, "LOCATION")
+	b = appendOptLine(b, "Event", m.Event, event)
+	b = appendOptLine(b, "EventKey", m.EventKey, false)
+	b = appendOptLine(b, "Ticket", m.Ticket, false)
+	b = appendOptLine(b, "MenuId", m.MenuID, false)
+	b = appendOptFloatLine(b, "Latitude", m.Latitude, locationReport)
+	b = appendOptFloatLine(b, "Longitude", m.Longitude, locationReport)
+	return appendOptFloatLine(b, "Precision", m.Precision, locationReport)
+}
+
+// appendEventInfos appends the nested elements of the menu events that
+// carry them (scan codes, pictures, a location), each only when set.
+func appendEventInfos(b []byte, m *Message) []byte {
 	if m.ScanType != "" || m.ScanResult != "" {
 		b = append(b, "<ScanCodeInfo>"...)
 		b = appendLine(b, "ScanType", m.ScanType)
@@ -160,30 +173,50 @@ func EncodeMessage(m *Message) []byte {
 		b = appendLine(b, "Poiname", l.Poiname)
 		b = append(b, "</SendLocationInfo>\n"...)
 	}
-	str("KfAccount", m.KfAccount, false)
-	str("FromKfAccount", m.FromKfAccount, false)
-	str("ToKfAccount", m.ToKfAccount, false)
+	return b
+}
+
+// appendTrailerLines appends what WeChat puts last: the customer-service
+// accounts, the message id (MsgID in events, as reports spell it), a
+// report's Status and the menu reply's bizmsgmenuid.
+func appendTrailerLines(b []byte, m *Message) []byte {
+	b = appendOptLine(b, "KfAccount", m.KfAccount, false)
+	b = appendOptLine(b, "FromKfAccount", m.FromKfAccount, false)
+	b = appendOptLine(b, "ToKfAccount", m.ToKfAccount, false)
 	if m.MsgID != "" {
 		name := "MsgId"
-		if event {
+		if m.IsEvent() {
 			name = "MsgID"
 		}
 		b = appendNumLine(b, name, m.MsgID)
 	}
-	str("Status", m.Status, false)
-	str("bizmsgmenuid", m.BizMsgMenuID, false)
+	b = appendOptLine(b, "Status", m.Status, false)
+	return appendOptLine(b, "bizmsgmenuid", m.BizMsgMenuID, false)
+}
 
-	for _, f := range m.Fields {
-		if encodedByStruct(f.Name) || !isElementName(f.Name) {
-			continue
-		}
-		if isDecimal(f.Value) {
-			b = appendNumLine(b, f.Name, f.Value)
-		} else {
-			b = appendLine(b, f.Name, f.Value)
-		}
+// appendOptLine appends a string field when it is set, or always when the
+// message type requires the element even empty.
+func appendOptLine(b []byte, name, v string, always bool) []byte {
+	if v != "" || always {
+		b = appendLine(b, name, v)
 	}
-	return append(b, "</xml>"...)
+	return b
+}
+
+// appendOptFloatLine is appendOptLine for a number, zero meaning unset.
+func appendOptFloatLine(b []byte, name string, f float64, always bool) []byte {
+	if f != 0 || always {
+		b = appendNumLine(b, name, formatFloat(f))
+	}
+	return b
+}
+
+// appendOptIntLine is appendOptLine for an integer, zero meaning unset.
+func appendOptIntLine(b []byte, name string, n int, always bool) []byte {
+	if n != 0 || always {
+		b = appendNumLine(b, name, strconv.Itoa(n))
+	}
+	return b
 }
 
 // encodedByStruct reports whether EncodeMessage writes the top-level element

@@ -206,17 +206,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.issueToken(w, q.Get("grant_type"), q.Get("appid"), q.Get("secret"))
 		return
 	case "/cgi-bin/stable_token":
-		var req struct {
-			GrantType    string `json:"grant_type"`
-			AppID        string `json:"appid"`
-			Secret       string `json:"secret"`
-			ForceRefresh bool   `json:"force_refresh"` // a JSON bool; "true" is a 47001
-		}
-		if r.Method != http.MethodPost || json.Unmarshal(body, &req) != nil {
-			errcode(w, 47001)
-			return
-		}
-		s.issueStable(w, req.GrantType, req.AppID, req.Secret, req.ForceRefresh)
+		s.serveStable(w, r, body)
 		return
 	}
 	// WeChat rejects \uXXXX escapes in request JSON (40033).
@@ -272,6 +262,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	errcode(w, 0)
+}
+
+// serveStable answers stable_token, which takes its credentials as a JSON
+// body rather than a query, and rejects what WeChat rejects before any token
+// is issued.
+func (s *Server) serveStable(w http.ResponseWriter, r *http.Request, body []byte) {
+	var req struct {
+		GrantType    string `json:"grant_type"`
+		AppID        string `json:"appid"`
+		Secret       string `json:"secret"`
+		ForceRefresh bool   `json:"force_refresh"` // a JSON bool; "true" is a 47001
+	}
+	if r.Method != http.MethodPost || json.Unmarshal(body, &req) != nil {
+		errcode(w, 47001)
+		return
+	}
+	s.issueStable(w, req.GrantType, req.AppID, req.Secret, req.ForceRefresh)
 }
 
 func (s *Server) issueStable(w http.ResponseWriter, grant, appID, secret string, force bool) {
