@@ -33,16 +33,26 @@ type OutboxReport struct {
 	Next         string              `json:"next,omitempty"`
 }
 
-// outboxEndpoints serves GET /outbox, POST /outbox/retry and POST /outbox/drop.
+// outboxEndpoints serves GET /outbox, POST /outbox/retry and POST
+// /outbox/drop; a store that cannot administer its outbox still lists it.
 func outboxEndpoints(mux *http.ServeMux, st store.Store) {
 	admin, _ := st.(outbox.Admin)
-	noAdmin := func(w http.ResponseWriter) bool {
-		if admin == nil {
+	mux.HandleFunc("GET /outbox", listOutbox(st, admin))
+	if admin == nil {
+		refuse := func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusNotImplemented, map[string]string{"error": fmt.Sprintf("store %T cannot administer its outbox", st)})
 		}
-		return admin == nil
+		mux.HandleFunc("POST /outbox/retry", refuse)
+		mux.HandleFunc("POST /outbox/drop", refuse)
+		return
 	}
-	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /outbox/retry", retryDead(admin))
+	mux.HandleFunc("POST /outbox/drop", dropSend(admin))
+}
+
+// listOutbox is GET /outbox[?limit=N&after=CURSOR].
+func listOutbox(st store.Store, admin outbox.Admin) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		limit := 100
 		if v := r.URL.Query().Get("limit"); v != "" {
 			n, err := strconv.Atoi(v)
@@ -76,11 +86,12 @@ func outboxEndpoints(mux *http.ServeMux, st store.Store) {
 			rep.Next = next
 		}
 		writeJSON(w, http.StatusOK, rep)
-	})
-	mux.HandleFunc("POST /outbox/retry", func(w http.ResponseWriter, r *http.Request) {
-		if noAdmin(w) {
-			return
-		}
+	}
+}
+
+// retryDead is POST /outbox/retry?id=ID or ?dead=all.
+func retryDead(admin outbox.Admin) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		switch id := q.Get("id"); {
 		case q.Get("dead") == "all" && id == "":
@@ -105,11 +116,12 @@ func outboxEndpoints(mux *http.ServeMux, st store.Store) {
 		default:
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want ?id=ID or ?dead=all"})
 		}
-	})
-	mux.HandleFunc("POST /outbox/drop", func(w http.ResponseWriter, r *http.Request) {
-		if noAdmin(w) {
-			return
-		}
+	}
+}
+
+// dropSend is POST /outbox/drop?id=ID.
+func dropSend(admin outbox.Admin) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("id")
 		if id == "" {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want ?id=ID"})
@@ -126,5 +138,5 @@ func outboxEndpoints(mux *http.ServeMux, st store.Store) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "dropped": 1})
-	})
+	}
 }
