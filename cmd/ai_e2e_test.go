@@ -329,13 +329,12 @@ func TestAIWithoutKefu(t *testing.T) {
 		})
 		t.Run("8s answer on a retry", func(t *testing.T) {
 			t.Parallel()
-			start := time.Now()
+			// Which attempt answers is the schedule's proof here; its times
+			// are checked in virtual time (callback's
+			// TestHeldPushOnWeChatSchedule), not on this machine's clock.
 			n, got := wechatAsk(t, b.url, "o8", "sleep 8s 问题")
 			if n != 2 || got != "答:sleep 8s 问题" {
 				t.Errorf("attempt %d %q, want WeChat's second attempt answered with the answer", n, got)
-			}
-			if took := time.Since(start); took < 8*time.Second || took > 10*time.Second {
-				t.Errorf("answered after %v, want at 8 s", took)
 			}
 		})
 		t.Run("slow webhook on a retry", func(t *testing.T) {
@@ -350,9 +349,6 @@ func TestAIWithoutKefu(t *testing.T) {
 			n, got := wechatAsk(t, b.url, "o25", "sleep 25s 问题")
 			if n != 3 || got != "答案还在生成, 回复任意文字获取" {
 				t.Fatalf("attempt %d %q, want WeChat's third attempt answered with --pending-text", n, got)
-			}
-			if took := time.Since(start); took > 15*time.Second {
-				t.Errorf("the pending text came after %v, past the third attempt's 5 s", took)
 			}
 			time.Sleep(time.Until(start.Add(26 * time.Second)))
 			if n, got := wechatAsk(t, b.url, "o25", "好"); n != 1 || got != "答:sleep 25s 问题" {

@@ -419,3 +419,17 @@ func TestNoExitSleep(t *testing.T) {
 		}
 	}
 }
+
+// eventually polls ok until it holds: for a state the bot will reach (a
+// delivery, a reload), never for the absence of something. The 30 s are a
+// hung test's bound, not a speed requirement.
+func eventually(t *testing.T, b *botProc, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s\n%s", what, b.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -68,7 +68,7 @@ func TestKefuSendsSurviveKill9(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
+	waitIdle(t, b2)
 	var got []string
 	for _, c := range fake.Delivered("/cgi-bin/message/custom/send") {
 		var m struct {

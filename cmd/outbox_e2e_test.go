@@ -77,8 +77,19 @@ func waitOutbox(t *testing.T, admin string, what string, ok func(outboxState) bo
 	}
 }
 
-// waitDelivered waits for n kefu sends, then a while for a duplicate.
-func waitDelivered(t *testing.T, fake *wechattest.Server, n int) []string {
+// waitIdle waits until the bot's outbox holds nothing: every accepted send
+// delivered or dead-lettered and none in flight (a send stays pending until
+// its delivery ends; on Redis the queue is the replicas' shared one, spool
+// included). A duplicate could only come from a pending send, so from then
+// on what was delivered is final: no "a duplicate would show by now" wait.
+func waitIdle(t *testing.T, b *botProc) {
+	t.Helper()
+	waitOutbox(t, b.admin, "an idle outbox", func(st outboxState) bool { return st.Pending == 0 })
+}
+
+// waitDelivered waits for n kefu sends, then for an idle outbox (see
+// waitIdle).
+func waitDelivered(t *testing.T, b *botProc, fake *wechattest.Server, n int) []string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for len(kefuTexts(fake)) < n {
@@ -87,7 +98,7 @@ func waitDelivered(t *testing.T, fake *wechattest.Server, n int) []string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond) // a duplicate would arrive now
+	waitIdle(t, b)
 	return kefuTexts(fake)
 }
 
@@ -124,7 +135,7 @@ func TestOutboxRetryDeadLetter(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "retried "+id) {
 		t.Fatalf("outbox retry: %d\n%s\n%s", code, out, errOut)
 	}
-	if got := waitDelivered(t, fake, 1); strings.Join(got, ",") != "only" {
+	if got := waitDelivered(t, b, fake, 1); strings.Join(got, ",") != "only" {
 		t.Errorf("delivered %q, want the retried send once", got)
 	}
 	_, errOut, code = wxbot(t, nil, "outbox", "retry", id, "--admin", b.admin)
@@ -170,7 +181,7 @@ func TestOutboxDropPending(t *testing.T) {
 		t.Errorf("dropping it again: %d %s", code, errOut)
 	}
 	fake.ClearFailures()
-	if got := waitDelivered(t, fake, 2); strings.Join(got, ",") != "one,three" {
+	if got := waitDelivered(t, b, fake, 2); strings.Join(got, ",") != "one,three" {
 		t.Errorf("delivered %q, want one, three", got)
 	}
 }
@@ -243,7 +254,7 @@ func TestOutboxRetryTwoReplicasOnRedis(t *testing.T) {
 	if won != 1 {
 		t.Errorf("%d replicas enqueued the dead letter again, want 1: %+v", won, results)
 	}
-	if got := waitDelivered(t, fake, 1); strings.Join(got, ",") != "only" {
+	if got := waitDelivered(t, b, fake, 1); strings.Join(got, ",") != "only" {
 		t.Errorf("delivered %q, want the retried send once", got)
 	}
 	out, errOut, code := wxbot(t, nil, "outbox", "retry", "--dead", "--admin", a.admin)

@@ -128,7 +128,7 @@ rules:
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
+		waitIdle(t, b)
 		if n, m := shop.count(), len(fake.Delivered(wechat.TemplatePath)); n != want || m != want {
 			t.Fatalf("%d webhook calls, %d template sends; want %d each", n, m, want)
 		}

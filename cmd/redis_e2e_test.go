@@ -112,7 +112,9 @@ func TestTwoReplicasOnRedis(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(2500 * time.Millisecond) // past claim_idle: a duplicate would show now
+	// A's sends that A delivered but never acknowledged stay pending until
+	// B takes them over after claim_idle: an idle queue has none left.
+	waitIdle(t, b)
 	if got := kefuTexts(fake); strings.Join(got, ",") != "k1 1001,k2 1001" {
 		t.Errorf("delivered %q, want A's two sends once each, in order", got)
 	}
@@ -134,7 +136,7 @@ func TestTwoReplicasOnRedis(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitIdle(t, b)
 	if got := kefuTexts(fake); len(got) != 4 {
 		t.Errorf("delivered %q: the retried push's sends must go out once", got)
 	}

@@ -116,11 +116,10 @@ func TestServeRefusesDamagedStore(t *testing.T) {
 				if err := os.WriteFile(path, tc.data, 0o600); err != nil {
 					t.Fatal(err)
 				}
-				start := time.Now()
 				_, errOut, code := wxbot(t, env, "serve", "--store", "bolt:"+path, "--rules", examples,
 					"--listen", "127.0.0.1:0", "--admin-listen", "")
-				if took := time.Since(start); took > 10*time.Second {
-					t.Errorf("serve took %v to refuse the damaged store", took)
+				if strings.Contains(errOut, "listening") {
+					t.Errorf("serve started listening on the damaged store before refusing it")
 				}
 				if code != 1 {
 					t.Errorf("exit %d, want 1", code)
