@@ -26,11 +26,12 @@ import (
 // is not ready.
 const DefaultPendingText = "答案还在生成, 回复任意文字获取"
 
-// WeChat's retry schedule: an attempt is given up after 5 s and retried at
-// once, three attempts in all.
+// WeChat's retry schedule: an attempt is given up after 5 s
+// (DefaultRetryWait, Config.RetryWait) and retried at once, three attempts
+// in all.
 const (
-	wechatWait    = 5 * time.Second
-	wechatAttempt = 3
+	DefaultRetryWait = 5 * time.Second
+	wechatAttempt    = 3
 )
 
 // HeldReplies are the replies held for users (the taking half of
@@ -115,7 +116,7 @@ func (h *Handler) pushHolding(w http.ResponseWriter, r *http.Request, ps *pushSt
 	}
 	// The last attempt arrives two waits after this one; it is answered a
 	// reply deadline after it arrives.
-	hd := h.holds.start(ev.ID, time.Until(start.Add((wechatAttempt-1)*wechatWait+h.cfg.ReplyDeadline)))
+	hd := h.holds.start(ev.ID, time.Until(start.Add((wechatAttempt-1)*h.cfg.RetryWait+h.cfg.ReplyDeadline)))
 	h.log.Info("reply not ready; the push is held for WeChat's retries", "type", ev.Type, "from", ev.From, "rules", p.RuleNames())
 	go h.settleHeld(ps, q, token, answer, p, hd, start)
 	ct, out, err := answer.Wait(r.Context())

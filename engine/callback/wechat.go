@@ -60,6 +60,10 @@ type Config struct {
 	// retries instead of answered "success" (see hold.go); the engine
 	// must hold late replies too (engine.Options.HoldLate).
 	HoldLate bool
+	// RetryWait is how long WeChat waits for an attempt before it sends the
+	// next (DefaultRetryWait when 0): it schedules a held push's last
+	// answer. Only a simulator of WeChat (tests) changes it.
+	RetryWait time.Duration
 	// PendingText answers the last attempt of a held push whose reply is
 	// still not ready.
 	PendingText string
@@ -83,6 +87,9 @@ type Handler struct {
 
 // NewHandler returns the callback handler for e.
 func NewHandler(e *engine.Engine, cfg Config) *Handler {
+	if cfg.RetryWait <= 0 {
+		cfg.RetryWait = DefaultRetryWait
+	}
 	if cfg.ReplyDeadline <= 0 {
 		cfg.ReplyDeadline = 4 * time.Second
 	}
