@@ -3,6 +3,11 @@
 // with its own actions) is a main package that imports its action packages
 // and calls cmd.Main; see examples/custom-action.
 //
+// `wxbot serve` turns its flags into cmd/bot's Settings and mounts what
+// bot.New builds (the callback, the payment handler, cmd/admin's API, the
+// console); the store drivers --store can name are the ones stores.go
+// imports.
+//
 // # Settings
 //
 // Every flag has an environment variable, WXBOT_ and the flag's name in
