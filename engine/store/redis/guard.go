@@ -37,10 +37,13 @@ import (
 //
 // Guard is a store.Store; Run drives the probes and the spool's drain.
 type Guard struct {
-	primary store.Store
-	local   *memory.Memory
-	spool   *bolt.Bolt
-	o       GuardOptions
+	// Primary is the guarded store: what the guard does not intercept
+	// (Done, Retry, Dead, DeadLetters, the outbox's administration) goes
+	// straight to it.
+	Primary
+	local *memory.Memory
+	spool *bolt.Bolt
+	o     GuardOptions
 
 	mu        sync.Mutex
 	fails     int
@@ -68,11 +71,18 @@ type GuardOptions struct {
 	Now      func() time.Time
 }
 
+// Primary is what a Guard guards: a shared store that administers its
+// outbox (the Redis store; the memory store in tests).
+type Primary interface {
+	store.Store
+	outbox.Admin
+}
+
 // ErrDegraded is what a call returns while the store is skipped.
 var ErrDegraded = errors.New("store degraded: skipped until it answers again")
 
 // NewGuard guards primary.
-func NewGuard(primary store.Store, o GuardOptions) *Guard {
+func NewGuard(primary Primary, o GuardOptions) *Guard {
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 300 * time.Millisecond
 	}
@@ -88,11 +98,8 @@ func NewGuard(primary store.Store, o GuardOptions) *Guard {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Guard{primary: primary, local: memory.New(o.Now), spool: o.Spool, o: o, windows: map[string]time.Time{}}
+	return &Guard{Primary: primary, local: memory.New(o.Now), spool: o.Spool, o: o, windows: map[string]time.Time{}}
 }
-
-// Primary is the guarded store.
-func (g *Guard) Primary() store.Store { return g.primary }
 
 // Degraded reports whether the store is being skipped, and why.
 func (g *Guard) Degraded() (bool, error) {
@@ -175,34 +182,37 @@ func (g *Guard) call(ctx context.Context, timeout time.Duration, f func(ctx cont
 	return err
 }
 
-// TakeCooldown implements store.Store; degraded, from memory.
-func (g *Guard) TakeCooldown(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	var ok bool
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
-		ok, e = g.primary.TakeCooldown(c, key, ttl)
+// guarded runs f on the store through call; when it fails or is skipped,
+// fallback answers instead (nil: the error stands).
+func guarded[T any](g *Guard, ctx context.Context, timeout time.Duration, f func(context.Context) (T, error), fallback func() (T, error)) (T, error) {
+	var v T
+	err := g.call(ctx, timeout, func(c context.Context) (e error) {
+		v, e = f(c)
 		return e
 	})
-	if err == nil {
-		return ok, nil
+	if err == nil || fallback == nil {
+		return v, err
 	}
-	return g.local.TakeCooldown(ctx, key, ttl)
+	return fallback()
+}
+
+// TakeCooldown implements store.Store; degraded, from memory.
+func (g *Guard) TakeCooldown(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return guarded(g, ctx, g.o.CallTimeout,
+		func(c context.Context) (bool, error) { return g.Primary.TakeCooldown(c, key, ttl) },
+		func() (bool, error) { return g.local.TakeCooldown(ctx, key, ttl) })
 }
 
 // ClaimOnce implements store.Store; it is not degraded (see Guard).
 func (g *Guard) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	var ok bool
-	err := g.call(ctx, 2*time.Second, func(c context.Context) (e error) {
-		ok, e = g.primary.ClaimOnce(c, key, ttl)
-		return e
-	})
-	return ok, err
+	return guarded(g, ctx, 2*time.Second, func(c context.Context) (bool, error) { return g.Primary.ClaimOnce(c, key, ttl) }, nil)
 }
 
 // OpenWindow implements store.Store; degraded, in memory, and written to the
 // store once it answers again.
 func (g *Guard) OpenWindow(ctx context.Context, openID string, until time.Time) error {
 	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error {
-		return g.primary.OpenWindow(c, openID, until)
+		return g.Primary.OpenWindow(c, openID, until)
 	})
 	if err == nil {
 		return nil
@@ -219,23 +229,19 @@ func (g *Guard) OpenWindow(ctx context.Context, openID string, until time.Time) 
 // decides; for another, nothing is certain, so the send is attempted
 // (WeChat decides, see engine.KefuWindows).
 func (g *Guard) TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error) {
-	var ok bool
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
-		ok, e = g.primary.TakeWindowSlot(c, openID, now)
-		return e
-	})
-	if err == nil {
-		return ok, nil
-	}
-	if g.local.KnowsWindow(openID) {
-		return g.local.TakeWindowSlot(ctx, openID, now)
-	}
-	return true, nil
+	return guarded(g, ctx, g.o.CallTimeout,
+		func(c context.Context) (bool, error) { return g.Primary.TakeWindowSlot(c, openID, now) },
+		func() (bool, error) {
+			if g.local.KnowsWindow(openID) {
+				return g.local.TakeWindowSlot(ctx, openID, now)
+			}
+			return true, nil
+		})
 }
 
 // CloseWindow implements store.Store.
 func (g *Guard) CloseWindow(ctx context.Context, openID string) error {
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.CloseWindow(c, openID) })
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.Primary.CloseWindow(c, openID) })
 	if err != nil {
 		return g.local.CloseWindow(ctx, openID)
 	}
@@ -246,7 +252,7 @@ func (g *Guard) CloseWindow(ctx context.Context, openID string) error {
 // skipped, into the local spool. Either way the sends are durable when it
 // returns nil.
 func (g *Guard) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.Enqueue(c, sends...) })
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.Primary.Enqueue(c, sends...) })
 	if err == nil {
 		return nil
 	}
@@ -259,31 +265,12 @@ func (g *Guard) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
 
 // Due implements store.Store: nothing is delivered while degraded.
 func (g *Guard) Due(ctx context.Context, now time.Time, limit int, skip func(string) bool) ([]*outbox.Send, error) {
-	var due []*outbox.Send
-	err := g.call(ctx, 2*time.Second, func(c context.Context) (e error) {
-		due, e = g.primary.Due(c, now, limit, skip)
-		return e
-	})
+	due, err := guarded(g, ctx, 2*time.Second,
+		func(c context.Context) ([]*outbox.Send, error) { return g.Primary.Due(c, now, limit, skip) }, nil)
 	if errors.Is(err, ErrDegraded) {
 		return nil, nil
 	}
 	return due, err
-}
-
-// Done implements store.Store.
-func (g *Guard) Done(ctx context.Context, s *outbox.Send) error { return g.primary.Done(ctx, s) }
-
-// Retry implements store.Store.
-func (g *Guard) Retry(ctx context.Context, s *outbox.Send) error { return g.primary.Retry(ctx, s) }
-
-// Dead implements store.Store.
-func (g *Guard) Dead(ctx context.Context, s *outbox.Send, reason string) error {
-	return g.primary.Dead(ctx, s, reason)
-}
-
-// DeadLetters implements store.Store.
-func (g *Guard) DeadLetters(ctx context.Context, limit int) ([]outbox.DeadLetter, error) {
-	return g.primary.DeadLetters(ctx, limit)
 }
 
 // Pending implements store.Store: the store's pending sends and the spool's.
@@ -292,17 +279,13 @@ func (g *Guard) Pending(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var n int
-	err = g.call(ctx, 2*time.Second, func(c context.Context) (e error) {
-		n, e = g.primary.Pending(c)
-		return e
-	})
+	n, err := guarded(g, ctx, 2*time.Second, g.Primary.Pending, nil)
 	return n + spooled, err
 }
 
 // Close implements store.Store.
 func (g *Guard) Close() error {
-	return errors.Join(g.primary.Close(), g.spool.Close())
+	return errors.Join(g.Primary.Close(), g.spool.Close())
 }
 
 // Run probes a skipped store and, while it answers, moves what was kept
@@ -318,7 +301,7 @@ func (g *Guard) Run(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 		if degraded, _ := g.Degraded(); degraded {
-			g.call(ctx, g.o.CallTimeout, func(c context.Context) error { _, err := g.primary.Pending(c); return err })
+			g.call(ctx, g.o.CallTimeout, func(c context.Context) error { _, err := g.Primary.Pending(c); return err })
 			continue
 		}
 		g.replayWindows(ctx)
@@ -333,7 +316,7 @@ func (g *Guard) replayWindows(ctx context.Context) {
 	g.windows = map[string]time.Time{}
 	g.mu.Unlock()
 	for id, w := range pending {
-		err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.OpenWindow(c, id, w) })
+		err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.Primary.OpenWindow(c, id, w) })
 		if err != nil { // keep it for the next round
 			g.mu.Lock()
 			if _, newer := g.windows[id]; !newer {
@@ -360,7 +343,7 @@ func (g *Guard) drainSpool(ctx context.Context) {
 		for _, s := range batch {
 			moved := *s
 			moved.Seq = 0
-			err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.Enqueue(c, &moved) })
+			err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.Primary.Enqueue(c, &moved) })
 			if err != nil {
 				return // the store failed again: the rest waits
 			}
@@ -373,93 +356,33 @@ func (g *Guard) drainSpool(ctx context.Context) {
 	}
 }
 
-// admin is the guarded store's outbox.Admin.
-func (g *Guard) admin() (outbox.Admin, error) {
-	a, ok := g.primary.(outbox.Admin)
-	if !ok {
-		return nil, fmt.Errorf("store %T cannot administer its outbox", g.primary)
-	}
-	return a, nil
-}
-
-// PendingSends implements outbox.Admin: the store's (sends spooled while
-// it failed are listed once they reach it).
-func (g *Guard) PendingSends(ctx context.Context, after string, limit int) ([]*outbox.Send, string, error) {
-	a, err := g.admin()
-	if err != nil {
-		return nil, "", err
-	}
-	return a.PendingSends(ctx, after, limit)
-}
-
-// RetryDead implements outbox.Admin.
-func (g *Guard) RetryDead(ctx context.Context, id string) (bool, error) {
-	a, err := g.admin()
-	if err != nil {
-		return false, err
-	}
-	return a.RetryDead(ctx, id)
-}
-
-// RetryAllDead implements outbox.Admin.
-func (g *Guard) RetryAllDead(ctx context.Context) (int, error) {
-	a, err := g.admin()
-	if err != nil {
-		return 0, err
-	}
-	return a.RetryAllDead(ctx)
-}
-
-// Drop implements outbox.Admin.
-func (g *Guard) Drop(ctx context.Context, id string) (bool, error) {
-	a, err := g.admin()
-	if err != nil {
-		return false, err
-	}
-	return a.Drop(ctx, id)
-}
-
 // LoadUser implements store.Store. User state is not degraded to memory: a
 // dialog step kept on one replica while Redis is away would be silently
 // forgotten when it is back. The push reads no state and is still
 // answered (see engine.Users).
 func (g *Guard) LoadUser(ctx context.Context, openID string) (map[string]any, error) {
-	var st map[string]any
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
-		st, e = g.primary.LoadUser(c, openID)
-		return e
-	})
-	return st, err
+	return guarded(g, ctx, g.o.CallTimeout,
+		func(c context.Context) (map[string]any, error) { return g.Primary.LoadUser(c, openID) }, nil)
 }
 
 // PatchUser implements store.Store; not degraded (see LoadUser).
 func (g *Guard) PatchUser(ctx context.Context, openID string, p *store.UserPatch) error {
-	return g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.PatchUser(c, openID, p) })
+	return g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.Primary.PatchUser(c, openID, p) })
 }
 
 // DeleteUser implements store.Store.
 func (g *Guard) DeleteUser(ctx context.Context, openID string) (bool, error) {
-	var had bool
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
-		had, e = g.primary.DeleteUser(c, openID)
-		return e
-	})
-	return had, err
+	return guarded(g, ctx, g.o.CallTimeout, func(c context.Context) (bool, error) { return g.Primary.DeleteUser(c, openID) }, nil)
 }
 
 // CountUsers implements store.Store.
 func (g *Guard) CountUsers(ctx context.Context) (int, error) {
-	var n int
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
-		n, e = g.primary.CountUsers(c)
-		return e
-	})
-	return n, err
+	return guarded(g, ctx, g.o.CallTimeout, g.Primary.CountUsers, nil)
 }
 
 // RememberQuery implements callback.Replays; degraded, in memory.
 func (g *Guard) RememberQuery(ctx context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
-	r, ok := g.primary.(interface {
+	r, ok := g.Primary.(interface {
 		RememberQuery(context.Context, string, string, time.Duration) (string, error)
 	})
 	if !ok {

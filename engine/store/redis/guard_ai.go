@@ -13,20 +13,14 @@ import (
 
 // AITurns implements store.AIStore.
 func (g *Guard) AITurns(ctx context.Context, openID string) ([]store.Turn, error) {
-	var turns []store.Turn
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
-		turns, e = g.primary.AITurns(c, openID)
-		return e
-	})
-	if err == nil {
-		return turns, nil
-	}
-	return g.local.AITurns(ctx, openID)
+	return guarded(g, ctx, g.o.CallTimeout,
+		func(c context.Context) ([]store.Turn, error) { return g.Primary.AITurns(c, openID) },
+		func() ([]store.Turn, error) { return g.local.AITurns(ctx, openID) })
 }
 
 // AddAITurn implements store.AIStore.
 func (g *Guard) AddAITurn(ctx context.Context, openID string, t store.Turn, keep int, ttl time.Duration) error {
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.AddAITurn(c, openID, t, keep, ttl) })
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.Primary.AddAITurn(c, openID, t, keep, ttl) })
 	if err == nil {
 		return nil
 	}
@@ -35,20 +29,14 @@ func (g *Guard) AddAITurn(ctx context.Context, openID string, t store.Turn, keep
 
 // TakeAIQuota implements store.AIStore.
 func (g *Guard) TakeAIQuota(ctx context.Context, key string, limit int, ttl time.Duration) (bool, error) {
-	var ok bool
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
-		ok, e = g.primary.TakeAIQuota(c, key, limit, ttl)
-		return e
-	})
-	if err == nil {
-		return ok, nil
-	}
-	return g.local.TakeAIQuota(ctx, key, limit, ttl)
+	return guarded(g, ctx, g.o.CallTimeout,
+		func(c context.Context) (bool, error) { return g.Primary.TakeAIQuota(c, key, limit, ttl) },
+		func() (bool, error) { return g.local.TakeAIQuota(ctx, key, limit, ttl) })
 }
 
 // HoldReply implements store.AIStore.
 func (g *Guard) HoldReply(ctx context.Context, openID string, reply []byte, ttl time.Duration) error {
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.HoldReply(c, openID, reply, ttl) })
+	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.Primary.HoldReply(c, openID, reply, ttl) })
 	if err == nil {
 		return nil
 	}
@@ -61,17 +49,12 @@ func (g *Guard) TakeHeldReply(ctx context.Context, openID string) ([]byte, error
 	if r, _ := g.local.TakeHeldReply(ctx, openID); r != nil {
 		return r, nil
 	}
-	var r []byte
-	err := g.call(ctx, g.o.CallTimeout, func(c context.Context) (e error) {
-		r, e = g.primary.TakeHeldReply(c, openID)
-		return e
-	})
-	return r, err
+	return guarded(g, ctx, g.o.CallTimeout, func(c context.Context) ([]byte, error) { return g.Primary.TakeHeldReply(c, openID) }, nil)
 }
 
 // ForgetAI implements store.AIStore: from this process's memory too, and from
 // the store, which must answer (a deletion is not left to chance).
 func (g *Guard) ForgetAI(ctx context.Context, openID string) error {
 	g.local.ForgetAI(ctx, openID)
-	return g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.primary.ForgetAI(c, openID) })
+	return g.call(ctx, g.o.CallTimeout, func(c context.Context) error { return g.Primary.ForgetAI(c, openID) })
 }
