@@ -22,7 +22,7 @@ func (s *Bolt) PendingSends(_ context.Context, after string, limit int) ([]*outb
 	var out []*outbox.Send
 	next := ""
 	err = s.db.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bOutbox).Cursor()
+		c := s.bucket(tx, bOutbox).Cursor()
 		for k, v := c.Seek(seqKey(from + 1)); k != nil; k, v = c.Next() {
 			var snd outbox.Send
 			if json.Unmarshal(v, &snd) != nil {
@@ -40,11 +40,11 @@ func (s *Bolt) PendingSends(_ context.Context, after string, limit int) ([]*outb
 }
 
 // deadKeys finds the dead letters of the send id in tx.
-func deadKeys(tx *bbolt.Tx, id string) (keys [][]byte, last *outbox.Send) {
+func (s *Bolt) deadKeys(tx *bbolt.Tx, id string) (keys [][]byte, last *outbox.Send) {
 	if id == "" {
 		return nil, nil
 	}
-	tx.Bucket(bDead).ForEach(func(k, v []byte) error {
+	s.bucket(tx, bDead).ForEach(func(k, v []byte) error {
 		var d outbox.DeadLetter
 		if json.Unmarshal(v, &d) == nil && d.Send != nil && d.Send.ID == id {
 			keys = append(keys, bytes.Clone(k))
@@ -57,16 +57,16 @@ func deadKeys(tx *bbolt.Tx, id string) (keys [][]byte, last *outbox.Send) {
 
 // retryDead moves the dead letter id back to the outbox in tx.
 func (s *Bolt) retryDead(tx *bbolt.Tx, id string) (bool, error) {
-	keys, snd := deadKeys(tx, id)
+	keys, snd := s.deadKeys(tx, id)
 	if snd == nil {
 		return false, nil
 	}
 	for _, k := range keys {
-		if err := tx.Bucket(bDead).Delete(k); err != nil {
+		if err := s.bucket(tx, bDead).Delete(k); err != nil {
 			return false, err
 		}
 	}
-	ob := tx.Bucket(bOutbox)
+	ob := s.bucket(tx, bOutbox)
 	seq, err := ob.NextSequence()
 	if err != nil {
 		return false, err
@@ -81,7 +81,7 @@ func (s *Bolt) retryDead(tx *bbolt.Tx, id string) (bool, error) {
 	if err := ob.Put(seqKey(seq), b); err != nil {
 		return false, err
 	}
-	return true, tx.Bucket(bIDs).Put([]byte(id), idState(idPending, now))
+	return true, s.bucket(tx, bIDs).Put([]byte(id), idState(idPending, now))
 }
 
 // RetryDead implements outbox.Admin, in one transaction.
@@ -100,7 +100,7 @@ func (s *Bolt) RetryAllDead(context.Context) (int, error) {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		var ids []string
 		seen := map[string]bool{}
-		tx.Bucket(bDead).ForEach(func(_, v []byte) error {
+		s.bucket(tx, bDead).ForEach(func(_, v []byte) error {
 			var d outbox.DeadLetter
 			if json.Unmarshal(v, &d) == nil && d.Send != nil && d.Send.ID != "" && !seen[d.Send.ID] {
 				seen[d.Send.ID] = true
@@ -133,14 +133,14 @@ func (s *Bolt) Drop(_ context.Context, id string) (bool, error) {
 	}
 	found := false
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		keys, _ := deadKeys(tx, id)
+		keys, _ := s.deadKeys(tx, id)
 		for _, k := range keys {
-			if err := tx.Bucket(bDead).Delete(k); err != nil {
+			if err := s.bucket(tx, bDead).Delete(k); err != nil {
 				return err
 			}
 			found = true
 		}
-		ob := tx.Bucket(bOutbox)
+		ob := s.bucket(tx, bOutbox)
 		var pend [][]byte
 		ob.ForEach(func(k, v []byte) error {
 			var snd outbox.Send
@@ -156,7 +156,7 @@ func (s *Bolt) Drop(_ context.Context, id string) (bool, error) {
 			found = true
 		}
 		if len(pend) > 0 {
-			return tx.Bucket(bIDs).Put([]byte(id), idState(idDone, s.now()))
+			return s.bucket(tx, bIDs).Put([]byte(id), idState(idDone, s.now()))
 		}
 		return nil
 	})

@@ -39,9 +39,9 @@ func liveValue(v []byte, now time.Time) ([]byte, bool) {
 }
 
 // pruneAI drops expired store.AIStore entries (from prune).
-func pruneAI(tx *bbolt.Tx, now time.Time) {
+func (s *Bolt) pruneAI(tx *bbolt.Tx, now time.Time) {
 	for _, b := range aiBuckets {
-		pruneBucket(tx, b, func(v []byte) bool { _, ok := liveValue(v, now); return !ok })
+		pruneBucket(s.bucket(tx, b), func(v []byte) bool { _, ok := liveValue(v, now); return !ok })
 	}
 }
 
@@ -49,7 +49,7 @@ func pruneAI(tx *bbolt.Tx, now time.Time) {
 func (s *Bolt) AITurns(_ context.Context, openID string) ([]store.Turn, error) {
 	var turns []store.Turn
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		v, ok := liveValue(tx.Bucket(bAITurns).Get([]byte(openID)), s.now())
+		v, ok := liveValue(s.bucket(tx, bAITurns).Get([]byte(openID)), s.now())
 		if !ok {
 			return nil
 		}
@@ -65,7 +65,7 @@ func (s *Bolt) AITurns(_ context.Context, openID string) ([]store.Turn, error) {
 func (s *Bolt) AddAITurn(_ context.Context, openID string, t store.Turn, keep int, ttl time.Duration) error {
 	now := s.now()
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bAITurns)
+		b := s.bucket(tx, bAITurns)
 		var turns []store.Turn
 		if v, ok := liveValue(b.Get([]byte(openID)), now); ok {
 			if err := json.Unmarshal(v, &turns); err != nil {
@@ -89,7 +89,7 @@ func (s *Bolt) TakeAIQuota(_ context.Context, key string, limit int, ttl time.Du
 	now := s.now()
 	taken := false
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bAIQuota)
+		b := s.bucket(tx, bAIQuota)
 		end, n := now.Add(ttl), uint64(0)
 		if raw := b.Get([]byte(key)); raw != nil {
 			if v, ok := liveValue(raw, now); ok && len(v) == 8 {
@@ -110,7 +110,7 @@ func (s *Bolt) TakeAIQuota(_ context.Context, key string, limit int, ttl time.Du
 func (s *Bolt) HoldReply(_ context.Context, openID string, reply []byte, ttl time.Duration) error {
 	now := s.now()
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bHeld)
+		b := s.bucket(tx, bHeld)
 		replies := heldIn(b, openID, now)
 		replies = append(replies, reply)
 		if len(replies) > store.MaxHeldReplies {
@@ -131,7 +131,7 @@ func (s *Bolt) TakeHeldReply(_ context.Context, openID string) ([]byte, error) {
 	now := s.now()
 	var found bool
 	s.db.View(func(tx *bbolt.Tx) error {
-		found = tx.Bucket(bHeld).Get([]byte(openID)) != nil
+		found = s.bucket(tx, bHeld).Get([]byte(openID)) != nil
 		return nil
 	})
 	if !found {
@@ -139,7 +139,7 @@ func (s *Bolt) TakeHeldReply(_ context.Context, openID string) ([]byte, error) {
 	}
 	var first []byte
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bHeld)
+		b := s.bucket(tx, bHeld)
 		v := b.Get([]byte(openID))
 		if v == nil {
 			return nil
@@ -177,9 +177,9 @@ func heldIn(b *bbolt.Bucket, openID string, now time.Time) [][]byte {
 // ForgetAI implements store.AIStore.
 func (s *Bolt) ForgetAI(_ context.Context, openID string) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(bAITurns).Delete([]byte(openID)); err != nil {
+		if err := s.bucket(tx, bAITurns).Delete([]byte(openID)); err != nil {
 			return err
 		}
-		return tx.Bucket(bHeld).Delete([]byte(openID))
+		return s.bucket(tx, bHeld).Delete([]byte(openID))
 	})
 }

@@ -97,7 +97,7 @@ func appendPart[T string | []byte](b []byte, part T) []byte {
 
 // SavedAnswers calls f for every answer still valid at now.
 func (s *Bolt) SavedAnswers(now time.Time, f func(key, contentType string, body []byte)) error {
-	files, err := filepath.Glob(s.path + ".answers.*")
+	files, err := filepath.Glob(s.files + ".answers.*")
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (s *Bolt) writeAnswers(p pendingAnswers, now time.Time) {
 		if len(p.records) == 0 {
 			return
 		}
-		f, err := os.OpenFile(fmt.Sprintf("%s.answers.%d", s.path, now.UnixMilli()), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		f, err := os.OpenFile(fmt.Sprintf("%s.answers.%d", s.files, now.UnixMilli()), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return // the answers stay in memory; only a restart would miss them
 		}
@@ -164,7 +164,7 @@ func (s *Bolt) closeAnswers(sync bool) {
 // a segment started at t holds answers ending before t + answerSegment +
 // the longest answer's life, which a minute more covers.
 func (s *Bolt) pruneAnswers(now time.Time) {
-	files, _ := filepath.Glob(s.path + ".answers.*")
+	files, _ := filepath.Glob(s.files + ".answers.*")
 	sort.Strings(files)
 	for _, name := range files {
 		ms, err := strconv.ParseInt(name[strings.LastIndexByte(name, '.')+1:], 10, 64)

@@ -53,6 +53,16 @@ type Bolt struct {
 	db   *bbolt.DB
 	path string
 	now  func() time.Time
+	// root is the bucket this account's buckets live in: nil for the
+	// file's top level (the one account of a bot without --accounts),
+	// "account:APPID" for an account view (Account); files is the prefix
+	// of the answers' files beside the bbolt file.
+	root  []byte
+	files string
+	// views are the account views made from this store, closed with it;
+	// owner is false for a view, which leaves the file to its owner.
+	views []*Bolt
+	owner bool
 
 	mu sync.Mutex
 	// windows are keyed by a hash of the OpenID and hold no pointers, so
@@ -125,9 +135,8 @@ func OpenFile(path string, now func() time.Time) (*Bolt, error) {
 		}
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
-	s := &Bolt{path: path, now: now, windows: map[uint64]window{}, seed: maphash.MakeSeed(), cooldowns: map[string]time.Time{},
-		dirtyW: map[string]bool{}, dirtyC: map[string]bool{}, stop: make(chan struct{}), flushed: make(chan struct{}), flushNow: make(chan struct{}, 1),
-		fullCheck: full}
+	s := newBolt(path, now)
+	s.owner, s.fullCheck = true, full
 	// What the start reads is read under guard too: after a clean shutdown
 	// checkBolt skipped the full check, and a page scribbled since then
 	// must be an error here, not a crash. err is what bbolt returned;
@@ -163,7 +172,7 @@ func (s *Bolt) open() error {
 	db.MaxBatchDelay = 2 * time.Millisecond
 	s.db = db
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range append([][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce, bMeta, bUsers}, aiBuckets...) {
+		for _, b := range append(accountBuckets(), bMeta) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -176,14 +185,14 @@ func (s *Bolt) open() error {
 	if err := s.loadHot(); err != nil {
 		return err
 	}
-	return db.View(func(tx *bbolt.Tx) error { return readBucket(tx.Bucket(bOutbox)) })
+	return db.View(func(tx *bbolt.Tx) error { return readBucket(s.bucket(tx, bOutbox)) })
 }
 
 // loadHot reads the unexpired windows and cooldowns into memory.
 func (s *Bolt) loadHot() error {
 	now := s.now()
 	return s.db.View(func(tx *bbolt.Tx) error {
-		err := tx.Bucket(bWindows).ForEach(func(k, v []byte) error {
+		err := s.bucket(tx, bWindows).ForEach(func(k, v []byte) error {
 			if w, ok := decodeWindow(v); ok && now.UnixMilli() < w.Until {
 				s.windows[s.hash(string(k))] = w
 			}
@@ -192,7 +201,7 @@ func (s *Bolt) loadHot() error {
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bCooldowns).ForEach(func(k, v []byte) error {
+		return s.bucket(tx, bCooldowns).ForEach(func(k, v []byte) error {
 			if len(v) == 8 {
 				if end := time.Unix(0, int64(binary.BigEndian.Uint64(v))); now.Before(end) {
 					s.cooldowns[string(k)] = end
@@ -258,10 +267,10 @@ func (s *Bolt) flush() {
 	}
 	s.db.Update(func(tx *bbolt.Tx) error {
 		for k, v := range ws {
-			tx.Bucket(bWindows).Put([]byte(k), v)
+			s.bucket(tx, bWindows).Put([]byte(k), v)
 		}
 		for k, v := range cs {
-			tx.Bucket(bCooldowns).Put([]byte(k), v)
+			s.bucket(tx, bCooldowns).Put([]byte(k), v)
 		}
 		return nil
 	})
@@ -286,15 +295,15 @@ func (s *Bolt) prune() {
 		return len(v) != 8 || !now.Before(time.Unix(0, int64(binary.BigEndian.Uint64(v))))
 	}
 	s.db.Update(func(tx *bbolt.Tx) error {
-		pruneBucket(tx, bWindows, func(v []byte) bool {
+		pruneBucket(s.bucket(tx, bWindows), func(v []byte) bool {
 			w, ok := decodeWindow(v)
 			return !ok || now.UnixMilli() >= w.Until
 		})
-		pruneBucket(tx, bCooldowns, expired)
-		pruneBucket(tx, bOnce, expired)
-		pruneBucket(tx, bUsers, userExpired(now))
-		pruneAI(tx, now)
-		pruneBucket(tx, bIDs, func(v []byte) bool {
+		pruneBucket(s.bucket(tx, bCooldowns), expired)
+		pruneBucket(s.bucket(tx, bOnce), expired)
+		pruneBucket(s.bucket(tx, bUsers), userExpired(now))
+		s.pruneAI(tx, now)
+		pruneBucket(s.bucket(tx, bIDs), func(v []byte) bool {
 			return len(v) == 9 && v[0] != idPending && now.Sub(time.Unix(int64(binary.BigEndian.Uint64(v[1:])), 0)) > store.IDRetention
 		})
 		return nil
@@ -303,8 +312,7 @@ func (s *Bolt) prune() {
 
 // pruneBucket deletes the keys whose values drop says are stale (collected
 // first: a bucket must not change under its own ForEach).
-func pruneBucket(tx *bbolt.Tx, name []byte, drop func(v []byte) bool) {
-	b := tx.Bucket(name)
+func pruneBucket(b *bbolt.Bucket, drop func(v []byte) bool) {
 	var keys [][]byte
 	b.ForEach(func(k, v []byte) error {
 		if drop(v) {
@@ -322,7 +330,7 @@ func (s *Bolt) ClaimOnce(_ context.Context, key string, ttl time.Duration) (bool
 	now := s.now()
 	first := false
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bOnce)
+		b := s.bucket(tx, bOnce)
 		if v := b.Get([]byte(key)); len(v) == 8 && now.Before(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) {
 			first = false
 			return nil
@@ -436,11 +444,11 @@ func (s *Bolt) Enqueue(_ context.Context, sends ...*outbox.Send) error {
 	s.mu.Unlock()
 	return s.db.Batch(func(tx *bbolt.Tx) error {
 		for k, v := range windows {
-			if err := tx.Bucket(bWindows).Put([]byte(k), v); err != nil {
+			if err := s.bucket(tx, bWindows).Put([]byte(k), v); err != nil {
 				return err
 			}
 		}
-		ob, ids := tx.Bucket(bOutbox), tx.Bucket(bIDs)
+		ob, ids := s.bucket(tx, bOutbox), s.bucket(tx, bIDs)
 		for _, snd := range sends {
 			if ids.Get([]byte(snd.ID)) != nil {
 				continue // enqueued before: idempotent
@@ -480,7 +488,7 @@ func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string
 	var bad []corrupt
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		seen := map[string]bool{}
-		c := tx.Bucket(bOutbox).Cursor()
+		c := s.bucket(tx, bOutbox).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
 			var snd outbox.Send
 			if err := json.Unmarshal(v, &snd); err != nil {
@@ -513,7 +521,7 @@ func (s *Bolt) Due(_ context.Context, now time.Time, limit int, skip func(string
 func (s *Bolt) deadCorrupt(bad []corrupt) error {
 	now := s.now()
 	return s.db.Batch(func(tx *bbolt.Tx) error {
-		ob, dead := tx.Bucket(bOutbox), tx.Bucket(bDead)
+		ob, dead := s.bucket(tx, bOutbox), s.bucket(tx, bDead)
 		for _, c := range bad {
 			if !bytes.Equal(ob.Get(c.k), c.v) {
 				continue
@@ -546,10 +554,10 @@ func (s *Bolt) deadCorrupt(bad []corrupt) error {
 func (s *Bolt) Done(_ context.Context, snd *outbox.Send) error {
 	now := s.now()
 	return s.db.Batch(func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(bOutbox).Delete(seqKey(snd.Seq)); err != nil {
+		if err := s.bucket(tx, bOutbox).Delete(seqKey(snd.Seq)); err != nil {
 			return err
 		}
-		return tx.Bucket(bIDs).Put([]byte(snd.ID), idState(idDone, now))
+		return s.bucket(tx, bIDs).Put([]byte(snd.ID), idState(idDone, now))
 	})
 }
 
@@ -560,7 +568,7 @@ func (s *Bolt) Retry(_ context.Context, snd *outbox.Send) error {
 		return err
 	}
 	return s.db.Batch(func(tx *bbolt.Tx) error {
-		ob := tx.Bucket(bOutbox)
+		ob := s.bucket(tx, bOutbox)
 		if ob.Get(seqKey(snd.Seq)) == nil {
 			return nil // already gone
 		}
@@ -576,13 +584,13 @@ func (s *Bolt) Dead(_ context.Context, snd *outbox.Send, reason string) error {
 		return err
 	}
 	return s.db.Batch(func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(bOutbox).Delete(seqKey(snd.Seq)); err != nil {
+		if err := s.bucket(tx, bOutbox).Delete(seqKey(snd.Seq)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bDead).Put(seqKey(snd.Seq), b); err != nil {
+		if err := s.bucket(tx, bDead).Put(seqKey(snd.Seq), b); err != nil {
 			return err
 		}
-		return tx.Bucket(bIDs).Put([]byte(snd.ID), idState(idDead, now))
+		return s.bucket(tx, bIDs).Put([]byte(snd.ID), idState(idDead, now))
 	})
 }
 
@@ -590,7 +598,7 @@ func (s *Bolt) Dead(_ context.Context, snd *outbox.Send, reason string) error {
 func (s *Bolt) DeadLetters(_ context.Context, limit int) ([]outbox.DeadLetter, error) {
 	var out []outbox.DeadLetter
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bDead).Cursor()
+		c := s.bucket(tx, bDead).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			var d outbox.DeadLetter
 			if err := json.Unmarshal(v, &d); err != nil {
@@ -607,7 +615,7 @@ func (s *Bolt) DeadLetters(_ context.Context, limit int) ([]outbox.DeadLetter, e
 func (s *Bolt) Pending(context.Context) (int, error) {
 	n := 0
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		n = tx.Bucket(bOutbox).Stats().KeyN
+		n = s.bucket(tx, bOutbox).Stats().KeyN
 		return nil
 	})
 	return n, err
@@ -617,16 +625,26 @@ func (s *Bolt) Pending(context.Context) (int, error) {
 func (s *Bolt) Path() string { return s.path }
 
 // Close flushes the hot state, marks the shutdown clean (the next open
-// skips the full check) and closes the file.
+// skips the full check) and closes the file, its account views first. A
+// view's Close flushes the view and leaves the file open.
 func (s *Bolt) Close() error {
 	select {
 	case <-s.stop:
 		return nil
 	default:
 	}
+	s.mu.Lock()
+	views := s.views
+	s.mu.Unlock()
+	for _, v := range views {
+		v.Close()
+	}
 	close(s.stop)
 	<-s.flushed
 	s.closeAnswers(true)
+	if !s.owner {
+		return nil // the file is its owner's
+	}
 	err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bMeta).Put(kShutdown, shutClean) })
 	if err != nil {
 		err = fmt.Errorf("store %s: marking the shutdown clean (the next start checks the whole file): %w", s.path, err)

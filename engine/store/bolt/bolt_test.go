@@ -58,6 +58,94 @@ func TestBoltConformance(t *testing.T) {
 	})
 }
 
+// TestBoltAccountConformance: an account's view of a shared file behaves
+// as a store of its own, across restarts and crashes, beside another
+// account's view that gets the same writes.
+func TestBoltAccountConformance(t *testing.T) {
+	owners := map[store.Store]*bolt.Bolt{}
+	open := func(t *testing.T, path string, clock *storetest.Clock) store.Store {
+		f, err := bolt.OpenFile(path, clock.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		other, err := f.Account("wxother")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The other account's state and sends must not show in this one.
+		other.Enqueue(context.Background(), &outbox.Send{ID: "other-send", Kind: "kefu", OrderKey: "oOther"})
+		other.PatchUser(context.Background(), "oU1", &store.UserPatch{Set: map[string]any{"noise": "yes"}})
+		v, err := f.Account("wxaccount")
+		if err != nil {
+			t.Fatal(err)
+		}
+		owners[v] = f
+		return v
+	}
+	reopen := func(t *testing.T, s store.Store, clock *storetest.Clock, crash bool) store.Store {
+		f := owners[s]
+		closer := f.Close
+		if crash {
+			closer = f.CrashClose
+		}
+		if err := closer(); err != nil {
+			t.Fatal(err)
+		}
+		return open(t, f.Path(), clock)
+	}
+	storetest.Run(t, storetest.Opener{
+		Open: func(t *testing.T, clock *storetest.Clock) store.Store {
+			return open(t, filepath.Join(t.TempDir(), "wxbot.db"), clock)
+		},
+		Reopen: func(t *testing.T, s store.Store, clock *storetest.Clock) store.Store {
+			return reopen(t, s, clock, false)
+		},
+		Crash: func(t *testing.T, s store.Store, clock *storetest.Clock) store.Store {
+			return reopen(t, s, clock, true)
+		},
+	})
+}
+
+// TestBoltAccountsIsolated: two accounts of one file share no key, and the
+// file's top level (a bot without --accounts) sees neither.
+func TestBoltAccountsIsolated(t *testing.T) {
+	ctx := context.Background()
+	f, err := bolt.OpenFile(filepath.Join(t.TempDir(), "wxbot.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, _ := f.Account("wxa")
+	b, err := f.Account("wxb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.PatchUser(ctx, "oU", &store.UserPatch{Set: map[string]any{"step": "a"}})
+	a.Enqueue(ctx, &outbox.Send{ID: "s1", Kind: "kefu", OrderKey: "oU"})
+	if ok, _ := a.TakeCooldown(ctx, "k", time.Hour); !ok {
+		t.Fatal("a's first cooldown refused")
+	}
+	a.OpenWindow(ctx, "oU", time.Now().Add(time.Hour))
+	for name, s := range map[string]*bolt.Bolt{"b": b, "the top level": f} {
+		if st, _ := s.LoadUser(ctx, "oU"); st != nil {
+			t.Errorf("%s sees a's state %v", name, st)
+		}
+		if n, _ := s.Pending(ctx); n != 0 {
+			t.Errorf("%s sees %d of a's sends", name, n)
+		}
+		if ok, _ := s.TakeCooldown(ctx, "k", time.Hour); !ok {
+			t.Errorf("%s shares a's cooldown", name)
+		}
+		if ok, _ := s.TakeWindowSlot(ctx, "oU", time.Now()); ok {
+			t.Errorf("%s sees a's kefu window", name)
+		}
+	}
+	if st, _ := a.LoadUser(ctx, "oU"); st["step"] != "a" {
+		t.Errorf("a's own state %v", st)
+	}
+}
+
 func TestBoltLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wxbot.db")
 	s, err := bolt.OpenFile(path, nil)

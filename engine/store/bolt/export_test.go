@@ -10,9 +10,11 @@ import (
 // CrashClose closes the file without writing the hot state behind, as a
 // kill -9 would leave it.
 func (s *Bolt) CrashClose() error {
-	s.crash = true
-	close(s.stop)
-	<-s.flushed
+	for _, v := range append(s.views, s) {
+		v.crash = true
+		close(v.stop)
+		<-v.flushed
+	}
 	return s.db.Close()
 }
 

@@ -58,7 +58,7 @@ func userExpired(now time.Time) func(v []byte) bool {
 func (s *Bolt) LoadUser(_ context.Context, openID string) (map[string]any, error) {
 	var st store.EncodedState
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bUsers).Get([]byte(openID))
+		v := s.bucket(tx, bUsers).Get([]byte(openID))
 		if v == nil {
 			return nil
 		}
@@ -80,7 +80,7 @@ func (s *Bolt) PatchUser(_ context.Context, openID string, p *store.UserPatch) e
 		return err
 	}
 	return s.db.Batch(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bUsers)
+		b := s.bucket(tx, bUsers)
 		now := s.now()
 		cur, _, _ := decodeUser(b.Get([]byte(openID)), now)
 		next, err := store.ApplyEncoded(cur, p, set)
@@ -99,7 +99,7 @@ func (s *Bolt) PatchUser(_ context.Context, openID string, p *store.UserPatch) e
 func (s *Bolt) DeleteUser(_ context.Context, openID string) (bool, error) {
 	had := false
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bUsers)
+		b := s.bucket(tx, bUsers)
 		v := b.Get([]byte(openID))
 		if v == nil {
 			return nil
@@ -115,7 +115,7 @@ func (s *Bolt) CountUsers(context.Context) (int, error) {
 	n := 0
 	expired := userExpired(s.now())
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bUsers).ForEach(func(_, v []byte) error {
+		return s.bucket(tx, bUsers).ForEach(func(_, v []byte) error {
 			if !expired(v) {
 				n++
 			}

@@ -1,0 +1,77 @@
+package bolt
+
+import (
+	"fmt"
+	"hash/maphash"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+// Several Official Accounts share one bbolt file: each account's buckets
+// live in a bucket of its own, "account:APPID", so that no key of one
+// account can meet another's, and a bot without --accounts keeps the
+// file's top level as before (a file from an older wxbot opens as it was).
+// A view has its own hot state (windows, cooldowns), answers' files and
+// write-behind, and shares the file, its lock and its fsyncs.
+
+// accountBuckets are the buckets an account has; bMeta is the file's.
+func accountBuckets() [][]byte {
+	return append([][]byte{bOutbox, bIDs, bDead, bWindows, bCooldowns, bOnce, bUsers}, aiBuckets...)
+}
+
+// bucket is this store's bucket name: at the file's top level, or inside
+// the account's bucket.
+func (s *Bolt) bucket(tx *bbolt.Tx, name []byte) *bbolt.Bucket {
+	if s.root == nil {
+		return tx.Bucket(name)
+	}
+	return tx.Bucket(s.root).Bucket(name)
+}
+
+// Account returns the store of one account in this file, creating its
+// buckets the first time. The view is closed with s (or before, by its own
+// Close, which leaves the file open). appID must be non-empty; the same
+// appID twice gives two views of the same buckets, which the caller must
+// not run at once.
+func (s *Bolt) Account(appID string) (*Bolt, error) {
+	if appID == "" {
+		return nil, fmt.Errorf("store %s: an account view needs an AppID", s.path)
+	}
+	if !s.owner {
+		return nil, fmt.Errorf("store %s: an account view of an account view", s.path)
+	}
+	root := []byte("account:" + appID)
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		r, err := tx.CreateBucketIfNotExists(root)
+		if err != nil {
+			return err
+		}
+		for _, b := range accountBuckets() {
+			if _, err := r.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store %s: the buckets of account %s: %w", s.path, appID, err)
+	}
+	v := newBolt(s.path, s.now)
+	v.db, v.root, v.files = s.db, root, s.path+"."+appID
+	if err := v.loadHot(); err != nil {
+		return nil, fmt.Errorf("store %s: account %s: %w", s.path, appID, err)
+	}
+	s.mu.Lock()
+	s.views = append(s.views, v)
+	s.mu.Unlock()
+	go v.flushLoop()
+	return v, nil
+}
+
+// newBolt is a store's state before its file is open.
+func newBolt(path string, now func() time.Time) *Bolt {
+	return &Bolt{path: path, files: path, now: now, windows: map[uint64]window{}, seed: maphash.MakeSeed(),
+		cooldowns: map[string]time.Time{}, dirtyW: map[string]bool{}, dirtyC: map[string]bool{},
+		stop: make(chan struct{}), flushed: make(chan struct{}), flushNow: make(chan struct{}, 1)}
+}
