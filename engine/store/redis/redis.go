@@ -36,6 +36,7 @@ type Redis struct {
 	// ClaimIdle is how long a send may sit unacknowledged with a consumer
 	// before another takes it over. It must exceed the longest delivery.
 	ClaimIdle time.Duration
+	view      bool // an account's view (Account): the connection is not its to close
 }
 
 const redisGroup = "wxbot"
@@ -510,7 +511,12 @@ func (s *Redis) Pending(ctx context.Context) (int, error) {
 }
 
 // Close implements store.Store.
-func (s *Redis) Close() error { return s.rdb.Close() }
+func (s *Redis) Close() error {
+	if s.view {
+		return nil
+	}
+	return s.rdb.Close()
+}
 
 // LogRedisTo sends the Redis client's own messages (a pool that cannot
 // dial, …) to log, instead of plain text on standard error, which would

@@ -76,6 +76,81 @@ func TestRedisConformance(t *testing.T) {
 	})
 }
 
+// TestRedisAccountConformance: an account's view of a connection (keys
+// under PREFIX{APPID}:) behaves as a store of its own, beside another
+// account's view that gets the same kind of writes.
+func TestRedisAccountConformance(t *testing.T) {
+	var n int
+	prefixOf := map[store.Store]string{}
+	open := func(t *testing.T, clock *storetest.Clock, prefix string) store.Store {
+		conn := openRedis(t, prefix, clock.Now)
+		other, err := conn.Account("wxother")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.Enqueue(context.Background(), &outbox.Send{ID: "other-send", Kind: "kefu", OrderKey: "oOther"})
+		other.PatchUser(context.Background(), "oU1", &store.UserPatch{Set: map[string]any{"noise": "yes"}})
+		v, err := conn.Account("wxaccount")
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefixOf[v] = prefix
+		t.Cleanup(func() { cleanup(t, conn); v.Close(); conn.Close() })
+		return v
+	}
+	reopen := func(t *testing.T, s store.Store, clock *storetest.Clock) store.Store {
+		return open(t, clock, prefixOf[s])
+	}
+	storetest.Run(t, storetest.Opener{
+		Open: func(t *testing.T, clock *storetest.Clock) store.Store {
+			n++
+			return open(t, clock, fmt.Sprintf("wxbot-test-acct-%d-%d-%d:", os.Getpid(), time.Now().UnixNano(), n))
+		},
+		Reopen:   reopen,
+		Crash:    reopen,
+		OwnClock: true,
+	})
+}
+
+// TestRedisAccountsIsolated: two accounts on one connection share no key,
+// and every key of an account carries its hash tag (one Cluster slot).
+func TestRedisAccountsIsolated(t *testing.T) {
+	ctx := context.Background()
+	prefix := fmt.Sprintf("wxbot-test-iso-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	conn := openRedis(t, prefix, nil)
+	defer conn.Close()
+	defer cleanup(t, conn)
+	a, _ := conn.Account("wxa")
+	b, err := conn.Account("wxb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.PatchUser(ctx, "oU", &store.UserPatch{Set: map[string]any{"step": "a"}})
+	a.Enqueue(ctx, &outbox.Send{ID: "s1", Kind: "kefu", OrderKey: "oU"})
+	if ok, _ := a.TakeCooldown(ctx, "k", time.Hour); !ok {
+		t.Fatal("a's first cooldown refused")
+	}
+	for name, s := range map[string]*redis.Redis{"b": b, "the connection's own keys": conn} {
+		if st, _ := s.LoadUser(ctx, "oU"); st != nil {
+			t.Errorf("%s sees a's state %v", name, st)
+		}
+		if n, _ := s.Pending(ctx); n != 0 {
+			t.Errorf("%s sees %d of a's sends", name, n)
+		}
+		if ok, _ := s.TakeCooldown(ctx, "k", time.Hour); !ok {
+			t.Errorf("%s shares a's cooldown", name)
+		}
+	}
+	keys, _ := conn.Client().Keys(ctx, prefix+"{wxa}:*").Result()
+	if len(keys) == 0 {
+		t.Fatal("no key of a under its hash tag")
+	}
+	all, _ := conn.Client().Keys(ctx, prefix+"*wxa*").Result()
+	if len(all) != len(keys) {
+		t.Errorf("keys of a outside its hash tag: %v", all)
+	}
+}
+
 // TestRedisTakeover: sends owned by a consumer that died are taken over by
 // another after ClaimIdle, and delivered once. The idle time is Redis's
 // own, so the store's clock cannot move it: ClaimIdle is an hour, far more
