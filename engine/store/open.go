@@ -65,6 +65,11 @@ type Backend struct {
 	Health func() (degraded bool, err error)
 	// Shared says replicas share this store.
 	Shared bool
+	// Account opens the backend of one Official Account on this store, its
+	// keys namespaced by the AppID, with its own options (the memory
+	// budgets, HoldLate, callbacks); close it before this one. Nil when the
+	// store holds one account only.
+	Account func(appID string, o Options) (*Backend, error)
 
 	closers []func() error
 }
@@ -130,6 +135,11 @@ func Open(rawURL string, o Options) (*Backend, error) {
 	if !ok || d == nil {
 		return nil, fmt.Errorf("store URL %s: want one of %s (e.g. bolt:wxbot.db or redis://127.0.0.1:6379/0)", Redacted(rawURL), strings.Join(Schemes(), ", "))
 	}
+	return d(rawURL, o.WithDefaults())
+}
+
+// WithDefaults is o with its zero values made sensible.
+func (o Options) WithDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -145,7 +155,7 @@ func Open(rawURL string, o Options) (*Backend, error) {
 	if o.Spool == "" {
 		o.Spool = "wxbot-spool.db"
 	}
-	return d(rawURL, o)
+	return o
 }
 
 // Redacted is a store URL fit for errors and logs: its password hidden.

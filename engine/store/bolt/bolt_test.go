@@ -759,3 +759,45 @@ func TestBoltDamagedListing(t *testing.T) {
 		t.Errorf("windows scribbled, outbox empty: %v", err)
 	}
 }
+
+// TestBackendAccounts: the bolt: driver's backend opens an account's
+// backend whose state survives a restart of the file, apart from the top
+// level's and another account's.
+func TestBackendAccounts(t *testing.T) {
+	ctx := context.Background()
+	url := "bolt:" + filepath.Join(t.TempDir(), "wxbot.db")
+	for round := 0; round < 2; round++ {
+		b, err := store.Open(url, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shop, err := b.Account("wxshop", store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		news, err := b.Account("wxnews", store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if round == 0 {
+			shop.Store.PatchUser(ctx, "oU", &store.UserPatch{Set: map[string]any{"who": "shop"}})
+		} else {
+			if st, _ := shop.Store.LoadUser(ctx, "oU"); st["who"] != "shop" {
+				t.Errorf("after a restart shop's state is %v", st)
+			}
+			for name, s := range map[string]store.Store{"news": news.Store, "the top level": b.Store} {
+				if st, _ := s.LoadUser(ctx, "oU"); st != nil {
+					t.Errorf("%s sees shop's state %v", name, st)
+				}
+			}
+		}
+		if shop.Dedup == nil || shop.Replays == nil {
+			t.Error("an account's backend lacks its retry answers or replay window")
+		}
+		shop.Close()
+		news.Close()
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -24,10 +24,24 @@ func Open(rawURL string, o store.Options) (*store.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	b := s.backend(o)
+	b.Account = func(appID string, o store.Options) (*store.Backend, error) {
+		v, err := s.Account(appID)
+		if err != nil {
+			return nil, err
+		}
+		return v.backend(o.WithDefaults()), nil
+	}
+	return b, nil
+}
+
+// backend is what a bot needs of s (the file's top level, or an account's
+// view): s with its retry answers and replay window.
+func (s *Bolt) backend(o store.Options) *store.Backend {
 	s.nonces.Budget = o.ReplayMemory
 	b := &store.Backend{Store: s, Replays: s, Dedup: s.retryCache(o)}
 	b.OnClose(s.Close)
-	return b, nil
+	return b
 }
 
 // retryCache is the retry answers in memory, preloaded with the answers

@@ -35,6 +35,30 @@ func Open(rawURL string, o store.Options) (*store.Backend, error) {
 		r.Close()
 		return nil, fmt.Errorf("--spool: %w", err)
 	}
+	b := guardedBackend(r, spool, o)
+	b.Account = func(appID string, o store.Options) (*store.Backend, error) {
+		o = o.WithDefaults()
+		rv, err := r.Account(appID)
+		if err != nil {
+			return nil, err
+		}
+		sv, err := spool.Account(appID)
+		if err != nil {
+			return nil, fmt.Errorf("--spool: %w", err)
+		}
+		return guardedBackend(rv, sv, o), nil
+	}
+	if n, err := spool.Pending(context.Background()); err == nil && n > 0 {
+		o.Logger.Info("the local spool has sends from before the restart; they move to Redis when it answers", "spooled", n)
+	}
+	return b, nil
+}
+
+// guardedBackend is what a bot needs of r (the connection's own keys, or an
+// account's view): r behind a Guard spooling to spool, the retry answers
+// shared with the replicas (this process's memory as the fallback), the
+// replay window and the access_token.
+func guardedBackend(r *Redis, spool *bolt.Bolt, o store.Options) *store.Backend {
 	g := NewGuard(r, GuardOptions{Spool: spool, Logger: o.Logger, OnChange: o.OnDegraded, Now: o.Now})
 	shared := NewDedup(r, dedup.DefaultTTL)
 	if o.HoldLate {
@@ -59,8 +83,5 @@ func Open(rawURL string, o store.Options) (*store.Backend, error) {
 	go func() { g.Run(ctx, 500*time.Millisecond); close(done) }()
 	b.OnClose(g.Close)
 	b.OnClose(func() error { cancel(); <-done; return nil })
-	if n, err := spool.Pending(context.Background()); err == nil && n > 0 {
-		o.Logger.Info("the local spool has sends from before the restart; they move to Redis when it answers", "spooled", n)
-	}
-	return b, nil
+	return b
 }
