@@ -40,6 +40,10 @@ type Settings struct {
 	// Store is --store, StoreOptions its memory and spool settings.
 	Store        string
 	StoreOptions store.Options
+	// OpenStore, when set, opens the bot's backend instead of Store: an
+	// account's view of the process's store (store.Backend.Account). The
+	// bot closes what it returns.
+	OpenStore func(store.Options) (*store.Backend, error)
 	// Pay verifies WeChat Pay notifications; nil without payments.
 	Pay      *wechatpay.Verifier
 	PayHints map[int]string
@@ -178,8 +182,12 @@ func (b *Bot) openStore() error {
 			b.m.DedupFallback()
 		}
 	}
+	open := b.s.OpenStore
+	if open == nil {
+		open = func(o store.Options) (*store.Backend, error) { return store.Open(b.s.Store, o) }
+	}
 	var err error
-	if b.backend, err = store.Open(b.s.Store, o); err != nil {
+	if b.backend, err = open(o); err != nil {
 		return fmt.Errorf("--store: %w", err)
 	}
 	b.st = b.backend.Store

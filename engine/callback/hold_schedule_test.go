@@ -81,3 +81,21 @@ func weChatAttempts(t *testing.T, h http.Handler, content, msgID string, wait ti
 	}
 	return 0, ""
 }
+
+// TestGhIDRefusesOtherAccounts: with a gh_id set, a push for another
+// account (a valid signature, another ToUserName) is refused 403 and runs
+// nothing; the account's own is answered.
+func TestGhIDRefusesOtherAccounts(t *testing.T) {
+	b := newTestBot(t, Config{GhID: "gh_test"})
+	if w := serve(b.h, signedRequest(testToken, time.Now(), nil, textPush("echo 1", "7001"))); w.Code != http.StatusOK {
+		t.Fatalf("the account's own push: %d %s", w.Code, w.Body)
+	}
+	other := textPush("echo 2", "7002")
+	other.ToUserName = "gh_other"
+	if w := serve(b.h, signedRequest(testToken, time.Now(), nil, other)); w.Code != http.StatusForbidden {
+		t.Errorf("another account's push: %d, want 403", w.Code)
+	}
+	if n := b.runs.Load(); n != 1 {
+		t.Errorf("%d actions ran, want the own push's 1", n)
+	}
+}

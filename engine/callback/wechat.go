@@ -60,6 +60,10 @@ type Config struct {
 	// retries instead of answered "success" (see hold.go); the engine
 	// must hold late replies too (engine.Options.HoldLate).
 	HoldLate bool
+	// GhID, when set, is the account's original ID (gh_…): a push whose
+	// ToUserName differs is refused 403, as a push meant for another
+	// account of the process.
+	GhID string
 	// RetryWait is how long WeChat waits for an attempt before it sends the
 	// next (DefaultRetryWait when 0): it schedules a held push's last
 	// answer. Only a simulator of WeChat (tests) changes it.
@@ -402,6 +406,10 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request, q *query, token s
 	}
 	if f != nil {
 		return nil, f
+	}
+	if h.cfg.GhID != "" && ps.msg.ToUserName != h.cfg.GhID {
+		return nil, refuse(http.StatusForbidden, "wrong account", "wrong_account",
+			"the push's ToUserName is not this account's gh_id (a push for another account, or a forged one)", nil)
 	}
 	engine.FillEvent(&ps.ev, &ps.msg, h.e.Location())
 	return ps, nil
