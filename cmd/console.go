@@ -48,7 +48,7 @@ func (c *consoleFlags) check() error {
 // server otherwise); its listener's failure ends serve as the others' do.
 func (b *server) listenConsole(errc chan<- error) (*http.Server, error) {
 	c := b.s.console
-	if c.listen == "" {
+	if c.listen == "" || b.bot == nil {
 		return nil, nil
 	}
 	eng := b.bot.Engine()

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -53,6 +54,7 @@ type serveFlags struct {
 	pay               payFlags
 	ai                aiFlags
 	console           consoleFlags // console.go
+	accounts          string       // --accounts FILE: several accounts (fleet.go)
 }
 
 func (s *serveFlags) register(fs *flagSet) {
@@ -80,6 +82,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it")
 	fs.IntVar(&s.retryMemory, "retry-memory", dedup.DefaultBytes, "bytes of memory for the answers kept for WeChat's retries (past it, kept for less than 30s)")
 	fs.IntVar(&s.replayMemory, "replay-memory", store.DefaultReplayMemory, "bytes of memory for the signed query strings kept against replays on bolt: (past it, for less than --max-skew)")
+	fs.StringVar(&s.accounts, "accounts", "", "serve several Official Accounts: their names, AppIDs, secrets (from env or files) and rules, in a YAML file; each answers at --path/NAME; replaces --token, --appid, --secret, --aes-key and --rules")
 	s.pay.register(fs)
 	s.ai.register(fs)
 	s.console.register(fs)
@@ -94,8 +97,8 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer b.bot.Stop(context.Background())
-	return b.run(ctx)
+	defer b.run.Stop(context.Background())
+	return b.serve(ctx)
 }
 
 // parseServeFlags reads and checks the flags; nothing is opened yet.
@@ -110,7 +113,11 @@ func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
 	if len(pos) > 0 {
 		return nil, usagef("serve takes no arguments (got %q); the rules come from --rules", pos)
 	}
-	if err := s.proto.check(); err != nil {
+	if s.accounts != "" {
+		if err := s.checkAccountsFlags(fs); err != nil {
+			return nil, err
+		}
+	} else if err := s.proto.check(); err != nil {
 		return nil, err
 	}
 	if s.replyDeadline <= 0 || s.replyDeadline >= 5*time.Second {
@@ -141,19 +148,47 @@ func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
 	return s, nil
 }
 
-// server is a built `wxbot serve`: the bot built and opened, nothing
+// server is a built `wxbot serve`: the bots built and opened, nothing
 // listening yet.
 type server struct {
 	s   *serveFlags
 	log *slog.Logger
-	bot *bot.Bot
+	run runner
+	bot *bot.Bot // the one account's, without --accounts (the console's)
 }
 
-// build turns the flags into the bot's settings and builds it (cmd/bot).
+// runner is what serve runs: one bot, or a fleet of them (--accounts).
+type runner interface {
+	Start()
+	Stop(ctx context.Context) error
+	Reload(reason string)
+	// mount routes the callback paths under path.
+	mount(mux *http.ServeMux, path string)
+	Admin() http.Handler
+}
+
+// single is the one account of a serve without --accounts, at --path.
+type single struct{ *bot.Bot }
+
+func (b single) mount(mux *http.ServeMux, path string) {
+	mux.Handle(path, b.Callback())
+	if pay := b.Pay(); pay != nil {
+		mux.Handle(callback.PayNotifyPath, pay)
+	}
+}
+
+// build turns the flags into the bots' settings and builds them (cmd/bot).
 func (s *serveFlags) build(env *cmdEnv) (*server, error) {
 	log, err := newLogger(env.stderr, s.log)
 	if err != nil {
 		return nil, err
+	}
+	if s.accounts != "" {
+		f, err := newFleet(env, s, log)
+		if err != nil {
+			return nil, err
+		}
+		return &server{s: s, log: log, run: f}, nil
 	}
 	st, err := s.settings(log)
 	if err != nil {
@@ -170,14 +205,14 @@ func (s *serveFlags) build(env *cmdEnv) (*server, error) {
 	if st.Pay != nil {
 		log.Info("payment notifications enabled", "path", callback.PayNotifyPath, "serials", serials(st.Pay))
 	}
-	return &server{s: s, log: log, bot: b}, nil
+	return &server{s: s, log: log, run: single{b}, bot: b}, nil
 }
 
 // settings are the bot's settings from the flags.
 func (s *serveFlags) settings(log *slog.Logger) (bot.Settings, error) {
-	loc, err := loadLocation(s.timezone)
+	st, err := s.botSettings(log)
 	if err != nil {
-		return bot.Settings{}, err
+		return st, err
 	}
 	cb, err := s.callbackConfig()
 	if err != nil {
@@ -190,18 +225,52 @@ func (s *serveFlags) settings(log *slog.Logger) (bot.Settings, error) {
 	if payVerifier != nil && s.path == callback.PayNotifyPath {
 		return bot.Settings{}, usagef("--path %s: that is the payment notify path; choose another", s.path)
 	}
+	st.Callback, st.AppID, st.Secret, st.Rules = cb, s.proto.appID, s.secret, s.rules
+	st.Pay, st.PayHints = payVerifier, payHints
+	return st, nil
+}
+
+// botSettings are the settings every account's bot shares: all but the
+// account's own (callback secrets, AppID, secret, rules, payments).
+func (s *serveFlags) botSettings(log *slog.Logger) (bot.Settings, error) {
+	loc, err := loadLocation(s.timezone)
+	if err != nil {
+		return bot.Settings{}, err
+	}
 	version, _ := buildInfo()
 	a := s.ai
 	return bot.Settings{
-		Callback: cb, AppID: s.proto.appID, Secret: s.secret, APIBase: s.apiBase, TokenAPI: s.tokenAPI,
-		Rules: s.rules, RulesPoll: s.rulesPoll, Location: loc,
-		Store:        s.store,
-		StoreOptions: store.Options{RetryMemory: s.retryMemory, ReplayMemory: s.replayMemory, Spool: s.spool},
-		Pay:          payVerifier, PayHints: payHints,
+		APIBase: s.apiBase, TokenAPI: s.tokenAPI, RulesPoll: s.rulesPoll, Location: loc,
+		Store: s.store, StoreOptions: s.storeOptions(1),
 		AI: bot.AI{BaseURL: a.baseURL, APIKey: a.apiKey, Model: a.model, Concurrency: a.concurrency,
 			NoKefu: !a.kefu, PendingText: a.pendingText},
 		Version: version, Logger: log,
 	}, nil
+}
+
+// storeOptions are the store's settings for a process of n accounts: the
+// memory budgets are the process's, shared evenly (at least 64 KiB each).
+func (s *serveFlags) storeOptions(n int) store.Options {
+	share := func(total int) int { return max(total/max(n, 1), 64<<10) }
+	return store.Options{RetryMemory: share(s.retryMemory), ReplayMemory: share(s.replayMemory), Spool: s.spool}
+}
+
+// checkAccountsFlags refuses the single account's flags beside --accounts:
+// each account's come from the file.
+func (s *serveFlags) checkAccountsFlags(fs *flagSet) error {
+	var given []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "token", "appid", "secret", "aes-key", "rules", "previous-token", "previous-aes-key", "require-encryption",
+			"pay-apiv3-key", "pay-platform-cert", "pay-public-key-id", "console-listen":
+			given = append(given, "--"+f.Name)
+		}
+	})
+	if len(given) > 0 {
+		return usagef("%s: not with --accounts, where each account's token, appid, secrets and rules come from the accounts file "+
+			"(payments and the console serve one account: run them without --accounts)", strings.Join(given, ", "))
+	}
+	return nil
 }
 
 // callbackHints name the flags to check when the callback refuses a push.
@@ -240,14 +309,19 @@ func (s *serveFlags) callbackConfig() (callback.Config, error) {
 
 // run serves until ctx is done or a listener fails, then drains: the
 // listeners, the engine's actions, and (in close) the outbox.
-func (b *server) run(ctx context.Context) error {
-	b.bot.Start()
+func (b *server) serve(ctx context.Context) error {
+	b.run.Start()
+	if f, ok := b.run.(*fleet); ok {
+		wctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go f.watch(wctx)
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			b.bot.Reload("SIGHUP")
+			b.run.Reload("SIGHUP")
 		}
 	}()
 	servers, errc, err := b.listen()
@@ -269,7 +343,7 @@ func (b *server) run(ctx context.Context) error {
 			b.log.Warn("listener did not drain in time", "err", err)
 		}
 	}
-	if err := b.bot.Stop(sctx); err != nil {
+	if err := b.run.Stop(sctx); err != nil {
 		b.log.Warn("actions still running at shutdown were cancelled", "err", err)
 	}
 	b.log.Info("stopped")
@@ -279,10 +353,7 @@ func (b *server) run(ctx context.Context) error {
 // listen starts the callback listener and, unless disabled, the admin one.
 func (b *server) listen() ([]*http.Server, <-chan error, error) {
 	mux := http.NewServeMux()
-	mux.Handle(b.s.path, b.bot.Callback())
-	if pay := b.bot.Pay(); pay != nil {
-		mux.Handle(callback.PayNotifyPath, pay)
-	}
+	b.run.mount(mux, b.s.path)
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -297,8 +368,14 @@ func (b *server) listen() ([]*http.Server, <-chan error, error) {
 	}
 	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
-	b.log.Info("listening", "addr", ln.Addr().String(), "path", b.s.path, "encryption", b.bot.CallbackConfig().Cipher != nil)
-	if cb := b.bot.CallbackConfig(); cb.Cipher != nil && !cb.RequireEncryption {
+	if f, ok := b.run.(*fleet); ok {
+		b.log.Info("listening", "addr", ln.Addr().String(), "path", strings.TrimSuffix(b.s.path, "/")+"/NAME", "accounts", f.names())
+	} else {
+		b.log.Info("listening", "addr", ln.Addr().String(), "path", b.s.path, "encryption", b.bot.CallbackConfig().Cipher != nil)
+	}
+	if b.bot == nil {
+		// each account's encryption is its own: see the accounts file
+	} else if cb := b.bot.CallbackConfig(); cb.Cipher != nil && !cb.RequireEncryption {
 		b.log.Warn("plaintext pushes are still accepted beside encrypted ones (the console's compatible mode): once it is in safe mode, set --require-encryption, so that a body cannot be forged under a signature seen elsewhere")
 	}
 	servers := []*http.Server{srv}
@@ -320,7 +397,7 @@ func (b *server) listen() ([]*http.Server, <-chan error, error) {
 		}
 		return nil, nil, fmt.Errorf("--admin-listen %s: %w", b.s.adminListen, err)
 	}
-	adminSrv := &http.Server{Handler: b.bot.Admin(), ReadHeaderTimeout: 5 * time.Second,
+	adminSrv := &http.Server{Handler: b.run.Admin(), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute} // profiles take 30 s
 	go func() { errc <- adminSrv.Serve(aln) }()
 	b.log.Info("admin listening", "addr", aln.Addr().String())

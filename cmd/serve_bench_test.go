@@ -54,7 +54,7 @@ func BenchmarkServe(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer srv.bot.Stop(context.Background())
+			defer srv.run.Stop(context.Background())
 			h := srv.bot.Callback()
 			kinds := []string{"text", "contains", "prefix", "regex", "click", "subscribe"}
 			runBase := time.Now().UnixMicro()

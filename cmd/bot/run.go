@@ -7,6 +7,7 @@ import (
 	"github.com/wxbot/wxbot/cmd/admin"
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/callback"
+	"github.com/wxbot/wxbot/engine/metrics"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
@@ -84,3 +85,6 @@ func (b *Bot) Engine() *engine.Engine    { return b.eng }
 func (b *Bot) Reloader() *rules.Reloader { return b.reloader }
 func (b *Bot) Store() store.Store        { return b.st }
 func (b *Bot) Client() *wechat.Client    { return b.client }
+
+// Metrics are the bot's metrics (its own registry).
+func (b *Bot) Metrics() *metrics.Metrics { return b.m }
