@@ -168,6 +168,21 @@ func TestSeveralAccounts(t *testing.T) {
 		t.Errorf("news after its removal: %d %s", code, errOut)
 	}
 
+	// A changed account (blog's token rotated in its file) is rebuilt: the
+	// old token is refused, the new one answers, shop is untouched.
+	os.WriteFile(filepath.Join(dir, "blog.token"), []byte("blog-token-2\n"), 0o600)
+	resp, err := e2eHTTP.Post(b.admin+"/accounts/reload", "", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST /accounts/reload: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if _, errOut, code = sim("blog", "blog-token"); code == 0 || !strings.Contains(errOut, "401") {
+		t.Errorf("blog's old token after the rotation: %d %s", code, errOut)
+	}
+	if out, errOut, code = sim("blog", "blog-token-2"); code != 0 || !strings.Contains(out, "这里是 blog") {
+		t.Errorf("blog's new token: %d %s %s", code, out, errOut)
+	}
+
 	// A broken file keeps the running accounts and says why.
 	os.WriteFile(path, []byte("accounts:\n  - {name: BAD, appid: nope}\n"), 0o644)
 	eventually(t, b, "the broken file reported", func() bool { return !accountsStatus(t, b).LastReloadOK })
