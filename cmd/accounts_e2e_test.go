@@ -130,6 +130,20 @@ func TestSeveralAccounts(t *testing.T) {
 		t.Errorf("an unknown account: %d %s", code, errOut)
 	}
 
+	// --account NAME: simulate signs with the account's secrets (safe mode
+	// and gh_id included) and sends to its path; outbox talks to its API.
+	out, errOut, code = wxbot(t, env, "simulate", "--url", b.url, "--accounts", path, "--account", "news", "text", "你好")
+	if code != 0 || !strings.Contains(out, "这里是 news") {
+		t.Errorf("simulate --account news: %d %s %s", code, out, errOut)
+	}
+	out, errOut, code = wxbot(t, env, "outbox", "list", "--admin", b.admin, "--accounts", path, "--account", "shop")
+	if code != 0 || !strings.Contains(out, "PENDING: 0") {
+		t.Errorf("outbox list --account shop: %d %s %s", code, out, errOut)
+	}
+	if _, errOut, code = wxbot(t, env, "simulate", "--accounts", path, "--account", "nope", "text", "你好"); code != 2 || !strings.Contains(errOut, `no account "nope"`) {
+		t.Errorf("simulate --account nope: %d %s", code, errOut)
+	}
+
 	// Each account's state is its own, under /accounts/NAME/ on the admin.
 	for _, c := range []struct {
 		path string

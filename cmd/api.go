@@ -22,6 +22,7 @@ type apiFlags struct {
 	secret   string
 	base     string
 	tokenAPI string
+	account  accountFlags
 }
 
 // register adds --appid, --secret, --api-base and --token-api. A command
@@ -36,6 +37,7 @@ func (a *apiFlags) register(fs *flagSet) {
 	fs.StringVar(&a.base, "api-base", wechat.DefaultAPIBase, "WeChat API root")
 	fs.StringVar(&a.tokenAPI, "token-api", wechat.TokenAPIStable,
 		"stable (/cgi-bin/stable_token, safe with many replicas) or classic (/cgi-bin/token)")
+	a.account.register(fs)
 }
 
 // appIDValue is --appid, wherever it was registered.
@@ -49,13 +51,26 @@ func (a *apiFlags) appIDValue() string {
 // client builds an API client from the flags; a missing or malformed
 // setting is a usage error, found before any network call.
 func (a *apiFlags) client(log *slog.Logger) (*wechat.Client, error) {
-	appID := a.appIDValue()
+	appID, secret := a.appIDValue(), a.secret
+	acct, ok, err := a.account.load(a.fs.env)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if err := refuseWith(a.fs, acct.Name, "appid", "secret"); err != nil {
+			return nil, err
+		}
+		if acct.Secret == "" {
+			return nil, usagef("--account %s: the accounts file gives it no secret_env or secret_file: API calls need its AppSecret", acct.Name)
+		}
+		appID, secret = acct.AppID, string(acct.Secret)
+	}
 	switch {
-	case appID == "" && a.secret == "":
+	case appID == "" && secret == "":
 		return nil, usagef("--appid and --secret (or WXBOT_APPID and WXBOT_SECRET) are required for API calls: find them under 设置与开发 → 基本配置 in the console")
 	case appID == "":
 		return nil, usagef("--appid (or WXBOT_APPID) is required for API calls")
-	case a.secret == "":
+	case secret == "":
 		return nil, usagef("--secret (or WXBOT_SECRET) is required for API calls")
 	}
 	if a.tokenAPI != wechat.TokenAPIStable && a.tokenAPI != wechat.TokenAPIClassic {
@@ -68,7 +83,7 @@ func (a *apiFlags) client(log *slog.Logger) (*wechat.Client, error) {
 		HTTP:     &http.Client{Timeout: apiTimeout},
 		Base:     a.base,
 		AppID:    appID,
-		Secret:   wechat.Secret(a.secret),
+		Secret:   wechat.Secret(secret),
 		TokenAPI: a.tokenAPI,
 		Logger:   log,
 	})

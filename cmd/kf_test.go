@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -256,5 +257,33 @@ func TestKfAPIErrorsShowHints(t *testing.T) {
 			}
 			noSecret(t, out, errOut)
 		})
+	}
+}
+
+// TestAPICommandsForAnAccount: --accounts FILE --account NAME gives an API
+// command that account's AppID and secret (read from its secret_env);
+// --appid beside it is refused, and an account without a secret says so.
+func TestAPICommandsForAnAccount(t *testing.T) {
+	fake := wechattest.New(apiTestAppID, apiTestSecret)
+	t.Cleanup(fake.Close)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte("version: 1\nrules: []\n"), 0o644)
+	file := filepath.Join(dir, "accounts.yaml")
+	os.WriteFile(file, []byte(fmt.Sprintf(`accounts:
+  - {name: shop, appid: %s, token_env: SHOP_TOKEN, secret_env: SHOP_SECRET, rules: rules.yaml}
+  - {name: news, appid: wx00000000000000b2, token_env: SHOP_TOKEN, rules: rules.yaml}
+`, apiTestAppID)), 0o644)
+	env := map[string]string{"SHOP_TOKEN": "t", "SHOP_SECRET": apiTestSecret, "WXBOT_API_BASE": fake.URL, "WXBOT_ACCOUNTS": file}
+	fake.Answer("/cgi-bin/customservice/getkflist", `{"kf_list":[]}`)
+	out, errOut, code := runCmd(env, "kf", "list", "--account", "shop")
+	if code != 0 || !strings.Contains(out, "no kefu accounts") {
+		t.Errorf("kf list --account shop: %d %s %s", code, out, errOut)
+	}
+	noSecret(t, out, errOut)
+	if _, errOut, code = runCmd(env, "kf", "list", "--account", "shop", "--appid", "wx1"); code != 2 || !strings.Contains(errOut, "--appid: not with --account shop") {
+		t.Errorf("--appid beside --account: %d %s", code, errOut)
+	}
+	if _, errOut, code = runCmd(env, "kf", "list", "--account", "news"); code != 2 || !strings.Contains(errOut, "no secret_env or secret_file") {
+		t.Errorf("an account without a secret: %d %s", code, errOut)
 	}
 }

@@ -66,7 +66,13 @@ func runOutbox(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&after, "after", "", "list: the page after this cursor (printed at the end of a page)")
 	fs.IntVar(&limit, "limit", 100, "list: pending sends per page (1 to 1000)")
 	fs.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the bot")
+	var account accountFlags
+	account.register(fs)
 	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	acct, ok, err := account.load(env)
 	if err != nil {
 		return err
 	}
@@ -76,6 +82,9 @@ func runOutbox(ctx context.Context, env *cmdEnv, args []string) error {
 		admin = listen
 	}
 	c := &adminClient{base: adminURL(admin), http: &http.Client{Timeout: timeout}}
+	if ok { // a serve with --accounts: the account's own endpoints
+		c.base += "/accounts/" + acct.Name
+	}
 	switch {
 	case len(pos) == 1 && pos[0] == "list":
 		return c.list(ctx, env.stdout, after, limit)

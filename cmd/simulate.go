@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"flag"
 	"fmt"
 	"io"
 	"math/big"
@@ -42,6 +43,7 @@ type simulateFlags struct {
 	timeout time.Duration
 	compat  bool
 	xml     string
+	account accountFlags
 }
 
 func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
@@ -55,10 +57,14 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.DurationVar(&s.timeout, "timeout", 10*time.Second, "how long to wait for the reply")
 	fs.BoolVar(&s.compat, "compat", false, "with --aes-key: compatible mode (the plaintext beside the ciphertext) instead of safe mode")
 	fs.StringVar(&s.xml, "xml", "", "send this file's push XML (signed, and encrypted with --aes-key) instead of a KIND")
+	s.account.register(fs)
 	var pay simulatePayFlags
 	pay.register(fs)
 	pos, err := fs.parse(args)
 	if err != nil {
+		return err
+	}
+	if err := s.forAccount(env, fs); err != nil {
 		return err
 	}
 	if len(pos) > 0 && pos[0] == "pay" { // WeChat Pay, not the callback: no --token
@@ -447,4 +453,30 @@ func randomDigits(n int) string {
 		b.WriteByte(byte('0' + d.Int64()))
 	}
 	return b.String()
+}
+
+// forAccount takes the token, AES key, AppID and gh_id of --account from
+// the accounts file, and sends to the account's path: --url's, with
+// "/NAME" added unless it ends with it.
+func (s *simulateFlags) forAccount(env *cmdEnv, fs *flagSet) error {
+	a, ok, err := s.account.load(env)
+	if err != nil || !ok {
+		return err
+	}
+	if err := refuseWith(fs, a.Name, "token", "aes-key", "appid"); err != nil {
+		return err
+	}
+	s.proto.token, s.proto.aesKey, s.proto.appID = string(a.Token), string(a.AESKey), a.AppID
+	if a.AESKey == "" {
+		s.proto.appID = "" // plaintext: the AppID only names the key
+	}
+	to := false
+	fs.Visit(func(f *flag.Flag) { to = to || f.Name == "to" })
+	if a.GhID != "" && !to {
+		s.to = a.GhID
+	}
+	if !strings.HasSuffix(strings.TrimSuffix(s.url, "/"), "/"+a.Name) {
+		s.url = strings.TrimSuffix(s.url, "/") + "/" + a.Name
+	}
+	return nil
 }
