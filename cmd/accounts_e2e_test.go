@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wxbot/wxbot/engine/store/redis/redistest"
 )
 
 const (
@@ -209,16 +211,31 @@ func TestSeveralAccounts(t *testing.T) {
 }
 
 // TestSeveralAccountsOnRedis: two replicas of a two-account process on one
-// Redis: each account's keys carry its hash tag, and a user's state set
-// through one replica is read through the other, per account.
+// Redis, and on a three-node Redis Cluster: a user's state set through one
+// replica is read through the other, per account; on the single Redis each
+// account's keys carry its hash tag.
 func TestSeveralAccountsOnRedis(t *testing.T) {
 	rc := needRedis(t)
 	defer rc.Close()
-	prefix := redisPrefix(t, rc, "accounts")
+	t.Run("redis", func(t *testing.T) {
+		prefix := redisPrefix(t, rc, "accounts")
+		twoReplicasTwoAccounts(t, "redis://127.0.0.1:6379/0?prefix="+prefix)
+		for _, appID := range []string{shopAppID, blogAppID} {
+			keys, _ := rc.Keys(context.Background(), prefix+"{"+appID+"}:*").Result()
+			if len(keys) == 0 {
+				t.Errorf("no key under %s's hash tag", appID)
+			}
+		}
+	})
+	t.Run("cluster", func(t *testing.T) {
+		twoReplicasTwoAccounts(t, redistest.URL(redistest.StartCluster(t), "prefix=wxbot-e2e:"))
+	})
+}
+
+func twoReplicasTwoAccounts(t *testing.T, storeURL string) {
 	dir := t.TempDir()
 	path := writeAccounts(t, dir, "shop", "blog")
 	env := []string{"SHOP_TOKEN=shop-token"}
-	storeURL := "redis://127.0.0.1:6379/0?prefix=" + prefix
 	a := startBot(t, env, "--accounts", path, "--store", storeURL+"&consumer=a")
 	b := startBot(t, env, "--accounts", path, "--store", storeURL+"&consumer=b")
 	for _, acct := range []struct{ name, token string }{{"shop", "shop-token"}, {"blog", "blog-token"}} {
@@ -235,12 +252,6 @@ func TestSeveralAccountsOnRedis(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || !strings.Contains(string(body), `"seen": "`+acct.name+`"`) {
 			t.Errorf("%s's state read through replica b: %d %s", acct.name, resp.StatusCode, body)
-		}
-	}
-	for _, appID := range []string{shopAppID, blogAppID} {
-		keys, _ := rc.Keys(context.Background(), prefix+"{"+appID+"}:*").Result()
-		if len(keys) == 0 {
-			t.Errorf("no key under %s's hash tag", appID)
 		}
 	}
 }

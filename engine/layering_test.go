@@ -34,6 +34,7 @@ func TestLayering(t *testing.T) {
 		"engine/metrics":           {"engine/outbox", "engine/wechat"},
 		"engine":                   {"engine/outbox", "engine/dedup", "engine/store", "engine/store/memory", "engine/wechat"},
 		"engine/callback":          {"engine", "engine/outbox", "engine/dedup", "engine/store", "engine/store/memory", "engine/wechat", "engine/wechatpay"},
+		"engine/store/redis/redistest": {},
 		"engine/store/storetest":   {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store"},
 		"engine/wechat/wechattest": {},
 	}

@@ -16,7 +16,8 @@ func (s *Redis) Account(appID string) (*Redis, error) {
 	if appID == "" {
 		return nil, fmt.Errorf("redis store: an account view needs an AppID")
 	}
-	v := &Redis{rdb: s.rdb, prefix: s.prefix + "{" + appID + "}:", consumer: s.consumer, now: s.now,
+	tagged := s.base + "{" + appID + "}:"
+	v := &Redis{rdb: s.rdb, base: tagged, prefix: tagged, consumer: s.consumer, now: s.now,
 		ClaimIdle: s.ClaimIdle, view: true}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()

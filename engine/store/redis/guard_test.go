@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/wxbot/wxbot/engine/outbox"
@@ -71,100 +72,120 @@ func (f *flaky) Pending(ctx context.Context) (int, error) {
 // TestGuardDegradesAndRecovers: three failures in a row open the breaker
 // (the store is skipped, memory and the spool stand in); after OpenFor a
 // probe that succeeds closes it, and what was kept aside moves to the store.
+// The stores are in process (memory, a bbolt file), so it runs in a
+// synctest bubble: Run's ticker and the wait for the recovery are on fake
+// time.
 func TestGuardDegradesAndRecovers(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	clock := func() time.Time { return now }
-	primary := &flaky{Memory: memory.New(clock)}
-	spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var changes []bool
-	g := redis.NewGuard(primary, redis.GuardOptions{Spool: spool, Now: clock, OnChange: func(d bool) { changes = append(changes, d) }})
-	defer g.Close()
-	ctx := context.Background()
+	synctest.Test(t, func(t *testing.T) {
+		now := time.Unix(1_800_000_000, 0)
+		clock := func() time.Time { return now }
+		primary := &flaky{Memory: memory.New(clock)}
+		spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var changes []bool
+		g := redis.NewGuard(primary, redis.GuardOptions{Spool: spool, Now: clock, OnChange: func(d bool) { changes = append(changes, d) }})
+		defer g.Close()
+		ctx := context.Background()
 
-	primary.down.Store(true)
-	for _, k := range []string{"a", "b", "c"} {
-		if ok, err := g.TakeCooldown(ctx, k, time.Hour); !ok || err != nil {
-			t.Fatalf("cooldown %s while the store fails: %v %v; want it taken in memory", k, ok, err)
+		primary.down.Store(true)
+		for _, k := range []string{"a", "b", "c"} {
+			if ok, err := g.TakeCooldown(ctx, k, time.Hour); !ok || err != nil {
+				t.Fatalf("cooldown %s while the store fails: %v %v; want it taken in memory", k, ok, err)
+			}
 		}
-	}
-	if ok, _ := g.TakeCooldown(ctx, "a", time.Hour); ok {
-		t.Fatal("memory did not keep the cooldown")
-	}
-	if d, _ := g.Degraded(); !d || len(changes) != 1 || !changes[0] {
-		t.Fatalf("degraded %v, changes %v after failures", d, changes)
-	}
-	calls := primary.calls.Load()
-	g.OpenWindow(ctx, "oU", now.Add(48*time.Hour))
-	if err := g.Enqueue(ctx, &outbox.Send{ID: "s1", Kind: outbox.KindKefu, OrderKey: "oU"}); err != nil {
-		t.Fatalf("enqueue while degraded: %v", err)
-	}
-	if due, err := g.Due(ctx, now, 10, nil); len(due) != 0 || err != nil {
-		t.Errorf("due while degraded: %v %v; want nothing, quietly", due, err)
-	}
-	if primary.calls.Load() != calls {
-		t.Errorf("the store was called %d times while skipped", primary.calls.Load()-calls)
-	}
-	if n, _ := spool.Pending(ctx); n != 1 {
-		t.Errorf("%d sends spooled, want 1", n)
-	}
+		if ok, _ := g.TakeCooldown(ctx, "a", time.Hour); ok {
+			t.Fatal("memory did not keep the cooldown")
+		}
+		if d, _ := g.Degraded(); !d || len(changes) != 1 || !changes[0] {
+			t.Fatalf("degraded %v, changes %v after failures", d, changes)
+		}
+		calls := primary.calls.Load()
+		g.OpenWindow(ctx, "oU", now.Add(48*time.Hour))
+		if err := g.Enqueue(ctx, &outbox.Send{ID: "s1", Kind: outbox.KindKefu, OrderKey: "oU"}); err != nil {
+			t.Fatalf("enqueue while degraded: %v", err)
+		}
+		if due, err := g.Due(ctx, now, 10, nil); len(due) != 0 || err != nil {
+			t.Errorf("due while degraded: %v %v; want nothing, quietly", due, err)
+		}
+		if primary.calls.Load() != calls {
+			t.Errorf("the store was called %d times while skipped", primary.calls.Load()-calls)
+		}
+		if n, _ := spool.Pending(ctx); n != 1 {
+			t.Errorf("%d sends spooled, want 1", n)
+		}
 
-	// Back: after OpenFor, the run loop's probe closes the breaker, then
-	// replays the window and drains the spool.
-	primary.down.Store(false)
-	now = now.Add(6 * time.Second)
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { g.Run(rctx, 5*time.Millisecond); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n, _ := primary.Memory.Pending(ctx)
-		if d, _ := g.Degraded(); !d && n == 1 {
-			break
+		// Back: after OpenFor, the run loop's probe closes the breaker, then
+		// replays the window and drains the spool.
+		primary.down.Store(false)
+		now = now.Add(6 * time.Second)
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { g.Run(rctx, 5*time.Millisecond); close(done) }()
+		deadline := time.Now().Add(10 * time.Second) // fake time: spent at once if Run is stuck
+		for {
+			n, _ := primary.Memory.Pending(ctx)
+			if d, _ := g.Degraded(); !d && n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not recovered: pending %d", n)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not recovered: pending %d", n)
+		cancel()
+		<-done
+		if n, _ := spool.Pending(ctx); n != 0 {
+			t.Errorf("%d sends left in the spool", n)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	if n, _ := spool.Pending(ctx); n != 0 {
-		t.Errorf("%d sends left in the spool", n)
-	}
-	if ok, _ := primary.Memory.TakeWindowSlot(ctx, "oU", now); !ok {
-		t.Error("the window opened while degraded was not written to the store")
-	}
-	if len(changes) != 2 || changes[1] {
-		t.Errorf("changes %v, want degraded then recovered", changes)
-	}
+		if ok, _ := primary.Memory.TakeWindowSlot(ctx, "oU", now); !ok {
+			t.Error("the window opened while degraded was not written to the store")
+		}
+		if len(changes) != 2 || changes[1] {
+			t.Errorf("changes %v, want degraded then recovered", changes)
+		}
+	})
 }
 
-// TestGuardTimesOutAHangingStore: a call that hangs is cut at CallTimeout.
+// TestGuardTimesOutAHangingStore: a call that hangs is cut at CallTimeout,
+// and answered from memory. The hanging store is in process, so the test
+// runs in a synctest bubble: the call takes exactly CallTimeout of fake
+// time, and the store saw its context's deadline end it, however busy the
+// machine.
 func TestGuardTimesOutAHangingStore(t *testing.T) {
-	spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := redis.NewGuard(hanging{memory.New(nil)}, redis.GuardOptions{Spool: spool, CallTimeout: 50 * time.Millisecond})
-	defer g.Close()
-	start := time.Now()
-	if ok, err := g.TakeCooldown(context.Background(), "k", time.Minute); !ok || err != nil {
-		t.Errorf("%v %v", ok, err)
-	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("a hanging store held the call %v", took)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &hanging{Memory: memory.New(nil)}
+		g := redis.NewGuard(h, redis.GuardOptions{Spool: spool, CallTimeout: 50 * time.Millisecond})
+		defer g.Close()
+		start := time.Now()
+		if ok, err := g.TakeCooldown(context.Background(), "k", time.Minute); !ok || err != nil {
+			t.Errorf("%v %v", ok, err)
+		}
+		if took := time.Since(start); took != 50*time.Millisecond {
+			t.Errorf("a hanging store held the call %v, want it cut at CallTimeout, 50ms", took)
+		}
+		if !errors.Is(h.gaveUp, context.DeadlineExceeded) {
+			t.Errorf("the hanging store's context ended with %v, want the call's deadline", h.gaveUp)
+		}
+	})
 }
 
-// hanging is a store whose cooldowns wait until the caller gives up.
-type hanging struct{ *memory.Memory }
+// hanging is a store whose cooldowns wait until the caller gives up; it
+// records why the wait ended.
+type hanging struct {
+	*memory.Memory
+	gaveUp error
+}
 
-func (hanging) TakeCooldown(ctx context.Context, _ string, _ time.Duration) (bool, error) {
+func (h *hanging) TakeCooldown(ctx context.Context, _ string, _ time.Duration) (bool, error) {
 	<-ctx.Done()
-	return false, ctx.Err()
+	h.gaveUp = ctx.Err()
+	return false, h.gaveUp
 }
 
 func (f *flaky) LoadUser(ctx context.Context, id string) (map[string]any, error) {

@@ -11,7 +11,10 @@ import (
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
-func init() { store.Register("redis", Open) }
+func init() {
+	store.Register("redis", Open)
+	store.Register("redis-cluster", Open)
+}
 
 // heldStale is how long a held push's claim stays pending (--kefu=false):
 // WeChat's whole retry span, so that the last retry does not take a pending

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,8 +31,12 @@ import (
 // Expiry is decided with the caller's clock (values carry their end time),
 // and Redis TTLs only collect garbage, so tests can move time.
 type Redis struct {
-	rdb      *goredis.Client
-	prefix   string
+	rdb    goredis.UniversalClient
+	prefix string
+	// base is the prefix an account's view adds its hash tag to: on a
+	// cluster the connection's own keys carry one too ({default}), and a
+	// key's slot follows its first tag.
+	base     string
 	consumer string
 	now      func() time.Time
 	// ClaimIdle is how long a send may sit unacknowledged with a consumer
@@ -59,46 +65,84 @@ func Connect(rawURL string, now func() time.Time) (*Redis, error) {
 		return nil, fmt.Errorf("store URL %s: %w", store.Redacted(rawURL), err)
 	}
 	q := u.Query()
-	prefix := "wxbot:"
+	s := &Redis{base: "wxbot:", now: now, ClaimIdle: time.Minute}
 	if q.Has("prefix") {
-		prefix = q.Get("prefix")
+		s.base = q.Get("prefix")
 		q.Del("prefix")
 	}
 	host, _ := os.Hostname()
-	consumer := fmt.Sprintf("%s-%d", host, os.Getpid())
+	s.consumer = fmt.Sprintf("%s-%d", host, os.Getpid())
 	if q.Has("consumer") {
-		consumer = q.Get("consumer")
+		s.consumer = q.Get("consumer")
 		q.Del("consumer")
 	}
-	claimIdle := time.Minute
 	if q.Has("claim_idle") {
 		d, err := parseClaimIdle(q.Get("claim_idle"))
 		if err != nil {
 			return nil, fmt.Errorf("store URL %s: %w", store.Redacted(rawURL), err)
 		}
-		claimIdle = d
+		s.ClaimIdle = d
 		q.Del("claim_idle")
 	}
-	u.RawQuery = q.Encode()
-	opt, err := goredis.ParseURL(u.String())
+	s.prefix = s.base
+	var addr string
+	if u.Scheme == "redis-cluster" {
+		s.prefix = s.base + "{default}:"
+		addr, err = s.dialCluster(u, q)
+	} else {
+		addr, err = s.dial(u, q)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store URL %s: %w", store.Redacted(rawURL), err)
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-	// A caller's deadline (a push's budget, see Guard) cuts a call short.
-	opt.ContextTimeoutEnabled = true
-	s := &Redis{rdb: goredis.NewClient(opt), prefix: prefix, now: now, ClaimIdle: claimIdle, consumer: consumer}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		s.rdb.Close()
-		return nil, fmt.Errorf("connecting to Redis at %s: %w", opt.Addr, err)
+		return nil, fmt.Errorf("connecting to Redis at %s: %w", addr, err)
 	}
 	if err := s.ensureGroup(ctx); err != nil {
 		s.rdb.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// dial connects to one Redis (redis://HOST:PORT/DB).
+func (s *Redis) dial(u *url.URL, q url.Values) (string, error) {
+	u.RawQuery = q.Encode()
+	opt, err := goredis.ParseURL(u.String())
+	if err != nil {
+		return "", err
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	// A caller's deadline (a push's budget, see Guard) cuts a call short.
+	opt.ContextTimeoutEnabled = true
+	s.rdb = goredis.NewClient(opt)
+	return opt.Addr, nil
+}
+
+// dialCluster connects to a Redis Cluster
+// (redis-cluster://[USER:PASSWORD@]HOST:PORT?addr=HOST2:PORT2&addr=…).
+// Every key of an account is under one hash tag, so a script or a
+// transaction never spans two slots.
+func (s *Redis) dialCluster(u *url.URL, q url.Values) (string, error) {
+	addrs := append([]string{u.Host}, q["addr"]...)
+	q.Del("addr")
+	if len(q) > 0 {
+		return "", fmt.Errorf("unknown parameters %v: a redis-cluster:// URL takes addr, prefix, consumer and claim_idle", slices.Sorted(maps.Keys(q)))
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("want redis-cluster://HOST:PORT?addr=HOST2:PORT2&addr=HOST3:PORT3")
+	}
+	opt := &goredis.ClusterOptions{Addrs: addrs, DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second,
+		WriteTimeout: 2 * time.Second, ContextTimeoutEnabled: true}
+	if u.User != nil {
+		opt.Username = u.User.Username()
+		opt.Password, _ = u.User.Password()
+	}
+	s.rdb = goredis.NewClusterClient(opt)
+	return strings.Join(addrs, ","), nil
 }
 
 // parseClaimIdle parses the claim_idle query parameter: a Go duration of
@@ -122,7 +166,7 @@ func (s *Redis) ensureGroup(ctx context.Context) error {
 func (s *Redis) k(parts ...string) string { return s.prefix + strings.Join(parts, ":") }
 
 // Client is the underlying connection (for the token cache and dedup).
-func (s *Redis) Client() *goredis.Client { return s.rdb }
+func (s *Redis) Client() goredis.UniversalClient { return s.rdb }
 
 // Prefix is the key prefix.
 func (s *Redis) Prefix() string { return s.prefix }
