@@ -23,20 +23,20 @@ func TestLayering(t *testing.T) {
 		t.Skipf("go list: %v (the go command is needed for this test)", err)
 	}
 	allowed := map[string][]string{ // package → the only wxbot packages it may depend on
-		"engine/wechat":            {},
-		"engine/wechatpay":         {},
-		"engine/outbox":            {},
-		"engine/dedup":             {},
-		"engine/store":             {"engine/outbox", "engine/dedup", "engine/wechat"},
-		"engine/store/memory":      {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store"},
-		"engine/store/bolt":        {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store"},
-		"engine/store/redis":       {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store", "engine/store/memory", "engine/store/bolt"},
-		"engine/metrics":           {"engine/outbox", "engine/wechat"},
-		"engine":                   {"engine/outbox", "engine/dedup", "engine/store", "engine/store/memory", "engine/wechat"},
-		"engine/callback":          {"engine", "engine/outbox", "engine/dedup", "engine/store", "engine/store/memory", "engine/wechat", "engine/wechatpay"},
+		"engine/wechat":                {},
+		"engine/wechatpay":             {},
+		"engine/outbox":                {},
+		"engine/dedup":                 {},
+		"engine/store":                 {"engine/outbox", "engine/dedup", "engine/wechat"},
+		"engine/store/memory":          {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store"},
+		"engine/store/bolt":            {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store"},
+		"engine/store/redis":           {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store", "engine/store/memory", "engine/store/bolt"},
+		"engine/metrics":               {"engine/outbox", "engine/wechat"},
+		"engine":                       {"engine/outbox", "engine/dedup", "engine/store", "engine/store/memory", "engine/wechat"},
+		"engine/callback":              {"engine", "engine/outbox", "engine/dedup", "engine/store", "engine/store/memory", "engine/wechat", "engine/wechatpay"},
 		"engine/store/redis/redistest": {},
-		"engine/store/storetest":   {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store"},
-		"engine/wechat/wechattest": {},
+		"engine/store/storetest":       {"engine/outbox", "engine/dedup", "engine/wechat", "engine/store"},
+		"engine/wechat/wechattest":     {},
 	}
 	seen := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

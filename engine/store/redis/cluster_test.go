@@ -41,8 +41,12 @@ func TestRedisClusterConformance(t *testing.T) {
 					n++
 					return open(t, clock, fmt.Sprintf("wxbot-cluster-%d-%d:", time.Now().UnixNano(), n))
 				},
-				Reopen:   func(t *testing.T, s store.Store, clock *storetest.Clock) store.Store { return open(t, clock, prefixOf[s]) },
-				Crash:    func(t *testing.T, s store.Store, clock *storetest.Clock) store.Store { return open(t, clock, prefixOf[s]) },
+				Reopen: func(t *testing.T, s store.Store, clock *storetest.Clock) store.Store {
+					return open(t, clock, prefixOf[s])
+				},
+				Crash: func(t *testing.T, s store.Store, clock *storetest.Clock) store.Store {
+					return open(t, clock, prefixOf[s])
+				},
 				OwnClock: true,
 			})
 		})
