@@ -151,10 +151,17 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+// DefaultWorkers is how many sends an outbox has in flight at most: a send
+// spends its time waiting for WeChat's answer (100 ms to seconds), so
+// sends to different users go out side by side; 64 keep 500 sends a second
+// going at 100 ms each. Each account has its own outbox: one account's
+// slow or hung API holds only its own workers.
+const DefaultWorkers = 64
+
 // Options tunes an Outbox; zero values are sensible.
 type Options struct {
-	// Workers deliver in parallel (4 when 0); one user's sends are never
-	// delivered concurrently, which keeps their order.
+	// Workers deliver in parallel (DefaultWorkers when 0); one user's
+	// sends are never delivered concurrently, which keeps their order.
 	Workers int
 	// Poll is how often the store is checked for due sends when nothing
 	// wakes the outbox (1 s when 0).
@@ -205,7 +212,7 @@ type Outbox struct {
 // New returns an outbox on q; register deliverers, then Run it.
 func New(q Queue, o Options) *Outbox {
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = DefaultWorkers
 	}
 	if o.Poll <= 0 {
 		o.Poll = time.Second
