@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"github.com/wxbot/wxbot/engine/callback"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
+	"github.com/wxbot/wxbot/rules"
 )
 
 // A fleet is `wxbot serve --accounts FILE`: one bot per account, each with
@@ -31,6 +34,7 @@ type fleet struct {
 	log     *slog.Logger
 	env     *cmdEnv
 	backend *store.Backend // the process's store; accounts are views of it
+	watcher *rules.Watcher // one inotify instance for every account's rules and the file
 
 	mu      sync.Mutex // one reload at a time; guards file, status
 	file    *accounts.File
@@ -66,18 +70,48 @@ func newFleet(env *cmdEnv, s *serveFlags, log *slog.Logger) (*fleet, error) {
 		return nil, usagef("--store %s cannot hold several accounts", store.Redacted(s.store))
 	}
 	f := &fleet{s: s, log: log, env: env, backend: backend, file: file, loadAt: time.Now()}
-	bots := map[string]*fleetBot{}
-	f.bots.Store(&bots)
-	for _, a := range file.Accounts {
-		fb, err := f.build(a, len(file.Accounts))
-		if err != nil {
-			f.Stop(context.Background())
-			return nil, err
-		}
-		bots[a.Name] = fb
+	if f.watcher, err = rules.NewWatcher(); err != nil {
+		log.Warn("cannot watch files; the rules are polled (--rules-poll) and the accounts file is read on SIGHUP", "err", err)
 	}
+	bots, err := f.buildAll(file.Accounts, len(file.Accounts))
+	f.bots.Store(&bots)
+	if err != nil {
+		f.Stop(context.Background())
+		return nil, err
+	}
+	debug.FreeOSMemory() // the start-up parse's garbage, once for all the accounts
 	log.Info("accounts loaded", "file", file)
 	return f, nil
+}
+
+// buildAll builds the accounts' bots, a few at a time (a start with
+// thousands of accounts is mostly parsing rules and opening store views):
+// all of them, or, on the first error, none left open but those returned.
+func (f *fleet) buildAll(accts []accounts.Account, n int) (map[string]*fleetBot, error) {
+	var (
+		mu   sync.Mutex
+		bots = map[string]*fleetBot{}
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+	)
+	for _, a := range accts {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fb, err := f.build(a, n)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			bots[a.Name] = fb
+		}()
+	}
+	wg.Wait()
+	return bots, errors.Join(errs...)
 }
 
 // build makes one account's bot; it does not start it.
@@ -98,6 +132,7 @@ func (f *fleet) build(a accounts.Account, n int) (*fleetBot, error) {
 	}
 	st.Callback, st.AppID, st.Secret, st.Rules = cb, a.AppID, string(a.Secret), a.Rules
 	st.AI.NoKefu = !a.Kefu
+	st.Watcher, st.Many = f.watcher, true
 	st.Diagnostics = f.env.stderr
 	st.OpenStore = func(o store.Options) (*store.Backend, error) {
 		shares := f.s.storeOptions(n)
@@ -136,6 +171,9 @@ func (f *fleet) Stop(ctx context.Context) error {
 		errs = append(errs, fb.bot.Stop(ctx))
 	}
 	f.backend.Close()
+	if f.watcher != nil {
+		f.watcher.Close()
+	}
 	return errors.Join(errs...)
 }
 

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
@@ -166,31 +165,29 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // watch reloads the accounts file when it changes (its directory is
 // watched: editors replace files), debounced, until ctx is done.
 func (f *fleet) watch(ctx context.Context) {
-	w, err := fsnotify.NewWatcher()
+	path, _ := filepath.Abs(f.s.accounts)
+	if f.watcher == nil {
+		return // said at start
+	}
+	events, cancel, err := f.watcher.Watch(filepath.Dir(path))
 	if err != nil {
 		f.log.Warn("cannot watch the accounts file; reload it with SIGHUP or POST /accounts/reload", "err", err)
 		return
 	}
-	defer w.Close()
-	path, _ := filepath.Abs(f.s.accounts)
-	if err := w.Add(filepath.Dir(path)); err != nil {
-		f.log.Warn("cannot watch the accounts file; reload it with SIGHUP or POST /accounts/reload", "err", err)
-		return
-	}
+	defer cancel()
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-w.Events:
+		case ev, ok := <-events:
 			if !ok {
 				return
 			}
 			if abs, _ := filepath.Abs(ev.Name); abs == path {
 				debounce.Reset(200 * time.Millisecond)
 			}
-		case <-w.Errors:
 		case <-debounce.C:
 			if _, err := os.Stat(path); err == nil {
 				f.reloadFile("file change")

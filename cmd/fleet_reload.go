@@ -37,17 +37,17 @@ func (f *fleet) applyFile(reason string) error {
 		return nil
 	}
 	old := *f.bots.Load()
-	built := map[string]*fleetBot{}
+	var todo []accounts.Account
 	for _, name := range append(added, changed...) {
 		a, _ := file.Find(name)
-		fb, err := f.build(a, len(file.Accounts))
-		if err != nil {
-			for _, b := range built { // never started: this closes their store views
-				b.bot.Stop(context.Background())
-			}
-			return fmt.Errorf("%s: %w", name, err)
+		todo = append(todo, a)
+	}
+	built, err := f.buildAll(todo, len(file.Accounts))
+	if err != nil {
+		for _, b := range built { // never started: this closes their store views
+			b.bot.Stop(context.Background())
 		}
-		built[name] = fb
+		return err
 	}
 	next := maps.Clone(old)
 	for _, name := range removed {

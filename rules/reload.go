@@ -30,6 +30,9 @@ type Reloader struct {
 	// Debounce merges a burst of file events (an editor's save, a
 	// ConfigMap swap) into one reload.
 	Debounce time.Duration
+	// Watcher, when set, is the process's shared file watcher (many
+	// accounts); nil gives this reloader a watcher of its own.
+	Watcher *Watcher
 	// Poll is the interval of the poll that backs the watcher up (network
 	// file systems, lost watches); 0 disables it. Each poll reads and
 	// hashes the files and compares with the running rules' hash; only a
@@ -200,16 +203,11 @@ func (r *Reloader) Run(ctx context.Context) error {
 	if st, err := os.Stat(r.path); err == nil && !st.IsDir() {
 		dir = filepath.Dir(r.path)
 	}
-	w, err := fsnotify.NewWatcher()
+	events, errs, stop, err := r.watch(dir)
 	if err != nil {
-		return fmt.Errorf("watching rules: %w", err)
+		return err
 	}
-	defer w.Close()
-	if r.noWatch {
-		// a test of the poll
-	} else if err := w.Add(dir); err != nil {
-		r.log.Warn("cannot watch the rules directory; relying on the poll", "dir", dir, "err", err)
-	}
+	defer stop()
 	// A change made after the rules were loaded at start-up but before the
 	// watch was in place raised no event: compare the rules on disk with
 	// the running ones once now, or that change waits for the poll (with
@@ -235,7 +233,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 				debounce.Stop()
 			}
 			return nil
-		case ev, ok := <-w.Events:
+		case ev, ok := <-events:
 			if !ok {
 				return nil
 			}
@@ -248,7 +246,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 				debounce.Reset(r.Debounce)
 			}
 			fire = debounce.C
-		case err, ok := <-w.Errors:
+		case err, ok := <-errs:
 			if ok {
 				r.log.Warn("rules watcher error; the poll still runs", "err", err)
 			}
@@ -262,6 +260,31 @@ func (r *Reloader) Run(ctx context.Context) error {
 			r.Reload(ctx, "poll", false)
 		}
 	}
+}
+
+// watch starts watching dir: on the shared Watcher when there is one, else
+// on a watcher of its own. A directory that cannot be watched leaves the
+// poll (a warning, not an error).
+func (r *Reloader) watch(dir string) (<-chan fsnotify.Event, <-chan error, func(), error) {
+	if r.noWatch { // a test of the poll
+		return nil, nil, func() {}, nil
+	}
+	if r.Watcher != nil {
+		events, cancel, err := r.Watcher.Watch(dir)
+		if err != nil {
+			r.log.Warn("cannot watch the rules directory; relying on the poll", "dir", dir, "err", err)
+			return nil, nil, func() {}, nil
+		}
+		return events, nil, cancel, nil
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("watching rules: %w", err)
+	}
+	if err := w.Add(dir); err != nil {
+		r.log.Warn("cannot watch the rules directory; relying on the poll", "dir", dir, "err", err)
+	}
+	return w.Events, w.Errors, func() { w.Close() }, nil
 }
 
 // relevant filters directory events down to those that can change the

@@ -36,7 +36,13 @@ type Settings struct {
 	// --rules-poll.
 	Rules     string
 	RulesPoll time.Duration
-	Location  *time.Location
+	// Watcher is the process's shared file watcher (many accounts); nil
+	// gives the bot's reloader one of its own.
+	Watcher *rules.Watcher
+	// Many says the caller builds many bots: it hands the start-up
+	// garbage back to the OS once, after the last, not each bot.
+	Many     bool
+	Location *time.Location
 	// Store is --store, StoreOptions its memory and spool settings.
 	Store        string
 	StoreOptions store.Options
@@ -134,9 +140,11 @@ func New(s Settings) (_ *Bot, err error) {
 	b.eng.SetRules(loaded.Set)
 	b.log.Info("rules loaded", "source", s.Rules, "rules", len(loaded.Set.Rules), "hash", loaded.Set.Hash)
 	b.reloader = rules.NewReloader(s.Rules, s.Location, b.eng, b.log)
-	b.reloader.Poll = s.RulesPoll
+	b.reloader.Poll, b.reloader.Watcher = s.RulesPoll, s.Watcher
 	b.reloader.Initial(loaded)
-	debug.FreeOSMemory() // the start-up parse's garbage, see Reloader.Reload
+	if !s.Many {
+		debug.FreeOSMemory() // the start-up parse's garbage, see Reloader.Reload
+	}
 	if s.Pay != nil {
 		b.pay = callback.NewPayHandler(b.eng, callback.PayConfig{
 			Verifier: s.Pay, Claims: b.st, Wait: s.Callback.ReplyDeadline, Logger: b.log, Hints: s.PayHints})

@@ -42,7 +42,17 @@ func (s *Bolt) Account(appID string) (*Bolt, error) {
 		return nil, fmt.Errorf("store %s: an account view of an account view", s.path)
 	}
 	root := []byte("account:" + appID)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	exists := false
+	s.db.View(func(tx *bbolt.Tx) error {
+		exists = tx.Bucket(root) != nil
+		return nil
+	})
+	// The first start of many accounts creates their buckets together:
+	// Batch shares one commit (one fsync) between concurrent callers.
+	err := s.db.Batch(func(tx *bbolt.Tx) error {
+		if exists {
+			return nil
+		}
 		r, err := tx.CreateBucketIfNotExists(root)
 		if err != nil {
 			return err
