@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/wxbot/wxbot/actions/llm"
@@ -19,6 +20,13 @@ import (
 
 // fakeModel answers with answer(question), after delay, and records the
 // requests.
+//
+// The tests that talk to it run in a synctest bubble: its delay, the ai
+// action's timeout, the reply deadlines and the outbox's polls are all on
+// the bubble's fake clock, which moves only when every goroutine waits.
+// So an answer delayed past a deadline is late, one without delay is in
+// time, and pushes sent together are in flight together, however busy
+// the machine.
 type fakeModel struct {
 	delay    time.Duration
 	answer   func(q string) (string, error)
@@ -105,46 +113,50 @@ func text(r *wechat.Reply) string {
 }
 
 func TestAIAnswersWithHistoryPerUser(t *testing.T) {
-	m := &fakeModel{answer: func(q string) (string, error) { return "答:" + q, nil }}
-	b := newAIBot(t, m, false, 8)
-	for _, q := range []string{"q1", "q2", "q3"} {
-		if r, _ := b.ask("oA", q, time.Second); text(r) != "答:"+q {
-			t.Fatalf("answer %q, want 答:%s", text(r), q)
+	synctest.Test(t, func(t *testing.T) {
+		m := &fakeModel{answer: func(q string) (string, error) { return "答:" + q, nil }}
+		b := newAIBot(t, m, false, 8)
+		for _, q := range []string{"q1", "q2", "q3"} {
+			if r, _ := b.ask("oA", q, time.Second); text(r) != "答:"+q {
+				t.Fatalf("answer %q, want 答:%s", text(r), q)
+			}
 		}
-	}
-	var got []string
-	for _, msg := range m.last().Messages {
-		got = append(got, msg.Role+":"+msg.Content)
-	}
-	want := "system:你是小店的客服 user:q1 assistant:答:q1 user:q2 assistant:答:q2 user:q3"
-	if strings.Join(got, " ") != want {
-		t.Errorf("messages %v, want %s (the system prompt interpolated, the last 2 turns)", got, want)
-	}
-	if r, _ := b.ask("oB", "other", time.Second); text(r) != "答:other" || len(m.last().Messages) != 2 {
-		t.Errorf("another user's question carried %d messages, want 2 (no history of oA's)", len(m.last().Messages))
-	}
-	if m.last().Model != "test-model" {
-		t.Errorf("model %q, want --ai-model's", m.last().Model)
-	}
+		var got []string
+		for _, msg := range m.last().Messages {
+			got = append(got, msg.Role+":"+msg.Content)
+		}
+		want := "system:你是小店的客服 user:q1 assistant:答:q1 user:q2 assistant:答:q2 user:q3"
+		if strings.Join(got, " ") != want {
+			t.Errorf("messages %v, want %s (the system prompt interpolated, the last 2 turns)", got, want)
+		}
+		if r, _ := b.ask("oB", "other", time.Second); text(r) != "答:other" || len(m.last().Messages) != 2 {
+			t.Errorf("another user's question carried %d messages, want 2 (no history of oA's)", len(m.last().Messages))
+		}
+		if m.last().Model != "test-model" {
+			t.Errorf("model %q, want --ai-model's", m.last().Model)
+		}
+	})
 }
 
 func TestAIDailyLimit(t *testing.T) {
-	m := &fakeModel{answer: func(q string) (string, error) { return "ok", nil }}
-	b := newAIBot(t, m, false, 8)
-	for i := range 3 {
-		if r, _ := b.ask("oA", fmt.Sprint("q", i), time.Second); text(r) != "ok" {
-			t.Fatalf("answer %d: %q", i, text(r))
+	synctest.Test(t, func(t *testing.T) {
+		m := &fakeModel{answer: func(q string) (string, error) { return "ok", nil }}
+		b := newAIBot(t, m, false, 8)
+		for i := range 3 {
+			if r, _ := b.ask("oA", fmt.Sprint("q", i), time.Second); text(r) != "ok" {
+				t.Fatalf("answer %d: %q", i, text(r))
+			}
 		}
-	}
-	if r, _ := b.ask("oA", "q4", time.Second); text(r) != DefaultOverLimit {
-		t.Errorf("past the limit: %q, want the over_limit text", text(r))
-	}
-	if r, _ := b.ask("oB", "q", time.Second); text(r) != "ok" {
-		t.Errorf("another user past oA's limit: %q", text(r))
-	}
-	if len(m.requests) != 4 {
-		t.Errorf("%d model calls, want 4 (none past the limit)", len(m.requests))
-	}
+		if r, _ := b.ask("oA", "q4", time.Second); text(r) != DefaultOverLimit {
+			t.Errorf("past the limit: %q, want the over_limit text", text(r))
+		}
+		if r, _ := b.ask("oB", "q", time.Second); text(r) != "ok" {
+			t.Errorf("another user past oA's limit: %q", text(r))
+		}
+		if len(m.requests) != 4 {
+			t.Errorf("%d model calls, want 4 (none past the limit)", len(m.requests))
+		}
+	})
 }
 
 func TestAIFailuresApologise(t *testing.T) {
@@ -160,15 +172,17 @@ func TestAIFailuresApologise(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := newAIBot(t, tt.m, false, 8)
-			r, p := b.ask("oA", "q", 3*time.Second)
-			if text(r) != DefaultApology {
-				t.Errorf("reply %q, want the apology", text(r))
-			}
-			res, _ := p.Finish(context.Background())
-			if res.Err == nil {
-				t.Error("the failure is not reported to the engine (logs, wxbot_action_failures_total)")
-			}
+			synctest.Test(t, func(t *testing.T) {
+				b := newAIBot(t, tt.m, false, 8)
+				r, p := b.ask("oA", "q", 3*time.Second)
+				if text(r) != DefaultApology {
+					t.Errorf("reply %q, want the apology", text(r))
+				}
+				res, _ := p.Finish(context.Background())
+				if res.Err == nil {
+					t.Error("the failure is not reported to the engine (logs, wxbot_action_failures_total)")
+				}
+			})
 		})
 	}
 }
@@ -182,67 +196,73 @@ func longAnswer() string {
 }
 
 func TestAILongAnswerByKefuInOrder(t *testing.T) {
-	m := &fakeModel{answer: func(string) (string, error) { return longAnswer(), nil }}
-	b := newAIBot(t, m, false, 8)
-	r, _ := b.ask("oA", "q", time.Second)
-	parts := SplitText(longAnswer(), MaxTextBytes, "")
-	if len(parts) < 2 || text(r) != parts[0] {
-		t.Fatalf("passive part %q, want the first of %d", text(r), len(parts))
-	}
-	for i, want := range parts[1:] {
-		select {
-		case s := <-b.kefu:
-			if !strings.Contains(string(s.Payload), want[:30]) {
-				t.Errorf("kefu send %d: %s, want part %d", i, s.Payload[:80], i+2)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("part %d never sent by kefu", i+2)
+	synctest.Test(t, func(t *testing.T) {
+		m := &fakeModel{answer: func(string) (string, error) { return longAnswer(), nil }}
+		b := newAIBot(t, m, false, 8)
+		r, _ := b.ask("oA", "q", time.Second)
+		parts := SplitText(longAnswer(), MaxTextBytes, "")
+		if len(parts) < 2 || text(r) != parts[0] {
+			t.Fatalf("passive part %q, want the first of %d", text(r), len(parts))
 		}
-	}
+		for i, want := range parts[1:] {
+			select {
+			case s := <-b.kefu:
+				if !strings.Contains(string(s.Payload), want[:30]) {
+					t.Errorf("kefu send %d: %s, want part %d", i, s.Payload[:80], i+2)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("part %d never sent by kefu", i+2)
+			}
+		}
+	})
 }
 
 func TestAIHoldsLateAnswerForTheNextPush(t *testing.T) {
-	m := &fakeModel{delay: 300 * time.Millisecond, answer: func(string) (string, error) { return longAnswer(), nil }}
-	b := newAIBot(t, m, true, 8)
-	r, p := b.ask("oA", "q", 50*time.Millisecond)
-	if r != nil {
-		t.Fatalf("replied %q before the answer was ready", text(r))
-	}
-	<-p.Done()
-	parts := SplitText(longAnswer(), MaxTextBytes, MoreNote)
-	for i, want := range parts {
-		raw, err := b.store.TakeHeldReply(context.Background(), "oA")
-		if err != nil || raw == nil {
-			t.Fatalf("held part %d: %v", i+1, err)
+	synctest.Test(t, func(t *testing.T) {
+		m := &fakeModel{delay: 300 * time.Millisecond, answer: func(string) (string, error) { return longAnswer(), nil }}
+		b := newAIBot(t, m, true, 8)
+		r, p := b.ask("oA", "q", 50*time.Millisecond)
+		if r != nil {
+			t.Fatalf("replied %q before the answer was ready", text(r))
 		}
-		held, err := engine.UnmarshalReply(raw)
-		if err != nil || held.Content != want {
-			t.Fatalf("held part %d: %q, want %q", i+1, held.Content, want)
+		<-p.Done()
+		parts := SplitText(longAnswer(), MaxTextBytes, MoreNote)
+		for i, want := range parts {
+			raw, err := b.store.TakeHeldReply(context.Background(), "oA")
+			if err != nil || raw == nil {
+				t.Fatalf("held part %d: %v", i+1, err)
+			}
+			held, err := engine.UnmarshalReply(raw)
+			if err != nil || held.Content != want {
+				t.Fatalf("held part %d: %q, want %q", i+1, held.Content, want)
+			}
+			if last := i == len(parts)-1; strings.HasSuffix(held.Content, MoreNote) == last {
+				t.Errorf("part %d of %d: note that more follows %v", i+1, len(parts), !last)
+			}
 		}
-		if last := i == len(parts)-1; strings.HasSuffix(held.Content, MoreNote) == last {
-			t.Errorf("part %d of %d: note that more follows %v", i+1, len(parts), !last)
+		if len(b.kefu) > 0 {
+			t.Error("a kefu send with --kefu=false")
 		}
-	}
-	if len(b.kefu) > 0 {
-		t.Error("a kefu send with --kefu=false")
-	}
+	})
 }
 
 func TestAIConcurrencyBound(t *testing.T) {
-	m := &fakeModel{delay: 100 * time.Millisecond, answer: func(string) (string, error) { return "ok", nil }}
-	b := newAIBot(t, m, false, 2)
-	var pushes []*engine.Push
-	for i := range 6 {
-		ev := textEvent("q")
-		ev.From = fmt.Sprint("oU", i)
-		pushes = append(pushes, b.e.Dispatch(ev))
-	}
-	for _, p := range pushes {
-		<-p.Done()
-	}
-	if got := m.maxIn.Load(); got != 2 {
-		t.Errorf("%d answers in flight at most, want 2", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		m := &fakeModel{delay: 100 * time.Millisecond, answer: func(string) (string, error) { return "ok", nil }}
+		b := newAIBot(t, m, false, 2)
+		var pushes []*engine.Push
+		for i := range 6 {
+			ev := textEvent("q")
+			ev.From = fmt.Sprint("oU", i)
+			pushes = append(pushes, b.e.Dispatch(ev))
+		}
+		for _, p := range pushes {
+			<-p.Done()
+		}
+		if got := m.maxIn.Load(); got != 2 {
+			t.Errorf("%d answers in flight at most, want 2", got)
+		}
+	})
 }
 
 func TestAIValidate(t *testing.T) {
@@ -294,35 +314,39 @@ tests:
 
 // An unsubscribe forgets the user's history (as it does their state).
 func TestAIUnsubscribeForgetsHistory(t *testing.T) {
-	m := &fakeModel{answer: func(q string) (string, error) { return "答:" + q, nil }}
-	b := newAIBot(t, m, false, 8)
-	b.ask("oA", "q1", time.Second)
-	if turns, _ := b.store.AITurns(context.Background(), "oA"); len(turns) != 1 {
-		t.Fatalf("turns %v after one question", turns)
-	}
-	<-b.e.Dispatch(&engine.Event{Type: "unsubscribe", From: "oA"}).Done()
-	if turns, _ := b.store.AITurns(context.Background(), "oA"); len(turns) != 0 {
-		t.Errorf("turns %v after the user unsubscribed", turns)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		m := &fakeModel{answer: func(q string) (string, error) { return "答:" + q, nil }}
+		b := newAIBot(t, m, false, 8)
+		b.ask("oA", "q1", time.Second)
+		if turns, _ := b.store.AITurns(context.Background(), "oA"); len(turns) != 1 {
+			t.Fatalf("turns %v after one question", turns)
+		}
+		<-b.e.Dispatch(&engine.Event{Type: "unsubscribe", From: "oA"}).Done()
+		if turns, _ := b.store.AITurns(context.Background(), "oA"); len(turns) != 0 {
+			t.Errorf("turns %v after the user unsubscribed", turns)
+		}
+	})
 }
 
 // A long answer that comes after the deadline goes by kefu whole: the
 // first part (the late reply) first, the rest after it.
 func TestAILateLongAnswerByKefuInOrder(t *testing.T) {
-	m := &fakeModel{delay: 200 * time.Millisecond, answer: func(string) (string, error) { return longAnswer(), nil }}
-	b := newAIBot(t, m, false, 8)
-	if r, _ := b.ask("oA", "q", 20*time.Millisecond); r != nil {
-		t.Fatalf("replied %q before the answer was ready", text(r))
-	}
-	parts := SplitText(longAnswer(), MaxTextBytes, "")
-	for i, want := range parts {
-		select {
-		case s := <-b.kefu:
-			if !strings.Contains(string(s.Payload), want[:30]) {
-				t.Errorf("kefu send %d: %.80s, want part %d", i+1, s.Payload, i+1)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("part %d never sent by kefu", i+1)
+	synctest.Test(t, func(t *testing.T) {
+		m := &fakeModel{delay: 200 * time.Millisecond, answer: func(string) (string, error) { return longAnswer(), nil }}
+		b := newAIBot(t, m, false, 8)
+		if r, _ := b.ask("oA", "q", 20*time.Millisecond); r != nil {
+			t.Fatalf("replied %q before the answer was ready", text(r))
 		}
-	}
+		parts := SplitText(longAnswer(), MaxTextBytes, "")
+		for i, want := range parts {
+			select {
+			case s := <-b.kefu:
+				if !strings.Contains(string(s.Payload), want[:30]) {
+					t.Errorf("kefu send %d: %.80s, want part %d", i+1, s.Payload, i+1)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("part %d never sent by kefu", i+1)
+			}
+		}
+	})
 }

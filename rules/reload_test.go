@@ -262,12 +262,18 @@ func TestReloadUnderLoad(t *testing.T) {
 
 	var failures, pushes atomic.Int64
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
+	// The reloads start once every worker has made a push: on a busy
+	// machine, workers not yet scheduled could otherwise miss them all.
+	var wg, started sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
+		started.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
+			for n := 0; ; n++ {
+				if n == 1 {
+					started.Done()
+				}
 				select {
 				case <-stop:
 					return
@@ -281,6 +287,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 		}()
 	}
+	started.Wait()
 	for i := 1; i <= 50; i++ {
 		write(t, path, rulesReplying(fmt.Sprintf("v%d", i)))
 		if err := r.Reload(context.Background(), "test", false); err != nil {

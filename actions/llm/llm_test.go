@@ -1,16 +1,20 @@
 package llm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -67,11 +71,57 @@ func FuzzParse(f *testing.F) {
 
 const testKey = "sk-test-0123456789abcdef"
 
+// inProcess is an http.RoundTripper that serves each request with a
+// handler in the test's process, for tests in a synctest bubble (whose
+// fake clock cannot wait on a real socket, or on an httptest.Server's
+// goroutines, which live outside the bubble). Like a real transport it
+// returns as soon as the request's context ends, the handler still
+// running; wait waits for the handlers, as httptest.Server.Close does.
+type inProcess struct {
+	h  http.Handler
+	wg sync.WaitGroup
+}
+
+func (p *inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	var body []byte
+	if r.Body != nil {
+		var err error
+		if body, err = io.ReadAll(r.Body); err != nil {
+			return nil, err
+		}
+		r.Body.Close()
+	}
+	// The handler gets a request of its own, as a server's would be.
+	sr := httptest.NewRequestWithContext(r.Context(), r.Method, r.URL.String(), bytes.NewReader(body))
+	sr.Header = r.Header.Clone()
+	w := httptest.NewRecorder()
+	done := make(chan struct{})
+	p.wg.Go(func() {
+		defer close(done)
+		p.h.ServeHTTP(w, sr)
+	})
+	select {
+	case <-done:
+		res := w.Result()
+		res.Request = r
+		return res, nil
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+}
+
+func (p *inProcess) wait() { p.wg.Wait() }
+
+// endpoint is the base URL of the chat completions endpoint that server
+// answers at.
+const endpoint = "http://llm.test/v1/"
+
 // server answers each attempt with the next of steps: a status, "hang",
-// or "ok".
-func server(t *testing.T, steps ...string) (*httptest.Server, *atomic.Int32) {
+// or "ok". It is in process (see inProcess): the client it returns
+// reaches it at endpoint.
+func server(t *testing.T, steps ...string) (*http.Client, *atomic.Int32) {
 	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &inProcess{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i := int(n.Add(1)) - 1
 		if r.URL.Path != "/v1/chat/completions" || r.Header.Get("Authorization") != "Bearer "+testKey {
 			http.Error(w, "bad path or key", http.StatusUnauthorized)
@@ -101,11 +151,17 @@ func server(t *testing.T, steps ...string) (*httptest.Server, *atomic.Int32) {
 			fmt.Sscan(step, &code)
 			http.Error(w, `{"error":{"message":"upstream says no"}}`, code)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &n
+	})}
+	t.Cleanup(srv.wait)
+	return &http.Client{Transport: srv}, &n
 }
 
+// TestChatRetries runs each case in a synctest bubble: the attempts'
+// timeouts, the backoff and the caller's deadline are on the bubble's
+// fake clock, which moves only when every goroutine waits. So a call
+// takes exactly the time its schedule says (wantTook: the attempt
+// timeouts and waits it spends), and "never past the deadline" is exact,
+// with no allowance for a slow machine.
 func TestChatRetries(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -113,44 +169,56 @@ func TestChatRetries(t *testing.T) {
 		timeout  time.Duration
 		attempts int32
 		wantErr  string
+		wantTook time.Duration
 	}{
 		{name: "first try", steps: []string{"ok"}, timeout: 5 * time.Second, attempts: 1},
-		{name: "500 then ok", steps: []string{"500", "503", "ok"}, timeout: 5 * time.Second, attempts: 3},
-		{name: "429 then ok", steps: []string{"429", "ok"}, timeout: 5 * time.Second, attempts: 2},
-		{name: "hung attempt retried", steps: []string{"hang", "ok"}, timeout: 5 * time.Second, attempts: 2},
+		{name: "500 then ok", steps: []string{"500", "503", "ok"}, timeout: 5 * time.Second, attempts: 3,
+			wantTook: 50*time.Millisecond + 100*time.Millisecond}, // the backoff doubles
+		{name: "429 then ok", steps: []string{"429", "ok"}, timeout: 5 * time.Second, attempts: 2, wantTook: 50 * time.Millisecond},
+		{name: "hung attempt retried", steps: []string{"hang", "ok"}, timeout: 5 * time.Second, attempts: 2,
+			wantTook: 300*time.Millisecond + 50*time.Millisecond}, // AttemptTimeout, then the backoff
 		{name: "400 is final", steps: []string{"400", "ok"}, timeout: 5 * time.Second, attempts: 1, wantErr: "400"},
-		{name: "500 until the deadline", steps: []string{"500"}, timeout: 600 * time.Millisecond, wantErr: "500"},
+		// Attempts at 0, 50, 150 and 350 ms; the next wait, 400 ms, would
+		// end past the 600 ms deadline: the call gives up at once.
+		{name: "500 until the deadline", steps: []string{"500"}, timeout: 600 * time.Millisecond, attempts: 4, wantErr: "500",
+			wantTook: 350 * time.Millisecond},
 		{name: "key quoted back is redacted", steps: []string{"echo-key"}, timeout: time.Second, attempts: 1, wantErr: "REDACTED"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, n := server(t, tt.steps...)
-			c, err := New(Config{BaseURL: srv.URL + "/v1/", Key: testKey, AttemptTimeout: 300 * time.Millisecond, Backoff: 50 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
-			defer cancel()
-			start := time.Now()
-			ans, err := c.Chat(ctx, &Request{Model: "m", Messages: []Message{{Role: "user", Content: "hi"}}})
-			if took := time.Since(start); took > tt.timeout+200*time.Millisecond {
-				t.Errorf("took %v, past the %v deadline", took, tt.timeout)
-			}
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err %v, want one saying %q", err, tt.wantErr)
+			synctest.Test(t, func(t *testing.T) {
+				hc, n := server(t, tt.steps...)
+				c, err := New(Config{BaseURL: endpoint, Key: testKey, HTTP: hc, AttemptTimeout: 300 * time.Millisecond, Backoff: 50 * time.Millisecond})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if strings.Contains(err.Error(), testKey) {
-					t.Errorf("the key is in the error: %v", err)
+				ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+				defer cancel()
+				start := time.Now()
+				ans, err := c.Chat(ctx, &Request{Model: "m", Messages: []Message{{Role: "user", Content: "hi"}}})
+				took := time.Since(start)
+				if took > tt.timeout {
+					t.Errorf("took %v, past the %v deadline", took, tt.timeout)
 				}
-			} else if err != nil {
-				t.Fatal(err)
-			} else if ans.Text != "answer to hi" || ans.TokensIn != 7 || ans.TokensOut != 3 {
-				t.Errorf("answer %+v", ans)
-			}
-			if tt.attempts > 0 && n.Load() != tt.attempts {
-				t.Errorf("%d attempts, want %d", n.Load(), tt.attempts)
-			}
+				if took != tt.wantTook {
+					t.Errorf("took %v, want %v", took, tt.wantTook)
+				}
+				if tt.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+						t.Fatalf("err %v, want one saying %q", err, tt.wantErr)
+					}
+					if strings.Contains(err.Error(), testKey) {
+						t.Errorf("the key is in the error: %v", err)
+					}
+				} else if err != nil {
+					t.Fatal(err)
+				} else if ans.Text != "answer to hi" || ans.TokensIn != 7 || ans.TokensOut != 3 {
+					t.Errorf("answer %+v", ans)
+				}
+				if tt.attempts > 0 && n.Load() != tt.attempts {
+					t.Errorf("%d attempts, want %d", n.Load(), tt.attempts)
+				}
+			})
 		})
 	}
 }

@@ -155,16 +155,21 @@ func TestHandlerEncryptionEdges(t *testing.T) {
 	})
 }
 
-// countingCache counts the copies that found a claim already made.
+// countingCache counts the copies that found a claim already made, and
+// tells found of each (when set; it must have room for every copy).
 type countingCache struct {
 	dedup.Cache
 	waiting atomic.Int32
+	found   chan struct{}
 }
 
 func (c *countingCache) Claim(ctx context.Context, key string) (dedup.Answer, bool, error) {
 	a, first, err := c.Cache.Claim(ctx, key)
 	if !first {
 		c.waiting.Add(1)
+		if c.found != nil {
+			c.found <- struct{}{}
+		}
 	}
 	return a, first, err
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/wxbot/wxbot/engine/outbox"
@@ -17,6 +18,11 @@ import (
 )
 
 // recorder is a deliverer that records deliveries and fails on demand.
+//
+// The tests that run an outbox run it in a synctest bubble: its poll,
+// its backoff and the waits below are on the bubble's fake clock, which
+// moves only once every goroutine is blocked, so what they wait for is
+// decided by the outbox's logic, not by how busy the machine is.
 type recorder struct {
 	mu        sync.Mutex
 	delivered []string
@@ -41,7 +47,7 @@ func (r *recorder) Deliver(ctx context.Context, s *outbox.Send) error {
 		err, r.fail[s.ID] = q[0], q[1:]
 	}
 	r.mu.Unlock()
-	time.Sleep(time.Millisecond) // give overlapping deliveries a chance to show
+	time.Sleep(time.Millisecond) // fake time: every other delivery that can start does so meanwhile, so an overlap shows
 	r.mu.Lock()
 	r.inFlight[s.OrderKey]--
 	if err == nil {
@@ -69,6 +75,9 @@ func runOutbox(t *testing.T, q outbox.Queue, d outbox.Deliverer, o outbox.Option
 	return ob
 }
 
+// waitFor polls ok on the fake clock of the caller's bubble: each poll
+// lets the outbox run its timers up to then; the 10 s bound is fake time
+// too, spent at once when the outbox is stuck.
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -81,82 +90,88 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 func TestOutboxKeepsPerUserOrder(t *testing.T) {
-	st := memory.New(nil)
-	rec := newRecorder()
-	rec.fail["A/2"] = []error{errors.New("busy"), errors.New("busy")} // A/3 must wait for A/2
-	ob := runOutbox(t, st, rec, outbox.Options{Workers: 4})
-	var sends []*outbox.Send
-	for i := 1; i <= 5; i++ {
+	synctest.Test(t, func(t *testing.T) {
+		st := memory.New(nil)
+		rec := newRecorder()
+		rec.fail["A/2"] = []error{errors.New("busy"), errors.New("busy")} // A/3 must wait for A/2
+		ob := runOutbox(t, st, rec, outbox.Options{Workers: 4})
+		var sends []*outbox.Send
+		for i := 1; i <= 5; i++ {
+			for _, u := range []string{"A", "B", "C"} {
+				sends = append(sends, &outbox.Send{ID: fmt.Sprintf("%s/%d", u, i), Kind: outbox.KindKefu, OrderKey: u})
+			}
+		}
+		if err := ob.Enqueue(context.Background(), sends...); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "15 deliveries", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.delivered) == 15 })
+		per := map[string][]string{}
+		for _, id := range rec.delivered {
+			per[id[:1]] = append(per[id[:1]], id)
+		}
 		for _, u := range []string{"A", "B", "C"} {
-			sends = append(sends, &outbox.Send{ID: fmt.Sprintf("%s/%d", u, i), Kind: outbox.KindKefu, OrderKey: u})
+			want := []string{u + "/1", u + "/2", u + "/3", u + "/4", u + "/5"}
+			if fmt.Sprint(per[u]) != fmt.Sprint(want) {
+				t.Errorf("user %s got %v, want %v", u, per[u], want)
+			}
 		}
-	}
-	if err := ob.Enqueue(context.Background(), sends...); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "15 deliveries", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.delivered) == 15 })
-	per := map[string][]string{}
-	for _, id := range rec.delivered {
-		per[id[:1]] = append(per[id[:1]], id)
-	}
-	for _, u := range []string{"A", "B", "C"} {
-		want := []string{u + "/1", u + "/2", u + "/3", u + "/4", u + "/5"}
-		if fmt.Sprint(per[u]) != fmt.Sprint(want) {
-			t.Errorf("user %s got %v, want %v", u, per[u], want)
+		if rec.overlap {
+			t.Error("two sends of one user were delivered at the same time")
 		}
-	}
-	if rec.overlap {
-		t.Error("two sends of one user were delivered at the same time")
-	}
+	})
 }
 
 func TestOutboxDeadLetters(t *testing.T) {
-	st := memory.New(nil)
-	rec := newRecorder()
-	rec.fail["perm"] = []error{outbox.Permanent(errors.New("errcode 45015"))}
-	rec.fail["flaky"] = []error{errors.New("a"), errors.New("b"), errors.New("c")}
-	ob := runOutbox(t, st, rec, outbox.Options{MaxAttempts: 3})
-	ob.Enqueue(context.Background(), &outbox.Send{ID: "perm", Kind: outbox.KindKefu, OrderKey: "U"},
-		&outbox.Send{ID: "flaky", Kind: outbox.KindKefu, OrderKey: "V"}, &outbox.Send{ID: "after", Kind: outbox.KindKefu, OrderKey: "U"})
-	waitFor(t, "two dead letters", func() bool { d, _ := st.DeadLetters(context.Background(), 10); return len(d) == 2 })
-	waitFor(t, "the send after the dead one", func() bool { n, _ := st.Pending(context.Background()); return n == 0 })
-	dead, _ := st.DeadLetters(context.Background(), 10)
-	reasons := map[string]string{}
-	for _, d := range dead {
-		reasons[d.Send.ID] = d.Reason
-	}
-	if reasons["perm"] != "errcode 45015" {
-		t.Errorf("permanent failure reason %q (want it not retried)", reasons["perm"])
-	}
-	if reasons["flaky"] != "gave up after 3 attempts: c" {
-		t.Errorf("transient failure reason %q", reasons["flaky"])
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if fmt.Sprint(rec.delivered) != "[after]" {
-		t.Errorf("delivered %v", rec.delivered)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		st := memory.New(nil)
+		rec := newRecorder()
+		rec.fail["perm"] = []error{outbox.Permanent(errors.New("errcode 45015"))}
+		rec.fail["flaky"] = []error{errors.New("a"), errors.New("b"), errors.New("c")}
+		ob := runOutbox(t, st, rec, outbox.Options{MaxAttempts: 3})
+		ob.Enqueue(context.Background(), &outbox.Send{ID: "perm", Kind: outbox.KindKefu, OrderKey: "U"},
+			&outbox.Send{ID: "flaky", Kind: outbox.KindKefu, OrderKey: "V"}, &outbox.Send{ID: "after", Kind: outbox.KindKefu, OrderKey: "U"})
+		waitFor(t, "two dead letters", func() bool { d, _ := st.DeadLetters(context.Background(), 10); return len(d) == 2 })
+		waitFor(t, "the send after the dead one", func() bool { n, _ := st.Pending(context.Background()); return n == 0 })
+		dead, _ := st.DeadLetters(context.Background(), 10)
+		reasons := map[string]string{}
+		for _, d := range dead {
+			reasons[d.Send.ID] = d.Reason
+		}
+		if reasons["perm"] != "errcode 45015" {
+			t.Errorf("permanent failure reason %q (want it not retried)", reasons["perm"])
+		}
+		if reasons["flaky"] != "gave up after 3 attempts: c" {
+			t.Errorf("transient failure reason %q", reasons["flaky"])
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if fmt.Sprint(rec.delivered) != "[after]" {
+			t.Errorf("delivered %v", rec.delivered)
+		}
+	})
 }
 
 func TestOutboxRetriesThenDelivers(t *testing.T) {
-	st := memory.New(nil)
-	rec := newRecorder()
-	rec.fail["s"] = []error{errors.New("errcode -1"), errors.New("network")}
-	var mu sync.Mutex
-	var waits []int
-	ob := runOutbox(t, st, rec, outbox.Options{Backoff: func(n int) time.Duration {
+	synctest.Test(t, func(t *testing.T) {
+		st := memory.New(nil)
+		rec := newRecorder()
+		rec.fail["s"] = []error{errors.New("errcode -1"), errors.New("network")}
+		var mu sync.Mutex
+		var waits []int
+		ob := runOutbox(t, st, rec, outbox.Options{Backoff: func(n int) time.Duration {
+			mu.Lock()
+			waits = append(waits, n)
+			mu.Unlock()
+			return time.Millisecond
+		}})
+		ob.Enqueue(context.Background(), &outbox.Send{ID: "s", Kind: outbox.KindKefu, OrderKey: "U"})
+		recv(t, rec.done)
 		mu.Lock()
-		waits = append(waits, n)
-		mu.Unlock()
-		return time.Millisecond
-	}})
-	ob.Enqueue(context.Background(), &outbox.Send{ID: "s", Kind: outbox.KindKefu, OrderKey: "U"})
-	recv(t, rec.done)
-	mu.Lock()
-	defer mu.Unlock()
-	if fmt.Sprint(waits) != "[1 2]" {
-		t.Errorf("backoff asked for attempts %v, want [1 2]", waits)
-	}
+		defer mu.Unlock()
+		if fmt.Sprint(waits) != "[1 2]" {
+			t.Errorf("backoff asked for attempts %v, want [1 2]", waits)
+		}
+	})
 }
 
 func TestOutboxUnknownKind(t *testing.T) {
@@ -214,7 +229,7 @@ func TestOutboxDoesNotResendWhatSettledDuringDue(t *testing.T) {
 }
 
 // recv takes one value from ch, failing the test rather than hanging until
-// go test's timeout when none comes.
+// go test's timeout when none comes (in a bubble, after 10 s of fake time).
 func recv[T any](t *testing.T, ch <-chan T) T {
 	t.Helper()
 	select {
@@ -304,21 +319,23 @@ func (q *refusingQueue) Enqueue(ctx context.Context, sends ...*outbox.Send) erro
 // not lost: it is kept and stored, then delivered, once the queue takes
 // it again.
 func TestOutboxKeepsWhatTheQueueRefused(t *testing.T) {
-	q := &refusingQueue{Memory: memory.New(nil)}
-	q.full.Store(true)
-	rec := newRecorder()
-	ob := runOutbox(t, q, rec, outbox.Options{})
-	if err := ob.Enqueue(context.Background(), &outbox.Send{ID: "s", Kind: outbox.KindKefu, OrderKey: "U"}); err != nil {
-		t.Fatalf("Enqueue: %v, want the send kept", err)
-	}
-	if ob.Held() != 1 {
-		t.Fatalf("held %d, want 1", ob.Held())
-	}
-	q.full.Store(false)
-	if id := recv(t, rec.done); id != "s" {
-		t.Errorf("delivered %q", id)
-	}
-	if ob.Held() != 0 {
-		t.Errorf("still held: %d", ob.Held())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		q := &refusingQueue{Memory: memory.New(nil)}
+		q.full.Store(true)
+		rec := newRecorder()
+		ob := runOutbox(t, q, rec, outbox.Options{})
+		if err := ob.Enqueue(context.Background(), &outbox.Send{ID: "s", Kind: outbox.KindKefu, OrderKey: "U"}); err != nil {
+			t.Fatalf("Enqueue: %v, want the send kept", err)
+		}
+		if ob.Held() != 1 {
+			t.Fatalf("held %d, want 1", ob.Held())
+		}
+		q.full.Store(false)
+		if id := recv(t, rec.done); id != "s" {
+			t.Errorf("delivered %q", id)
+		}
+		if ob.Held() != 0 {
+			t.Errorf("still held: %d", ob.Held())
+		}
+	})
 }
