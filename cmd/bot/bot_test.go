@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,4 +157,56 @@ func TestBotAdmin(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want %q", path, w.Code, body, want)
 		}
 	}
+}
+
+// TestBotsIsolated: two accounts' bots on one store (each an account view)
+// in one process: one account's API hangs on every send, the other's sends
+// still go out, and each account's state is its own.
+func TestBotsIsolated(t *testing.T) {
+	dir := t.TempDir()
+	backend, err := store.Open("bolt:"+filepath.Join(dir, "wxbot.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Close()
+	hung := make(chan struct{})
+	var release sync.Once
+	slow := wechattest.New("wxtest", "sec")
+	defer slow.Close()
+	defer release.Do(func() { close(hung) }) // first: the server's Close waits for its handlers
+	slow.Handle("/cgi-bin/message/custom/send", func(w http.ResponseWriter, r *http.Request) { <-hung })
+	fast := wechattest.New("wxtest", "sec")
+	defer fast.Close()
+	sent := make(chan struct{}, 1)
+	fast.Handle("/cgi-bin/message/custom/send", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
+		sent <- struct{}{}
+	})
+	newBot := func(name, api, appID string) *bot.Bot {
+		s := settings(t, filepath.Join(dir, name), goodRules, api)
+		s.OpenStore = func(o store.Options) (*store.Backend, error) { return backend.Account(appID, o) }
+		b, err := bot.New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Start()
+		return b
+	}
+	os.MkdirAll(filepath.Join(dir, "a"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "b"), 0o755)
+	a, b := newBot("a", slow.URL, "wxaaaaaaaaaaaaaaaa"), newBot("b", fast.URL, "wxbbbbbbbbbbbbbbbb")
+	push(t, a.Callback(), "价格", 1)
+	push(t, b.Callback(), "价格", 2)
+	<-sent // b's send went out while a's hangs
+	ctx := context.Background()
+	if n, _ := a.Store().Pending(ctx); n != 1 {
+		t.Errorf("a's pending sends: %d, want its hung one", n)
+	}
+	a.Store().PatchUser(ctx, "oU", &store.UserPatch{Set: map[string]any{"k": "a"}})
+	if st, _ := b.Store().LoadUser(ctx, "oU"); st != nil {
+		t.Errorf("b sees a's state %v", st)
+	}
+	b.Stop(ctx)
+	release.Do(func() { close(hung) }) // a's delivery in flight ends, and a can stop
+	a.Stop(ctx)
 }
