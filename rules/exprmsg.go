@@ -84,7 +84,7 @@ func envNames() []string {
 func didYouMean(got string, known []string) string {
 	best, bestD := "", len(got)/2+2
 	for _, k := range known {
-		if d := editDistance(strings.ToLower(got), strings.ToLower(k)); d < bestD {
+		if d := EditDistance(strings.ToLower(got), strings.ToLower(k)); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -94,8 +94,10 @@ func didYouMean(got string, known []string) string {
 	return fmt.Sprintf("; did you mean %q?", best)
 }
 
-// editDistance is Levenshtein's distance, on bytes (names are ASCII).
-func editDistance(a, b string) int {
+// EditDistance is Levenshtein's distance, on bytes (names are ASCII): how
+// far a misspelt name is from a known one, for "did you mean" hints here
+// and in the accounts file.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

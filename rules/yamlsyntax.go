@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"bytes"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,25 +29,24 @@ func splitYAMLError(err error) (line int, msg string) {
 	return line, strings.TrimPrefix(msg, "yaml: ")
 }
 
-// syntaxError positions a YAML syntax error and words it, with the line and
-// a caret under the column.
-func syntaxError(name string, data []byte, err error) (engine.Pos, string) {
-	line, msg := splitYAMLError(err)
-	lines := strings.SplitAfter(string(data), "\n")
-	// The first prefix of the file that fails the same way ends on the
-	// line at fault: the lines before it parse. (A prefix that ends inside
-	// a multi-line flow fails too, but differently, and counts as parsing.)
-	// Galloping then bisecting keeps a big file to a few dozen parses.
+// SyntaxLine is the line that breaks a YAML file whose parse failed with
+// err, and err's message: the end of the shortest prefix of the file that
+// fails the same way (the lines before it parse). Galloping then bisecting
+// keeps a big file to a few dozen parses. Every document is parsed, so a
+// second document's error is found too. Other YAML files of the project
+// (the accounts file) report their syntax errors with it.
+func SyntaxLine(data []byte, err error) (line int, msg string) {
+	line, msg = splitYAMLError(err)
+	lines := bytes.SplitAfter(data, []byte("\n"))
 	failsSame := func(k int) bool {
-		var n yaml.Node
-		perr := yaml.Unmarshal([]byte(strings.Join(lines[:k], "")), &n)
-		if perr == nil {
+		err := parseAll(bytes.Join(lines[:k], nil))
+		if err == nil {
 			return false
 		}
-		_, m := splitYAMLError(perr)
+		_, m := splitYAMLError(err)
 		return m == msg
 	}
-	lo, hi := line-1, -1 // the prefix of lo lines does not fail so; hi does
+	lo, hi := min(max(line-1, 0), len(lines)), -1 // the prefix of lo lines does not fail so; hi does
 	for step := 1; lo+step <= len(lines); step *= 2 {
 		if failsSame(lo + step) {
 			hi = lo + step
@@ -67,6 +68,27 @@ func syntaxError(name string, data []byte, err error) (engine.Pos, string) {
 		}
 		line = hi
 	}
+	return line, msg
+}
+
+// parseAll parses every document of data, for the error it gives.
+func parseAll(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
+
+// syntaxError positions a YAML syntax error and words it, with the line and
+// a caret under the column.
+func syntaxError(name string, data []byte, err error) (engine.Pos, string) {
+	line, msg := SyntaxLine(data, err)
+	lines := strings.SplitAfter(string(data), "\n")
 	text := ""
 	if line >= 1 && line <= len(lines) {
 		text = strings.TrimRight(lines[line-1], "\r\n")

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wxbot/wxbot/engine/wechat"
+	"github.com/wxbot/wxbot/rules"
 )
 
 var (
@@ -578,7 +579,7 @@ func unknownField(key string, known []string) string {
 	best, bestD := "", 3
 	if len(key) <= 64 {
 		for _, k := range known {
-			if d := editDistance(strings.ToLower(key), k); d < bestD {
+			if d := rules.EditDistance(strings.ToLower(key), k); d < bestD {
 				best, bestD = k, d
 			}
 		}
@@ -589,27 +590,6 @@ func unknownField(key string, known []string) string {
 	return "unknown field (known: " + strings.Join(known, ", ") + ")"
 }
 
-// editDistance is the Levenshtein distance of a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 func pathErr(err error) error {
 	if pe, ok := errors.AsType[*fs.PathError](err); ok {
 		return pe.Err
@@ -617,56 +597,11 @@ func pathErr(err error) error {
 	return err
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func splitYAMLError(err error) (line int, msg string) {
-	line, msg = 1, err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
-	return line, strings.TrimPrefix(msg, "yaml: ")
-}
-
-// syntax reports a YAML syntax error on the line that breaks the file.
-// yaml.v3 names the line where the enclosing block started (an
-// indentation slip on line 9 is reported on line 2), so the line is the
-// end of the shortest prefix of the file that fails the same way: the
-// lines before it parse. Galloping then bisecting keeps it to a few
-// dozen parses of a file of at most MaxSize.
+// syntax reports a YAML syntax error on the line that breaks the file
+// (rules.SyntaxLine: yaml.v3 names the line where the enclosing block
+// started).
 func (p *parser) syntax(data []byte, err error) {
-	line, msg := splitYAMLError(err)
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	failsSame := func(k int) bool {
-		err := parseAll(bytes.Join(lines[:k], nil))
-		if err == nil {
-			return false
-		}
-		_, m := splitYAMLError(err)
-		return m == msg
-	}
-	lo, hi := min(max(line-1, 0), len(lines)), -1
-	for step := 1; lo+step <= len(lines); step *= 2 {
-		if failsSame(lo + step) {
-			hi = lo + step
-			break
-		}
-		lo += step
-	}
-	if hi < 0 && len(lines) > lo && failsSame(len(lines)) {
-		hi = len(lines)
-	}
-	if hi > 0 {
-		for hi-lo > 1 {
-			mid := (lo + hi) / 2
-			if failsSame(mid) {
-				hi = mid
-			} else {
-				lo = mid
-			}
-		}
-		line = hi
-	}
+	line, msg := rules.SyntaxLine(data, err)
 	switch {
 	case strings.Contains(msg, "tab character"):
 		msg = "tabs are not allowed in YAML indentation: indent with spaces"
@@ -674,17 +609,4 @@ func (p *parser) syntax(data []byte, err error) {
 		msg += ": check the indentation of this line against the lines above"
 	}
 	p.add(line, "", "", "YAML: %s", msg)
-}
-
-// parseAll parses every document of data, for the error it gives.
-func parseAll(data []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var n yaml.Node
-		if err := dec.Decode(&n); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return err
-		}
-	}
 }

@@ -63,8 +63,6 @@ type Backend struct {
 	Tokens func(appID string) wechat.TokenCache
 	// Health reports a shared store that fails (nil: it never degrades).
 	Health func() (degraded bool, err error)
-	// Shared says replicas share this store.
-	Shared bool
 	// Account opens the backend of one Official Account on this store, its
 	// keys namespaced by the AppID, with its own options (the memory
 	// budgets, HoldLate, callbacks); close it before this one. Nil when the

@@ -69,7 +69,7 @@ func guardedBackend(r *Redis, spool *bolt.Bolt, o store.Options) *store.Backend 
 	}
 	onFallback := o.OnDedupFallback
 	b := &store.Backend{
-		Store: g, Replays: g, Health: g.Degraded, Shared: true,
+		Store: g, Replays: g, Health: g.Degraded,
 		Dedup: &dedup.Fallback{
 			Shared: shared, Local: dedup.NewLocalSized(dedup.DefaultTTL, o.RetryMemory, o.Now), Breaker: g,
 			OnFallback: func(err error) {
