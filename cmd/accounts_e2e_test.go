@@ -173,6 +173,9 @@ func TestSeveralAccounts(t *testing.T) {
 	if v := scrape(t, b, `wxbot_pushes_total{account="shop",outcome="replied",type="text"}`); v != 1 {
 		t.Errorf("shop's pushes in /metrics: %v", v)
 	}
+	if v := scrape(t, b, "go_goroutines"); v <= 0 {
+		t.Errorf("the process's own metrics (go_goroutines %v) are not in /metrics", v)
+	}
 
 	// Hot: blog added, news removed.
 	writeAccounts(t, dir, "shop", "blog")

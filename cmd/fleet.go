@@ -14,9 +14,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wxbot/wxbot/cmd/accounts"
 	"github.com/wxbot/wxbot/cmd/bot"
 	"github.com/wxbot/wxbot/engine/callback"
+	"github.com/wxbot/wxbot/engine/metrics"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
@@ -33,8 +35,9 @@ type fleet struct {
 	s       *serveFlags
 	log     *slog.Logger
 	env     *cmdEnv
-	backend *store.Backend // the process's store; accounts are views of it
-	watcher *rules.Watcher // one inotify instance for every account's rules and the file
+	backend *store.Backend       // the process's store; accounts are views of it
+	watcher *rules.Watcher       // one inotify instance for every account's rules and the file
+	process *prometheus.Registry // go_* and process_*, once for all the accounts
 
 	mu      sync.Mutex // one reload at a time; guards file, status
 	file    *accounts.File
@@ -69,7 +72,8 @@ func newFleet(env *cmdEnv, s *serveFlags, log *slog.Logger) (*fleet, error) {
 		backend.Close()
 		return nil, usagef("--store %s cannot hold several accounts", store.Redacted(s.store))
 	}
-	f := &fleet{s: s, log: log, env: env, backend: backend, file: file, loadAt: time.Now()}
+	f := &fleet{s: s, log: log, env: env, backend: backend, file: file, loadAt: time.Now(), process: prometheus.NewRegistry()}
+	metrics.RegisterProcess(f.process)
 	if f.watcher, err = rules.NewWatcher(); err != nil {
 		log.Warn("cannot watch files; the rules are polled (--rules-poll) and the accounts file is read on SIGHUP", "err", err)
 	}

@@ -104,28 +104,30 @@ func (f *fleet) ready(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// gather merges the accounts' metrics: every series gets an account label;
-// the process's own (go_*, process_*) come once.
+// gather merges the accounts' metrics, every series with an account
+// label, after the process's own (go_*, process_*).
 func (f *fleet) gather() ([]*dto.MetricFamily, error) {
 	bots := *f.bots.Load()
 	byName := map[string]*dto.MetricFamily{}
 	var order []string
-	for i, name := range f.names() {
+	procs, err := f.process.Gather()
+	if err != nil {
+		return nil, err
+	}
+	for _, mf := range procs {
+		byName[mf.GetName()] = mf
+		order = append(order, mf.GetName())
+	}
+	for _, name := range f.names() {
 		mfs, err := bots[name].bot.Metrics().Registry.Gather()
 		if err != nil {
 			return nil, err
 		}
 		for _, mf := range mfs {
 			n := mf.GetName()
-			process := strings.HasPrefix(n, "go_") || strings.HasPrefix(n, "process_")
-			if process && i > 0 {
-				continue
-			}
-			if !process {
-				for _, m := range mf.Metric {
-					m.Label = append(m.Label, &dto.LabelPair{Name: ptr("account"), Value: ptr(name)})
-					slices.SortFunc(m.Label, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
-				}
+			for _, m := range mf.Metric {
+				m.Label = append(m.Label, &dto.LabelPair{Name: ptr("account"), Value: ptr(name)})
+				slices.SortFunc(m.Label, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
 			}
 			if have := byName[n]; have != nil {
 				have.Metric = append(have.Metric, mf.Metric...)

@@ -40,7 +40,8 @@ type Settings struct {
 	// gives the bot's reloader one of its own.
 	Watcher *rules.Watcher
 	// Many says the caller builds many bots: it hands the start-up
-	// garbage back to the OS once, after the last, not each bot.
+	// garbage back to the OS once, after the last, not each bot, and
+	// registers the Go runtime's and the process's metrics once.
 	Many     bool
 	Location *time.Location
 	// Store is --store, StoreOptions its memory and spool settings.
@@ -204,11 +205,15 @@ func (b *Bot) openStore() error {
 
 // wireMetrics builds the metrics, which read the store and the rules.
 func (b *Bot) wireMetrics() {
+	var opts []metrics.Option
+	if b.s.Many {
+		opts = append(opts, metrics.WithoutProcess()) // the fleet registers them once
+	}
 	b.m = metrics.New(b.s.Version, func() metrics.ReloadStatus {
 		rs := b.reloader.Status()
 		return metrics.ReloadStatus{OK: rs.LastReloadOK, LastOK: rs.LoadedAt, Hash: rs.Hash,
 			Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads, Failures: rs.ReloadFailures}
-	}, b.st.Pending)
+	}, b.st.Pending, opts...)
 	b.m.CountUsers(b.st.CountUsers)
 }
 

@@ -83,6 +83,22 @@ func (r *resolved[K, V]) get(k K, resolve func() V) V {
 	return v
 }
 
+// Option tunes New.
+type Option func(*options)
+
+type options struct{ noProcess bool }
+
+// WithoutProcess leaves out the Go runtime's and the process's collectors
+// (go_*, process_*): a process running many bots registers them once
+// (RegisterProcess), not once per bot, whose registries would otherwise
+// hold a third of a fleet's heap.
+func WithoutProcess() Option { return func(o *options) { o.noProcess = true } }
+
+// RegisterProcess registers the Go runtime's and the process's collectors.
+func RegisterProcess(r prometheus.Registerer) {
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
 // ReloadStatus is what the metrics read of the rules at scrape time.
 type ReloadStatus struct {
 	OK        bool
@@ -95,7 +111,11 @@ type ReloadStatus struct {
 
 // New registers every collector. version is the build's version; status
 // and pending are read at each scrape (nil skips them).
-func New(version string, status func() ReloadStatus, pending func(context.Context) (int, error)) *Metrics {
+func New(version string, status func() ReloadStatus, pending func(context.Context) (int, error), opts ...Option) *Metrics {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	r := prometheus.NewRegistry()
 	f := func(c prometheus.Collector) { r.MustRegister(c) }
 	m := &Metrics{Registry: r}
@@ -144,8 +164,9 @@ func New(version string, status func() ReloadStatus, pending func(context.Contex
 		f(c)
 	}
 	m.registerAI(f)
-	f(collectors.NewGoCollector())
-	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if !o.noProcess {
+		RegisterProcess(r)
+	}
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wxbot_build_info", Help: "Build information (always 1).",
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}}, func() float64 { return 1 }))
 	if status != nil {
