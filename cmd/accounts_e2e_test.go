@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxbot/wxbot/engine/store/redis/redistest"
 )
@@ -255,6 +256,19 @@ func twoReplicasTwoAccounts(t *testing.T, storeURL string) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || !strings.Contains(string(body), `"seen": "`+acct.name+`"`) {
 			t.Errorf("%s's state read through replica b: %d %s", acct.name, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestPollShare(t *testing.T) {
+	for _, c := range []struct {
+		poll time.Duration
+		n    int
+		want time.Duration
+	}{{30 * time.Second, 1, 30 * time.Second}, {30 * time.Second, 30, 30 * time.Second}, {30 * time.Second, 60, time.Minute},
+		{30 * time.Second, 1000, 1000 * time.Second}, {0, 1000, 0}} {
+		if got := pollShare(c.poll, c.n); got != c.want {
+			t.Errorf("pollShare(%v, %d) = %v, want %v", c.poll, c.n, got, c.want)
 		}
 	}
 }

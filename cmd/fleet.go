@@ -137,6 +137,7 @@ func (f *fleet) build(a accounts.Account, n int) (*fleetBot, error) {
 	st.Callback, st.AppID, st.Secret, st.Rules = cb, a.AppID, string(a.Secret), a.Rules
 	st.AI.NoKefu = !a.Kefu
 	st.Watcher, st.Many = f.watcher, true
+	st.RulesPoll = pollShare(f.s.rulesPoll, n)
 	st.Diagnostics = f.env.stderr
 	st.OpenStore = func(o store.Options) (*store.Backend, error) {
 		shares := f.s.storeOptions(n)
@@ -150,6 +151,17 @@ func (f *fleet) build(a accounts.Account, n int) (*fleetBot, error) {
 		return nil, fmt.Errorf("%s: %w", a, err)
 	}
 	return &fleetBot{acct: a, bot: b, cb: b.Callback(), admin: b.Admin()}, nil
+}
+
+// pollShare is each account's rules poll among n: the watcher sees changes
+// at once and the poll is its safety net, so the process as a whole polls
+// about as often as one bot does, at most 30 rules sets per --rules-poll
+// (1,000 accounts: each every 17 minutes at the default 30 s), not n.
+func pollShare(poll time.Duration, n int) time.Duration {
+	if poll <= 0 || n <= 30 {
+		return poll
+	}
+	return poll * time.Duration(n) / 30
 }
 
 // accountHints name what to check in the accounts file when a push is
