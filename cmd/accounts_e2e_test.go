@@ -272,3 +272,23 @@ func TestPollShare(t *testing.T) {
 		}
 	}
 }
+
+// TestSeveralAccountsRefusedAtStart: a bad accounts file stops serve with
+// every problem and its line; a single account's flag beside --accounts is
+// a usage error naming it.
+func TestSeveralAccountsRefusedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	path := writeAccounts(t, dir, "shop")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("accounts:\n  - {name: shop, appid: "+shopAppID+", token_env: SHOP_TOKEN, rules: shop.yaml}\n  - {name: shop, appid: wx00000000000000d4, token_env: NOPE, rules: missing.yaml}\n"), 0o644)
+	_, errOut, code := wxbot(t, []string{"SHOP_TOKEN=x"}, "serve", "--accounts", bad, "--listen", "127.0.0.1:0", "--admin-listen", "")
+	for _, want := range []string{"bad.yaml:3", `"shop"`, "NOPE", "missing.yaml"} {
+		if code != 1 && code != 2 || !strings.Contains(errOut, want) {
+			t.Errorf("serve on a bad accounts file: exit %d, and the error does not say %q:\n%s", code, want, errOut)
+		}
+	}
+	_, errOut, code = wxbot(t, []string{"SHOP_TOKEN=x", "WXBOT_TOKEN=y"}, "serve", "--accounts", path, "--rules", "shop.yaml", "--listen", "127.0.0.1:0", "--admin-listen", "")
+	if code != 2 || !strings.Contains(errOut, "--token, --rules: not with --accounts") && !strings.Contains(errOut, "--rules, --token: not with --accounts") {
+		t.Errorf("--token and --rules beside --accounts: exit %d\n%s", code, errOut)
+	}
+}
