@@ -203,10 +203,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 	if st, err := os.Stat(r.path); err == nil && !st.IsDir() {
 		dir = filepath.Dir(r.path)
 	}
-	events, errs, stop, err := r.watch(dir)
-	if err != nil {
-		return err
-	}
+	events, errs, stop := r.watch(dir)
 	defer stop()
 	// A change made after the rules were loaded at start-up but before the
 	// watch was in place raised no event: compare the rules on disk with
@@ -263,28 +260,29 @@ func (r *Reloader) Run(ctx context.Context) error {
 }
 
 // watch starts watching dir: on the shared Watcher when there is one, else
-// on a watcher of its own. A directory that cannot be watched leaves the
-// poll (a warning, not an error).
-func (r *Reloader) watch(dir string) (<-chan fsnotify.Event, <-chan error, func(), error) {
+// on a watcher of its own. A directory that cannot be watched, or no
+// watcher to be had, leaves the poll (a warning, not an error).
+func (r *Reloader) watch(dir string) (<-chan fsnotify.Event, <-chan error, func()) {
 	if r.noWatch { // a test of the poll
-		return nil, nil, func() {}, nil
+		return nil, nil, func() {}
 	}
 	if r.Watcher != nil {
 		events, cancel, err := r.Watcher.Watch(dir)
 		if err != nil {
 			r.log.Warn("cannot watch the rules directory; relying on the poll", "dir", dir, "err", err)
-			return nil, nil, func() {}, nil
+			return nil, nil, func() {}
 		}
-		return events, nil, cancel, nil
+		return events, nil, cancel
 	}
 	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("watching rules: %w", err)
+	if err != nil { // out of inotify instances, say: the poll still runs
+		r.log.Warn("cannot watch the rules; relying on the poll (--rules-poll)", "dir", dir, "err", err)
+		return nil, nil, func() {}
 	}
 	if err := w.Add(dir); err != nil {
 		r.log.Warn("cannot watch the rules directory; relying on the poll", "dir", dir, "err", err)
 	}
-	return w.Events, w.Errors, func() { w.Close() }, nil
+	return w.Events, w.Errors, func() { w.Close() }
 }
 
 // relevant filters directory events down to those that can change the
