@@ -292,3 +292,21 @@ func TestSeveralAccountsRefusedAtStart(t *testing.T) {
 		t.Errorf("--token and --rules beside --accounts: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestAccountPreviousToken: during a Token change in the console, an
+// account's pushes signed with its previous token are still accepted;
+// another account's token is not.
+func TestAccountPreviousToken(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte(accountRules("shop")), 0o644)
+	path := filepath.Join(dir, "accounts.yaml")
+	os.WriteFile(path, []byte(fmt.Sprintf("accounts:\n  - {name: shop, appid: %s, token_env: SHOP_TOKEN, previous_token_env: SHOP_OLD_TOKEN, rules: shop.yaml}\n", shopAppID)), 0o644)
+	b := startBot(t, []string{"SHOP_TOKEN=shop-new", "SHOP_OLD_TOKEN=shop-old"}, "--accounts", path)
+	url := strings.TrimSuffix(b.url, "/wechat") + "/wechat/shop"
+	for token, ok := range map[string]bool{"shop-new": true, "shop-old": true, "blog-token": false} {
+		out, errOut, code := wxbot(t, nil, "simulate", "--url", url, "--token", token, "text", "你好")
+		if ok != (code == 0 && strings.Contains(out, "这里是 shop")) {
+			t.Errorf("signed with %s: exit %d %s %s", token, code, out, errOut)
+		}
+	}
+}

@@ -121,14 +121,18 @@ func (f *fleet) buildAll(accts []accounts.Account, n int) (map[string]*fleetBot,
 // build makes one account's bot; it does not start it.
 func (f *fleet) build(a accounts.Account, n int) (*fleetBot, error) {
 	log := f.log.With("account", a.Name)
-	cb := callback.Config{Token: string(a.Token), RequireEncryption: a.RequireEncryption, GhID: a.GhID,
-		MaxSkew: f.s.maxSkew, ReplyDeadline: f.s.replyDeadline, Hints: accountHints}
-	if a.AESKey != "" {
-		c, err := wechat.NewCipher(string(a.AESKey), a.AppID)
-		if err != nil {
-			return nil, fmt.Errorf("%s: aes key (%s): %w", a, a.AESKeyFrom, err)
+	cb := callback.Config{Token: string(a.Token), PreviousToken: string(a.PreviousToken), RequireEncryption: a.RequireEncryption,
+		GhID: a.GhID, MaxSkew: f.s.maxSkew, ReplyDeadline: f.s.replyDeadline, Hints: accountHints}
+	var err error
+	for _, k := range []struct {
+		key wechat.Secret
+		c   **wechat.Cipher
+	}{{a.AESKey, &cb.Cipher}, {a.PreviousAESKey, &cb.PreviousCipher}} {
+		if k.key != "" {
+			if *k.c, err = wechat.NewCipher(string(k.key), a.AppID); err != nil { // checked when the file loaded
+				return nil, fmt.Errorf("%s: aes key: %w", a, err)
+			}
 		}
-		cb.Cipher = c
 	}
 	st, err := f.s.botSettings(log)
 	if err != nil {

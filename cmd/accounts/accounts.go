@@ -42,6 +42,9 @@ type Account struct {
 	// Secret is the AppSecret, or "": without it the account makes no API
 	// calls.
 	Secret wechat.Secret
+	// PreviousToken and PreviousAESKey, or "", are still accepted while
+	// the console changes to new ones (previous_token_env, …).
+	PreviousToken, PreviousAESKey wechat.Secret
 	// TokenFrom, AESKeyFrom and SecretFrom say where each secret was read,
 	// "env NAME" or "file PATH" ("" for a secret not given), so that a
 	// message about a wrong secret can say what to fix.
@@ -121,6 +124,7 @@ func (a Account) MarshalJSON() ([]byte, error) {
 func (a Account) same(b Account) bool {
 	return a.Name == b.Name && a.AppID == b.AppID && a.GhID == b.GhID &&
 		a.Token == b.Token && a.AESKey == b.AESKey && a.Secret == b.Secret &&
+		a.PreviousToken == b.PreviousToken && a.PreviousAESKey == b.PreviousAESKey &&
 		a.Rules == b.Rules && a.Kefu == b.Kefu && a.RequireEncryption == b.RequireEncryption
 }
 

@@ -254,7 +254,7 @@ var problemCases = []struct {
     AppID: wx1234567890abcdef
 `,
 	want: []string{
-		`DIR/accounts.yaml:6: account "shop": callback: unknown field (known: name, appid, gh_id, token_env, token_file, aes_key_env, aes_key_file, secret_env, secret_file, rules, kefu, require_encryption)`,
+		`DIR/accounts.yaml:6: account "shop": callback: unknown field (known: name, appid, gh_id, token_env, token_file, aes_key_env, aes_key_file, secret_env, secret_file, previous_token_env, previous_token_file, previous_aes_key_env, previous_aes_key_file, rules, kefu, require_encryption)`,
 		`DIR/accounts.yaml:7: account "shop": AppID: unknown field (did you mean appid?)`,
 	},
 }, {
@@ -524,6 +524,22 @@ var problemCases = []struct {
 	want: []string{
 		`DIR/accounts.yaml:5: account "shop": aes_key_env: SHORT_KEY holds 42 characters, want 43: the EncodingAESKey of 服务器配置`,
 		`DIR/accounts.yaml:10: account "tea": aes_key_env: BANG_KEY is not an EncodingAESKey: not Base64; copy the 43 characters of 服务器配置`,
+	},
+}, {
+	name: "previous token and key: checked as the current ones, never inline",
+	src: `accounts:
+  - name: shop
+    appid: wx1234567890abcdef
+    token_env: SHOP_TOKEN
+    previous_token_env: NOT_SET
+    previous_aes_key_env: SHORT_KEY
+    previous_token: abc
+    rules: rules/shop
+`,
+	want: []string{
+		`DIR/accounts.yaml:5: account "shop": previous_token_env: NOT_SET is empty or not set (export it, or use previous_token_file)`,
+		`DIR/accounts.yaml:6: account "shop": previous_aes_key_env: SHORT_KEY holds 42 characters, want 43: the EncodingAESKey of 服务器配置`,
+		`DIR/accounts.yaml:7: account "shop": previous_token: secrets never go in the accounts file: use previous_token_env or previous_token_file`,
 	},
 }, {
 	name: "require_encryption without a key",

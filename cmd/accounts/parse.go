@@ -48,6 +48,7 @@ const (
 var fields = []string{
 	"name", "appid", "gh_id",
 	"token_env", "token_file", "aes_key_env", "aes_key_file", "secret_env", "secret_file",
+	"previous_token_env", "previous_token_file", "previous_aes_key_env", "previous_aes_key_file",
 	"rules", "kefu", "require_encryption",
 }
 
@@ -64,10 +65,13 @@ var inline = map[string]string{
 	"secret":           "secret",
 	"app_secret":       "secret",
 	"appsecret":        "secret",
+	"previous_token":   "previous_token",
+	"previous_aes_key": "previous_aes_key",
 }
 
 // secretNames say what each secret is, in messages.
-var secretNames = map[string]string{"token": "token", "aes_key": "EncodingAESKey", "secret": "AppSecret"}
+var secretNames = map[string]string{"token": "token", "aes_key": "EncodingAESKey", "secret": "AppSecret",
+	"previous_token": "previous token", "previous_aes_key": "previous EncodingAESKey"}
 
 type parser struct {
 	name, dir string
@@ -313,20 +317,20 @@ func (p *parser) account(r *raw) Account {
 	if s, ok := p.secret(r, "token", true); ok {
 		a.Token, a.TokenFrom = wechat.Secret(s.value), s.from
 	}
-	aes, aesOK := p.secret(r, "aes_key", false)
+	aes, aesOK := p.aesKey(r, "aes_key", a.AppID)
 	if aesOK {
-		if n := utf8.RuneCountInString(aes.value); n != 43 {
-			p.add(aes.line, r.label, aes.field, "%s holds %d characters, want 43: the EncodingAESKey of 服务器配置", aes.where, n)
-		} else if _, err := wechat.NewCipher(aes.value, a.AppID); err != nil {
-			// NewCipher's errors never hold the key.
-			why := strings.TrimPrefix(err.Error(), wechat.ErrBadAESKey.Error()+": ")
-			p.add(aes.line, r.label, aes.field, "%s is not an EncodingAESKey: %s; copy the 43 characters of 服务器配置", aes.where, why)
-		} else {
-			a.AESKey, a.AESKeyFrom = wechat.Secret(aes.value), aes.from
-		}
+		a.AESKey, a.AESKeyFrom = wechat.Secret(aes.value), aes.from
 	}
 	if s, ok := p.secret(r, "secret", false); ok {
 		a.Secret, a.SecretFrom = wechat.Secret(s.value), s.from
+	}
+	// During a change of Token or EncodingAESKey in the console, pushes
+	// signed or encrypted with the previous ones are still accepted.
+	if s, ok := p.secret(r, "previous_token", false); ok {
+		a.PreviousToken = wechat.Secret(s.value)
+	}
+	if s, ok := p.aesKey(r, "previous_aes_key", a.AppID); ok {
+		a.PreviousAESKey = wechat.Secret(s.value)
 	}
 
 	switch rules, line := r.str("rules"); {
@@ -368,6 +372,25 @@ type secretValue struct {
 // secret reads the secret whose fields are stem_env and stem_file. It
 // reports a problem for a secret that is required and not given, given
 // twice, or cannot be read; ok is false then and when it is not given.
+// aesKey reads an optional EncodingAESKey secret and checks it is one.
+func (p *parser) aesKey(r *raw, stem, appID string) (secretValue, bool) {
+	s, ok := p.secret(r, stem, false)
+	if !ok {
+		return s, false
+	}
+	if n := utf8.RuneCountInString(s.value); n != 43 {
+		p.add(s.line, r.label, s.field, "%s holds %d characters, want 43: the EncodingAESKey of 服务器配置", s.where, n)
+		return s, false
+	}
+	if _, err := wechat.NewCipher(s.value, appID); err != nil {
+		// NewCipher's errors never hold the key.
+		why := strings.TrimPrefix(err.Error(), wechat.ErrBadAESKey.Error()+": ")
+		p.add(s.line, r.label, s.field, "%s is not an EncodingAESKey: %s; copy the 43 characters of 服务器配置", s.where, why)
+		return s, false
+	}
+	return s, true
+}
+
 func (p *parser) secret(r *raw, stem string, required bool) (s secretValue, ok bool) {
 	what := secretNames[stem]
 	envField, fileField := stem+"_env", stem+"_file"
