@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -27,11 +28,95 @@ type Dedup struct {
 	// Timeout bounds each Redis call, so that a Redis that hangs costs a
 	// push at most this much per call.
 	Timeout time.Duration
+
+	// Answers are written behind, off the push's path (a push waits for
+	// no round trip after its answer is ready): a writer pipelines what
+	// has queued. A retry that comes meanwhile finds the pending mark and
+	// polls until the answer lands.
+	once    sync.Once
+	mu      sync.RWMutex // Close against a Finish queuing
+	closed  bool
+	answers chan answerWrite
+	stopped chan struct{}
 }
+
+type answerWrite struct {
+	key string
+	v   []byte
+}
+
+// answerQueue bounds the answers waiting to be written; past it a push
+// writes its own answer (a Redis slower than the pushes: the queue would
+// only grow).
+const answerQueue = 4096
 
 // NewDedup returns a Deduper on s keeping answers for ttl.
 func NewDedup(s *Redis, ttl time.Duration) *Dedup {
-	return &Dedup{s: s, ttl: ttl, Stale: 8 * time.Second, Poll: 20 * time.Millisecond, Timeout: 300 * time.Millisecond}
+	return &Dedup{s: s, ttl: ttl, Stale: 8 * time.Second, Poll: 20 * time.Millisecond, Timeout: 300 * time.Millisecond,
+		answers: make(chan answerWrite, answerQueue), stopped: make(chan struct{})}
+}
+
+// writeBehind writes the queued answers, a pipeline a batch, until Close.
+func (d *Dedup) writeBehind() {
+	defer close(d.stopped)
+	batch := make([]answerWrite, 0, 256)
+	for w := range d.answers {
+		batch = append(batch[:0], w)
+		for more := true; more && len(batch) < cap(batch); {
+			select {
+			case w, ok := <-d.answers:
+				if !ok {
+					more = false
+					break
+				}
+				batch = append(batch, w)
+			default:
+				more = false
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*d.Timeout)
+		d.s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, w := range batch {
+				p.Set(ctx, w.key, w.v, d.ttl)
+			}
+			return nil
+		})
+		cancel()
+	}
+}
+
+// queue hands an answer to the writer; false when it is behind or closed.
+func (d *Dedup) queue(key string, v []byte) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return false
+	}
+	d.once.Do(func() { go d.writeBehind() })
+	select {
+	case d.answers <- answerWrite{key, v}:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close writes the answers still queued, then stops the writer: a retry
+// that reaches another replica (or this one, restarted) finds them.
+func (d *Dedup) Close() {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.closed = true
+	started := true
+	d.once.Do(func() { started = false }) // never started: nothing queued
+	close(d.answers)
+	d.mu.Unlock()
+	if started {
+		<-d.stopped
+	}
 }
 
 // claimScript: KEYS key; ARGV now ms, stale ms, ttl ms. Marks the push
@@ -65,9 +150,13 @@ func (a *redisAnswer) Finish(contentType string, body []byte) {
 	v := make([]byte, 0, len(contentType)+len(body)+3)
 	v = append(append(append(v, "a:"...), contentType...), '\n')
 	v = append(v, body...)
-	ctx, cancel := context.WithTimeout(context.Background(), a.d.Timeout)
+	if a.d.queue(a.key, v) {
+		return
+	}
+	d := a.d // the writer is behind, or closed: this push pays its own round trip
+	ctx, cancel := context.WithTimeout(context.Background(), d.Timeout)
 	defer cancel()
-	a.d.s.rdb.Set(ctx, a.key, v, a.d.ttl)
+	d.s.rdb.Set(ctx, a.key, v, d.ttl)
 }
 
 // Wait polls for the answer until ctx is done.

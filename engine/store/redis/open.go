@@ -86,5 +86,6 @@ func guardedBackend(r *Redis, spool *bolt.Bolt, o store.Options) *store.Backend 
 	go func() { g.Run(ctx, 500*time.Millisecond); close(done) }()
 	b.OnClose(g.Close)
 	b.OnClose(func() error { cancel(); <-done; return nil })
+	b.OnClose(func() error { shared.Close(); return nil }) // first: the answers still queued
 	return b
 }

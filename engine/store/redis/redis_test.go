@@ -485,3 +485,39 @@ func TestStoreURLErrorsHideThePassword(t *testing.T) {
 		}
 	}
 }
+
+// TestDedupAnswersWrittenBehind: answers are written off the push's path;
+// Close writes every one still queued, and an answer finished after Close
+// is written at once. Another replica reads each.
+func TestDedupAnswersWrittenBehind(t *testing.T) {
+	prefix := fmt.Sprintf("wxbot-test-behind-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	s := openRedis(t, prefix, nil)
+	defer s.Close()
+	defer cleanup(t, s)
+	ctx := context.Background()
+	d := redis.NewDedup(s, time.Minute)
+	for i := range 300 {
+		a, first, err := d.Claim(ctx, fmt.Sprint("push-", i))
+		if err != nil || !first {
+			t.Fatalf("claim %d: %v %v", i, first, err)
+		}
+		a.Finish("text/plain", []byte(fmt.Sprint("answer ", i)))
+	}
+	d.Close()
+	d.Close() // twice is harmless
+	late, _, _ := d.Claim(ctx, "push-late")
+	late.Finish("text/plain", []byte("late answer"))
+	other := redis.NewDedup(s, time.Minute)
+	for _, i := range []string{"0", "150", "299", "late"} {
+		a, first, err := other.Claim(ctx, "push-"+i)
+		if err != nil || first {
+			t.Fatalf("push-%s: a second claim was first (%v) or failed: %v", i, first, err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second) // nothing writes after Close: a missing answer times out
+		_, body, err := a.Wait(wctx)
+		cancel()
+		if want := "answer " + i; i != "late" && string(body) != want || i == "late" && string(body) != "late answer" {
+			t.Errorf("push-%s: %q %v", i, body, err)
+		}
+	}
+}
