@@ -310,3 +310,29 @@ func TestAccountPreviousToken(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountRemovedAndAddedBack: an account removed from the file stops
+// (its store view closed) and, added back, finds its users' state where it
+// left it, in the same store.
+func TestAccountRemovedAndAddedBack(t *testing.T) {
+	dir := t.TempDir()
+	path := writeAccounts(t, dir, "shop", "blog")
+	b := startBot(t, []string{"SHOP_TOKEN=shop-token"}, "--accounts", path)
+	url := strings.TrimSuffix(b.url, "/wechat") + "/wechat/shop"
+	if out, errOut, code := wxbot(t, nil, "simulate", "--url", url, "--token", "shop-token", "--from", "oBack", "text", "你好"); code != 0 {
+		t.Fatalf("shop: %d %s %s", code, out, errOut)
+	}
+	writeAccounts(t, dir, "blog")
+	eventually(t, b, "shop removed", func() bool { return accountNames(t, b) == "blog" })
+	writeAccounts(t, dir, "shop", "blog")
+	eventually(t, b, "shop added back", func() bool { return accountNames(t, b) == "blog,shop" })
+	resp, err := e2eHTTP.Get(b.admin + "/accounts/shop/state/oBack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"seen": "shop"`) {
+		t.Errorf("shop's user state after its removal and return: %d %s", resp.StatusCode, body)
+	}
+}
