@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wxbot/wxbot/cmd/accounts"
 	"github.com/wxbot/wxbot/cmd/bot"
 	"github.com/wxbot/wxbot/engine/callback"
@@ -35,9 +34,9 @@ type fleet struct {
 	s       *serveFlags
 	log     *slog.Logger
 	env     *cmdEnv
-	backend *store.Backend       // the process's store; accounts are views of it
-	watcher *rules.Watcher       // one inotify instance for every account's rules and the file
-	process *prometheus.Registry // go_* and process_*, once for all the accounts
+	backend *store.Backend // the process's store; accounts are views of it
+	watcher *rules.Watcher // one inotify instance for every account's rules and the file
+	metrics *metrics.Fleet // every account's series, with an account label
 
 	mu      sync.Mutex // one reload at a time; guards file, status
 	file    *accounts.File
@@ -72,8 +71,8 @@ func newFleet(env *cmdEnv, s *serveFlags, log *slog.Logger) (*fleet, error) {
 		backend.Close()
 		return nil, usagef("--store %s cannot hold several accounts", store.Redacted(s.store))
 	}
-	f := &fleet{s: s, log: log, env: env, backend: backend, file: file, loadAt: time.Now(), process: prometheus.NewRegistry()}
-	metrics.RegisterProcess(f.process)
+	version, _ := buildInfo()
+	f := &fleet{s: s, log: log, env: env, backend: backend, file: file, loadAt: time.Now(), metrics: metrics.NewFleet(version)}
 	if f.watcher, err = rules.NewWatcher(); err != nil {
 		log.Warn("cannot watch files; the rules are polled (--rules-poll) and the accounts file is read on SIGHUP", "err", err)
 	}
@@ -140,7 +139,7 @@ func (f *fleet) build(a accounts.Account, n int) (*fleetBot, error) {
 	}
 	st.Callback, st.AppID, st.Secret, st.Rules = cb, a.AppID, string(a.Secret), a.Rules
 	st.AI.NoKefu = !a.Kefu
-	st.Watcher, st.Many = f.watcher, true
+	st.Watcher, st.Many, st.Fleet, st.Account = f.watcher, true, f.metrics, a.Name
 	st.RulesPoll = pollShare(f.s.rulesPoll, n)
 	st.Diagnostics = f.env.stderr
 	st.OpenStore = func(o store.Options) (*store.Backend, error) {

@@ -7,13 +7,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/wxbot/wxbot/rules"
 )
@@ -86,7 +83,7 @@ func (f *fleet) Admin() http.Handler {
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", f.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.GathererFunc(f.gather), promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(f.metrics.Registry, promhttp.HandlerOpts{}))
 	return mux
 }
 
@@ -102,46 +99,6 @@ func (f *fleet) ready(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fmt.Fprintln(w, "ready")
-}
-
-// gather merges the accounts' metrics, every series with an account
-// label, after the process's own (go_*, process_*).
-func (f *fleet) gather() ([]*dto.MetricFamily, error) {
-	bots := *f.bots.Load()
-	byName := map[string]*dto.MetricFamily{}
-	var order []string
-	procs, err := f.process.Gather()
-	if err != nil {
-		return nil, err
-	}
-	for _, mf := range procs {
-		byName[mf.GetName()] = mf
-		order = append(order, mf.GetName())
-	}
-	for _, name := range f.names() {
-		mfs, err := bots[name].bot.Metrics().Registry.Gather()
-		if err != nil {
-			return nil, err
-		}
-		for _, mf := range mfs {
-			n := mf.GetName()
-			for _, m := range mf.Metric {
-				m.Label = append(m.Label, &dto.LabelPair{Name: ptr("account"), Value: ptr(name)})
-				slices.SortFunc(m.Label, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
-			}
-			if have := byName[n]; have != nil {
-				have.Metric = append(have.Metric, mf.Metric...)
-				continue
-			}
-			byName[n] = mf
-			order = append(order, n)
-		}
-	}
-	out := make([]*dto.MetricFamily, 0, len(order))
-	for _, n := range order {
-		out = append(out, byName[n])
-	}
-	return out, nil
 }
 
 // statusRecorder keeps a handler's status and body (for /readyz).
@@ -197,5 +154,3 @@ func (f *fleet) watch(ctx context.Context) {
 		}
 	}
 }
-
-func ptr(s string) *string { return &s }

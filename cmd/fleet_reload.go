@@ -60,6 +60,9 @@ func (f *fleet) applyFile(reason string) error {
 	for _, name := range append(removed, changed...) {
 		old[name].bot.Stop(context.Background())
 	}
+	for _, name := range removed {
+		f.metrics.Remove(name)
+	}
 	for _, fb := range built {
 		fb.bot.Start()
 	}

@@ -40,9 +40,12 @@ type Settings struct {
 	// gives the bot's reloader one of its own.
 	Watcher *rules.Watcher
 	// Many says the caller builds many bots: it hands the start-up
-	// garbage back to the OS once, after the last, not each bot, and
-	// registers the Go runtime's and the process's metrics once.
-	Many     bool
+	// garbage back to the OS once, after the last, not each bot.
+	Many bool
+	// Fleet, when set, holds the bot's metrics as the series of Account
+	// in the process's one registry.
+	Fleet    *metrics.Fleet
+	Account  string
 	Location *time.Location
 	// Store is --store, StoreOptions its memory and spool settings.
 	Store        string
@@ -205,15 +208,16 @@ func (b *Bot) openStore() error {
 
 // wireMetrics builds the metrics, which read the store and the rules.
 func (b *Bot) wireMetrics() {
-	var opts []metrics.Option
-	if b.s.Many {
-		opts = append(opts, metrics.WithoutProcess()) // the fleet registers them once
-	}
-	b.m = metrics.New(b.s.Version, func() metrics.ReloadStatus {
+	status := func() metrics.ReloadStatus {
 		rs := b.reloader.Status()
 		return metrics.ReloadStatus{OK: rs.LastReloadOK, LastOK: rs.LoadedAt, Hash: rs.Hash,
 			Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads, Failures: rs.ReloadFailures}
-	}, b.st.Pending, opts...)
+	}
+	if b.s.Fleet != nil {
+		b.m = b.s.Fleet.Account(b.s.Account, status, b.st.Pending)
+	} else {
+		b.m = metrics.New(b.s.Version, status, b.st.Pending)
+	}
 	b.m.CountUsers(b.st.CountUsers)
 }
 

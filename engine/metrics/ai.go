@@ -14,18 +14,15 @@ type aiMetrics struct {
 	tokens  *prometheus.CounterVec
 }
 
-func (m *Metrics) registerAI(f func(prometheus.Collector)) {
-	m.ai.answers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_ai_answers_total",
+func (m *Metrics) buildAI(b builder) {
+	m.ai.answers = b.counterVec(prometheus.CounterOpts{Name: "wxbot_ai_answers_total",
 		Help: "Questions the ai action handled, by outcome: passive (the reply), kefu (late, by kefu), pending (late, held for the user's next push), error (an apology), over_limit."},
 		[]string{"outcome"})
-	m.ai.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "wxbot_ai_answer_duration_seconds",
+	m.ai.latency = b.histogramVec(prometheus.HistogramOpts{Name: "wxbot_ai_answer_duration_seconds",
 		Help:    "Time from a question to its answer (or apology), waiting for a free slot included, by outcome.",
 		Buckets: []float64{.25, .5, 1, 2, 3, 4, 5, 8, 12, 15, 20, 30, 60, 120}}, []string{"outcome"})
-	m.ai.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_ai_tokens_total",
+	m.ai.tokens = b.counterVec(prometheus.CounterOpts{Name: "wxbot_ai_tokens_total",
 		Help: "Tokens the model counted (usage), by direction: in (prompt) and out (completion)."}, []string{"direction"})
-	for _, c := range []prometheus.Collector{m.ai.answers, m.ai.latency, m.ai.tokens} {
-		f(c)
-	}
 	for _, o := range []string{"passive", "kefu", "pending", "error", "over_limit"} { // every series from the start
 		m.ai.answers.WithLabelValues(o)
 	}

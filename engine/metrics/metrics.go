@@ -22,7 +22,10 @@ import (
 
 // Metrics holds the collectors; create it with New.
 type Metrics struct {
+	// Registry gathers the bot's series; in a Fleet it is the fleet's,
+	// shared by every account.
 	Registry *prometheus.Registry
+	reg      prometheus.Registerer // where the bot's own collectors go
 
 	pushes         *prometheus.CounterVec
 	pushLatency    *prometheus.HistogramVec
@@ -83,17 +86,6 @@ func (r *resolved[K, V]) get(k K, resolve func() V) V {
 	return v
 }
 
-// Option tunes New.
-type Option func(*options)
-
-type options struct{ noProcess bool }
-
-// WithoutProcess leaves out the Go runtime's and the process's collectors
-// (go_*, process_*): a process running many bots registers them once
-// (RegisterProcess), not once per bot, whose registries would otherwise
-// hold a third of a fleet's heap.
-func WithoutProcess() Option { return func(o *options) { o.noProcess = true } }
-
 // RegisterProcess registers the Go runtime's and the process's collectors.
 func RegisterProcess(r prometheus.Registerer) {
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -111,72 +103,121 @@ type ReloadStatus struct {
 
 // New registers every collector. version is the build's version; status
 // and pending are read at each scrape (nil skips them).
-func New(version string, status func() ReloadStatus, pending func(context.Context) (int, error), opts ...Option) *Metrics {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+func New(version string, status func() ReloadStatus, pending func(context.Context) (int, error)) *Metrics {
 	r := prometheus.NewRegistry()
-	f := func(c prometheus.Collector) { r.MustRegister(c) }
-	m := &Metrics{Registry: r}
-	m.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_pushes_total",
+	m := build(own{r}, status, pending)
+	m.Registry = r
+	RegisterProcess(r)
+	r.MustRegister(buildInfo(version))
+	return m
+}
+
+// builder makes the collectors of one bot: in a registry of its own
+// (own), or as one account's series of a Fleet's shared ones.
+type builder interface {
+	counterVec(opts prometheus.CounterOpts, labels []string) *prometheus.CounterVec
+	histogramVec(opts prometheus.HistogramOpts, labels []string) *prometheus.HistogramVec
+	counter(opts prometheus.CounterOpts) prometheus.Counter
+	gauge(opts prometheus.GaugeOpts) prometheus.Gauge
+	registerer() prometheus.Registerer
+}
+
+// build makes a bot's collectors with b.
+func build(b builder, status func() ReloadStatus, pending func(context.Context) (int, error)) *Metrics {
+	m := &Metrics{reg: b.registerer()}
+	m.pushes = b.counterVec(prometheus.CounterOpts{Name: "wxbot_pushes_total",
 		Help: "Pushes answered, by event type and outcome (replied, success, deadline, retry; with --kefu=false also pending: the pending text, and held: a reply kept for the user)."}, []string{"type", "outcome"})
-	m.pushLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "wxbot_push_duration_seconds",
+	m.pushLatency = b.histogramVec(prometheus.HistogramOpts{Name: "wxbot_push_duration_seconds",
 		Help:    "Time from a push's arrival to its answer.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2, 4, 5}}, []string{"type"})
-	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_pushes_refused_total",
+	m.refused = b.counterVec(prometheus.CounterOpts{Name: "wxbot_pushes_refused_total",
 		Help: "Pushes refused before any rule ran, by reason."}, []string{"reason"})
-	m.deadlines = prometheus.NewCounter(prometheus.CounterOpts{Name: "wxbot_reply_deadline_exceeded_total",
+	m.deadlines = b.counter(prometheus.CounterOpts{Name: "wxbot_reply_deadline_exceeded_total",
 		Help: "Pushes answered \"success\" because the reply was not ready by --reply-deadline."})
-	m.retries = prometheus.NewCounter(prometheus.CounterOpts{Name: "wxbot_retries_coalesced_total",
+	m.retries = b.counter(prometheus.CounterOpts{Name: "wxbot_retries_coalesced_total",
 		Help: "WeChat retries answered with the first copy's reply instead of running the rules."})
-	m.ruleMatches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_rule_matches_total",
+	m.ruleMatches = b.counterVec(prometheus.CounterOpts{Name: "wxbot_rule_matches_total",
 		Help: "Pushes each rule matched."}, []string{"rule"})
-	m.ruleErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_rule_eval_errors_total",
+	m.ruleErrors = b.counterVec(prometheus.CounterOpts{Name: "wxbot_rule_eval_errors_total",
 		Help: "Rule conditions that failed to evaluate."}, []string{"rule"})
-	m.actionRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_action_runs_total",
-		Help: "Actions run, by action."}, []string{"action"})
-	m.actionFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_action_failures_total",
-		Help: "Actions that returned an error, by action."}, []string{"action"})
-	m.actionLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "wxbot_action_duration_seconds",
-		Help: "Time an action ran.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}, []string{"action"})
-	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_outbox_deliveries_total",
-		Help: "Outbox sends delivered, by kind."}, []string{"kind"})
-	m.deliveryFails = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_outbox_failures_total",
-		Help: "Outbox delivery attempts that failed, by kind and WeChat errcode (\"network\" or \"other\" without one)."},
-		[]string{"kind", "errcode"})
-	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_outbox_dead_letters_total",
-		Help: "Sends given up and kept as dead letters, by kind."}, []string{"kind"})
-	m.windowClosed = prometheus.NewCounter(prometheus.CounterOpts{Name: "wxbot_kefu_window_exhausted_total",
-		Help: "Kefu sends refused without an API call because the user's window was certainly closed (its time over, or WeChat refused since the last opening)."})
-	m.tokenRefreshes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_token_refreshes_total",
-		Help: "access_token fetches, by result."}, []string{"result"})
-	m.dedupFallbacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "wxbot_dedup_fallbacks_total",
-		Help: "Pushes deduplicated in process because the shared store (Redis) was unreachable."})
-	m.storeDegraded = prometheus.NewGauge(prometheus.GaugeOpts{Name: "wxbot_store_degraded",
+	m.buildActions(b)
+	m.buildOutbox(b)
+	m.storeDegraded = b.gauge(prometheus.GaugeOpts{Name: "wxbot_store_degraded",
 		Help: "1 while the shared store (Redis) fails and is skipped: memory and the local spool stand in."})
-	m.stateWrites = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wxbot_state_writes_total",
+	m.stateWrites = b.counterVec(prometheus.CounterOpts{Name: "wxbot_state_writes_total",
 		Help: "User state writes, by result: written, refused (over 64 keys or 8 KiB), error (the store failed), deleted (unsubscribed)."},
 		[]string{"result"})
-	for _, c := range []prometheus.Collector{m.pushes, m.pushLatency, m.refused, m.deadlines, m.retries,
-		m.ruleMatches, m.ruleErrors, m.actionRuns, m.actionFailures, m.actionLatency, m.deliveries,
-		m.deliveryFails, m.deadLetters, m.windowClosed, m.tokenRefreshes, m.dedupFallbacks, m.storeDegraded, m.stateWrites} {
-		f(c)
-	}
-	m.registerAI(f)
-	if !o.noProcess {
-		RegisterProcess(r)
-	}
-	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wxbot_build_info", Help: "Build information (always 1).",
-		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}}, func() float64 { return 1 }))
+	m.buildAI(b)
 	if status != nil {
-		f(&reloadCollector{status: status})
+		m.reg.MustRegister(&reloadCollector{status: status})
 	}
 	if pending != nil {
-		f(countGauge("wxbot_outbox_depth", "Sends waiting in the outbox.", pending))
+		m.reg.MustRegister(countGauge("wxbot_outbox_depth", "Sends waiting in the outbox.", pending))
 	}
 	return m
 }
+
+// buildActions makes the actions' collectors.
+func (m *Metrics) buildActions(b builder) {
+	m.actionRuns = b.counterVec(prometheus.CounterOpts{Name: "wxbot_action_runs_total",
+		Help: "Actions run, by action."}, []string{"action"})
+	m.actionFailures = b.counterVec(prometheus.CounterOpts{Name: "wxbot_action_failures_total",
+		Help: "Actions that returned an error, by action."}, []string{"action"})
+	m.actionLatency = b.histogramVec(prometheus.HistogramOpts{Name: "wxbot_action_duration_seconds",
+		Help: "Time an action ran.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}, []string{"action"})
+}
+
+// buildOutbox makes the outbox's and the API client's collectors.
+func (m *Metrics) buildOutbox(b builder) {
+	m.deliveries = b.counterVec(prometheus.CounterOpts{Name: "wxbot_outbox_deliveries_total",
+		Help: "Outbox sends delivered, by kind."}, []string{"kind"})
+	m.deliveryFails = b.counterVec(prometheus.CounterOpts{Name: "wxbot_outbox_failures_total",
+		Help: "Outbox delivery attempts that failed, by kind and WeChat errcode (\"network\" or \"other\" without one)."},
+		[]string{"kind", "errcode"})
+	m.deadLetters = b.counterVec(prometheus.CounterOpts{Name: "wxbot_outbox_dead_letters_total",
+		Help: "Sends given up and kept as dead letters, by kind."}, []string{"kind"})
+	m.windowClosed = b.counter(prometheus.CounterOpts{Name: "wxbot_kefu_window_exhausted_total",
+		Help: "Kefu sends refused without an API call because the user's window was certainly closed (its time over, or WeChat refused since the last opening)."})
+	m.tokenRefreshes = b.counterVec(prometheus.CounterOpts{Name: "wxbot_token_refreshes_total",
+		Help: "access_token fetches, by result."}, []string{"result"})
+	m.dedupFallbacks = b.counter(prometheus.CounterOpts{Name: "wxbot_dedup_fallbacks_total",
+		Help: "Pushes deduplicated in process because the shared store (Redis) was unreachable."})
+}
+
+// buildInfo is wxbot_build_info, once a process.
+func buildInfo(version string) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wxbot_build_info", Help: "Build information (always 1).",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}}, func() float64 { return 1 })
+}
+
+// own makes a bot's collectors in its own registry.
+type own struct{ r *prometheus.Registry }
+
+func (o own) counterVec(opts prometheus.CounterOpts, labels []string) *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(opts, labels)
+	o.r.MustRegister(v)
+	return v
+}
+
+func (o own) histogramVec(opts prometheus.HistogramOpts, labels []string) *prometheus.HistogramVec {
+	v := prometheus.NewHistogramVec(opts, labels)
+	o.r.MustRegister(v)
+	return v
+}
+
+func (o own) counter(opts prometheus.CounterOpts) prometheus.Counter {
+	c := prometheus.NewCounter(opts)
+	o.r.MustRegister(c)
+	return c
+}
+
+func (o own) gauge(opts prometheus.GaugeOpts) prometheus.Gauge {
+	g := prometheus.NewGauge(opts)
+	o.r.MustRegister(g)
+	return g
+}
+
+func (o own) registerer() prometheus.Registerer { return o.r }
 
 // StateWrite implements engine.StateObserver.
 func (m *Metrics) StateWrite(result string) { m.stateWrites.WithLabelValues(result).Inc() }
@@ -184,7 +225,7 @@ func (m *Metrics) StateWrite(result string) { m.stateWrites.WithLabelValues(resu
 // CountUsers registers wxbot_state_users, read from count at each scrape
 // (-1 when the store does not answer).
 func (m *Metrics) CountUsers(count func(context.Context) (int, error)) {
-	m.Registry.MustRegister(countGauge("wxbot_state_users", "Users with a state that has not expired.", count))
+	m.reg.MustRegister(countGauge("wxbot_state_users", "Users with a state that has not expired.", count))
 }
 
 // countGauge is a gauge read from the store at each scrape: -1 when it
