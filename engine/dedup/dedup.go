@@ -311,7 +311,7 @@ type Fallback struct {
 }
 
 // Breaker is a circuit breaker in front of a shared store
-// (store.Guard is one).
+// (redis.Guard is one).
 type Breaker interface {
 	Allow() bool
 	Report(ctx context.Context, err error)

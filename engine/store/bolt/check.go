@@ -17,7 +17,7 @@ import (
 	"github.com/wxbot/wxbot/engine/outbox"
 )
 
-// The validation of a bbolt file before OpenBolt uses it, and the error
+// The validation of a bbolt file before OpenFile uses it, and the error
 // that says it is damaged.
 
 // errDamaged marks the errors about the file's contents.
@@ -99,7 +99,7 @@ func readPending(path string, max int) (n int, first []outbox.Send, complete boo
 	return n, first, complete
 }
 
-// checkBolt validates an existing store file before OpenBolt uses it:
+// checkBolt validates an existing store file before OpenFile uses it:
 // bbolt trusts its file, so a damaged one (a truncated copy, a full disk,
 // scribbled pages) makes it fault (SIGBUS) or panic ("invalid freelist
 // page", slice bounds out of range), which would crash the process at
@@ -118,7 +118,7 @@ func readPending(path string, max int) (n int, first []outbox.Send, complete boo
 // whole file, which takes time on a large store, so it runs only when the
 // last shutdown was not clean (kShutdown): after a crash, a kill -9, or on
 // a file from a version without the marker. full says whether it ran.
-// After a clean shutdown, OpenBolt still reads what the start reads under
+// After a clean shutdown, OpenFile still reads what the start reads under
 // guard.
 func checkBolt(path string) (full bool, err error) {
 	fi, err := os.Stat(path)
