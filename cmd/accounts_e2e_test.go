@@ -336,3 +336,45 @@ func TestAccountRemovedAndAddedBack(t *testing.T) {
 		t.Errorf("shop's user state after its removal and return: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestAccountsReloadFailsMidway: a reload that rebuilds one account (its
+// token rotated) and adds a broken one changes nothing: the changed account
+// keeps its old token, and its metrics still read its running bot.
+func TestAccountsReloadFailsMidway(t *testing.T) {
+	dir := t.TempDir()
+	path := writeAccounts(t, dir, "shop", "blog")
+	b := startBot(t, []string{"SHOP_TOKEN=shop-token"}, "--accounts", path)
+	os.WriteFile(filepath.Join(dir, "blog.token"), []byte("blog-token-2\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("version: 1\nrules:\n  - name: x\n    on: text\n    when: 'nope('\n    actions: [{reply: {text: a}}]\n"), 0o644)
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, append(data, []byte("  - {name: broken, appid: wx00000000000000e5, token_env: SHOP_TOKEN, rules: broken.yaml}\n")...), 0o644)
+	resp, err := e2eHTTP.Post(b.admin+"/accounts/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 422 {
+		t.Errorf("POST /accounts/reload with a broken account: %d, want 422", resp.StatusCode)
+	}
+	url := strings.TrimSuffix(b.url, "/wechat") + "/wechat/blog"
+	if out, errOut, code := wxbot(t, nil, "simulate", "--url", url, "--token", "blog-token", "text", "你好"); code != 0 || !strings.Contains(out, "这里是 blog") {
+		t.Errorf("blog's running token after the failed reload: %d %s %s", code, out, errOut)
+	}
+	if v := scrape(t, b, `wxbot_outbox_depth{account="blog"}`); v != 0 {
+		t.Errorf(`wxbot_outbox_depth{account="blog"} = %v, want 0 from the running bot`, v)
+	}
+	// The running bot's later reload shows in the metrics: they read it,
+	// not the successor the failed reload built and threw away.
+	os.WriteFile(filepath.Join(dir, "blog.yaml"), []byte(`version: 1
+rules:
+  - name: hello
+    on: text
+    actions: [{reply: {text: "这里是 blog"}}]
+  - name: extra
+    on: click
+    actions: [{reply: {text: x}}]
+`), 0o644)
+	eventually(t, b, "blog's running bot's reload in its metrics", func() bool {
+		return scrape(t, b, `wxbot_rules_reloads_total{account="blog",result="success"}`) == 1
+	})
+}

@@ -208,17 +208,28 @@ func (b *Bot) openStore() error {
 
 // wireMetrics builds the metrics, which read the store and the rules.
 func (b *Bot) wireMetrics() {
-	status := func() metrics.ReloadStatus {
-		rs := b.reloader.Status()
-		return metrics.ReloadStatus{OK: rs.LastReloadOK, LastOK: rs.LoadedAt, Hash: rs.Hash,
-			Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads, Failures: rs.ReloadFailures}
-	}
 	if b.s.Fleet != nil {
-		b.m = b.s.Fleet.Account(b.s.Account, status, b.st.Pending)
+		b.m = b.s.Fleet.Account(b.s.Account, b.reloadStatus, b.st.Pending)
 	} else {
-		b.m = metrics.New(b.s.Version, status, b.st.Pending)
+		b.m = metrics.New(b.s.Version, b.reloadStatus, b.st.Pending)
 	}
 	b.m.CountUsers(b.st.CountUsers)
+}
+
+// reloadStatus is what the metrics read of the rules at scrape time.
+func (b *Bot) reloadStatus() metrics.ReloadStatus {
+	rs := b.reloader.Status()
+	return metrics.ReloadStatus{OK: rs.LastReloadOK, LastOK: rs.LoadedAt, Hash: rs.Hash,
+		Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads, Failures: rs.ReloadFailures}
+}
+
+// ReclaimMetrics puts this bot's scrape-time series (the rules' status,
+// the outbox's depth, the users) back in its fleet's registry: a successor
+// built for a reload that then failed had taken them over.
+func (b *Bot) ReclaimMetrics() {
+	if b.s.Fleet != nil {
+		b.s.Fleet.Account(b.s.Account, b.reloadStatus, b.st.Pending).CountUsers(b.st.CountUsers)
+	}
 }
 
 // wireOutbox builds the outbox of asynchronous sends with the deliverers
