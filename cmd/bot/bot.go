@@ -144,7 +144,7 @@ func New(s Settings) (_ *Bot, err error) {
 	b.eng.SetRules(loaded.Set)
 	b.log.Info("rules loaded", "source", s.Rules, "rules", len(loaded.Set.Rules), "hash", loaded.Set.Hash)
 	b.reloader = rules.NewReloader(s.Rules, s.Location, b.eng, b.log)
-	b.reloader.Poll, b.reloader.Watcher = s.RulesPoll, s.Watcher
+	b.reloader.Poll, b.reloader.Watcher, b.reloader.Shared = s.RulesPoll, s.Watcher, s.Many
 	b.reloader.Initial(loaded)
 	if !s.Many {
 		debug.FreeOSMemory() // the start-up parse's garbage, see Reloader.Reload
