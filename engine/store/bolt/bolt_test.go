@@ -73,9 +73,7 @@ func TestBoltAccountConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The other account's state and sends must not show in this one.
-		other.Enqueue(context.Background(), &outbox.Send{ID: "other-send", Kind: "kefu", OrderKey: "oOther"})
-		other.PatchUser(context.Background(), "oU1", &store.UserPatch{Set: map[string]any{"noise": "yes"}})
+		storetest.WriteOtherAccount(t, other)
 		v, err := f.Account("wxaccount")
 		if err != nil {
 			t.Fatal(err)

@@ -88,8 +88,7 @@ func TestRedisAccountConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		other.Enqueue(context.Background(), &outbox.Send{ID: "other-send", Kind: "kefu", OrderKey: "oOther"})
-		other.PatchUser(context.Background(), "oU1", &store.UserPatch{Set: map[string]any{"noise": "yes"}})
+		storetest.WriteOtherAccount(t, other)
 		v, err := conn.Account("wxaccount")
 		if err != nil {
 			t.Fatal(err)

@@ -343,3 +343,18 @@ func testRememberQuery(t *testing.T, o Opener) {
 		}
 	}
 }
+
+// WriteOtherAccount gives another account of the same file or connection
+// a send and a user's state, so that a conformance run on an account's
+// view shows that none of it leaks in (it counts pending sends and reads
+// the users the suite writes).
+func WriteOtherAccount(t *testing.T, other store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	if err := other.Enqueue(ctx, &outbox.Send{ID: "other-send", Kind: "kefu", OrderKey: "oOther"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.PatchUser(ctx, "oU1", &store.UserPatch{Set: map[string]any{"noise": "yes"}}); err != nil {
+		t.Fatal(err)
+	}
+}
