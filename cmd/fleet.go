@@ -37,6 +37,7 @@ type fleet struct {
 	backend *store.Backend // the process's store; accounts are views of it
 	watcher *rules.Watcher // one inotify instance for every account's rules and the file
 	metrics *metrics.Fleet // every account's series, with an account label
+	base    bot.Settings   // what every account's bot takes from the flags
 
 	mu      sync.Mutex // one reload at a time; guards file, status
 	file    *accounts.File
@@ -61,6 +62,10 @@ func newFleet(env *cmdEnv, s *serveFlags, log *slog.Logger) (*fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--accounts: %w", err)
 	}
+	base, err := s.botSettings(log)
+	if err != nil {
+		return nil, err
+	}
 	o := s.storeOptions(len(file.Accounts))
 	o.Logger = log
 	backend, err := store.Open(s.store, o)
@@ -71,8 +76,7 @@ func newFleet(env *cmdEnv, s *serveFlags, log *slog.Logger) (*fleet, error) {
 		backend.Close()
 		return nil, usagef("--store %s cannot hold several accounts", store.Redacted(s.store))
 	}
-	version, _ := buildInfo()
-	f := &fleet{s: s, log: log, env: env, backend: backend, file: file, loadAt: time.Now(), metrics: metrics.NewFleet(version)}
+	f := &fleet{base: base, s: s, log: log, env: env, backend: backend, file: file, loadAt: time.Now(), metrics: metrics.NewFleet(base.Version)}
 	if f.watcher, err = rules.NewWatcher(); err != nil {
 		log.Warn("cannot watch files; the rules are polled (--rules-poll) and the accounts file is read on SIGHUP", "err", err)
 	}
@@ -133,10 +137,8 @@ func (f *fleet) build(a accounts.Account, n int) (*fleetBot, error) {
 			}
 		}
 	}
-	st, err := f.s.botSettings(log)
-	if err != nil {
-		return nil, err
-	}
+	st := f.base // the flags' settings, read once (the time zone is a file read)
+	st.Logger = log
 	st.Callback, st.AppID, st.Secret, st.Rules = cb, a.AppID, string(a.Secret), a.Rules
 	st.AI.NoKefu = !a.Kefu
 	st.Watcher, st.Many, st.Fleet, st.Account = f.watcher, true, f.metrics, a.Name
