@@ -47,11 +47,6 @@ func (f *fleet) applyFile(reason string) error {
 		for _, b := range built { // never started: this closes their store views
 			b.bot.Stop(context.Background())
 		}
-		for _, name := range changed {
-			if _, ok := built[name]; ok {
-				old[name].bot.ReclaimMetrics() // the successor's had replaced its series
-			}
-		}
 		return err
 	}
 	next := maps.Clone(old)

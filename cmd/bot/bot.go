@@ -223,15 +223,6 @@ func (b *Bot) reloadStatus() metrics.ReloadStatus {
 		Rules: len(b.eng.Rules().Rules), Successes: rs.Reloads, Failures: rs.ReloadFailures}
 }
 
-// ReclaimMetrics puts this bot's scrape-time series (the rules' status,
-// the outbox's depth, the users) back in its fleet's registry: a successor
-// built for a reload that then failed had taken them over.
-func (b *Bot) ReclaimMetrics() {
-	if b.s.Fleet != nil {
-		b.s.Fleet.Account(b.s.Account, b.reloadStatus, b.st.Pending).CountUsers(b.st.CountUsers)
-	}
-}
-
 // wireOutbox builds the outbox of asynchronous sends with the deliverers
 // the registered actions bring (kefu and template ones only with API
 // credentials).

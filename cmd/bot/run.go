@@ -16,6 +16,7 @@ import (
 // Start runs the bot's background work: the outbox (sends from before a
 // restart go first) and the rules' watcher. It returns at once.
 func (b *Bot) Start() {
+	b.m.Publish() // a fleet's account: its series read this bot from now on
 	var octx, rctx context.Context
 	octx, b.stopOutbox = context.WithCancel(context.Background())
 	b.outboxDone = make(chan struct{})

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,14 +33,13 @@ func NewFleet(version string) *Fleet {
 }
 
 // Account is the metrics of one account; status and pending are read at
-// each scrape. Asking again for an account (its bot rebuilt) replaces its
-// scrape-time collectors and keeps its counts.
+// each scrape, once Publish has made them the account's. Asking again for
+// an account (its bot rebuilt) keeps its counts; the new view's Publish
+// replaces the old one's scrape-time collectors.
 func (f *Fleet) Account(name string, status func() ReloadStatus, pending func(ctx context.Context) (int, error)) *Metrics {
-	f.mu.Lock()
-	f.unregister(name)
-	f.mu.Unlock()
-	m := build(&fleetAccount{f: f, name: name}, status, pending)
-	m.Registry = f.Registry
+	a := &fleetAccount{f: f, name: name}
+	m := build(a, status, pending)
+	m.Registry, m.publish = f.Registry, a.publish
 	return m
 }
 
@@ -73,8 +71,9 @@ func (f *Fleet) unregister(name string) {
 // fleetAccount builds one account's view: the fleet's vectors curried
 // with its name, its scrape-time collectors labelled with it.
 type fleetAccount struct {
-	f    *Fleet
-	name string
+	f       *Fleet
+	name    string
+	pending []prometheus.Collector // scrape-time collectors, until publish
 }
 
 func (a *fleetAccount) labels() prometheus.Labels { return prometheus.Labels{"account": a.name} }
@@ -119,40 +118,34 @@ func (a *fleetAccount) gauge(opts prometheus.GaugeOpts) prometheus.Gauge {
 	return v.WithLabelValues(a.name)
 }
 
-// registerer labels the account's scrape-time collectors and remembers
-// them, so that a rebuilt or removed account's go.
-func (a *fleetAccount) registerer() prometheus.Registerer { return accountRegisterer{a} }
+// registerer keeps the account's scrape-time collectors, labelled, for
+// Publish: a bot built but never started (a reload that failed midway)
+// never takes over its account's series.
+func (a *fleetAccount) registerer() prometheus.Registerer { return a }
 
-type accountRegisterer struct{ a *fleetAccount }
-
-func (r accountRegisterer) Register(c prometheus.Collector) error {
-	w := prometheus.WrapCollectorWith(r.a.labels(), c)
-	if err := r.a.f.Registry.Register(w); err != nil {
-		return err
-	}
-	r.a.f.mu.Lock()
-	r.a.f.own[r.a.name] = append(r.a.f.own[r.a.name], w)
-	r.a.f.mu.Unlock()
+func (a *fleetAccount) Register(c prometheus.Collector) error {
+	a.f.mu.Lock()
+	defer a.f.mu.Unlock()
+	a.pending = append(a.pending, prometheus.WrapCollectorWith(a.labels(), c))
 	return nil
 }
 
-func (r accountRegisterer) MustRegister(cs ...prometheus.Collector) {
+func (a *fleetAccount) MustRegister(cs ...prometheus.Collector) {
 	for _, c := range cs {
-		if err := r.Register(c); err != nil {
-			panic(err)
-		}
+		a.Register(c)
 	}
 }
 
-func (r accountRegisterer) Unregister(c prometheus.Collector) bool {
-	r.a.f.mu.Lock()
-	defer r.a.f.mu.Unlock()
-	own := r.a.f.own[r.a.name]
-	for i, w := range own {
-		if w == c {
-			r.a.f.own[r.a.name] = slices.Delete(own, i, i+1)
-			return r.a.f.Registry.Unregister(w)
-		}
+func (a *fleetAccount) Unregister(prometheus.Collector) bool { return false }
+
+// publish makes the view's scrape-time collectors the account's, in place
+// of those of the bot it succeeds.
+func (a *fleetAccount) publish() {
+	a.f.mu.Lock()
+	defer a.f.mu.Unlock()
+	a.f.unregister(a.name)
+	for _, c := range a.pending {
+		a.f.Registry.MustRegister(c)
 	}
-	return false
+	a.f.own[a.name] = a.pending
 }

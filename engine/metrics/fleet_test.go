@@ -19,11 +19,14 @@ func TestFleet(t *testing.T) {
 	pending := func(context.Context) (int, error) { return 2, nil }
 	shop := f.Account("shop", status, pending)
 	news := f.Account("news", status, pending)
+	shop.Publish()
+	news.Publish()
 	shop.Push("text", "replied", time.Millisecond)
 	shop.Push("text", "replied", time.Millisecond)
 	news.Push("text", "replied", time.Millisecond)
 	news.DeadlinePassed()
 	shop = f.Account("shop", status, pending) // rebuilt: no duplicate registration
+	shop.Publish()
 	shop.Push("text", "replied", time.Millisecond)
 	for _, want := range []string{
 		`wxbot_pushes_total{account="shop",outcome="replied",type="text"} 3`,

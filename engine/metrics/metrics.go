@@ -26,6 +26,7 @@ type Metrics struct {
 	// shared by every account.
 	Registry *prometheus.Registry
 	reg      prometheus.Registerer // where the bot's own collectors go
+	publish  func()                // a Fleet account's: see Publish
 
 	pushes         *prometheus.CounterVec
 	pushLatency    *prometheus.HistogramVec
@@ -218,6 +219,16 @@ func (o own) gauge(opts prometheus.GaugeOpts) prometheus.Gauge {
 }
 
 func (o own) registerer() prometheus.Registerer { return o.r }
+
+// Publish makes a Fleet account's scrape-time series (the rules' status,
+// the outbox's depth, the users) read this bot, in place of the bot it
+// succeeds; the bot calls it when it starts. Metrics of their own (New)
+// are published from the start.
+func (m *Metrics) Publish() {
+	if m.publish != nil {
+		m.publish()
+	}
+}
 
 // StateWrite implements engine.StateObserver.
 func (m *Metrics) StateWrite(result string) { m.stateWrites.WithLabelValues(result).Inc() }
