@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
 
+	"github.com/wxbot/wxbot/cmd/bot"
 	"github.com/wxbot/wxbot/cmd/console"
 )
 
@@ -48,14 +49,16 @@ func (c *consoleFlags) check() error {
 // server otherwise); its listener's failure ends serve as the others' do.
 func (b *server) listenConsole(errc chan<- error) (*http.Server, error) {
 	c := b.s.console
-	if c.listen == "" || b.bot == nil {
+	if c.listen == "" {
 		return nil, nil
 	}
-	eng := b.bot.Engine()
-	cfg := console.Config{Rules: b.s.rules, Users: c.users, Engine: eng, Reloader: b.bot.Reloader(),
-		Outbox: b.bot.Store(), Location: eng.Location(), Logger: b.log.With("component", "console")}
-	if client := b.bot.Client(); client != nil {
-		cfg.Menu = client // the outbox's client: one access_token for both
+	cfg := console.Config{Users: c.users, Logger: b.log.With("component", "console")}
+	if f, ok := b.run.(*fleet); ok {
+		cfg.Accounts, cfg.Location = f.consoleAccounts, f.base.Location
+	} else {
+		a := consoleAccount(b.s.rules, b.bot)
+		cfg.Rules, cfg.Engine, cfg.Reloader, cfg.Outbox, cfg.Menu = a.Rules, a.Engine, a.Reloader, a.Outbox, a.Menu
+		cfg.Location = a.Engine.Location()
 	}
 	h, err := console.New(cfg)
 	if err != nil {
@@ -68,7 +71,11 @@ func (b *server) listenConsole(errc chan<- error) (*http.Server, error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute} // a publish runs every rule test
 	go func() { errc <- srv.Serve(ln) }()
-	b.log.Info("console listening", "addr", ln.Addr().String(), "editable", consoleEditable(b.s.rules))
+	if cfg.Accounts != nil {
+		b.log.Info("console listening", "addr", ln.Addr().String(), "accounts", "/a/NAME/")
+	} else {
+		b.log.Info("console listening", "addr", ln.Addr().String(), "editable", consoleEditable(b.s.rules))
+	}
 	return srv, nil
 }
 
@@ -77,10 +84,34 @@ func consoleEditable(rules string) bool {
 	return err == nil && st.IsDir()
 }
 
+// consoleAccount is what the console edits of a bot whose rules are at
+// rules.
+func consoleAccount(rules string, b *bot.Bot) console.Account {
+	a := console.Account{Rules: rules, Engine: b.Engine(), Reloader: b.Reloader(), Outbox: b.Store()}
+	if client := b.Client(); client != nil {
+		a.Menu = client // the outbox's client: one access_token for both
+	}
+	return a
+}
+
+// consoleAccounts are the running accounts, for the console (asked at
+// every request: the accounts file changes).
+func (f *fleet) consoleAccounts() []console.Account {
+	bots := *f.bots.Load()
+	out := make([]console.Account, 0, len(bots))
+	for name, fb := range bots {
+		a := consoleAccount(fb.acct.Rules, fb.bot)
+		a.Name = name
+		out = append(out, a)
+	}
+	return out
+}
+
 func runConsole(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet(env, commands["console"])
-	var users string
+	var users, only string
 	fs.StringVar(&users, "console-users", "", "the users file to write (created when absent)")
+	fs.StringVar(&only, "only", "", "with serve --accounts: the accounts NAME may edit, comma-separated (default: all; a password change keeps the user's list)")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -95,6 +126,13 @@ func runConsole(ctx context.Context, env *cmdEnv, args []string) error {
 	if !console.ValidName(name) {
 		return usagef("console adduser: name %q: want 1-64 letters, digits, '.', '_', '-' or '@'", name)
 	}
+	suffix := ""
+	if only != "" {
+		suffix = " accounts=" + only
+		if _, err := console.ParseAccounts(suffix); err != nil {
+			return usagef("console adduser: --only: %s", err)
+		}
+	}
 	password, err := readPassword(env, consoleStdin)
 	if err != nil {
 		return err
@@ -103,7 +141,7 @@ func runConsole(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("console adduser: %w", err)
 	}
-	replaced, err := writeUser(users, name, string(hash))
+	replaced, err := writeUser(users, name, string(hash), suffix)
 	if err != nil {
 		return err
 	}
@@ -156,8 +194,10 @@ func readPassword(env *cmdEnv, in io.Reader) (string, error) {
 }
 
 // writeUser sets name's line in the users file (kept 0600), replacing an
-// existing line of that name; it reports whether one was replaced.
-func writeUser(path, name, hash string) (bool, error) {
+// existing line of that name (keeping its accounts when suffix, the
+// line's end after the hash, is empty); it reports whether one was
+// replaced.
+func writeUser(path, name, hash, suffix string) (bool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("console users: %w", err)
@@ -165,15 +205,19 @@ func writeUser(path, name, hash string) (bool, error) {
 	var out []string
 	replaced := false
 	for _, l := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-		if n, _, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(n) == name && !strings.HasPrefix(strings.TrimSpace(l), "#") {
-			l, replaced = name+": "+hash, true
+		if n, rest, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(n) == name && !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			keep := suffix
+			if f := strings.Fields(rest); keep == "" && len(f) > 1 {
+				keep = " " + strings.Join(f[1:], " ")
+			}
+			l, replaced = name+": "+hash+keep, true
 		}
 		if l != "" || len(out) > 0 {
 			out = append(out, l)
 		}
 	}
 	if !replaced {
-		out = append(out, name+": "+hash)
+		out = append(out, name+": "+hash+suffix)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {

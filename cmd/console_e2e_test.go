@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,9 @@ func TestConsoleAddUser(t *testing.T) {
 		{"a short password", "tiny\n", []string{"carol", "--console-users", users}, 1, "shorter than 8 characters: nothing written"},
 		{"a bad name", "long-enough\n", []string{"car ol", "--console-users", users}, 2, `name "car ol"`},
 		{"no users file", "long-enough\n", []string{"carol"}, 2, "--console-users FILE is required"},
+		{"for some accounts", "carol-password\n", []string{"carol", "--only", "shop,news", "--console-users", users}, 0, "added carol"},
+		{"a password change keeps them", "carol-password-2\n", []string{"carol", "--console-users", users}, 0, "changed the password of carol"},
+		{"a bad account", "long-enough\n", []string{"dave", "--only", "Shop", "--console-users", users}, 2, `"Shop" is not an account name`},
 	}
 	for _, tt := range tests {
 		out, errOut, code := adduser(t, tt.stdin, tt.args...)
@@ -61,10 +65,10 @@ func TestConsoleAddUser(t *testing.T) {
 		}
 	}
 	got, err := console.ReadUsers(users)
-	if err != nil || len(got) != 2 {
+	if err != nil || len(got) != 3 || !slices.Equal(got["carol"].Accounts, []string{"shop", "news"}) || got["alice"].Accounts != nil {
 		t.Fatalf("users %v, err %v", got, err)
 	}
-	if bcrypt.CompareHashAndPassword(got["alice"], []byte("second-password")) != nil {
+	if bcrypt.CompareHashAndPassword(got["alice"].Hash, []byte("second-password")) != nil {
 		t.Error("alice's new password does not match")
 	}
 	if st, _ := os.Stat(users); st.Mode().Perm() != 0o600 {

@@ -262,13 +262,13 @@ func (s *serveFlags) checkAccountsFlags(fs *flagSet) error {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "token", "appid", "secret", "aes-key", "rules", "previous-token", "previous-aes-key", "require-encryption",
-			"pay-apiv3-key", "pay-platform-cert", "pay-public-key-id", "console-listen":
+			"pay-apiv3-key", "pay-platform-cert", "pay-public-key-id":
 			given = append(given, "--"+f.Name)
 		}
 	})
 	if len(given) > 0 {
 		return usagef("%s: not with --accounts, where each account's token, appid, secrets and rules come from the accounts file "+
-			"(payments and the console serve one account: run them without --accounts)", strings.Join(given, ", "))
+			"(payment notifications serve one merchant account: run them without --accounts)", strings.Join(given, ", "))
 	}
 	return nil
 }

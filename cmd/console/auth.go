@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,31 +24,83 @@ import (
 // cookieName is the session cookie.
 const cookieName = "wxbot_console"
 
-// ReadUsers reads a users file: `name: bcrypt-hash` lines; blank lines and
-// lines starting with # are skipped.
-func ReadUsers(path string) (map[string][]byte, error) {
+// User is one line of the users file.
+type User struct {
+	Hash []byte
+	// Accounts are the accounts the user may see and edit (`accounts=shop,news`
+	// after the hash); nil: all of them.
+	Accounts []string
+}
+
+// May reports whether the user may see and edit account name.
+func (u User) May(name string) bool {
+	return u.Accounts == nil || slices.Contains(u.Accounts, name)
+}
+
+// ReadUsers reads a users file: `name: bcrypt-hash [accounts=a,b]` lines;
+// blank lines and lines starting with # are skipped.
+func ReadUsers(path string) (map[string]User, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("console users: %w (create it with: wxbot console adduser NAME --console-users %s)", err, path)
 	}
-	users := map[string][]byte{}
+	users := map[string]User{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, hash, ok := strings.Cut(line, ":")
-		name, hash = strings.TrimSpace(name), strings.TrimSpace(hash)
-		if !ok || !ValidName(name) || !strings.HasPrefix(hash, "$2") {
+		name, rest, ok := strings.Cut(line, ":")
+		name = strings.TrimSpace(name)
+		fields := strings.Fields(rest)
+		if !ok || !ValidName(name) || len(fields) == 0 || !strings.HasPrefix(fields[0], "$2") {
 			return nil, fmt.Errorf("%s:%d: want `name: bcrypt-hash` (write lines with: wxbot console adduser NAME)", path, n)
 		}
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		if _, err := bcrypt.Cost([]byte(fields[0])); err != nil {
 			return nil, fmt.Errorf("%s:%d: user %q: not a bcrypt hash: %w", path, n, name, err)
 		}
-		users[name] = []byte(hash)
+		u := User{Hash: []byte(fields[0])}
+		if u.Accounts, err = ParseAccounts(strings.Join(fields[1:], " ")); err != nil {
+			return nil, fmt.Errorf("%s:%d: user %q: %w", path, n, name, err)
+		}
+		users[name] = u
 	}
 	return users, nil
+}
+
+// ParseAccounts reads what follows a user's hash: nothing (nil: every
+// account), or accounts=NAME,NAME.
+func ParseAccounts(rest string) ([]string, error) {
+	fields := strings.Fields(rest)
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	list, ok := strings.CutPrefix(fields[0], "accounts=")
+	if !ok || len(fields) > 1 {
+		return nil, fmt.Errorf("after the hash, want nothing or accounts=NAME,NAME (the accounts the user may edit), not %q", strings.Join(fields, " "))
+	}
+	names := strings.Split(list, ",")
+	for _, a := range names {
+		if !AccountName(a) {
+			return nil, fmt.Errorf("accounts=%s: %q is not an account name (lowercase letters, digits and '-', at most 32)", list, a)
+		}
+	}
+	return names, nil
+}
+
+// AccountName reports whether a is an account's name as the accounts
+// file spells it.
+func AccountName(a string) bool {
+	if a == "" || len(a) > 32 {
+		return false
+	}
+	for _, c := range a {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidName reports whether name can be a user name: 1-64 letters, digits,
@@ -76,14 +129,31 @@ var dummyHash = sync.OnceValue(func() []byte {
 // session is one logged-in browser.
 type session struct {
 	user     string
+	accounts []string // what the user may edit: nil, all
 	csrf     string
 	created  time.Time
 	lastSeen time.Time
-	draft    *draft      // the edit in progress, nil when none
-	chat     []chatEntry // Try it's conversation
+	work     map[string]*workspace // by account
+}
+
+// workspace is what a session keeps of one account.
+type workspace struct {
+	draft *draft      // the edit in progress, nil when none
+	chat  []chatEntry // Try it's conversation
 	// tryState is Try it's own store (per-user state, cooldowns), so that
 	// a dialog carries on from message to message, apart from the bot's.
 	tryState engine.State
+}
+
+// ws is the session's workspace of account; call it with the sessions
+// locked (sessions.with).
+func (se *session) ws(account string) *workspace {
+	w := se.work[account]
+	if w == nil {
+		w = &workspace{}
+		se.work[account] = w
+	}
+	return w
 }
 
 // sessions holds the live sessions; a restart logs everyone out.
@@ -104,7 +174,7 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (s *sessions) create(user string) (string, *session) {
+func (s *sessions) create(user string, accounts []string) (string, *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -119,7 +189,7 @@ func (s *sessions) create(user string) (string, *session) {
 		delete(s.m, oldest)
 	}
 	id := randomToken()
-	se := &session{user: user, csrf: randomToken(), created: now, lastSeen: now}
+	se := &session{user: user, accounts: accounts, csrf: randomToken(), created: now, lastSeen: now, work: map[string]*workspace{}}
 	s.m[id] = se
 	return id, se
 }
@@ -272,7 +342,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusInternalServerError, name, "The console cannot read its users file; ask the operator (see the bot's log).")
 		return
 	}
-	hash, known := users[name]
+	u, known := users[name]
+	hash := u.Hash
 	if !known {
 		hash = dummyHash()
 	}
@@ -284,7 +355,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.byName.reset(name)
-	id, _ := s.sessions.create(name)
+	id, _ := s.sessions.create(name, u.Accounts)
 	s.setSessionCookie(w, r, id, int(s.sessions.max.Seconds()))
 	s.log.Info("console log-in", "user", name, "addr", addr)
 	next := r.PostFormValue("next")

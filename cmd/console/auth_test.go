@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,12 +179,17 @@ func TestReadUsers(t *testing.T) {
 	tests := []struct {
 		name, text, wantErr string
 		wantUsers           int
+		wantAccounts        []string // alice's
 	}{
-		{"comments and blank lines", "# users\n\nalice: $2a$04$0123456789012345678901uJ6Qbu3qz3J7wuE1mVHdUFHl8Q.cu5y\n", "", 1},
-		{"no colon", "alice $2a$04$x\n", "users:1: want `name: bcrypt-hash`", 0},
-		{"not bcrypt", "alice: secret\n", "users:1: want `name: bcrypt-hash`", 0},
-		{"a bad name", "al ice: $2a$04$0123456789012345678901uJ6Qbu3qz3J7wuE1mVHdUFHl8Q.cu5y\n", "users:1:", 0},
-		{"a broken hash", "alice: $2a$99$x\n", `user "alice": not a bcrypt hash`, 0},
+		{"comments and blank lines", "# users\n\nalice: $2a$04$0123456789012345678901uJ6Qbu3qz3J7wuE1mVHdUFHl8Q.cu5y\n", "", 1, nil},
+		{"accounts", "alice: $2a$04$0123456789012345678901uJ6Qbu3qz3J7wuE1mVHdUFHl8Q.cu5y accounts=shop,news-2\n", "", 1, []string{"shop", "news-2"}},
+		{"a bad account", "alice: $2a$04$0123456789012345678901uJ6Qbu3qz3J7wuE1mVHdUFHl8Q.cu5y accounts=Shop\n", `users:1: user "alice": accounts=Shop: "Shop" is not an account name`, 0, nil},
+		{"an empty account", "alice: $2a$04$0123456789012345678901uJ6Qbu3qz3J7wuE1mVHdUFHl8Q.cu5y accounts=shop,\n", `"" is not an account name`, 0, nil},
+		{"something else after the hash", "alice: $2a$04$0123456789012345678901uJ6Qbu3qz3J7wuE1mVHdUFHl8Q.cu5y admin\n", `want nothing or accounts=NAME,NAME`, 0, nil},
+		{"no colon", "alice $2a$04$x\n", "users:1: want `name: bcrypt-hash`", 0, nil},
+		{"not bcrypt", "alice: secret\n", "users:1: want `name: bcrypt-hash`", 0, nil},
+		{"a bad name", "al ice: $2a$04$0123456789012345678901uJ6Qbu3qz3J7wuE1mVHdUFHl8Q.cu5y\n", "users:1:", 0, nil},
+		{"a broken hash", "alice: $2a$99$x\n", `user "alice": not a bcrypt hash`, 0, nil},
 	}
 	for _, tt := range tests {
 		path := filepath.Join(dir, "users")
@@ -195,8 +201,8 @@ func TestReadUsers(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || len(users) != tt.wantUsers {
-			t.Errorf("%s: %d users, err %v", tt.name, len(users), err)
+		if err != nil || len(users) != tt.wantUsers || !slices.Equal(users["alice"].Accounts, tt.wantAccounts) {
+			t.Errorf("%s: %d users (alice's accounts %v), err %v", tt.name, len(users), users["alice"].Accounts, err)
 		}
 	}
 	if _, err := ReadUsers(filepath.Join(dir, "absent")); err == nil || !strings.Contains(err.Error(), "wxbot console adduser") {

@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -39,18 +37,41 @@ type Outbox interface {
 	DeadLetters(ctx context.Context, limit int) ([]outbox.DeadLetter, error)
 }
 
-// Config is what the console works on. Engine, Reloader, Rules and Users
-// are required.
-type Config struct {
-	// Rules is --rules: a directory is edited (console.yaml, menu.yaml);
-	// a file makes the console read-only.
-	Rules string
-	// Users is the users file (`name: bcrypt-hash` lines).
-	Users    string
+// Account is one Official Account the console edits: its rules and the
+// bot that runs them.
+type Account struct {
+	// Name is the account's name in the accounts file ("default" for the
+	// one account of a bot without one).
+	Name string
+	// Rules is the account's rules path: a directory is edited
+	// (console.yaml, menu.yaml); a file makes the console read-only.
+	Rules    string
 	Engine   *engine.Engine
 	Reloader *rules.Reloader
 	Outbox   Outbox  // nil: the activity page has no outbox
 	Menu     MenuAPI // nil: the menu is written but not pushed (no API credentials)
+}
+
+// DefaultAccount is the name of the one account of a bot that serves one.
+const DefaultAccount = "default"
+
+// Config is what the console works on: one account (Rules, Engine,
+// Reloader, Outbox, Menu), or the accounts Accounts lists. Users is
+// required.
+type Config struct {
+	// Rules is --rules: a directory is edited (console.yaml, menu.yaml);
+	// a file makes the console read-only.
+	Rules    string
+	Engine   *engine.Engine
+	Reloader *rules.Reloader
+	Outbox   Outbox  // nil: the activity page has no outbox
+	Menu     MenuAPI // nil: the menu is written but not pushed (no API credentials)
+	// Accounts, when set, are the accounts of an accounts file, asked
+	// at every request (the file changes while the bot runs); their pages
+	// are under /a/NAME/ and the fields above are unused.
+	Accounts func() []Account
+	// Users is the users file (`name: bcrypt-hash [accounts=a,b]` lines).
+	Users    string
 	Location *time.Location
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -73,18 +94,37 @@ type Server struct {
 	byName   *limiter
 	byAddr   *limiter
 	mux      *http.ServeMux
-	dir      string     // where console.yaml and menu.yaml are: --rules, or the directory of a rules file
-	editable string     // why the rules cannot be edited; "" when they can
-	pubMu    sync.Mutex // one publish at a time; guards pushPending
+	pubMu    sync.Mutex
+	pubs     map[string]*pubState // by account
+}
+
+// pubState is what publishing keeps of one account between requests.
+type pubState struct {
+	mu sync.Mutex // one publish at a time; guards pushPending
 	// pushPending: WeChat refused the last menu push; the next publish
 	// pushes again.
 	pushPending bool
 }
 
+// acct is the account a request works on.
+type acct struct {
+	Account
+	base     string // its pages' path prefix: "" for the one account, else /a/NAME
+	dir      string // where console.yaml and menu.yaml are: Rules, or the directory of a rules file
+	editable string // why the rules cannot be edited; "" when they can
+	pub      *pubState
+}
+
+// scope is the console working on one account for one request.
+type scope struct {
+	*Server
+	a *acct
+}
+
 // New checks the configuration and builds the console.
 func New(cfg Config) (*Server, error) {
-	if cfg.Engine == nil || cfg.Reloader == nil || cfg.Rules == "" {
-		return nil, errors.New("console: Engine, Reloader and Rules are required")
+	if cfg.Accounts == nil && (cfg.Engine == nil || cfg.Reloader == nil || cfg.Rules == "") {
+		return nil, errors.New("console: Engine, Reloader and Rules (or Accounts) are required")
 	}
 	if _, err := ReadUsers(cfg.Users); err != nil {
 		return nil, err
@@ -113,12 +153,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, pages: map[string]*template.Template{},
 		sessions: &sessions{m: map[string]*session{}, idle: cfg.SessionIdle, max: cfg.SessionMax, now: cfg.Now},
 		byName:   newLimiter(cfg.LoginTries, cfg.LoginWindow),
-		byAddr:   newLimiter(4*cfg.LoginTries, cfg.LoginWindow)}
-	s.dir = cfg.Rules
-	if st, err := os.Stat(cfg.Rules); err != nil || !st.IsDir() {
-		s.dir = filepath.Dir(cfg.Rules)
-		s.editable = fmt.Sprintf("--rules %s is a file: the console only shows the rules. To edit from the console, point --rules at a directory (the console writes its own %s there).", cfg.Rules, ConsoleFile)
-	}
+		byAddr:   newLimiter(4*cfg.LoginTries, cfg.LoginWindow), pubs: map[string]*pubState{}}
 	for _, p := range []string{"login", "menu", "keywords", "try", "activity"} {
 		t, err := template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+p+".html")
 		if err != nil {
@@ -143,14 +178,19 @@ func (s *Server) routes() {
 	})
 	mux.HandleFunc("POST /logout", s.authed(func(w http.ResponseWriter, r *http.Request, _ *session) { s.logout(w, r) }))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/menu", http.StatusSeeOther) })
-	mux.HandleFunc("GET /menu", s.authed(s.menuPage))
-	mux.HandleFunc("POST /menu", s.authed(s.menuPost))
-	mux.HandleFunc("GET /keywords", s.authed(s.keywordsPage))
-	mux.HandleFunc("POST /keywords", s.authed(s.keywordsPost))
-	mux.HandleFunc("GET /try", s.authed(s.tryPage))
-	mux.HandleFunc("POST /try", s.authed(s.tryPost))
-	mux.HandleFunc("GET /activity", s.authed(s.activityPage))
-	mux.HandleFunc("POST /activity/requeue", s.authed(s.requeue))
+	for _, prefix := range []string{"", "/a/{account}"} {
+		mux.HandleFunc("GET "+prefix+"/menu", s.paged((*scope).menuPage))
+		mux.HandleFunc("POST "+prefix+"/menu", s.paged((*scope).menuPost))
+		mux.HandleFunc("GET "+prefix+"/keywords", s.paged((*scope).keywordsPage))
+		mux.HandleFunc("POST "+prefix+"/keywords", s.paged((*scope).keywordsPost))
+		mux.HandleFunc("GET "+prefix+"/try", s.paged((*scope).tryPage))
+		mux.HandleFunc("POST "+prefix+"/try", s.paged((*scope).tryPost))
+		mux.HandleFunc("GET "+prefix+"/activity", s.paged((*scope).activityPage))
+		mux.HandleFunc("POST "+prefix+"/activity/requeue", s.paged((*scope).requeue))
+	}
+	mux.HandleFunc("GET /a/{account}/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/a/"+r.PathValue("account")+"/menu", http.StatusSeeOther)
+	})
 	s.mux = mux
 }
 
@@ -176,8 +216,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type page struct {
 	Title, Nav string
 	User, CSRF string
-	ReadOnly   string // why the page cannot change anything
-	Notice     string // a success
+	Base       string   // the account's path prefix, before every link and form
+	Account    string   // the account's name, shown when there are several
+	Accounts   []string // the accounts the user may switch to (itself included)
+	ReadOnly   string   // why the page cannot change anything
+	Notice     string   // a success
 	Problems   []string
 	Body       any
 }
@@ -209,8 +252,12 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, status, "login", p)
 }
 
-func (s *Server) newPage(se *session, title, nav string) *page {
-	return &page{Title: title, Nav: nav, User: se.user, CSRF: se.csrf, ReadOnly: s.editable}
+func (s *scope) newPage(se *session, title, nav string) *page {
+	p := &page{Title: title, Nav: nav, User: se.user, CSRF: se.csrf, ReadOnly: s.a.editable, Base: s.a.base}
+	if s.cfg.Accounts != nil {
+		p.Account, p.Accounts = s.a.Name, s.allowed(se)
+	}
+	return p
 }
 
 func (s *Server) funcs() template.FuncMap {

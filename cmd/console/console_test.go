@@ -203,7 +203,7 @@ func (b *browser) draft() *draft {
 	b.h.srv.sessions.with(func() {
 		for _, se := range b.h.srv.sessions.m {
 			if se.csrf == b.csrf {
-				d = se.draft.clone()
+				d = se.ws(DefaultAccount).draft.clone()
 			}
 		}
 	})

@@ -59,15 +59,15 @@ type keywordView struct {
 
 // sessionDraft is the session's draft, read from disk when it has none.
 // The caller gets a copy to change and hands it back with keep.
-func (s *Server) sessionDraft(se *session) (*draft, *onDisk, error) {
-	disk, err := readOnDisk(s.dir)
+func (s *scope) sessionDraft(se *session) (*draft, *onDisk, error) {
+	disk, err := readOnDisk(s.a.dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	var d *draft
 	s.sessions.with(func() {
-		if se.draft != nil {
-			d = se.draft.clone()
+		if w := se.ws(s.a.Name); w.draft != nil {
+			d = w.draft.clone()
 		}
 	})
 	if d == nil {
@@ -78,14 +78,14 @@ func (s *Server) sessionDraft(se *session) (*draft, *onDisk, error) {
 	return d, disk, nil
 }
 
-func (s *Server) keep(se *session, d *draft) {
-	s.sessions.with(func() { se.draft = d })
+func (s *scope) keep(se *session, d *draft) {
+	s.sessions.with(func() { se.ws(s.a.Name).draft = d })
 }
 
 // operatorRules are the running rules outside console.yaml.
-func (s *Server) operatorRules() []*engine.Rule {
+func (s *scope) operatorRules() []*engine.Rule {
 	var out []*engine.Rule
-	for _, r := range s.cfg.Engine.Rules().Rules {
+	for _, r := range s.a.Engine.Rules().Rules {
 		if filepath.Base(r.Pos.File) != ConsoleFile {
 			out = append(out, r)
 		}
@@ -93,8 +93,8 @@ func (s *Server) operatorRules() []*engine.Rule {
 	return out
 }
 
-func (s *Server) view(d *draft, disk *onDisk) *editView {
-	v := &editView{MenuOwned: disk.menuOwned && s.editable == "", Draft: d, CanAdd: len(d.Menu.Buttons) < wechat.MenuMaxButtons}
+func (s *scope) view(d *draft, disk *onDisk) *editView {
+	v := &editView{MenuOwned: disk.menuOwned && s.a.editable == "", Draft: d, CanAdd: len(d.Menu.Buttons) < wechat.MenuMaxButtons}
 	if !disk.menuOwned {
 		v.WhyReadOnly = fmt.Sprintf("%s was written by an operator, not by the console: its buttons are shown read-only; the responses of its keys are yours to edit. (To hand the menu to the console, an operator makes this the first line of %s: %s)", MenuFile, MenuFile, MenuHeader)
 	}
@@ -127,7 +127,7 @@ func (s *Server) view(d *draft, disk *onDisk) *editView {
 		v.Buttons = append(v.Buttons, bv)
 	}
 	hits := map[string]uint64{}
-	for _, r := range s.cfg.Engine.Rules().Rules {
+	for _, r := range s.a.Engine.Rules().Rules {
 		hits[r.Name] = r.Hits()
 	}
 	for i, k := range d.Keywords {
@@ -152,16 +152,16 @@ func sameAsDisk(generated, onDisk []byte, empty bool) bool {
 	return string(generated) == string(onDisk) || (onDisk == nil && empty)
 }
 
-func (s *Server) menuPage(w http.ResponseWriter, r *http.Request, se *session) {
+func (s *scope) menuPage(w http.ResponseWriter, r *http.Request, se *session) {
 	s.editPage(w, se, "menu", http.StatusOK, nil, nil, "")
 }
 
-func (s *Server) keywordsPage(w http.ResponseWriter, r *http.Request, se *session) {
+func (s *scope) keywordsPage(w http.ResponseWriter, r *http.Request, se *session) {
 	s.editPage(w, se, "keywords", http.StatusOK, nil, nil, "")
 }
 
 // editPage renders the menu or keywords page for the session's draft.
-func (s *Server) editPage(w http.ResponseWriter, se *session, name string, status int, c *checkResult, pub *published, notice string, problems ...string) {
+func (s *scope) editPage(w http.ResponseWriter, se *session, name string, status int, c *checkResult, pub *published, notice string, problems ...string) {
 	title := map[string]string{"menu": "Menu", "keywords": "Keywords"}[name]
 	p := s.newPage(se, title, name)
 	d, disk, err := s.sessionDraft(se)
@@ -179,9 +179,9 @@ func (s *Server) editPage(w http.ResponseWriter, se *session, name string, statu
 	s.render(w, status, name, p)
 }
 
-func (s *Server) menuPost(w http.ResponseWriter, r *http.Request, se *session) {
+func (s *scope) menuPost(w http.ResponseWriter, r *http.Request, se *session) {
 	s.editPost(w, r, se, "menu", func(d *draft, disk *onDisk, f url.Values, op string) string {
-		owned := disk.menuOwned && s.editable == "" // else the page showed the buttons read-only
+		owned := disk.menuOwned && s.a.editable == "" // else the page showed the buttons read-only
 		if owned {
 			d.Menu = menuFromForm(f)
 		}
@@ -195,7 +195,7 @@ func (s *Server) menuPost(w http.ResponseWriter, r *http.Request, se *session) {
 	})
 }
 
-func (s *Server) keywordsPost(w http.ResponseWriter, r *http.Request, se *session) {
+func (s *scope) keywordsPost(w http.ResponseWriter, r *http.Request, se *session) {
 	s.editPost(w, r, se, "keywords", func(d *draft, _ *onDisk, f url.Values, op string) string {
 		d.Keywords = keywordsFromForm(f)
 		if strings.HasPrefix(op, "kw-") {
@@ -207,7 +207,7 @@ func (s *Server) keywordsPost(w http.ResponseWriter, r *http.Request, se *sessio
 
 // editPost takes an edit page's form into the draft, then does what its
 // button asked: an edit, Test, Publish or Discard.
-func (s *Server) editPost(w http.ResponseWriter, r *http.Request, se *session, name string, apply func(*draft, *onDisk, url.Values, string) string) {
+func (s *scope) editPost(w http.ResponseWriter, r *http.Request, se *session, name string, apply func(*draft, *onDisk, url.Values, string) string) {
 	op := r.PostFormValue("op")
 	if op == "discard" {
 		s.keep(se, nil)
@@ -227,8 +227,8 @@ func (s *Server) editPost(w http.ResponseWriter, r *http.Request, se *session, n
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	if (op == "test" || op == "publish") && s.editable != "" {
-		s.editPage(w, se, name, http.StatusConflict, nil, nil, "", s.editable)
+	if (op == "test" || op == "publish") && s.a.editable != "" {
+		s.editPage(w, se, name, http.StatusConflict, nil, nil, "", s.a.editable)
 		return
 	}
 	switch op {
@@ -246,7 +246,7 @@ func (s *Server) editPost(w http.ResponseWriter, r *http.Request, se *session, n
 	}
 }
 
-func (s *Server) publishPost(w http.ResponseWriter, se *session, name string, d *draft, ctx context.Context) {
+func (s *scope) publishPost(w http.ResponseWriter, se *session, name string, d *draft, ctx context.Context) {
 	pub, err := s.publish(ctx, d, se.user)
 	switch {
 	case errors.Is(err, errConflict):
@@ -319,16 +319,16 @@ type tryView struct {
 	Menu wechat.Menu
 }
 
-func (s *Server) tryPage(w http.ResponseWriter, r *http.Request, se *session) {
+func (s *scope) tryPage(w http.ResponseWriter, r *http.Request, se *session) {
 	s.renderTry(w, se, http.StatusOK)
 }
 
-func (s *Server) renderTry(w http.ResponseWriter, se *session, status int) {
+func (s *scope) renderTry(w http.ResponseWriter, se *session, status int) {
 	p := s.newPage(se, "Try it", "try")
 	p.ReadOnly = ""
 	v := &tryView{}
-	s.sessions.with(func() { v.Chat = slices.Clone(se.chat) })
-	if disk, err := readOnDisk(s.dir); err == nil {
+	s.sessions.with(func() { v.Chat = slices.Clone(se.ws(s.a.Name).chat) })
+	if disk, err := readOnDisk(s.a.dir); err == nil {
 		if d, err := disk.draft(); err == nil {
 			v.Menu = d.Menu
 		}
@@ -340,13 +340,13 @@ func (s *Server) renderTry(w http.ResponseWriter, se *session, status int) {
 // tryPost runs a message or a tap through the running rules, offline: a
 // dry-run engine on the live rule set, so no API call, no kefu send, no
 // webhook, and no hit is counted.
-func (s *Server) tryPost(w http.ResponseWriter, r *http.Request, se *session) {
+func (s *scope) tryPost(w http.ResponseWriter, r *http.Request, se *session) {
 	f := r.PostForm
 	doc := rules.EventDoc{From: "oConsole_" + se.user}
 	var you string
 	switch op := f.Get("op"); {
 	case op == "clear":
-		s.sessions.with(func() { se.chat, se.tryState = nil, nil })
+		s.sessions.with(func() { ws := se.ws(s.a.Name); ws.chat, ws.tryState = nil, nil })
 		s.renderTry(w, se, http.StatusOK)
 		return
 	case op == "subscribe":
@@ -368,25 +368,27 @@ func (s *Server) tryPost(w http.ResponseWriter, r *http.Request, se *session) {
 	}
 	var st engine.State
 	s.sessions.with(func() {
-		if se.tryState == nil {
-			se.tryState = memory.New(s.now)
+		ws := se.ws(s.a.Name)
+		if ws.tryState == nil {
+			ws.tryState = memory.New(s.now)
 		}
-		st = se.tryState
+		st = ws.tryState
 	})
 	entry := s.dryRun(r.Context(), &doc, st)
 	entry.You = you
 	s.sessions.with(func() {
-		se.chat = append(se.chat, entry)
-		if len(se.chat) > 30 {
-			se.chat = se.chat[len(se.chat)-30:]
+		ws := se.ws(s.a.Name)
+		ws.chat = append(ws.chat, entry)
+		if len(ws.chat) > 30 {
+			ws.chat = ws.chat[len(ws.chat)-30:]
 		}
 	})
 	s.renderTry(w, se, http.StatusOK)
 }
 
 // buttonName is the name of the menu.yaml button with key, or "".
-func (s *Server) buttonName(key string) string {
-	disk, err := readOnDisk(s.dir)
+func (s *scope) buttonName(key string) string {
+	disk, err := readOnDisk(s.a.dir)
 	if err != nil {
 		return ""
 	}
@@ -405,10 +407,10 @@ func (s *Server) buttonName(key string) string {
 // dryRun answers doc with the live rules on an engine of its own (a fresh
 // one: it never hands hit counters to the live rules, as a reused one
 // would on its next SetRules), with st as its store (nil: a new one).
-func (s *Server) dryRun(ctx context.Context, doc *rules.EventDoc, st engine.State) chatEntry {
+func (s *scope) dryRun(ctx context.Context, doc *rules.EventDoc, st engine.State) chatEntry {
 	e := engine.New(engine.Options{Location: s.cfg.Location, Now: s.now, DryRun: true, State: st})
 	defer e.Close(context.Background())
-	e.SetRules(s.cfg.Engine.Rules())
+	e.SetRules(s.a.Engine.Rules())
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	res, err := e.Dispatch(doc.Event(s.now().In(s.cfg.Location))).Finish(ctx)
@@ -449,21 +451,21 @@ type ruleView struct {
 	Console     bool
 }
 
-func (s *Server) activityPage(w http.ResponseWriter, r *http.Request, se *session) {
+func (s *scope) activityPage(w http.ResponseWriter, r *http.Request, se *session) {
 	s.renderActivity(w, r, se, http.StatusOK, "", nil)
 }
 
-func (s *Server) renderActivity(w http.ResponseWriter, r *http.Request, se *session, status int, notice string, problems []string) {
+func (s *scope) renderActivity(w http.ResponseWriter, r *http.Request, se *session, status int, notice string, problems []string) {
 	p := s.newPage(se, "Activity", "activity")
 	p.ReadOnly, p.Notice, p.Problems = "", notice, problems
-	v := &activityView{Status: s.cfg.Reloader.Status(), Publishes: s.recentPublishes(10)}
-	for _, rl := range s.cfg.Engine.Rules().Rules {
+	v := &activityView{Status: s.a.Reloader.Status(), Publishes: s.recentPublishes(10)}
+	for _, rl := range s.a.Engine.Rules().Rules {
 		v.Rules = append(v.Rules, ruleView{Name: rl.Name, Where: fmt.Sprintf("%s:%d", filepath.Base(rl.Pos.File), rl.Pos.Line),
 			On: strings.Join(rl.On, ", "), Hits: rl.Hits(), LastHit: rl.LastHit(), Enabled: !rl.Disabled,
 			Console: filepath.Base(rl.Pos.File) == ConsoleFile})
 	}
 	slices.SortStableFunc(v.Rules, func(a, b ruleView) int { return cmp.Compare(b.Hits, a.Hits) })
-	if ob := s.cfg.Outbox; ob != nil {
+	if ob := s.a.Outbox; ob != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		var err error
@@ -479,8 +481,8 @@ func (s *Server) renderActivity(w http.ResponseWriter, r *http.Request, se *sess
 	s.render(w, status, "activity", p)
 }
 
-func (s *Server) requeue(w http.ResponseWriter, r *http.Request, se *session) {
-	admin, ok := s.cfg.Outbox.(outbox.Admin)
+func (s *scope) requeue(w http.ResponseWriter, r *http.Request, se *session) {
+	admin, ok := s.a.Outbox.(outbox.Admin)
 	id := r.PostFormValue("id")
 	if !ok || id == "" {
 		s.renderActivity(w, r, se, http.StatusBadRequest, "", []string{"nothing to requeue"})

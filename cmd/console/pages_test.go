@@ -67,7 +67,7 @@ func TestKeywordsPublish(t *testing.T) {
 		t.Fatalf("%d\n%s", code, body)
 	}
 	for _, w := range []string{"营业时间", "HOURS", " open "} {
-		e := h.srv.dryRun(context.Background(), &rules.EventDoc{Type: "text", Content: w}, nil)
+		e := h.srv.single().dryRun(context.Background(), &rules.EventDoc{Type: "text", Content: w}, nil)
 		if e.Reply == nil || len(e.Reply.Articles) != 1 || e.Reply.Articles[0].Title != "营业时间" {
 			t.Errorf("%q: %+v", w, e)
 		}
@@ -131,7 +131,7 @@ func TestPublishRemovesLastReply(t *testing.T) {
 	if strings.Contains(h.file(ConsoleFile), "hello") {
 		t.Errorf("console.yaml:\n%s", h.file(ConsoleFile))
 	}
-	if e := h.srv.dryRun(context.Background(), &rules.EventDoc{Type: "text", Content: "hi"}, nil); e.Reply != nil {
+	if e := h.srv.single().dryRun(context.Background(), &rules.EventDoc{Type: "text", Content: "hi"}, nil); e.Reply != nil {
 		t.Errorf("the removed reply still answers: %+v", e.Reply)
 	}
 	if code, body := b.post("/keywords", url.Values{"keywords": {"0"}, "op": {"publish"}}); code != http.StatusOK || !strings.Contains(body, "nothing to publish") {

@@ -39,7 +39,7 @@ func (c *checkResult) OK() bool { return len(c.Problems) == 0 }
 // the whole rules directory with the new console.yaml loads, every rule's
 // tests pass (the operators' and the console's own), the menu is within
 // WeChat's limits and every one of its keys is answered.
-func (s *Server) check(ctx context.Context, d *draft, disk *onDisk) *checkResult {
+func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult {
 	res := &checkResult{Problems: d.problems(disk.menuOwned)}
 	var err error
 	if res.console, err = d.consoleYAML(); err != nil {
@@ -63,7 +63,7 @@ func (s *Server) check(ctx context.Context, d *draft, disk *onDisk) *checkResult
 	if own > 0 {
 		return res
 	}
-	loaded, err := rules.LoadReplacing(s.cfg.Rules, ConsoleFile, res.console)
+	loaded, err := rules.LoadReplacing(s.a.Rules, ConsoleFile, res.console)
 	if err != nil {
 		var re *rules.Error
 		if errors.As(err, &re) {
@@ -102,8 +102,8 @@ func (s *Server) check(ctx context.Context, d *draft, disk *onDisk) *checkResult
 
 // relative drops the rules directory from the positions in msg: the
 // marketer knows the files by name, and the server's paths are not theirs.
-func (s *Server) relative(msg string) string {
-	return strings.ReplaceAll(msg, s.dir+string(filepath.Separator), "")
+func (s *scope) relative(msg string) string {
+	return strings.ReplaceAll(msg, s.a.dir+string(filepath.Separator), "")
 }
 
 func (d *draft) empty() bool { return len(d.Replies) == 0 && len(d.Keywords) == 0 }
@@ -121,10 +121,10 @@ type published struct {
 // publish writes d's files, through the check, reloads the rules and,
 // once they are live, pushes the menu. On any refusal nothing is written
 // and WeChat's menu is not touched.
-func (s *Server) publish(ctx context.Context, d *draft, user string) (*published, error) {
-	s.pubMu.Lock()
-	defer s.pubMu.Unlock()
-	disk, err := readOnDisk(s.dir)
+func (s *scope) publish(ctx context.Context, d *draft, user string) (*published, error) {
+	s.a.pub.mu.Lock()
+	defer s.a.pub.mu.Unlock()
+	disk, err := readOnDisk(s.a.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (s *Server) publish(ctx context.Context, d *draft, user string) (*published
 	if !res.OK() {
 		return out, nil
 	}
-	retry := s.pushPending && disk.menuOwned && disk.menu != nil // WeChat refused the menu last time
+	retry := s.a.pub.pushPending && disk.menuOwned && disk.menu != nil // WeChat refused the menu last time
 	if !res.ConsoleChanged && !res.MenuChanged && !retry {
 		out.Note = "nothing to publish: the draft is what is live"
 		return out, nil
@@ -159,8 +159,8 @@ func (s *Server) publish(ctx context.Context, d *draft, user string) (*published
 // write writes the change and reloads the bot; when the bot refuses the
 // new rules (an operator's file changed meanwhile), the files are put back
 // and res says why.
-func (s *Server) write(ctx context.Context, user string, disk *onDisk, res *checkResult) error {
-	consolePath, menuPath := filepath.Join(s.dir, ConsoleFile), filepath.Join(s.dir, MenuFile)
+func (s *scope) write(ctx context.Context, user string, disk *onDisk, res *checkResult) error {
+	consolePath, menuPath := filepath.Join(s.a.dir, ConsoleFile), filepath.Join(s.a.dir, MenuFile)
 	if err := writeFile(consolePath, res.console); err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (s *Server) write(ctx context.Context, user string, disk *onDisk, res *chec
 			return err
 		}
 	}
-	err := s.cfg.Reloader.Reload(ctx, "console publish by "+user, false)
+	err := s.a.Reloader.Reload(ctx, "console publish by "+user, false)
 	if err == nil || errors.Is(err, rules.ErrUnchanged) {
 		return nil
 	}
@@ -178,25 +178,25 @@ func (s *Server) write(ctx context.Context, user string, disk *onDisk, res *chec
 	if res.MenuChanged {
 		writeFile(menuPath, disk.menu)
 	}
-	s.cfg.Reloader.Reload(ctx, "console publish undone", false)
+	s.a.Reloader.Reload(ctx, "console publish undone", false)
 	res.Problems = append(res.Problems, "the bot refused the new rules, so nothing was published: "+s.relative(err.Error()))
 	return nil
 }
 
 // pushMenu pushes the menu once its rules are live. A refusal is kept, so
 // that the next Publish pushes again even with nothing else to publish.
-func (s *Server) pushMenu(ctx context.Context, user string, m *wechat.Menu, out *published) {
-	if s.cfg.Menu == nil {
+func (s *scope) pushMenu(ctx context.Context, user string, m *wechat.Menu, out *published) {
+	if s.a.Menu == nil {
 		out.Note = "the menu is saved in menu.yaml but not pushed to WeChat: the bot runs without --appid and --secret"
 		return
 	}
-	if err := s.cfg.Menu.MenuCreate(ctx, m); err != nil {
-		s.pushPending = true
+	if err := s.a.Menu.MenuCreate(ctx, m); err != nil {
+		s.a.pub.pushPending = true
 		out.Note = "the replies are live, but WeChat refused the menu: " + err.Error() + " (Publish again to push it again)"
 		s.log.Error("console: pushing the menu failed", "user", user, "err", err)
 		return
 	}
-	s.pushPending = false
+	s.a.pub.pushPending = false
 	out.MenuPushed = true
 }
 
@@ -209,7 +209,7 @@ type auditEntry struct {
 	Diff       string    `json:"diff"`
 }
 
-func (s *Server) audit(user string, disk *onDisk, res *checkResult, out *published) {
+func (s *scope) audit(user string, disk *onDisk, res *checkResult, out *published) {
 	var diff strings.Builder
 	if res.ConsoleChanged {
 		fmt.Fprintf(&diff, "--- %s\n%s", ConsoleFile, diffLines(string(disk.console), string(res.console), 2))
@@ -220,7 +220,7 @@ func (s *Server) audit(user string, disk *onDisk, res *checkResult, out *publish
 	e := auditEntry{At: s.now(), User: user, MenuPushed: out.MenuPushed, Note: out.Note, Diff: diff.String()}
 	s.log.Info("console publish", "user", user, "menu_pushed", out.MenuPushed, "note", out.Note, "diff", e.Diff)
 	line, _ := json.Marshal(e)
-	f, err := os.OpenFile(filepath.Join(s.dir, AuditFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(filepath.Join(s.a.dir, AuditFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err == nil {
 		_, err = f.Write(append(line, '\n'))
 		if cerr := f.Close(); err == nil {
@@ -233,8 +233,8 @@ func (s *Server) audit(user string, disk *onDisk, res *checkResult, out *publish
 }
 
 // recentPublishes reads the last n entries of the audit log, newest first.
-func (s *Server) recentPublishes(n int) []auditEntry {
-	f, err := os.Open(filepath.Join(s.dir, AuditFile))
+func (s *scope) recentPublishes(n int) []auditEntry {
+	f, err := os.Open(filepath.Join(s.a.dir, AuditFile))
 	if err != nil {
 		return nil
 	}

@@ -52,7 +52,7 @@ func TestPublishMenu(t *testing.T) {
 		t.Errorf("pushed %+v", h.menu.pushed)
 	}
 	// Live: the running rules answer the key, the "${" as written.
-	e := h.srv.dryRun(t.Context(), &rules.EventDoc{Type: "click", Key: "PROMO"}, nil)
+	e := h.srv.single().dryRun(t.Context(), &rules.EventDoc{Type: "click", Key: "PROMO"}, nil)
 	if e.Reply == nil || e.Reply.Content != "本周优惠: 满100减20 ${not an expression}" {
 		t.Errorf("live reply %+v", e)
 	}
@@ -184,7 +184,7 @@ func TestOperatorsMenuIsReadOnly(t *testing.T) {
 	if h.file(MenuFile) != operators || h.menu.count() != 0 {
 		t.Errorf("the operator's menu was rewritten or pushed: %q", h.file(MenuFile))
 	}
-	if e := h.srv.dryRun(t.Context(), &rules.EventDoc{Type: "click", Key: "EVENTS"}, nil); e.Reply == nil || e.Reply.Content != "周末活动" {
+	if e := h.srv.single().dryRun(t.Context(), &rules.EventDoc{Type: "click", Key: "EVENTS"}, nil); e.Reply == nil || e.Reply.Content != "周末活动" {
 		t.Errorf("EVENTS answers %+v", e)
 	}
 }
