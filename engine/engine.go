@@ -219,21 +219,32 @@ func hitTime(ev *Event, now func() time.Time) int64 {
 }
 
 // openKefuWindow records the kefu window the event opens, before any rule
-// runs, so that the rules' own kefu sends find it. The window runs from
-// the push's CreateTime, not from now, so that the same push seen again (a
-// retry, a replay) opens the very same window: no second opening.
+// runs, so that the rules' own kefu sends find it; the callback's claim
+// may have recorded it already, in the same round trip (WindowOpened).
 func (e *Engine) openKefuWindow(ev *Event) {
-	quota, validity := KefuWindowFor(ev)
-	if quota == 0 || ev.From == "" {
+	until, ok := KefuWindowUntil(ev, e.now())
+	if !ok || ev.WindowOpened {
 		return
 	}
-	start := e.now()
+	if err := e.state.OpenWindow(e.ctx, ev.From, until); err != nil {
+		e.log.Warn("recording the kefu window failed; later kefu sends to this user may be refused", "err", err)
+	}
+}
+
+// KefuWindowUntil is when the kefu window that ev opens ends; false when
+// it opens none. The window runs from the push's CreateTime, not from now,
+// so that the same push seen again (a retry, a replay) opens the very
+// same window: no second opening.
+func KefuWindowUntil(ev *Event, now time.Time) (time.Time, bool) {
+	quota, validity := KefuWindowFor(ev)
+	if quota == 0 || ev.From == "" {
+		return time.Time{}, false
+	}
+	start := now
 	if !ev.Time.IsZero() && ev.Time.Before(start) {
 		start = ev.Time
 	}
-	if err := e.state.OpenWindow(e.ctx, ev.From, start.Add(validity)); err != nil {
-		e.log.Warn("recording the kefu window failed; later kefu sends to this user may be refused", "err", err)
-	}
+	return start.Add(validity), true
 }
 
 // match builds the push's state and finds its rules. One allocation holds

@@ -45,6 +45,10 @@ type Event struct {
 	// to fetch it, so an action that would take the text as a new question
 	// (ai) leaves it.
 	Collects bool `expr:"-"`
+	// WindowOpened marks a push whose kefu window the callback recorded
+	// with its retry claim (one round trip for both on a shared store), so
+	// that Dispatch does not record it again.
+	WindowOpened bool `expr:"-"`
 }
 
 // Geo is where a location message, LOCATION report or location_select

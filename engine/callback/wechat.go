@@ -1,6 +1,7 @@
 package callback
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"io"
@@ -309,7 +310,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := &ps.ev
-	answer, first, err := h.dedup.Claim(r.Context(), ev.ID)
+	answer, first, err := h.claim(r.Context(), ev)
 	if err != nil { // only a cache without fallback fails; answer rather than lose the push
 		h.log.Error("retry dedup failed; running the rules", "err", err)
 		answer, first = dedup.Detached(), true
@@ -331,6 +332,20 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	}
 	p, reply, outcome := h.dispatch(ev)
 	h.respond(w, r, ps, &q, token, answer, p, reply, outcome, start)
+}
+
+// claim claims the push against WeChat's retries; on a shared store that
+// can, it records the kefu window the push opens in the same round trip
+// (the engine then leaves it).
+func (h *Handler) claim(ctx context.Context, ev *engine.Event) (dedup.Answer, bool, error) {
+	if wc, ok := h.dedup.(dedup.WindowCache); ok {
+		if until, ok := engine.KefuWindowUntil(ev, h.e.Now()); ok {
+			a, first, opened, err := wc.ClaimWindow(ctx, ev.ID, dedup.Window{OpenID: ev.From, Until: until})
+			ev.WindowOpened = opened
+			return a, first, err
+		}
+	}
+	return h.dedup.Claim(ctx, ev.ID)
 }
 
 // respond answers the push with what its rules settled on.

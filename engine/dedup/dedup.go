@@ -193,6 +193,20 @@ type Cache interface {
 	Claim(ctx context.Context, key string) (Answer, bool, error)
 }
 
+// Window is the kefu window a push opens: its user, and when it ends.
+type Window struct {
+	OpenID string
+	Until  time.Time
+}
+
+// WindowCache is a Cache on a shared store that records, in the claim's
+// own round trip, the kefu window the push opens, when the caller is
+// first: a push pays one round trip for both. opened says whether it did;
+// when not, the caller records the window itself.
+type WindowCache interface {
+	ClaimWindow(ctx context.Context, key string, w Window) (a Answer, first, opened bool, err error)
+}
+
 // Answer is the reply bytes of one push, being computed or done.
 type Answer interface {
 	Finish(contentType string, body []byte)
@@ -322,6 +336,18 @@ var errSkipped = errors.New("shared dedup skipped: the store failed recently")
 
 // Claim implements Cache.
 func (f *Fallback) Claim(ctx context.Context, key string) (Answer, bool, error) {
+	a, first, _, err := f.claim(ctx, key, nil)
+	return a, first, err
+}
+
+// ClaimWindow implements WindowCache: the window is recorded with the
+// claim when Shared can (it is a WindowCache and answers); after a
+// fallback it is not, and the caller records it through its store.
+func (f *Fallback) ClaimWindow(ctx context.Context, key string, w Window) (Answer, bool, bool, error) {
+	return f.claim(ctx, key, &w)
+}
+
+func (f *Fallback) claim(ctx context.Context, key string, w *Window) (Answer, bool, bool, error) {
 	err := errSkipped
 	if f.Breaker == nil || f.Breaker.Allow() {
 		timeout := f.Timeout
@@ -330,18 +356,23 @@ func (f *Fallback) Claim(ctx context.Context, key string) (Answer, bool, error) 
 		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		var a Answer
-		var first bool
-		a, first, err = f.Shared.Claim(cctx, key)
+		var first, opened bool
+		if wc, ok := f.Shared.(WindowCache); ok && w != nil {
+			a, first, opened, err = wc.ClaimWindow(cctx, key, *w)
+		} else {
+			a, first, err = f.Shared.Claim(cctx, key)
+		}
 		cancel()
 		if f.Breaker != nil {
 			f.Breaker.Report(ctx, err)
 		}
 		if err == nil {
-			return a, first, nil
+			return a, first, opened, nil
 		}
 	}
 	if f.OnFallback != nil {
 		f.OnFallback(err)
 	}
-	return f.Local.Claim(ctx, key)
+	a, first, err := f.Local.Claim(ctx, key)
+	return a, first, false, err
 }

@@ -272,3 +272,45 @@ func TestFallbackRetriesDuringAnOutage(t *testing.T) {
 		t.Errorf("%d shared claims, %d fallbacks; want 3 and 3 (the breaker's skip is one)", len(shared.keys), fallbacks)
 	}
 }
+
+// windowShared is a shared cache that records the kefu window with the
+// claim, as Redis does.
+type windowShared struct {
+	fakeShared
+	windows []Window
+}
+
+func (s *windowShared) ClaimWindow(ctx context.Context, key string, w Window) (Answer, bool, bool, error) {
+	a, first, err := s.Claim(ctx, key)
+	if err == nil && first {
+		s.windows = append(s.windows, w)
+	}
+	return a, first, err == nil && first, err
+}
+
+// TestFallbackClaimWindow: the window goes with the claim when the shared
+// cache can take it and answers; otherwise the caller is told to record it.
+func TestFallbackClaimWindow(t *testing.T) {
+	w := Window{OpenID: "oU", Until: time.Unix(1_800_000_000, 0)}
+	tests := []struct {
+		name       string
+		shared     Cache
+		wantOpened bool
+		wantFirst  bool
+	}{
+		{"records it", &windowShared{fakeShared: fakeShared{ans: sharedAnswer{}, first: true}}, true, true},
+		{"a retry records nothing", &windowShared{fakeShared: fakeShared{ans: sharedAnswer{}, first: false}}, false, false},
+		{"a shared cache that fails", &windowShared{fakeShared: fakeShared{err: errors.New("down")}}, false, true},
+		{"a shared cache without windows", &fakeShared{ans: sharedAnswer{}, first: true}, false, true},
+	}
+	for _, tt := range tests {
+		f := &Fallback{Shared: tt.shared, Local: NewLocal(time.Minute, time.Now)}
+		_, first, opened, err := f.ClaimWindow(context.Background(), "k", w)
+		if err != nil || first != tt.wantFirst || opened != tt.wantOpened {
+			t.Errorf("%s: first %v opened %v err %v, want first %v opened %v", tt.name, first, opened, err, tt.wantFirst, tt.wantOpened)
+		}
+		if ws, ok := tt.shared.(*windowShared); ok && tt.wantOpened && (len(ws.windows) != 1 || ws.windows[0] != w) {
+			t.Errorf("%s: shared cache got windows %v", tt.name, ws.windows)
+		}
+	}
+}

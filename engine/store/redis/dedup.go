@@ -140,6 +140,36 @@ func (d *Dedup) Claim(ctx context.Context, key string) (dedup.Answer, bool, erro
 	return &redisAnswer{d: d, key: k}, r == 1, nil
 }
 
+// claimWindowScript: KEYS key, window; ARGV now ms, stale ms, ttl ms,
+// until ms. claimScript, then, when the push is claimed, openWindow's
+// merge: the push's two writes in one round trip.
+var claimWindowScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+local now = tonumber(ARGV[1])
+if v then
+  if string.sub(v, 1, 2) ~= 'p:' then return 0 end
+  if now - tonumber(string.sub(v, 3)) < tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], 'p:' .. ARGV[1], 'PX', ARGV[3])
+local u = tonumber(redis.call('HGET', KEYS[2], 'until') or '0')
+local nu = tonumber(ARGV[4])
+if now >= u or nu > u then
+  redis.call('HSET', KEYS[2], 'until', nu)
+  redis.call('PEXPIRE', KEYS[2], nu - now + 60000)
+end
+return 1`)
+
+// ClaimWindow implements dedup.WindowCache.
+func (d *Dedup) ClaimWindow(ctx context.Context, key string, w dedup.Window) (dedup.Answer, bool, bool, error) {
+	k := d.s.k("dedup", key)
+	r, err := claimWindowScript.Run(ctx, d.s.rdb, []string{k, d.s.k("win", w.OpenID)},
+		ms(d.s.now()), d.Stale.Milliseconds(), d.ttl.Milliseconds(), ms(w.Until)).Int()
+	if err != nil {
+		return nil, false, false, err
+	}
+	return &redisAnswer{d: d, key: k}, r == 1, r == 1, nil
+}
+
 type redisAnswer struct {
 	d   *Dedup
 	key string

@@ -1,0 +1,122 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	_ "github.com/wxbot/wxbot/actions" // reply
+	"github.com/wxbot/wxbot/engine"
+	"github.com/wxbot/wxbot/engine/callback"
+	"github.com/wxbot/wxbot/engine/store"
+	"github.com/wxbot/wxbot/engine/store/redis"
+	"github.com/wxbot/wxbot/engine/wechat"
+	"github.com/wxbot/wxbot/rules"
+)
+
+// roundTrips counts the commands a client sends one at a time (each a
+// round trip its caller waits for) and the pipelines, by the caller's
+// goroutine not being known: the test counts only while one push runs.
+type roundTrips struct {
+	mu       sync.Mutex
+	on       bool
+	single   []string
+	pipeline int
+}
+
+func (c *roundTrips) DialHook(next goredis.DialHook) goredis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
+}
+
+func (c *roundTrips) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		c.mu.Lock()
+		switch name := cmd.Name(); {
+		case !c.on, name == "ping", name == "hello", name == "select", name == "client", name == "auth":
+			// background health checks, and a new connection's handshake
+		default:
+			c.single = append(c.single, name)
+		}
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (c *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		c.mu.Lock()
+		if c.on {
+			c.pipeline++
+		}
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// TestPushRoundTrips: a plain text push with a reply costs two round trips
+// to Redis on its path (the replay window's script, and the retry claim
+// with the kefu window in one script); the answer is written behind.
+func TestPushRoundTrips(t *testing.T) {
+	prefix := fmt.Sprintf("wxbot-test-rtt-%d-%d:", os.Getpid(), time.Now().UnixNano())
+	openRedis(t, prefix, nil).Close() // skips without Redis
+	b, err := redis.Open(redisURL+"?consumer=c1&prefix="+prefix, store.Options{Spool: filepath.Join(t.TempDir(), "spool"),
+		Logger: slog.New(slog.DiscardHandler)}.WithDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.Store.(*redis.Guard).Primary.(*redis.Redis)
+	defer cleanup(t, r)
+	defer b.Close()
+	counter := &roundTrips{}
+	r.Client().AddHook(counter)
+
+	loaded, err := rules.Parse("rules.yaml", []byte("version: 1\nrules:\n  - {name: hi, on: text, actions: [{reply: {text: hi}}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(engine.Options{State: b.Store})
+	defer e.Close(context.Background())
+	e.SetRules(loaded.Set)
+	h := callback.NewHandler(e, callback.Config{Token: "tok", Dedup: b.Dedup, Replays: b.Replays, MaxSkew: 5 * time.Minute})
+	push := func(msgID string) *httptest.ResponseRecorder {
+		ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), msgID
+		q := url.Values{"timestamp": {ts}, "nonce": {nonce}, "signature": {wechat.Signature("tok", ts, nonce)}}
+		m := &wechat.Message{ToUserName: "gh_test", FromUserName: "oRTT", CreateTime: time.Now().Unix(), MsgType: "text", Content: "hello", MsgID: msgID}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/wechat?"+q.Encode(), strings.NewReader(string(wechat.EncodeMessage(m)))))
+		return w
+	}
+	push("1") // the scripts loaded, the connections made
+	counter.mu.Lock()
+	counter.on = true
+	counter.mu.Unlock()
+	w := push("2")
+	counter.mu.Lock()
+	single := counter.single
+	counter.on = false
+	counter.mu.Unlock()
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "hi") {
+		t.Fatalf("push: %d %s", w.Code, w.Body)
+	}
+	if len(single) != 2 {
+		t.Errorf("a push made %d round trips on its path, want 2: %v", len(single), single)
+	}
+	// The window was recorded with the claim.
+	ok, err := b.Store.TakeWindowSlot(context.Background(), "oRTT", time.Now())
+	if err != nil || !ok {
+		t.Errorf("no kefu window after a text push: %v %v", ok, err)
+	}
+}
