@@ -18,7 +18,7 @@ func (s *Redis) Account(appID string) (*Redis, error) {
 	}
 	tagged := s.base + "{" + appID + "}:"
 	v := &Redis{rdb: s.rdb, base: tagged, prefix: tagged, consumer: s.consumer, now: s.now,
-		ClaimIdle: s.ClaimIdle, view: true, hot: s.hot}
+		ClaimIdle: s.ClaimIdle, view: true, ap: s.ap}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := v.ensureGroup(ctx); err != nil {

@@ -133,7 +133,7 @@ return 1`)
 // Claim implements dedup.Cache.
 func (d *Dedup) Claim(ctx context.Context, key string) (dedup.Answer, bool, error) {
 	k := d.s.k("dedup", key)
-	r, err := claimScript.Run(ctx, d.s.hot, []string{k}, ms(d.s.now()), d.Stale.Milliseconds(), d.ttl.Milliseconds()).Int()
+	r, err := d.s.runHot(ctx, claimScript, []string{k}, ms(d.s.now()), d.Stale.Milliseconds(), d.ttl.Milliseconds()).Int()
 	if err != nil {
 		return nil, false, err
 	}
@@ -162,7 +162,7 @@ return 1`)
 // ClaimWindow implements dedup.WindowCache.
 func (d *Dedup) ClaimWindow(ctx context.Context, key string, w dedup.Window) (dedup.Answer, bool, bool, error) {
 	k := d.s.k("dedup", key)
-	r, err := claimWindowScript.Run(ctx, d.s.hot, []string{k, d.s.k("win", w.OpenID)},
+	r, err := d.s.runHot(ctx, claimWindowScript, []string{k, d.s.k("win", w.OpenID)},
 		ms(d.s.now()), d.Stale.Milliseconds(), d.ttl.Milliseconds(), ms(w.Until)).Int()
 	if err != nil {
 		return nil, false, false, err

@@ -43,12 +43,8 @@ type Redis struct {
 	// before another takes it over. It must exceed the longest delivery.
 	ClaimIdle time.Duration
 	view      bool // an account's view (Account): the connection is not its to close
-	// hot runs the scripts on every push's path (the replay window, the
-	// retry claim): go-redis's auto-pipeliner on one Redis, so that the
-	// scripts of concurrent pushes share a write and a read (a third less
-	// CPU a push under load, in one bench sitting); the client itself on
-	// a cluster.
-	hot goredis.Scripter
+	// ap runs the scripts on every push's path (hot.go); nil: the client.
+	ap *goredis.AutoPipeliner
 }
 
 const redisGroup = "wxbot"
@@ -111,12 +107,7 @@ func Connect(rawURL string, now func() time.Time) (*Redis, error) {
 		s.rdb.Close()
 		return nil, err
 	}
-	s.hot = s.rdb
-	if c, ok := s.rdb.(*goredis.Client); ok {
-		if ap, err := c.AutoPipeline(); err == nil { // closed with the client
-			s.hot = ap
-		}
-	}
+	s.startHot()
 	return s, nil
 }
 
@@ -587,7 +578,7 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 
 // RememberQuery implements callback.Replays, shared by the replicas.
 func (s *Redis) RememberQuery(ctx context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
-	return rememberQuery.Run(ctx, s.hot, []string{s.k("q", key)}, bodyHash, ttl.Milliseconds()).Text()
+	return s.runHot(ctx, rememberQuery, []string{s.k("q", key)}, bodyHash, ttl.Milliseconds()).Text()
 }
 
 // rememberQuery: KEYS the query's key; ARGV body hash, TTL ms. Returns the
