@@ -16,7 +16,8 @@ import (
 // within the window), another body is refused.
 
 // Replays remembers signed query strings. The stores implement it, in
-// memory, in the bbolt store's memory, and in Redis for replicas.
+// memory, in the bbolt store (kept across a restart), and in Redis for
+// replicas.
 type Replays interface {
 	// RememberQuery stores bodyHash (a 128-bit hash, in hex) under key for
 	// ttl unless something is there, and returns what was there: "" the

@@ -47,7 +47,8 @@ type Local struct {
 }
 
 // Preload files an answer kept from before a restart: a retry of that
-// push gets its bytes and runs nothing.
+// push gets its bytes and runs nothing. It copies body: a store reading
+// its answers back reuses one buffer.
 func (d *Local) Preload(key, contentType string, body []byte) {
 	a, first := d.claimAnswer(key)
 	if first {

@@ -27,9 +27,12 @@ type QueryMemory struct {
 	// before the first Remember.
 	Budget int
 
-	once   sync.Once
-	seed   maphash.Seed
-	ttl    time.Duration
+	once sync.Once
+	seed maphash.Seed
+	// ttl is the longest window asked for (nanoseconds): a store that
+	// reloads query strings from before a restart asks with the window they
+	// were kept for, and the first push's window, if longer, takes over.
+	ttl    atomic.Int64
 	shards []nonceShard
 	// early counts generations dropped before their TTL because the budget
 	// was reached: the window shrank.
@@ -92,7 +95,7 @@ const DefaultReplayMemory = 2 << 20
 
 func (m *QueryMemory) init(ttl time.Duration) {
 	m.seed = maphash.MakeSeed()
-	m.ttl = ttl
+	m.ttl.Store(int64(ttl))
 	m.shards = make([]nonceShard, nonceShards)
 	budget := m.Budget
 	if budget <= 0 {
@@ -110,11 +113,20 @@ func (m *QueryMemory) init(ttl time.Duration) {
 // as its 16 bytes; any other string as 16 bytes of its SHA-256. Either way
 // the same string comes back as itself, and another as a different string.
 func (m *QueryMemory) Remember(key, bodyHash string, now func() time.Time, ttl time.Duration) string {
-	m.once.Do(func() { m.init(ttl) })
-	k := maphash.String(m.seed, key)
-	if k == 0 {
-		k = 1
+	body := QueryBody(bodyHash)
+	prev, seen := m.RememberBody(key, body, now(), ttl)
+	switch {
+	case !seen:
+		return ""
+	case prev == body:
+		return bodyHash
 	}
+	return hex.EncodeToString(prev[:])
+}
+
+// QueryBody is the 16 bytes a QueryMemory keeps for a body hash (see
+// Remember): a store that writes query strings down keeps these.
+func QueryBody(bodyHash string) [16]byte {
 	var body [16]byte
 	if len(bodyHash) == 32 && lowerHex(bodyHash) {
 		hex.Decode(body[:], []byte(bodyHash))
@@ -122,30 +134,38 @@ func (m *QueryMemory) Remember(key, bodyHash string, now func() time.Time, ttl t
 		sum := sha256.Sum256([]byte(bodyHash))
 		copy(body[:], sum[:])
 	}
-	t := now()
+	return body
+}
+
+// RememberBody is Remember with the body as QueryBody made it: it returns
+// the body first seen with key and true, or body is remembered and false.
+func (m *QueryMemory) RememberBody(key string, body [16]byte, now time.Time, ttl time.Duration) ([16]byte, bool) {
+	m.once.Do(func() { m.init(ttl) })
+	if int64(ttl) > m.ttl.Load() {
+		m.ttl.Store(int64(ttl)) // racing raises keep one of the longer windows: either will do
+	}
+	k := maphash.String(m.seed, key)
+	if k == 0 {
+		k = 1
+	}
 	sh := &m.shards[k%nonceShards]
 	sh.mu.Lock()
-	if sh.cur.full() || t.After(sh.rotateAt) {
-		m.rotate(sh, t)
+	defer sh.mu.Unlock()
+	if sh.cur.full() || now.After(sh.rotateAt) {
+		m.rotate(sh, now)
 	}
 	s, ok := sh.cur.find(k)
 	if !ok {
 		if p, seen := sh.prev.find(k); seen {
-			s, ok = p, true
+			return p.body, true
 		}
 	}
 	if ok {
-		prev := s.body
-		sh.mu.Unlock()
-		if prev == body {
-			return bodyHash
-		}
-		return hex.EncodeToString(prev[:])
+		return s.body, true
 	}
 	*s = nonceSlot{key: k, body: body}
 	sh.cur.n++
-	sh.mu.Unlock()
-	return ""
+	return body, false
 }
 
 // rotate drops the older generation: every TTL, or early when the current
@@ -154,12 +174,13 @@ func (m *QueryMemory) rotate(sh *nonceShard, now time.Time) {
 	if !now.After(sh.rotateAt) {
 		m.early.Add(1)
 	}
+	ttl := time.Duration(m.ttl.Load())
 	sh.prev, sh.cur = sh.cur, sh.prev
 	sh.cur.reset()
-	if now.After(sh.rotateAt.Add(m.ttl)) { // idle for long: all of it is stale
+	if now.After(sh.rotateAt.Add(ttl)) { // idle for long: all of it is stale
 		sh.prev.reset()
 	}
-	sh.rotateAt = now.Add(m.ttl)
+	sh.rotateAt = now.Add(ttl)
 }
 
 // lowerHex reports whether s is lower-case hex, which the bytes give back.

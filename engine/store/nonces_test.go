@@ -139,3 +139,35 @@ func TestNonceMemoryConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestNonceMemoryLongestWindow: the memory keeps the longest window asked
+// for, not the first: a store reloading query strings kept with a shorter
+// window (a restart with a longer --max-skew) does not shorten the
+// window of the pushes that follow.
+func TestNonceMemoryLongestWindow(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, tc := range []struct {
+		name  string
+		first time.Duration // the window of the first query string remembered
+		at    time.Duration
+		want  string
+	}{
+		{"within the longer window", time.Minute, 9 * time.Minute, testBodyHash},
+		{"past twice the longer window", time.Minute, 21 * time.Minute, ""},
+		{"a longer window first", time.Hour, 90 * time.Minute, testBodyHash},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var m QueryMemory
+			m.Remember("reloaded", testBodyHash, func() time.Time { return t0 }, tc.first)
+			for i := range nonceShards * 4 { // some in every shard
+				m.Remember("push"+strconv.Itoa(i), testBodyHash, func() time.Time { return t0 }, 10*time.Minute)
+			}
+			at := func() time.Time { return t0.Add(tc.at) }
+			for i := range nonceShards * 4 {
+				if prev := m.Remember("push"+strconv.Itoa(i), testBodyHash, at, 10*time.Minute); prev != tc.want {
+					t.Fatalf("push %d at +%v: %q, want %q", i, tc.at, prev, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+
+	"github.com/wxbot/wxbot/engine/dedup"
+	"github.com/wxbot/wxbot/engine/store"
 )
 
 // Several Official Accounts share one bbolt file: each account's buckets
@@ -68,7 +71,8 @@ func (s *Bolt) Account(appID string) (*Bolt, error) {
 		return nil, fmt.Errorf("store %s: the buckets of account %s: %w", s.path, appID, err)
 	}
 	v := newBolt(s.path, s.now)
-	v.db, v.root, v.files = s.db, root, s.path+"."+appID
+	v.db, v.root = s.db, root
+	v.setFiles(s.path + "." + appID)
 	if err := v.loadHot(); err != nil {
 		return nil, fmt.Errorf("store %s: account %s: %w", s.path, appID, err)
 	}
@@ -81,7 +85,18 @@ func (s *Bolt) Account(appID string) (*Bolt, error) {
 
 // newBolt is a store's state before its file is open.
 func newBolt(path string, now func() time.Time) *Bolt {
-	return &Bolt{path: path, files: path, now: now, windows: map[uint64]window{}, seed: maphash.MakeSeed(),
+	s := &Bolt{path: path, now: now, windows: map[uint64]window{}, seed: maphash.MakeSeed(),
 		cooldowns: map[string]time.Time{}, dirtyW: map[string]bool{}, dirtyC: map[string]bool{},
 		stop: make(chan struct{}), flushed: make(chan struct{}), flushNow: make(chan struct{}, 1)}
+	s.setFiles(path)
+	return s
+}
+
+// setFiles names the files beside the bbolt file (prefix.answers.*,
+// prefix.queries.*); until a backend gives the memories' budgets, they
+// keep what the default budgets hold.
+func (s *Bolt) setFiles(prefix string) {
+	s.answerLog.prefix, s.answerLog.span, s.answerLog.read = prefix+".answers", answerSegment, readAnswer
+	s.queryLog.prefix, s.queryLog.span, s.queryLog.read = prefix+".queries", querySegment, readQuery
+	s.answerLog.keep, s.queryLog.keep = keepFor(dedup.DefaultBytes), keepFor(store.DefaultReplayMemory)
 }

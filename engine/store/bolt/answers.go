@@ -1,14 +1,11 @@
 package bolt
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/binary"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
+	"errors"
+	"io"
+	"sync"
 	"time"
 )
 
@@ -16,77 +13,90 @@ import (
 // reaching a restarted bot (a deploy, SIGTERM) gets the first reply's
 // bytes and runs no rule again.
 //
-// They go to plain append-only files beside the bbolt file (PATH.answers.
-// <start ms>), not into bbolt: a busy bot answers thousands of pushes a
+// They go to segments beside the bbolt file (PATH.answers.<start ms>, see
+// segLog), not into bbolt: a busy bot answers thousands of pushes a
 // second, and a B+tree copy-on-write per half second of answers cost an
 // eighth of the bot's CPU, where an append costs next to nothing. They are
 // written behind every half second and on Close (SIGTERM), and fsynced on
 // Close only: a crashed process loses nothing the kernel has, a crashed
-// machine the last moments. A new file starts every answerSegment, and a
-// file is removed once every answer in it has expired.
+// machine the last moments.
 //
 // A record: end (Unix ms, 8 bytes big-endian), then push key, content type
 // and body, each a uvarint length and the bytes.
 
+// answerSegment is how long a segment takes answers: an idle bot's file
+// goes a minute after its answers expire.
 const answerSegment = time.Minute
 
-// answerBuffer holds the records of the answers not yet written, encoded
-// as they come: an answer costs its bytes once, with no copy or struct of
-// its own for the collector to scan, and two buffers take turns.
-type answerBuffer struct {
-	pendingAnswers
-	spare []byte // the buffer the last write emptied (the flush goroutine's)
-}
+// maxAnswerPart bounds a record's part: a longer one read back is damage
+// (a length scribbled over), not a reason to allocate it. No passive
+// reply comes near; SaveAnswer keeps none longer.
+const maxAnswerPart = 1 << 20
 
-// pendingAnswers are encoded records, as one flush writes them.
-type pendingAnswers struct {
+// recordBuffer holds the records not yet written, encoded as they come: a
+// record costs its bytes once, with no copy or struct of its own for the
+// collector to scan, and two buffers take turns.
+type recordBuffer struct {
+	mu      sync.Mutex
 	records []byte
-	latest  time.Time // the latest end among them
+	latest  int64  // the latest end among them, Unix ms
+	spare   []byte // the buffer the last write emptied (the flush goroutine's)
 }
 
 // take hands the records to the flush goroutine and starts on the spare
-// buffer. The store is locked.
-func (b *answerBuffer) take() pendingAnswers {
-	p := b.pendingAnswers
-	b.pendingAnswers, b.spare = pendingAnswers{records: b.spare[:0]}, nil
-	return p
+// buffer.
+func (b *recordBuffer) take() ([]byte, int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p, latest := b.records, b.latest
+	b.records, b.latest, b.spare = b.spare[:0], 0, nil
+	return p, latest
 }
 
-// answerFlushBytes is where the answers are written without waiting for
+// reuse gives back a buffer the flush goroutine wrote; a burst's buffer is
+// left to the collector.
+func (b *recordBuffer) reuse(p []byte) {
+	if cap(p) > maxSpareAnswers {
+		return
+	}
+	b.mu.Lock()
+	b.spare = p[:0]
+	b.mu.Unlock()
+}
+
+// answerFlushBytes is where the records are written without waiting for
 // the half-second tick: under load the two buffers then stay about this
 // size and are reused, instead of growing (and being copied) to a half
-// second's worth of answers each time.
+// second's worth of records each time.
 const answerFlushBytes = 256 << 10
 
-// maxSpareAnswers bounds the buffer kept for reuse: a burst's buffer is
-// left to the collector.
+// maxSpareAnswers bounds the buffer kept for reuse.
 const maxSpareAnswers = 1 << 20
-
-// answerLog is the open segment.
-type answerLog struct {
-	f       *os.File
-	started time.Time
-	latest  time.Time // the latest end in it
-}
 
 // SaveAnswer keeps a push's answer until until. It copies body.
 func (s *Bolt) SaveAnswer(key, contentType string, body []byte, until time.Time) {
-	s.mu.Lock()
+	if len(key) > maxAnswerPart || len(contentType) > maxAnswerPart || len(body) > maxAnswerPart {
+		return // it could not be read back
+	}
 	b := &s.answers
+	b.mu.Lock()
 	b.records = binary.BigEndian.AppendUint64(b.records, uint64(until.UnixMilli()))
 	b.records = appendPart(b.records, key)
 	b.records = appendPart(b.records, contentType)
 	b.records = appendPart(b.records, body)
-	if until.After(b.latest) {
-		b.latest = until
-	}
+	b.latest = max(b.latest, until.UnixMilli())
 	full := len(b.records) >= answerFlushBytes
-	s.mu.Unlock()
+	b.mu.Unlock()
 	if full {
-		select {
-		case s.flushNow <- struct{}{}:
-		default: // already asked
-		}
+		s.askFlush()
+	}
+}
+
+// askFlush wakes the flush goroutine: a buffer reached answerFlushBytes.
+func (s *Bolt) askFlush() {
+	select {
+	case s.flushNow <- struct{}{}:
+	default: // already asked
 	}
 }
 
@@ -95,98 +105,70 @@ func appendPart[T string | []byte](b []byte, part T) []byte {
 	return append(b, part...)
 }
 
-// SavedAnswers calls f for every answer still valid at now.
+// SavedAnswers calls f, oldest first, for every answer still valid at now
+// among the newest the retry memory holds (see keepFor), reading them a
+// record at a time: a start's memory does not grow with past traffic. body
+// is only valid during f. The files no longer needed are removed.
 func (s *Bolt) SavedAnswers(now time.Time, f func(key, contentType string, body []byte)) error {
-	files, err := filepath.Glob(s.files + ".answers.*")
+	_, err := s.answerLog.load(now, func(rec []byte) {
+		key, ct, body := decodeAnswer(rec)
+		f(string(key), internContentType(ct), body)
+	})
+	return err
+}
+
+// writeBehind writes what b holds to l, then gives the buffer back.
+func writeBehind(b *recordBuffer, l *segLog, now time.Time) {
+	records, latest := b.take()
+	if len(records) > 0 {
+		l.write(records, latest, now)
+	}
+	b.reuse(records)
+}
+
+// readAnswer is the answers' readRecord.
+func readAnswer(r *bufio.Reader, buf []byte) ([]byte, int64, error) {
+	buf, err := readFull(r, buf[:0], 8)
 	if err != nil {
-		return err
+		return buf, 0, err // io.EOF when nothing was left: a clean end
 	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("reading the kept answers: %w", err)
+	end := int64(binary.BigEndian.Uint64(buf))
+	for range 3 {
+		n, err := binary.ReadUvarint(r)
+		switch {
+		case errors.Is(err, io.EOF):
+			return buf, 0, io.ErrUnexpectedEOF
+		case err != nil, n > maxAnswerPart:
+			return buf, 0, errDamagedRecord
 		}
-		eachAnswer(data, func(until int64, key, ct, body []byte) {
-			if until > now.UnixMilli() {
-				f(string(key), string(ct), bytes.Clone(body))
-			}
-		})
+		buf = binary.AppendUvarint(buf, n)
+		if buf, err = readFull(r, buf, int(n)); err != nil {
+			return buf, 0, io.ErrUnexpectedEOF
+		}
 	}
-	return nil
+	return buf, end, nil
 }
 
-// writeAnswers appends the pending records to the open segment, starting
-// a new one every answerSegment and removing those whose answers have all
-// expired; the emptied buffer goes back for reuse.
-func (s *Bolt) writeAnswers(p pendingAnswers, now time.Time) {
-	defer func() {
-		if cap(p.records) <= maxSpareAnswers {
-			s.mu.Lock()
-			s.answers.spare = p.records[:0]
-			s.mu.Unlock()
-		}
-	}()
-	log := &s.answerLog
-	if log.f == nil || now.Sub(log.started) >= answerSegment {
-		s.closeAnswers(false)
-		s.pruneAnswers(now)
-		if len(p.records) == 0 {
-			return
-		}
-		f, err := os.OpenFile(fmt.Sprintf("%s.answers.%d", s.files, now.UnixMilli()), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return // the answers stay in memory; only a restart would miss them
-		}
-		log.f, log.started, log.latest = f, now, time.Time{}
+// decodeAnswer splits a record readAnswer read.
+func decodeAnswer(rec []byte) (key, contentType, body []byte) {
+	v := rec[8:]
+	var parts [3][]byte
+	for i := range parts {
+		n, w := binary.Uvarint(v)
+		parts[i], v = v[w:w+int(n)], v[w+int(n):]
 	}
-	if len(p.records) == 0 {
-		return
-	}
-	log.f.Write(p.records)
-	if p.latest.After(log.latest) {
-		log.latest = p.latest
-	}
+	return parts[0], parts[1], parts[2]
 }
 
-// closeAnswers closes the open segment, with an fsync when sync is set
-// (Close: a clean shutdown).
-func (s *Bolt) closeAnswers(sync bool) {
-	if f := s.answerLog.f; f != nil {
-		if sync {
-			f.Sync()
-		}
-		f.Close()
-		s.answerLog.f = nil
-	}
-}
+// answerContentTypes are the content types the dedup cache answers with:
+// read back, they cost no string each.
+var answerContentTypes = []string{"text/plain; charset=utf-8", "application/xml; charset=utf-8"}
 
-// pruneAnswers removes the closed segments all of whose answers expired:
-// a segment started at t holds answers ending before t + answerSegment +
-// the longest answer's life, which a minute more covers.
-func (s *Bolt) pruneAnswers(now time.Time) {
-	files, _ := filepath.Glob(s.files + ".answers.*")
-	sort.Strings(files)
-	for _, name := range files {
-		ms, err := strconv.ParseInt(name[strings.LastIndexByte(name, '.')+1:], 10, 64)
-		if err == nil && now.Sub(time.UnixMilli(ms)) > 2*answerSegment+time.Minute {
-			os.Remove(name)
+func internContentType(ct []byte) string {
+	for _, c := range answerContentTypes {
+		if string(ct) == c {
+			return c
 		}
 	}
-}
-
-// eachAnswer decodes records; a torn tail (a crash mid-write) is ignored.
-func eachAnswer(v []byte, f func(until int64, key, ct, body []byte)) {
-	for len(v) >= 8 {
-		until := int64(binary.BigEndian.Uint64(v))
-		v = v[8:]
-		var parts [3][]byte
-		for i := range parts {
-			n, w := binary.Uvarint(v)
-			if w <= 0 || uint64(len(v)-w) < n {
-				return
-			}
-			parts[i], v = v[w:w+int(n)], v[w+int(n):]
-		}
-		f(until, parts[0], parts[1], parts[2])
-	}
+	return string(ct)
 }

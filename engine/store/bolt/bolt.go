@@ -55,10 +55,9 @@ type Bolt struct {
 	now  func() time.Time
 	// root is the bucket this account's buckets live in: nil for the
 	// file's top level (the one account of a bot without --accounts),
-	// "account:APPID" for an account view (Account); files is the prefix
-	// of the answers' files beside the bbolt file.
-	root  []byte
-	files string
+	// "account:APPID" for an account view (Account), whose files beside
+	// the bbolt file are PATH.APPID.* (setFiles).
+	root []byte
 	// views are the account views made from this store, closed with it;
 	// owner is false for a view, which leaves the file to its owner.
 	views []*Bolt
@@ -73,9 +72,12 @@ type Bolt struct {
 	cooldowns map[string]time.Time
 	dirtyW    map[string]bool
 	dirtyC    map[string]bool
-	answers   answerBuffer      // to write behind (see SaveAnswer)
-	answerLog answerLog         // the open file of answers (flush goroutine only)
 	nonces    store.QueryMemory // signed query strings seen (RememberQuery)
+
+	// The answers kept for retries and the replay window's query strings,
+	// to write behind to the files beside the bbolt file (segLog).
+	answers, queries    recordBuffer
+	answerLog, queryLog segLog
 
 	stop     chan struct{}
 	flushed  chan struct{}
@@ -229,6 +231,7 @@ func (s *Bolt) flushLoop() {
 			s.flush()
 		case <-t.C:
 			s.flush()
+			s.tickLogs()
 			if time.Since(prune) > time.Hour {
 				s.prune()
 				prune = time.Now()
@@ -238,12 +241,15 @@ func (s *Bolt) flushLoop() {
 }
 
 func (s *Bolt) flush() {
+	// Only the flush goroutine writes the files (tests' Flush aside: the
+	// logs lock).
+	writeBehind(&s.answers, &s.answerLog, s.now())
+	writeBehind(&s.queries, &s.queryLog, s.now())
 	s.mu.Lock()
-	if len(s.dirtyW) == 0 && len(s.dirtyC) == 0 && len(s.answers.records) == 0 {
+	if len(s.dirtyW) == 0 && len(s.dirtyC) == 0 {
 		s.mu.Unlock()
 		return
 	}
-	answers := s.answers.take()
 	ws := make(map[string][]byte, len(s.dirtyW))
 	for k := range s.dirtyW {
 		h := s.hash(k)
@@ -261,7 +267,6 @@ func (s *Bolt) flush() {
 	}
 	s.dirtyW, s.dirtyC = emptied(s.dirtyW), emptied(s.dirtyC)
 	s.mu.Unlock()
-	s.writeAnswers(answers, s.now()) // only the flush goroutine writes them
 	if len(ws) == 0 && len(cs) == 0 {
 		return
 	}
@@ -274,6 +279,13 @@ func (s *Bolt) flush() {
 		}
 		return nil
 	})
+}
+
+// tickLogs closes the files beside the bbolt file that are old enough and
+// removes those no longer needed, push or no push.
+func (s *Bolt) tickLogs() {
+	s.answerLog.tick(s.now())
+	s.queryLog.tick(s.now())
 }
 
 // prune drops expired windows and cooldowns and forgets old send IDs.
@@ -641,7 +653,8 @@ func (s *Bolt) Close() error {
 	}
 	close(s.stop)
 	<-s.flushed
-	s.closeAnswers(true)
+	s.answerLog.close(true)
+	s.queryLog.close(true)
 	if !s.owner {
 		return nil // the file is its owner's
 	}
@@ -650,10 +663,4 @@ func (s *Bolt) Close() error {
 		err = fmt.Errorf("store %s: marking the shutdown clean (the next start checks the whole file): %w", s.path, err)
 	}
 	return errors.Join(err, s.db.Close())
-}
-
-// RememberQuery implements callback.Replays, in this process's memory: a
-// restart forgets (replicas share query strings only on Redis).
-func (s *Bolt) RememberQuery(_ context.Context, key, bodyHash string, ttl time.Duration) (string, error) {
-	return s.nonces.Remember(key, bodyHash, s.now, ttl), nil
 }

@@ -4,7 +4,9 @@
 // Outbox writes are committed and fsynced before they return, concurrent
 // ones sharing a commit (bbolt's Batch); kefu windows and cooldowns are
 // kept in memory and written behind every half second; retries' answers
-// go to append-only files beside the bbolt file, read back at start. A
+// and the replay window's query strings go to append-only files beside
+// the bbolt file, bounded by the memories' budgets and read back at
+// start a record at a time, only while valid. A
 // file whose last shutdown was not clean is checked whole before it opens,
 // and a damaged one is refused with what to do.
 //

@@ -24,6 +24,18 @@ const IDRetention = store.IDRetention
 // Flush writes the hot state behind now.
 func (s *Bolt) Flush() { s.flush() }
 
+// TickFiles closes and removes the files beside the bbolt file as the
+// half-second tick does.
+func (s *Bolt) TickFiles() { s.tickLogs() }
+
+// KeepFor is the bytes of records the files beside the bbolt file keep for
+// a memory budget.
+func KeepFor(budget int) int64 { return keepFor(budget) }
+
+// SegmentBytes is the size at which a file of records is closed, for a
+// memory budget.
+func SegmentBytes(budget int) int64 { return max(keepFor(budget)/4, minSegment) }
+
 // Prune drops expired state now, as the hourly prune does.
 func (s *Bolt) Prune() { s.prune() }
 
