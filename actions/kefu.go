@@ -272,6 +272,30 @@ type KefuDeliverer struct {
 	WindowClosed func(s *outbox.Send)
 }
 
+// windowClosed takes a slot of the user's window and reports whether the
+// send is certain to be refused: the store knows the user's window and it
+// is closed. A window the store does not know (never seen, or lost with
+// Redis) is attempted: only WeChat knows then, and its 45015 or 45047
+// closes it for the user's next sends.
+func (d *KefuDeliverer) windowClosed(ctx context.Context, openID string) (bool, error) {
+	ok, err := d.Store.TakeWindowSlot(ctx, openID, d.Now())
+	if err != nil {
+		return false, fmt.Errorf("checking the kefu window (the send is retried): %w", err)
+	}
+	if ok {
+		return false, nil
+	}
+	k, canTell := d.Store.(engine.WindowKnower)
+	if !canTell {
+		return true, nil
+	}
+	known, err := k.KnowsWindow(ctx, openID)
+	if err != nil {
+		return false, fmt.Errorf("checking the kefu window (the send is retried): %w", err)
+	}
+	return known, nil
+}
+
 // windowCodes mean WeChat refused: the user's kefu window is closed or used up.
 var windowCodes = []int{45015, 45047}
 
@@ -285,11 +309,11 @@ func (d *KefuDeliverer) Deliver(ctx context.Context, s *outbox.Send) error {
 	// The slot is spent on the first attempt only: a retry after a network
 	// error is the same message, which WeChat counts at most once.
 	if s.Attempts == 0 {
-		ok, err := d.Store.TakeWindowSlot(ctx, s.OrderKey, d.Now())
+		closed, err := d.windowClosed(ctx, s.OrderKey)
 		if err != nil {
-			return fmt.Errorf("checking the kefu window: %w", err)
+			return err
 		}
-		if !ok {
+		if closed {
 			if d.WindowClosed != nil {
 				d.WindowClosed(s)
 			}

@@ -79,9 +79,12 @@ func TestKefuMessages(t *testing.T) {
 			}
 		})
 	}
+	// A delayed send waits as a stand-in, out of the user's line.
 	s, _ := queued(t, &KefuParams{Text: []engine.Template{tpl("x")}, Delay: time.Minute, Typing: true})
-	if !s.Typing || s.NotBefore.Before(time.Now().Add(50*time.Second)) {
-		t.Errorf("delay and typing not kept: %+v", s)
+	var inner outbox.Send
+	if err := json.Unmarshal(s.Payload, &inner); err != nil || s.Kind != outbox.KindDelayed || inner.Kind != outbox.KindKefu ||
+		!inner.Typing || s.NotBefore.Before(time.Now().Add(50*time.Second)) {
+		t.Errorf("delay and typing not kept: %+v (%s): %v", s, s.Payload, err)
 	}
 }
 
@@ -144,12 +147,6 @@ func TestKefuDeliverer(t *testing.T) {
 	ctx := context.Background()
 	d, fake, store := deliverer(t)
 
-	// No window: refused without calling the API.
-	err := d.Deliver(ctx, kefuSend("oNobody"))
-	if !outbox.IsPermanent(err) || !errors.Is(err, ErrKefuWindowClosed) || len(fake.Calls("")) != 0 {
-		t.Errorf("no window: %v, %d API calls", err, len(fake.Calls("")))
-	}
-
 	// A click opens 3 sends for a minute.
 	store.OpenWindow(ctx, "oU", time.Now().Add(time.Minute))
 	s := kefuSend("oU")
@@ -166,7 +163,7 @@ func TestKefuDeliverer(t *testing.T) {
 	// Transient: retried by the outbox; the slot is not spent twice.
 	fake.FailNext("/cgi-bin/message/custom/send", -1)
 	s = kefuSend("oU")
-	err = d.Deliver(ctx, s)
+	err := d.Deliver(ctx, s)
 	if err == nil || outbox.IsPermanent(err) {
 		t.Errorf("-1: %v, want a retryable error", err)
 	}
@@ -218,3 +215,70 @@ func TestKefuDeliverer(t *testing.T) {
 		t.Error("a broken payload was delivered")
 	}
 }
+
+// forgetful is a store that cannot tell a window it never knew from one
+// that is over (no store.WindowKnower).
+type forgetful struct{ engine.KefuWindows }
+
+// TestKefuWindowCertainty: a send is refused without an API call only when
+// its refusal is certain: the store knows the user's window and it is over,
+// or WeChat refused since the user's last opening. A window nobody knows
+// (never seen, or lost with Redis) is attempted, and WeChat decides.
+func TestKefuWindowCertainty(t *testing.T) {
+	const sendPath = "/cgi-bin/message/custom/send"
+	tests := []struct {
+		name      string
+		setup     func(ctx context.Context, s store.Store)
+		forgetful bool
+		answer    int // WeChat's errcode for the send, 0 for success
+		wantCall  bool
+		wantErr   error // nil, ErrKefuWindowClosed, or an API error (answer)
+	}{
+		{"never seen: attempted", nil, false, 0, true, nil},
+		{"never seen, WeChat refuses", nil, false, 45015, true, errAPI},
+		{"open", func(ctx context.Context, s store.Store) { s.OpenWindow(ctx, "oU", time.Now().Add(time.Hour)) }, false, 0, true, nil},
+		{"over", func(ctx context.Context, s store.Store) { s.OpenWindow(ctx, "oU", time.Now().Add(-time.Second)) }, false, 0, false, ErrKefuWindowClosed},
+		{"closed by WeChat", func(ctx context.Context, s store.Store) {
+			s.OpenWindow(ctx, "oU", time.Now().Add(48*time.Hour))
+			s.CloseWindow(ctx, "oU")
+		}, false, 0, false, ErrKefuWindowClosed},
+		{"never seen, then refused by WeChat", func(ctx context.Context, s store.Store) { s.CloseWindow(ctx, "oU") }, false, 0, false, ErrKefuWindowClosed},
+		{"a store that cannot tell takes unknown as over", nil, true, 0, false, ErrKefuWindowClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			d, fake, st := deliverer(t)
+			if tt.setup != nil {
+				tt.setup(ctx, st)
+			}
+			if tt.forgetful {
+				d.Store = forgetful{st}
+			}
+			if tt.answer != 0 {
+				fake.FailNext(sendPath, tt.answer)
+			}
+			err := d.Deliver(ctx, kefuSend("oU"))
+			if called := len(fake.Calls(sendPath)) == 1; called != tt.wantCall {
+				t.Errorf("API called: %v, want %v", called, tt.wantCall)
+			}
+			switch {
+			case tt.wantErr == nil && err != nil:
+				t.Errorf("err %v, want the send delivered", err)
+			case tt.wantErr == errAPI:
+				if code, _ := wechat.APICode(err); code != tt.answer || !outbox.IsPermanent(err) {
+					t.Errorf("err %v, want WeChat's %d, permanent", err, tt.answer)
+				}
+				// WeChat's refusal is certain from then on: no second call.
+				if err := d.Deliver(ctx, kefuSend("oU")); !errors.Is(err, ErrKefuWindowClosed) || len(fake.Calls(sendPath)) != 1 {
+					t.Errorf("after WeChat refused: %v, %d API calls, want refused without a call", err, len(fake.Calls(sendPath)))
+				}
+			case tt.wantErr != nil && (!errors.Is(err, tt.wantErr) || !outbox.IsPermanent(err)):
+				t.Errorf("err %v, want %v, permanent", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// errAPI stands for WeChat's answer in TestKefuWindowCertainty.
+var errAPI = errors.New("the API's error")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -29,7 +30,8 @@ func init() {
 		Params: func() any { return &WebhookParams{Method: http.MethodPost, Timeout: DefaultWebhookTimeout} },
 		New:    func(p any) (engine.Action, error) { return &webhookAction{p: p.(*WebhookParams)}, nil },
 		Deliverers: func(d engine.Delivery) map[string]outbox.Deliverer {
-			return map[string]outbox.Deliverer{KindWebhook: &WebhookDeliverer{Log: d.Logger}}
+			return map[string]outbox.Deliverer{KindWebhook: &WebhookDeliverer{Log: d.Logger, Outbox: d.Outbox, Held: d.Store,
+				HoldLate: d.HoldLate}}
 		},
 	})
 }
@@ -154,8 +156,8 @@ type webhookAction struct{ p *WebhookParams }
 
 // Run calls the service once inline; an answer with a reply answers the
 // push (or goes out by kefu when it came after the reply deadline). A
-// transient failure is queued for the outbox to retry; what the retries
-// answer is not sent to the user, as it comes far too late to be a reply.
+// transient failure is queued for the outbox to retry; a reply a retry
+// answers with is a late one (see WebhookDeliverer.Deliver).
 func (a *webhookAction) Run(ctx context.Context, c *engine.Call) error {
 	req, err := a.build(c)
 	if err != nil {
@@ -183,6 +185,9 @@ func (a *webhookAction) Run(ctx context.Context, c *engine.Call) error {
 	}
 	// The retry is stored even when the engine is stopping (ctx cancelled):
 	// that is when it matters most.
+	if c.Event.TakesReply() && c.Event.ReplySeen() { // as Call.Answer: no late reply for the others
+		req.ReplyTo = c.Event.From
+	}
 	qerr := c.Enqueue(context.WithoutCancel(ctx), KindWebhook, req, engine.SendOptions{OrderKey: "webhook:" + req.Key})
 	if qerr != nil {
 		return fmt.Errorf("%w (and queueing a retry failed: %v)", err, qerr)
@@ -220,6 +225,10 @@ type WebhookRequest struct {
 	// Key identifies the push and step; it is sent, hashed, as
 	// Idempotency-Key, so that a service can tell a retry from a new call.
 	Key string `json:"key"`
+	// ReplyTo is the user a retry's reply goes to, late (the push's
+	// sender); "" for a push that takes no reply or whose reply nobody
+	// sees, and for retries queued before it existed.
+	ReplyTo string `json:"reply_to,omitempty"`
 }
 
 // WebhookAnswer is a successful call's outcome.
@@ -248,6 +257,12 @@ type WebhookDeliverer struct {
 	// also bounded by the action's timeout.
 	HTTP *http.Client
 	Log  *slog.Logger
+	// Outbox sends a retry's reply by kefu; with HoldLate (an account
+	// without the kefu API), Held keeps it for the user's next push
+	// instead. Without them such a reply is dropped, with a log line.
+	Outbox   *outbox.Outbox
+	Held     store.HeldReplies
+	HoldLate bool
 }
 
 // defaultWebhookClient follows no redirects (a POST silently turned into a
@@ -336,10 +351,71 @@ func (d *WebhookDeliverer) Deliver(ctx context.Context, s *outbox.Send) error {
 		return outbox.Permanent(fmt.Errorf("webhook send %s: bad payload: %w", s.ID, err))
 	}
 	ans, err := d.Do(ctx, &r)
-	if err == nil && ans.Reply != nil && d.Log != nil {
-		d.Log.Info("webhook answered a retry with a reply; too late to send, dropped", "rule", s.Rule, "attempts", s.Attempts+1)
+	switch {
+	case err != nil:
+		return err
+	case ans.ReplyErr != nil:
+		d.logger().Warn("webhook answered a retry with a reply wxbot cannot send; nothing sent", "rule", s.Rule, "err", ans.ReplyErr)
+	case ans.Reply != nil:
+		return d.replyLate(ctx, s, r.ReplyTo, ans.Reply)
 	}
-	return err
+	return nil
+}
+
+// replyLate delivers the reply a retry answered with as the engine delivers
+// any reply that came after its push was answered: by kefu, in the user's
+// line, or held for their next push. Its kefu send's ID is the retry's
+// with "/reply", so a retry that runs again enqueues it once.
+//
+// A reply that cannot go out is dropped with a log line (calling the
+// service again would not help); a store that fails to hold one has the
+// call retried.
+func (d *WebhookDeliverer) replyLate(ctx context.Context, s *outbox.Send, to string, r *wechat.Reply) error {
+	log := d.logger().With("rule", s.Rule, "reply", r.Type)
+	if to == "" {
+		log.Info("webhook answered a retry with a reply for a push that takes none (or nobody sees); dropped")
+		return nil
+	}
+	if d.HoldLate {
+		if d.Held == nil {
+			log.Error("webhook answered a retry with a reply, and nothing holds late replies; dropped")
+			return nil
+		}
+		b, err := engine.MarshalReply(r)
+		if err == nil {
+			err = d.Held.HoldReply(ctx, to, b, engine.HeldReplyTTL)
+		}
+		if err != nil {
+			return fmt.Errorf("webhook answered with a reply, which could not be held for the user's next push (the call is retried): %w", err)
+		}
+		log.Info("webhook answered a retry with a reply; held for the user's next push")
+		return nil
+	}
+	m, ok := wechat.KefuFromReply(to, r)
+	if !ok {
+		log.Warn("webhook answered a retry with a reply that has no kefu equivalent; dropped")
+		return nil
+	}
+	payload, err := outbox.Encode(m)
+	if err == nil && d.Outbox == nil {
+		err = errors.New("no outbox")
+	}
+	if err == nil {
+		err = d.Outbox.Enqueue(ctx, &outbox.Send{ID: s.ID + "/reply", Kind: outbox.KindKefu, OrderKey: to, Rule: s.Rule, Payload: payload})
+	}
+	if err != nil {
+		log.Error("webhook answered a retry with a reply that cannot go out by kefu (configure the WeChat API: AppID and AppSecret); dropped", "err", err)
+		return nil
+	}
+	log.Info("webhook answered a retry with a reply; queued as a kefu message")
+	return nil
+}
+
+func (d *WebhookDeliverer) logger() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
 }
 
 // validHeaderValue reports whether v has no control characters but tabs

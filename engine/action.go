@@ -104,6 +104,12 @@ type Delivery struct {
 	// WindowClosed hears about a send refused for a closed kefu window
 	// (metrics); nil is fine.
 	WindowClosed func(*outbox.Send)
+	// Outbox takes the sends a delivery makes (a webhook retry's reply,
+	// too late for its push, goes out by kefu); nil is fine.
+	Outbox *outbox.Outbox
+	// HoldLate: late replies wait for the user's next push instead (no
+	// kefu API, see Options.HoldLate).
+	HoldLate bool
 }
 
 // Deliverers collects the deliverers of every registered action, by kind;

@@ -94,7 +94,13 @@ func (c *Call) Key() string {
 
 // SendOptions are the optional parts of Call.Enqueue.
 type SendOptions struct {
-	Delay  time.Duration
+	// Delay holds the send back this long. It waits out of its user's
+	// line: the user's later sends do not wait for it (see outbox's Order).
+	Delay time.Duration
+	// InLine makes a Delay wait in the user's line instead, holding back
+	// the sends made after it: a follow-up shows after the reply it
+	// follows and before what the rule sends next.
+	InLine bool
 	Typing bool
 	// OrderKey overrides the send's ordering key, which is the event's
 	// sender by default (see outbox.Send.OrderKey).
@@ -136,8 +142,11 @@ func (c *Call) Enqueue(ctx context.Context, kind string, payload any, o SendOpti
 	}
 	now := c.progress.now()
 	s.Created = now
-	if o.Delay > 0 {
+	switch {
+	case o.Delay > 0 && o.InLine:
 		s.NotBefore = now.Add(o.Delay)
+	case o.Delay > 0:
+		s.Delay = o.Delay
 	}
 	return c.progress.outbox.Enqueue(ctx, s)
 }

@@ -80,8 +80,9 @@ func TestCallEnqueueIDs(t *testing.T) {
 	}
 	due, _ := st.Due(context.Background(), time.Now().Add(time.Hour), 100, nil)
 	n, _ := st.Pending(context.Background())
-	if n != 4 || len(due) != 1 || due[0].ID != "P/r/0/1" || string(due[0].Payload) != `{"a":"<&>"}` {
-		t.Errorf("pending %d, first %+v", n, due)
+	// The delayed sends wait in a line of their own (see SendOptions.Delay).
+	if n != 4 || len(due) != 2 || due[0].ID != "P/r/0/1" || string(due[0].Payload) != `{"a":"<&>"}` || due[1].ID != "P/r/0/2/delayed" {
+		t.Errorf("pending %d, first of each line %+v", n, due)
 	}
 }
 

@@ -128,8 +128,9 @@ func (c *Call) FollowUp(ctx context.Context, r *wechat.Reply) error {
 	if !ok {
 		return fmt.Errorf("a %s reply has no kefu equivalent", r.Type)
 	}
-	// A second behind the passive reply, so that it shows first.
-	return c.Enqueue(context.WithoutCancel(ctx), outbox.KindKefu, m, SendOptions{Delay: followUpDelay})
+	// A second behind the passive reply, so that it shows first; in the
+	// line, so that what the rule sends next shows after it.
+	return c.Enqueue(context.WithoutCancel(ctx), outbox.KindKefu, m, SendOptions{Delay: followUpDelay, InLine: true})
 }
 
 // followUpDelay puts a follow-up behind the passive reply it follows.

@@ -14,6 +14,9 @@ type (
 	Claims = store.Claims
 	// KefuWindows keep each user's kefu window (store.KefuWindows).
 	KefuWindows = store.KefuWindows
+	// WindowKnower tells an unknown kefu window from one that is over
+	// (store.WindowKnower).
+	WindowKnower = store.WindowKnower
 	// Users keep each user's state (store.Users).
 	Users = store.Users
 	// State is what the engine itself keeps per user while it dispatches

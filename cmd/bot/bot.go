@@ -248,7 +248,7 @@ func (b *Bot) wireOutbox(set *engine.RuleSet) error {
 	}
 	b.outbox = outbox.New(b.st, outbox.Options{Logger: b.log, Observer: b.m})
 	deliverers := engine.Deliverers(engine.Delivery{Client: b.client, Store: b.st, Logger: b.log, Now: time.Now,
-		WindowClosed: b.m.WindowClosed})
+		WindowClosed: b.m.WindowClosed, Outbox: b.outbox, HoldLate: b.s.AI.NoKefu})
 	for kind, d := range deliverers {
 		b.outbox.Register(kind, d)
 	}

@@ -7,8 +7,16 @@
 // # Order
 //
 // Sends with the same OrderKey (a user's OpenID for kefu) are delivered one
-// at a time, oldest first, so a user reads a bot's messages in the order
-// the rules made them; different keys go out in parallel.
+// at a time, in the order they come due, so a user reads a bot's messages
+// in the order the rules meant them; different keys go out in parallel.
+// A send comes due when it is made, or, with a Delay, when its delay is
+// over: until then it waits out of its key's line and holds back none of
+// the key's later sends (a `delay: 1h` reminder must not keep the answer
+// to the user's next message waiting an hour). Sends due at once go out
+// in the order they were made, and a send that failed keeps its place:
+// its retries hold back the sends behind it. A send can also wait in the
+// line (NotBefore), holding back those behind it: a follow-up that must
+// show after the reply it follows and before what the rule sends next.
 //
 // # Idempotency
 //
@@ -104,17 +112,24 @@ type Send struct {
 	Seq  uint64 `json:"seq"` // assigned by the store, increasing
 	Kind string `json:"kind"`
 	// OrderKey orders delivery: sends with the same key go out one at a
-	// time, oldest first. Kefu and template sends use the recipient's
-	// OpenID (and are addressed to it); a webhook uses its ordering key.
-	// The JSON name predates webhooks and stays for stored sends.
-	OrderKey  string          `json:"openid"`
-	Rule      string          `json:"rule,omitempty"`
-	Payload   json.RawMessage `json:"payload"`
-	Typing    bool            `json:"typing,omitempty"`
-	NotBefore time.Time       `json:"not_before"`
-	Created   time.Time       `json:"created"`
-	Attempts  int             `json:"attempts"`
-	LastError string          `json:"last_error,omitempty"`
+	// time, in the order they come due (see Order). Kefu and template
+	// sends use the recipient's OpenID (and are addressed to it); a
+	// webhook uses its ordering key. The JSON name predates webhooks and
+	// stays for stored sends.
+	OrderKey string          `json:"openid"`
+	Rule     string          `json:"rule,omitempty"`
+	Payload  json.RawMessage `json:"payload"`
+	Typing   bool            `json:"typing,omitempty"`
+	// NotBefore holds the send back in its key's line, and the sends
+	// behind it with it (retries' backoff, follow-ups).
+	NotBefore time.Time `json:"not_before"`
+	// Delay, given to Enqueue, holds the send back that long after Created
+	// out of its key's line (see Order). It is not stored: the queue keeps
+	// a stand-in of kind KindDelayed until the send comes due.
+	Delay     time.Duration `json:"-"`
+	Created   time.Time     `json:"created"`
+	Attempts  int           `json:"attempts"`
+	LastError string        `json:"last_error,omitempty"`
 	// Ref is the store's own handle on the send (a Redis stream entry).
 	Ref string `json:"-"`
 }
@@ -245,15 +260,27 @@ func (ob *Outbox) Queue() Queue { return ob.store }
 // Deliverer returns the deliverer registered for kind, or nil.
 func (ob *Outbox) Deliverer(kind string) Deliverer { return ob.deliverers[kind] }
 
-// Enqueue stores sends durably and wakes the workers.
+// Enqueue stores sends durably and wakes the workers. A send with a Delay
+// is stored as its stand-in (see Order).
 func (ob *Outbox) Enqueue(ctx context.Context, sends ...*Send) error {
 	now := ob.o.Now()
-	for _, s := range sends {
+	cloned := false
+	for i, s := range sends {
 		if _, ok := ob.deliverers[s.Kind]; !ok {
 			return fmt.Errorf("outbox: %w for %q sends", ErrNoDeliverer, s.Kind)
 		}
 		if s.Created.IsZero() {
 			s.Created = now
+		}
+		if s.Delay > 0 {
+			if !cloned { // the caller's slice stays as it was
+				sends, cloned = slices.Clone(sends), true
+			}
+			w, err := standIn(s)
+			if err != nil {
+				return err
+			}
+			sends[i] = w
 		}
 	}
 	if err := ob.store.Enqueue(ctx, sends...); err != nil {
@@ -323,35 +350,45 @@ func (ob *Outbox) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		ob.storeHeld(ctx)
-		for {
-			free := ob.o.Workers - len(sem)
-			if free == 0 {
-				break
-			}
-			due, err := ob.store.Due(ctx, ob.o.Now(), free, ob.skipper())
-			if err != nil {
-				if ctx.Err() == nil {
-					ob.log.Error("outbox: reading due sends failed; retrying", "err", err)
-				}
-				break
-			}
-			if len(due) == 0 {
-				break
-			}
-			for _, s := range due {
-				ob.mu.Lock()
-				ob.busy[s.OrderKey] = true
-				ob.mu.Unlock()
-				sem <- struct{}{}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer func() { <-sem; ob.release(s.OrderKey); ob.poke() }()
-					ob.deliver(context.WithoutCancel(ctx), s)
-				}()
-			}
-		}
+		ob.startDue(ctx, sem, &wg)
 		timer.Reset(ob.o.Poll)
+	}
+}
+
+// startDue hands due sends to workers while some are free, and puts the
+// delayed sends that came due in their lines (see Order).
+func (ob *Outbox) startDue(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) {
+	for {
+		free := ob.o.Workers - len(sem)
+		if free == 0 {
+			return
+		}
+		due, err := ob.store.Due(ctx, ob.o.Now(), free, ob.skipper())
+		if err != nil {
+			if ctx.Err() == nil {
+				ob.log.Error("outbox: reading due sends failed; retrying", "err", err)
+			}
+			return
+		}
+		if len(due) == 0 {
+			return
+		}
+		due, ripe := splitStandIns(due)
+		for _, s := range due {
+			ob.mu.Lock()
+			ob.busy[s.OrderKey] = true
+			ob.mu.Unlock()
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem; ob.release(s.OrderKey); ob.poke() }()
+				ob.deliver(context.WithoutCancel(ctx), s)
+			}()
+		}
+		if len(ripe) > 0 && !ob.promote(ctx, ripe) {
+			return // the queue failed; the next poll tries again
+		}
 	}
 }
 

@@ -48,13 +48,29 @@ type KefuWindows interface {
 	// explain (engine.KefuWindowFor), but whether openings stack is undocumented,
 	// so WeChat decides how many sends a window takes.
 	OpenWindow(ctx context.Context, openID string, until time.Time) error
-	// TakeWindowSlot reports whether to attempt a send: false only when it
-	// is certain to be refused (no opening whose time still runs, or WeChat
-	// refused since the last opening: CloseWindow).
+	// TakeWindowSlot reports whether the user's window is open: false when
+	// the time of their last opening is over, when WeChat refused since
+	// that opening (CloseWindow), and when the store knows no window of
+	// theirs, which is no certain refusal (see WindowKnower).
 	TakeWindowSlot(ctx context.Context, openID string, now time.Time) (bool, error)
 	// CloseWindow ends a user's window until their next opening: WeChat
 	// answered 45015 or 45047.
 	CloseWindow(ctx context.Context, openID string) error
+}
+
+// WindowKnower is a KefuWindows that tells a user whose window it does not
+// know from one whose window it knows is over. Not knowing is not a
+// refusal: the window may have been opened where the store could not see
+// it (a Redis outage keeps the windows opened meanwhile in one process's
+// memory, and a restart loses them) or forgotten, so a send to such a user
+// is attempted and WeChat decides. A KefuWindows without it has every
+// refused slot taken as certain.
+type WindowKnower interface {
+	// KnowsWindow reports whether the user has a window on record: open,
+	// over, or closed (CloseWindow records a closed one for a user it
+	// did not know, so that WeChat's refusal stands until their next
+	// opening).
+	KnowsWindow(ctx context.Context, openID string) (bool, error)
 }
 
 // State is what the engine itself keeps per user while it dispatches.

@@ -86,12 +86,12 @@ func (s *Memory) OpenWindow(_ context.Context, openID string, until time.Time) e
 	return nil
 }
 
-// KnowsWindow reports whether the user has a window here.
-func (s *Memory) KnowsWindow(openID string) bool {
+// KnowsWindow implements store.WindowKnower: a Memory forgets no window.
+func (s *Memory) KnowsWindow(_ context.Context, openID string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.windows[openID]
-	return ok
+	return ok, nil
 }
 
 // TakeWindowSlot implements store.Store.
@@ -102,16 +102,16 @@ func (s *Memory) TakeWindowSlot(_ context.Context, openID string, now time.Time)
 	return ok && now.Before(w.Until), nil
 }
 
-// CloseWindow implements store.Store.
+// CloseWindow implements store.Store. A user without a window gets a
+// closed one: WeChat's refusal is known (store.WindowKnower).
 func (s *Memory) CloseWindow(_ context.Context, openID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if w, ok := s.windows[openID]; ok {
-		if now := s.now(); now.Before(w.Until) {
-			w.Until = now // ended until the next opening
-		}
-		s.windows[openID] = w
+	w, ok := s.windows[openID]
+	if now := s.now(); !ok || now.Before(w.Until) {
+		w.Until = now // ended until the next opening
 	}
+	s.windows[strings.Clone(openID)] = w
 	return nil
 }
 

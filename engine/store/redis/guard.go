@@ -75,6 +75,7 @@ type GuardOptions struct {
 // outbox (the Redis store; the memory store in tests).
 type Primary interface {
 	store.Store
+	store.WindowKnower
 	outbox.Admin
 }
 
@@ -232,11 +233,19 @@ func (g *Guard) TakeWindowSlot(ctx context.Context, openID string, now time.Time
 	return guarded(g, ctx, g.o.CallTimeout,
 		func(c context.Context) (bool, error) { return g.Primary.TakeWindowSlot(c, openID, now) },
 		func() (bool, error) {
-			if g.local.KnowsWindow(openID) {
+			if known, _ := g.local.KnowsWindow(ctx, openID); known {
 				return g.local.TakeWindowSlot(ctx, openID, now)
 			}
 			return true, nil
 		})
+}
+
+// KnowsWindow implements store.WindowKnower; degraded, a window this process
+// saw is known.
+func (g *Guard) KnowsWindow(ctx context.Context, openID string) (bool, error) {
+	return guarded(g, ctx, g.o.CallTimeout,
+		func(c context.Context) (bool, error) { return g.Primary.KnowsWindow(c, openID) },
+		func() (bool, error) { return g.local.KnowsWindow(ctx, openID) })
 }
 
 // CloseWindow implements store.Store.

@@ -211,15 +211,26 @@ if now >= u or nu > u then
 end
 return 1`)
 
-// closeWindow ends a window until the next opening: KEYS[1] the window;
-// ARGV now (ms).
+// closeWindow ends a window until the next opening, and records a closed
+// one for a user without a window: KEYS[1] the window; ARGV now (ms), how
+// long to keep a recorded one (ms).
 var closeWindow = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'until', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 0
 end
 local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
 redis.call('HSET', KEYS[1], 'until', math.min(u, tonumber(ARGV[1])))
 return 1`)
+
+// closedWindowMemory is how long a window WeChat closed for a user the
+// store did not know stays known, so that their next sends are refused
+// without an API call: as long as any window opened before the refusal
+// could have lasted. A window of the store's own is kept a minute past
+// its end (openWindow); either way the user's window is unknown after,
+// and a send to them is attempted (store.WindowKnower).
+const closedWindowMemory = 48 * time.Hour
 
 // OpenWindow implements store.Store.
 func (s *Redis) OpenWindow(ctx context.Context, openID string, until time.Time) error {
@@ -237,7 +248,13 @@ func (s *Redis) TakeWindowSlot(ctx context.Context, openID string, now time.Time
 
 // CloseWindow implements store.Store.
 func (s *Redis) CloseWindow(ctx context.Context, openID string) error {
-	return closeWindow.Run(ctx, s.rdb, []string{s.k("win", openID)}, ms(s.now())).Err()
+	return closeWindow.Run(ctx, s.rdb, []string{s.k("win", openID)}, ms(s.now()), closedWindowMemory.Milliseconds()).Err()
+}
+
+// KnowsWindow implements store.WindowKnower.
+func (s *Redis) KnowsWindow(ctx context.Context, openID string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.k("win", openID)).Result()
+	return n == 1, err
 }
 
 // enqueue adds a send unless its ID was seen: KEYS id, stream, user seq;

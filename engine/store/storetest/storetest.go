@@ -38,6 +38,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("Cooldown", func(t *testing.T) { testCooldown(t, o) })
 	t.Run("ClaimOnce", func(t *testing.T) { testClaimOnce(t, o) })
 	t.Run("Windows", func(t *testing.T) { testWindows(t, o) })
+	t.Run("UnknownWindows", func(t *testing.T) { testUnknownWindows(t, o) })
 	t.Run("OutboxOrder", func(t *testing.T) { testOutboxOrder(t, o) })
 	t.Run("OutboxIdempotent", func(t *testing.T) { testOutboxIdempotent(t, o) })
 	t.Run("OutboxRetryAndDead", func(t *testing.T) { testOutboxRetryAndDead(t, o) })
