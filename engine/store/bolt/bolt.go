@@ -415,17 +415,35 @@ func (s *Bolt) TakeWindowSlot(_ context.Context, openID string, now time.Time) (
 	return ok && now.UnixMilli() < w.Until, nil
 }
 
-// CloseWindow implements store.Store.
+// CloseWindow implements store.Store. A user without a window on record
+// gets an ended one, in memory only: WeChat's refusal stands until their
+// next opening, or until the hourly prune or a restart forgets it (their
+// next send is then attempted, and WeChat answers again).
 func (s *Bolt) CloseWindow(_ context.Context, openID string) error {
+	h := s.hash(openID)
+	now := s.now().UnixMilli()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.windows[h]
+	if !ok {
+		s.windows[h] = window{Until: now, saved: now}
+		return nil
+	}
+	w.Until = min(w.Until, now) // ended until the next opening
+	s.windows[h] = w
+	s.markWindow(openID)
+	return nil
+}
+
+// KnowsWindow implements store.WindowKnower: the windows in memory, open,
+// or ended since the last hourly prune or the start (only unexpired ones
+// are read back).
+func (s *Bolt) KnowsWindow(_ context.Context, openID string) (bool, error) {
 	h := s.hash(openID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if w, ok := s.windows[h]; ok {
-		w.Until = min(w.Until, s.now().UnixMilli()) // ended until the next opening
-		s.windows[h] = w
-		s.markWindow(openID)
-	}
-	return nil
+	_, ok := s.windows[h]
+	return ok, nil
 }
 
 func seqKey(seq uint64) []byte {
