@@ -44,6 +44,9 @@ type Guard struct {
 	local *memory.Memory
 	spool *bolt.Bolt
 	o     GuardOptions
+	// spooled says, now and then, that sends are spooled: every send
+	// while the store is down would say it again.
+	spooled *quietLog
 
 	mu        sync.Mutex
 	fails     int
@@ -99,7 +102,8 @@ func NewGuard(primary Primary, o GuardOptions) *Guard {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Guard{Primary: primary, local: memory.New(o.Now), spool: o.Spool, o: o, windows: map[string]time.Time{}}
+	return &Guard{Primary: primary, local: memory.New(o.Now), spool: o.Spool, o: o, windows: map[string]time.Time{},
+		spooled: newQuietLog(o.Now)}
 }
 
 // Degraded reports whether the store is being skipped, and why.
@@ -268,7 +272,7 @@ func (g *Guard) Enqueue(ctx context.Context, sends ...*outbox.Send) error {
 	if serr := g.spool.Enqueue(ctx, sends...); serr != nil {
 		return fmt.Errorf("the store failed (%v) and so did the local spool: %w", err, serr)
 	}
-	g.o.Logger.Info("store unavailable: sends spooled locally until it answers", "sends", len(sends), "err", err)
+	g.spooled.log(g.o.Logger, slog.LevelInfo, "store unavailable: sends spooled locally until it answers", "sends", len(sends), "err", err)
 	return nil
 }
 

@@ -1,8 +1,11 @@
 package redis_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -237,5 +240,40 @@ func TestGuardUserState(t *testing.T) {
 	primary.down.Store(false)
 	if st, _ := primary.Memory.LoadUser(ctx, "oU"); st["step"] != "a" {
 		t.Fatalf("state = %v, want the step from before the outage", st)
+	}
+}
+
+// TestGuardLogsSpoolingQuietly: while the store is down every send is
+// spooled, and says so once in 10 s, with how many it did not log.
+func TestGuardLogsSpoolingQuietly(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	primary := &flaky{Memory: memory.New(clock)}
+	primary.down.Store(true)
+	spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	g := redis.NewGuard(primary, redis.GuardOptions{Spool: spool, Now: clock, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	defer g.Close()
+	send := func(i int) {
+		if err := g.Enqueue(context.Background(), &outbox.Send{ID: fmt.Sprint("s", i), Kind: outbox.KindKefu, OrderKey: "oU"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		send(i)
+	}
+	if n := strings.Count(logs.String(), "store unavailable: sends spooled"); n != 1 {
+		t.Errorf("%d lines for 50 sends spooled at once, want 1:\n%s", n, logs.String())
+	}
+	now = now.Add(11 * time.Second)
+	send(50)
+	if n := strings.Count(logs.String(), "store unavailable: sends spooled"); n != 2 || !strings.Contains(logs.String(), "not_logged_since=49") {
+		t.Errorf("after 10 s: %d lines, want 2, the second counting the 49 left out:\n%s", n, logs.String())
+	}
+	if n, _ := spool.Pending(context.Background()); n != 51 {
+		t.Errorf("%d sends spooled, want 51", n)
 	}
 }

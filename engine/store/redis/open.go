@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/wxbot/wxbot/engine/dedup"
@@ -67,7 +68,7 @@ func guardedBackend(r *Redis, spool *bolt.Bolt, o store.Options) *store.Backend 
 	if o.HoldLate {
 		shared.Stale = heldStale
 	}
-	onFallback := o.OnDedupFallback
+	onFallback, fellBack := o.OnDedupFallback, newQuietLog(o.Now)
 	b := &store.Backend{
 		Store: g, Replays: g, Health: g.Degraded,
 		Dedup: &dedup.Fallback{
@@ -76,7 +77,7 @@ func guardedBackend(r *Redis, spool *bolt.Bolt, o store.Options) *store.Backend 
 				if onFallback != nil {
 					onFallback(err)
 				}
-				o.Logger.Warn("Redis unreachable: retries are deduplicated in this process only", "err", err)
+				fellBack.log(o.Logger, slog.LevelWarn, "Redis unreachable: retries are deduplicated in this process only", "err", err)
 			},
 		},
 		Tokens: func(appID string) wechat.TokenCache { return r.TokenCache(appID) },
