@@ -37,11 +37,14 @@ func (p *TransferParams) Validate() error {
 
 type transferAction struct{ p *TransferParams }
 
-func (a *transferAction) Run(_ context.Context, c *engine.Call) error {
+func (a *transferAction) Run(ctx context.Context, c *engine.Call) error {
 	kf, err := c.Render(&a.p.KfAccount)
 	if err != nil {
 		return err
 	}
-	c.Reply(&wechat.Reply{Type: wechat.ReplyTransfer, KfAccount: kf})
+	if c.Reply(&wechat.Reply{Type: wechat.ReplyTransfer, KfAccount: kf}) {
+		// the user now waits for an agent: the bot keeps quiet meanwhile
+		return c.SetHandoff(ctx, &engine.KfState{Waiting: true, Since: c.Now()})
+	}
 	return nil
 }

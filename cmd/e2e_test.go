@@ -329,8 +329,10 @@ func TestEndToEnd(t *testing.T) {
 				{[]string{"scan", "spring"}, []string{"content: 欢迎回来! 您扫描的是「spring」。回复 1 查看菜单"}},
 				{[]string{"scancode_push", "K", "R"}, []string{"content: 扫码结果: R"}},
 			}
-			for _, c := range cases {
-				out, errOut, code := wxbot(t, env, append([]string{"simulate", "--url", b.url}, c.args...)...)
+			for i, c := range cases {
+				// a user each: after a transfer the bot keeps quiet for its user
+				from := fmt.Sprintf("oEndToEnd%02d", i)
+				out, errOut, code := wxbot(t, env, append([]string{"simulate", "--url", b.url, "--from", from}, c.args...)...)
 				if code != 0 {
 					t.Errorf("simulate %v: exit %d: %s", c.args, code, errOut)
 					continue

@@ -43,6 +43,7 @@ type Env struct {
 	userInit   map[string]any   // the state as loaded
 	patch      *store.UserPatch // the push's changes, merged
 	views      []userView       // the state after each state step
+	quiet      bool             // a handoff holds: only during_handoff rules run
 }
 
 // LoadUser fills User from the store the first time a push needs it (a

@@ -31,6 +31,11 @@ type Event struct {
 	Link        Link      `expr:"link"`
 	Scan        Scan      `expr:"scan"`
 	Payment     Payment   `expr:"payment"`
+	// KfAccount is the customer-service account of a kf_create_session,
+	// kf_close_session, or the one taking over in a kf_switch_session
+	// (KfFrom handing over).
+	KfAccount string `expr:"kf_account"`
+	KfFrom    string `expr:"kf_from"`
 	// Raw holds every XML field by its WeChat name (nested ones by their
 	// dotted path, e.g. ScanCodeInfo.ScanType). It is filled only when some
 	// rule refers to raw (see RuleSet.NeedsRaw): building it costs a map per
@@ -130,6 +135,10 @@ func FillEvent(ev *Event, m *wechat.Message, loc *time.Location) {
 			}
 		case "scancode_push", "scancode_waitmsg":
 			ev.Scan = Scan{Type: m.ScanType, Result: m.ScanResult}
+		case "kf_create_session", "kf_close_session":
+			ev.KfAccount = m.KfAccount
+		case "kf_switch_session":
+			ev.KfAccount, ev.KfFrom = m.ToKfAccount, m.FromKfAccount
 		}
 	} else {
 		ev.Type = lower(m.MsgType)

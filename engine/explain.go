@@ -21,6 +21,7 @@ type Trace struct {
 // env.User as in a push, so later rules are checked with the change.
 func (s *RuleSet) Explain(ctx context.Context, ev *Event, env *Env, cooldowns Cooldowns) []Trace {
 	norm := NormalizeText(ev.Content)
+	s.beginHandoff(ctx, ev, env)
 	out := make([]Trace, 0, len(s.ordered))
 	stopped := false
 	for _, r := range s.ordered {

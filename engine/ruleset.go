@@ -50,6 +50,9 @@ type Rule struct {
 	// ReadsUser is set when the rule's condition or an action's ${…} reads
 	// user: the push's state is loaded before the rule is checked.
 	ReadsUser bool
+	// DuringHandoff lets the rule run while a person holds the user's
+	// conversation (see Handoff).
+	DuringHandoff bool
 
 	// hits counts live pushes the rule matched. A reload hands the counter
 	// of a rule to the rule of the same name in the new set (see
@@ -177,6 +180,8 @@ type RuleSet struct {
 	// NeedsRaw is set when some expression reads event.raw, so events carry
 	// the raw map only then.
 	NeedsRaw bool
+	// Handoff is the file's `handoff:` (DefaultHandoff when it has none).
+	Handoff Handoff
 	// Source describes where the rules came from, for /rules and logs.
 	Source   string
 	Hash     string
@@ -466,6 +471,7 @@ const (
 	GateActive   Gate = "active"
 	GateWhen     Gate = "when"
 	GateCooldown Gate = "cooldown"
+	// GateHandoff (handoff.go) comes first: a quiet push checks nothing else.
 	// GateUnreached marks rules after the one that stopped the search.
 	GateUnreached Gate = "unreached"
 )
@@ -478,6 +484,9 @@ const (
 func (r *Rule) Check(ctx context.Context, ev *Event, norm string, env *Env, schedules map[string]*Schedule, cooldowns Cooldowns) (gate Gate, err error) {
 	if r.Disabled {
 		return GateDisabled, nil
+	}
+	if env.quiet && !r.DuringHandoff {
+		return GateHandoff, nil
 	}
 	if !r.Text.IsZero() && !r.Text.Match(ev.Content, norm) {
 		return GateText, nil
@@ -547,6 +556,7 @@ func (s *RuleSet) Match(ctx context.Context, ev *Event, env *Env, cooldowns Cool
 // allocation per push).
 func (s *RuleSet) MatchInto(ctx context.Context, dst []*Rule, ev *Event, env *Env, cooldowns Cooldowns) (matched []*Rule, errs []error) {
 	matched = dst
+	s.beginHandoff(ctx, ev, env)
 	norm := ev.Content
 	if ev.Content != "" {
 		norm = NormalizeText(ev.Content)

@@ -18,7 +18,7 @@ func TestParseEventSpec(t *testing.T) {
 		"content=x":                        "event: type=… is required (e.g. type=text content=价格)",
 		"type=text nope":                   `event: "nope" is not key=value`,
 		`type=text from="x`:                "event: unclosed \" quote",
-		"type=text colour=r":               `event: unknown field "colour" (known: content, format, from, key, link, location, media_id, msg_id, payment, pic_url, raw, recognition, scan, ticket, to, type)`,
+		"type=text colour=r":               `event: unknown field "colour" (known: content, format, from, key, kf_account, kf_from, link, location, media_id, msg_id, payment, pic_url, raw, recognition, scan, ticket, to, type)`,
 		"type=location location.lat=north": `event: location.lat: want a number, got "north"`,
 	} {
 		if _, err := rules.ParseEventSpec(spec); err == nil || err.Error() != want {

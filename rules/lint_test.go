@@ -185,7 +185,7 @@ tests:
 	want := []string{
 		`rules.yaml:5:5: test "t": expect.rules: no rule is named "b"`,
 		`rules.yaml:6:19: test "t": event.type: unknown event type "txt"`,
-		`rules.yaml:6:24: test "t": event: unknown field "contnt" (known: content, format, from, key, link, location, media_id, msg_id, payment, pic_url, raw, recognition, scan, ticket, to, type)`,
+		`rules.yaml:6:24: test "t": event: unknown field "contnt" (known: content, format, from, key, kf_account, kf_from, link, location, media_id, msg_id, payment, pic_url, raw, recognition, scan, ticket, to, type)`,
 		`rules.yaml:7:34: test "t": expect.reply: unknown field "typ" (known: contains, kf_account, media_id, news_count, text, title, type)`,
 		`rules.yaml:8:5: tests[1]: name: required`,
 		`rules.yaml:8:5: tests[1]: expect: required (rules, actions, reply and/or state)`,

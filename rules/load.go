@@ -92,7 +92,10 @@ type loader struct {
 	varPos   map[string]engine.Pos
 	needsRaw bool
 	windows  map[string]*engine.Schedule
-	winPos   map[string]engine.Pos
+	// handoff is the `handoff:` of a file that has one, and where.
+	handoff    *engine.Handoff
+	handoffPos engine.Pos
+	winPos     map[string]engine.Pos
 	// activeRefs are window names used by rules, checked once every file
 	// has been read (a window may be defined in a later file).
 	activeRefs []windowRef
@@ -178,6 +181,8 @@ func (l *loader) parse(name string, data []byte) {
 			l.parseVars(v)
 		case "windows":
 			l.parseWindows(v)
+		case "handoff":
+			l.parseHandoff(v)
 		case "tests":
 			l.parseTests(v)
 		case "rules":
@@ -191,7 +196,7 @@ func (l *loader) parse(name string, data []byte) {
 				l.parseRule(rn, i)
 			}
 		default:
-			l.errAt(k, fmt.Sprintf("unknown field %q (known: rules, tests, vars, version, windows)", k.Value))
+			l.errAt(k, fmt.Sprintf("unknown field %q (known: handoff, rules, tests, vars, version, windows)", k.Value))
 		}
 	}
 	if !haveVersion {
@@ -267,6 +272,10 @@ func (l *loader) finish(source string, files []string, hash string) (*Loaded, er
 	set := engine.NewRuleSet(l.rules, l.vars)
 	set.NeedsRaw = l.needsRaw
 	set.Schedules = l.windows
+	set.Handoff = engine.DefaultHandoff
+	if l.handoff != nil {
+		set.Handoff = *l.handoff
+	}
 	l.lint(set)
 	sortDiags(l.diags)
 	set.Source, set.Hash, set.LoadedAt = source, hash, time.Now()

@@ -16,7 +16,7 @@ import (
 )
 
 // ruleFields are the keys a rule may have, for the unknown-field message.
-var ruleFields = []string{"actions", "active", "continue", "cooldown", "enabled", "key", "name", "on", "priority", "text", "when"}
+var ruleFields = []string{"actions", "active", "continue", "cooldown", "during_handoff", "enabled", "key", "name", "on", "priority", "text", "when"}
 
 // parseRule reads one entry of rules: into a rule, reporting every mistake
 // it finds rather than stopping at the first.
@@ -63,6 +63,9 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 	}
 	if v := fields["continue"]; v != nil {
 		d.decode(v, reflectValue(&r.Continue), "continue")
+	}
+	if v := fields["during_handoff"]; v != nil {
+		d.decode(v, reflectValue(&r.DuringHandoff), "during_handoff")
 	}
 	if v := fields["enabled"]; v != nil {
 		enabled := true

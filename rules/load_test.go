@@ -77,7 +77,7 @@ rules:
 `, []string{
 			"rules.yaml:5:11: rule \"a\": when: unknown name \"evnt\"; did you mean \"event\"? (known: active, bucket, event, hour, now, user, vars, weekday) (1:1)\n | evnt.from == \"x\" || event.location.lt > 1\n | ^"}},
 		{"unknown top-level field", "version: 1\nrule: []\n", []string{
-			`rules.yaml:2:1: unknown field "rule" (known: rules, tests, vars, version, windows)`}},
+			`rules.yaml:2:1: unknown field "rule" (known: handoff, rules, tests, vars, version, windows)`}},
 		{"a field given twice, in a rule and in a test", `version: 1
 rules:
   - name: a
@@ -100,7 +100,7 @@ rules:
     actoins: []
 `, []string{
 			`rules.yaml:3:5: rule "a": actions: required (a list such as ` + "`- reply: {text: hello}`)",
-			`rules.yaml:5:5: rules[0]: unknown field "actoins" (known: actions, active, continue, cooldown, enabled, key, name, on, priority, text, when)`}},
+			`rules.yaml:5:5: rules[0]: unknown field "actoins" (known: actions, active, continue, cooldown, during_handoff, enabled, key, name, on, priority, text, when)`}},
 		{"missing name and on", `version: 1
 rules:
   - actions: []

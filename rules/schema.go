@@ -27,8 +27,14 @@ func JSONSchema() map[string]any {
 			"version": map[string]any{"const": 1},
 			"vars":    map[string]any{"type": "object", "description": "constants, reachable in expr as vars.NAME"},
 			"windows": map[string]any{"type": "object", "additionalProperties": window},
-			"rules":   map[string]any{"type": "array", "items": ruleSchema()},
-			"tests":   map[string]any{"type": "array", "items": testSchema()},
+			"handoff": map[string]any{"type": "object", "additionalProperties": false,
+				"description": "while a person (客服) holds a user's conversation or the user waits for one",
+				"properties": map[string]any{
+					"quiet":   map[string]any{"type": "boolean", "description": "only rules with during_handoff run (default true)"},
+					"timeout": map[string]any{"type": "string", "description": "a handoff no close event ended ends this long after it began (default 30m)"},
+				}},
+			"rules": map[string]any{"type": "array", "items": ruleSchema()},
+			"tests": map[string]any{"type": "array", "items": testSchema()},
 		},
 	}
 }
@@ -53,17 +59,18 @@ func ruleSchema() map[string]any {
 	return map[string]any{
 		"type": "object", "additionalProperties": false, "required": []any{"name", "on", "actions"},
 		"properties": map[string]any{
-			"name":     docString("unique; appears in logs and metrics"),
-			"on":       oneOrMany(eventType),
-			"text":     text,
-			"key":      oneOrMany(docString("EventKey, exact (the QR scene for subscribe and scan)")),
-			"when":     docString("an expr condition that yields a bool"),
-			"active":   oneOrMany(docString("a window name, or !name for outside it; a list means any")),
-			"priority": map[string]any{"type": "integer", "description": "higher first; equal keeps file order"},
-			"continue": map[string]any{"type": "boolean", "description": "keep matching later rules"},
-			"enabled":  map[string]any{"type": "boolean"},
-			"cooldown": duration,
-			"actions":  map[string]any{"type": "array", "items": map[string]any{"oneOf": actionSchemas()}},
+			"name":           docString("unique; appears in logs and metrics"),
+			"on":             oneOrMany(eventType),
+			"text":           text,
+			"key":            oneOrMany(docString("EventKey, exact (the QR scene for subscribe and scan)")),
+			"when":           docString("an expr condition that yields a bool"),
+			"active":         oneOrMany(docString("a window name, or !name for outside it; a list means any")),
+			"priority":       map[string]any{"type": "integer", "description": "higher first; equal keeps file order"},
+			"continue":       map[string]any{"type": "boolean", "description": "keep matching later rules"},
+			"enabled":        map[string]any{"type": "boolean"},
+			"cooldown":       duration,
+			"during_handoff": map[string]any{"type": "boolean", "description": "run while a person holds the user's conversation"},
+			"actions":        map[string]any{"type": "array", "items": map[string]any{"oneOf": actionSchemas()}},
 		},
 	}
 }

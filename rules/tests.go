@@ -70,6 +70,10 @@ type EventDoc struct {
 	Scan        engine.Scan       `yaml:"scan"`
 	Payment     PaymentDoc        `yaml:"payment"`
 	Raw         map[string]string `yaml:"raw"`
+	// KfAccount is the agent of a kf_create_session or kf_close_session,
+	// or the one taking over in a kf_switch_session (KfFrom handing over).
+	KfAccount string `yaml:"kf_account"`
+	KfFrom    string `yaml:"kf_from"`
 }
 
 // PaymentDoc is event.payment as tests write it.
@@ -131,6 +135,7 @@ func (d *EventDoc) Event(at time.Time) *engine.Event {
 		m.MsgType, m.Event = "event", engine.WeChatEvent(typ)
 		m.Latitude, m.Longitude, m.Precision = loc.Lat, loc.Lng, loc.Precision
 		m.ScanType, m.ScanResult = d.Scan.Type, d.Scan.Result
+		m.KfAccount, m.FromKfAccount, m.ToKfAccount = d.KfAccount, d.KfFrom, d.KfAccount
 		if typ == "location_select" {
 			m.SendLocation = &wechat.SendLocation{X: loc.Lat, Y: loc.Lng, Scale: loc.Scale, Label: loc.Label}
 		}

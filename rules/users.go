@@ -94,6 +94,9 @@ func (l *loader) checkUserRefs() {
 		known = "keys set: " + strings.Join(set, ", ")
 	}
 	for _, r := range l.userRefs {
+		if r.key == engine.KfKey {
+			continue // the bot sets it: a transfer, WeChat's kf_* events (see engine.Handoff)
+		}
 		if _, ok := l.stateSets[r.key]; !ok {
 			l.warnAtPos(r.pos, fmt.Sprintf("%s: reads user.%s, which no state action sets (%s%s): it is always nil",
 				r.msg, r.key, known, didYouMean(r.key, set)))
