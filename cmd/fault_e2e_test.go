@@ -265,11 +265,13 @@ rules:
 	}
 }
 
-// TestCostlyRulesBounded: `check` refuses an expression that could hold a
-// push for tens of seconds, and a bot running a quadratic kind it allows
-// answers with the rule's reply, not the deadline's "success". The bot's
-// own reply deadline is the bound: the test measures no time itself (a
-// busy machine made a wall-clock bound fail at 11 s for a 1-s push).
+// TestCostlyRulesBounded: `check` refuses an expression that could hold
+// a push for tens of seconds, or whose cost grows with what the push holds
+// (repeat, a range sized by it, its text looped over inside a loop over
+// it), and a bot running the costliest kind it allows answers a 100 KB
+// push with the rule's reply, not the deadline's "success". The bot's own
+// reply deadline is the bound: the test measures no time itself (a busy
+// machine made a wall-clock bound fail at 11 s for a 1-s push).
 func TestCostlyRulesBounded(t *testing.T) {
 	dir := t.TempDir()
 	costly := filepath.Join(dir, "costly.yaml")
@@ -280,10 +282,36 @@ rules:
     when: 'let r = 1..600; all(r, {all(r, {all(r, {# > 0})})})'
     actions:
       - reply: {text: "never"}
+  - name: repeats
+    on: text
+    when: 'len(repeat(event.content, 1000000)) > 0'
+    actions:
+      - reply: {text: "never"}
+  - name: ranges
+    on: text
+    when: 'toJSON(map(1..int(event.content), {#})) != ""'
+    actions:
+      - reply: {text: "never"}
+  - name: squares
+    on: text
+    when: 'all(split(event.content, ""), {all(split(event.content, ""), {# != "x"})})'
+    actions:
+      - reply: {text: "never"}
 `), 0o644)
 	out, errOut, code := wxbot(t, nil, "check", costly)
-	if code != 1 || !strings.Contains(out+errOut, "too costly for a push") {
-		t.Errorf("check: exit %d, and does not say why:\n%s%s", code, out, errOut)
+	for _, want := range []struct{ rule, says string }{
+		{"forever", "too costly for a push: up to about 8.65e+08 evaluation steps (loops over collections nest)"},
+		{"repeats", "repeat(event.content, 1000000) repeats by what the push holds"},
+		{"ranges", "the range 1..int(event.content) is sized at run time"},
+		{"squares", "evaluation steps for a push of 100 KB of text, over the limit of 5000000 (--rules-max-cost), and it grows with the push"},
+	} {
+		said := false
+		for _, line := range strings.Split(out+errOut, "\n") {
+			said = said || strings.Contains(line, `rule "`+want.rule+`": when: `) && strings.Contains(line, want.says)
+		}
+		if code != 1 || !said {
+			t.Errorf("check: exit %d, and does not say of %s %q:\n%s%s", code, want.rule, want.says, out, errOut)
+		}
 	}
 
 	allowed := filepath.Join(dir, "allowed.yaml")
@@ -291,14 +319,14 @@ rules:
 rules:
   - name: heavy
     on: text
-    when: 'all(split(event.content, ""), {all(split(event.content, ""), {# != "x"})})'
+    when: 'len(join(map(split(event.content, ","), {trim(#) + "、" + upper(#)}), "")) > 0'
     actions:
       - reply: {text: "done"}
 `), 0o644)
 	env := []string{"WXBOT_TOKEN=" + e2eToken}
 	b := startBot(t, env, "--rules", allowed)
-	out, errOut, code = wxbot(t, env, "simulate", "--url", b.url, "text", strings.Repeat("a", 1000))
+	out, errOut, code = wxbot(t, env, "simulate", "--url", b.url, "text", strings.Repeat(",", 100_000))
 	if code != 0 || !strings.Contains(out, "content: done") {
-		t.Errorf("the quadratic allowed rule: exit %d\n%s%s", code, out, errOut)
+		t.Errorf("the costliest allowed rule, a 100 KB push: exit %d\n%.2000s%.2000s", code, out, errOut)
 	}
 }

@@ -47,6 +47,13 @@
 // user's next push, which the callback answers with it. [Call.FollowUp]
 // sends what follows a reply (the parts of a long answer) the same way.
 //
+// # Budgets
+//
+// Conditions and ${…} run within a budget ([MemoryBudget], [MaxRepeat]): an
+// evaluation over it stops with an error wrapping [ErrOverBudget], and its
+// rule does not match. The rules loader refuses what could cost more in
+// time, which expr cannot interrupt.
+//
 // # Dry runs
 //
 // Offline runs (rule tests, explain) set [Options.DryRun]: sends are encoded

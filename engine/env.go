@@ -70,12 +70,12 @@ func (e *Env) SetUser(u map[string]any) { e.User, e.userInit, e.userLoaded = u, 
 
 // CompileCondition compiles a `when` expression; it must yield a bool.
 func CompileCondition(src string) (*vm.Program, error) {
-	return expr.Compile(src, expr.Env(Env{}), expr.AsBool())
+	return expr.Compile(src, exprOptions(expr.AsBool())...)
 }
 
 // compileValue compiles the expression of one ${ … } interpolation.
 func compileValue(src string) (*vm.Program, error) {
-	return expr.Compile(src, expr.Env(Env{}))
+	return expr.Compile(src, exprOptions()...)
 }
 
 // Compiler compiles conditions and templates for one load of a rules
@@ -123,12 +123,13 @@ func (c *Compiler) valueProgram(src string) (*vm.Program, error) {
 // Template is CompileTemplate, with its expressions cached.
 func (c *Compiler) Template(src string) (*Template, error) { return compileTemplate(src, c) }
 
-// EvalCondition runs a compiled condition. A nil program is true.
+// EvalCondition runs a compiled condition. A nil program is true. An
+// evaluation over its budget stops with an error wrapping ErrOverBudget.
 func EvalCondition(p *vm.Program, env *Env) (bool, error) {
 	if p == nil {
 		return true, nil
 	}
-	out, err := expr.Run(p, env)
+	out, err := run(p, env)
 	if err != nil {
 		return false, err
 	}

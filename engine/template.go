@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -168,7 +167,7 @@ func (t *Template) Render(env *Env) (string, error) {
 			b.WriteString(p.lit)
 			continue
 		}
-		v, err := expr.Run(p.prog, env)
+		v, err := run(p.prog, env)
 		if err != nil {
 			return "", fmt.Errorf("interpolating %q: %w", t.src, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -59,7 +58,7 @@ func (v *Value) Eval(env *Env) (any, error) {
 		return out, nil
 	case valueTemplate:
 		if p := v.tmpl.single(); p != nil {
-			x, err := expr.Run(p, env)
+			x, err := run(p, env)
 			if err != nil {
 				return nil, fmt.Errorf("evaluating %q: %w", v.tmpl.src, err)
 			}

@@ -42,6 +42,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("version: 1\nrules:\n  - name: a\n    on: text\n    text: {exact: [hi, hello}\n    actions:\n      - reply: {text: hi}\n"))
 	f.Add([]byte("version: 1\nrules:\n  - name: a\n\ton: text\n"))
 	f.Add([]byte("version: 1\nvars: {a: 1}\nrules:\n  - name: a\n    on: text\n    when: vars.b > 1 && event.form == ''\n    actions:\n      - reply: {text: '${vars.c}'}\n"))
+	// What the cost check weighs: loops, text work, ranges, repeat, reduce.
+	f.Add([]byte("version: 1\nvars: {a: [x, y], n: 3}\nrules:\n  - name: a\n    on: text\n    when: 'reduce(1..vars.n, #acc + #) > 1 && repeat(\"-\", vars.n) != \"\" && any(split(event.content, \"\")[1:3], {# in vars.a}) && upper(join(map(vars.a, {# + event.content}), \",\")) matches vars.a[0]'\n    actions:\n      - reply: {text: '${toJSON(filter(1..10, {# > len(event.content)}))}'}\n"))
 	// A dialog with its tests: steps, a state, a user, a time, an AI answer.
 	f.Add([]byte(`version: 1
 rules:
