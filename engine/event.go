@@ -54,6 +54,11 @@ type Event struct {
 	// with its retry claim (one round trip for both on a shared store), so
 	// that Dispatch does not record it again.
 	WindowOpened bool `expr:"-"`
+	// Kf is user.kf as the store encodes it ("" for none), read with the
+	// retry claim when KfRead: the handoff check then makes no round trip
+	// of its own (see RuleSet.beginHandoff).
+	Kf     string `expr:"-"`
+	KfRead bool   `expr:"-"`
 }
 
 // Geo is where a location message, LOCATION report or location_select

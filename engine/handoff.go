@@ -112,8 +112,19 @@ func (s *RuleSet) beginHandoff(ctx context.Context, ev *Event, env *Env) {
 	if !s.Handoff.Quiet || !quietable(ev.Type) {
 		return
 	}
-	env.needUser(ctx) // a failed read: no handoff known, the rules run
-	switch k, ok := KfOf(env.User); {
+	user := env.User
+	if ev.KfRead && !env.userLoaded {
+		// read with the retry claim: no round trip for the many pushes of
+		// users no person holds
+		if ev.Kf == "" {
+			return
+		}
+		user, _ = store.EncodedState{KfKey: []byte(ev.Kf)}.Decode()
+	} else {
+		env.needUser(ctx) // a failed read: no handoff known, the rules run
+		user = env.User
+	}
+	switch k, ok := KfOf(user); {
 	case ok && k.Active(now, s.Handoff.Timeout):
 		env.quiet = true
 	case ok: // over: the rules run again, and see no handoff

@@ -340,9 +340,12 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) claim(ctx context.Context, ev *engine.Event) (dedup.Answer, bool, error) {
 	if wc, ok := h.dedup.(dedup.WindowCache); ok {
 		if until, ok := engine.KefuWindowUntil(ev, h.e.Now()); ok {
-			a, first, opened, err := wc.ClaimWindow(ctx, ev.ID, dedup.Window{OpenID: ev.From, Until: until})
-			ev.WindowOpened = opened
-			return a, first, err
+			a, c, err := wc.ClaimWindow(ctx, ev.ID, dedup.Window{OpenID: ev.From, Until: until, Read: engine.KfKey})
+			ev.WindowOpened = c.Opened
+			if c.Read != nil {
+				ev.Kf, ev.KfRead = *c.Read, true
+			}
+			return a, c.First, err
 		}
 	}
 	return h.dedup.Claim(ctx, ev.ID)

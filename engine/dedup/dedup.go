@@ -198,14 +198,26 @@ type Cache interface {
 type Window struct {
 	OpenID string
 	Until  time.Time
+	// Read names a key of the user's state to read back with the claim
+	// ("": none), so that the push needs no round trip of its own for it.
+	Read string
+}
+
+// WindowClaim is what ClaimWindow did besides the claim.
+type WindowClaim struct {
+	First  bool // the caller is the first copy: it answers
+	Opened bool // the window is recorded; when not, the caller records it
+	// Read is the state key's encoded value ("" for none) when it was read
+	// with the claim; nil when not.
+	Read *string
 }
 
 // WindowCache is a Cache on a shared store that records, in the claim's
 // own round trip, the kefu window the push opens, when the caller is
-// first: a push pays one round trip for both. opened says whether it did;
-// when not, the caller records the window itself.
+// first, and reads a key of the user's state: a push pays one round trip
+// for all three.
 type WindowCache interface {
-	ClaimWindow(ctx context.Context, key string, w Window) (a Answer, first, opened bool, err error)
+	ClaimWindow(ctx context.Context, key string, w Window) (Answer, WindowClaim, error)
 }
 
 // Answer is the reply bytes of one push, being computed or done.
@@ -337,18 +349,19 @@ var errSkipped = errors.New("shared dedup skipped: the store failed recently")
 
 // Claim implements Cache.
 func (f *Fallback) Claim(ctx context.Context, key string) (Answer, bool, error) {
-	a, first, _, err := f.claim(ctx, key, nil)
-	return a, first, err
+	a, c, err := f.claim(ctx, key, nil)
+	return a, c.First, err
 }
 
 // ClaimWindow implements WindowCache: the window is recorded with the
 // claim when Shared can (it is a WindowCache and answers); after a
 // fallback it is not, and the caller records it through its store.
-func (f *Fallback) ClaimWindow(ctx context.Context, key string, w Window) (Answer, bool, bool, error) {
-	return f.claim(ctx, key, &w)
+func (f *Fallback) ClaimWindow(ctx context.Context, key string, w Window) (Answer, WindowClaim, error) {
+	a, wc, err := f.claim(ctx, key, &w)
+	return a, wc, err
 }
 
-func (f *Fallback) claim(ctx context.Context, key string, w *Window) (Answer, bool, bool, error) {
+func (f *Fallback) claim(ctx context.Context, key string, w *Window) (Answer, WindowClaim, error) {
 	err := errSkipped
 	if f.Breaker == nil || f.Breaker.Allow() {
 		timeout := f.Timeout
@@ -357,23 +370,23 @@ func (f *Fallback) claim(ctx context.Context, key string, w *Window) (Answer, bo
 		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		var a Answer
-		var first, opened bool
+		var c WindowClaim
 		if wc, ok := f.Shared.(WindowCache); ok && w != nil {
-			a, first, opened, err = wc.ClaimWindow(cctx, key, *w)
+			a, c, err = wc.ClaimWindow(cctx, key, *w)
 		} else {
-			a, first, err = f.Shared.Claim(cctx, key)
+			a, c.First, err = f.Shared.Claim(cctx, key)
 		}
 		cancel()
 		if f.Breaker != nil {
 			f.Breaker.Report(ctx, err)
 		}
 		if err == nil {
-			return a, first, opened, nil
+			return a, c, nil
 		}
 	}
 	if f.OnFallback != nil {
 		f.OnFallback(err)
 	}
 	a, first, err := f.Local.Claim(ctx, key)
-	return a, first, false, err
+	return a, WindowClaim{First: first}, err
 }

@@ -280,12 +280,12 @@ type windowShared struct {
 	windows []Window
 }
 
-func (s *windowShared) ClaimWindow(ctx context.Context, key string, w Window) (Answer, bool, bool, error) {
+func (s *windowShared) ClaimWindow(ctx context.Context, key string, w Window) (Answer, WindowClaim, error) {
 	a, first, err := s.Claim(ctx, key)
 	if err == nil && first {
 		s.windows = append(s.windows, w)
 	}
-	return a, first, err == nil && first, err
+	return a, WindowClaim{First: first, Opened: err == nil && first}, err
 }
 
 // TestFallbackClaimWindow: the window goes with the claim when the shared
@@ -305,7 +305,8 @@ func TestFallbackClaimWindow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		f := &Fallback{Shared: tt.shared, Local: NewLocal(time.Minute, time.Now)}
-		_, first, opened, err := f.ClaimWindow(context.Background(), "k", w)
+		_, c, err := f.ClaimWindow(context.Background(), "k", w)
+		first, opened := c.First, c.Opened
 		if err != nil || first != tt.wantFirst || opened != tt.wantOpened {
 			t.Errorf("%s: first %v opened %v err %v, want first %v opened %v", tt.name, first, opened, err, tt.wantFirst, tt.wantOpened)
 		}

@@ -140,15 +140,17 @@ func (d *Dedup) Claim(ctx context.Context, key string) (dedup.Answer, bool, erro
 	return &redisAnswer{d: d, key: k}, r == 1, nil
 }
 
-// claimWindowScript: KEYS key, window; ARGV now ms, stale ms, ttl ms,
-// until ms. claimScript, then, when the push is claimed, openWindow's
-// merge: the push's two writes in one round trip.
+// claimWindowScript: KEYS key, window, user state; ARGV now ms, stale ms,
+// ttl ms, until ms, the state key to read ("" none). claimScript, then,
+// when the push is claimed, openWindow's merge and the state key's value:
+// the push's store work in one round trip. It returns {claimed, value}
+// (value false when absent or not read).
 var claimWindowScript = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 local now = tonumber(ARGV[1])
 if v then
-  if string.sub(v, 1, 2) ~= 'p:' then return 0 end
-  if now - tonumber(string.sub(v, 3)) < tonumber(ARGV[2]) then return 0 end
+  if string.sub(v, 1, 2) ~= 'p:' then return {0, false} end
+  if now - tonumber(string.sub(v, 3)) < tonumber(ARGV[2]) then return {0, false} end
 end
 redis.call('SET', KEYS[1], 'p:' .. ARGV[1], 'PX', ARGV[3])
 local u = tonumber(redis.call('HGET', KEYS[2], 'until') or '0')
@@ -157,17 +159,30 @@ if now >= u or nu > u then
   redis.call('HSET', KEYS[2], 'until', nu)
   redis.call('PEXPIRE', KEYS[2], nu - now + 60000)
 end
-return 1`)
+if ARGV[5] == '' then return {1, false} end
+return {1, redis.call('HGET', KEYS[3], ARGV[5])}`)
 
 // ClaimWindow implements dedup.WindowCache.
-func (d *Dedup) ClaimWindow(ctx context.Context, key string, w dedup.Window) (dedup.Answer, bool, bool, error) {
+func (d *Dedup) ClaimWindow(ctx context.Context, key string, w dedup.Window) (dedup.Answer, dedup.WindowClaim, error) {
 	k := d.s.k("dedup", key)
-	r, err := d.s.runHot(ctx, claimWindowScript, []string{k, d.s.k("win", w.OpenID)},
-		ms(d.s.now()), d.Stale.Milliseconds(), d.ttl.Milliseconds(), ms(w.Until)).Int()
+	res, err := d.s.runHot(ctx, claimWindowScript, []string{k, d.s.k("win", w.OpenID), d.s.k("user", w.OpenID)},
+		ms(d.s.now()), d.Stale.Milliseconds(), d.ttl.Milliseconds(), ms(w.Until), w.Read).Slice()
 	if err != nil {
-		return nil, false, false, err
+		return nil, dedup.WindowClaim{}, err
 	}
-	return &redisAnswer{d: d, key: k}, r == 1, r == 1, nil
+	var c dedup.WindowClaim
+	if len(res) > 0 {
+		n, _ := res[0].(int64)
+		c.First, c.Opened = n == 1, n == 1
+	}
+	if c.First && w.Read != "" {
+		v := ""
+		if len(res) > 1 {
+			v, _ = res[1].(string)
+		}
+		c.Read = &v
+	}
+	return &redisAnswer{d: d, key: k}, c, nil
 }
 
 type redisAnswer struct {

@@ -123,4 +123,25 @@ func TestPushRoundTrips(t *testing.T) {
 	if err != nil || !ok {
 		t.Errorf("no kefu window after a text push: %v %v", ok, err)
 	}
+
+	// A person holds the user's conversation: the claim read user.kf, so
+	// the push is quiet at the same cost.
+	kf := engine.KfState{Account: "mia@kftest", Since: time.Now()}
+	if err := b.Store.PatchUser(context.Background(), "oRTT", &store.UserPatch{Set: map[string]any{engine.KfKey: kf.Value()}}); err != nil {
+		t.Fatal(err)
+	}
+	counter.mu.Lock()
+	counter.cmds, counter.on = nil, true
+	counter.mu.Unlock()
+	w = push("3")
+	counter.mu.Lock()
+	cmds = counter.cmds
+	counter.on = false
+	counter.mu.Unlock()
+	if w.Code != http.StatusOK || strings.Contains(w.Body.String(), "hi") {
+		t.Errorf("a push while a person holds the conversation: %d %s, want no reply", w.Code, w.Body)
+	}
+	if len(cmds) != 2 {
+		t.Errorf("a quiet push sent %d commands on its path, want 2 scripts: %v", len(cmds), cmds)
+	}
 }
