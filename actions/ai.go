@@ -206,6 +206,10 @@ func (a *aiAction) answer(ctx context.Context, c *engine.Call, q string, obs AIO
 		if err != nil {
 			return "", err
 		}
+		// A provider that is down is retried only while the apology can
+		// still be the passive reply: past that the user would hear
+		// nothing until the timeout.
+		req.RetryBy, _ = c.ReplyBy()
 		ans, err := a.ask(ctx, svc, req)
 		if ans != nil && obs != nil {
 			obs.AITokens(ans.TokensIn, ans.TokensOut)

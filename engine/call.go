@@ -179,6 +179,7 @@ type progress struct {
 	outbox   *outbox.Outbox
 	now      func() time.Time
 	dryRun   bool
+	replyBy  time.Time // see Call.ReplyBy
 }
 
 func (p *progress) offer(rep *wechat.Reply) (sent, late bool) {

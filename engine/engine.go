@@ -38,6 +38,8 @@ type Engine struct {
 	ai        AIMemory
 	services  map[string]any
 	canned    map[string]string
+
+	replyDeadline time.Duration // Options.ReplyDeadline
 }
 
 // Options configures an Engine. Zero values are usable.
@@ -78,6 +80,10 @@ type Options struct {
 	// Canned stands in, in an offline run, for what actions would fetch
 	// from outside (a rule test's ai_answer): see Call.Canned.
 	Canned map[string]string
+	// ReplyDeadline is how long after a push is dispatched its handler
+	// waits for the passive reply (--reply-deadline), for actions that
+	// must answer in time: see Call.ReplyBy. 0: unknown.
+	ReplyDeadline time.Duration
 }
 
 // New returns an Engine with an empty rule set.
@@ -97,7 +103,8 @@ func New(o Options) *Engine {
 	if o.Observer == nil {
 		o.Observer = NopObserver{}
 	}
-	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, state: o.State, lateReply: o.LateReply, outbox: o.Outbox, obs: o.Observer, dryRun: o.DryRun}
+	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, state: o.State, lateReply: o.LateReply, outbox: o.Outbox, obs: o.Observer, dryRun: o.DryRun,
+		replyDeadline: o.ReplyDeadline}
 	e.wireLate(o)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.SetRules(NewRuleSet(nil, nil))
@@ -171,8 +178,14 @@ func (e *Engine) Dispatch(ev *Event) *Push {
 	if ev.ID == "" { // built by hand (tests): still needs a unique key for its sends
 		ev.ID = "local/" + strconv.FormatUint(localIDs.Add(1), 10) + "/" + strconv.FormatInt(e.now().UnixNano(), 36)
 	}
+	var replyBy time.Time
+	if e.replyDeadline > 0 && !e.dryRun {
+		// Before the store calls below: the handler's clock starts after them.
+		replyBy = time.Now().Add(e.replyDeadline)
+	}
 	e.openKefuWindow(ev)
 	p := e.match(ev)
+	p.progress.replyBy = replyBy
 	e.saveUser(p)
 	steps, inline := 0, true
 	for _, r := range p.Rules {

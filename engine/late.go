@@ -82,6 +82,16 @@ func (c *Call) Late() bool {
 	return c.progress.answered
 }
 
+// ReplyBy is when the push's passive reply is due (Options.ReplyDeadline
+// after the push was dispatched): one offered later goes out late, or, on
+// an account without the kefu API, waits for WeChat's retries. An action
+// that cannot answer (a model that is down) says so by then. False in an
+// offline run or when the engine knows no deadline.
+func (c *Call) ReplyBy() (time.Time, bool) {
+	by := c.progress.replyBy
+	return by, !by.IsZero()
+}
+
 // Observer is the engine's observer, for actions with metrics of their own
 // (found by type assertion).
 func (c *Call) Observer() Observer {

@@ -15,7 +15,8 @@
 //
 // A timeout of one attempt, a network error, 429 and 5xx are retried with
 // exponential backoff (honouring Retry-After) while the caller's context
-// has time left; other statuses are final. The API key is sent only in
+// has time left and, when the caller must answer sooner (Request.RetryBy),
+// while a retry can still fail before then; other statuses are final. The API key is sent only in
 // the Authorization header and never appears in errors or logs.
 //
 // This package imports nothing of wxbot.
@@ -61,7 +62,17 @@ type Request struct {
 	MaxTokens   int       `json:"max_tokens,omitempty"`
 	Temperature *float64  `json:"temperature,omitempty"`
 	Stream      bool      `json:"stream"` // always false: the answer is sent whole
+	// RetryBy, when set, is when the caller must answer whatever happens
+	// (a chat's reply deadline): a failed attempt is retried only if the
+	// retry, its wait and an attempt as long as the failed one, can fail
+	// too with retryMargin to spare, so that a provider that is down is
+	// reported in time to say so. Past it, a failure is final.
+	RetryBy time.Time `json:"-"`
 }
+
+// retryMargin is what RetryBy keeps for the caller to answer after the
+// last failure, beyond the failed attempt's own length.
+const retryMargin = 500 * time.Millisecond
 
 // Answer is the model's answer and what it cost.
 type Answer struct {
@@ -150,6 +161,7 @@ func (c *Client) Chat(ctx context.Context, req *Request) (*Answer, error) {
 	}
 	wait := c.cfg.Backoff
 	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		ans, retryAfter, err := c.once(ctx, body)
 		if err == nil {
 			ans.Attempts = attempt
@@ -161,6 +173,9 @@ func (c *Client) Chat(ctx context.Context, req *Request) (*Answer, error) {
 		d := max(wait, retryAfter)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+100*time.Millisecond {
 			return nil, fmt.Errorf("attempt %d: %w (no time left for another)", attempt, err)
+		}
+		if by := req.RetryBy; !by.IsZero() && time.Now().Add(d+time.Since(start)+retryMargin).After(by) {
+			return nil, fmt.Errorf("attempt %d: %w (no time for another before the answer is due)", attempt, err)
 		}
 		select {
 		case <-time.After(d):

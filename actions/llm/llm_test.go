@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -153,8 +155,21 @@ func server(t *testing.T, steps ...string) (*http.Client, *atomic.Int32) {
 		}
 	})}
 	t.Cleanup(srv.wait)
-	return &http.Client{Transport: srv}, &n
+	// "refuse" is a port without a server: the transport fails, and the
+	// handler never sees the attempt.
+	refusing := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if steps[min(int(n.Load()), len(steps)-1)] == "refuse" {
+			n.Add(1)
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		}
+		return srv.RoundTrip(r)
+	})
+	return &http.Client{Transport: refusing}, &n
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestChatRetries runs each case in a synctest bubble: the attempts'
 // timeouts, the backoff and the caller's deadline are on the bubble's
@@ -167,6 +182,7 @@ func TestChatRetries(t *testing.T) {
 		name     string
 		steps    []string
 		timeout  time.Duration
+		retryBy  time.Duration // Request.RetryBy, after the call starts
 		attempts int32
 		wantErr  string
 		wantTook time.Duration
@@ -182,6 +198,20 @@ func TestChatRetries(t *testing.T) {
 		// end past the 600 ms deadline: the call gives up at once.
 		{name: "500 until the deadline", steps: []string{"500"}, timeout: 600 * time.Millisecond, attempts: 4, wantErr: "500",
 			wantTook: 350 * time.Millisecond},
+		// The answer is due at 2 s: attempts at 0, 50, 150, 350 and 750
+		// ms; the next, at 1550 ms, would leave less than retryMargin.
+		{name: "500 until the answer is due", steps: []string{"500"}, timeout: time.Minute, retryBy: 2 * time.Second,
+			attempts: 5, wantErr: "before the answer is due", wantTook: 750 * time.Millisecond},
+		{name: "refused until the answer is due", steps: []string{"refuse"}, timeout: time.Minute, retryBy: 2 * time.Second,
+			attempts: 5, wantErr: "refused", wantTook: 750 * time.Millisecond},
+		// A failure that took 300 ms is not retried when another as long
+		// would end within retryMargin of the answer being due.
+		{name: "slow failure not retried", steps: []string{"hang", "ok"}, timeout: time.Minute, retryBy: time.Second,
+			attempts: 1, wantErr: "before the answer is due", wantTook: 300 * time.Millisecond},
+		{name: "due already: no retry", steps: []string{"503", "ok"}, timeout: time.Minute, retryBy: -time.Second,
+			attempts: 1, wantErr: "503"},
+		{name: "due later: retried", steps: []string{"503", "ok"}, timeout: time.Minute, retryBy: 4 * time.Second,
+			attempts: 2, wantTook: 50 * time.Millisecond},
 		{name: "key quoted back is redacted", steps: []string{"echo-key"}, timeout: time.Second, attempts: 1, wantErr: "REDACTED"},
 	}
 	for _, tt := range tests {
@@ -195,7 +225,11 @@ func TestChatRetries(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
 				defer cancel()
 				start := time.Now()
-				ans, err := c.Chat(ctx, &Request{Model: "m", Messages: []Message{{Role: "user", Content: "hi"}}})
+				req := &Request{Model: "m", Messages: []Message{{Role: "user", Content: "hi"}}}
+				if tt.retryBy != 0 {
+					req.RetryBy = start.Add(tt.retryBy)
+				}
+				ans, err := c.Chat(ctx, req)
 				took := time.Since(start)
 				if took > tt.timeout {
 					t.Errorf("took %v, past the %v deadline", took, tt.timeout)

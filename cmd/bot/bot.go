@@ -136,7 +136,8 @@ func New(s Settings) (_ *Bot, err error) {
 	if err := b.wireOutbox(loaded.Set); err != nil {
 		return nil, err
 	}
-	opts := engine.Options{Location: s.Location, Logger: b.log, State: b.st, Outbox: b.outbox, Observer: b.m}
+	opts := engine.Options{Location: s.Location, Logger: b.log, State: b.st, Outbox: b.outbox, Observer: b.m,
+		ReplyDeadline: s.Callback.ReplyDeadline}
 	if err := b.wireAI(&opts, loaded.Set); err != nil {
 		return nil, err
 	}

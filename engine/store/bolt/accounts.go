@@ -3,6 +3,7 @@ package bolt
 import (
 	"fmt"
 	"hash/maphash"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -81,6 +82,25 @@ func (s *Bolt) Account(appID string) (*Bolt, error) {
 	s.mu.Unlock()
 	go v.flushLoop()
 	return v, nil
+}
+
+// Accounts lists the AppIDs that have buckets in the file (Account), for
+// a caller that must reach every account's sends: a spool that another
+// process left.
+func (s *Bolt) Accounts() ([]string, error) {
+	var ids []string
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			if id, ok := strings.CutPrefix(string(name), "account:"); ok && id != "" {
+				ids = append(ids, id)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store %s: listing its accounts: %w", s.path, err)
+	}
+	return ids, nil
 }
 
 // newBolt is a store's state before its file is open.

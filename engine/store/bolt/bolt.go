@@ -122,15 +122,18 @@ const shortWindow = 5 * time.Minute
 // move would cost a write per push for a difference nobody needs.
 const resaveAfter = 10 * time.Minute
 
-// OpenFile opens (creating if needed) the store at path.
-func OpenFile(path string, now func() time.Time) (*Bolt, error) {
+// OpenFileWaiting is OpenFile waiting at most wait for another process to
+// release the file (a wait under 50 ms tries once): past it, the error
+// wraps ErrLocked.
+func OpenFileWaiting(path string, now func() time.Time, wait time.Duration) (*Bolt, error) {
 	if now == nil {
 		now = time.Now
 	}
-	full, err := checkBolt(path)
+	wait = max(wait, time.Nanosecond) // bbolt waits forever on 0
+	full, err := checkBolt(path, wait)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("store %s is locked by another process (another wxbot?): %w", path, err)
+			return nil, fmt.Errorf("store %s is %w (another wxbot?): %w", path, ErrLocked, err)
 		}
 		if errors.Is(err, errDamaged) {
 			return nil, err
@@ -144,7 +147,7 @@ func OpenFile(path string, now func() time.Time) (*Bolt, error) {
 	// must be an error here, not a crash. err is what bbolt returned;
 	// panicked, a panic or a fault in it.
 	panicked := guard(func() error {
-		err = s.open()
+		err = s.open(wait)
 		return nil
 	})
 	if panicked != nil || err != nil {
@@ -152,7 +155,7 @@ func OpenFile(path string, now func() time.Time) (*Bolt, error) {
 			guard(s.db.Close) // after a panic bbolt has rolled its transaction back
 		}
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("store %s is locked by another process (another wxbot?): %w", path, err)
+			return nil, fmt.Errorf("store %s is %w (another wxbot?): %w", path, ErrLocked, err)
 		}
 		if panicked != nil {
 			return nil, damagedError(path, panicked.Error())
@@ -166,8 +169,8 @@ func OpenFile(path string, now func() time.Time) (*Bolt, error) {
 // open opens s.path for OpenFile: the buckets, the shutdown marker set to
 // running (so that a crash from now on is known at the next open), the hot
 // state, and a read of the outbox (the first thing the outbox will read).
-func (s *Bolt) open() error {
-	db, err := bbolt.Open(s.path, 0o600, &bbolt.Options{Timeout: 3 * time.Second})
+func (s *Bolt) open(wait time.Duration) error {
+	db, err := bbolt.Open(s.path, 0o600, &bbolt.Options{Timeout: wait})
 	if err != nil {
 		return err
 	}

@@ -119,8 +119,8 @@ func readPending(path string, max int) (n int, first []outbox.Send, complete boo
 // last shutdown was not clean (kShutdown): after a crash, a kill -9, or on
 // a file from a version without the marker. full says whether it ran.
 // After a clean shutdown, OpenFile still reads what the start reads under
-// guard.
-func checkBolt(path string) (full bool, err error) {
+// guard. wait bounds the wait for another process's lock.
+func checkBolt(path string, wait time.Duration) (full bool, err error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Size() == 0) {
 		return false, nil // a new store: bbolt writes it
@@ -134,7 +134,7 @@ func checkBolt(path string) (full bool, err error) {
 	size := fi.Size()
 	readOnly := func(preload bool, f func(tx *bbolt.Tx) error) error {
 		return guard(func() error {
-			db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, PreLoadFreelist: preload, Timeout: 3 * time.Second})
+			db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, PreLoadFreelist: preload, Timeout: wait})
 			if err != nil {
 				return err
 			}

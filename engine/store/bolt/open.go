@@ -1,14 +1,28 @@
 package bolt
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/wxbot/wxbot/engine/dedup"
 	"github.com/wxbot/wxbot/engine/store"
 )
 
 func init() { store.Register("bolt", Open) }
+
+// ErrLocked is a store file that another process holds.
+var ErrLocked = errors.New("locked by another process")
+
+// lockWait is how long OpenFile waits for another process to release the
+// file: one that is stopping does.
+const lockWait = 3 * time.Second
+
+// OpenFile opens (creating if needed) the store at path.
+func OpenFile(path string, now func() time.Time) (*Bolt, error) {
+	return OpenFileWaiting(path, now, lockWait)
+}
 
 // Open is the bolt: driver (bolt:PATH). Retries' answers and the replay
 // window's query strings are kept in memory and written behind to files

@@ -24,7 +24,8 @@ const heldStale = 20 * time.Second
 
 // Open is the redis:// driver. The store is shared by replicas and sits
 // behind a Guard: a Redis that hangs or refuses degrades the bot to memory
-// and a local spool (o.Spool) instead of holding pushes past WeChat's 5
+// and a local spool (o.Spool, or the first of its slots that no other
+// process holds: see takeSpool) instead of holding pushes past WeChat's 5
 // seconds or losing sends. Replicas share retries' answers (with this
 // process's memory as the fallback), the replay window and the
 // access_token.
@@ -34,12 +35,15 @@ func Open(rawURL string, o store.Options) (*store.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	spool, err := bolt.OpenFile(o.Spool, o.Now)
+	spool, taken, held, err := takeSpool(o.Spool, o)
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("--spool: %w", err)
 	}
 	b := guardedBackend(r, spool, o)
+	if orphans := adoptOrphans(o.Spool, append(held, taken), o); len(orphans) > 0 {
+		b.OnClose(drainOrphans(r, orphans, o, time.Second)) // first: before r closes
+	}
 	b.Account = func(appID string, o store.Options) (*store.Backend, error) {
 		o = o.WithDefaults()
 		rv, err := r.Account(appID)
