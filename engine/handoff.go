@@ -112,7 +112,7 @@ func (s *RuleSet) beginHandoff(ctx context.Context, ev *Event, env *Env) {
 	if !s.Handoff.Quiet || !quietable(ev.Type) {
 		return
 	}
-	user := env.User
+	var user map[string]any
 	if ev.KfRead && !env.userLoaded {
 		// read with the retry claim: no round trip for the many pushes of
 		// users no person holds
