@@ -55,6 +55,7 @@ type AIParams struct {
 	DailyLimit  int             `yaml:"daily_limit" doc:"answers per user per day (in --timezone) for this rule; 0: no limit"`
 	OverLimit   engine.Template `yaml:"over_limit" doc:"replied instead of an answer past daily_limit"`
 	Apology     engine.Template `yaml:"apology" doc:"replied when the model fails, times out or refuses (never its error text)"`
+	Markdown    AnswerMarkdown  `yaml:"markdown" doc:"plain (default): Markdown in the answer (titles, bold, lists, links, tables, code) becomes plain text, links kept as text and URL, since WeChat shows text as it is; keep: the answer as the model wrote it"`
 }
 
 // Validate checks the numbers.
@@ -152,7 +153,7 @@ func (a *aiAction) Run(ctx context.Context, c *engine.Call) error {
 		a.say(ctx, c, &a.p.Apology, obs, "error", start)
 		return fmt.Errorf("ai: %w", err)
 	}
-	outcome := a.deliver(ctx, c, text)
+	outcome := a.deliver(ctx, c, a.p.Markdown.Shape(text))
 	if obs != nil {
 		obs.AIAnswer(outcome, time.Since(start))
 	}

@@ -17,9 +17,11 @@ import (
 
 func init() {
 	register(&command{name: "kf",
-		args:    "list | online | add ACCOUNT NICKNAME | update ACCOUNT NICKNAME | delete ACCOUNT | avatar ACCOUNT FILE | invite ACCOUNT WECHAT_ID",
-		summary: "manage customer-service (kefu) accounts (ACCOUNT is PREFIX@WECHATID): list, online, add, update, delete, avatar, invite",
-		run:     runKf})
+		args: "list | online | add ACCOUNT NICKNAME | update ACCOUNT NICKNAME | delete ACCOUNT | avatar ACCOUNT FILE | invite ACCOUNT WECHAT_ID" +
+			" | sessions ACCOUNT | waiting | records --from T [--to T] [--json]",
+		summary: "manage customer-service (kefu) accounts (ACCOUNT is PREFIX@WECHATID): list, online, add, update, delete, avatar, invite; " +
+			"see their conversations: sessions, waiting, records",
+		run: runKf})
 }
 
 // kfSub is one `wxbot kf` subcommand.
@@ -29,24 +31,33 @@ type kfSub struct {
 	// costs neither a token fetch nor quota.
 	check func(args []string) error
 	run   func(ctx context.Context, env *cmdEnv, c *wechat.Client, args []string) error
+	// read, instead of run, is for the subcommands that read sessions and
+	// records, with their flags.
+	read func(ctx context.Context, env *cmdEnv, c *wechat.Client, f *kfReadFlags, args []string) error
 }
 
 var kfSubs = map[string]kfSub{
-	"list":   {"", nil, runKfList},
-	"online": {"", nil, runKfOnline},
-	"add":    {"ACCOUNT NICKNAME", checkKfAccountNickname, runKfAdd},
-	"update": {"ACCOUNT NICKNAME", checkKfAccountNickname, runKfUpdate},
-	"delete": {"ACCOUNT", checkKfAccount, runKfDelete},
-	"avatar": {"ACCOUNT FILE", checkKfAccount, runKfAvatar},
-	"invite": {"ACCOUNT WECHAT_ID", checkKfInvite, runKfInvite},
+	"list":   {"", nil, runKfList, nil},
+	"online": {"", nil, runKfOnline, nil},
+	"add":    {"ACCOUNT NICKNAME", checkKfAccountNickname, runKfAdd, nil},
+	"update": {"ACCOUNT NICKNAME", checkKfAccountNickname, runKfUpdate, nil},
+	"delete": {"ACCOUNT", checkKfAccount, runKfDelete, nil},
+	"avatar": {"ACCOUNT FILE", checkKfAccount, runKfAvatar, nil},
+	"invite": {"ACCOUNT WECHAT_ID", checkKfInvite, runKfInvite, nil},
+	// sessions, waiting and records: kf_records.go.
+	"sessions": {"ACCOUNT", checkKfAccount, nil, runKfSessions},
+	"waiting":  {"", nil, nil, runKfWaiting},
+	"records":  {"", nil, nil, runKfRecords},
 }
 
-var kfSubNames = []string{"list", "online", "add", "update", "delete", "avatar", "invite"}
+var kfSubNames = []string{"list", "online", "add", "update", "delete", "avatar", "invite", "sessions", "waiting", "records"}
 
 func runKf(ctx context.Context, env *cmdEnv, args []string) error {
 	var api apiFlags
+	var read kfReadFlags
 	fs := newFlagSet(env, commands["kf"])
 	api.register(fs)
+	read.register(fs)
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -70,9 +81,15 @@ func runKf(ctx context.Context, env *cmdEnv, args []string) error {
 			return usagef("%v", err)
 		}
 	}
+	if err := read.check(args, name); err != nil {
+		return err
+	}
 	c, err := api.client(nil)
 	if err != nil {
 		return err
+	}
+	if sub.read != nil {
+		return sub.read(ctx, env, c, &read, rest)
 	}
 	return sub.run(ctx, env, c, rest)
 }

@@ -201,8 +201,8 @@ func TestKfUsageErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{[]string{"kf"}, env, "kf needs a subcommand: list, online, add, update, delete, avatar, invite"},
-		{[]string{"kf", "remove", "a@b"}, env, `unknown subcommand "remove" (known: list, online, add, update, delete, avatar, invite)`},
+		{[]string{"kf"}, env, "kf needs a subcommand: list, online, add, update, delete, avatar, invite, sessions, waiting, records"},
+		{[]string{"kf", "remove", "a@b"}, env, `unknown subcommand "remove" (known: list, online, add, update, delete, avatar, invite, sessions, waiting, records)`},
 		{[]string{"kf", "add", "test1@kftest"}, env, "usage: wxbot kf add ACCOUNT NICKNAME"},
 		{[]string{"kf", "list", "extra"}, env, `kf list takes no arguments, got ["extra"]`},
 		{[]string{"kf", "add", "test1", "n"}, env, `invalid kefu account "test1": want PREFIX@WECHATID`},

@@ -47,6 +47,7 @@ type Server struct {
 	revoked map[string]bool
 	forces  int
 	uploads []Upload // media/upload and add_material, in order
+	kf      kfState  // kefu sessions, waiting users and chat records
 }
 
 // New starts a fake for the given credentials.
@@ -54,6 +55,7 @@ func New(appID, secret string) *Server {
 	s := &Server{AppID: appID, Secret: secret, valid: map[string]bool{}, expired: map[string]bool{}, revoked: map[string]bool{},
 		failures: map[string][]int{}, sticky: map[string]int{}, answers: map[string]string{}, handlers: map[string]http.HandlerFunc{}}
 	s.addConsoleAndMedia()
+	s.addKfSessions()
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
