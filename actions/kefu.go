@@ -210,50 +210,56 @@ func (a *kefuAction) Run(ctx context.Context, c *engine.Call) error {
 }
 
 func (a *kefuAction) build(c *engine.Call) (*wechat.KefuMessage, error) {
-	p := a.p
 	rd := renderer{c: c}
-	m := &wechat.KefuMessage{ToUser: c.Event.From}
+	m := a.p.message(c.Event.From, rd.render)
+	return m, rd.err
+}
+
+// message is the kefu message p sends to openID, its strings rendered by
+// render.
+func (p *KefuParams) message(openID string, render func(*engine.Template) string) *wechat.KefuMessage {
+	m := &wechat.KefuMessage{ToUser: openID}
 	switch {
 	case len(p.Text) > 0:
-		m.MsgType, m.Text = "text", &wechat.KefuText{Content: rd.render(&p.Text[rand.IntN(len(p.Text))])}
+		m.MsgType, m.Text = "text", &wechat.KefuText{Content: render(&p.Text[rand.IntN(len(p.Text))])}
 	case p.Image != nil:
-		m.MsgType, m.Image = "image", &wechat.KefuMedia{MediaID: rd.render(&p.Image.MediaID)}
+		m.MsgType, m.Image = "image", &wechat.KefuMedia{MediaID: render(&p.Image.MediaID)}
 	case p.Voice != nil:
-		m.MsgType, m.Voice = "voice", &wechat.KefuMedia{MediaID: rd.render(&p.Voice.MediaID)}
+		m.MsgType, m.Voice = "voice", &wechat.KefuMedia{MediaID: render(&p.Voice.MediaID)}
 	case p.Video != nil:
 		v := p.Video
-		m.MsgType, m.Video = "video", &wechat.KefuVideo{MediaID: rd.render(&v.MediaID), ThumbMediaID: rd.render(&v.ThumbMediaID),
-			Title: rd.render(&v.Title), Description: rd.render(&v.Description)}
+		m.MsgType, m.Video = "video", &wechat.KefuVideo{MediaID: render(&v.MediaID), ThumbMediaID: render(&v.ThumbMediaID),
+			Title: render(&v.Title), Description: render(&v.Description)}
 	case p.Music != nil:
 		v := p.Music
-		m.MsgType, m.Music = "music", &wechat.KefuMusic{Title: rd.render(&v.Title), Description: rd.render(&v.Description),
-			MusicURL: rd.render(&v.MusicURL), HQMusicURL: rd.render(&v.HQMusicURL), ThumbMediaID: rd.render(&v.ThumbMediaID)}
+		m.MsgType, m.Music = "music", &wechat.KefuMusic{Title: render(&v.Title), Description: render(&v.Description),
+			MusicURL: render(&v.MusicURL), HQMusicURL: render(&v.HQMusicURL), ThumbMediaID: render(&v.ThumbMediaID)}
 	case len(p.News) > 0:
 		n := &p.News[0]
-		m.MsgType, m.News = "news", &wechat.KefuNews{Articles: []wechat.KefuArticle{{Title: rd.render(&n.Title),
-			Description: rd.render(&n.Description), URL: rd.render(&n.URL), PicURL: rd.render(&n.PicURL)}}}
+		m.MsgType, m.News = "news", &wechat.KefuNews{Articles: []wechat.KefuArticle{{Title: render(&n.Title),
+			Description: render(&n.Description), URL: render(&n.URL), PicURL: render(&n.PicURL)}}}
 	case p.MPNews != nil:
-		m.MsgType, m.MPNews = "mpnews", &wechat.KefuMedia{MediaID: rd.render(&p.MPNews.MediaID)}
+		m.MsgType, m.MPNews = "mpnews", &wechat.KefuMedia{MediaID: render(&p.MPNews.MediaID)}
 	case p.MPNewsArticle != nil:
-		m.MsgType, m.MPNewsArticle = "mpnewsarticle", &wechat.KefuArticleID{ArticleID: rd.render(&p.MPNewsArticle.ArticleID)}
+		m.MsgType, m.MPNewsArticle = "mpnewsarticle", &wechat.KefuArticleID{ArticleID: render(&p.MPNewsArticle.ArticleID)}
 	case p.MsgMenu != nil:
-		mm := &wechat.KefuMsgMenu{HeadContent: rd.render(&p.MsgMenu.HeadContent), TailContent: rd.render(&p.MsgMenu.TailContent)}
+		mm := &wechat.KefuMsgMenu{HeadContent: render(&p.MsgMenu.HeadContent), TailContent: render(&p.MsgMenu.TailContent)}
 		for i := range p.MsgMenu.List {
 			e := &p.MsgMenu.List[i]
-			mm.List = append(mm.List, wechat.KefuMsgMenuEntry{ID: e.ID, Content: rd.render(&e.Content)})
+			mm.List = append(mm.List, wechat.KefuMsgMenuEntry{ID: e.ID, Content: render(&e.Content)})
 		}
 		m.MsgType, m.MsgMenu = "msgmenu", mm
 	case p.WxCard != nil:
-		m.MsgType, m.WxCard = "wxcard", &wechat.KefuCard{CardID: rd.render(&p.WxCard.CardID)}
+		m.MsgType, m.WxCard = "wxcard", &wechat.KefuCard{CardID: render(&p.WxCard.CardID)}
 	case p.MiniProgramPage != nil:
 		v := p.MiniProgramPage
-		m.MsgType, m.MiniProgramPage = "miniprogrampage", &wechat.KefuMiniProgramPage{Title: rd.render(&v.Title),
-			AppID: rd.render(&v.AppID), PagePath: rd.render(&v.PagePath), ThumbMediaID: rd.render(&v.ThumbMediaID)}
+		m.MsgType, m.MiniProgramPage = "miniprogrampage", &wechat.KefuMiniProgramPage{Title: render(&v.Title),
+			AppID: render(&v.AppID), PagePath: render(&v.PagePath), ThumbMediaID: render(&v.ThumbMediaID)}
 	}
 	if !p.KfAccount.IsZero() {
-		m.CustomService = &wechat.KefuAccount{KfAccount: rd.render(&p.KfAccount)}
+		m.CustomService = &wechat.KefuAccount{KfAccount: render(&p.KfAccount)}
 	}
-	return m, rd.err
+	return m
 }
 
 // ErrKefuWindowClosed means the user's kefu window is certainly closed:

@@ -304,7 +304,13 @@ func startBenchBot(ctx context.Context, self string, f *benchFlags) (*benchServe
 	}
 	args := []string{"serve", "--listen", addr, "--admin-listen", admin, "--rules", rules,
 		"--store", "bolt:" + filepath.Join(dir, "wxbot.db"), "--log-level", "warn", "--log-format", "json"}
-	env := append(os.Environ(), "WXBOT_TOKEN="+f.token)
+	// An admin token of the operator's environment would guard the pprof
+	// the bench reads; its own bot's admin listener is on loopback and needs
+	// none.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "WXBOT_ADMIN_TOKEN=") || strings.HasPrefix(kv, "WXBOT_ADMIN_TOKEN_FILE=")
+	})
+	env = append(env, "WXBOT_TOKEN="+f.token)
 	if f.aesKey != "" {
 		env = append(env, "WXBOT_AES_KEY="+f.aesKey, "WXBOT_APPID="+f.appID)
 	}

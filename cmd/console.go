@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
 
+	"github.com/wxbot/wxbot/cmd/admin"
 	"github.com/wxbot/wxbot/cmd/bot"
 	"github.com/wxbot/wxbot/cmd/console"
 )
@@ -67,6 +68,14 @@ func (b *server) listenConsole(errc chan<- error) (*http.Server, error) {
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return nil, fmt.Errorf("--console-listen %s: %w", c.listen, err)
+	}
+	// The console has its own log-in, so a wildcard bind is allowed; but its
+	// passwords and session cookies then cross the network in clear unless
+	// something in front speaks HTTPS.
+	if _, wildcard := admin.Exposed(ln.Addr()); wildcard {
+		b.log.Warn("the console is reachable from every network (a wildcard --console-listen): its log-in is all that guards "+
+			"the rules and the menu; bind it to 127.0.0.1 behind a proxy that speaks HTTPS (README: Running behind nginx with TLS)",
+			"addr", ln.Addr().String())
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute} // a publish runs every rule test
@@ -198,9 +207,15 @@ func readPassword(env *cmdEnv, in io.Reader) (string, error) {
 // line's end after the hash, is empty); it reports whether one was
 // replaced.
 func writeUser(path, name, hash, suffix string) (bool, error) {
+	return writeNamedLine("console users", path, name, hash, suffix)
+}
+
+// writeNamedLine is writeUser for any file of `name: hash[ accounts=…]`
+// lines (the API tokens file too); what names the file in errors.
+func writeNamedLine(what, path, name, hash, suffix string) (bool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("console users: %w", err)
+		return false, fmt.Errorf("%s: %w", what, err)
 	}
 	var out []string
 	replaced := false
@@ -221,18 +236,18 @@ func writeUser(path, name, hash, suffix string) (bool, error) {
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return false, fmt.Errorf("console users: %w", err)
+		return false, fmt.Errorf("%s: %w", what, err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.WriteString(strings.Join(out, "\n") + "\n"); err != nil {
 		tmp.Close()
-		return false, fmt.Errorf("console users: %w", err)
+		return false, fmt.Errorf("%s: %w", what, err)
 	}
 	if err := tmp.Close(); err != nil { // CreateTemp made it 0600
-		return false, fmt.Errorf("console users: %w", err)
+		return false, fmt.Errorf("%s: %w", what, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return false, fmt.Errorf("console users: %w", err)
+		return false, fmt.Errorf("%s: %w", what, err)
 	}
 	return replaced, nil
 }

@@ -5,8 +5,8 @@
 //
 // `wxbot serve` turns its flags into cmd/bot's Settings and mounts what
 // bot.New builds (the callback, the payment handler, cmd/admin's API, the
-// console); the store drivers --store can name are the ones stores.go
-// imports.
+// console, cmd/api's send API for other systems); the store drivers
+// --store can name are the ones stores.go imports.
 //
 // # Settings
 //

@@ -1,8 +1,12 @@
 package cmd
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -245,5 +249,36 @@ func TestImportAutoReplyOverlap(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err != nil {
 		t.Errorf("the file was not written: %v", err)
+	}
+}
+
+// TestImportAnswerTooLarge: an answer over what the client reads (8 MiB)
+// is said to be too large, with its size when the server gives it, and
+// what to check; never "not JSON".
+func TestImportAnswerTooLarge(t *testing.T) {
+	big := `{"is_autoreply_open":1,"keyword_autoreply_info":{"list":[{"rule_name":"` + strings.Repeat("x", 9<<20) + `"}]}}`
+	tests := []struct {
+		name          string
+		contentLength bool
+		want          string
+	}{
+		{"with its length", true, fmt.Sprintf("the answer is %d bytes (9.0 MiB), over the 8 MiB", len(big))},
+		{"streamed", false, "the answer is over the 8 MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, env := newAPIFake(t)
+			fake.Handle(wechattest.PathAutoReplyInfo, func(w http.ResponseWriter, r *http.Request) {
+				if tt.contentLength {
+					w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+				}
+				io.WriteString(w, big)
+			})
+			_, errOut, code := runCmd(env, "import", "autoreply")
+			if code != 1 || !strings.Contains(errOut, tt.want) || !strings.Contains(errOut, "--api-base") || strings.Contains(errOut, "not JSON") {
+				t.Errorf("exit %d, %q\nwant exit 1 with %q and what to check (--api-base)", code, errOut, tt.want)
+			}
+			noSecret(t, errOut)
+		})
 	}
 }

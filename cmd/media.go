@@ -86,7 +86,8 @@ func runMediaUpload(ctx context.Context, env *cmdEnv, f *mediaFlags, file string
 	if f.permanent && typ == wechat.MediaVideo && strings.TrimSpace(f.title) == "" {
 		return usagef("a permanent video needs --title (and --description): WeChat shows them with the video")
 	}
-	// Type and size are checked before reading the file or calling the API.
+	// Type and size are checked before reading the file, the content before
+	// calling the API.
 	st, err := os.Stat(file)
 	if err != nil {
 		return fmt.Errorf("media upload: %w", err)
@@ -100,6 +101,9 @@ func runMediaUpload(ctx context.Context, env *cmdEnv, f *mediaFlags, file string
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("media upload: %w", err)
+	}
+	if err := wechat.CheckMediaContent(typ, filepath.Base(file), data[:min(len(data), wechat.MediaSniffLen)], f.permanent); err != nil {
+		return usagef("%v", err)
 	}
 	c, err := f.api.client(nil)
 	if err != nil {

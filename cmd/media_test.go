@@ -33,7 +33,7 @@ func TestMediaUploadTemporary(t *testing.T) {
 
 func TestMediaUploadPermanentVideoAndList(t *testing.T) {
 	fake, env := newAPIFake(t)
-	dir := writeFiles(t, map[string]string{"intro.mp4": "mp4 bytes", "logo.jpg": "jpeg bytes", "hi.mp3": "ID3"})
+	dir := writeFiles(t, map[string]string{"intro.mp4": mp4Head, "logo.jpg": jpegHead, "hi.mp3": "ID3\x04\x00"})
 	run := func(args ...string) string {
 		t.Helper()
 		out, errOut, code := runCmd(env, args...)
@@ -66,7 +66,7 @@ func TestMediaUploadPermanentVideoAndList(t *testing.T) {
 
 func TestMediaRefusedBeforeTheCall(t *testing.T) {
 	fake, env := newAPIFake(t)
-	dir := writeFiles(t, map[string]string{"a.mp4": "x", "a.txt": "x", "a.png": "x", "a.bmp": "x", "empty.jpg": ""})
+	dir := writeFiles(t, map[string]string{"a.mp4": "x", "a.txt": "x", "a.png": "x", "a.bmp": bmpHead, "empty.jpg": ""})
 	big := filepath.Join(dir, "big.jpg")
 	if err := os.WriteFile(big, make([]byte, 64<<10+1), 0o600); err != nil {
 		t.Fatal(err)
@@ -105,5 +105,72 @@ func TestMediaRefusedBeforeTheCall(t *testing.T) {
 	// A bmp is fine as permanent material.
 	if out, errOut, code := runCmd(env, "media", "upload", filepath.Join(dir, "a.bmp"), "--permanent"); code != 0 {
 		t.Errorf("permanent bmp: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// The first bytes of a file of each format WeChat's media API takes.
+const (
+	pngHead  = "\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR"
+	jpegHead = "\xff\xd8\xff\xe0\x00\x10JFIF\x00"
+	gifHead  = "GIF89a\x01\x00\x01\x00"
+	bmpHead  = "BM\x46\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00"
+	amrHead  = "#!AMR\n\x3c\x48"
+	mp3Head  = "\xff\xfb\x90\x64\x00"
+	id3Head  = "ID3\x04\x00\x00\x00\x00\x00\x00"
+	wavHead  = "RIFF\x24\x00\x00\x00WAVEfmt "
+	wmaHead  = "\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c"
+	mp4Head  = "\x00\x00\x00\x20ftypisom\x00\x00\x02\x00"
+)
+
+// TestMediaUploadChecksContent: the content must be what the extension
+// says (WeChat decides by the name it is given, and a renamed file fails
+// there with a vaguer error, or is stored broken); a mismatch is refused
+// before any call, saying what the file holds and what to do.
+func TestMediaUploadChecksContent(t *testing.T) {
+	tests := []struct {
+		file, content string
+		args          []string
+		want          string // "" uploads
+	}{
+		{"a.png", pngHead, nil, ""},
+		{"a.jpg", jpegHead, nil, ""},
+		{"A.JPEG", jpegHead, nil, ""},
+		{"a.gif", gifHead, nil, ""},
+		{"a.gif", "GIF87a\x01\x00", nil, ""},
+		{"a.bmp", bmpHead, []string{"--permanent"}, ""},
+		{"a.amr", amrHead, nil, ""},
+		{"a.mp3", mp3Head, nil, ""},
+		{"a.mp3", id3Head, nil, ""},
+		{"a.wav", wavHead, []string{"--permanent"}, ""},
+		{"a.wma", wmaHead, []string{"--permanent"}, ""},
+		{"a.mp4", mp4Head, nil, ""},
+		{"t.jpg", jpegHead, []string{"--type", "thumb"}, ""},
+		{"photo.jpg", pngHead, nil, "photo.jpg is a PNG image, not a JPEG image as its extension says: rename it photo.png"},
+		{"photo.png", gifHead, nil, "photo.png is a GIF image, not a PNG image as its extension says: rename it photo.gif"},
+		{"photo.png", bmpHead, nil, "photo.png is a BMP image, not a PNG image as its extension says; WeChat takes temporary image as .png .jpeg .jpg .gif: convert it"},
+		{"cat.png", "hello, I am text\n", nil, "cat.png is not a PNG image (its content looks like text/plain; charset=utf-8): is it damaged, or another kind of file renamed?"},
+		{"cat.gif", "\x00\x01\x02\x03", nil, "cat.gif is not a GIF image: is it damaged"},
+		{"voice.amr", mp3Head, nil, "voice.amr is an MP3 recording, not an AMR recording as its extension says: rename it voice.mp3"},
+		{"song.mp3", pngHead, nil, "song.mp3 is a PNG image, not an MP3 recording as its extension says; WeChat takes temporary voice as .amr .mp3: convert it"},
+		{"song.mp3", "%PDF-1.7\n", nil, "song.mp3 is not an MP3 recording (its content looks like application/pdf)"},
+		{"song.wav", wmaHead, []string{"--permanent"}, "song.wav is a WMA recording, not a WAV recording as its extension says: rename it song.wma"},
+		{"clip.mp4", "RIFF\x24\x00\x00\x00AVI LIST", nil, "clip.mp4 is not an MP4 video"},
+		{"clip.mp4", jpegHead, nil, "clip.mp4 is a JPEG image, not an MP4 video as its extension says; WeChat takes temporary video as .mp4: convert it"},
+		{"t.jpg", pngHead, []string{"--type", "thumb"}, "t.jpg is a PNG image, not a JPEG image as its extension says; WeChat takes temporary thumb as .jpg .jpeg: convert it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file+" "+tt.want, func(t *testing.T) {
+			fake, env := newAPIFake(t)
+			dir := writeFiles(t, map[string]string{tt.file: tt.content})
+			out, errOut, code := runCmd(env, append([]string{"media", "upload", filepath.Join(dir, tt.file)}, tt.args...)...)
+			switch {
+			case tt.want == "" && (code != 0 || len(fake.Uploads()) != 1):
+				t.Errorf("exit %d, %d uploads\n%s%s", code, len(fake.Uploads()), out, errOut)
+			case tt.want != "" && (code != 2 || !strings.Contains(errOut, tt.want)):
+				t.Errorf("exit %d, stderr %q\nwant exit 2 with %q", code, errOut, tt.want)
+			case tt.want != "" && (len(fake.Calls("")) != 0 || fake.TokenFetches() != 0):
+				t.Errorf("refused, yet %d calls and %d token fetches", len(fake.Calls("")), fake.TokenFetches())
+			}
+		})
 	}
 }

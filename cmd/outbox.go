@@ -17,6 +17,7 @@ import (
 
 	"github.com/wxbot/wxbot/cmd/admin"
 	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/wechat"
 )
 
 // `wxbot outbox`: the same, from the command line, through the admin
@@ -68,7 +69,13 @@ func runOutbox(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the bot")
 	var account accountFlags
 	account.register(fs)
+	var token adminTokenFlags
+	token.register(fs, false)
 	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	secret, err := token.value()
 	if err != nil {
 		return err
 	}
@@ -81,7 +88,7 @@ func runOutbox(ctx context.Context, env *cmdEnv, args []string) error {
 	if set["admin-listen"] && !set["admin"] && listen != "" {
 		admin = listen
 	}
-	c := &adminClient{base: adminURL(admin), http: &http.Client{Timeout: timeout}}
+	c := &adminClient{base: adminURL(admin), http: &http.Client{Timeout: timeout}, token: secret}
 	if ok { // a serve with --accounts: the account's own endpoints
 		c.base += "/accounts/" + acct.Name
 	}
@@ -99,8 +106,9 @@ func runOutbox(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 type adminClient struct {
-	base string
-	http *http.Client
+	base  string
+	http  *http.Client
+	token wechat.Secret // serve's --admin-token; "" sends none
 }
 
 // do calls the admin listener and decodes its JSON answer into v; a 404
@@ -109,6 +117,9 @@ func (c *adminClient) do(ctx context.Context, method, path string, v any) error 
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
 	if err != nil {
 		return usagef("--admin %s: %v", c.base, err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+string(c.token))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

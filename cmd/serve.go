@@ -36,6 +36,8 @@ type serveFlags struct {
 	rules             string
 	listen, path      string
 	adminListen       string
+	adminToken        adminTokenFlags // admin_token.go
+	adminSecret       wechat.Secret   // the token adminToken gives, "" for none
 	timezone          string
 	replyDeadline     time.Duration
 	maxSkew           time.Duration
@@ -54,6 +56,7 @@ type serveFlags struct {
 	pay               payFlags
 	ai                aiFlags
 	console           consoleFlags // console.go
+	sendAPI           sendAPIFlags // sendapi.go
 	accounts          string       // --accounts FILE: several accounts (fleet.go)
 }
 
@@ -67,6 +70,7 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.StringVar(&s.listen, "listen", ":8080", "callback listener address")
 	fs.StringVar(&s.path, "path", "/wechat", "callback path (GET verification and POST pushes)")
 	fs.StringVar(&s.adminListen, "admin-listen", "127.0.0.1:9090", "admin listener (health, readiness); empty disables")
+	s.adminToken.register(fs, true)
 	fs.StringVar(&s.timezone, "timezone", "Asia/Shanghai", "time zone of now(), hour(), weekday() and event.time")
 	fs.DurationVar(&s.replyDeadline, "reply-deadline", 4*time.Second, "answer \"success\" when no passive reply is ready by then (WeChat gives up at 5s)")
 	fs.DurationVar(&s.maxSkew, "max-skew", 5*time.Minute, "reject pushes whose timestamp is further off (replay guard); 0 disables")
@@ -79,13 +83,14 @@ func (s *serveFlags) register(fs *flagSet) {
 	fs.IntVar(&s.rulesMaxCount, "rules-max-count", rules.DefaultLimits.MaxRules, "refuse rules with more rules than this")
 	fs.DurationVar(&s.rulesPoll, "rules-poll", 30*time.Second, "how often the rules' bytes are compared with the running rules', behind the file watcher; 0 disables")
 	fs.IntVar(&s.rulesMaxCost, "rules-max-cost", rules.DefaultLimits.MaxCost, "refuse an expression whose worst case takes more evaluation steps than this")
-	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it")
+	fs.StringVar(&s.spool, "spool", "wxbot-spool.db", "with a redis:// store: the local bbolt file where sends accepted while Redis fails wait for it (when another bot holds it, the first free one of FILE.1 to FILE.15)")
 	fs.IntVar(&s.retryMemory, "retry-memory", dedup.DefaultBytes, "bytes of memory for the answers kept for WeChat's retries (past it, kept for less than 30s)")
 	fs.IntVar(&s.replayMemory, "replay-memory", store.DefaultReplayMemory, "bytes of memory for the signed query strings kept against replays on bolt: (past it, for less than --max-skew)")
 	fs.StringVar(&s.accounts, "accounts", "", "serve several Official Accounts: their names, AppIDs, secrets (from env or files) and rules, in a YAML file; each answers at --path/NAME; replaces --token, --appid, --secret, --aes-key and --rules")
 	s.pay.register(fs)
 	s.ai.register(fs)
 	s.console.register(fs)
+	s.sendAPI.register(fs)
 }
 
 func runServe(ctx context.Context, env *cmdEnv, args []string) error {
@@ -136,6 +141,12 @@ func parseServeFlags(env *cmdEnv, args []string) (*serveFlags, error) {
 		return nil, usagef("--rules-max-bytes, --rules-max-count and --rules-max-cost must be positive")
 	}
 	if err := s.console.check(); err != nil {
+		return nil, err
+	}
+	if s.adminSecret, err = s.adminToken.value(); err != nil {
+		return nil, err
+	}
+	if err := s.sendAPI.check(); err != nil {
 		return nil, err
 	}
 	if err := s.ai.check(); err != nil {
@@ -366,7 +377,7 @@ func (b *server) listen() ([]*http.Server, <-chan error, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--listen %s: %w", b.s.listen, err)
 	}
-	errc := make(chan error, 3)
+	errc := make(chan error, 4) // a slot per listener: callback, console, send API, admin
 	go func() { errc <- srv.Serve(ln) }()
 	if f, ok := b.run.(*fleet); ok {
 		b.log.Info("listening", "addr", ln.Addr().String(), "path", strings.TrimSuffix(b.s.path, "/")+"/NAME", "accounts", f.names())
@@ -387,19 +398,25 @@ func (b *server) listen() ([]*http.Server, <-chan error, error) {
 	if console != nil {
 		servers = append(servers, console)
 	}
-	if b.s.adminListen == "" {
-		return servers, errc, nil
-	}
-	aln, err := net.Listen("tcp", b.s.adminListen)
+	sendAPI, err := b.listenSendAPI(errc) // sendapi.go; nil when off
 	if err != nil {
 		for _, s := range servers {
 			s.Close()
 		}
-		return nil, nil, fmt.Errorf("--admin-listen %s: %w", b.s.adminListen, err)
+		return nil, nil, err
 	}
-	adminSrv := &http.Server{Handler: b.run.Admin(), ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute} // profiles take 30 s
-	go func() { errc <- adminSrv.Serve(aln) }()
-	b.log.Info("admin listening", "addr", aln.Addr().String())
+	if sendAPI != nil {
+		servers = append(servers, sendAPI)
+	}
+	if b.s.adminListen == "" {
+		return servers, errc, nil
+	}
+	adminSrv, err := b.listenAdmin(errc) // admin_token.go
+	if err != nil {
+		for _, s := range servers {
+			s.Close()
+		}
+		return nil, nil, err
+	}
 	return append(servers, adminSrv), errc, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/callback"
 	"github.com/wxbot/wxbot/engine/metrics"
+	"github.com/wxbot/wxbot/engine/outbox"
 	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
@@ -86,6 +87,10 @@ func (b *Bot) Engine() *engine.Engine    { return b.eng }
 func (b *Bot) Reloader() *rules.Reloader { return b.reloader }
 func (b *Bot) Store() store.Store        { return b.st }
 func (b *Bot) Client() *wechat.Client    { return b.client }
+
+// Outbox is the bot's outbox of asynchronous sends (the send API adds to
+// it).
+func (b *Bot) Outbox() *outbox.Outbox { return b.outbox }
 
 // Metrics are the bot's metrics (its own registry).
 func (b *Bot) Metrics() *metrics.Metrics { return b.m }

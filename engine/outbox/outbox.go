@@ -263,25 +263,9 @@ func (ob *Outbox) Deliverer(kind string) Deliverer { return ob.deliverers[kind] 
 // Enqueue stores sends durably and wakes the workers. A send with a Delay
 // is stored as its stand-in (see Order).
 func (ob *Outbox) Enqueue(ctx context.Context, sends ...*Send) error {
-	now := ob.o.Now()
-	cloned := false
-	for i, s := range sends {
-		if _, ok := ob.deliverers[s.Kind]; !ok {
-			return fmt.Errorf("outbox: %w for %q sends", ErrNoDeliverer, s.Kind)
-		}
-		if s.Created.IsZero() {
-			s.Created = now
-		}
-		if s.Delay > 0 {
-			if !cloned { // the caller's slice stays as it was
-				sends, cloned = slices.Clone(sends), true
-			}
-			w, err := standIn(s)
-			if err != nil {
-				return err
-			}
-			sends[i] = w
-		}
+	sends, err := ob.prepare(sends)
+	if err != nil {
+		return err
 	}
 	if err := ob.store.Enqueue(ctx, sends...); err != nil {
 		ob.heldMu.Lock()
@@ -294,6 +278,33 @@ func (ob *Outbox) Enqueue(ctx context.Context, sends ...*Send) error {
 	}
 	ob.poke()
 	return nil
+}
+
+// prepare checks that each send's kind has a deliverer, dates them, and
+// puts a delayed send's stand-in in its place (see Order); the caller's
+// slice stays as it was.
+func (ob *Outbox) prepare(sends []*Send) ([]*Send, error) {
+	now := ob.o.Now()
+	cloned := false
+	for i, s := range sends {
+		if _, ok := ob.deliverers[s.Kind]; !ok {
+			return nil, fmt.Errorf("outbox: %w for %q sends", ErrNoDeliverer, s.Kind)
+		}
+		if s.Created.IsZero() {
+			s.Created = now
+		}
+		if s.Delay > 0 {
+			if !cloned {
+				sends, cloned = slices.Clone(sends), true
+			}
+			w, err := standIn(s)
+			if err != nil {
+				return nil, err
+			}
+			sends[i] = w
+		}
+	}
+	return sends, nil
 }
 
 // Held counts the sends kept in memory because the queue refused them.

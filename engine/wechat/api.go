@@ -172,6 +172,29 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("wechat api %s: HTTP %d", e.Path, e.Status)
 }
 
+// MaxAnswer is the most of an API answer the client reads: the largest
+// WeChat sends (a console's 200 keyword rules, a page of material) are a
+// few hundred KiB.
+const MaxAnswer = 8 << 20
+
+// AnswerTooLargeError is an answer over MaxAnswer, which no WeChat API
+// gives: something else answered at the API base (a captive portal, a
+// proxy's page, a wrong --api-base).
+type AnswerTooLargeError struct {
+	Path string
+	Size int64 // from Content-Length; -1 when the server did not say
+	Base string
+}
+
+func (e *AnswerTooLargeError) Error() string {
+	size := "over"
+	if e.Size > 0 {
+		size = fmt.Sprintf("%d bytes (%.1f MiB), over", e.Size, float64(e.Size)/(1<<20))
+	}
+	return fmt.Sprintf("wechat api %s: the answer is %s the %d MiB wxbot reads, and no WeChat API answers that much: "+
+		"check that --api-base (%s) is the WeChat API and not a proxy or another server answering in its place", e.Path, size, MaxAnswer>>20, e.Base)
+}
+
 // secretParam matches query keys whose values must not reach logs:
 // access_token, secret, appsecret, and what other services name their
 // credentials (a webhook's sign, key, ticket, …).
@@ -393,12 +416,16 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, co
 		return fmt.Errorf("wechat api %s: %w", path, redactErr(err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	// One byte past the limit tells an answer cut short from one that fits.
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
 	if err != nil {
 		return fmt.Errorf("wechat api %s: reading the answer: %w", path, redactErr(err))
 	}
 	if resp.StatusCode != http.StatusOK {
 		return &HTTPError{Status: resp.StatusCode, Path: path}
+	}
+	if len(data) > MaxAnswer {
+		return &AnswerTooLargeError{Path: path, Size: resp.ContentLength, Base: RedactURL(c.cfg.Base)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {

@@ -125,8 +125,9 @@ func (s *Bolt) RetryAllDead(context.Context) (int, error) {
 	return n, nil
 }
 
-// Drop implements outbox.Admin, in one transaction. A dropped pending
-// send's ID is marked done, so that a retried push does not bring it back.
+// Drop implements outbox.Admin, in one transaction. A dropped send's ID is
+// marked dropped, so that a retried push does not bring it back and Track
+// does not call it sent.
 func (s *Bolt) Drop(_ context.Context, id string) (bool, error) {
 	if id == "" {
 		return false, nil
@@ -139,6 +140,11 @@ func (s *Bolt) Drop(_ context.Context, id string) (bool, error) {
 				return err
 			}
 			found = true
+		}
+		if found {
+			if err := s.bucket(tx, bIDs).Put([]byte(id), idState(idDropped, s.now())); err != nil {
+				return err
+			}
 		}
 		ob := s.bucket(tx, bOutbox)
 		var pend [][]byte
@@ -156,7 +162,7 @@ func (s *Bolt) Drop(_ context.Context, id string) (bool, error) {
 			found = true
 		}
 		if len(pend) > 0 {
-			return s.bucket(tx, bIDs).Put([]byte(id), idState(idDone, s.now()))
+			return s.bucket(tx, bIDs).Put([]byte(id), idState(idDropped, s.now()))
 		}
 		return nil
 	})

@@ -318,6 +318,7 @@ func (s *Bolt) prune() {
 		pruneBucket(s.bucket(tx, bOnce), expired)
 		pruneBucket(s.bucket(tx, bUsers), userExpired(now))
 		s.pruneAI(tx, now)
+		s.pruneKeys(tx, now)
 		pruneBucket(s.bucket(tx, bIDs), func(v []byte) bool {
 			return len(v) == 9 && v[0] != idPending && now.Sub(time.Unix(int64(binary.BigEndian.Uint64(v[1:])), 0)) > store.IDRetention
 		})

@@ -30,6 +30,8 @@ type Memory struct {
 	pending   []*outbox.Send  // in Seq order
 	ids       map[string]bool // every ID ever enqueued
 	dead      []outbox.DeadLetter
+	dropped   map[string]bool // IDs an operator dropped (Track)
+	keys      map[string]memKey
 	nonces    store.QueryMemory
 	users     memUsers
 	ai        aiMemory
@@ -285,7 +287,11 @@ func (s *Memory) Drop(_ context.Context, id string) (bool, error) {
 	n := len(s.pending) + len(s.dead)
 	s.pending = slices.DeleteFunc(s.pending, func(x *outbox.Send) bool { return x.ID == id })
 	s.dead = slices.DeleteFunc(s.dead, func(d outbox.DeadLetter) bool { return d.Send != nil && d.Send.ID == id })
-	return id != "" && len(s.pending)+len(s.dead) < n, nil
+	found := id != "" && len(s.pending)+len(s.dead) < n
+	if found {
+		s.markDropped(id)
+	}
+	return found, nil
 }
 
 // RememberQuery implements callback.Replays: it returns the hash of the

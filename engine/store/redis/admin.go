@@ -150,7 +150,8 @@ func (s *Redis) RetryAllDead(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// dropScript removes a pending send, once; KEYS stream, cursor, id; ARGV
+// dropScript removes a pending send, once, and marks its ID dropped (r:
+// known, never delivered, see Track); KEYS stream, cursor, id; ARGV
 // entry id, useq, send JSON, id TTL (s). The user's later sends wait for
 // the cursor to pass it: at the head of its user's sends, it is settled
 // at once (1); behind an earlier send it is replaced by a tombstone (2),
@@ -162,7 +163,7 @@ local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
 local useq = tonumber(ARGV[2])
 redis.call('XACK', KEYS[1], 'wxbot', ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[3], 'd', 'EX', ARGV[4])
+redis.call('SET', KEYS[3], 'r', 'EX', ARGV[4])
 if useq <= cur + 1 then
   if useq > cur then redis.call('SET', KEYS[2], useq) end
   return 1
@@ -186,6 +187,11 @@ func (s *Redis) Drop(ctx context.Context, id string) (bool, error) {
 			return false, fmt.Errorf("redis outbox: %w", err)
 		}
 		found = n > 0
+		if found {
+			if err := s.rdb.Set(ctx, s.k("id", id), "r", store.IDRetention).Err(); err != nil {
+				return found, fmt.Errorf("redis outbox: %w", err)
+			}
+		}
 	}
 	// A transient failure may replace the entry under us: look again.
 	for range 3 {
@@ -228,7 +234,7 @@ func (s *Redis) settleDropped(ctx context.Context, all []held, cursor map[string
 		again = false
 		for _, h := range all {
 			if u := h.send.OrderKey; h.dropped && h.send.Seq == cursor[u]+1 {
-				if err := s.Done(ctx, h.send); err != nil {
+				if err := s.settle(ctx, h.send, "r"); err != nil {
 					return err
 				}
 				cursor[u] = h.send.Seq

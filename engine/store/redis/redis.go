@@ -520,9 +520,12 @@ if KEYS[4] then redis.call('XADD', KEYS[4], 'MAXLEN', '~', 10000, '*', 'dead', A
 return n`)
 
 // Done implements store.Store.
-func (s *Redis) Done(ctx context.Context, snd *outbox.Send) error {
+func (s *Redis) Done(ctx context.Context, snd *outbox.Send) error { return s.settle(ctx, snd, "d") }
+
+// settle settles snd, its ID's state set to state (see Track).
+func (s *Redis) settle(ctx context.Context, snd *outbox.Send, state string) error {
 	return settleScript.Run(ctx, s.rdb, []string{s.k("outbox"), s.k("ucur", snd.OrderKey), s.k("id", snd.ID)},
-		snd.Ref, snd.Seq, "d", int(store.IDRetention.Seconds())).Err()
+		snd.Ref, snd.Seq, state, int(store.IDRetention.Seconds())).Err()
 }
 
 // Dead implements store.Store.

@@ -46,6 +46,8 @@ func Run(t *testing.T, o Opener) {
 	t.Run("OutboxAdminList", func(t *testing.T) { testOutboxAdminList(t, o) })
 	t.Run("OutboxAdminRetry", func(t *testing.T) { testOutboxAdminRetry(t, o) })
 	t.Run("OutboxAdminDrop", func(t *testing.T) { testOutboxAdminDrop(t, o) })
+	t.Run("Track", func(t *testing.T) { testTrack(t, o) })
+	t.Run("IdempotencyKeys", func(t *testing.T) { testIdempotencyKeys(t, o) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, o) })
 	t.Run("UserLimits", func(t *testing.T) { testUserLimits(t, o) })
 	t.Run("UserPatchRace", func(t *testing.T) { testUserPatchRace(t, o) })
@@ -61,6 +63,7 @@ func Run(t *testing.T, o Opener) {
 		t.Run("UserDurable", func(t *testing.T) { testUserDurable(t, o) })
 		t.Run("Durable", func(t *testing.T) { testDurable(t, o) })
 		t.Run("DurableAI", func(t *testing.T) { testDurableAI(t, o) })
+		t.Run("DurableTrack", func(t *testing.T) { testDurableTrack(t, o) })
 	}
 	if o.Crash != nil {
 		t.Run("DurableWindow", func(t *testing.T) { testDurableWindow(t, o) })
