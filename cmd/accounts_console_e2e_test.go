@@ -29,6 +29,7 @@ var (
 func consoleLogin(t *testing.T, base, name, password string) *consoleClient {
 	jar, _ := cookiejar.New(nil)
 	c := &consoleClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: e2eHTTP.Timeout}}
+	c.do("GET", "/login", nil) // the form's CSRF token, as a browser has it
 	if code, body := c.do("POST", "/login", url.Values{"name": {name}, "password": {password}}); code != http.StatusOK {
 		t.Fatalf("log-in of %s: %d\n%s", name, code, body)
 	}

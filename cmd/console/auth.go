@@ -325,12 +325,30 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, id str
 // errBadLogin is the one answer to a wrong name or a wrong password.
 var errBadLogin = errors.New("wrong name or password")
 
+// loginCookie carries the log-in form's CSRF token (double submit): a
+// form posted from another site cannot know it.
+const loginCookie = "wxbot_console_login"
+
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	// Only a complete form counts: a slow or cut-off body is no wrong
+	// password, and must not lock the name out.
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "the log-in form did not arrive whole: try again", http.StatusBadRequest)
+		return
+	}
+	if c, err := r.Cookie(loginCookie); err != nil || c.Value == "" ||
+		subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
+		s.renderLogin(w, r, http.StatusForbidden, r.PostFormValue("name"), "The log-in form expired (or came from another site): log in again on this page.")
+		return
+	}
 	name, password := r.PostFormValue("name"), r.PostFormValue("password")
 	now := s.now()
 	addr := clientAddr(r)
-	wait := max(s.byName.blocked(name, now), s.byAddr.blocked(addr, now))
-	if wait > 0 {
+	// Wrong passwords slow down this name from this address only: never
+	// another marketer behind the same company proxy, nor this one's
+	// right password from elsewhere.
+	key := name + "\x00" + addr
+	if wait := s.byName.blocked(key, now); wait > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		s.log.Warn("console log-in refused: too many wrong passwords", "user", name, "addr", addr)
 		s.renderLogin(w, r, http.StatusTooManyRequests, name, fmt.Sprintf("Too many wrong passwords: try again in %s.", wait.Round(time.Second)))
@@ -348,13 +366,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		hash = dummyHash()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
-		s.byName.fail(name, now)
-		s.byAddr.fail(addr, now)
+		s.byName.fail(key, now)
 		s.log.Info("console log-in failed", "user", name, "addr", addr)
 		s.renderLogin(w, r, http.StatusUnauthorized, name, errBadLogin.Error()+".")
 		return
 	}
-	s.byName.reset(name)
+	s.byName.reset(key)
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
 	id, _ := s.sessions.create(name, u.Accounts)
 	s.setSessionCookie(w, r, id, int(s.sessions.max.Seconds()))
 	s.log.Info("console log-in", "user", name, "addr", addr)

@@ -78,8 +78,8 @@ type Config struct {
 	// SessionIdle ends a session unused that long (30 min when zero);
 	// SessionMax any session that long after log-in (12 h when zero).
 	SessionIdle, SessionMax time.Duration
-	// LoginTries wrong passwords per name (per address: 4 times as many)
-	// in LoginWindow, then 429 (5 in 15 min when zero).
+	// LoginTries wrong passwords for one name from one address in
+	// LoginWindow, then 429 for them (5 in 15 min when zero).
 	LoginTries  int
 	LoginWindow time.Duration
 }
@@ -91,8 +91,7 @@ type Server struct {
 	now      func() time.Time
 	pages    map[string]*template.Template
 	sessions *sessions
-	byName   *limiter
-	byAddr   *limiter
+	byName   *limiter // wrong passwords by name and address
 	mux      *http.ServeMux
 	pubMu    sync.Mutex
 	pubs     map[string]*pubState // by account
@@ -152,8 +151,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, pages: map[string]*template.Template{},
 		sessions: &sessions{m: map[string]*session{}, idle: cfg.SessionIdle, max: cfg.SessionMax, now: cfg.Now},
-		byName:   newLimiter(cfg.LoginTries, cfg.LoginWindow),
-		byAddr:   newLimiter(4*cfg.LoginTries, cfg.LoginWindow), pubs: map[string]*pubState{}}
+		byName:   newLimiter(cfg.LoginTries, cfg.LoginWindow), pubs: map[string]*pubState{}}
 	for _, p := range []string{"login", "menu", "keywords", "try", "activity"} {
 		t, err := template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+p+".html")
 		if err != nil {
@@ -245,7 +243,10 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	if !localPath(next) {
 		next = ""
 	}
-	p := &page{Title: "Log in", Body: loginForm{Name: name, Next: next}}
+	token := randomToken()
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: "/login", MaxAge: 3600,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
+	p := &page{Title: "Log in", Body: loginForm{Name: name, Next: next}, CSRF: token}
 	if problem != "" {
 		p.Problems = []string{problem}
 	}

@@ -174,11 +174,22 @@ func (b *browser) do(method, path string, form url.Values, header ...string) (in
 
 func (b *browser) login(name string) {
 	b.h.t.Helper()
-	code, body, hdr := b.do("POST", "/login", url.Values{"name": {name}, "password": {testUsers[name]}})
+	code, body, hdr := b.tryLogin(url.Values{"name": {name}, "password": {testUsers[name]}})
 	if code != http.StatusSeeOther || hdr.Get("Location") != "/menu" {
 		b.h.t.Fatalf("log-in of %s: %d %s\n%s", name, code, hdr.Get("Location"), body)
 	}
 	b.do("GET", "/menu", nil)
+}
+
+// tryLogin loads the log-in page, as a browser does, and posts form with
+// its CSRF token.
+func (b *browser) tryLogin(form url.Values, header ...string) (int, string, http.Header) {
+	b.h.t.Helper()
+	b.do("GET", "/login", nil)
+	if !form.Has("csrf") {
+		form.Set("csrf", b.csrf)
+	}
+	return b.do("POST", "/login", form, header...)
 }
 
 // post sends a form with the session's CSRF token.
