@@ -22,7 +22,11 @@ func init() {
 			return &AIParams{History: 6, MaxTokens: 600, Timeout: DefaultAITimeout,
 				OverLimit: *engine.MustTemplate(DefaultOverLimit), Apology: *engine.MustTemplate(DefaultApology)}
 		},
-		New: func(p any) (engine.Action, error) { return &aiAction{p: p.(*AIParams)}, nil },
+		New: func(p any) (engine.Action, error) {
+			ap := p.(*AIParams)
+			t, err := newHandoff(ap.Handoff)
+			return &aiAction{p: ap, transfer: t}, err
+		},
 	})
 }
 
@@ -56,6 +60,7 @@ type AIParams struct {
 	OverLimit   engine.Template `yaml:"over_limit" doc:"replied instead of an answer past daily_limit"`
 	Apology     engine.Template `yaml:"apology" doc:"replied when the model fails, times out or refuses (never its error text)"`
 	Markdown    AnswerMarkdown  `yaml:"markdown" doc:"plain (default): Markdown in the answer (titles, bold, lists, links, tables, code) becomes plain text, links kept as text and URL, since WeChat shows text as it is; keep: the answer as the model wrote it"`
+	Handoff     *AIHandoff      `yaml:"handoff" doc:"hand the user to a person when the question has one of keywords or the model's answer has the marker: the handoff's actions (default: a transfer, after which the bot keeps quiet, see the top-level handoff) run instead of the answer"`
 }
 
 // Validate checks the numbers.
@@ -82,6 +87,9 @@ func (p *AIParams) Validate() error {
 	if p.DailyLimit > 0 && p.OverLimit.IsZero() {
 		errs = append(errs, errors.New("over_limit: must not be empty with a daily_limit"))
 	}
+	if p.Handoff != nil {
+		errs = append(errs, p.Handoff.Validate())
+	}
 	return errors.Join(errs...)
 }
 
@@ -104,7 +112,8 @@ type Chatter interface {
 // action's metrics.
 type AIObserver interface {
 	// AIAnswer is one question handled: outcome passive, kefu, pending,
-	// error or over_limit, and how long it took.
+	// error, over_limit or handoff (transferred to a person instead), and
+	// how long it took.
 	AIAnswer(outcome string, took time.Duration)
 	// AITokens adds an answer's usage.
 	AITokens(in, out int)
@@ -125,7 +134,10 @@ func NewAI(chat Chatter, model string, concurrency int) *AI {
 	return &AI{Chat: chat, Model: model, slots: make(chan struct{}, max(concurrency, 1))}
 }
 
-type aiAction struct{ p *AIParams }
+type aiAction struct {
+	p        *AIParams
+	transfer engine.Steps // the default handoff; nil without one or with handoff.actions
+}
 
 // Run answers the push's text. Every path answers the user: the model's
 // answer, the over-limit text or the apology.
@@ -138,12 +150,20 @@ func (a *aiAction) Run(ctx context.Context, c *engine.Call) error {
 	case c.Event.Collects:
 		c.Logger.Debug("ai: the push collects a held answer; its text is not a question", "rule", c.Rule.Name)
 		return nil
+	case c.Env != nil && c.Env.Quiet():
+		// a rule with during_handoff: a person holds the conversation, and
+		// the bot must not answer over them
+		c.Logger.Debug("ai: a person holds the conversation; no answer", "rule", c.Rule.Name)
+		return nil
 	case q == "":
 		c.Logger.Warn("ai: the push has no text to answer", "rule", c.Rule.Name, "event", c.Event.Type)
 		return nil
 	}
 	start := time.Now()
 	obs, _ := c.Observer().(AIObserver)
+	if a.p.Handoff.asked(q) {
+		return a.handOff(ctx, c, "keyword", "", obs, start)
+	}
 	if !a.takeQuota(ctx, c) {
 		a.say(ctx, c, &a.p.OverLimit, obs, "over_limit", start)
 		return nil
@@ -152,6 +172,9 @@ func (a *aiAction) Run(ctx context.Context, c *engine.Call) error {
 	if err != nil {
 		a.say(ctx, c, &a.p.Apology, obs, "error", start)
 		return fmt.Errorf("ai: %w", err)
+	}
+	if a.p.Handoff.marked(text) {
+		return a.handOff(ctx, c, "marker", text, obs, start)
 	}
 	outcome := a.deliver(ctx, c, a.p.Markdown.Shape(text))
 	if obs != nil {
@@ -220,7 +243,8 @@ func (a *aiAction) answer(ctx context.Context, c *engine.Call, q string, obs AIO
 		}
 		text = ans.Text
 	}
-	if a.p.History > 0 && mem != nil {
+	// an answer that hands off was never shown: the model need not see it
+	if a.p.History > 0 && mem != nil && !a.p.Handoff.marked(text) {
 		t := store.Turn{Q: clipUTF8(q, maxTurnBytes), A: clipUTF8(text, maxTurnBytes)}
 		if err := mem.AddAITurn(context.WithoutCancel(ctx), c.Event.From, t, a.p.History, store.DefaultStateTTL); err != nil {
 			c.Logger.Warn("ai: keeping the turn in the history failed", "rule", c.Rule.Name, "err", err)

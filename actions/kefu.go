@@ -200,6 +200,10 @@ func (p *KefuParams) Lint(info engine.LintInfo) []string {
 
 type kefuAction struct{ p *KefuParams }
 
+// Delay is how long after the push the send goes out: explain checks it
+// against the kefu window the push opens.
+func (a *kefuAction) Delay() time.Duration { return a.p.Delay }
+
 // Run renders the message and queues it; the outbox delivers it.
 func (a *kefuAction) Run(ctx context.Context, c *engine.Call) error {
 	m, err := a.build(c)

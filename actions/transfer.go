@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -25,6 +26,9 @@ type TransferParams struct {
 	// KfAccount sends the message to this kefu account (prefix@wechat-id);
 	// empty lets WeChat pick any online kefu.
 	KfAccount engine.Template `yaml:"kf_account" doc:"kefu account prefix@wechat-id; empty lets WeChat pick an online kefu"`
+	// IfOffline runs instead of the transfer when no agent (or not
+	// kf_account) is online.
+	IfOffline engine.Steps `yaml:"if_offline" doc:"actions run instead of the transfer when no agent (or not kf_account) is online; who is online is asked of WeChat (getonlinekflist), kept 30 s and shared on Redis; when the check fails the transfer goes ahead"`
 }
 
 // Validate checks a constant kf_account's form.
@@ -42,7 +46,21 @@ func (a *transferAction) Run(ctx context.Context, c *engine.Call) error {
 	if err != nil {
 		return err
 	}
-	if c.Reply(&wechat.Reply{Type: wechat.ReplyTransfer, KfAccount: kf}) {
+	if len(a.p.IfOffline) > 0 {
+		online, err := c.AgentsOnline(ctx, kf)
+		switch {
+		case err != nil && !errors.Is(err, engine.ErrNoAPI):
+			c.Logger.Warn("transfer: who is online is unknown; transferring (WeChat decides)", "err", err)
+		case err == nil && !online:
+			c.Handoff(engine.HandoffOffline)
+			return c.Run(ctx, a.p.IfOffline)
+		}
+	}
+	// A transfer can only be the passive reply: one too late for its push
+	// (and not held for the next) reaches nobody, and the user waits for
+	// no one.
+	if c.Reply(&wechat.Reply{Type: wechat.ReplyTransfer, KfAccount: kf}) && (!c.Late() || c.HoldsLate()) {
+		c.Handoff(engine.HandoffTransferred)
 		// the user now waits for an agent: the bot keeps quiet meanwhile
 		return c.SetHandoff(ctx, &engine.KfState{Waiting: true, Since: c.Now()})
 	}

@@ -153,7 +153,7 @@ func TestAdminToken(t *testing.T) {
 		{"no token", nil, []string{"outbox", "list"}, 1, "--admin-token"},
 		{"wrong token", []string{"WXBOT_ADMIN_TOKEN=" + e2eAdminToken + "x"}, []string{"outbox", "list"}, 1, "does not match"},
 		{"token from env", []string{"WXBOT_ADMIN_TOKEN=" + e2eAdminToken}, []string{"outbox", "list"}, 0, "PENDING: 0"},
-		{"token flag", nil, []string{"outbox", "drop", "nope", "--admin-token", e2eAdminToken}, 1, "nope"},
+		{"token flag", nil, []string{"outbox", "drop", "nope", "--yes", "--admin-token", e2eAdminToken}, 1, "nope"},
 		{"token file", nil, []string{"outbox", "retry", "--dead", "--admin-token-file", tokenFile}, 0, "retried 0 dead letter(s)"},
 		{"token file from env", []string{"WXBOT_ADMIN_TOKEN_FILE=" + tokenFile}, []string{"outbox", "list"}, 0, "PENDING: 0"},
 	} {

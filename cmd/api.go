@@ -67,7 +67,7 @@ func (a *apiFlags) client(log *slog.Logger) (*wechat.Client, error) {
 	}
 	switch {
 	case appID == "" && secret == "":
-		return nil, usagef("--appid and --secret (or WXBOT_APPID and WXBOT_SECRET) are required for API calls: find them under 设置与开发 → 基本配置 in the console")
+		return nil, usagef("--appid and --secret (or WXBOT_APPID and WXBOT_SECRET) are required for API calls: find them on the 微信开发者平台 under 我的业务 → 公众号/服务号 → 基础信息")
 	case appID == "":
 		return nil, usagef("--appid (or WXBOT_APPID) is required for API calls")
 	case secret == "":

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -69,6 +71,11 @@ func parseRulesCommand(env *cmdEnv, name string, args []string, extra func(*flag
 // loadForCommand loads rules and prints their diagnostics; on errors it
 // returns errSilent after saying how many.
 func loadForCommand(env *cmdEnv, path string) (*rules.Loaded, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		// check, test and explain name their rules as PATH (or --rules);
+		// rules.Load's hint speaks of serve's --rules alone
+		return nil, fmt.Errorf("no rules at %s: give the rules as PATH (a rules.yaml or a directory of *.yaml, e.g. examples/rules.yaml), or write starter rules with wxbot init", path)
+	}
 	loaded, err := rules.Load(path)
 	var re *rules.Error
 	if errors.As(err, &re) {
@@ -194,6 +201,7 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	printExplainOutcome(ctx, w, res, st, ev.From, user)
+	printKefuWindow(w, ev, res, now)
 	return nil
 }
 
@@ -337,6 +345,10 @@ func traceWords(t engine.Trace) string {
 		return "no: when is false: " + r.WhenSrc
 	case engine.GateCooldown:
 		return "no: in cooldown for this user"
+	case engine.GateHandoff:
+		return "quiet: a person has the conversation (user.kf); only during_handoff rules run"
+	case engine.GateLimit:
+		return "no: " + limitWords(r.Limit) + " reached"
 	}
 	return string(t.Gate)
 }

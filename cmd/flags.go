@@ -3,6 +3,8 @@ package cmd
 import (
 	"flag"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -10,17 +12,66 @@ import (
 // flagSet is a flag.FlagSet whose flags also read WXBOT_* variables.
 type flagSet struct {
 	*flag.FlagSet
-	env *cmdEnv
+	env    *cmdEnv
+	hidden map[string]bool // flags for wxbot's own tests, left out of -h
 }
 
 func newFlagSet(env *cmdEnv, c *command) *flagSet {
 	fs := flag.NewFlagSet("wxbot "+c.name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.stderr, "Usage: wxbot %s [flags] %s\n\n%s\n\nFlags (each also read from WXBOT_<NAME>):\n", c.name, c.args, c.summary)
-		fs.PrintDefaults()
+	f := &flagSet{FlagSet: fs, env: env, hidden: map[string]bool{}}
+	fs.Usage = func() { f.usage(env.stderr, c) }
+	return f
+}
+
+// hide leaves a flag out of the help.
+func (fs *flagSet) hide(name string) { fs.hidden[name] = true }
+
+// usage is a command's -h. flag.PrintDefaults is not used: it takes the
+// first `quoted` words of a usage as the value's placeholder, which turns
+// prose such as "of `wxbot serve`" into "-admin wxbot serve".
+func (fs *flagSet) usage(w io.Writer, c *command) {
+	line := "wxbot " + c.name
+	if fs.hasVisible() {
+		line += " [flags]"
 	}
-	return &flagSet{FlagSet: fs, env: env}
+	if c.args != "" {
+		line += " " + c.args
+	}
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", line, c.summary)
+	if !fs.hasVisible() {
+		return
+	}
+	fmt.Fprintf(w, "\nFlags (each also read from WXBOT_<NAME>):\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		if fs.hidden[f.Name] {
+			return
+		}
+		plain := *f
+		plain.Usage = strings.ReplaceAll(f.Usage, "`", "")
+		typ, text := flag.UnquoteUsage(&plain)
+		head := "  -" + f.Name
+		if typ != "" {
+			head += " " + typ
+		}
+		if d := f.DefValue; d != "" && d != "0" && d != "false" && d != "0s" {
+			if typ == "string" {
+				d = strconv.Quote(d)
+			}
+			text += " (default " + d + ")"
+		}
+		fmt.Fprintf(w, "%s\n    \t%s\n", head, strings.ReplaceAll(text, "\n", "\n    \t"))
+	})
+}
+
+func (fs *flagSet) hasVisible() bool {
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		if !fs.hidden[f.Name] {
+			n++
+		}
+	})
+	return n > 0
 }
 
 // EnvName is the environment variable of a flag.
@@ -74,7 +125,7 @@ type logFlags struct {
 }
 
 func (l *logFlags) register(fs *flagSet) {
-	fs.StringVar(&l.format, "log-format", "auto", "auto (tint on a terminal, JSON otherwise), text or json")
+	fs.StringVar(&l.format, "log-format", "auto", "auto (colored text on a terminal, JSON otherwise), text or json")
 	fs.StringVar(&l.level, "log-level", "info", "debug, info, warn or error")
 }
 

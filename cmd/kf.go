@@ -58,6 +58,7 @@ func runKf(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet(env, commands["kf"])
 	api.register(fs)
 	read.register(fs)
+	yes := yesFlag(fs)
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -83,6 +84,11 @@ func runKf(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if err := read.check(args, name); err != nil {
 		return err
+	}
+	if name == "delete" {
+		if err := confirm(env, *yes, "delete the customer-service account "+rest[0]); err != nil {
+			return err
+		}
 	}
 	c, err := api.client(nil)
 	if err != nil {

@@ -51,11 +51,11 @@ func TestKfCommands(t *testing.T) {
 			`{"kf_account":"test1@kftest","nickname":"客服1"}`, "added kefu account test1@kftest (客服1)\nit serves once a WeChat user accepts an invitation: wxbot kf invite test1@kftest WECHAT_ID\n"},
 		{"update", []string{"kf", "update", "test1@kftest", "售后"}, "/customservice/kfaccount/update", "",
 			`{"kf_account":"test1@kftest","nickname":"售后"}`, "updated kefu account test1@kftest: nickname 售后\n"},
-		{"delete", []string{"kf", "delete", "test1@kftest"}, "/customservice/kfaccount/del", "test1@kftest",
+		{"delete", []string{"kf", "delete", "test1@kftest", "--yes"}, "/customservice/kfaccount/del", "test1@kftest",
 			`{"kf_account":"test1@kftest"}`, "deleted kefu account test1@kftest\n"},
 		{"invite", []string{"kf", "invite", "test1@kftest", "wx_worker"}, "/customservice/kfaccount/inviteworker", "",
 			`{"kf_account":"test1@kftest","invite_wx":"wx_worker"}`, "invited wx_worker to work as test1@kftest; the account serves once they accept in WeChat\n"},
-		{"flags after the arguments", []string{"kf", "delete", "test1@kftest", "--token-api", "classic"}, "/customservice/kfaccount/del", "test1@kftest",
+		{"flags after the arguments", []string{"kf", "delete", "test1@kftest", "--token-api", "classic", "--yes"}, "/customservice/kfaccount/del", "test1@kftest",
 			`{"kf_account":"test1@kftest"}`, "deleted kefu account test1@kftest\n"},
 	}
 	for _, tt := range tests {
@@ -239,7 +239,7 @@ func TestKfAPIErrorsShowHints(t *testing.T) {
 			"wxbot kf: adding kefu account test1@kftest: wechat api /customservice/kfaccount/add: errcode 65400: fake error 65400 rid: 6912-fake (new kefu is not enabled: turn on 客服功能 in the console (test accounts cannot))\n"},
 		{"40164 IP not whitelisted", func(f *wechattest.Server) { f.FailTokenNext(40164) },
 			[]string{"kf", "list"},
-			"wxbot kf: listing kefu accounts: fetching the access_token: wechat api /cgi-bin/stable_token: errcode 40164: fake error 40164 rid: 6912-fake (this server's IP is not in the console's API IP whitelist (设置与开发 → 基本配置 → IP白名单))\n"},
+			"wxbot kf: listing kefu accounts: fetching the access_token: wechat api /cgi-bin/stable_token: errcode 40164: fake error 40164 rid: 6912-fake (this server's egress IP is not in the API IP whitelist (微信开发者平台 → 我的业务 → 公众号/服务号 → 基础信息; behind a fixed-egress proxy, set HTTPS_PROXY and whitelist the proxy's IP))\n"},
 		{"wrong secret", nil, []string{"kf", "online", "--secret", "wrong-secret-value"}, "(the AppSecret is wrong: check --secret"},
 	}
 	for _, tt := range tests {

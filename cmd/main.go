@@ -77,15 +77,26 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func run(ctx context.Context, args []string, env *cmdEnv) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || (len(args) == 1 && args[0] == "help") || args[0] == "-h" || args[0] == "--help" {
 		printUsage(env.stdout)
 		if len(args) == 0 {
 			return exitUsage
 		}
 		return exitOK
 	}
+	switch args[0] {
+	case "--version", "-version", "-v":
+		args = append([]string{"version"}, args[1:]...)
+	}
+	if len(args) == 2 && args[0] == "help" {
+		args = []string{args[1], "-h"} // wxbot help serve: serve's flags
+	}
 	c, ok := commands[args[0]]
 	if !ok {
+		if strings.HasPrefix(args[0], "-") {
+			fmt.Fprintf(env.stderr, "wxbot: %s: flags go after the command (wxbot COMMAND %s); run wxbot -h for the commands\n", args[0], args[0])
+			return exitUsage
+		}
 		fmt.Fprintf(env.stderr, "wxbot: unknown command %q (known: %s)\n", args[0], strings.Join(commandNames(), ", "))
 		return exitUsage
 	}
@@ -123,10 +134,13 @@ func redactSecrets(s string) string {
 // errSilent is a failure the command has already reported.
 var errSilent = errors.New("failed")
 
+// commandNames are the commands an operator runs: hidden ones are left out.
 func commandNames() []string {
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for n, c := range commands {
+		if !c.hidden {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	return names
@@ -138,11 +152,37 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: wxbot COMMAND [flags] [args]")
 	fmt.Fprintln(w)
 	for _, n := range commandNames() {
-		if c := commands[n]; !c.hidden {
-			fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		// the first line only: simulate's KIND list belongs to simulate -h
+		first, _, _ := strings.Cut(commands[n].summary, "\n")
+		for i, line := range wrapWords(first, 66) {
+			name := ""
+			if i == 0 {
+				name = n
+			}
+			fmt.Fprintf(w, "  %-10s %s\n", name, line)
 		}
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'wxbot COMMAND -h' for a command's flags; every flag can also be set")
-	fmt.Fprintln(w, "through WXBOT_<FLAG> in the environment (e.g. WXBOT_TOKEN).")
+	fmt.Fprintln(w, "through WXBOT_<FLAG> in the environment (e.g. WXBOT_TOKEN). New here? wxbot init")
+	fmt.Fprintln(w, "writes starter rules; wxbot --version prints the version.")
+}
+
+// wrapWords breaks s into lines of at most width bytes, at spaces (a
+// longer word gets a line of its own).
+func wrapWords(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case len(line)+1+len(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	return append(lines, line)
 }

@@ -27,6 +27,7 @@ type mediaFlags struct {
 	title, desc string
 	offset      int
 	count       int
+	loc         *time.Location // --timezone
 }
 
 // mediaTypeByExt guesses --type from the file name.
@@ -46,8 +47,12 @@ func runMedia(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&f.desc, "description", "", "upload --permanent --type video: the video's introduction")
 	fs.IntVar(&f.offset, "offset", 0, "list: start at this item (0 is the newest)")
 	fs.IntVar(&f.count, "count", wechat.MaterialListMax, fmt.Sprintf("list: how many items, 1-%d", wechat.MaterialListMax))
+	zone := fs.String("timezone", "Asia/Shanghai", "the time zone times are printed in (serve's --timezone)")
 	pos, err := fs.parse(args)
 	if err != nil {
+		return err
+	}
+	if f.loc, err = loadLocation(*zone); err != nil {
 		return err
 	}
 	if len(pos) == 0 {
@@ -121,7 +126,7 @@ func runMediaUpload(ctx context.Context, env *cmdEnv, f *mediaFlags, file string
 			created = time.Unix(up.CreatedAt, 0)
 		}
 		fmt.Fprintf(env.stderr, "uploaded %s as temporary %s media; the media_id expires %s (3 days): use --permanent for material that stays\n",
-			file, typ, created.Add(72*time.Hour).Format("2006-01-02 15:04"))
+			file, typ, zonedTime(created.Add(72*time.Hour), f.loc))
 		return nil
 	}
 	var desc *wechat.VideoDescription
@@ -180,7 +185,7 @@ func runMediaList(ctx context.Context, env *cmdEnv, f *mediaFlags) error {
 		}
 		updated := "-"
 		if it.UpdateTime > 0 {
-			updated = time.Unix(it.UpdateTime, 0).Format("2006-01-02 15:04")
+			updated = zonedTime(time.Unix(it.UpdateTime, 0), f.loc)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", it.MediaID, updated, name)
 	}

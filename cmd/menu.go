@@ -39,6 +39,7 @@ func runMenu(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&f.rules, "rules", "rules.yaml", "push: the rules whose keys the menu's buttons must match (when not set and absent, rules.yaml beside FILE)")
 	fs.BoolVar(&f.strict, "strict", false, "push: a button key no rule answers, or rules that do not load, is an error, not a warning")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "push: validate and check the keys, but do not call the API")
+	yes := yesFlag(fs)
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -61,6 +62,11 @@ func runMenu(ctx context.Context, env *cmdEnv, args []string) error {
 	case "get", "delete":
 		if len(rest) != 0 {
 			return usagef("menu %s takes no arguments, got %q", sub, rest)
+		}
+		if sub == "delete" {
+			if err := confirm(env, *yes, "delete the custom menu (conditional menus too)"); err != nil {
+				return err
+			}
 		}
 		c, err := f.api.client(nil)
 		if err != nil {

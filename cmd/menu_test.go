@@ -273,7 +273,7 @@ func TestMenuGet(t *testing.T) {
 
 func TestMenuDelete(t *testing.T) {
 	fake, env := newAPIFake(t)
-	out, errOut, code := runCmd(env, "menu", "delete")
+	out, errOut, code := runCmd(env, "menu", "delete", "--yes")
 	if code != 0 || out != "deleted the custom menu (conditional menus too)\n" {
 		t.Errorf("exit %d, %q %q", code, out, errOut)
 	}
@@ -281,7 +281,7 @@ func TestMenuDelete(t *testing.T) {
 		t.Errorf("calls: %+v", c)
 	}
 	fake.FailNext("/cgi-bin/menu/delete", 48001)
-	_, errOut, code = runCmd(env, "menu", "delete")
+	_, errOut, code = runCmd(env, "menu", "delete", "--yes")
 	if code != exitError || !strings.Contains(errOut, "check 接口权限 in the console") {
 		t.Errorf("48001: exit %d, %q", code, errOut)
 	}
@@ -298,7 +298,7 @@ func TestMenuUsageErrors(t *testing.T) {
 		{[]string{"menu", "show"}, env, `unknown subcommand "show" (known: push, get, delete)`},
 		{[]string{"menu", "push"}, env, "usage: wxbot menu push FILE"},
 		{[]string{"menu", "get", "x"}, env, `menu get takes no arguments, got ["x"]`},
-		{[]string{"menu", "delete"}, nil, "--appid and --secret (or WXBOT_APPID and WXBOT_SECRET) are required"},
+		{[]string{"menu", "delete", "--yes"}, nil, "--appid and --secret (or WXBOT_APPID and WXBOT_SECRET) are required"},
 	}
 	for _, tt := range tests {
 		_, errOut, code := runCmd(tt.env, tt.args...)

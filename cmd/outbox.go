@@ -48,58 +48,88 @@ func adminURL(addr string) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-func runOutbox(ctx context.Context, env *cmdEnv, args []string) error {
-	fs := newFlagSet(env, commands["outbox"])
+// adminFlags reach serve's admin listener: its address, token and, with
+// --accounts, the account's endpoints. outbox and state take them.
+type adminFlags struct {
+	admin, listen string
+	timeout       time.Duration
+	account       accountFlags
+	token         adminTokenFlags
+}
+
+func (a *adminFlags) register(env *cmdEnv, fs *flagSet) {
 	def := defaultAdmin
 	if v := env.getenv("WXBOT_ADMIN_LISTEN"); v != "" {
 		def = adminURL(v)
 	}
+	fs.StringVar(&a.admin, "admin", def, "the admin listener of wxbot serve (its --admin-listen; WXBOT_ADMIN_LISTEN is read too)")
+	fs.StringVar(&a.listen, "admin-listen", "", "the same as --admin, named as serve names it")
+	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "how long to wait for the bot")
+	a.account.register(fs)
+	a.token.register(fs, false)
+}
+
+// client is called after parsing.
+func (a *adminFlags) client(env *cmdEnv, fs *flagSet) (*adminClient, error) {
+	secret, err := a.token.value()
+	if err != nil {
+		return nil, err
+	}
+	acct, ok, err := a.account.load(env)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	addr := a.admin
+	if set["admin-listen"] && !set["admin"] && a.listen != "" {
+		addr = a.listen
+	}
+	c := &adminClient{base: adminURL(addr), http: &http.Client{Timeout: a.timeout}, token: secret}
+	if ok { // a serve with --accounts: the account's own endpoints
+		c.base += "/accounts/" + acct.Name
+	}
+	return c, nil
+}
+
+func runOutbox(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlagSet(env, commands["outbox"])
 	var (
-		admin, after string
-		dead         bool
+		af           adminFlags
+		after, zone  string
+		dead, asJSON bool
 		limit        int
-		timeout      time.Duration
 	)
-	fs.StringVar(&admin, "admin", def, "the admin listener of `wxbot serve` (its --admin-listen; WXBOT_ADMIN_LISTEN is read too)")
-	var listen string
-	fs.StringVar(&listen, "admin-listen", "", "the same as --admin, named as serve names it")
+	af.register(env, fs)
 	fs.BoolVar(&dead, "dead", false, "retry: every dead letter")
 	fs.StringVar(&after, "after", "", "list: the page after this cursor (printed at the end of a page)")
 	fs.IntVar(&limit, "limit", 100, "list: pending sends per page (1 to 1000)")
-	fs.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the bot")
-	var account accountFlags
-	account.register(fs)
-	var token adminTokenFlags
-	token.register(fs, false)
+	fs.BoolVar(&asJSON, "json", false, "list: the admin listener's JSON report (times in --timezone), not tables")
+	fs.StringVar(&zone, "timezone", "Asia/Shanghai", "list: the time zone times are printed in (serve's --timezone)")
+	yes := yesFlag(fs)
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
-	secret, err := token.value()
+	loc, err := loadLocation(zone)
 	if err != nil {
 		return err
 	}
-	acct, ok, err := account.load(env)
+	c, err := af.client(env, fs)
 	if err != nil {
 		return err
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["admin-listen"] && !set["admin"] && listen != "" {
-		admin = listen
-	}
-	c := &adminClient{base: adminURL(admin), http: &http.Client{Timeout: timeout}, token: secret}
-	if ok { // a serve with --accounts: the account's own endpoints
-		c.base += "/accounts/" + acct.Name
 	}
 	switch {
 	case len(pos) == 1 && pos[0] == "list":
-		return c.list(ctx, env.stdout, after, limit)
+		return c.list(ctx, env.stdout, listOptions{after: after, limit: limit, loc: loc, json: asJSON})
 	case len(pos) == 2 && pos[0] == "retry" && !dead:
 		return c.post(ctx, env.stdout, "/outbox/retry?id="+url.QueryEscape(pos[1]), "retried", pos[1])
 	case len(pos) == 1 && pos[0] == "retry" && dead:
 		return c.post(ctx, env.stdout, "/outbox/retry?dead=all", "retried", "")
 	case len(pos) == 2 && pos[0] == "drop":
+		if err := confirm(env, *yes, "drop the send "+pos[1]+" (its message is never sent)"); err != nil {
+			return err
+		}
 		return c.post(ctx, env.stdout, "/outbox/drop?id="+url.QueryEscape(pos[1]), "dropped", pos[1])
 	}
 	return usagef("want list, retry ID, retry --dead or drop ID (got %q)", strings.Join(pos, " "))
@@ -123,7 +153,7 @@ func (c *adminClient) do(ctx context.Context, method, path string, v any) error 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("reaching the admin listener at %s: %w (is `wxbot serve` running, and is --admin the address of its --admin-listen?)", c.base, err)
+		return fmt.Errorf("reaching the admin listener at %s: %w (%s)", c.base, err, unreachableHint(err, "--admin the address of its --admin-listen"))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
@@ -176,27 +206,33 @@ func (c *adminClient) post(ctx context.Context, out io.Writer, path, verb, id st
 	return nil
 }
 
-func (c *adminClient) list(ctx context.Context, out io.Writer, after string, limit int) error {
-	q := url.Values{"limit": {strconv.Itoa(limit)}}
-	if after != "" {
-		q.Set("after", after)
+// listOptions are outbox list's flags.
+type listOptions struct {
+	after string
+	limit int
+	loc   *time.Location
+	json  bool
+}
+
+func (c *adminClient) list(ctx context.Context, out io.Writer, o listOptions) error {
+	q := url.Values{"limit": {strconv.Itoa(o.limit)}}
+	if o.after != "" {
+		q.Set("after", o.after)
 	}
 	var rep admin.OutboxReport
 	if err := c.do(ctx, http.MethodGet, "/outbox?"+q.Encode(), &rep); err != nil {
 		return err
 	}
-	when := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.Local().Format("2006-01-02 15:04:05")
+	if o.json {
+		return writeOutboxJSON(out, &rep, o.loc)
 	}
+	when := func(t time.Time) string { return zonedTime(t, o.loc) }
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "PENDING: %d\n", rep.Pending)
 	if len(rep.PendingSends) > 0 {
 		fmt.Fprintln(tw, "ID\tUSER\tRULE\tATTEMPTS\tNEXT ATTEMPT\tLAST ERROR")
 		for _, s := range rep.PendingSends {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, s.User, dash(s.Rule), s.Attempts, when(s.NextAttempt), dash(clipText(s.LastError)))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, s.User, dash(s.Rule), s.Attempts, when(s.NextAttempt), dash(flatText(s.LastError)))
 		}
 	}
 	if rep.Next != "" {
@@ -210,10 +246,49 @@ func (c *adminClient) list(ctx context.Context, out io.Writer, after string, lim
 			if s == nil {
 				s = &outbox.Send{}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", dash(s.ID), dash(s.OrderKey), dash(s.Rule), s.Attempts, when(d.At), clipText(d.Reason))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", dash(s.ID), dash(s.OrderKey), dash(s.Rule), s.Attempts, when(d.At), flatText(d.Reason))
 		}
 	}
 	return tw.Flush()
+}
+
+// writeOutboxJSON prints the report as the admin listener answers it, its
+// times moved to loc, so that scripts (jq) read what the table shows.
+func writeOutboxJSON(out io.Writer, rep *admin.OutboxReport, loc *time.Location) error {
+	for i := range rep.PendingSends {
+		s := &rep.PendingSends[i]
+		s.NextAttempt, s.Created = inZone(s.NextAttempt, loc), inZone(s.Created, loc)
+	}
+	for i := range rep.DeadLetters {
+		d := &rep.DeadLetters[i]
+		d.At = inZone(d.At, loc)
+		if d.Send != nil {
+			d.Send.NotBefore, d.Send.Created = inZone(d.Send.NotBefore, loc), inZone(d.Send.Created, loc)
+		}
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(rep)
+}
+
+func inZone(t time.Time, loc *time.Location) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.In(loc)
+}
+
+// zonedLayout is how the command line prints a time: in --timezone, with
+// the zone, as kf records, explain and the console show it.
+const zonedLayout = kfTimeLayout
+
+// zonedTime is t in loc as zonedLayout, "-" for none.
+func zonedTime(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.In(loc).Format(zonedLayout)
 }
 
 func dash(s string) string {
@@ -223,11 +298,6 @@ func dash(s string) string {
 	return s
 }
 
-// clipText keeps a table row on one line.
-func clipText(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > 100 {
-		return string(r[:100]) + "…"
-	}
-	return s
-}
+// flatText keeps a table row on one line; the text is whole, as a reason
+// cut off is the part an operator needed.
+func flatText(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -168,7 +168,7 @@ func TestOutboxDropPending(t *testing.T) {
 		t.Errorf("pending send %+v, want its user, rule and last error", s)
 	}
 	second := st.PendingSends[1].ID
-	out, errOut, code := wxbot(t, nil, "outbox", "drop", second, "--admin", b.admin)
+	out, errOut, code := wxbot(t, nil, "outbox", "drop", second, "--admin", b.admin, "--yes")
 	if code != 0 || !strings.Contains(out, "dropped "+second) {
 		t.Fatalf("outbox drop: %d\n%s\n%s", code, out, errOut)
 	}
@@ -176,7 +176,7 @@ func TestOutboxDropPending(t *testing.T) {
 	if strings.Contains(out, second) || !strings.Contains(out, "PENDING: 2") {
 		t.Errorf("outbox list after the drop:\n%s", out)
 	}
-	_, errOut, code = wxbot(t, nil, "outbox", "drop", second, "--admin", b.admin)
+	_, errOut, code = wxbot(t, nil, "outbox", "drop", second, "--admin", b.admin, "--yes")
 	if code != 1 || !strings.Contains(errOut, "no pending send or dead letter") {
 		t.Errorf("dropping it again: %d %s", code, errOut)
 	}

@@ -44,6 +44,10 @@ type simulateFlags struct {
 	compat  bool
 	xml     string
 	account accountFlags
+	retries bool
+	// retryInterval is WeChat's wait before it tries again: 5 s; hidden,
+	// so that tests play the three attempts without waiting seconds.
+	retryInterval time.Duration
 }
 
 func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
@@ -57,6 +61,9 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.DurationVar(&s.timeout, "timeout", 10*time.Second, "how long to wait for the reply")
 	fs.BoolVar(&s.compat, "compat", false, "with --aes-key: compatible mode (the plaintext beside the ciphertext) instead of safe mode")
 	fs.StringVar(&s.xml, "xml", "", "send this file's push XML (signed, and encrypted with --aes-key) instead of a KIND")
+	fs.BoolVar(&s.retries, "retries", false, "play WeChat's three attempts: the same push (same MsgId) again while no answer came within 5s, printing each attempt's time")
+	fs.DurationVar(&s.retryInterval, "retry-interval", wechatRetryInterval, "how long WeChat waits for an answer before it tries again")
+	fs.hide("retry-interval")
 	s.account.register(fs)
 	var pay simulatePayFlags
 	pay.register(fs)
@@ -85,22 +92,9 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	} else if s.compat {
 		return usagef("--compat needs --aes-key (and --appid)")
 	}
-	req, err := signedRequest(ctx, s.url, s.proto.token, cipher, s.compat, body)
+	answer, err := s.deliver(ctx, env, cipher, body)
 	if err != nil {
 		return err
-	}
-	client := &http.Client{Timeout: s.timeout}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("sending the push: %w (is `wxbot serve` running at %s?)", err, s.url)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("reading the reply: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return refusedPush(resp.StatusCode, resp.Status, strings.TrimSpace(string(answer)))
 	}
 	return printReply(env, s.proto.token, cipher, answer)
 }
@@ -167,7 +161,17 @@ func refusedPush(status int, statusText, body string) error {
 // simulateKinds are the KINDs simulate builds (pay aside).
 var simulateKinds = []string{"text", "image", "voice", "video", "shortvideo", "location", "link", "click", "view",
 	"subscribe", "unsubscribe", "scan", "location_report", "scancode_push", "scancode_waitmsg",
-	"pic_sysphoto", "pic_photo_or_album", "pic_weixin", "location_select", "templatesendjobfinish"}
+	"pic_sysphoto", "pic_photo_or_album", "pic_weixin", "location_select", "templatesendjobfinish",
+	"kf_create_session", "kf_switch_session", "kf_close_session"}
+
+// simulatedKfEvent is an agent's session starting or ending: what WeChat
+// pushes when a person takes or ends the conversation (客服).
+func simulatedKfEvent(a *kindArgs) *wechat.Message {
+	a.want(1, 1, "KF_ACCOUNT")
+	m := simulatedEvent(a.kind, "")
+	m.KfAccount = a.arg(0)
+	return m
+}
 
 // simulatedMessage builds the push of one KIND.
 func simulatedMessage(kind string, args []string) (*wechat.Message, error) {
@@ -284,6 +288,14 @@ var simulateBuilders = map[string]func(a *kindArgs) *wechat.Message{
 		}
 		m := simulatedEvent("LOCATION", "")
 		m.Latitude, m.Longitude, m.Precision = a.float(0, "latitude"), a.float(1, "longitude"), 30
+		return m
+	},
+	"kf_create_session": simulatedKfEvent,
+	"kf_close_session":  simulatedKfEvent,
+	"kf_switch_session": func(a *kindArgs) *wechat.Message {
+		a.want(2, 2, "FROM_KF_ACCOUNT TO_KF_ACCOUNT")
+		m := simulatedEvent(a.kind, "")
+		m.FromKfAccount, m.ToKfAccount = a.arg(0), a.arg(1)
 		return m
 	},
 	"scancode_push":      simulatedScancode,

@@ -86,27 +86,12 @@ func runSimulatePay(ctx context.Context, env *cmdEnv, fs *flagSet, s *simulateFl
 			target = s.url
 		}
 	})
-	if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return usagef("--url %q: want an http:// or https:// URL", target)
 	}
 
-	now := time.Now()
-	tx := &wechatpay.Transaction{
-		AppID: s.proto.appID, MchID: "1900000109", OutTradeNo: "SIM" + now.Format("20060102150405") + randomDigits(6),
-		TransactionID: p.transactionID, TradeType: "JSAPI", TradeState: "SUCCESS", TradeStateDesc: "支付成功",
-		BankType: "OTHERS", Attach: p.attach, SuccessTime: now.In(time.FixedZone("CST", 8*3600)).Format(time.RFC3339),
-		Payer:  wechatpay.Payer{OpenID: s.from},
-		Amount: wechatpay.Amount{Total: total, PayerTotal: total, Currency: "CNY", PayerCurrency: "CNY"},
-	}
-	if len(args) == 2 {
-		tx.OutTradeNo = args[1]
-	}
-	if tx.TransactionID == "" {
-		tx.TransactionID = "4200" + randomDigits(24)
-	}
-	if tx.AppID == "" {
-		tx.AppID = "wxSimulatedAppID0"
-	}
+	tx := simulatedTransaction(s, p, total, args[1:])
 	signer := &wechatpay.Signer{Key: key, Serial: serial, APIv3Key: p.pay.apiV3Key}
 	h, body, err := signer.Notify(wechatpay.EventTransactionSuccess, tx)
 	if err != nil {
@@ -118,9 +103,10 @@ func runSimulatePay(ctx context.Context, env *cmdEnv, fs *flagSet, s *simulateFl
 	}
 	req.Header = h
 	req.Header.Set("User-Agent", "Mozilla/4.0 (wxbot simulate pay)")
+	sent := time.Now()
 	resp, err := (&http.Client{Timeout: s.timeout}).Do(req)
 	if err != nil {
-		return fmt.Errorf("sending the notification: %w (is `wxbot serve` running at %s?)", err, target)
+		return fmt.Errorf("sending the notification: %w (%s)", err, unreachableHint(err, "--url its /wechatpay/notify"))
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
@@ -131,10 +117,40 @@ func runSimulatePay(ctx context.Context, env *cmdEnv, fs *flagSet, s *simulateFl
 		if meaning == "" {
 			meaning = "not what WeChat Pay expects (200 or 204 on success)"
 		}
+		if !strings.HasSuffix(u.Path, callback.PayNotifyPath) {
+			// the callback at --path refuses a notification as a push
+			// with a bad signature: the key is not to blame
+			meaning = fmt.Sprintf("--url's path is %q, not the payment endpoint: point --url at %s (the callback path answers pushes, not payments)",
+				u.Path, callback.PayNotifyPath)
+		}
 		return fmt.Errorf("the bot answered %s: %s", resp.Status, meaning)
 	}
 	fmt.Fprintf(env.stdout, "status: %s (%s)\n", resp.Status, meaning)
+	fmt.Fprintf(env.stderr, "answered in %s\n", roundDuration(time.Since(sent))) // stdout stays the same for the same notification
 	return nil
+}
+
+// simulatedTransaction is the paid transaction a notification carries;
+// rest is the optional OUT_TRADE_NO.
+func simulatedTransaction(s *simulateFlags, p *simulatePayFlags, total int64, rest []string) *wechatpay.Transaction {
+	now := time.Now()
+	tx := &wechatpay.Transaction{
+		AppID: s.proto.appID, MchID: "1900000109", OutTradeNo: "SIM" + now.Format("20060102150405") + randomDigits(6),
+		TransactionID: p.transactionID, TradeType: "JSAPI", TradeState: "SUCCESS", TradeStateDesc: "支付成功",
+		BankType: "OTHERS", Attach: p.attach, SuccessTime: now.In(time.FixedZone("CST", 8*3600)).Format(time.RFC3339),
+		Payer:  wechatpay.Payer{OpenID: s.from},
+		Amount: wechatpay.Amount{Total: total, PayerTotal: total, Currency: "CNY", PayerCurrency: "CNY"},
+	}
+	if len(rest) > 0 {
+		tx.OutTradeNo = rest[0]
+	}
+	if tx.TransactionID == "" {
+		tx.TransactionID = "4200" + randomDigits(24)
+	}
+	if tx.AppID == "" {
+		tx.AppID = "wxSimulatedAppID0"
+	}
+	return tx
 }
 
 // signingSerial is the Wechatpay-Serial to send: --serial, else the one the

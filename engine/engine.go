@@ -39,11 +39,16 @@ type Engine struct {
 	services  map[string]any
 	canned    map[string]string
 
-	replyDeadline time.Duration // Options.ReplyDeadline
+	replyDeadline time.Duration  // Options.ReplyDeadline
+	client        *wechat.Client // Options.Client
 }
 
 // Options configures an Engine. Zero values are usable.
 type Options struct {
+	// Client calls the WeChat API for actions that need an answer while
+	// the push waits (transfer's online check, kf_session); nil when the
+	// account has no API credentials, and in offline runs.
+	Client *wechat.Client
 	// Now is the clock (time.Now when nil); tests fix it.
 	Now func() time.Time
 	// Location is the time zone of now(), hour(), weekday() and event.time
@@ -104,7 +109,7 @@ func New(o Options) *Engine {
 		o.Observer = NopObserver{}
 	}
 	e := &Engine{now: o.Now, loc: o.Location, log: o.Logger, state: o.State, lateReply: o.LateReply, outbox: o.Outbox, obs: o.Observer, dryRun: o.DryRun,
-		replyDeadline: o.ReplyDeadline}
+		replyDeadline: o.ReplyDeadline, client: o.Client}
 	e.wireLate(o)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.SetRules(NewRuleSet(nil, nil))
@@ -267,6 +272,9 @@ func (e *Engine) match(ev *Event) *Push {
 	rs := cur.rs
 	if rs.NeedsRaw && ev.Raw == nil && ev.Message != nil {
 		ev.Raw = rawFields(ev.Message)
+	}
+	if rs.NeedsRecent {
+		e.recent(ev)
 	}
 	p := &Push{Event: ev}
 	p.env = cur.base

@@ -41,6 +41,9 @@ type Event struct {
 	// rule refers to raw (see RuleSet.NeedsRaw): building it costs a map per
 	// push.
 	Raw map[string]string `expr:"raw"`
+	// Recent are the user's texts before this push, oldest first, filled
+	// only when some rule reads event.recent (see RuleSet.NeedsRecent).
+	Recent []Recent `expr:"recent"`
 
 	// Message is the decoded push this event came from; nil for events
 	// built by hand (tests) or from other sources (payments).

@@ -36,7 +36,7 @@ func (s *RuleSet) Explain(ctx context.Context, ev *Event, env *Env, cooldowns Co
 				env.needUser(ctx) // a failed read leaves an empty state, as in MatchInto
 			}
 			t.Gate, t.Err = r.Check(ctx, ev, norm, env, s.Schedules, cooldowns)
-			if r.When != nil && (t.Gate == "" || t.Gate == GateWhen || t.Gate == GateCooldown) && t.Err == nil {
+			if r.When != nil && (t.Gate == "" || t.Gate == GateWhen || t.Gate == GateCooldown || t.Gate == GateLimit) && t.Err == nil {
 				v := t.Gate != GateWhen
 				t.When = &v
 			}

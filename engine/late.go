@@ -192,4 +192,7 @@ func (e *Engine) forgetAI(openID string) {
 	if err := e.ai.ForgetAI(e.ctx, openID); err != nil {
 		e.log.Error("forgetting the AI history of a user who unsubscribed failed; it expires in 24 h", "err", err)
 	}
+	if err := e.ai.ForgetAI(e.ctx, recentKey(openID)); err != nil {
+		e.log.Error("forgetting the recent texts of a user who unsubscribed failed; they expire in 24 h", "err", err)
+	}
 }

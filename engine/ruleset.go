@@ -41,6 +41,8 @@ type Rule struct {
 	Priority int
 	// Cooldown lets the rule fire at most once per user in this span.
 	Cooldown time.Duration
+	// Limit caps how often the rule fires (nil: no cap).
+	Limit *Limit
 	// Continue keeps matching later rules after this one matched.
 	Continue bool
 	// Disabled rules are loaded and checked but never match.
@@ -107,6 +109,11 @@ type Step struct {
 	// State is the action as a StatePatcher, when it changes user state.
 	State StatePatcher
 }
+
+// Steps are an action's own actions (transfer's if_offline): the rules
+// loader reads them as it reads a rule's, and the action runs them with
+// Call.Run when it decides to.
+type Steps []Step
 
 // SetsState reports whether a step of the rule changes the user's state:
 // rules checked after it in the same push may see a different user.
@@ -180,6 +187,9 @@ type RuleSet struct {
 	// NeedsRaw is set when some expression reads event.raw, so events carry
 	// the raw map only then.
 	NeedsRaw bool
+	// NeedsRecent is set when some expression reads event.recent: only
+	// then are users' texts kept and read (see recent.go).
+	NeedsRecent bool
 	// Handoff is the file's `handoff:` (DefaultHandoff when it has none).
 	Handoff Handoff
 	// Source describes where the rules came from, for /rules and logs.
@@ -477,10 +487,11 @@ const (
 )
 
 // Check runs a rule's gates against an event, in the documented order (text,
-// key, active, when, cooldown). It returns "" when the rule matches, or the
+// key, active, when, cooldown, limit). It returns "" when the rule matches, or the
 // gate that stopped it; err is set when `when` failed to evaluate or the
 // store failed (the rule does not match). A cooldown is taken only when
-// every other gate passed.
+// every earlier gate passed, and a limit counted only when the cooldown
+// was taken too.
 func (r *Rule) Check(ctx context.Context, ev *Event, norm string, env *Env, schedules map[string]*Schedule, cooldowns Cooldowns) (gate Gate, err error) {
 	if r.Disabled {
 		return GateDisabled, nil
@@ -509,6 +520,9 @@ func (r *Rule) Check(ctx context.Context, ev *Event, norm string, env *Env, sche
 		if !ok {
 			return GateCooldown, nil
 		}
+	}
+	if r.Limit != nil {
+		return r.checkLimit(ctx, ev, cooldowns)
 	}
 	return "", nil
 }

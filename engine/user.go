@@ -86,6 +86,7 @@ func (e *Engine) saveUser(p *Push) {
 			result = "error"
 		} else {
 			result = "deleted"
+			e.indexHandoff(e.ctx, ev.From, &store.UserPatch{Clear: true})
 		}
 	case p.env.patch != nil:
 		err := e.state.PatchUser(e.ctx, ev.From, p.env.patch)
@@ -99,6 +100,7 @@ func (e *Engine) saveUser(p *Push) {
 			result = "error"
 		default:
 			result = "written"
+			e.indexHandoff(e.ctx, ev.From, p.env.patch)
 		}
 	}
 	if result == "" { // the push touched no state: most pushes

@@ -20,6 +20,7 @@ import (
 var (
 	templateType    = reflect.TypeFor[engine.Template]()
 	valueType       = reflect.TypeFor[engine.Value]()
+	stepsType       = reflect.TypeFor[engine.Steps]()
 	durationType    = reflect.TypeFor[time.Duration]()
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 	yamlUnmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
@@ -65,6 +66,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.value(n, v, path)
 		return
 	}
+	if t == stepsType { // an action's own actions (transfer's if_offline)
+		v.Set(reflect.ValueOf(engine.Steps(d.l.parseNestedActions(strings.TrimSuffix(d.prefix, ": ")+": "+path, n))))
+		return
+	}
 	if t.Kind() == reflect.Pointer {
 		if isNull(n) {
 			v.SetZero()
@@ -89,6 +94,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		if strings.Contains(n.Value, "raw") { // a template shorthand (template data) may read event.raw
 			d.l.needsRaw = true
 		}
+		d.l.noteRecent(n.Value)
 		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
 			d.errf(n, path, "%v", err)
 		}

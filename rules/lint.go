@@ -54,7 +54,7 @@ func (l *loader) warnAtPos(p engine.Pos, msg string) {
 
 // coverIdx finds, for a rule B, an earlier rule A (in match order) that
 // matches every push B matches. Only "plain" rules qualify as A: enabled,
-// no when, active or cooldown, and accepted by the filter. It is indexed so
+// no when, active, cooldown or limit, and accepted by the filter. It is indexed so
 // that 10,000 keyword rules lint in linear time.
 type coverIdx struct {
 	all   map[string]int    // type → first rule with no text or key gate
@@ -79,7 +79,7 @@ func coverIndex(ordered []*engine.Rule, accept func(*engine.Rule) bool) *coverId
 		}
 	}
 	for i, a := range ordered {
-		if a.Disabled || a.When != nil || len(a.Active) > 0 || a.Cooldown > 0 || !accept(a) {
+		if a.Disabled || a.When != nil || len(a.Active) > 0 || a.Cooldown > 0 || a.Limit != nil || !accept(a) {
 			continue
 		}
 		for _, t := range a.On {

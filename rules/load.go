@@ -91,7 +91,10 @@ type loader struct {
 	vars     map[string]any
 	varPos   map[string]engine.Pos
 	needsRaw bool
-	windows  map[string]*engine.Schedule
+	// needsRecent: some expression may read event.recent (see noteRecent)
+	needsRecent bool
+	windows     map[string]*engine.Schedule
+	curOn       []string // the on: of the rule being read, for nested actions
 	// handoff is the `handoff:` of a file that has one, and where.
 	handoff    *engine.Handoff
 	handoffPos engine.Pos
@@ -140,6 +143,7 @@ func (l *loader) compileTemplate(src string) (*engine.Template, error) {
 	if strings.Contains(src, "raw") {
 		l.needsRaw = true
 	}
+	l.noteRecent(src)
 	return l.compiler.Template(src)
 }
 
@@ -271,6 +275,7 @@ func (l *loader) finish(source string, files []string, hash string) (*Loaded, er
 	}
 	set := engine.NewRuleSet(l.rules, l.vars)
 	set.NeedsRaw = l.needsRaw
+	set.NeedsRecent = l.needsRecent
 	set.Schedules = l.windows
 	set.Handoff = engine.DefaultHandoff
 	if l.handoff != nil {

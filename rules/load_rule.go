@@ -16,7 +16,7 @@ import (
 )
 
 // ruleFields are the keys a rule may have, for the unknown-field message.
-var ruleFields = []string{"actions", "active", "continue", "cooldown", "during_handoff", "enabled", "key", "name", "on", "priority", "text", "when"}
+var ruleFields = []string{"actions", "active", "continue", "cooldown", "during_handoff", "enabled", "key", "limit", "name", "on", "priority", "text", "when"}
 
 // parseRule reads one entry of rules: into a rule, reporting every mistake
 // it finds rather than stopping at the first.
@@ -55,6 +55,9 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 			l.errAt(v, label+": cooldown: "+r.Cooldown.String()+" is less than a second; did you mean "+strings.TrimSuffix(v.Value, "ms")+"s?")
 		}
 	}
+	if v := fields["limit"]; v != nil {
+		r.Limit = l.parseLimit(d, v, label)
+	}
 	if v := fields["when"]; v != nil {
 		l.parseWhen(r, d, v, label)
 	}
@@ -72,6 +75,7 @@ func (l *loader) parseRule(n *yaml.Node, index int) {
 		d.decode(v, reflectValue(&enabled), "enabled")
 		r.Disabled = !enabled
 	}
+	l.curOn = r.On
 	if v := fields["actions"]; v == nil {
 		l.errAt(n, label+": actions: required (a list such as `- reply: {text: hello}`)")
 	} else {
@@ -147,6 +151,7 @@ func (l *loader) parseWhen(r *engine.Rule, d *decoder, v *yaml.Node, label strin
 	if strings.Contains(src, "raw") {
 		l.needsRaw = true
 	}
+	l.noteRecent(src)
 	prog, err := l.compiler.Condition(src)
 	if err != nil {
 		l.exprError(v, label+": when: ", err)
@@ -242,6 +247,19 @@ func (l *loader) parseText(d *decoder, n *yaml.Node) engine.TextMatch {
 		l.errAt(n, d.prefix+"text: want at least one of exact, contains, prefix or regex")
 	}
 	return tm
+}
+
+// parseNestedActions reads an action's own list of actions (transfer's
+// if_offline), for the rule being read; they run when the action decides,
+// so a state step, which runs when the rule matches, is refused.
+func (l *loader) parseNestedActions(label string, n *yaml.Node) []engine.Step {
+	steps := l.parseActions(label, l.curOn, n)
+	for i, st := range steps {
+		if st.State != nil {
+			l.errAtPos(st.Pos, fmt.Sprintf("%s[%d] (%s): a state step runs when the rule matches, not later: put it in the rule's actions", label, i, st.Name))
+		}
+	}
+	return steps
 }
 
 func (l *loader) parseActions(label string, on []string, n *yaml.Node) []engine.Step {

@@ -100,7 +100,7 @@ rules:
     actoins: []
 `, []string{
 			`rules.yaml:3:5: rule "a": actions: required (a list such as ` + "`- reply: {text: hello}`)",
-			`rules.yaml:5:5: rules[0]: unknown field "actoins" (known: actions, active, continue, cooldown, during_handoff, enabled, key, name, on, priority, text, when)`}},
+			`rules.yaml:5:5: rules[0]: unknown field "actoins" (known: actions, active, continue, cooldown, during_handoff, enabled, key, limit, name, on, priority, text, when)`}},
 		{"missing name and on", `version: 1
 rules:
   - actions: []

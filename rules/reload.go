@@ -48,6 +48,12 @@ type Reloader struct {
 	smu    sync.Mutex // guards status
 	status Status
 	kick   chan string
+	// failed is what the last refused reload read (the files' hash, or the
+	// read error), and failErr its error: a poll or file event that finds
+	// the same broken files again is not parsed, logged or counted again.
+	// Guarded by mu.
+	failed  string
+	failErr error
 
 	// For tests: noWatch adds no watch, leaving the poll (and Trigger);
 	// started, when set, is called once Run's watch is in place and the
@@ -115,8 +121,16 @@ func (r *Reloader) Reload(ctx context.Context, reason string, force bool) error 
 	// a CPU-second, and an unchanged file needs neither.
 	src, err := readRules(r.path)
 	if err == nil && !force && src.hash == r.eng.Rules().Hash {
+		r.failed, r.failErr = "", nil
 		r.backInStep(reason)
 		return ErrUnchanged
+	}
+	seen := "read: " + fmt.Sprint(err)
+	if err == nil {
+		seen = src.hash
+	}
+	if !force && seen == r.failed {
+		return r.failErr // still the files refused last time: said and counted then
 	}
 	var l *Loaded
 	if err == nil {
@@ -132,6 +146,7 @@ func (r *Reloader) Reload(ctx context.Context, reason string, force bool) error 
 		r.status.LastReloadOK = false
 		r.status.LastError, r.status.LastErrorAt = err.Error(), start
 		r.status.ReloadFailures++
+		r.failed, r.failErr = seen, err
 		r.log.Error("rules reload refused; the running rules stay", "reason", reason, "source", r.path, "err", err)
 		return err
 	}
@@ -142,7 +157,11 @@ func (r *Reloader) Reload(ctx context.Context, reason string, force bool) error 
 	if !r.Shared {
 		debug.FreeOSMemory()
 	}
+	// The status says what is wrong now, not what once was: a successful
+	// reload clears the error (the log keeps its history).
+	r.failed, r.failErr = "", nil
 	r.status.LastReloadOK = true
+	r.status.LastError, r.status.LastErrorAt = "", time.Time{}
 	r.status.Reloads++
 	r.status.Files, r.status.Hash, r.status.LoadedAt = l.Files, l.Set.Hash, l.Set.LoadedAt
 	r.status.Warnings = diagStrings(l.Diags)
@@ -156,7 +175,8 @@ func (r *Reloader) Reload(ctx context.Context, reason string, force bool) error 
 
 // backInStep clears a reload failure once the rules on disk are the
 // running rules again (a broken edit undone with git checkout, cp or mv):
-// the status describes the file on disk, and nothing is left to reload.
+// the status describes the file on disk, and nothing is left to reload. A
+// successful reload clears it the same way (Reload).
 func (r *Reloader) backInStep(reason string) {
 	r.smu.Lock()
 	defer r.smu.Unlock()

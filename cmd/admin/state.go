@@ -30,6 +30,11 @@ func stateEndpoints(mux *http.ServeMux, st store.Store) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		had, err := st.DeleteUser(ctx, id)
+		if idx, ok := st.(store.HandoffIndex); ok && err == nil {
+			// a reset user is in no handoff: best effort, as the index's
+			// entry ends at the handoff's timeout anyway
+			idx.EndHandoff(ctx, id)
+		}
 		switch {
 		case err != nil:
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "deleting the state failed: " + err.Error()})

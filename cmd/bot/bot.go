@@ -137,7 +137,7 @@ func New(s Settings) (_ *Bot, err error) {
 		return nil, err
 	}
 	opts := engine.Options{Location: s.Location, Logger: b.log, State: b.st, Outbox: b.outbox, Observer: b.m,
-		ReplyDeadline: s.Callback.ReplyDeadline}
+		ReplyDeadline: s.Callback.ReplyDeadline, Client: b.client}
 	if err := b.wireAI(&opts, loaded.Set); err != nil {
 		return nil, err
 	}
@@ -215,6 +215,12 @@ func (b *Bot) wireMetrics() {
 		b.m = metrics.New(b.s.Version, b.reloadStatus, b.st.Pending)
 	}
 	b.m.CountUsers(b.st.CountUsers)
+	b.m.CountHandoffSessions(func(ctx context.Context) (int, error) {
+		if b.eng == nil { // scraped before the engine is built: not known yet
+			return 0, errors.New("the bot is starting")
+		}
+		return b.eng.HandoffSessions(ctx)
+	})
 }
 
 // reloadStatus is what the metrics read of the rules at scrape time.

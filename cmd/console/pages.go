@@ -440,6 +440,7 @@ type activityView struct {
 	Dead      []outbox.DeadLetter
 	CanRetry  bool
 	Publishes []auditEntry
+	Handoffs  handoffsView
 }
 
 type ruleView struct {
@@ -477,6 +478,7 @@ func (s *scope) renderActivity(w http.ResponseWriter, r *http.Request, se *sessi
 		}
 		_, v.CanRetry = ob.(outbox.Admin)
 	}
+	v.Handoffs = s.handoffs(r.Context())
 	p.Body = v
 	s.render(w, status, "activity", p)
 }

@@ -16,14 +16,14 @@ type aiMetrics struct {
 
 func (m *Metrics) buildAI(b builder) {
 	m.ai.answers = b.counterVec(prometheus.CounterOpts{Name: "wxbot_ai_answers_total",
-		Help: "Questions the ai action handled, by outcome: passive (the reply), kefu (late, by kefu), pending (late, held for the user's next push), error (an apology), over_limit."},
+		Help: "Questions the ai action handled, by outcome: passive (the reply), kefu (late, by kefu), pending (late, held for the user's next push), error (an apology), over_limit, handoff (transferred to a person instead of answered)."},
 		[]string{"outcome"})
 	m.ai.latency = b.histogramVec(prometheus.HistogramOpts{Name: "wxbot_ai_answer_duration_seconds",
 		Help:    "Time from a question to its answer (or apology), waiting for a free slot included, by outcome.",
 		Buckets: []float64{.25, .5, 1, 2, 3, 4, 5, 8, 12, 15, 20, 30, 60, 120}}, []string{"outcome"})
 	m.ai.tokens = b.counterVec(prometheus.CounterOpts{Name: "wxbot_ai_tokens_total",
 		Help: "Tokens the model counted (usage), by direction: in (prompt) and out (completion)."}, []string{"direction"})
-	for _, o := range []string{"passive", "kefu", "pending", "error", "over_limit"} { // every series from the start
+	for _, o := range []string{"passive", "kefu", "pending", "error", "over_limit", "handoff"} { // every series from the start
 		m.ai.answers.WithLabelValues(o)
 	}
 }

@@ -47,6 +47,7 @@ type Metrics struct {
 	storeDegraded  prometheus.Gauge
 	stateWrites    *prometheus.CounterVec
 	ai             aiMetrics
+	handoffs       *prometheus.CounterVec
 
 	series  resolved[seriesKey, *pushSeries] // see pushSeries
 	actions resolved[string, *pushSeries]
@@ -149,6 +150,7 @@ func build(b builder, status func() ReloadStatus, pending func(context.Context) 
 		Help: "User state writes, by result: written, refused (over 64 keys or 8 KiB), error (the store failed), deleted (unsubscribed)."},
 		[]string{"result"})
 	m.buildAI(b)
+	m.buildHandoffs(b)
 	if status != nil {
 		m.reg.MustRegister(&reloadCollector{status: status})
 	}

@@ -28,6 +28,11 @@ type Cooldowns interface {
 	// TakeCooldown starts a cooldown of ttl under key unless one is running;
 	// it reports whether it started one (the rule may fire).
 	TakeCooldown(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// TakeLimit counts one firing under key in the current window of per
+	// (windows are aligned to the Unix epoch: see LimitWindow) and reports
+	// whether it is within count (the rule may fire). Firings past count
+	// are counted too, so a refused burst stays refused to the window's end.
+	TakeLimit(ctx context.Context, key string, count int, per time.Duration) (bool, error)
 }
 
 // Claims remember that something happened once, durably.

@@ -74,6 +74,10 @@ type Bolt struct {
 	dirtyC    map[string]bool
 	nonces    store.QueryMemory // signed query strings seen (RememberQuery)
 
+	// limits are counted in memory only: a restart starts the current
+	// window of each rule's limit afresh, which errs towards answering.
+	limits store.LimitCounter
+
 	// The answers kept for retries and the replay window's query strings,
 	// to write behind to the files beside the bbolt file (segLog).
 	answers, queries    recordBuffer
@@ -370,6 +374,11 @@ func (s *Bolt) TakeCooldown(_ context.Context, key string, ttl time.Duration) (b
 	s.cooldowns[key] = now.Add(ttl)
 	s.dirtyC[key] = true // key is built by concatenation: it pins nothing
 	return true, nil
+}
+
+// TakeLimit implements store.Store; see limits.
+func (s *Bolt) TakeLimit(_ context.Context, key string, count int, per time.Duration) (bool, error) {
+	return s.limits.Take(s.now(), key, count, per), nil
 }
 
 // OpenWindow implements store.Store.

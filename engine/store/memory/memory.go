@@ -25,6 +25,7 @@ type Memory struct {
 	once      map[string]time.Time // key → end
 	cooldowns map[string]time.Time // key → end
 	sweepAt   time.Time
+	limits    store.LimitCounter
 	windows   map[string]memWindow
 	seq       uint64
 	pending   []*outbox.Send  // in Seq order
@@ -35,6 +36,7 @@ type Memory struct {
 	nonces    store.QueryMemory
 	users     memUsers
 	ai        aiMemory
+	handoffs  memHandoffs
 }
 
 // New returns an empty Memory on the clock now (time.Now
@@ -76,6 +78,11 @@ func (s *Memory) TakeCooldown(_ context.Context, key string, ttl time.Duration) 
 		s.sweepAt = now.Add(time.Minute)
 	}
 	return memTakeUntil(s.cooldowns, key, now, ttl), nil
+}
+
+// TakeLimit implements store.Store.
+func (s *Memory) TakeLimit(_ context.Context, key string, count int, per time.Duration) (bool, error) {
+	return s.limits.Take(s.now(), key, count, per), nil
 }
 
 // OpenWindow implements store.Store.

@@ -208,6 +208,14 @@ func (g *Guard) TakeCooldown(ctx context.Context, key string, ttl time.Duration)
 		func() (bool, error) { return g.local.TakeCooldown(ctx, key, ttl) })
 }
 
+// TakeLimit implements store.Store; degraded, from memory: each replica
+// then counts on its own, so a rule may fire up to count times per replica.
+func (g *Guard) TakeLimit(ctx context.Context, key string, count int, per time.Duration) (bool, error) {
+	return guarded(g, ctx, g.o.CallTimeout,
+		func(c context.Context) (bool, error) { return g.Primary.TakeLimit(c, key, count, per) },
+		func() (bool, error) { return g.local.TakeLimit(ctx, key, count, per) })
+}
+
 // ClaimOnce implements store.Store; it is not degraded (see Guard).
 func (g *Guard) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	return guarded(g, ctx, 2*time.Second, func(c context.Context) (bool, error) { return g.Primary.ClaimOnce(c, key, ttl) }, nil)

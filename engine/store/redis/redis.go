@@ -195,6 +195,22 @@ func (s *Redis) TakeCooldown(ctx context.Context, key string, ttl time.Duration)
 	return s.take(ctx, s.k("cd", key), ttl)
 }
 
+// takeLimit counts a firing in KEYS[1], one window's counter, and makes it
+// expire with the window (ARGV[1], ms): one round trip, shared by replicas.
+var takeLimit = goredis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`)
+
+// TakeLimit implements store.Store.
+func (s *Redis) TakeLimit(ctx context.Context, key string, count int, per time.Duration) (bool, error) {
+	now := s.now()
+	n, end := store.LimitWindow(now, per)
+	ttl := max(end.Sub(now).Milliseconds(), 1) + 1000 // a second's grace for replicas' clocks
+	got, err := takeLimit.Run(ctx, s.rdb, []string{s.k("lim", store.LimitKey(key, n))}, ttl).Int64()
+	return err == nil && got <= int64(count), err
+}
+
 // ClaimOnce implements store.Store.
 func (s *Redis) ClaimOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	return s.take(ctx, s.k("once", key), ttl)

@@ -36,6 +36,7 @@ type Opener struct {
 // Run runs the suite.
 func Run(t *testing.T, o Opener) {
 	t.Run("Cooldown", func(t *testing.T) { testCooldown(t, o) })
+	t.Run("Limit", func(t *testing.T) { testLimit(t, o) })
 	t.Run("ClaimOnce", func(t *testing.T) { testClaimOnce(t, o) })
 	t.Run("Windows", func(t *testing.T) { testWindows(t, o) })
 	t.Run("UnknownWindows", func(t *testing.T) { testUnknownWindows(t, o) })
@@ -59,11 +60,13 @@ func Run(t *testing.T, o Opener) {
 	t.Run("AIQuota", func(t *testing.T) { testAIQuota(t, o) })
 	t.Run("HeldReplies", func(t *testing.T) { testHeldReplies(t, o) })
 	t.Run("ForgetAI", func(t *testing.T) { testForgetAI(t, o) })
+	t.Run("Handoffs", func(t *testing.T) { testHandoffs(t, o) })
 	if o.Reopen != nil {
 		t.Run("UserDurable", func(t *testing.T) { testUserDurable(t, o) })
 		t.Run("Durable", func(t *testing.T) { testDurable(t, o) })
 		t.Run("DurableAI", func(t *testing.T) { testDurableAI(t, o) })
 		t.Run("DurableTrack", func(t *testing.T) { testDurableTrack(t, o) })
+		t.Run("DurableHandoffs", func(t *testing.T) { testDurableHandoffs(t, o) })
 	}
 	if o.Crash != nil {
 		t.Run("DurableWindow", func(t *testing.T) { testDurableWindow(t, o) })
@@ -360,5 +363,11 @@ func WriteOtherAccount(t *testing.T, other store.Store) {
 	}
 	if err := other.PatchUser(ctx, "oU1", &store.UserPatch{Set: map[string]any{"noise": "yes"}}); err != nil {
 		t.Fatal(err)
+	}
+	if idx, ok := other.(store.HandoffIndex); ok {
+		h := store.Handoff{OpenID: "oOther", Account: "other@gh", Since: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
+		if err := idx.PutHandoff(ctx, h, h.Since.Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
