@@ -35,7 +35,7 @@ func KefuFromJSON(data []byte) (*KefuParams, error) {
 		return nil, fmt.Errorf("kefu: %w", err)
 	}
 	if _, ok := j.(map[string]any); !ok {
-		return nil, fmt.Errorf("kefu: want an object such as {\"text\": \"…\"}, got %s", jsonKind(j))
+		return nil, fmt.Errorf("kefu: want an object such as {\"text\": \"…\"}, got %s", JSONKind(j))
 	}
 	p := new(KefuParams)
 	var errs []error
@@ -84,7 +84,7 @@ func decodeLiteral(j any, v reflect.Value, path string, errs *[]error) {
 	case t == templateType:
 		s, ok := j.(string)
 		if !ok {
-			bad("want a string, got %s", jsonKind(j))
+			bad("want a string, got %s", JSONKind(j))
 			return
 		}
 		// "$${" is the template syntax for a literal "${".
@@ -116,14 +116,14 @@ func decodeLiteral(j any, v reflect.Value, path string, errs *[]error) {
 	case t.Kind() == reflect.String:
 		s, ok := j.(string)
 		if !ok {
-			bad("want a string, got %s", jsonKind(j))
+			bad("want a string, got %s", JSONKind(j))
 			return
 		}
 		v.SetString(s)
 	case t.Kind() == reflect.Bool:
 		b, ok := j.(bool)
 		if !ok {
-			bad("want true or false, got %s", jsonKind(j))
+			bad("want true or false, got %s", JSONKind(j))
 			return
 		}
 		v.SetBool(b)
@@ -136,7 +136,7 @@ func decodeLiteral(j any, v reflect.Value, path string, errs *[]error) {
 func decodeObject(j any, v reflect.Value, path string, errs *[]error) {
 	obj, ok := j.(map[string]any)
 	if !ok {
-		*errs = append(*errs, fmt.Errorf("%s: want an object, got %s", path, jsonKind(j)))
+		*errs = append(*errs, fmt.Errorf("%s: want an object, got %s", path, JSONKind(j)))
 		return
 	}
 	index := map[string][]int{}
@@ -173,8 +173,9 @@ func decodeObject(j any, v reflect.Value, path string, errs *[]error) {
 	}
 }
 
-// jsonKind names a decoded JSON value's kind for an error.
-func jsonKind(j any) string {
+// JSONKind names a decoded JSON value's kind for an error ("a string",
+// "an object"): the send API says it of its own fields too.
+func JSONKind(j any) string {
 	switch j.(type) {
 	case nil:
 		return "null"

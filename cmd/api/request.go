@@ -45,7 +45,7 @@ func parseRequest(body []byte) (*request, error) {
 	str := func(field string) string {
 		s, ok := top[field].(string)
 		if !ok && top[field] != nil {
-			errs = append(errs, fmt.Errorf("%s: want a string, got %s", field, kind(top[field])))
+			errs = append(errs, fmt.Errorf("%s: want a string, got %s", field, actions.JSONKind(top[field])))
 		}
 		return s
 	}
@@ -122,19 +122,4 @@ func checkKey(key string) error {
 // oneLine joins a joined error's lines, for a JSON answer.
 func oneLine(err error) error {
 	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
-}
-
-// kind names a decoded JSON value's kind for an error.
-func kind(v any) string {
-	switch v.(type) {
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a bool"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }
