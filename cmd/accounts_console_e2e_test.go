@@ -85,7 +85,7 @@ func TestConsoleSeveralAccounts(t *testing.T) {
 	}
 	consoleAddr := freeAddr(t)
 	env := []string{"SHOP_TOKEN=shop-token", "NEWS_TOKEN=news-token"}
-	b := startBot(t, env, "--accounts", accountsFile, "--console-listen", consoleAddr, "--console-users", users)
+	b := startBot(t, env, "--accounts", accountsFile, "--console-listen", consoleAddr, "--console-users", users, "--console-lang", "en")
 	b.waitLog(t, "console listening")
 	base := "http://" + consoleAddr
 	say := func(account, token, text string) string {

@@ -32,16 +32,21 @@ func init() {
 type consoleFlags struct {
 	listen string
 	users  string
+	lang   string
 }
 
 func (c *consoleFlags) register(fs *flagSet) {
 	fs.StringVar(&c.listen, "console-listen", "", "the marketers' web console listener (e.g. 127.0.0.1:9091); empty disables")
 	fs.StringVar(&c.users, "console-users", "", "the console's users: `name: bcrypt-hash` lines (wxbot console adduser NAME writes one)")
+	fs.StringVar(&c.lang, "console-lang", console.Langs[0], "the console's language: "+strings.Join(console.Langs, " or "))
 }
 
 func (c *consoleFlags) check() error {
 	if c.listen != "" && c.users == "" {
 		return usagef("--console-listen needs --console-users FILE (create it with: wxbot console adduser NAME --console-users FILE)")
+	}
+	if !console.ValidLang(c.lang) {
+		return usagef("--console-lang %q: want %s", c.lang, strings.Join(console.Langs, " or "))
 	}
 	return nil
 }
@@ -53,7 +58,7 @@ func (b *server) listenConsole(errc chan<- error) (*http.Server, error) {
 	if c.listen == "" {
 		return nil, nil
 	}
-	cfg := console.Config{Users: c.users, Logger: b.log.With("component", "console")}
+	cfg := console.Config{Users: c.users, Lang: c.lang, Logger: b.log.With("component", "console")}
 	if f, ok := b.run.(*fleet); ok {
 		cfg.Accounts, cfg.Location = f.consoleAccounts, f.base.Location
 	} else {

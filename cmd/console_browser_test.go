@@ -196,7 +196,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// A button, its key and its response.
 	b.press(`button[value="add"]`, "a new button", `document.querySelector("input[name='b0.name']")`)
 	b.typeIn("input[name='b0.name']", "优惠活动专区") // 18 bytes: over WeChat's 16, refused as it is typed
-	if !eval[bool](b, `document.querySelector("input[name='b0.name']").validity.customError`) || !strings.Contains(b.text(), "18 / 16 bytes") {
+	if !eval[bool](b, `document.querySelector("input[name='b0.name']").validity.customError`) || !strings.Contains(b.text(), "18 / 16 字节") {
 		t.Fatalf("an 18-byte name was not flagged as it was typed:\n%s", b.text())
 	}
 	b.typeIn("input[name='b0.name']", "优惠")
@@ -206,8 +206,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.typeIn("input[name='b0.key']", "PROMO")
 	b.choose("select[name='b0.r.kind']", "text")
 	b.typeIn("textarea[name='b0.r.text']", "本周优惠: 满100减20")
-	b.press("#test", "Test", has("Test passed"))
-	b.press("#publish", "Publish", has("Published")+" && "+has("pushed to WeChat"))
+	b.press("#test", "Test", has("测试通过"))
+	b.press("#publish", "Publish", has("已发布")+" && "+has("菜单已推送到微信"))
 	b.shot("menu")
 	if calls := fake.Calls("/cgi-bin/menu/create"); len(calls) != 1 || !strings.Contains(string(calls[0].Body), `"key":"PROMO"`) {
 		t.Fatalf("menu pushes: %+v", calls)
@@ -216,7 +216,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Broken changes are refused with their reasons, and change nothing.
 	published, _ := os.ReadFile(filepath.Join(rulesDir, "console.yaml"))
 	b.typeIn("textarea[name='b0.r.text']", " ")
-	b.press("#publish", "an empty reply refused", has(`button "优惠": the reply text is empty`))
+	b.press("#publish", "an empty reply refused", has("菜单「优惠」：回复文字为空"))
 	b.shot("menu-refused")
 	for range 5 {
 		b.press(`button[value="addsub:b0"]`, "a sub-button", `document.querySelector("input[name='b0.s0.name']")`)
@@ -225,18 +225,18 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal("the + Sub-button button is enabled with 5 sub-buttons")
 	}
 	eval[bool](b, `document.querySelector('button[value="addsub:b0"]').disabled = false`) // as a stale page would post it
-	b.press(`button[value="addsub:b0"]`, "a 6th sub-button refused", has("has 5 sub-buttons already: WeChat allows at most 5"))
+	b.press(`button[value="addsub:b0"]`, "a 6th sub-button refused", has("菜单「优惠」已有 5 个子菜单：微信最多允许 5 个"))
 	if now, _ := os.ReadFile(filepath.Join(rulesDir, "console.yaml")); string(now) != string(published) || len(fake.Calls("/cgi-bin/menu/create")) != 1 {
 		t.Fatal("a refused change reached the file or WeChat")
 	}
-	b.press("#discard", "discarded", has("Your changes were discarded"))
+	b.press("#discard", "discarded", has("已放弃修改"))
 
 	// A keyword reply.
 	b.open("/keywords", `document.getElementById("keywords-form")`)
 	b.press("#add-keyword", "a keyword row", `document.querySelector("textarea[name='k0.words']")`)
 	b.typeIn("textarea[name='k0.words']", "营业时间")
 	b.typeIn("textarea[name='k0.r.text']", "每天 9:00-21:00 营业")
-	b.press("#publish", "keywords published", has("Published"))
+	b.press("#publish", "keywords published", has("已发布"))
 	b.shot("keywords")
 
 	// Try it: the new answers, offline.
@@ -258,14 +258,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// Activity: the push's hit, the reload, the publishes.
-	b.open("/activity", has("Recent publishes"))
+	b.open("/activity", has("最近发布"))
 	row := eval[string](b, `[...document.querySelectorAll("tr")].map(r => r.innerText).find(t => t.includes("console-key-PROMO")) || ""`)
-	if !strings.Contains(row, "\t1\t") || !strings.Contains(b.text(), "The running rules are the files on disk") || !strings.Contains(b.text(), "mia") {
+	if !strings.Contains(row, "\t1\t") || !strings.Contains(b.text(), "线上运行的规则就是磁盘上的文件") || !strings.Contains(b.text(), "mia") {
 		t.Errorf("activity: row %q\n%s", row, b.text())
 	}
 	b.shot("activity")
 
 	for _, html := range b.pages {
+		// The console speaks Chinese by default: no page is in English.
+		if !strings.Contains(html, `lang="zh-CN"`) || strings.Contains(html, ">Publish<") || strings.Contains(html, ">Log in<") {
+			t.Fatalf("a page is not in Chinese:\n%s", html)
+		}
 		for _, secret := range []string{"console-secret", e2eToken, "marketer-password"} {
 			if strings.Contains(html, secret) {
 				t.Fatalf("a page shows the secret %q", secret)

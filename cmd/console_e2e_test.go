@@ -92,4 +92,8 @@ func TestServeConsoleFlags(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "wxbot console adduser NAME") {
 		t.Errorf("absent users file: exit %d\n%s", code, errOut)
 	}
+	_, errOut, code = wxbot(t, []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_CONSOLE_LANG=fr"}, "serve", "--rules", rules)
+	if code != 2 || !strings.Contains(errOut, `--console-lang "fr": want zh-CN or en`) {
+		t.Errorf("--console-lang fr: exit %d\n%s", code, errOut)
+	}
 }

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,7 +20,7 @@ func (s *Server) paged(h func(*scope, http.ResponseWriter, *http.Request, *sessi
 				return
 			}
 			if !mayEdit(se, DefaultAccount) {
-				http.Error(w, fmt.Sprintf("the users file gives %s no account here (this bot serves one, named %s): ask the operator", se.user, DefaultAccount), http.StatusForbidden)
+				http.Error(w, s.t("acct.noDefault", se.user, DefaultAccount), http.StatusForbidden)
 				return
 			}
 			h(s.single(), w, r, se)
@@ -36,7 +35,7 @@ func (s *Server) paged(h func(*scope, http.ResponseWriter, *http.Request, *sessi
 		case !ok || !mayEdit(se, name):
 			// the same answer for an account that is not there and one that
 			// is not the user's: the list is the operator's to tell
-			http.Error(w, fmt.Sprintf("no account %s for %s here: choose one of %s", name, se.user, strings.Join(s.allowedOr(se), ", ")), http.StatusNotFound)
+			http.Error(w, s.t("acct.notYours", name, se.user, strings.Join(s.allowedOr(se), ", ")), http.StatusNotFound)
 		default:
 			h(&scope{Server: s, a: s.acct(a, "/a/"+name)}, w, r, se)
 		}
@@ -54,12 +53,12 @@ func (s *Server) single() *scope {
 func (s *Server) toFirstAccount(w http.ResponseWriter, r *http.Request, se *session) {
 	names := s.allowed(se)
 	if len(names) == 0 {
-		http.Error(w, fmt.Sprintf("the users file gives %s none of the accounts this bot serves: ask the operator", se.user), http.StatusForbidden)
+		http.Error(w, s.t("acct.noneHere", se.user), http.StatusForbidden)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		// a form of an old page: which account it meant is not known
-		http.Error(w, "this bot serves several accounts: reload the page and choose one", http.StatusNotFound)
+		http.Error(w, s.t("acct.choose"), http.StatusNotFound)
 		return
 	}
 	http.Redirect(w, r, "/a/"+names[0]+r.URL.Path, http.StatusSeeOther)
@@ -95,7 +94,7 @@ func (s *Server) allowedOr(se *session) []string {
 	if names := s.allowed(se); len(names) > 0 {
 		return names
 	}
-	return []string{"(none: ask the operator)"}
+	return []string{s.t("acct.noneList")}
 }
 
 // acct is a's working view: where its files are, whether they can be
@@ -111,11 +110,11 @@ func (s *Server) acct(a Account, base string) *acct {
 	out := &acct{Account: a, base: base, dir: a.Rules, pub: pub}
 	if st, err := os.Stat(a.Rules); err != nil || !st.IsDir() {
 		out.dir = filepath.Dir(a.Rules)
-		what := "--rules " + a.Rules
+		what := s.t("acct.rulesFlag", a.Rules)
 		if base != "" {
-			what = fmt.Sprintf("account %s's rules (%s)", a.Name, a.Rules)
+			what = s.t("acct.rulesOf", a.Name, a.Rules)
 		}
-		out.editable = fmt.Sprintf("%s is a file: the console only shows the rules. To edit from the console, point them at a directory (the console writes its own %s there).", what, ConsoleFile)
+		out.editable = s.t("acct.isFile", what, ConsoleFile)
 	}
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -322,9 +321,6 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, id str
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
 }
 
-// errBadLogin is the one answer to a wrong name or a wrong password.
-var errBadLogin = errors.New("wrong name or password")
-
 // loginCookie carries the log-in form's CSRF token (double submit): a
 // form posted from another site cannot know it.
 const loginCookie = "wxbot_console_login"
@@ -333,12 +329,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// Only a complete form counts: a slow or cut-off body is no wrong
 	// password, and must not lock the name out.
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "the log-in form did not arrive whole: try again", http.StatusBadRequest)
+		http.Error(w, s.t("login.notWhole"), http.StatusBadRequest)
 		return
 	}
 	if c, err := r.Cookie(loginCookie); err != nil || c.Value == "" ||
 		subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
-		s.renderLogin(w, r, http.StatusForbidden, r.PostFormValue("name"), "The log-in form expired (or came from another site): log in again on this page.")
+		s.renderLogin(w, r, http.StatusForbidden, r.PostFormValue("name"), s.t("login.expired"))
 		return
 	}
 	name, password := r.PostFormValue("name"), r.PostFormValue("password")
@@ -351,13 +347,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if wait := s.byName.blocked(key, now); wait > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		s.log.Warn("console log-in refused: too many wrong passwords", "user", name, "addr", addr)
-		s.renderLogin(w, r, http.StatusTooManyRequests, name, fmt.Sprintf("Too many wrong passwords: try again in %s.", wait.Round(time.Second)))
+		s.renderLogin(w, r, http.StatusTooManyRequests, name, s.t("login.tooMany", wait.Round(time.Second)))
 		return
 	}
 	users, err := ReadUsers(s.cfg.Users)
 	if err != nil {
 		s.log.Error("console log-in: reading the users file failed", "err", err)
-		s.renderLogin(w, r, http.StatusInternalServerError, name, "The console cannot read its users file; ask the operator (see the bot's log).")
+		s.renderLogin(w, r, http.StatusInternalServerError, name, s.t("login.noUsers"))
 		return
 	}
 	u, known := users[name]
@@ -368,7 +364,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known {
 		s.byName.fail(key, now)
 		s.log.Info("console log-in failed", "user", name, "addr", addr)
-		s.renderLogin(w, r, http.StatusUnauthorized, name, errBadLogin.Error()+".")
+		s.renderLogin(w, r, http.StatusUnauthorized, name, s.t("login.bad"))
 		return
 	}
 	s.byName.reset(key)
@@ -410,7 +406,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *session)) ht
 				http.Redirect(w, r, "/login?next="+r.URL.Path, http.StatusSeeOther)
 				return
 			}
-			http.Error(w, "not logged in: log in again at /login", http.StatusForbidden)
+			http.Error(w, s.t("auth.none"), http.StatusForbidden)
 			return
 		}
 		if !safe {
@@ -421,7 +417,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *session)) ht
 			}
 			if subtle.ConstantTimeCompare([]byte(token), []byte(se.csrf)) != 1 {
 				s.log.Warn("console request refused: missing or wrong CSRF token", "user", se.user, "path", r.URL.Path)
-				http.Error(w, "missing or wrong CSRF token: reload the page and try again", http.StatusForbidden)
+				http.Error(w, s.t("auth.csrf"), http.StatusForbidden)
 				return
 			}
 		}

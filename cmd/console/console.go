@@ -82,11 +82,15 @@ type Config struct {
 	// LoginWindow, then 429 for them (5 in 15 min when zero).
 	LoginTries  int
 	LoginWindow time.Duration
+	// Lang is the language of every page and message: "zh-CN" (when
+	// empty) or "en".
+	Lang string
 }
 
 // Server is the console's HTTP handler.
 type Server struct {
 	cfg      Config
+	lang     lang
 	log      *slog.Logger
 	now      func() time.Time
 	pages    map[string]*template.Template
@@ -125,6 +129,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Accounts == nil && (cfg.Engine == nil || cfg.Reloader == nil || cfg.Rules == "") {
 		return nil, errors.New("console: Engine, Reloader and Rules (or Accounts) are required")
 	}
+	if cfg.Lang == "" {
+		cfg.Lang = string(langZH)
+	}
+	if !ValidLang(cfg.Lang) {
+		return nil, fmt.Errorf("console: language %q: want one of %s", cfg.Lang, strings.Join(Langs, ", "))
+	}
 	if _, err := ReadUsers(cfg.Users); err != nil {
 		return nil, err
 	}
@@ -149,7 +159,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.LoginWindow <= 0 {
 		cfg.LoginWindow = 15 * time.Minute
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, pages: map[string]*template.Template{},
+	s := &Server{cfg: cfg, lang: lang(cfg.Lang), log: cfg.Logger, now: cfg.Now, pages: map[string]*template.Template{},
 		sessions: &sessions{m: map[string]*session{}, idle: cfg.SessionIdle, max: cfg.SessionMax, now: cfg.Now},
 		byName:   newLimiter(cfg.LoginTries, cfg.LoginWindow), pubs: map[string]*pubState{}}
 	for _, p := range []string{"login", "menu", "keywords", "try", "activity"} {
@@ -204,7 +214,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	if err := crossOrigin.Check(r); err != nil {
-		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+		http.Error(w, s.t("crossOrigin"), http.StatusForbidden)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
@@ -228,7 +238,7 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p *page)
 	var buf strings.Builder
 	if err := s.pages[name].Execute(&buf, p); err != nil {
 		s.log.Error("console: rendering a page failed", "page", name, "err", err)
-		http.Error(w, "the page could not be rendered (see the bot's log)", http.StatusInternalServerError)
+		http.Error(w, s.t("renderFailed"), http.StatusInternalServerError)
 		return
 	}
 	w.WriteHeader(status)
@@ -246,7 +256,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	token := randomToken()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: "/login", MaxAge: 3600,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
-	p := &page{Title: "Log in", Body: loginForm{Name: name, Next: next}, CSRF: token}
+	p := &page{Title: s.t("login.title"), Body: loginForm{Name: name, Next: next}, CSRF: token}
 	if problem != "" {
 		p.Problems = []string{problem}
 	}
@@ -270,6 +280,16 @@ func (s *Server) funcs() template.FuncMap {
 			return t.In(s.cfg.Location).Format("2006-01-02 15:04:05 MST")
 		},
 		"event": wechat.ButtonEvent,
+		"t":     s.lang.tmplT,
+		"lang":  func() string { return string(s.lang) },
+		// typeName is a button type as the MP console names it; the
+		// type itself stays in the label, as the API and menu.yaml spell it.
+		"typeName": func(typ string) string {
+			if _, ok := catalog[s.lang]["type."+typ]; ok {
+				return s.t("type." + typ)
+			}
+			return typ
+		},
 		"types": func() []string { return wechat.ButtonTypes },
 		"dict": func(kv ...any) (map[string]any, error) {
 			if len(kv)%2 != 0 {

@@ -119,8 +119,10 @@ func newHarness(t *testing.T, files map[string]string, tweak ...func(*Config)) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.st.Close() })
+	// The tests of the console's logic read its English texts; the
+	// Chinese ones, the default, are i18n_test.go's.
 	cfg := Config{Rules: rulesDir, Users: usersFile(t, dir), Engine: h.eng, Reloader: reloader, Outbox: h.st,
-		Menu: h.menu, Now: h.clock.now}
+		Menu: h.menu, Now: h.clock.now, Lang: "en"}
 	for _, f := range tweak {
 		f(&cfg)
 	}

@@ -23,6 +23,13 @@
 // a menu.yaml an operator wrote is shown read-only, and only the responses
 // of its keys are edited.
 //
+// # Language
+//
+// Every page and message is in Simplified Chinese, or in English with
+// Config.Lang "en": the texts are the catalog's (i18n_text.go), keyed
+// alike in both languages. The rules loader's diagnostics keep their own
+// words after a sentence of the catalog.
+//
 // # Log-in
 //
 // Users are `name: bcrypt-hash` lines (read again at each log-in, so an

@@ -76,72 +76,72 @@ func newID() string {
 
 // problems are what the console itself refuses before the rules are even
 // loaded, in words a marketer acts on.
-func (d *draft) problems(menuOwned bool) []string {
+func (d *draft) problems(l lang, menuOwned bool) []string {
 	var out []string
 	keys := map[string]string{}
 	for _, u := range keyButtons(&d.Menu) {
 		if prev, dup := keys[u.Key]; dup && menuOwned {
-			out = append(out, fmt.Sprintf("buttons %q and %q have the same key %q: give each its own", prev, u.Name, u.Key))
+			out = append(out, l.t("p.sameKey", prev, u.Name, u.Key))
 			continue
 		}
 		keys[u.Key] = u.Name
 		if r, ok := d.Replies[u.Key]; ok {
-			out = append(out, r.problems(fmt.Sprintf("button %q", u.Name))...)
+			out = append(out, r.problems(l, l.t("p.button", u.Name))...)
 		}
 	}
 	seen := map[string]int{}
 	for i, k := range d.Keywords {
-		what := fmt.Sprintf("keyword reply %d", i+1)
+		what := l.t("p.keyword", i+1)
 		if len(k.Words) == 0 {
-			out = append(out, what+": no keywords: write at least one")
+			out = append(out, l.t("p.noWords", what))
 		}
 		if k.Match != "exact" && k.Match != "contains" {
-			out = append(out, what+": match: want exact or contains")
+			out = append(out, l.t("p.match", what))
 		}
 		for _, w := range k.Words {
 			if j, dup := seen[strings.ToLower(w)]; dup && j != i {
-				out = append(out, fmt.Sprintf("%s: %q is also in keyword reply %d: keep it in one", what, w, j+1))
+				out = append(out, l.t("p.wordTwice", what, w, j+1))
 			}
 			seen[strings.ToLower(w)] = i
 		}
 		if k.Reply.Kind == "" {
-			out = append(out, what+": choose a reply")
+			out = append(out, l.t("p.noReply", what))
 		}
-		out = append(out, k.Reply.problems(what)...)
+		out = append(out, k.Reply.problems(l, what)...)
 	}
 	return out
 }
 
-func (r *Reply) problems(what string) []string {
+func (r *Reply) problems(l lang, what string) []string {
 	switch r.Kind {
 	case "":
 		return nil
 	case replyText:
 		if strings.TrimSpace(r.Text) == "" {
-			return []string{what + ": the reply text is empty: write what the bot answers"}
+			return []string{l.t("p.textEmpty", what)}
 		}
 		if len(r.Text) > 2048 {
-			return []string{fmt.Sprintf("%s: the reply text is %d bytes, at most 2048 (WeChat cuts longer texts)", what, len(r.Text))}
+			return []string{l.t("p.textLong", what, len(r.Text))}
 		}
 	case replyNews:
 		var p []string
 		if strings.TrimSpace(r.Title) == "" {
-			p = append(p, what+": the article needs a title")
+			p = append(p, l.t("p.noTitle", what))
 		}
 		if !webURL(r.URL) {
-			p = append(p, what+": the article needs a link starting with https:// or http://")
+			p = append(p, l.t("p.noLink", what))
 		}
 		if r.PicURL != "" && !webURL(r.PicURL) {
-			p = append(p, what+": the picture URL must start with https:// or http://")
+			p = append(p, l.t("p.picURL", what))
 		}
 		return p
 	case replyImage:
 		if strings.TrimSpace(r.MediaID) == "" {
-			return []string{what + ": the image needs a media_id (upload one with: wxbot media upload FILE --permanent)"}
+			return []string{l.t("p.noMedia", what)}
 		}
 	case replyTransfer:
 	default:
-		return []string{fmt.Sprintf("%s: unknown reply kind %q", what, r.Kind)}
+		return []string{l.t("p.kind", what, r.Kind)}
 	}
 	return nil
 }
@@ -266,7 +266,7 @@ func splitWords(s string) []string {
 // move a button or sub-button. WeChat's limits are kept: a 4th button or a
 // 6th sub-button is refused with the reason (the page disables those
 // buttons; a stale or forged page still posts them).
-func applyMenuOp(m *wechat.Menu, op string) string {
+func applyMenuOp(l lang, m *wechat.Menu, op string) string {
 	verb, path, _ := strings.Cut(op, ":")
 	var i, j = -1, -1
 	if path != "" {
@@ -277,7 +277,7 @@ func applyMenuOp(m *wechat.Menu, op string) string {
 	}
 	if verb == "add" {
 		if len(m.Buttons) >= wechat.MenuMaxButtons {
-			return fmt.Sprintf("the menu has %d buttons already: WeChat allows at most %d", len(m.Buttons), wechat.MenuMaxButtons)
+			return l.t("p.maxButtons", len(m.Buttons), wechat.MenuMaxButtons)
 		}
 		m.Buttons = append(m.Buttons, wechat.Button{Type: "click"})
 		return ""
@@ -298,7 +298,7 @@ func applyMenuOp(m *wechat.Menu, op string) string {
 		b := &m.Buttons[i]
 		switch n := len(b.SubButtons); {
 		case n >= wechat.MenuMaxSubButtons:
-			return fmt.Sprintf("button %q has %d sub-buttons already: WeChat allows at most %d", b.Name, n, wechat.MenuMaxSubButtons)
+			return l.t("p.maxSubs", b.Name, n, wechat.MenuMaxSubButtons)
 		case n == 0: // the button becomes a parent: its tap moves to the first sub-button
 			b.SubButtons = []wechat.Button{{Type: cmp.Or(b.Type, "click"), Key: b.Key, URL: b.URL, AppID: b.AppID, PagePath: b.PagePath, MediaID: b.MediaID, ArticleID: b.ArticleID}}
 			*b = wechat.Button{Name: b.Name, SubButtons: b.SubButtons}

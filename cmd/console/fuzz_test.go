@@ -22,7 +22,7 @@ func FuzzForms(f *testing.F) {
 		d := &draft{Menu: menuFromForm(form)}
 		d.Replies = repliesFromForm(form, &d.Menu)
 		before := len(d.Menu.Buttons)
-		applyMenuOp(&d.Menu, form.Get("op"))
+		applyMenuOp(langEN, &d.Menu, form.Get("op"))
 		if n := len(d.Menu.Buttons); n > max(before, 3) {
 			t.Fatalf("an edit made %d buttons", n)
 		}
@@ -31,7 +31,7 @@ func FuzzForms(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(d.problems(true)) > 0 {
+		if len(d.problems(langEN, true)) > 0 {
 			return // refused: never written
 		}
 		back, err := (&onDisk{console: data}).draft()

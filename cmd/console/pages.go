@@ -96,7 +96,7 @@ func (s *scope) operatorRules() []*engine.Rule {
 func (s *scope) view(d *draft, disk *onDisk) *editView {
 	v := &editView{MenuOwned: disk.menuOwned && s.a.editable == "", Draft: d, CanAdd: len(d.Menu.Buttons) < wechat.MenuMaxButtons}
 	if !disk.menuOwned {
-		v.WhyReadOnly = fmt.Sprintf("%s was written by an operator, not by the console: its buttons are shown read-only; the responses of its keys are yours to edit. (To hand the menu to the console, an operator makes this the first line of %s: %s)", MenuFile, MenuFile, MenuHeader)
+		v.WhyReadOnly = s.t("menu.operators", MenuFile, MenuFile, MenuHeader)
 	}
 	ops := s.operatorRules()
 	leaf := func(b wechat.Button, path string, maxBytes int, first, last bool) buttonView {
@@ -162,11 +162,11 @@ func (s *scope) keywordsPage(w http.ResponseWriter, r *http.Request, se *session
 
 // editPage renders the menu or keywords page for the session's draft.
 func (s *scope) editPage(w http.ResponseWriter, se *session, name string, status int, c *checkResult, pub *published, notice string, problems ...string) {
-	title := map[string]string{"menu": "Menu", "keywords": "Keywords"}[name]
+	title := s.t("nav." + name)
 	p := s.newPage(se, title, name)
 	d, disk, err := s.sessionDraft(se)
 	if err != nil {
-		p.Problems = []string{err.Error()}
+		p.Problems = []string{s.t("p.files", err.Error())}
 		s.render(w, http.StatusInternalServerError, name, p)
 		return
 	}
@@ -188,7 +188,7 @@ func (s *scope) menuPost(w http.ResponseWriter, r *http.Request, se *session) {
 		d.Replies = repliesFromForm(f, &d.Menu)
 		if strings.HasPrefix(op, "add") || strings.HasPrefix(op, "del:") || strings.HasPrefix(op, "up:") || strings.HasPrefix(op, "down:") {
 			if owned {
-				return applyMenuOp(&d.Menu, op)
+				return applyMenuOp(s.lang, &d.Menu, op)
 			}
 		}
 		return ""
@@ -211,12 +211,12 @@ func (s *scope) editPost(w http.ResponseWriter, r *http.Request, se *session, na
 	op := r.PostFormValue("op")
 	if op == "discard" {
 		s.keep(se, nil)
-		s.editPage(w, se, name, http.StatusOK, nil, nil, "Your changes were discarded: this is what is live.")
+		s.editPage(w, se, name, http.StatusOK, nil, nil, s.t("notice.discarded"))
 		return
 	}
 	d, disk, err := s.sessionDraft(se)
 	if err != nil {
-		s.editPage(w, se, name, http.StatusInternalServerError, nil, nil, "", err.Error())
+		s.editPage(w, se, name, http.StatusInternalServerError, nil, nil, "", s.t("p.files", err.Error()))
 		return
 	}
 	refused := apply(d, disk, r.PostForm, op)
@@ -236,7 +236,7 @@ func (s *scope) editPost(w http.ResponseWriter, r *http.Request, se *session, na
 		c := s.check(ctx, d, disk)
 		notice := ""
 		if c.OK() {
-			notice = fmt.Sprintf("Test passed: %d rule tests, %d of %d menu keys answered. Nothing is published yet.", c.Passed, c.Answered, c.Keys)
+			notice = s.t("notice.testOK", c.Passed, c.Answered, c.Keys)
 		}
 		s.editPage(w, se, name, statusOf(c), c, nil, notice)
 	case "publish":
@@ -250,26 +250,24 @@ func (s *scope) publishPost(w http.ResponseWriter, se *session, name string, d *
 	pub, err := s.publish(ctx, d, se.user)
 	switch {
 	case errors.Is(err, errConflict):
-		who := "someone"
+		who := s.t("conflict.someone")
 		if last := s.recentPublishes(1); len(last) > 0 {
-			who = fmt.Sprintf("%s at %s", last[0].User, last[0].At.In(s.cfg.Location).Format("15:04:05"))
+			who = s.t("conflict.who", last[0].User, last[0].At.In(s.cfg.Location).Format("15:04:05"))
 		}
-		s.editPage(w, se, name, http.StatusConflict, nil, nil, "", fmt.Sprintf(
-			"Conflict: %s published (or an operator changed %s or %s) since you began this edit. Nothing of yours was published. Press Discard to see what is live, then make your change again.",
-			who, ConsoleFile, MenuFile))
+		s.editPage(w, se, name, http.StatusConflict, nil, nil, "", s.t("conflict", who, ConsoleFile, MenuFile))
 	case err != nil:
 		s.log.Error("console: publish failed", "user", se.user, "err", err)
-		s.editPage(w, se, name, http.StatusInternalServerError, nil, nil, "", "Publish failed, nothing changed: "+err.Error())
+		s.editPage(w, se, name, http.StatusInternalServerError, nil, nil, "", s.t("publish.failed", err.Error()))
 	case !pub.Check.OK():
 		s.editPage(w, se, name, http.StatusUnprocessableEntity, pub.Check, nil, "")
 	default:
 		s.keep(se, nil) // what was published is now what is live
-		notice := "Published: the bot answers with it now."
+		notice := s.t("notice.published")
 		if pub.MenuPushed {
-			notice += " The menu was pushed to WeChat; followers see it within about 5 minutes."
+			notice += s.t("notice.pushed")
 		}
 		if pub.Note != "" {
-			notice += " Note: " + pub.Note + "."
+			notice += s.t("notice.note", pub.Note)
 		}
 		s.editPage(w, se, name, http.StatusOK, nil, pub, notice)
 	}
@@ -324,7 +322,7 @@ func (s *scope) tryPage(w http.ResponseWriter, r *http.Request, se *session) {
 }
 
 func (s *scope) renderTry(w http.ResponseWriter, se *session, status int) {
-	p := s.newPage(se, "Try it", "try")
+	p := s.newPage(se, s.t("nav.try"), "try")
 	p.ReadOnly = ""
 	v := &tryView{}
 	s.sessions.with(func() { v.Chat = slices.Clone(se.ws(s.a.Name).chat) })
@@ -350,14 +348,14 @@ func (s *scope) tryPost(w http.ResponseWriter, r *http.Request, se *session) {
 		s.renderTry(w, se, http.StatusOK)
 		return
 	case op == "subscribe":
-		doc.Type, you = "subscribe", "(follows the account)"
+		doc.Type, you = "subscribe", s.t("try.follows")
 	case f.Get("tap") != "":
 		ev, key, _ := strings.Cut(f.Get("tap"), ":")
 		if !slices.Contains(rules.EventTypes, ev) {
 			ev = "click"
 		}
 		doc.Type, doc.Key = ev, key
-		you = fmt.Sprintf("(taps %q)", cmp.Or(s.buttonName(key), key))
+		you = s.t("try.taps", cmp.Or(s.buttonName(key), key))
 	default:
 		doc.Type, doc.Content = "text", strings.TrimSpace(f.Get("text"))
 		if doc.Content == "" {
@@ -457,7 +455,7 @@ func (s *scope) activityPage(w http.ResponseWriter, r *http.Request, se *session
 }
 
 func (s *scope) renderActivity(w http.ResponseWriter, r *http.Request, se *session, status int, notice string, problems []string) {
-	p := s.newPage(se, "Activity", "activity")
+	p := s.newPage(se, s.t("nav.activity"), "activity")
 	p.ReadOnly, p.Notice, p.Problems = "", notice, problems
 	v := &activityView{Status: s.a.Reloader.Status(), Publishes: s.recentPublishes(10)}
 	for _, rl := range s.a.Engine.Rules().Rules {
@@ -474,7 +472,7 @@ func (s *scope) renderActivity(w http.ResponseWriter, r *http.Request, se *sessi
 			v.Dead, err = ob.DeadLetters(ctx, 50)
 		}
 		if err != nil {
-			v.OutboxErr = "the store did not answer: " + err.Error()
+			v.OutboxErr = s.t("act.storeErr", err.Error())
 		}
 		_, v.CanRetry = ob.(outbox.Admin)
 	}
@@ -487,17 +485,17 @@ func (s *scope) requeue(w http.ResponseWriter, r *http.Request, se *session) {
 	admin, ok := s.a.Outbox.(outbox.Admin)
 	id := r.PostFormValue("id")
 	if !ok || id == "" {
-		s.renderActivity(w, r, se, http.StatusBadRequest, "", []string{"nothing to requeue"})
+		s.renderActivity(w, r, se, http.StatusBadRequest, "", []string{s.t("requeue.nothing")})
 		return
 	}
 	done, err := admin.RetryDead(r.Context(), id)
 	switch {
 	case err != nil:
-		s.renderActivity(w, r, se, http.StatusServiceUnavailable, "", []string{"the store did not requeue it: " + err.Error()})
+		s.renderActivity(w, r, se, http.StatusServiceUnavailable, "", []string{s.t("requeue.failed", err.Error())})
 	case !done:
-		s.renderActivity(w, r, se, http.StatusNotFound, "", []string{"no dead letter " + id + " (requeued already, or dropped)"})
+		s.renderActivity(w, r, se, http.StatusNotFound, "", []string{s.t("requeue.gone", id)})
 	default:
 		s.log.Info("console: dead letter requeued", "user", se.user, "id", id)
-		s.renderActivity(w, r, se, http.StatusOK, "Requeued "+id+": the outbox sends it again now.", nil)
+		s.renderActivity(w, r, se, http.StatusOK, s.t("requeue.done", id), nil)
 	}
 }

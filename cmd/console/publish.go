@@ -40,7 +40,7 @@ func (c *checkResult) OK() bool { return len(c.Problems) == 0 }
 // tests pass (the operators' and the console's own), the menu is within
 // WeChat's limits and every one of its keys is answered.
 func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult {
-	res := &checkResult{Problems: d.problems(disk.menuOwned)}
+	res := &checkResult{Problems: d.problems(s.lang, disk.menuOwned)}
 	var err error
 	if res.console, err = d.consoleYAML(); err != nil {
 		res.Problems = append(res.Problems, err.Error())
@@ -56,7 +56,7 @@ func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult 
 		res.MenuChanged = !bytes.Equal(res.menu, disk.menu)
 		if res.MenuChanged {
 			for _, e := range d.Menu.Validate() {
-				res.Problems = append(res.Problems, "menu: "+e.Error())
+				res.Problems = append(res.Problems, s.t("p.menu", e.Error()))
 			}
 		}
 	}
@@ -68,10 +68,10 @@ func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult 
 		var re *rules.Error
 		if errors.As(err, &re) {
 			for _, dg := range re.Diags.Errors() {
-				res.Problems = append(res.Problems, s.relative(dg.String()))
+				res.Problems = append(res.Problems, s.t("p.load", s.relative(dg.String())))
 			}
 		} else {
-			res.Problems = append(res.Problems, s.relative(err.Error()))
+			res.Problems = append(res.Problems, s.t("p.load", s.relative(err.Error())))
 		}
 		return res
 	}
@@ -83,7 +83,7 @@ func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult 
 			continue
 		}
 		res.Failed++
-		res.Problems = append(res.Problems, s.relative(t.String()))
+		res.Problems = append(res.Problems, s.t("p.test", s.relative(t.String())))
 	}
 	for _, b := range keyButtons(&d.Menu) {
 		if !disk.menuOwned {
@@ -94,8 +94,7 @@ func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult 
 			res.Answered++
 			continue
 		}
-		res.Problems = append(res.Problems, fmt.Sprintf("button %q (key %s) has no response: choose one, or ask an operator for a rule with on: %s, key: %s",
-			b.Name, b.Key, b.Event, b.Key))
+		res.Problems = append(res.Problems, s.t("p.unanswered", b.Name, b.Key, b.Event, b.Key))
 	}
 	return res
 }
@@ -179,7 +178,7 @@ func (s *scope) write(ctx context.Context, user string, disk *onDisk, res *check
 		writeFile(menuPath, disk.menu)
 	}
 	s.a.Reloader.Reload(ctx, "console publish undone", false)
-	res.Problems = append(res.Problems, "the bot refused the new rules, so nothing was published: "+s.relative(err.Error()))
+	res.Problems = append(res.Problems, s.t("publish.botRefused", s.relative(err.Error())))
 	return nil
 }
 
@@ -187,12 +186,12 @@ func (s *scope) write(ctx context.Context, user string, disk *onDisk, res *check
 // that the next Publish pushes again even with nothing else to publish.
 func (s *scope) pushMenu(ctx context.Context, user string, m *wechat.Menu, out *published) {
 	if s.a.Menu == nil {
-		out.Note = "the menu is saved in menu.yaml but not pushed to WeChat: the bot runs without --appid and --secret"
+		out.Note = s.t("publish.noAPI")
 		return
 	}
 	if err := s.a.Menu.MenuCreate(ctx, m); err != nil {
 		s.a.pub.pushPending = true
-		out.Note = "the replies are live, but WeChat refused the menu: " + err.Error() + " (Publish again to push it again)"
+		out.Note = s.t("publish.pushFail", err.Error())
 		s.log.Error("console: pushing the menu failed", "user", user, "err", err)
 		return
 	}

@@ -173,7 +173,7 @@ func TestOperatorsMenuIsReadOnly(t *testing.T) {
 	b := h.browser()
 	b.login("alice")
 	_, body, _ := b.do("GET", "/menu", nil)
-	if !strings.Contains(body, "was written by an operator") || !strings.Contains(body, "Also answered by the operators' rule human (rules.yaml:8)") {
+	if !strings.Contains(body, "was written by an operator") || !strings.Contains(body, html("Also answered by the operators' rule human (rules.yaml:8)")) {
 		t.Fatalf("menu page:\n%s", body)
 	}
 	// The buttons' names cannot be changed, the responses can.
@@ -191,7 +191,7 @@ func TestOperatorsMenuIsReadOnly(t *testing.T) {
 
 func TestRulesFileIsReadOnly(t *testing.T) {
 	h := newHarness(t, nil)
-	ro, err := New(Config{Rules: filepath.Join(h.dir, "rules.yaml"), Users: h.srv.cfg.Users, Engine: h.eng, Reloader: h.srv.cfg.Reloader})
+	ro, err := New(Config{Rules: filepath.Join(h.dir, "rules.yaml"), Users: h.srv.cfg.Users, Engine: h.eng, Reloader: h.srv.cfg.Reloader, Lang: "en"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,16 @@
 
   // A field with data-maxbytes shows its size and is invalid past it, so
   // that Test and Publish cannot be pressed with a name WeChat refuses.
+  // The words come from the page, in the console's language.
+  var words = document.documentElement.dataset;
+  function say(text, n, max) { return (text || "").replace("{n}", n).replace("{max}", max); }
   function checkBytes(el) {
     var max = +el.dataset.maxbytes, n = bytes(el.value);
     var count = el.parentElement.querySelector(".count");
-    var msg = n > max ? n + " bytes: at most " + max + " (a 汉字 takes 3)" : "";
+    var msg = n > max ? say(words.over, n, max) : "";
     el.setCustomValidity(msg);
     if (count) {
-      count.textContent = el.value ? n + " / " + max + " bytes" : "";
+      count.textContent = el.value ? say(words.count, n, max) : "";
       count.classList.toggle("over", n > max);
     }
     // The legend and the phone above show the name as it is typed.
