@@ -56,13 +56,18 @@ func (a *transferAction) Run(ctx context.Context, c *engine.Call) error {
 			return c.Run(ctx, a.p.IfOffline)
 		}
 	}
-	// A transfer can only be the passive reply: one too late for its push
-	// (and not held for the next) reaches nobody, and the user waits for
-	// no one.
+	// The user waits for an agent from now, and the bot keeps quiet: it is
+	// recorded before the reply goes, or the user's next message could
+	// arrive first and be answered.
+	if err := c.SetHandoff(ctx, &engine.KfState{Waiting: true, Since: c.Now()}); err != nil {
+		c.Logger.Warn("transfer: the handoff is not recorded; the bot may answer the user's next messages", "err", err)
+	}
+	// A transfer can only be the passive reply: one that is not (another
+	// reply won, or it comes too late and is not held) reaches nobody, and
+	// the user waits for no one.
 	if c.Reply(&wechat.Reply{Type: wechat.ReplyTransfer, KfAccount: kf}) && (!c.Late() || c.HoldsLate()) {
 		c.Handoff(engine.HandoffTransferred)
-		// the user now waits for an agent: the bot keeps quiet meanwhile
-		return c.SetHandoff(ctx, &engine.KfState{Waiting: true, Since: c.Now()})
+		return nil
 	}
-	return nil
+	return c.SetHandoff(ctx, nil)
 }

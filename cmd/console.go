@@ -60,11 +60,13 @@ func (b *server) listenConsole(errc chan<- error) (*http.Server, error) {
 	}
 	cfg := console.Config{Users: c.users, Lang: c.lang, Logger: b.log.With("component", "console")}
 	if f, ok := b.run.(*fleet); ok {
-		cfg.Accounts, cfg.Location = f.consoleAccounts, f.base.Location
+		// The process's store, not an account's view: a marketer's
+		// session spans the accounts.
+		cfg.Accounts, cfg.Location, cfg.Sessions = f.consoleAccounts, f.base.Location, f.backend.Store
 	} else {
 		a := consoleAccount(b.s.rules, b.bot)
 		cfg.Rules, cfg.Engine, cfg.Reloader, cfg.Outbox, cfg.Menu = a.Rules, a.Engine, a.Reloader, a.Outbox, a.Menu
-		cfg.Location = a.Engine.Location()
+		cfg.Location, cfg.Sessions = a.Engine.Location(), b.bot.Store()
 	}
 	h, err := console.New(cfg)
 	if err != nil {

@@ -241,7 +241,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Try it: the new answers, offline.
 	b.open("/try", `document.getElementById("chat")`)
-	b.press(`button[name=tap][value="click:PROMO"]`, "a tap", has("满100减20")+" && "+has("console-key-PROMO"))
+	b.press(`button[name=tap][value="click:PROMO"]`, "a tap", has("满100减20")+" && "+has("console: 菜单 PROMO"))
 	b.typeIn("#say", "营业时间")
 	b.press("#send", "a message", has("每天 9:00-21:00 营业"))
 	b.shot("try")
@@ -259,7 +259,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Activity: the push's hit, the reload, the publishes.
 	b.open("/activity", has("最近发布"))
-	row := eval[string](b, `[...document.querySelectorAll("tr")].map(r => r.innerText).find(t => t.includes("console-key-PROMO")) || ""`)
+	row := eval[string](b, `[...document.querySelectorAll("tr")].map(r => r.innerText).find(t => t.includes("console: 菜单 PROMO")) || ""`)
 	if !strings.Contains(row, "\t1\t") || !strings.Contains(b.text(), "线上运行的规则就是磁盘上的文件") || !strings.Contains(b.text(), "mia") {
 		t.Errorf("activity: row %q\n%s", row, b.text())
 	}

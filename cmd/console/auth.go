@@ -132,7 +132,10 @@ type session struct {
 	csrf     string
 	created  time.Time
 	lastSeen time.Time
-	work     map[string]*workspace // by account
+	// synced is when the session was last written to the store, or
+	// found there.
+	synced time.Time
+	work   map[string]*workspace // by account
 }
 
 // workspace is what a session keeps of one account.
@@ -155,90 +158,10 @@ func (se *session) ws(account string) *workspace {
 	return w
 }
 
-// sessions holds the live sessions; a restart logs everyone out.
-type sessions struct {
-	mu   sync.Mutex
-	m    map[string]*session
-	idle time.Duration // a session unused this long ends
-	max  time.Duration // and any session ends this long after log-in
-	now  func() time.Time
-}
-
-// maxSessions bounds the memory sessions take; the oldest goes first.
-const maxSessions = 10_000
-
 func randomToken() string {
 	b := make([]byte, 32)
 	rand.Read(b) // never fails (crypto/rand)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func (s *sessions) create(user string, accounts []string) (string, *session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	s.expireLocked(now)
-	if len(s.m) >= maxSessions {
-		var oldest string
-		for id, se := range s.m {
-			if oldest == "" || se.created.Before(s.m[oldest].created) {
-				oldest = id
-			}
-		}
-		delete(s.m, oldest)
-	}
-	id := randomToken()
-	se := &session{user: user, accounts: accounts, csrf: randomToken(), created: now, lastSeen: now, work: map[string]*workspace{}}
-	s.m[id] = se
-	return id, se
-}
-
-func (s *sessions) expireLocked(now time.Time) {
-	for id, se := range s.m {
-		if s.expired(se, now) {
-			delete(s.m, id)
-		}
-	}
-}
-
-func (s *sessions) expired(se *session, now time.Time) bool {
-	return now.Sub(se.lastSeen) > s.idle || now.Sub(se.created) > s.max
-}
-
-// get returns the session of the request's cookie, refreshing its idle
-// time, or nil.
-func (s *sessions) get(r *http.Request) (string, *session) {
-	c, err := r.Cookie(cookieName)
-	if err != nil {
-		return "", nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	se := s.m[c.Value]
-	if se == nil {
-		return "", nil
-	}
-	now := s.now()
-	if s.expired(se, now) {
-		delete(s.m, c.Value)
-		return "", nil
-	}
-	se.lastSeen = now
-	return c.Value, se
-}
-
-func (s *sessions) end(id string) {
-	s.mu.Lock()
-	delete(s.m, id)
-	s.mu.Unlock()
-}
-
-// with runs f with the sessions locked: a session's draft and chat are
-// read and changed under the lock.
-func (s *sessions) with(f func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f()
 }
 
 // limiter counts failed log-ins per key (a name, an address) in a sliding
@@ -369,7 +292,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s.byName.reset(key)
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
-	id, _ := s.sessions.create(name, u.Accounts)
+	id, err := s.sessions.create(r.Context(), name, u.Accounts)
+	if err != nil {
+		s.log.Error("console log-in: keeping the session in the store failed", "user", name, "err", err)
+		s.renderLogin(w, r, http.StatusServiceUnavailable, name, s.t("login.store"))
+		return
+	}
 	s.setSessionCookie(w, r, id, int(s.sessions.max.Seconds()))
 	s.log.Info("console log-in", "user", name, "addr", addr)
 	next := r.PostFormValue("next")
@@ -387,8 +315,11 @@ func localPath(p string) bool {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if id, _ := s.sessions.get(r); id != "" {
-		s.sessions.end(id)
+	if id, se := s.sessions.get(r); id != "" {
+		if err := s.sessions.end(r.Context(), id); err != nil {
+			s.log.Error("console log-out: the session could not be ended in the store; it ends at its idle timeout",
+				"user", se.user, "err", err)
+		}
 	}
 	s.setSessionCookie(w, r, "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)

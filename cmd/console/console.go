@@ -15,6 +15,7 @@ import (
 
 	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 )
@@ -78,6 +79,10 @@ type Config struct {
 	// SessionIdle ends a session unused that long (30 min when zero);
 	// SessionMax any session that long after log-in (12 h when zero).
 	SessionIdle, SessionMax time.Duration
+	// Sessions keeps the sessions (the --store), so that replicas share
+	// them and a restart keeps them; nil keeps them in this process only.
+	// Drafts and Try it's conversations stay in the process either way.
+	Sessions store.Users
 	// LoginTries wrong passwords for one name from one address in
 	// LoginWindow, then 429 for them (5 in 15 min when zero).
 	LoginTries  int
@@ -160,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.LoginWindow = 15 * time.Minute
 	}
 	s := &Server{cfg: cfg, lang: lang(cfg.Lang), log: cfg.Logger, now: cfg.Now, pages: map[string]*template.Template{},
-		sessions: &sessions{m: map[string]*session{}, idle: cfg.SessionIdle, max: cfg.SessionMax, now: cfg.Now},
+		sessions: &sessions{m: map[string]*session{}, idle: cfg.SessionIdle, max: cfg.SessionMax, now: cfg.Now, store: cfg.Sessions, log: cfg.Logger},
 		byName:   newLimiter(cfg.LoginTries, cfg.LoginWindow), pubs: map[string]*pubState{}}
 	for _, p := range []string{"login", "menu", "keywords", "try", "activity"} {
 		t, err := template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+p+".html")

@@ -33,7 +33,9 @@
 // # Log-in
 //
 // Users are `name: bcrypt-hash` lines (read again at each log-in, so an
-// added user needs no restart). Sessions live in memory: a restart logs
-// everyone out. Every state-changing request needs the session's CSRF
-// token; wrong passwords are rate-limited per name and per address.
+// added user needs no restart). Sessions live in the store (Config.Sessions,
+// the --store), so replicas share them and a restart keeps them; drafts and
+// Try it's conversations stay in the process. Every state-changing request
+// needs the session's CSRF token; wrong passwords are rate-limited per name
+// and per address.
 package console

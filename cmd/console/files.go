@@ -37,11 +37,47 @@ const headerNote = `# Change these replies in the console, not here: edits made 
 # files of this directory, which the console never writes.
 `
 
-// Rule names of the console's rules.
+// Rule names of the console's rules: what they answer, readable in logs,
+// metrics and the activity page (`console: 菜单 CONTACT`, `console: 关键词
+// 价格`), the same whatever the console's language. Files written before
+// carry the old names (console-key-KEY, console-keyword-ID): they are
+// read, and the next publish renames them.
 const (
-	clickPrefix   = "console-key-"
-	keywordPrefix = "console-keyword-"
+	clickPrefix      = "console: 菜单 "
+	keywordPrefix    = "console: 关键词 "
+	oldClickPrefix   = "console-key-"
+	oldKeywordPrefix = "console-keyword-"
 )
+
+// keywordNames are the rule names of the draft's keyword replies, in
+// order: the first word of each, numbered when two start alike.
+func (d *draft) keywordNames() []string {
+	names := make([]string, len(d.Keywords))
+	taken := map[string]int{}
+	for i, k := range d.Keywords {
+		first := ""
+		if len(k.Words) > 0 {
+			w := []rune(strings.TrimSpace(k.Words[0]))
+			first = string(w[:min(20, len(w))])
+		}
+		name := keywordPrefix + first
+		if n := taken[name]; n > 0 {
+			taken[name]++
+			name = fmt.Sprintf("%s (%d)", name, n+1)
+		} else {
+			taken[name] = 1
+		}
+		names[i] = name
+	}
+	return names
+}
+
+// nameID is the row ID of a keyword reply read back by its name: stable
+// for the name, so a draft and the page agree until the next publish.
+func nameID(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:4])
+}
 
 // onDisk is what the console owns, as read from the rules directory.
 type onDisk struct {
@@ -105,10 +141,14 @@ func (d *onDisk) draft() (*draft, error) {
 			return nil, fmt.Errorf("%s: rule %q: %w (it was edited by hand: the console cannot show it)", ConsoleFile, r.Name, err)
 		}
 		switch {
-		case strings.HasPrefix(r.Name, clickPrefix) && r.Key != "":
+		case (strings.HasPrefix(r.Name, clickPrefix) || strings.HasPrefix(r.Name, oldClickPrefix)) && r.Key != "":
 			dr.Replies[r.Key] = reply
-		case strings.HasPrefix(r.Name, keywordPrefix) && r.Text != nil:
-			k := Keyword{ID: strings.TrimPrefix(r.Name, keywordPrefix), Match: "exact", Words: r.Text.Exact, Reply: reply}
+		case (strings.HasPrefix(r.Name, keywordPrefix) || strings.HasPrefix(r.Name, oldKeywordPrefix)) && r.Text != nil:
+			id, old := strings.CutPrefix(r.Name, oldKeywordPrefix)
+			if !old || !validID(id) {
+				id = nameID(r.Name)
+			}
+			k := Keyword{ID: id, Match: "exact", Words: r.Text.Exact, Reply: reply}
 			if len(r.Text.Contains) > 0 {
 				k.Match, k.Words = "contains", r.Text.Contains
 			}
@@ -197,8 +237,9 @@ func (d *draft) consoleYAML() ([]byte, error) {
 		doc.Tests = append(doc.Tests, rules.TestOut{Name: name + " answers", Event: rules.EventOut{Type: events[k][0], Key: k},
 			Expect: rules.ExpectOut{Reply: r.expect()}})
 	}
-	for _, kw := range d.Keywords {
-		name := keywordPrefix + kw.ID
+	names := d.keywordNames()
+	for i, kw := range d.Keywords {
+		name := names[i]
 		t := &rules.TextOut{Exact: kw.Words}
 		if kw.Match == "contains" {
 			t = &rules.TextOut{Contains: kw.Words}

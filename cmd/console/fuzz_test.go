@@ -55,7 +55,7 @@ func FuzzForms(f *testing.F) {
 			if k.Match != "contains" {
 				k.Match = "exact"
 			}
-			if got.ID != k.ID || got.Match != k.Match || !reflect.DeepEqual(got.Reply, k.Reply) || len(got.Words) != len(k.Words) {
+			if !validID(got.ID) || got.Match != k.Match || !reflect.DeepEqual(got.Reply, k.Reply) || len(got.Words) != len(k.Words) {
 				t.Fatalf("keyword %d read back %+v, wrote %+v\n%s", i, got, k, data)
 			}
 		}

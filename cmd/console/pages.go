@@ -130,9 +130,10 @@ func (s *scope) view(d *draft, disk *onDisk) *editView {
 	for _, r := range s.a.Engine.Rules().Rules {
 		hits[r.Name] = r.Hits()
 	}
+	names := d.keywordNames()
 	for i, k := range d.Keywords {
 		v.Keywords = append(v.Keywords, keywordView{Path: fmt.Sprintf("k%d", i), K: k, Words: strings.Join(k.Words, "\n"),
-			First: i == 0, Last: i == len(d.Keywords)-1, Hits: hits[keywordPrefix+k.ID]})
+			First: i == 0, Last: i == len(d.Keywords)-1, Hits: hits[names[i]]})
 	}
 	v.MenuReplies = len(d.Replies)
 	if gen, err := d.consoleYAML(); err == nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxbot/wxbot/engine"
 	"github.com/wxbot/wxbot/engine/wechat"
 	"github.com/wxbot/wxbot/rules"
 )
@@ -41,6 +42,7 @@ func (c *checkResult) OK() bool { return len(c.Problems) == 0 }
 // WeChat's limits and every one of its keys is answered.
 func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult {
 	res := &checkResult{Problems: d.problems(s.lang, disk.menuOwned)}
+	res.Problems = append(res.Problems, s.operatorWords(d)...)
 	var err error
 	if res.console, err = d.consoleYAML(); err != nil {
 		res.Problems = append(res.Problems, err.Error())
@@ -97,6 +99,27 @@ func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult 
 		res.Problems = append(res.Problems, s.t("p.unanswered", b.Name, b.Key, b.Event, b.Key))
 	}
 	return res
+}
+
+// operatorWords refuses a keyword an operator's rule answers by its text
+// gate: the operators' rules come first for the same keyword, whatever
+// their files are called, so the console's reply would never be seen (or,
+// were console.yaml read first, would silently take the operator's word).
+func (s *scope) operatorWords(d *draft) []string {
+	var out []string
+	ops := s.operatorRules()
+	for i, k := range d.Keywords {
+		for _, w := range k.Words {
+			for _, r := range ops {
+				if r.Disabled || !r.Answers("text") || r.Text.IsZero() || !r.Text.Match(w, engine.NormalizeText(w)) {
+					continue
+				}
+				out = append(out, s.t("p.operatorWord", s.t("p.keyword", i+1), w, r.Name, filepath.Base(r.Pos.File), r.Pos.Line))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // relative drops the rules directory from the positions in msg: the

@@ -42,7 +42,7 @@ func TestPublishMenu(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, "Published") {
 		t.Fatalf("publish: %d\n%s", code, body)
 	}
-	if got := h.file(ConsoleFile); !strings.HasPrefix(got, Header+"\n") || !strings.Contains(got, "console-key-PROMO") {
+	if got := h.file(ConsoleFile); !strings.HasPrefix(got, Header+"\n") || !strings.Contains(got, "console: 菜单 PROMO") {
 		t.Errorf("console.yaml:\n%s", got)
 	}
 	if got := h.file(MenuFile); !strings.HasPrefix(got, MenuHeader+"\n") {

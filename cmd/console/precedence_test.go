@@ -1,0 +1,90 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestOperatorsKeywordComesFirst: a keyword an operator's rule answers is
+// refused, naming the rule and where it is, in the marketer's language;
+// nothing is written. The operator's file is rules.yaml here, but the
+// answer does not depend on file names.
+func TestOperatorsKeywordComesFirst(t *testing.T) {
+	for _, tt := range []struct {
+		name, lang, file, want string
+	}{
+		{"English, operators in rules.yaml", "en", "rules.yaml", `"价格" is answered by the operators' rule price (rules.yaml:3), which comes first`},
+		{"Chinese, operators in aa-ops.yaml", "zh-CN", "aa-ops.yaml", "「价格」已由运营规则 price 回复（aa-ops.yaml:3）"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{}
+			if tt.file != "rules.yaml" {
+				files["rules.yaml"] = "version: 1\nrules: []\n"
+				data, err := os.ReadFile("testdata/rules.yaml")
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[tt.file] = string(data)
+			}
+			h := newHarness(t, files, func(c *Config) { c.Lang = tt.lang })
+			h.t = t
+			b := h.browser()
+			b.login("alice")
+			b.post("/keywords", url.Values{"keywords": {"0"}, "op": {"kw-add"}})
+			id := b.draft().Keywords[0].ID
+			code, body := b.post("/keywords", url.Values{"keywords": {"1"}, "k0.id": {id}, "k0.match": {"exact"},
+				"k0.words": {"价格"}, "k0.r.kind": {"text"}, "k0.r.text": {"最新价目"}, "op": {"publish"}})
+			if code != http.StatusUnprocessableEntity || !strings.Contains(body, html(tt.want)) {
+				t.Errorf("publish of an operator's keyword: %d, want 422 with %q:\n%s", code, tt.want, body)
+			}
+			if h.file(ConsoleFile) != "" {
+				t.Errorf("console.yaml written:\n%s", h.file(ConsoleFile))
+			}
+		})
+	}
+}
+
+// TestConsoleRuleNames: the console's rules are named after what they
+// answer, and files written with the old names are still read.
+func TestConsoleRuleNames(t *testing.T) {
+	h := newHarness(t, map[string]string{ConsoleFile: Header + `
+version: 1
+rules:
+  - name: console-keyword-5e069beb
+    on: text
+    text: {exact: [营业时间]}
+    actions:
+      - reply: {text: ["9:00-18:00"]}
+`})
+	b := h.browser()
+	b.login("alice")
+	disk, _ := readOnDisk(h.dir)
+	if d, err := disk.draft(); err != nil || len(d.Keywords) != 1 || d.Keywords[0].ID != "5e069beb" {
+		t.Fatalf("an old-named keyword reply read back: %+v %v", d, err)
+	}
+	b.post("/keywords", url.Values{"keywords": {"1"}, "k0.id": {"5e069beb"}, "k0.match": {"exact"}, "k0.words": {"营业时间"},
+		"k0.r.kind": {"text"}, "k0.r.text": {"9:00-18:00"}, "op": {"kw-add"}})
+	d := b.draft()
+	code, body := b.post("/keywords", url.Values{"keywords": {"2"},
+		"k0.id": {d.Keywords[0].ID}, "k0.match": {"exact"}, "k0.words": {"营业时间"}, "k0.r.kind": {"text"}, "k0.r.text": {"9:00-18:00"},
+		"k1.id": {d.Keywords[1].ID}, "k1.match": {"contains"}, "k1.words": {"营业时间表"}, "k1.r.kind": {"text"}, "k1.r.text": {"见官网"},
+		"op": {"publish"}})
+	if code != http.StatusOK {
+		t.Fatalf("publish: %d\n%s", code, body)
+	}
+	got := h.file(ConsoleFile)
+	for _, want := range []string{"name: 'console: 关键词 营业时间'", "name: 'console: 关键词 营业时间表'"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("console.yaml lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "console-keyword-") {
+		t.Errorf("console.yaml keeps an old name:\n%s", got)
+	}
+	if _, body, _ := b.do("GET", "/activity", nil); !strings.Contains(body, "console: 关键词 营业时间") {
+		t.Errorf("the activity page does not name the rule by its keyword:\n%s", body)
+	}
+}
