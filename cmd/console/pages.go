@@ -220,6 +220,12 @@ func (s *scope) editPost(w http.ResponseWriter, r *http.Request, se *session, na
 		s.editPage(w, se, name, http.StatusInternalServerError, nil, nil, "", s.t("p.files", err.Error()))
 		return
 	}
+	if v := r.PostFormValue("version"); v != "" && v != d.Base {
+		// the page was loaded before someone else published: taking its
+		// form on what is live now would undo their change without a word
+		s.conflict(w, se, name)
+		return
+	}
 	refused := apply(d, disk, r.PostForm, op)
 	s.keep(se, d)
 	if refused != "" {
@@ -251,11 +257,7 @@ func (s *scope) publishPost(w http.ResponseWriter, se *session, name string, d *
 	pub, err := s.publish(ctx, d, se.user)
 	switch {
 	case errors.Is(err, errConflict):
-		who := s.t("conflict.someone")
-		if last := s.recentPublishes(1); len(last) > 0 {
-			who = s.t("conflict.who", last[0].User, last[0].At.In(s.cfg.Location).Format("15:04:05"))
-		}
-		s.editPage(w, se, name, http.StatusConflict, nil, nil, "", s.t("conflict", who, ConsoleFile, MenuFile))
+		s.conflict(w, se, name)
 	case err != nil:
 		s.log.Error("console: publish failed", "user", se.user, "err", err)
 		s.editPage(w, se, name, http.StatusInternalServerError, nil, nil, "", s.t("publish.failed", err.Error()))
@@ -272,6 +274,16 @@ func (s *scope) publishPost(w http.ResponseWriter, se *session, name string, d *
 		}
 		s.editPage(w, se, name, http.StatusOK, nil, pub, notice)
 	}
+}
+
+// conflict answers 409: the edit began before someone else's publish (or
+// an operator's change), naming who published; nothing of theirs is lost.
+func (s *scope) conflict(w http.ResponseWriter, se *session, name string) {
+	who := s.t("conflict.someone")
+	if last := s.recentPublishes(1); len(last) > 0 {
+		who = s.t("conflict.who", last[0].User, last[0].At.In(s.cfg.Location).Format("15:04:05"))
+	}
+	s.editPage(w, se, name, http.StatusConflict, nil, nil, "", s.t("conflict", who, ConsoleFile, MenuFile))
 }
 
 func statusOf(c *checkResult) int {

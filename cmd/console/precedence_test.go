@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -86,5 +87,36 @@ rules:
 	}
 	if _, body, _ := b.do("GET", "/activity", nil); !strings.Contains(body, "console: 关键词 营业时间") {
 		t.Errorf("the activity page does not name the rule by its keyword:\n%s", body)
+	}
+}
+
+var versionField = regexp.MustCompile(`name="version" value="([^"]*)"`)
+
+// TestStalePageConflicts: two marketers load the keywords page; the first
+// publishes; the second's form, from the page as it was, is refused with
+// 409 naming who published, and the first one's reply stays.
+func TestStalePageConflicts(t *testing.T) {
+	h := newHarness(t, nil)
+	alice, bob := h.browser(), h.browser()
+	alice.login("alice")
+	bob.login("bob")
+	_, page, _ := bob.do("GET", "/keywords", nil)
+	m := versionField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("the keywords form carries no version:\n%s", page)
+	}
+	alice.post("/keywords", url.Values{"keywords": {"0"}, "op": {"kw-add"}})
+	id := alice.draft().Keywords[0].ID
+	if code, body := alice.post("/keywords", url.Values{"keywords": {"1"}, "k0.id": {id}, "k0.match": {"exact"},
+		"k0.words": {"营业时间"}, "k0.r.kind": {"text"}, "k0.r.text": {"9:00-18:00"}, "op": {"publish"}}); code != http.StatusOK {
+		t.Fatalf("alice's publish: %d\n%s", code, body)
+	}
+	code, body := bob.post("/keywords", url.Values{"version": {m[1]}, "keywords": {"1"}, "k0.id": {"abcd"}, "k0.match": {"exact"},
+		"k0.words": {"地址"}, "k0.r.kind": {"text"}, "k0.r.text": {"北京路 1 号"}, "op": {"publish"}})
+	if code != http.StatusConflict || !strings.Contains(body, "alice") {
+		t.Errorf("bob's publish from a stale page: %d, want 409 naming alice:\n%s", code, body)
+	}
+	if got := h.file(ConsoleFile); !strings.Contains(got, "营业时间") || strings.Contains(got, "地址") {
+		t.Errorf("console.yaml after the conflict:\n%s", got)
 	}
 }
