@@ -1,16 +1,12 @@
 package cmd
 
 import (
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -56,52 +52,7 @@ func checkAdmin(t *testing.T, base string, cases []adminCase) {
 // a free port (":PORT", "0.0.0.0:PORT"); the test reaches it on loopback.
 func startBotAdminAt(t *testing.T, env []string, bind func(port string) string, args ...string) *botProc {
 	t.Helper()
-	args = append(args, "--store", "bolt:"+filepath.Join(t.TempDir(), "wxbot.db"))
-	for attempt := 0; ; attempt++ {
-		b, err := tryStartBotAdminAt(t, env, bind, args)
-		if err == nil {
-			return b
-		}
-		if attempt == 4 || !strings.Contains(err.Error(), "address already in use") {
-			t.Fatal(err)
-		}
-	}
-}
-
-func tryStartBotAdminAt(t *testing.T, env []string, bind func(string) string, args []string) (*botProc, error) {
-	listen, admin := freeAddr(t), freeAddr(t)
-	_, port, _ := net.SplitHostPort(admin)
-	b := &botProc{url: "http://" + listen + "/wechat", admin: "http://" + admin, stderr: newSyncBuffer()}
-	b.cmd = exec.Command(wxbotBinary(t), append([]string{"serve", "--listen", listen, "--admin-listen", bind(port), "--log-format", "json"}, args...)...)
-	b.cmd.Env = subprocessEnv(env)
-	b.cmd.Stderr = b.stderr
-	if err := b.cmd.Start(); err != nil {
-		return nil, err
-	}
-	b.exited = make(chan struct{})
-	go func() { b.cmd.Wait(); close(b.exited) }()
-	t.Cleanup(func() {
-		b.cmd.Process.Signal(os.Interrupt)
-		b.waitExit(t)
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := e2eHTTP.Get(b.admin + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return b, nil
-			}
-		}
-		select {
-		case <-b.exited:
-			return nil, fmt.Errorf("wxbot serve exited before it was ready:\n%s", b.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("wxbot serve did not become ready:\n%s", b.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return startBotWith(t, env, bind, args...)
 }
 
 // TestAdminToken: with --admin-token, whatever changes something, the

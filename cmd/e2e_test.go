@@ -199,6 +199,13 @@ func (b *botProc) waitLog(t *testing.T, want ...string) string {
 // until /readyz answers.
 func startBot(t *testing.T, env []string, args ...string) *botProc {
 	t.Helper()
+	return startBotWith(t, env, nil, args...)
+}
+
+// startBotWith is startBot with the admin listener bound where bind puts
+// its free port (nil: loopback); the test reaches it on loopback.
+func startBotWith(t *testing.T, env []string, bind func(port string) string, args ...string) *botProc {
+	t.Helper()
 	if !slices.Contains(args, "--store") {
 		args = append(args, "--store", "bolt:"+filepath.Join(t.TempDir(), "wxbot.db"))
 	}
@@ -208,7 +215,7 @@ func startBot(t *testing.T, env []string, args ...string) *botProc {
 	// A port found free can be taken by another process before the bot binds
 	// it; then the bot exits at once and is started again on other ports.
 	for attempt := 0; ; attempt++ {
-		b, err := tryStartBot(t, env, args)
+		b, err := tryStartBot(t, env, bind, args)
 		if err == nil {
 			return b
 		}
@@ -218,10 +225,15 @@ func startBot(t *testing.T, env []string, args ...string) *botProc {
 	}
 }
 
-func tryStartBot(t *testing.T, env, args []string) (*botProc, error) {
+func tryStartBot(t *testing.T, env []string, bind func(port string) string, args []string) (*botProc, error) {
 	listen, admin := freeAddr(t), freeAddr(t)
+	adminBind := admin
+	if bind != nil {
+		_, port, _ := net.SplitHostPort(admin)
+		adminBind = bind(port)
+	}
 	b := &botProc{url: "http://" + listen + "/wechat", admin: "http://" + admin, stderr: newSyncBuffer()}
-	b.cmd = exec.Command(wxbotBinary(t), append([]string{"serve", "--listen", listen, "--admin-listen", admin, "--log-format", "json"}, args...)...)
+	b.cmd = exec.Command(wxbotBinary(t), append([]string{"serve", "--listen", listen, "--admin-listen", adminBind, "--log-format", "json"}, args...)...)
 	b.cmd.Env = subprocessEnv(env)
 	b.cmd.Stderr = b.stderr
 	if err := b.cmd.Start(); err != nil {

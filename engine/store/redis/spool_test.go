@@ -18,16 +18,45 @@ import (
 	"github.com/wxbot/wxbot/engine/store/redis"
 )
 
-// lockedLog is a log that the test reads while the store writes it.
+// lockedLog is a log that the test reads while the store writes it; each
+// write wakes those waiting for a line.
 type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{} // closed and replaced at each write
 }
 
 func (l *lockedLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.wrote != nil {
+		close(l.wrote)
+		l.wrote = nil
+	}
 	return l.buf.Write(p)
+}
+
+// waitFor waits until the log holds s, or the hung-test bound passes.
+func (l *lockedLog) waitFor(t *testing.T, s string) {
+	t.Helper()
+	bound := time.After(30 * time.Second) // a hung test's bound, not a speed requirement
+	for {
+		l.mu.Lock()
+		if strings.Contains(l.buf.String(), s) {
+			l.mu.Unlock()
+			return
+		}
+		if l.wrote == nil {
+			l.wrote = make(chan struct{})
+		}
+		wrote := l.wrote
+		l.mu.Unlock()
+		select {
+		case <-wrote:
+		case <-bound:
+			t.Fatalf("the log never said %q:\n%s", s, l.String())
+		}
+	}
 }
 
 func (l *lockedLog) String() string {
@@ -167,13 +196,7 @@ func TestOrphanSpoolDrained(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	deadline := time.Now().Add(30 * time.Second) // a hung test's bound, not a speed requirement
-	for !strings.Contains(logs.String(), "a spool no process holds was moved to the store") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the orphan was not moved:\n%s", logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	logs.waitFor(t, "a spool no process holds was moved to the store")
 	top, _ := conn.Pending(ctx)
 	inAcct, _ := acct.Pending(ctx)
 	if top != 1 || inAcct != 1 {
