@@ -142,15 +142,9 @@ func decodeObject(j any, v reflect.Value, path string, errs *[]error) {
 	index := map[string][]int{}
 	var names []string
 	for _, f := range reflect.VisibleFields(v.Type()) {
-		if !f.IsExported() || f.Anonymous {
+		name, ok := engine.ParamName(f)
+		if !ok {
 			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
 		}
 		index[name] = f.Index
 		if f.Type != durationType { // known, to be refused with a reason, but not offered

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,4 +182,23 @@ type LintInfo struct {
 // rules file from loading; `wxbot check` prints them.
 type Linter interface {
 	Lint(LintInfo) []string
+}
+
+// ParamName is the name a field of an action's params has in rules.yaml
+// (and in the send API's JSON): its yaml tag, else its Go name lower-cased;
+// false for a field rules cannot set (unexported, embedded, `yaml:"-"`,
+// inline). The rules decoder, `wxbot schema` and the send API all name
+// params through it, so they agree.
+func ParamName(f reflect.StructField) (string, bool) {
+	if !f.IsExported() || f.Anonymous {
+		return "", false
+	}
+	name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "-" || strings.Contains(opts, "inline") {
+		return "", false
+	}
+	if name == "" {
+		name = strings.ToLower(f.Name)
+	}
+	return name, true
 }

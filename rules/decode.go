@@ -197,15 +197,9 @@ type fieldSet struct {
 func structFields(t reflect.Type) fieldSet {
 	fs := fieldSet{index: map[string][]int{}}
 	for _, f := range reflect.VisibleFields(t) {
-		if !f.IsExported() || f.Anonymous {
+		name, ok := engine.ParamName(f)
+		if !ok {
 			continue
-		}
-		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" || strings.Contains(opts, "inline") {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
 		}
 		fs.index[name] = f.Index
 		fs.names = append(fs.names, name)

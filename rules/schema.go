@@ -2,7 +2,6 @@ package rules
 
 import (
 	"reflect"
-	"strings"
 
 	"github.com/wxbot/wxbot/engine"
 )
@@ -171,15 +170,9 @@ func typeSchema(t reflect.Type) map[string]any {
 	case reflect.Struct:
 		props := map[string]any{}
 		for _, f := range reflect.VisibleFields(t) {
-			if !f.IsExported() || f.Anonymous {
+			name, ok := engine.ParamName(f)
+			if !ok {
 				continue
-			}
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name == "-" {
-				continue
-			}
-			if name == "" {
-				name = strings.ToLower(f.Name)
 			}
 			s := typeSchema(f.Type)
 			if d := f.Tag.Get("doc"); d != "" {
