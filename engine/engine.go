@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wxbot/wxbot/engine/outbox"
+	"github.com/wxbot/wxbot/engine/store"
 	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
@@ -41,6 +43,9 @@ type Engine struct {
 
 	replyDeadline time.Duration  // Options.ReplyDeadline
 	client        *wechat.Client // Options.Client
+
+	tally     *tally        // nil: no daily counters (Options.Tallies)
+	tallyDone chan struct{} // closed when tallyLoop returns
 }
 
 // Options configures an Engine. Zero values are usable.
@@ -89,6 +94,12 @@ type Options struct {
 	// waits for the passive reply (--reply-deadline), for actions that
 	// must answer in time: see Call.ReplyBy. 0: unknown.
 	ReplyDeadline time.Duration
+	// Tallies keeps the daily counters of the console's Analytics and
+	// Unanswered pages (nil, or a dry run: none are kept); TallyEvery is
+	// how often this process's counts are added to them
+	// (DefaultTallyEvery when zero).
+	Tallies    store.Tallies
+	TallyEvery time.Duration
 }
 
 // New returns an Engine with an empty rule set.
@@ -113,6 +124,11 @@ func New(o Options) *Engine {
 	e.wireLate(o)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.SetRules(NewRuleSet(nil, nil))
+	if o.Tallies != nil && !o.DryRun {
+		every := cmp.Or(o.TallyEvery, DefaultTallyEvery)
+		e.tally, e.tallyDone = newTally(o.Tallies, o.Location), make(chan struct{})
+		go e.tallyLoop(every)
+	}
 	return e
 }
 
@@ -192,6 +208,9 @@ func (e *Engine) Dispatch(ev *Event) *Push {
 	p := e.match(ev)
 	p.progress.replyBy = replyBy
 	e.saveUser(p)
+	if e.tally != nil {
+		e.tally.push(e.now(), ev, p.Rules, p.env.quiet)
+	}
 	steps, inline := 0, true
 	for _, r := range p.Rules {
 		if !e.dryRun { // rule tests and explain are not traffic
@@ -428,15 +447,23 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closed.Store(true)
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		e.cancel()
-		return nil
 	case <-ctx.Done():
-		e.cancel()
-		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	e.cancel()
+	<-done
+	if e.tally != nil {
+		<-e.tallyDone
+		// the last interval's counts, on a context of their own: ctx may
+		// be spent on the drain
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		e.tally.flush(fctx, e.log)
+		cancel()
+	}
+	return err
 }
 
 var localIDs atomic.Uint64

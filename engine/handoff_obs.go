@@ -27,6 +27,9 @@ func (c *Call) Handoff(result string) {
 	if c.progress == nil || c.progress.dryRun || c.progress.e == nil {
 		return
 	}
+	if t := c.progress.e.tally; t != nil {
+		t.count(c.progress.e.now(), TallyHandoff, result, 1)
+	}
 	if o, ok := c.progress.e.obs.(HandoffObserver); ok {
 		o.Handoff(result)
 	}

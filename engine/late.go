@@ -93,12 +93,19 @@ func (c *Call) ReplyBy() (time.Time, bool) {
 }
 
 // Observer is the engine's observer, for actions with metrics of their own
-// (found by type assertion).
+// (found by type assertion). On an engine that keeps daily counters it
+// is a wrapper that counts the ai action's answers (see tallyObserver):
+// it has the Observer's methods and the ai action's, no others.
 func (c *Call) Observer() Observer {
-	if c.progress.e == nil {
+	e := c.progress.e
+	switch {
+	case e == nil:
 		return NopObserver{}
+	case e.tally != nil && !c.progress.dryRun:
+		ai, _ := e.obs.(aiCounter)
+		return tallyObserver{Observer: e.obs, ai: ai, e: e}
 	}
-	return c.progress.e.obs
+	return e.obs
 }
 
 // Service returns the value Options.Services has under name: what an

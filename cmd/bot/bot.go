@@ -138,6 +138,9 @@ func New(s Settings) (_ *Bot, err error) {
 	}
 	opts := engine.Options{Location: s.Location, Logger: b.log, State: b.st, Outbox: b.outbox, Observer: b.m,
 		ReplyDeadline: s.Callback.ReplyDeadline, Client: b.client}
+	if t, ok := b.st.(store.Tallies); ok { // the console's Analytics and Unanswered
+		opts.Tallies = t
+	}
 	if err := b.wireAI(&opts, loaded.Set); err != nil {
 		return nil, err
 	}

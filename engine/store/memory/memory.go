@@ -37,6 +37,7 @@ type Memory struct {
 	users     memUsers
 	ai        aiMemory
 	handoffs  memHandoffs
+	tallies   memTallies
 }
 
 // New returns an empty Memory on the clock now (time.Now

@@ -61,12 +61,14 @@ func Run(t *testing.T, o Opener) {
 	t.Run("HeldReplies", func(t *testing.T) { testHeldReplies(t, o) })
 	t.Run("ForgetAI", func(t *testing.T) { testForgetAI(t, o) })
 	t.Run("Handoffs", func(t *testing.T) { testHandoffs(t, o) })
+	t.Run("Tallies", func(t *testing.T) { testTallies(t, o) })
 	if o.Reopen != nil {
 		t.Run("UserDurable", func(t *testing.T) { testUserDurable(t, o) })
 		t.Run("Durable", func(t *testing.T) { testDurable(t, o) })
 		t.Run("DurableAI", func(t *testing.T) { testDurableAI(t, o) })
 		t.Run("DurableTrack", func(t *testing.T) { testDurableTrack(t, o) })
 		t.Run("DurableHandoffs", func(t *testing.T) { testDurableHandoffs(t, o) })
+		t.Run("DurableTallies", func(t *testing.T) { testDurableTallies(t, o) })
 	}
 	if o.Crash != nil {
 		t.Run("DurableWindow", func(t *testing.T) { testDurableWindow(t, o) })
@@ -352,9 +354,10 @@ func testRememberQuery(t *testing.T, o Opener) {
 }
 
 // WriteOtherAccount gives another account of the same file or connection
-// a send and a user's state, so that a conformance run on an account's
-// view shows that none of it leaks in (it counts pending sends and reads
-// the users the suite writes).
+// a send, a user's state, a handoff and daily counters, so that a
+// conformance run on an account's view shows that none of it leaks in (it
+// counts pending sends and reads the users, handoffs and counters the
+// suite writes).
 func WriteOtherAccount(t *testing.T, other store.Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -367,6 +370,12 @@ func WriteOtherAccount(t *testing.T, other store.Store) {
 	if idx, ok := other.(store.HandoffIndex); ok {
 		h := store.Handoff{OpenID: "oOther", Account: "other@gh", Since: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
 		if err := idx.PutHandoff(ctx, h, h.Since.Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ts, ok := other.(store.Tallies); ok {
+		day := store.TallyDay(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), time.UTC)
+		if err := ts.AddTallies(ctx, []store.Tally{{Day: day, Kind: "push", Name: "text", N: 9}, {Day: day, Kind: "other", Name: "x", N: 1}}); err != nil {
 			t.Fatal(err)
 		}
 	}
