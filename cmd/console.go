@@ -65,7 +65,7 @@ func (b *server) listenConsole(errc chan<- error) (*http.Server, error) {
 		cfg.Accounts, cfg.Location, cfg.Sessions = f.consoleAccounts, f.base.Location, f.backend.Store
 	} else {
 		a := consoleAccount(b.s.rules, b.bot)
-		cfg.Rules, cfg.Engine, cfg.Reloader, cfg.Outbox, cfg.Menu = a.Rules, a.Engine, a.Reloader, a.Outbox, a.Menu
+		cfg.Rules, cfg.Engine, cfg.Reloader, cfg.Outbox, cfg.Menu, cfg.Media = a.Rules, a.Engine, a.Reloader, a.Outbox, a.Menu, a.Media
 		cfg.Location, cfg.Sessions = a.Engine.Location(), b.bot.Store()
 	}
 	h, err := console.New(cfg)
@@ -84,8 +84,10 @@ func (b *server) listenConsole(errc chan<- error) (*http.Server, error) {
 			"the rules and the menu; bind it to 127.0.0.1 behind a proxy that speaks HTTPS (README: Running behind nginx with TLS)",
 			"addr", ln.Addr().String())
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute} // a publish runs every rule test
+	// An edit form may carry a 10 MB image from an office's slow uplink,
+	// then an upload to WeChat and a publish that runs every rule test.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 2 * time.Minute,
+		WriteTimeout: 4 * time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() { errc <- srv.Serve(ln) }()
 	if cfg.Accounts != nil {
 		b.log.Info("console listening", "addr", ln.Addr().String(), "accounts", "/a/NAME/")
@@ -106,6 +108,7 @@ func consoleAccount(rules string, b *bot.Bot) console.Account {
 	a := console.Account{Rules: rules, Engine: b.Engine(), Reloader: b.Reloader(), Outbox: b.Store()}
 	if client := b.Client(); client != nil {
 		a.Menu = client // the outbox's client: one access_token for both
+		a.Media = client
 	}
 	return a
 }

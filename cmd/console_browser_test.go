@@ -265,6 +265,40 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.shot("activity")
 
+	// News of two articles: the second added by the page's own button (a
+	// post, no script needed), both published as the rules' news list.
+	b.open("/menu", `document.getElementById("menu-form")`)
+	b.choose("select[name='b0.r.kind']", "news")
+	b.typeIn("input[name='b0.r.a0.title']", "本周新品")
+	b.typeIn("input[name='b0.r.a0.url']", "https://example.com/new")
+	b.press(`button[value="art-add:b0"]`, "a second article", `document.querySelector("input[name='b0.r.a1.title']")`)
+	b.typeIn("input[name='b0.r.a1.title']", "会员日")
+	b.typeIn("input[name='b0.r.a1.url']", "https://example.com/vip")
+	b.press("#publish", "two articles published", has("已发布"))
+	b.shot("menu-news")
+	if got, _ := os.ReadFile(filepath.Join(rulesDir, "console.yaml")); !strings.Contains(string(got), "title: 本周新品") || !strings.Contains(string(got), "title: 会员日") {
+		t.Fatalf("console.yaml after two articles:\n%s", got)
+	}
+
+	// An image uploaded from the page becomes permanent material, and its
+	// media_id the reply.
+	poster := filepath.Join(dir, "海报.png")
+	os.WriteFile(poster, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"), 0o644)
+	b.choose("select[name='b0.r.kind']", "image")
+	b.do("choose a file", chromedp.SetUploadFiles(chromedp.CSS("input[name='b0.r.file']"), []string{poster}))
+	b.press("#publish", "the image published", has("已发布"))
+	b.shot("menu-image")
+	ups := fake.Uploads()
+	if len(ups) != 1 || !ups[0].Permanent || ups[0].Type != "image" || ups[0].Filename != "海报.png" {
+		t.Fatalf("uploads %+v", ups)
+	}
+	if got := eval[string](b, `document.querySelector("input[name='b0.r.media']").value`); got != ups[0].MediaID {
+		t.Errorf("the page shows media_id %q, want %s", got, ups[0].MediaID)
+	}
+	if got, _ := os.ReadFile(filepath.Join(rulesDir, "console.yaml")); !strings.Contains(string(got), "media_id: "+ups[0].MediaID) {
+		t.Fatalf("console.yaml after the upload:\n%s", got)
+	}
+
 	for _, html := range b.pages {
 		// The console speaks Chinese by default: no page is in English.
 		if !strings.Contains(html, `lang="zh-CN"`) || strings.Contains(html, ">Publish<") || strings.Contains(html, ">Log in<") {

@@ -44,7 +44,7 @@ func (s *Server) paged(h func(*scope, http.ResponseWriter, *http.Request, *sessi
 
 // single is the scope of the one account of a Config without Accounts.
 func (s *Server) single() *scope {
-	a := Account{Name: DefaultAccount, Rules: s.cfg.Rules, Engine: s.cfg.Engine, Reloader: s.cfg.Reloader, Outbox: s.cfg.Outbox, Menu: s.cfg.Menu}
+	a := Account{Name: DefaultAccount, Rules: s.cfg.Rules, Engine: s.cfg.Engine, Reloader: s.cfg.Reloader, Outbox: s.cfg.Outbox, Menu: s.cfg.Menu, Media: s.cfg.Media}
 	return &scope{Server: s, a: s.acct(a, "")}
 }
 

@@ -328,6 +328,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 // authed wraps a page: no session sends a GET to the log-in page and
 // refuses anything else (403); a state-changing request needs the
 // session's CSRF token (form field csrf or header X-CSRF-Token), or 403.
+// Its form, urlencoded or multipart, is read first within the route's
+// limit (readForm): past it, 413 says so rather than a missing token.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		_, se := s.sessions.get(r)
@@ -341,7 +343,12 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *session)) ht
 			return
 		}
 		if !safe {
-			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			var err error
+			if r, err = readForm(w, r); err != nil {
+				s.log.Info("console request refused: its form could not be read", "user", se.user, "path", r.URL.Path, "err", err)
+				s.formError(w, err)
+				return
+			}
 			token := r.PostFormValue("csrf")
 			if token == "" {
 				token = r.Header.Get("X-CSRF-Token")

@@ -31,6 +31,12 @@ type MenuAPI interface {
 	MenuCreate(ctx context.Context, m *wechat.Menu) error
 }
 
+// MediaAPI adds permanent material (a *wechat.Client): the images a
+// marketer uploads for image replies.
+type MediaAPI interface {
+	AddMaterial(ctx context.Context, mediaType, filename string, data []byte, desc *wechat.VideoDescription) (*wechat.MaterialAdded, error)
+}
+
 // Outbox is what the activity page shows of the kefu outbox (a store);
 // one that is also an outbox.Admin lets a dead letter be requeued.
 type Outbox interface {
@@ -51,14 +57,17 @@ type Account struct {
 	Reloader *rules.Reloader
 	Outbox   Outbox  // nil: the activity page has no outbox
 	Menu     MenuAPI // nil: the menu is written but not pushed (no API credentials)
+	// Media uploads the images of image replies; nil (no API
+	// credentials): the page asks for a media_id an operator uploaded.
+	Media MediaAPI
 }
 
 // DefaultAccount is the name of the one account of a bot that serves one.
 const DefaultAccount = "default"
 
 // Config is what the console works on: one account (Rules, Engine,
-// Reloader, Outbox, Menu), or the accounts Accounts lists. Users is
-// required.
+// Reloader, Outbox, Menu, Media), or the accounts Accounts lists. Users
+// is required.
 type Config struct {
 	// Rules is --rules: a directory is edited (console.yaml, menu.yaml);
 	// a file makes the console read-only.
@@ -67,6 +76,8 @@ type Config struct {
 	Reloader *rules.Reloader
 	Outbox   Outbox  // nil: the activity page has no outbox
 	Menu     MenuAPI // nil: the menu is written but not pushed (no API credentials)
+	// Media uploads the images of image replies; nil: not from the page.
+	Media MediaAPI
 	// Accounts, when set, are the accounts of an accounts file, asked
 	// at every request (the file changes while the bot runs); their pages
 	// are under /a/NAME/ and the fields above are unused.
@@ -167,7 +178,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, lang: lang(cfg.Lang), log: cfg.Logger, now: cfg.Now, pages: map[string]*template.Template{},
 		sessions: &sessions{m: map[string]*session{}, idle: cfg.SessionIdle, max: cfg.SessionMax, now: cfg.Now, store: cfg.Sessions, log: cfg.Logger},
 		byName:   newLimiter(cfg.LoginTries, cfg.LoginWindow), pubs: map[string]*pubState{}}
-	for _, p := range []string{"login", "menu", "keywords", "try", "activity"} {
+	for _, p := range []string{"login", "menu", "keywords", "try", "activity", "unanswered", "analytics"} {
 		t, err := template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", p, err)
@@ -193,13 +204,15 @@ func (s *Server) routes() {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/menu", http.StatusSeeOther) })
 	for _, prefix := range []string{"", "/a/{account}"} {
 		mux.HandleFunc("GET "+prefix+"/menu", s.paged((*scope).menuPage))
-		mux.HandleFunc("POST "+prefix+"/menu", s.paged((*scope).menuPost))
+		mux.HandleFunc("POST "+prefix+"/menu", editForm(s.paged((*scope).menuPost)))
 		mux.HandleFunc("GET "+prefix+"/keywords", s.paged((*scope).keywordsPage))
-		mux.HandleFunc("POST "+prefix+"/keywords", s.paged((*scope).keywordsPost))
+		mux.HandleFunc("POST "+prefix+"/keywords", editForm(s.paged((*scope).keywordsPost)))
 		mux.HandleFunc("GET "+prefix+"/try", s.paged((*scope).tryPage))
 		mux.HandleFunc("POST "+prefix+"/try", s.paged((*scope).tryPost))
 		mux.HandleFunc("GET "+prefix+"/activity", s.paged((*scope).activityPage))
 		mux.HandleFunc("POST "+prefix+"/activity/requeue", s.paged((*scope).requeue))
+		mux.HandleFunc("GET "+prefix+"/unanswered", s.paged((*scope).unansweredPage))
+		mux.HandleFunc("GET "+prefix+"/analytics", s.paged((*scope).analyticsPage))
 	}
 	mux.HandleFunc("GET /a/{account}/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/a/"+r.PathValue("account")+"/menu", http.StatusSeeOther)
@@ -284,6 +297,8 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return t.In(s.cfg.Location).Format("2006-01-02 15:04:05 MST")
 		},
+		// day is a date as the charts label it, in the console's zone
+		"day":   func(t time.Time) string { return t.Format("2006-01-02") },
 		"event": wechat.ButtonEvent,
 		"t":     s.lang.tmplT,
 		"lang":  func() string { return string(s.lang) },

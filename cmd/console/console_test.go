@@ -111,14 +111,17 @@ func newHarness(t *testing.T, files map[string]string, tweak ...func(*Config)) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.eng = engine.New(engine.Options{})
-	h.eng.SetRules(loaded.Set)
-	reloader := rules.NewReloader(rulesDir, time.UTC, h.eng, nil)
-	reloader.Initial(loaded)
 	if h.st, err = bolt.OpenFile(filepath.Join(dir, "wxbot.db"), nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.st.Close() })
+	// the daily counters of Unanswered and Analytics; the tests read them
+	// before any flush (the engine adds its own counts)
+	h.eng = engine.New(engine.Options{Tallies: h.st, TallyEvery: time.Hour})
+	t.Cleanup(func() { h.eng.Close(context.Background()) })
+	h.eng.SetRules(loaded.Set)
+	reloader := rules.NewReloader(rulesDir, time.UTC, h.eng, nil)
+	reloader.Initial(loaded)
 	// The tests of the console's logic read its English texts; the
 	// Chinese ones, the default, are i18n_test.go's.
 	cfg := Config{Rules: rulesDir, Users: usersFile(t, dir), Engine: h.eng, Reloader: reloader, Outbox: h.st,

@@ -23,6 +23,16 @@
 // a menu.yaml an operator wrote is shown read-only, and only the responses
 // of its keys are edited.
 //
+// # Images
+//
+// An image reply's file, chosen on the page, is added to WeChat as
+// permanent material (Account.Media) when the form is posted, whatever its
+// button, and its media_id goes into the draft: the one thing a draft does
+// before it is published, since the media_id is what the rules keep. A
+// discarded draft leaves the material in WeChat's library (wxbot media
+// list). The file is checked first by its bytes, as `wxbot media upload`
+// checks it.
+//
 // # Language
 //
 // Every page and message is in Simplified Chinese, or in English with

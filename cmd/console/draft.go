@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wxbot/wxbot/actions"
 	"github.com/wxbot/wxbot/engine/wechat"
 )
 
@@ -21,18 +22,36 @@ const (
 	replyTransfer = "transfer"
 )
 
-// Reply is one response as the console edits it: a text, one news
-// article, an image by media_id, or a transfer to kefu.
+// Reply is one response as the console edits it: a text, news articles,
+// an image by media_id, or a transfer to kefu. Only the fields of its
+// Kind are set.
 type Reply struct {
-	Kind        string
-	Text        string
-	Title       string
-	Description string
-	URL         string
-	PicURL      string
-	MediaID     string
-	KfAccount   string
+	Kind     string
+	Text     string
+	Articles []Article
+	MediaID  string
+	// MediaName is the name of the file the marketer uploaded as MediaID,
+	// shown while the draft lasts. The rules keep the media_id alone: the
+	// material's name is WeChat's to keep (wxbot media list shows it).
+	MediaName string
+	KfAccount string
 }
+
+// Article is one card of a news reply.
+type Article struct {
+	Title, Description, URL, PicURL string
+}
+
+// The most articles a news reply takes: WeChat shows only the first in
+// answer to a user's message, which is what a keyword reply answers, and
+// up to 8 otherwise (a menu tap is an event).
+const (
+	keywordArticles = 1
+	menuArticles    = actions.MaxNewsArticles
+	// formArticles bounds the articles read from a form, past the most
+	// any reply takes: a 9th is named in the refusal, not dropped.
+	formArticles = 2 * menuArticles
+)
 
 // Keyword is a keyword reply: the words, how they match, the reply. ID
 // names its rule, so that its hit count follows it when rows move.
@@ -55,6 +74,7 @@ type draft struct {
 func (d *draft) clone() *draft {
 	c := &draft{Base: d.Base, Replies: make(map[string]Reply, len(d.Replies))}
 	for k, v := range d.Replies {
+		v.Articles = slices.Clone(v.Articles)
 		c.Replies[k] = v
 	}
 	c.Menu.Buttons = slices.Clone(d.Menu.Buttons)
@@ -63,6 +83,7 @@ func (d *draft) clone() *draft {
 	}
 	for _, k := range d.Keywords {
 		k.Words = slices.Clone(k.Words)
+		k.Reply.Articles = slices.Clone(k.Reply.Articles)
 		c.Keywords = append(c.Keywords, k)
 	}
 	return c
@@ -86,7 +107,7 @@ func (d *draft) problems(l lang, menuOwned bool) []string {
 		}
 		keys[u.Key] = u.Name
 		if r, ok := d.Replies[u.Key]; ok {
-			out = append(out, r.problems(l, l.t("p.button", u.Name))...)
+			out = append(out, r.problems(l, l.t("p.button", u.Name), menuArticles)...)
 		}
 	}
 	seen := map[string]int{}
@@ -107,12 +128,14 @@ func (d *draft) problems(l lang, menuOwned bool) []string {
 		if k.Reply.Kind == "" {
 			out = append(out, l.t("p.noReply", what))
 		}
-		out = append(out, k.Reply.problems(l, what)...)
+		out = append(out, k.Reply.problems(l, what, keywordArticles)...)
 	}
 	return out
 }
 
-func (r *Reply) problems(l lang, what string) []string {
+// problems are the reply's, named what; it takes at most maxArticles
+// news articles.
+func (r *Reply) problems(l lang, what string, maxArticles int) []string {
 	switch r.Kind {
 	case "":
 		return nil
@@ -125,14 +148,27 @@ func (r *Reply) problems(l lang, what string) []string {
 		}
 	case replyNews:
 		var p []string
-		if strings.TrimSpace(r.Title) == "" {
-			p = append(p, l.t("p.noTitle", what))
+		if n := len(r.Articles); n > maxArticles {
+			p = append(p, tooManyArticles(l, what, n, maxArticles))
 		}
-		if !webURL(r.URL) {
-			p = append(p, l.t("p.noLink", what))
+		as := r.Articles
+		if len(as) == 0 {
+			as = []Article{{}} // say what an article needs
 		}
-		if r.PicURL != "" && !webURL(r.PicURL) {
-			p = append(p, l.t("p.picURL", what))
+		for i, a := range as {
+			w := what
+			if len(as) > 1 {
+				w = l.t("p.article", what, i+1)
+			}
+			if strings.TrimSpace(a.Title) == "" {
+				p = append(p, l.t("p.noTitle", w))
+			}
+			if !webURL(a.URL) {
+				p = append(p, l.t("p.noLink", w))
+			}
+			if a.PicURL != "" && !webURL(a.PicURL) {
+				p = append(p, l.t("p.picURL", w))
+			}
 		}
 		return p
 	case replyImage:
@@ -144,6 +180,15 @@ func (r *Reply) problems(l lang, what string) []string {
 		return []string{l.t("p.kind", what, r.Kind)}
 	}
 	return nil
+}
+
+// tooManyArticles refuses n articles where most are taken, saying why
+// when it is WeChat's rule for answers to a message.
+func tooManyArticles(l lang, what string, n, most int) string {
+	if most == keywordArticles {
+		return l.t("p.newsOne", what, n)
+	}
+	return l.t("p.newsMax", what, n, most)
 }
 
 func webURL(s string) bool {
@@ -174,12 +219,50 @@ func keyButtons(m *wechat.Menu) []keyButton {
 
 // The form fields: a button is b0, a sub-button b0.s1; their fields are
 // PATH.name, PATH.type, …, their reply PATH.r.kind, PATH.r.text, …;
-// keyword rows are k0, k1, ….
+// keyword rows are k0, k1, …. A news reply's articles are PATH.r.a0.title,
+// PATH.r.a0.url, …, counted by PATH.r.articles; an image's file input is
+// PATH.r.file.
 
+// formReply reads the reply under p, keeping only what its kind uses: the
+// other kinds' fields are hidden on the page, and the draft is what
+// would be published.
 func formReply(f url.Values, p string) Reply {
 	g := func(k string) string { return strings.TrimSpace(f.Get(p + ".r." + k)) }
-	return Reply{Kind: g("kind"), Text: strings.TrimRight(f.Get(p+".r.text"), " \r\n\t"), Title: g("title"),
-		Description: g("desc"), URL: g("url"), PicURL: g("pic"), MediaID: g("media"), KfAccount: g("kf")}
+	r := Reply{Kind: g("kind")}
+	switch r.Kind {
+	case replyText:
+		r.Text = strings.TrimRight(f.Get(p+".r.text"), " \r\n\t")
+	case replyNews:
+		r.Articles = formArticleList(f, p)
+	case replyImage:
+		r.MediaID = g("media")
+		// The name goes with the upload it names, not with a media_id
+		// typed over it.
+		if r.MediaID != "" && g("upid") == r.MediaID {
+			r.MediaName = g("upname")
+		}
+	case replyTransfer:
+		r.KfAccount = g("kf")
+	}
+	return r
+}
+
+func formArticleList(f url.Values, p string) []Article {
+	g := func(k string) string { return strings.TrimSpace(f.Get(p + ".r." + k)) }
+	if !f.Has(p + ".r.articles") {
+		// a page loaded before replies had several articles: one article's
+		// fields, unnumbered
+		if a := (Article{Title: g("title"), Description: g("desc"), URL: g("url"), PicURL: g("pic")}); a != (Article{}) {
+			return []Article{a}
+		}
+		return nil
+	}
+	var out []Article
+	for i := range count(f, p+".r.articles", formArticles) {
+		q := fmt.Sprintf("a%d.", i)
+		out = append(out, Article{Title: g(q + "title"), Description: g(q + "desc"), URL: g(q + "url"), PicURL: g(q + "pic")})
+	}
+	return out
 }
 
 func formButton(f url.Values, p string) wechat.Button {
@@ -344,4 +427,97 @@ func applyKeywordOp(ks []Keyword, op string) []Keyword {
 		}
 	}
 	return ks
+}
+
+// replyAt calls edit with the reply that the form fields under path (b0,
+// b0.s1, k2) edit, with what names it for the marketer and the most news
+// articles it takes; it returns edit's refusal. A path that names no
+// reply of the draft is left alone.
+func (d *draft) replyAt(l lang, path string, edit func(r *Reply, what string, maxArticles int) string) string {
+	if i, ok := keywordAt(path); ok {
+		if i >= len(d.Keywords) {
+			return ""
+		}
+		return edit(&d.Keywords[i].Reply, l.t("p.keyword", i+1), keywordArticles)
+	}
+	b := buttonAt(&d.Menu, path)
+	if b == nil || b.Key == "" || wechat.ButtonEvent(b.Type) == "" {
+		return ""
+	}
+	r, ok := d.Replies[b.Key]
+	if !ok {
+		return ""
+	}
+	refused := edit(&r, l.t("p.button", b.Name), menuArticles)
+	d.Replies[b.Key] = r
+	return refused
+}
+
+// keywordAt is the row a keyword's path (k2) names.
+func keywordAt(path string) (int, bool) {
+	var i int
+	if _, err := fmt.Sscanf(path, "k%d", &i); err != nil || i < 0 || path != fmt.Sprintf("k%d", i) {
+		return 0, false
+	}
+	return i, true
+}
+
+// buttonAt is the leaf button a path (b0, b0.s1) names, or nil.
+func buttonAt(m *wechat.Menu, path string) *wechat.Button {
+	var i, j int
+	bs := m.Buttons
+	if _, err := fmt.Sscanf(path, "b%d.s%d", &i, &j); err == nil && path == fmt.Sprintf("b%d.s%d", i, j) {
+		if i >= 0 && i < len(bs) && j >= 0 && j < len(bs[i].SubButtons) {
+			return &bs[i].SubButtons[j]
+		}
+	} else if _, err := fmt.Sscanf(path, "b%d", &i); err == nil && path == fmt.Sprintf("b%d", i) {
+		if i >= 0 && i < len(bs) && len(bs[i].SubButtons) == 0 {
+			return &bs[i]
+		}
+	}
+	return nil
+}
+
+// applyArticleOp applies an edit of a news reply's articles: art-add:PATH,
+// art-del:PATH.aN, art-up:PATH.aN, art-down:PATH.aN. An article past the
+// reply's limit is refused with the reason (the page disables the button;
+// a stale or forged page still posts it); the last article stays.
+func (d *draft) applyArticleOp(l lang, op string) string {
+	op, ok := strings.CutPrefix(op, "art-")
+	if !ok {
+		return ""
+	}
+	verb, path, _ := strings.Cut(op, ":")
+	n := -1
+	if verb != "add" {
+		at := strings.LastIndex(path, ".a")
+		if at < 0 {
+			return ""
+		}
+		var err error
+		if n, err = strconv.Atoi(path[at+2:]); err != nil {
+			return ""
+		}
+		path = path[:at]
+	}
+	return d.replyAt(l, path, func(r *Reply, what string, most int) string {
+		as := r.Articles
+		if r.Kind != replyNews {
+			return ""
+		}
+		switch {
+		case verb == "add" && len(as) >= most:
+			return tooManyArticles(l, what, len(as)+1, most)
+		case verb == "add":
+			r.Articles = append(as, Article{})
+		case n < 0 || n >= len(as):
+		case verb == "del" && len(as) > 1:
+			r.Articles = slices.Delete(as, n, n+1)
+		case verb == "up" && n > 0:
+			as[n-1], as[n] = as[n], as[n-1]
+		case verb == "down" && n+1 < len(as):
+			as[n+1], as[n] = as[n], as[n+1]
+		}
+		return ""
+	})
 }

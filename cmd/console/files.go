@@ -170,8 +170,11 @@ func unescape(s string) string { return strings.ReplaceAll(s, "$${", "${") }
 func (r *Reply) action() rules.ActionOut {
 	switch r.Kind {
 	case replyNews:
-		return rules.ActionOut{Reply: &rules.MsgOut{News: []rules.ArticleOut{{Title: escape(r.Title), Description: escape(r.Description),
-			URL: escape(r.URL), PicURL: escape(r.PicURL)}}}}
+		news := make([]rules.ArticleOut, len(r.Articles))
+		for i, a := range r.Articles {
+			news[i] = rules.ArticleOut{Title: escape(a.Title), Description: escape(a.Description), URL: escape(a.URL), PicURL: escape(a.PicURL)}
+		}
+		return rules.ActionOut{Reply: &rules.MsgOut{News: news}}
 	case replyImage:
 		return rules.ActionOut{Reply: &rules.MsgOut{Image: &rules.MediaOut{MediaID: escape(r.MediaID)}}}
 	case replyTransfer:
@@ -185,7 +188,11 @@ func (r *Reply) action() rules.ActionOut {
 func (r *Reply) expect() *rules.ReplyExpectOut {
 	switch r.Kind {
 	case replyNews:
-		return &rules.ReplyExpectOut{Type: "news", Title: r.Title}
+		first := Article{}
+		if len(r.Articles) > 0 {
+			first = r.Articles[0]
+		}
+		return &rules.ReplyExpectOut{Type: "news", Title: first.Title}
 	case replyImage:
 		return &rules.ReplyExpectOut{Type: "image", MediaID: r.MediaID}
 	case replyTransfer:
@@ -204,10 +211,13 @@ func replyOf(r *rules.RuleOut) (Reply, error) {
 	case a.Transfer != nil:
 		return Reply{Kind: replyTransfer, KfAccount: unescape(a.Transfer.KfAccount)}, nil
 	case m == nil || a.Kefu != nil:
-	case len(m.News) == 1:
-		n := m.News[0]
-		return Reply{Kind: replyNews, Title: unescape(n.Title), Description: unescape(n.Description),
-			URL: unescape(n.URL), PicURL: unescape(n.PicURL)}, nil
+	case len(m.News) > 0: // one article when an older console wrote it
+		r := Reply{Kind: replyNews}
+		for _, n := range m.News {
+			r.Articles = append(r.Articles, Article{Title: unescape(n.Title), Description: unescape(n.Description),
+				URL: unescape(n.URL), PicURL: unescape(n.PicURL)})
+		}
+		return r, nil
 	case m.Image != nil:
 		return Reply{Kind: replyImage, MediaID: unescape(m.Image.MediaID)}, nil
 	case len(m.Text) == 1 && m.News == nil && m.Voice == nil && m.Video == nil:

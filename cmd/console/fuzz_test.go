@@ -14,6 +14,12 @@ func FuzzForms(f *testing.F) {
 	f.Add("buttons=2&b0.name=A&b0.subs=2&b0.s0.name=x&b0.s0.type=click&b0.s0.key=X&b0.s0.r.kind=news&b0.s0.r.title=t&b0.s0.r.url=https://e.x&b0.s1.name=y&b0.s1.type=view&b0.s1.url=https://y&b1.name=B&op=del:b0.s1")
 	f.Add("keywords=2&k0.id=ab&k0.match=exact&k0.words=a,b&k0.r.kind=image&k0.r.media=M&k1.match=contains&k1.words=${x}&k1.r.kind=transfer&op=kw-up:k1")
 	f.Add("buttons=99&subs=-1&b0.subs=999&op=down:b7.s9&keywords=100000")
+	f.Add("buttons=1&b0.name=N&b0.type=click&b0.key=N&b0.r.kind=news&b0.r.articles=3&b0.r.a0.title=a&b0.r.a0.url=https://a.x&b0.r.a1.title=b&b0.r.a1.desc=${d}&b0.r.a1.url=https://b.x&b0.r.a2.title=c&b0.r.a2.url=https://c.x&b0.r.a2.pic=https://c.x/p.png&op=art-up:b0.a2")
+	f.Add("buttons=1&b0.name=N&b0.subs=1&b0.s0.name=S&b0.s0.type=click&b0.s0.key=S&b0.s0.r.kind=news&b0.s0.r.articles=8&b0.s0.r.a7.title=t&op=art-add:b0.s0")
+	f.Add("keywords=1&k0.id=ab&k0.match=exact&k0.words=w&k0.r.kind=news&k0.r.articles=1&k0.r.a0.title=t&k0.r.a0.url=https://t.x&op=art-add:k0")
+	f.Add("keywords=1&k0.id=ab&k0.match=exact&k0.words=w&k0.r.kind=news&k0.r.articles=99&k0.r.a15.title=x&k0.r.a16.title=y&op=art-del:k0.a-1")
+	f.Add("buttons=1&b0.name=P&b0.type=click&b0.key=P&b0.r.kind=image&b0.r.media=M&b0.r.upname=p.png&b0.r.upid=M&b0.r.file=&op=art-down:b0.a")
+	f.Add("keywords=1&k0.id=ab&k0.match=exact&k0.words=w&k0.r.kind=news&k0.r.title=old&k0.r.url=https://old.x&op=art-del:k0.a0")
 	f.Fuzz(func(t *testing.T, raw string) {
 		form, err := url.ParseQuery(raw)
 		if err != nil {
@@ -21,12 +27,26 @@ func FuzzForms(f *testing.F) {
 		}
 		d := &draft{Menu: menuFromForm(form)}
 		d.Replies = repliesFromForm(form, &d.Menu)
+		d.Keywords = keywordsFromForm(form)
+		most := func() int {
+			n := 0
+			for _, r := range d.Replies {
+				n = max(n, len(r.Articles))
+			}
+			for _, k := range d.Keywords {
+				n = max(n, len(k.Reply.Articles))
+			}
+			return n
+		}
+		if before := most(); d.applyArticleOp(langEN, form.Get("op")) == "" && most() > max(before, menuArticles) {
+			t.Fatalf("an edit made %d articles", most())
+		}
 		before := len(d.Menu.Buttons)
 		applyMenuOp(langEN, &d.Menu, form.Get("op"))
 		if n := len(d.Menu.Buttons); n > max(before, 3) {
 			t.Fatalf("an edit made %d buttons", n)
 		}
-		d.Keywords = applyKeywordOp(keywordsFromForm(form), form.Get("op"))
+		d.Keywords = applyKeywordOp(d.Keywords, form.Get("op"))
 		data, err := d.consoleYAML()
 		if err != nil {
 			t.Fatal(err)
@@ -41,6 +61,7 @@ func FuzzForms(f *testing.F) {
 		written := map[string]Reply{}
 		for _, b := range keyButtons(&d.Menu) {
 			if r, ok := d.Replies[b.Key]; ok {
+				r.MediaName = "" // the draft's alone
 				written[b.Key] = r
 			}
 		}
@@ -55,6 +76,7 @@ func FuzzForms(f *testing.F) {
 			if k.Match != "contains" {
 				k.Match = "exact"
 			}
+			k.Reply.MediaName = ""
 			if !validID(got.ID) || got.Match != k.Match || !reflect.DeepEqual(got.Reply, k.Reply) || len(got.Words) != len(k.Words) {
 				t.Fatalf("keyword %d read back %+v, wrote %+v\n%s", i, got, k, data)
 			}

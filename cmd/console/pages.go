@@ -43,7 +43,8 @@ type buttonView struct {
 	MaxBytes   int
 	Keyed      bool // a tap reaches the bot with the key
 	Reply      Reply
-	AnsweredBy string // an operator's rule that answers the key
+	Editor     *replyView // Reply's editor, when Keyed
+	AnsweredBy string     // an operator's rule that answers the key
 	First      bool
 	Last       bool
 }
@@ -55,6 +56,8 @@ type keywordView struct {
 	First bool
 	Last  bool
 	Hits  uint64
+	// Editor is the reply's editor.
+	Editor *replyView
 }
 
 // sessionDraft is the session's draft, read from disk when it has none.
@@ -104,6 +107,7 @@ func (s *scope) view(d *draft, disk *onDisk) *editView {
 		if ev := wechat.ButtonEvent(b.Type); ev != "" || b.Type == "" {
 			bv.Keyed = true
 			bv.Reply = d.Replies[b.Key]
+			bv.Editor = s.replyEditor(path, bv.Reply, true, menuArticles)
 			if r := rules.KeyAnsweredBy(ops, ev, b.Key); r != nil && b.Key != "" {
 				bv.AnsweredBy = fmt.Sprintf("%s (%s:%d)", r.Name, filepath.Base(r.Pos.File), r.Pos.Line)
 			}
@@ -133,7 +137,8 @@ func (s *scope) view(d *draft, disk *onDisk) *editView {
 	names := d.keywordNames()
 	for i, k := range d.Keywords {
 		v.Keywords = append(v.Keywords, keywordView{Path: fmt.Sprintf("k%d", i), K: k, Words: strings.Join(k.Words, "\n"),
-			First: i == 0, Last: i == len(d.Keywords)-1, Hits: hits[names[i]]})
+			First: i == 0, Last: i == len(d.Keywords)-1, Hits: hits[names[i]],
+			Editor: s.replyEditor(fmt.Sprintf("k%d", i), k.Reply, false, keywordArticles)})
 	}
 	v.MenuReplies = len(d.Replies)
 	if gen, err := d.consoleYAML(); err == nil {
@@ -198,6 +203,10 @@ func (s *scope) menuPost(w http.ResponseWriter, r *http.Request, se *session) {
 
 func (s *scope) keywordsPost(w http.ResponseWriter, r *http.Request, se *session) {
 	s.editPost(w, r, se, "keywords", func(d *draft, _ *onDisk, f url.Values, op string) string {
+		if op == "kw-new" { // from the Unanswered page: its form carries no keywords
+			newKeyword(d, f.Get("word"))
+			return ""
+		}
 		d.Keywords = keywordsFromForm(f)
 		if strings.HasPrefix(op, "kw-") {
 			d.Keywords = applyKeywordOp(d.Keywords, strings.TrimPrefix(op, "kw-"))
@@ -226,7 +235,16 @@ func (s *scope) editPost(w http.ResponseWriter, r *http.Request, se *session, na
 		s.conflict(w, se, name)
 		return
 	}
+	if problems, status := s.takeUploads(r, d, se.user); len(problems) > 0 {
+		apply(d, disk, r.PostForm, "") // the form is kept in the draft; its op waits for a file WeChat takes
+		s.keep(se, d)
+		s.editPage(w, se, name, status, nil, nil, "", problems...)
+		return
+	}
 	refused := apply(d, disk, r.PostForm, op)
+	if refused == "" && strings.HasPrefix(op, "art-") {
+		refused = d.applyArticleOp(s.lang, op)
+	}
 	s.keep(se, d)
 	if refused != "" {
 		s.editPage(w, se, name, http.StatusUnprocessableEntity, nil, nil, "", refused)

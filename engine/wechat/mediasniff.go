@@ -72,6 +72,19 @@ func isMP3(b []byte) bool {
 // needs.
 const MediaSniffLen = 512
 
+// SniffMedia is the usual extension (".png", ".jpg", …) of the format
+// that head, a file's first bytes (MediaSniffLen are enough), holds, or ""
+// when it is none WeChat's media API takes. It is for files whose name
+// cannot be trusted to say what they hold, such as one a browser uploads.
+func SniffMedia(head []byte) string {
+	for _, f := range mediaFormats {
+		if f.is(head) {
+			return f.exts[0]
+		}
+	}
+	return ""
+}
+
 // CheckMediaContent checks that head, the first bytes of the file named
 // name (MediaSniffLen are enough), holds the format its extension names,
 // once CheckMedia has accepted the name. The error says what the file

@@ -55,6 +55,23 @@ func TestMediaFormats(t *testing.T) {
 	}
 }
 
+func TestSniffMedia(t *testing.T) {
+	for head, want := range map[string]string{
+		"\x89PNG\r\n\x1a\n\x00": ".png",
+		"\xff\xd8\xff\xe0":      ".jpg",
+		"GIF89a\x01\x00":        ".gif",
+		"BM\x46\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00": ".bmp",
+		"ID3\x04\x00":          ".mp3",
+		"hello, not an image":  "",
+		"BM but not a bitmap.": "",
+		"":                     "",
+	} {
+		if got := SniffMedia([]byte(head)); got != want {
+			t.Errorf("%q: %q, want %q", head, got, want)
+		}
+	}
+}
+
 func TestCheckMediaContent(t *testing.T) {
 	const png, jpeg = "\x89PNG\r\n\x1a\n\x00", "\xff\xd8\xff\xe0"
 	tests := []struct {

@@ -23,6 +23,19 @@
     document.querySelectorAll('.pv[data-for="' + el.name + '"]').forEach(function (pv) { pv.textContent = el.value; });
   }
 
+  // An image past WeChat's limit is dropped as it is chosen, with the
+  // reason: sent, it would be refused, or past the form's limit not even
+  // read, and the page's other changes with it.
+  function checkFile(el) {
+    var f = el.files && el.files[0], over = !!f && f.size > +el.dataset.maxsize;
+    var count = el.parentElement.querySelector(".count");
+    if (count) {
+      count.textContent = over ? el.dataset.toobig : "";
+      count.classList.toggle("over", over);
+    }
+    if (over) el.value = "";
+  }
+
   document.addEventListener("input", function (e) {
     if (e.target.dataset && e.target.dataset.maxbytes) checkBytes(e.target);
   });
@@ -30,6 +43,7 @@
     var t = e.target;
     if (t.classList.contains("btype")) t.closest("fieldset").dataset.type = t.value;
     if (t.classList.contains("reply-kind")) t.closest(".reply").dataset.reply = t.value;
+    if (t.type === "file" && t.dataset.maxsize) checkFile(t);
   });
   document.querySelectorAll("[data-maxbytes]").forEach(checkBytes);
 
