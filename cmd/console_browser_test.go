@@ -155,6 +155,21 @@ func (b *tab) shot(name string) {
 	}
 }
 
+// openTab starts a headless chromium of the test's own with one tab on
+// base; it stops with the test.
+func openTab(t *testing.T, chromium, base string) *tab {
+	t.Helper()
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	return &tab{t: t, ctx: ctx, base: base, shots: screenshotDir(t)}
+}
+
 func has(s string) string { return fmt.Sprintf("document.body.innerText.includes(%q)", s) }
 
 func TestConsoleInBrowser(t *testing.T) {
@@ -174,17 +189,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	bot := startBot(t, env, "--rules", rulesDir, "--console-listen", consoleAddr, "--console-users", users)
 	bot.waitLog(t, "console listening")
 
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
-	b := &tab{t: t, ctx: ctx, base: "http://" + consoleAddr, shots: screenshotDir(t)}
+	b := openTab(t, chromium, "http://"+consoleAddr)
 
 	// Log in.
 	b.open("/login", `document.querySelector("input[name=name]")`)
@@ -299,6 +304,44 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("console.yaml after the upload:\n%s", got)
 	}
 
+	// Unanswered: what no rule answered, and a keyword reply started
+	// from it, published, answering it.
+	for _, text := range []string{"发票", "发票", "营业时间"} {
+		if out, errOut, code := wxbot(t, env, "simulate", "--url", bot.url, "text", text); code != 0 {
+			t.Fatalf("simulate text %s: %d\n%s%s", text, code, out, errOut)
+		}
+	}
+	b.open("/unanswered", has("发票"))
+	if row := eval[string](b, `document.querySelector("#unanswered tbody tr").innerText`); !strings.HasPrefix(row, "发票\t2\t") || strings.Contains(b.text(), "营业时间") {
+		t.Fatalf("unanswered: first row %q\n%s", row, b.text())
+	}
+	b.shot("unanswered")
+	b.press(`#unanswered button[value="kw-new"]`, "a keyword reply for 发票", `document.querySelector("textarea[name='k1.words']")`)
+	if got := eval[string](b, `document.querySelector("textarea[name='k1.words']").value`); got != "发票" {
+		t.Fatalf("the new row's keyword is %q, want 发票", got)
+	}
+	b.typeIn("textarea[name='k1.r.text']", "请在小程序「开票」里申请")
+	b.press("#publish", "the keyword for 发票 published", has("已发布"))
+	if out, _, _ := wxbot(t, env, "simulate", "--url", bot.url, "text", "发票"); !strings.Contains(out, "请在小程序「开票」里申请") {
+		t.Fatalf("发票 after the publish: %s", out)
+	}
+	b.open("/unanswered", has("现已由 console: 关键词 发票 (console.yaml:"))
+
+	// Analytics: the charts, drawn on the server.
+	b.open("/analytics", `document.querySelector("svg.chart")`)
+	for _, w := range []string{"每日消息与事件", "热门文字", "热门菜单点击", "回复最多的规则", "AI 回答", "转人工客服"} {
+		if !strings.Contains(b.text(), w) {
+			t.Errorf("analytics: no %q", w)
+		}
+	}
+	if n := eval[int](b, `document.querySelectorAll("svg.chart rect").length`); n < 30 {
+		t.Errorf("analytics: %d bars, want a day's at least for 30 days", n)
+	}
+	if !eval[bool](b, `[...document.querySelectorAll("svg.rank title")].some(t => t.textContent === "发票: 3")`) {
+		t.Errorf("analytics: 发票 is not among the top texts with 3")
+	}
+	b.shot("analytics")
+
 	for _, html := range b.pages {
 		// The console speaks Chinese by default: no page is in English.
 		if !strings.Contains(html, `lang="zh-CN"`) || strings.Contains(html, ">Publish<") || strings.Contains(html, ">Log in<") {
@@ -311,4 +354,48 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", b.shots)
+}
+
+// TestConsoleInBrowserEnglish: --console-lang en, every page in a real
+// browser: English headings and buttons, no Chinese of the console's own
+// (the operators' and followers' words stay as written).
+func TestConsoleInBrowserEnglish(t *testing.T) {
+	chromium := findChromium(t)
+	dir := t.TempDir()
+	rulesDir := filepath.Join(dir, "rules")
+	os.Mkdir(rulesDir, 0o755)
+	os.WriteFile(filepath.Join(rulesDir, "rules.yaml"), []byte(browserRules), 0o644)
+	users := filepath.Join(dir, "console-users")
+	if _, errOut, code := adduser(t, "marketer-password\n", "mia", "--console-users", users); code != 0 {
+		t.Fatal(errOut)
+	}
+	consoleAddr := freeAddr(t)
+	env := []string{"WXBOT_TOKEN=" + e2eToken}
+	bot := startBot(t, env, "--rules", rulesDir, "--console-listen", consoleAddr, "--console-users", users, "--console-lang", "en")
+	bot.waitLog(t, "console listening")
+	if out, errOut, code := wxbot(t, env, "simulate", "--url", bot.url, "text", "invoice"); code != 0 {
+		t.Fatalf("simulate: %d\n%s%s", code, out, errOut)
+	}
+	b := openTab(t, chromium, "http://"+consoleAddr)
+	b.open("/login", `document.querySelector("input[name=name]")`)
+	b.typeIn("input[name=name]", "mia")
+	b.typeIn("input[name=password]", "marketer-password")
+	b.press("button[type=submit]", "the menu page", `document.getElementById("menu-form")`)
+	pages := []struct{ path, want string }{
+		{"/menu", "+ Button"}, {"/keywords", "+ Keyword reply"}, {"/try", "Send"},
+		{"/unanswered", "Add a keyword reply"}, {"/analytics", "Messages and events a day"}, {"/activity", "Last reload"},
+	}
+	for _, p := range pages {
+		b.open(p.path, has(p.want))
+		text := b.text()
+		for _, zh := range []string{"自定义菜单", "关键词回复", "发布", "未回复", "数据", "运行情况", "退出登录", "字节"} {
+			if strings.Contains(text, zh) {
+				t.Errorf("%s in English shows %q:\n%s", p.path, zh, text)
+			}
+		}
+		if !eval[bool](b, `document.documentElement.lang === "en"`) {
+			t.Errorf("%s: html lang is not en", p.path)
+		}
+	}
+	b.open("/unanswered", has("invoice")) // a follower's word, listed as written
 }

@@ -246,22 +246,24 @@ func (s *scope) buttonNames(se *session) map[string]string {
 	return out
 }
 
-// Chart geometry, in SVG user units: the page scales the SVG to its width.
+// Chart geometry. The charts have no viewBox: across, positions are
+// percentages of the page's width; down, pixels. So the text keeps its
+// size on a phone and on a wide screen, and only the bars stretch.
 const (
-	chartW, chartH   = 720.0, 180.0
-	chartTop         = 14.0 // room for the top value
-	chartBottom      = 22.0 // room for the day labels
-	rankRowH         = 24.0
-	rankLabelW       = 220.0
-	rankValueW       = 70.0
+	chartH           = 180.0 // px
+	chartTop         = 14.0  // room for the top value
+	chartBottom      = 22.0  // room for the day labels
+	rankRowH         = 24.0  // px
+	rankLabelPct     = 34.0  // the names' column
+	rankBarPct       = 54.0  // the longest bar
 	maxRankLabelRune = 18
 )
 
 // barChart is a value a day, drawn as bars: server-rendered SVG, no script.
 type barChart struct {
 	Label  string
-	W, H   float64
-	Base   float64 // the bars' baseline (y)
+	H      float64
+	Base   float64 // the bars' baseline (y, px)
 	Max    int64
 	Bars   []bar
 	Ticks  []tick // day labels under some bars
@@ -270,18 +272,20 @@ type barChart struct {
 }
 
 type bar struct {
-	X, Y, W, H float64
-	Day        string // MM-DD
-	N          int64
+	X, W float64 // %
+	Y, H float64 // px
+	Day  string  // MM-DD
+	N    int64
 }
 
 type tick struct {
-	X    float64
-	Text string
+	X      float64 // %
+	Anchor string
+	Text   string
 }
 
 func newBarChart(days []engine.DayTallies, values []int64, label string) barChart {
-	c := barChart{Label: label, W: chartW, H: chartH, Base: chartH - chartBottom}
+	c := barChart{Label: label, H: chartH, Base: chartH - chartBottom}
 	for _, n := range values {
 		c.Max = max(c.Max, n)
 		c.Total += n
@@ -291,7 +295,8 @@ func newBarChart(days []engine.DayTallies, values []int64, label string) barChar
 	if c.Max > 0 {
 		scale = (c.Base - chartTop) / float64(c.Max)
 	}
-	slot := chartW / float64(len(values))
+	slot := 100 / float64(len(values))
+	last := len(values) - 1
 	for i, n := range values {
 		h := float64(n) * scale
 		if n > 0 && h < 1 {
@@ -299,8 +304,15 @@ func newBarChart(days []engine.DayTallies, values []int64, label string) barChar
 		}
 		b := bar{X: float64(i)*slot + slot*0.15, W: slot * 0.7, Y: c.Base - h, H: h, Day: days[i].Date.Format("01-02"), N: n}
 		c.Bars = append(c.Bars, b)
-		if i == 0 || i == len(values)-1 || i%7 == (len(values)-1)%7 {
-			c.Ticks = append(c.Ticks, tick{X: b.X + b.W/2, Text: b.Day})
+		if (last-i)%7 == 0 { // a week apart, ending today
+			t := tick{X: b.X + b.W/2, Anchor: "middle", Text: b.Day}
+			switch {
+			case i == last:
+				t.X, t.Anchor = 100, "end"
+			case i < 3:
+				t.X, t.Anchor = b.X, "start"
+			}
+			c.Ticks = append(c.Ticks, t)
 		}
 	}
 	return c
@@ -308,20 +320,18 @@ func newBarChart(days []engine.DayTallies, values []int64, label string) barChar
 
 // rankChart is the top names of a kind over the page's span, as bars.
 type rankChart struct {
-	W, H float64
+	H    float64
 	Rows []rankRow
 	More int // names beyond the chart
 }
 
 type rankRow struct {
-	Y         float64
-	Name      string // shown (cut to fit)
-	Full      string // the whole name, in the bar's title
-	BarW      float64
-	ValueX    float64
-	N         int64
-	LabelX    float64
-	LabelMaxX float64
+	Y      float64 // px
+	Name   string  // shown (cut to fit)
+	Full   string  // the whole name, in the bar's title
+	BarW   float64 // %
+	ValueX float64 // %
+	N      int64
 }
 
 func newRankChart(totals map[string]int64, names map[string]string) rankChart {
@@ -336,7 +346,7 @@ func newRankChart(totals map[string]int64, names map[string]string) rankChart {
 		}
 	}
 	slices.SortFunc(all, func(a, b kv) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.k, b.k)) })
-	c := rankChart{W: chartW, More: max(0, len(all)-rankRows)}
+	c := rankChart{More: max(0, len(all)-rankRows)}
 	all = all[:min(len(all), rankRows)]
 	c.H = rankRowH * float64(len(all))
 	var top int64
@@ -348,9 +358,9 @@ func newRankChart(totals map[string]int64, names map[string]string) rankChart {
 		if n := names[e.k]; n != "" && n != e.k {
 			full = n + " · " + e.k
 		}
-		w := (chartW - rankLabelW - rankValueW) * float64(e.n) / float64(top)
+		w := max(rankBarPct*float64(e.n)/float64(top), 0.3)
 		c.Rows = append(c.Rows, rankRow{Y: float64(i) * rankRowH, Name: cutRunes(full, maxRankLabelRune), Full: full,
-			BarW: max(w, 1), ValueX: rankLabelW + max(w, 1) + 6, N: e.n, LabelX: rankLabelW - 8})
+			BarW: w, ValueX: rankLabelPct + 1 + w + 1, N: e.n})
 	}
 	return c
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -298,7 +299,10 @@ func (s *Server) funcs() template.FuncMap {
 			return t.In(s.cfg.Location).Format("2006-01-02 15:04:05 MST")
 		},
 		// day is a date as the charts label it, in the console's zone
-		"day":   func(t time.Time) string { return t.Format("2006-01-02") },
+		"day": func(t time.Time) string { return t.Format("2006-01-02") },
+		// pct and add place the charts' shapes (analytics.html)
+		"pct":   func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) + "%" },
+		"add":   func(a, b float64) float64 { return a + b },
 		"event": wechat.ButtonEvent,
 		"t":     s.lang.tmplT,
 		"lang":  func() string { return string(s.lang) },
