@@ -453,7 +453,7 @@ func (s *scope) dryRun(ctx context.Context, doc *rules.EventDoc, st engine.State
 		entry.Rules = append(entry.Rules, fmt.Sprintf("%s (%s:%d)", r.Name, filepath.Base(r.Pos.File), r.Pos.Line))
 	}
 	for _, st := range res.Steps {
-		entry.Actions = append(entry.Actions, res.Action(st))
+		entry.Actions = append(entry.Actions, s.actionName(res.Action(st)))
 	}
 	if res.Err != nil {
 		entry.Err = res.Err.Error()
@@ -529,4 +529,13 @@ func (s *scope) requeue(w http.ResponseWriter, r *http.Request, se *session) {
 		s.log.Info("console: dead letter requeued", "user", se.user, "id", id)
 		s.renderActivity(w, r, se, http.StatusOK, s.t("requeue.done", id), nil)
 	}
+}
+
+// actionName is an action as the marketer knows it, with its name in
+// rules.yaml after it (a developer's own action keeps its name).
+func (s *scope) actionName(name string) string {
+	if _, ok := catalog[s.lang]["action."+name]; ok {
+		return s.t("action."+name) + " (" + name + ")"
+	}
+	return name
 }

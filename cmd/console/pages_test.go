@@ -22,7 +22,7 @@ func TestTryIt(t *testing.T) {
 		want      []string
 		wantNoHit bool
 	}{
-		{url.Values{"text": {"价格"}}, []string{"价目表", "matched: price (rules.yaml:3)", "actions: reply"}, true},
+		{url.Values{"text": {"价格"}}, []string{"价目表", "matched: price (rules.yaml:3)", "actions: passive reply (reply)"}, true},
 		{url.Values{"tap": {"click:ONLINE_KF"}}, []string{"(taps &#34;客服&#34;)", "handed to a human agent (test1@kftest)", "matched: human (rules.yaml:8)"}, true},
 		{url.Values{"text": {"随便说说"}}, []string{"no reply: WeChat shows nothing", "no rule matched"}, true},
 		{url.Values{"op": {"subscribe"}}, []string{"(follows the account)"}, true},
