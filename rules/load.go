@@ -273,7 +273,7 @@ func (l *loader) finish(source string, files []string, hash string) (*Loaded, er
 	if len(l.diags.Errors()) > 0 {
 		return nil, &Error{Diags: l.diags}
 	}
-	set := engine.NewRuleSet(l.rules, l.vars)
+	set := engine.NewRuleSet(placeConsole(l.rules), l.vars)
 	set.NeedsRaw = l.needsRaw
 	set.NeedsRecent = l.needsRecent
 	set.Schedules = l.windows

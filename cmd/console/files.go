@@ -20,7 +20,7 @@ import (
 
 // File names in the rules directory.
 const (
-	ConsoleFile = "console.yaml"
+	ConsoleFile = rules.ConsoleFile // read after the operators' files: see rules.ConsoleFile
 	MenuFile    = "menu.yaml"
 	AuditFile   = "console-audit.log"
 )

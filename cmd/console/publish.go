@@ -102,9 +102,9 @@ func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult 
 }
 
 // operatorWords refuses a keyword an operator's rule answers by its text
-// gate: the operators' rules come first for the same keyword, whatever
-// their files are called, so the console's reply would never be seen (or,
-// were console.yaml read first, would silently take the operator's word).
+// gate: the operators' rules with a condition come first, whatever their
+// files are called (rules.placeConsole), so the console's reply would
+// never be seen.
 func (s *scope) operatorWords(d *draft) []string {
 	var out []string
 	ops := s.operatorRules()
