@@ -48,6 +48,31 @@ func TestOperatorsKeywordComesFirst(t *testing.T) {
 	}
 }
 
+// TestOperatorsWhenComesFirst: an operator's rule that takes the word by
+// its when: (no text gate to compare) is found by answering the word, and
+// the refusal names it in the marketer's terms, not as a failed test.
+func TestOperatorsWhenComesFirst(t *testing.T) {
+	h := newHarness(t, map[string]string{"zz-ops.yaml": `version: 1
+rules:
+  - name: invoices
+    on: text
+    when: 'event.content contains "发票"'
+    actions:
+      - reply: {text: 请联系财务}
+`}, func(c *Config) { c.Lang = "" })
+	b := h.browser()
+	b.login("alice")
+	code, body := b.post("/keywords", url.Values{"keywords": {"1"}, "k0.match": {"exact"},
+		"k0.words": {"开发票"}, "k0.r.kind": {"text"}, "k0.r.text": {"请在小程序开票"}, "op": {"publish"}})
+	want := "「开发票」已由运营规则 invoices 回复（zz-ops.yaml:3）"
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, html(want)) || strings.Contains(body, "规则测试未通过") {
+		t.Errorf("publish of a word an operator's when: takes: %d, want 422 with only %q:\n%s", code, want, body)
+	}
+	if h.file(ConsoleFile) != "" {
+		t.Errorf("console.yaml written:\n%s", h.file(ConsoleFile))
+	}
+}
+
 // TestConsoleRuleNames: the console's rules are named after what they
 // answer, and files written with the old names are still read.
 func TestConsoleRuleNames(t *testing.T) {
