@@ -121,6 +121,9 @@ func (s *RuleSet) beginHandoff(ctx context.Context, ev *Event, env *Env) {
 		}
 		user, _ = store.EncodedState{KfKey: []byte(ev.Kf)}.Decode()
 	} else {
+		if h, ok := env.users.(store.HandoffHints); ok && !env.userLoaded && !h.MayHaveHandoff(ev.From) {
+			return // in no handoff, as the store's index says without a read
+		}
 		env.needUser(ctx) // a failed read: no handoff known, the rules run
 		user = env.User
 	}

@@ -80,3 +80,58 @@ func handoffsString(hs []store.Handoff) string {
 	}
 	return out
 }
+
+// hintedState is a memory store that answers store.HandoffHints from its
+// index, and counts the state reads.
+type hintedState struct {
+	*memory.Memory
+	loads int
+}
+
+func (h *hintedState) LoadUser(ctx context.Context, openID string) (map[string]any, error) {
+	h.loads++
+	return h.Memory.LoadUser(ctx, openID)
+}
+
+func (h *hintedState) MayHaveHandoff(openID string) bool {
+	hs, _ := h.Memory.Handoffs(context.Background())
+	for _, x := range hs {
+		if x.OpenID == openID {
+			return true
+		}
+	}
+	return false
+}
+
+// TestHandoffCheckWithoutARead: on a store with hints, a push of a user in
+// no handoff reads no state; one in a handoff is still quiet.
+func TestHandoffCheckWithoutARead(t *testing.T) {
+	clock := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	st := &hintedState{Memory: memory.New(now)}
+	e := New(Options{State: st, Now: now})
+	defer e.Close(context.Background())
+	rs := NewRuleSet([]*Rule{
+		rule("human", []string{"text"}, exact("人工"), func(r *Rule) { r.Steps = append(r.Steps, Step{Name: "transfer", Action: waitForAgent{}}) }),
+		rule("any", []string{"text"}),
+	}, nil)
+	rs.Handoff = DefaultHandoff
+	e.SetRules(rs)
+	ctx := context.Background()
+	say := func(from, text string) []string {
+		t.Helper()
+		res, err := e.Dispatch(&Event{Type: "text", From: from, Content: text}).Finish(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names(res.Rules)
+	}
+	if got := say("oA", "你好"); len(got) != 1 || got[0] != "any" || st.loads != 0 {
+		t.Errorf("a user in no handoff: rules %v, %d state reads, want [any] and none", got, st.loads)
+	}
+	say("oB", "人工")
+	st.loads = 0
+	if got := say("oB", "还在吗"); len(got) != 0 || st.loads == 0 {
+		t.Errorf("a user waiting for an agent: rules %v after %d state reads, want quiet after a read", got, st.loads)
+	}
+}

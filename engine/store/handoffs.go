@@ -34,6 +34,19 @@ type HandoffIndex interface {
 	Handoffs(ctx context.Context) ([]Handoff, error)
 }
 
+// HandoffHints is a store that tells, without reading a user's state,
+// that the user has no handoff: the engine then skips that read in a
+// push's handoff check, the one store read most pushes would make. Only a
+// store that sees every write of the index (one process: bbolt) can say
+// so; on a shared store another replica may have written one, and the
+// retry claim reads user.kf instead (engine.Event.KfRead).
+type HandoffHints interface {
+	// MayHaveHandoff reports false only when the index never had openID,
+	// or its handoff ended: a handoff is always in the index before the
+	// user's state holds it (see engine's indexHandoff).
+	MayHaveHandoff(openID string) bool
+}
+
 // SortHandoffs orders hs oldest Since first (then by OpenID, so that a
 // page lists them alike each time), as HandoffIndex.Handoffs returns them.
 func SortHandoffs(hs []Handoff) {

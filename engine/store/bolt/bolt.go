@@ -89,6 +89,7 @@ type Bolt struct {
 	crash    bool          // tests: skip the final flush, as a kill -9 would
 
 	fullCheck bool // the open ran the full consistency check (tests)
+	hints     handoffHints
 }
 
 // window is a user's kefu window: its end, without pointers (Unix

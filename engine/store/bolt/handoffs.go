@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -31,6 +33,60 @@ func (s *Bolt) handoffs(tx *bbolt.Tx) (*bbolt.Bucket, error) {
 	return tx.Bucket(s.root).CreateBucketIfNotExists(bHandoffs)
 }
 
+// handoffHints are the OpenIDs of the handoffs bucket, in memory: read
+// once, at the first question, then kept with every write (the bbolt file
+// has one process), so that a push of a user in no handoff reads no state
+// for its handoff check (store.HandoffHints).
+type handoffHints struct {
+	once   sync.Once
+	mu     sync.Mutex
+	ids    map[string]struct{}
+	failed bool // the bucket could not be read: every user may have one
+}
+
+// loadHints reads the bucket's OpenIDs, once.
+func (s *Bolt) loadHints() {
+	s.hints.once.Do(func() {
+		ids := map[string]struct{}{}
+		err := s.db.View(func(tx *bbolt.Tx) error {
+			b := tx.Bucket(bHandoffs)
+			if s.root != nil {
+				b = tx.Bucket(s.root).Bucket(bHandoffs)
+			}
+			if b == nil {
+				return nil
+			}
+			return b.ForEach(func(k, _ []byte) error { ids[string(k)] = struct{}{}; return nil })
+		})
+		s.hints.mu.Lock()
+		s.hints.ids, s.hints.failed = ids, err != nil
+		s.hints.mu.Unlock()
+	})
+}
+
+// MayHaveHandoff implements store.HandoffHints. An ended handoff the
+// bucket still holds (pruned at a later write) answers true: the caller
+// reads the state and finds it over.
+func (s *Bolt) MayHaveHandoff(openID string) bool {
+	s.loadHints()
+	s.hints.mu.Lock()
+	defer s.hints.mu.Unlock()
+	_, ok := s.hints.ids[openID]
+	return ok || s.hints.failed
+}
+
+// hint adds or drops openID in the hints.
+func (s *Bolt) hint(openID string, on bool) {
+	s.loadHints()
+	s.hints.mu.Lock()
+	defer s.hints.mu.Unlock()
+	if on {
+		s.hints.ids[strings.Clone(openID)] = struct{}{}
+	} else {
+		delete(s.hints.ids, openID)
+	}
+}
+
 // PutHandoff implements store.HandoffIndex: committed before it returns.
 // The ended handoffs leave the bucket at each write: it stays as small as
 // the handoffs open.
@@ -40,6 +96,7 @@ func (s *Bolt) PutHandoff(_ context.Context, h store.Handoff, until time.Time) e
 		return err
 	}
 	now := s.now()
+	s.hint(h.OpenID, true) // before the write: a push that races it reads the state
 	err = s.db.Batch(func(tx *bbolt.Tx) error {
 		b, err := s.handoffs(tx)
 		if err != nil {
@@ -66,6 +123,7 @@ func (s *Bolt) EndHandoff(_ context.Context, openID string) error {
 	if err != nil {
 		return fmt.Errorf("store %s: ending a handoff: %w", s.path, err)
 	}
+	s.hint(openID, false)
 	return nil
 }
 
@@ -98,4 +156,7 @@ func (s *Bolt) Handoffs(context.Context) ([]store.Handoff, error) {
 	return out, nil
 }
 
-var _ store.HandoffIndex = (*Bolt)(nil)
+var (
+	_ store.HandoffIndex = (*Bolt)(nil)
+	_ store.HandoffHints = (*Bolt)(nil)
+)
