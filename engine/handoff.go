@@ -166,10 +166,9 @@ func (c *Call) SetHandoff(ctx context.Context, k *KfState) error {
 	if e == nil || c.Event.From == "" {
 		return nil
 	}
-	if err := e.state.PatchUser(ctx, c.Event.From, p); err != nil {
+	if err := e.patchUser(ctx, c.Event.From, p); err != nil {
 		return fmt.Errorf("recording the handoff in the user's state: %w (the bot answers the user's next pushes as if there were none)", err)
 	}
-	e.indexHandoff(ctx, c.Event.From, p)
 	return nil
 }
 

@@ -19,8 +19,26 @@ import (
 // user who never writes again) ends in the index at its timeout, as it
 // does for the rules.
 
-// indexHandoff mirrors what a state write p, done, did to openID's user.kf
-// in the store's index. A failed index write is logged: the handoff
+// patchUser writes p to openID's state with the index of handoffs around
+// it: a handoff p starts is in the index before the state holds it (so
+// that a store answering store.HandoffHints from the index never misses
+// one), and one p ends leaves the index once the state no longer holds
+// it. A failed write leaves the index as it was, or (a start) with a
+// handoff the state lacks, which ends at its timeout.
+func (e *Engine) patchUser(ctx context.Context, openID string, p *store.UserPatch) error {
+	_, starts := p.Set[KfKey]
+	if starts {
+		e.indexHandoff(ctx, openID, p)
+	}
+	err := e.state.PatchUser(ctx, openID, p)
+	if err == nil && !starts {
+		e.indexHandoff(ctx, openID, p)
+	}
+	return err
+}
+
+// indexHandoff mirrors what a state write p does to openID's user.kf (see
+// patchUser for when) in the store's index. A failed index write is logged: the handoff
 // itself holds, the gauge and the console miss it until its next write or
 // its timeout.
 func (e *Engine) indexHandoff(ctx context.Context, openID string, p *store.UserPatch) {

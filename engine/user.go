@@ -89,7 +89,7 @@ func (e *Engine) saveUser(p *Push) {
 			e.indexHandoff(e.ctx, ev.From, &store.UserPatch{Clear: true})
 		}
 	case p.env.patch != nil:
-		err := e.state.PatchUser(e.ctx, ev.From, p.env.patch)
+		err := e.patchUser(e.ctx, ev.From, p.env.patch)
 		switch {
 		case errors.Is(err, store.ErrStateTooLarge):
 			e.log.Warn("user state not written: over the limit of 64 keys and 8 KiB a user (unset keys a dialog no longer needs)",
@@ -100,7 +100,6 @@ func (e *Engine) saveUser(p *Push) {
 			result = "error"
 		default:
 			result = "written"
-			e.indexHandoff(e.ctx, ev.From, p.env.patch)
 		}
 	}
 	if result == "" { // the push touched no state: most pushes
