@@ -37,10 +37,10 @@ func (e *Engine) patchUser(ctx context.Context, openID string, p *store.UserPatc
 	return err
 }
 
-// indexHandoff mirrors what a state write p does to openID's user.kf (see
-// patchUser for when) in the store's index. A failed index write is logged: the handoff
-// itself holds, the gauge and the console miss it until its next write or
-// its timeout.
+// indexHandoff mirrors what a state write p does to openID's user.kf in
+// the store's index (see patchUser for when). A failed index write is
+// logged: the handoff itself holds, the gauge and the console miss it
+// until its next write or its timeout.
 func (e *Engine) indexHandoff(ctx context.Context, openID string, p *store.UserPatch) {
 	idx, ok := e.state.(store.HandoffIndex)
 	if !ok || openID == "" || p == nil {
