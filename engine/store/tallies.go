@@ -1,8 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -83,4 +86,30 @@ func CheckTally(t Tally) error {
 		return fmt.Errorf("daily counter %s %q: %q is no day (want YYYYMMDD)", t.Kind, t.Name, t.Day)
 	}
 	return nil
+}
+
+// CheckTallies refuses a batch with an invalid counter before anything of
+// it is added: a batch half added and then retried would count twice.
+func CheckTallies(counts []Tally) error {
+	for _, t := range counts {
+		if err := CheckTally(t); err != nil {
+			return fmt.Errorf("daily counters: none of the %d added (check each with store.CheckTally and leave out the invalid ones): %w", len(counts), err)
+		}
+	}
+	return nil
+}
+
+// CheckTallyDay refuses to read a day that is no day's name.
+func CheckTallyDay(day string) error {
+	if _, ok := TallyDayEnd(day); !ok {
+		return fmt.Errorf("daily counters of %q: no day (want YYYYMMDD, see store.TallyDay)", day)
+	}
+	return nil
+}
+
+// SortTallies orders counters by kind, then name, as the stores read them.
+func SortTallies(ts []Tally) {
+	slices.SortFunc(ts, func(a, b Tally) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name))
+	})
 }

@@ -2,12 +2,9 @@ package bolt
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -73,7 +70,7 @@ func (s *Bolt) tallies(tx *bbolt.Tx) (*bbolt.Bucket, error) {
 // invalid counter is refused whole; a count ≤ 0, or of a day already
 // forgotten, is left out. The forgotten days leave the file at each add.
 func (s *Bolt) AddTallies(_ context.Context, counts []store.Tally) error {
-	if err := checkTallies(counts); err != nil {
+	if err := store.CheckTallies(counts); err != nil {
 		return err
 	}
 	now := s.now()
@@ -154,7 +151,7 @@ func dropTallyDays(b *bbolt.Bucket, now time.Time) error {
 // ReadTallies implements store.Tallies, ordered by kind, then name. A
 // damaged key is skipped.
 func (s *Bolt) ReadTallies(_ context.Context, day string) ([]store.Tally, error) {
-	if err := checkTallyDay(day); err != nil {
+	if err := store.CheckTallyDay(day); err != nil {
 		return nil, err
 	}
 	if store.TallyExpired(day, s.now()) { // not deleted until the next add
@@ -179,29 +176,8 @@ func (s *Bolt) ReadTallies(_ context.Context, day string) ([]store.Tally, error)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: reading the daily counters of %s: %w", s.path, day, err)
 	}
-	slices.SortFunc(out, func(a, b store.Tally) int {
-		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name))
-	})
+	store.SortTallies(out)
 	return out, nil
-}
-
-// checkTallies refuses a batch with an invalid counter before anything of
-// it is added: a batch half added and then retried would count twice.
-func checkTallies(counts []store.Tally) error {
-	for _, t := range counts {
-		if err := store.CheckTally(t); err != nil {
-			return fmt.Errorf("daily counters: none of the %d added (check each with store.CheckTally and leave out the invalid ones): %w", len(counts), err)
-		}
-	}
-	return nil
-}
-
-// checkTallyDay refuses to read a day that is no day's name.
-func checkTallyDay(day string) error {
-	if _, ok := store.TallyDayEnd(day); !ok {
-		return fmt.Errorf("daily counters of %q: no day (want YYYYMMDD, see store.TallyDay)", day)
-	}
-	return nil
 }
 
 var _ store.Tallies = (*Bolt)(nil)

@@ -1,10 +1,7 @@
 package memory
 
 import (
-	"cmp"
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -22,7 +19,7 @@ type memTallies struct {
 // AddTallies implements store.Tallies. A batch with an invalid counter is
 // refused whole; a count ≤ 0, or of a day already forgotten, is left out.
 func (s *Memory) AddTallies(_ context.Context, counts []store.Tally) error {
-	if err := checkTallies(counts); err != nil {
+	if err := store.CheckTallies(counts); err != nil {
 		return err
 	}
 	now := s.now()
@@ -64,7 +61,7 @@ func (s *Memory) AddTallies(_ context.Context, counts []store.Tally) error {
 
 // ReadTallies implements store.Tallies, ordered by kind, then name.
 func (s *Memory) ReadTallies(_ context.Context, day string) ([]store.Tally, error) {
-	if err := checkTallyDay(day); err != nil {
+	if err := store.CheckTallyDay(day); err != nil {
 		return nil, err
 	}
 	if store.TallyExpired(day, s.now()) { // not dropped until the next add
@@ -79,29 +76,8 @@ func (s *Memory) ReadTallies(_ context.Context, day string) ([]store.Tally, erro
 			out = append(out, store.Tally{Day: day, Kind: kind, Name: name, N: n})
 		}
 	}
-	slices.SortFunc(out, func(a, b store.Tally) int {
-		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name))
-	})
+	store.SortTallies(out)
 	return out, nil
-}
-
-// checkTallies refuses a batch with an invalid counter before anything of
-// it is added: a batch half added and then retried would count twice.
-func checkTallies(counts []store.Tally) error {
-	for _, t := range counts {
-		if err := store.CheckTally(t); err != nil {
-			return fmt.Errorf("daily counters: none of the %d added (check each with store.CheckTally and leave out the invalid ones): %w", len(counts), err)
-		}
-	}
-	return nil
-}
-
-// checkTallyDay refuses to read a day that is no day's name.
-func checkTallyDay(day string) error {
-	if _, ok := store.TallyDayEnd(day); !ok {
-		return fmt.Errorf("daily counters of %q: no day (want YYYYMMDD, see store.TallyDay)", day)
-	}
-	return nil
 }
 
 var _ store.Tallies = (*Memory)(nil)

@@ -1,12 +1,9 @@
 package redis
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -91,7 +88,7 @@ func groupTallies(counts []store.Tally, now time.Time) []*tallyGroup {
 // batch with an invalid counter is refused whole; a count ≤ 0, or of a
 // day already forgotten, is left out.
 func (s *Redis) AddTallies(ctx context.Context, counts []store.Tally) error {
-	if err := checkTallies(counts); err != nil {
+	if err := store.CheckTallies(counts); err != nil {
 		return err
 	}
 	now := s.now()
@@ -127,7 +124,7 @@ func (s *Redis) AddTallies(ctx context.Context, counts []store.Tally) error {
 // day's kinds, then their hashes in one pipeline. A damaged count is
 // skipped.
 func (s *Redis) ReadTallies(ctx context.Context, day string) ([]store.Tally, error) {
-	if err := checkTallyDay(day); err != nil {
+	if err := store.CheckTallyDay(day); err != nil {
 		return nil, err
 	}
 	if store.TallyExpired(day, s.now()) { // Redis may not have collected it yet
@@ -156,29 +153,8 @@ func (s *Redis) ReadTallies(ctx context.Context, day string) ([]store.Tally, err
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b store.Tally) int {
-		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name))
-	})
+	store.SortTallies(out)
 	return out, nil
-}
-
-// checkTallies refuses a batch with an invalid counter before anything of
-// it is added: a batch half added and then retried would count twice.
-func checkTallies(counts []store.Tally) error {
-	for _, t := range counts {
-		if err := store.CheckTally(t); err != nil {
-			return fmt.Errorf("daily counters: none of the %d added (check each with store.CheckTally and leave out the invalid ones): %w", len(counts), err)
-		}
-	}
-	return nil
-}
-
-// checkTallyDay refuses to read a day that is no day's name.
-func checkTallyDay(day string) error {
-	if _, ok := store.TallyDayEnd(day); !ok {
-		return fmt.Errorf("daily counters of %q: no day (want YYYYMMDD, see store.TallyDay)", day)
-	}
-	return nil
 }
 
 var _ store.Tallies = (*Redis)(nil)
@@ -205,7 +181,7 @@ func (g *Guard) AddTallies(ctx context.Context, counts []store.Tally) error {
 	if err != nil {
 		return err
 	}
-	if err := checkTallies(counts); err != nil {
+	if err := store.CheckTallies(counts); err != nil {
 		return err
 	}
 	return g.call(ctx, 2*time.Second, func(c context.Context) error { return t.AddTallies(c, counts) })
@@ -218,7 +194,7 @@ func (g *Guard) ReadTallies(ctx context.Context, day string) ([]store.Tally, err
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTallyDay(day); err != nil {
+	if err := store.CheckTallyDay(day); err != nil {
 		return nil, err
 	}
 	return guarded(g, ctx, 2*time.Second, func(c context.Context) ([]store.Tally, error) { return t.ReadTallies(c, day) }, nil)
