@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 const (
 	wechatRetryInterval = 5 * time.Second
 	wechatAttempts      = 3
+	// simulateAttemptHeader numbers the attempts of --retries.
+	simulateAttemptHeader = "X-Wxbot-Simulate-Attempt"
 )
 
 // deliver posts the push and returns the bot's answer. With --retries it
@@ -45,6 +48,9 @@ func (s *simulateFlags) deliver(ctx context.Context, env *cmdEnv, cipher *wechat
 		req, err := signedRequest(ctx, s.url, s.proto.token, cipher, s.compat, body)
 		if err != nil {
 			return nil, err
+		}
+		if s.retries { // for the bot's log and tests: WeChat sends no such header
+			req.Header.Set(simulateAttemptHeader, strconv.Itoa(i))
 		}
 		sent := time.Now()
 		answer, err := post(req, wait)
