@@ -170,20 +170,28 @@ func openTab(t *testing.T, chromium, base string) *tab {
 	return &tab{t: t, ctx: ctx, base: base, shots: screenshotDir(t)}
 }
 
+// consoleFiles makes a directory with a rules directory holding
+// rulesText as rules.yaml, and a console users file with mia.
+func consoleFiles(t *testing.T, rulesText, password string) (dir, rulesDir, users string) {
+	t.Helper()
+	dir = t.TempDir()
+	rulesDir = filepath.Join(dir, "rules")
+	os.Mkdir(rulesDir, 0o755)
+	os.WriteFile(filepath.Join(rulesDir, "rules.yaml"), []byte(rulesText), 0o644)
+	users = filepath.Join(dir, "console-users")
+	if _, errOut, code := adduser(t, password+"\n", "mia", "--console-users", users); code != 0 {
+		t.Fatal(errOut)
+	}
+	return dir, rulesDir, users
+}
+
 func has(s string) string { return fmt.Sprintf("document.body.innerText.includes(%q)", s) }
 
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	fake := wechattest.New("wxconsole00000001", "console-secret")
 	defer fake.Close()
-	dir := t.TempDir()
-	rulesDir := filepath.Join(dir, "rules")
-	os.Mkdir(rulesDir, 0o755)
-	os.WriteFile(filepath.Join(rulesDir, "rules.yaml"), []byte(browserRules), 0o644)
-	users := filepath.Join(dir, "console-users")
-	if _, errOut, code := adduser(t, "marketer-password\n", "mia", "--console-users", users); code != 0 {
-		t.Fatal(errOut)
-	}
+	dir, rulesDir, users := consoleFiles(t, browserRules, "marketer-password")
 	consoleAddr := freeAddr(t)
 	env := []string{"WXBOT_TOKEN=" + e2eToken, "WXBOT_APPID=wxconsole00000001", "WXBOT_SECRET=console-secret", "WXBOT_API_BASE=" + fake.URL}
 	bot := startBot(t, env, "--rules", rulesDir, "--console-listen", consoleAddr, "--console-users", users)
@@ -361,14 +369,7 @@ func TestConsoleInBrowser(t *testing.T) {
 // (the operators' and followers' words stay as written).
 func TestConsoleInBrowserEnglish(t *testing.T) {
 	chromium := findChromium(t)
-	dir := t.TempDir()
-	rulesDir := filepath.Join(dir, "rules")
-	os.Mkdir(rulesDir, 0o755)
-	os.WriteFile(filepath.Join(rulesDir, "rules.yaml"), []byte(browserRules), 0o644)
-	users := filepath.Join(dir, "console-users")
-	if _, errOut, code := adduser(t, "marketer-password\n", "mia", "--console-users", users); code != 0 {
-		t.Fatal(errOut)
-	}
+	_, rulesDir, users := consoleFiles(t, browserRules, "marketer-password")
 	consoleAddr := freeAddr(t)
 	env := []string{"WXBOT_TOKEN=" + e2eToken}
 	bot := startBot(t, env, "--rules", rulesDir, "--console-listen", consoleAddr, "--console-users", users, "--console-lang", "en")

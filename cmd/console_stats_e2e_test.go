@@ -26,17 +26,9 @@ rules:
 `
 
 // statsBot starts a bot with a console on store, in English.
-func statsBot(t *testing.T, dir, store string) (*botProc, *consoleClient) {
+func statsBot(t *testing.T, store string) (*botProc, *consoleClient) {
 	t.Helper()
-	rulesDir := filepath.Join(dir, "rules")
-	os.MkdirAll(rulesDir, 0o755)
-	os.WriteFile(filepath.Join(rulesDir, "rules.yaml"), []byte(statsRules), 0o644)
-	users := filepath.Join(dir, "console-users")
-	if _, err := os.Stat(users); err != nil {
-		if _, errOut, code := adduser(t, "mia-password\n", "mia", "--console-users", users); code != 0 {
-			t.Fatal(errOut)
-		}
-	}
+	_, rulesDir, users := consoleFiles(t, statsRules, "mia-password")
 	addr := freeAddr(t)
 	bot := startBot(t, []string{"WXBOT_TOKEN=" + e2eToken}, "--rules", rulesDir, "--store", store,
 		"--console-listen", addr, "--console-users", users, "--console-lang", "en")
@@ -78,13 +70,12 @@ func wantStats(t *testing.T, c *consoleClient, what string, unanswered, analytic
 }
 
 func TestConsoleCountsSurviveRestart(t *testing.T) {
-	dir := t.TempDir()
-	store := "bolt:" + filepath.Join(dir, "wxbot.db")
-	first, _ := statsBot(t, dir, store)
+	store := "bolt:" + filepath.Join(t.TempDir(), "wxbot.db")
+	first, _ := statsBot(t, store)
 	sayTo(t, first, "发票", "价格", "发票")
 	stopBot(t, first)
 
-	second, mia := statsBot(t, dir, store)
+	second, mia := statsBot(t, store)
 	sayTo(t, second, "发票")
 	wantStats(t, mia, "after a restart",
 		[]string{`<td class="said">发票</td><td class="num">3</td>`, "3 unanswered messages"},
@@ -95,9 +86,8 @@ func TestConsoleCountsAddUpOnRedis(t *testing.T) {
 	rc := needRedis(t)
 	defer rc.Close()
 	store := "redis://127.0.0.1:6379/0?prefix=" + redisPrefix(t, rc, "stats")
-	dir := t.TempDir()
-	a, _ := statsBot(t, dir, store+"&consumer=a")
-	b, mia := statsBot(t, dir, store+"&consumer=b")
+	a, _ := statsBot(t, store+"&consumer=a")
+	b, mia := statsBot(t, store+"&consumer=b")
 	sayTo(t, a, "发票", "发票")
 	sayTo(t, b, "发票", "营业时间")
 	stopBot(t, a) // its counts reach Redis as it stops; b's are still its own

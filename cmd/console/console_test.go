@@ -165,6 +165,12 @@ func (b *browser) do(method, path string, form url.Values, header ...string) (in
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	return b.send(req)
+}
+
+// send makes req with the jar, keeping the page's CSRF token.
+func (b *browser) send(req *http.Request) (int, string, http.Header) {
+	b.h.t.Helper()
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.h.t.Fatal(err)

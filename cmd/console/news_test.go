@@ -3,7 +3,6 @@ package console
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -67,16 +66,8 @@ func (b *browser) postMultipart(path string, form url.Values, files map[string]t
 	w.Close()
 	req, _ := http.NewRequest("POST", b.h.ts.URL+path, &buf)
 	req.Header.Set("Content-Type", w.FormDataContentType())
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if m := csrfRe.FindSubmatch(data); m != nil {
-		b.csrf = string(m[1])
-	}
-	return resp.StatusCode, string(data)
+	code, body, _ := b.send(req)
+	return code, body
 }
 
 func titles(as []Article) []string {
