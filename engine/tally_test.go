@@ -67,7 +67,12 @@ func TestTallies(t *testing.T) {
 	e := New(Options{Now: now, Tallies: ft, TallyEvery: time.Hour})
 	defer e.Close(context.Background())
 	rs := NewRuleSet([]*Rule{
-		rule("human", []string{"text"}, exact("人工"), func(r *Rule) { r.Steps = []Step{{Name: "transfer", Action: waitForAgent{}}} }),
+		rule("human", []string{"text"}, exact("人工"), func(r *Rule) {
+			r.Steps = []Step{{Name: "transfer", Action: ActionFunc(func(ctx context.Context, c *Call) error {
+				c.Handoff(HandoffTransferred) // as the transfer action counts it
+				return waitForAgent{}.Run(ctx, c)
+			})}}
+		}),
 		rule("price", []string{"text"}, exact("价格")),
 		rule("ask ai", []string{"text"}, containsText("ai"), func(r *Rule) { r.Steps = []Step{{Name: "ai", Action: aiAsked{}}} }),
 		rule("by content", []string{"text"}, when(`event.content startsWith "订单"`)),
@@ -101,6 +106,7 @@ func TestTallies(t *testing.T) {
 		TallyMenu:       {"CONTACT": 1},
 		TallyRule:       {"price": 1, "ask ai": 1, "by content": 1, "menu": 1, "sorry": 3, "human": 1},
 		TallyAI:         {"passive": 1, TallyTokensIn: 120, TallyTokensOut: 30},
+		TallyHandoff:    {HandoffTransferred: 1},
 	}
 	check := func(when string) {
 		t.Helper()
