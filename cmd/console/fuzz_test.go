@@ -1,8 +1,11 @@
 package console
 
 import (
+	"context"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -79,6 +82,42 @@ func FuzzForms(f *testing.F) {
 			k.Reply.MediaName = ""
 			if !validID(got.ID) || got.Match != k.Match || !reflect.DeepEqual(got.Reply, k.Reply) || len(got.Words) != len(k.Words) {
 				t.Fatalf("keyword %d read back %+v, wrote %+v\n%s", i, got, k, data)
+			}
+		}
+	})
+}
+
+// FuzzReadForm feeds the console's form reader forged bodies, urlencoded
+// and multipart, with and without a route that takes files: nothing
+// panics, a body past the limit is refused, and what is read stays within
+// it (fields within the part limit, files within imageMax, their names
+// without a directory).
+func FuzzReadForm(f *testing.F) {
+	f.Add("application/x-www-form-urlencoded", "a=1&b=2", true)
+	f.Add("multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n--X\r\nContent-Disposition: form-data; name=\"b0.r.file\"; filename=\"p.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n\r\n--X--\r\n", true)
+	f.Add("multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"f\"; filename=\"../../etc/passwd\"\r\n\r\nx\r\n--X--\r\n", false)
+	f.Add("multipart/form-data; boundary=", "--\r\n", true)
+	f.Add("multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n", true)
+	f.Fuzz(func(t *testing.T, contentType, body string, edit bool) {
+		r := httptest.NewRequest("POST", "/keywords?q=1", strings.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		if edit {
+			r = r.WithContext(context.WithValue(r.Context(), editFormKey{}, true))
+		}
+		got, err := readForm(httptest.NewRecorder(), r)
+		if err != nil {
+			return
+		}
+		if n := len(got.PostForm); n > formMaxParts {
+			t.Errorf("%d fields read, over %d", n, formMaxParts)
+		}
+		files, _ := got.Context().Value(filesKey{}).(map[string]formFile)
+		if !edit && len(files) > 0 {
+			t.Errorf("a route that takes no files kept %d", len(files))
+		}
+		for field, f := range files {
+			if int64(len(f.data)) > imageMax || strings.Contains(f.name, "/") {
+				t.Errorf("file %s: %d bytes, name %q", field, len(f.data), f.name)
 			}
 		}
 	})
