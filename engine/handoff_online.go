@@ -19,7 +19,7 @@ import (
 const (
 	// OnlineTTL is how long the list of agents online is kept.
 	OnlineTTL     = 30 * time.Second
-	onlineUser    = "wxbot:kf-online"
+	onlineUser    = store.InternalUserPrefix + "kf-online"
 	onlineKey     = "accounts"
 	onlineTimeout = 2 * time.Second
 )

@@ -19,7 +19,7 @@ import (
 // on one store share it and a restart keeps it. The name holds a hash of
 // the session's id, never the id itself: whoever can read the store (an
 // export, a Redis shared with other programs) must not be able to log in.
-const sessionUserPrefix = "wxbot:console-session:"
+const sessionUserPrefix = store.InternalUserPrefix + "console-session:"
 
 // syncEvery is how often a session in use is written back to the store
 // (its last use and expiry) and checked there: not a write per request,

@@ -238,7 +238,7 @@ func (m *Metrics) StateWrite(result string) { m.stateWrites.WithLabelValues(resu
 // CountUsers registers wxbot_state_users, read from count at each scrape
 // (-1 when the store does not answer).
 func (m *Metrics) CountUsers(count func(context.Context) (int, error)) {
-	m.reg.MustRegister(countGauge("wxbot_state_users", "Users with a state that has not expired.", count))
+	m.reg.MustRegister(countGauge("wxbot_state_users", "Followers with a state that has not expired (the bot's own states, such as the console's sessions, are not counted).", count))
 }
 
 // countGauge is a gauge read from the store at each scrape: -1 when it

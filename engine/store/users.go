@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -150,3 +151,12 @@ func ApplyEncoded(cur EncodedState, p *UserPatch, set EncodedState) (EncodedStat
 	maps.Copy(out, set)
 	return out, out.checkLimits()
 }
+
+// InternalUserPrefix starts the names of the states the bot keeps for
+// itself beside its followers' (the console's sessions, the agents
+// online): no OpenID has a colon. They are kept and read like any user's,
+// but CountUsers (wxbot_state_users) counts followers only.
+const InternalUserPrefix = "wxbot:"
+
+// InternalUser reports whether id names one of the bot's own states.
+func InternalUser(id string) bool { return strings.HasPrefix(id, InternalUserPrefix) }

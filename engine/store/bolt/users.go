@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -110,13 +111,17 @@ func (s *Bolt) DeleteUser(_ context.Context, openID string) (bool, error) {
 	return had, err
 }
 
-// CountUsers implements engine.Users: a scan, for the metrics gauge.
+// internalPrefix is store.InternalUserPrefix as the bucket's keys hold it.
+var internalPrefix = []byte(store.InternalUserPrefix)
+
+// CountUsers implements engine.Users: a scan, for the metrics gauge; the
+// bot's own states are not counted.
 func (s *Bolt) CountUsers(context.Context) (int, error) {
 	n := 0
 	expired := userExpired(s.now())
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		return s.bucket(tx, bUsers).ForEach(func(_, v []byte) error {
-			if !expired(v) {
+		return s.bucket(tx, bUsers).ForEach(func(k, v []byte) error {
+			if !expired(v) && !bytes.HasPrefix(k, internalPrefix) {
 				n++
 			}
 			return nil

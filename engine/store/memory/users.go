@@ -74,8 +74,8 @@ func (u *memUsers) count(now time.Time) int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	n := 0
-	for _, rec := range u.m {
-		if now.Before(rec.until) {
+	for id, rec := range u.m {
+		if now.Before(rec.until) && !store.InternalUser(id) {
 			n++
 		}
 	}

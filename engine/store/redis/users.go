@@ -82,7 +82,7 @@ func (s *Redis) PatchUser(ctx context.Context, openID string, p *store.UserPatch
 	for k, v := range set {
 		args = append(args, k, string(v))
 	}
-	err = patchUser.Run(ctx, s.rdb, []string{s.k("user", openID), s.k("users")}, args...).Err()
+	err = patchUser.Run(ctx, s.rdb, []string{s.k("user", openID), s.usersSet(openID)}, args...).Err()
 	if err != nil && strings.HasPrefix(err.Error(), "too large: ") {
 		return fmt.Errorf("%w: %s", store.ErrStateTooLarge, strings.TrimPrefix(err.Error(), "too large: "))
 	}
@@ -94,13 +94,23 @@ func (s *Redis) DeleteUser(ctx context.Context, openID string) (bool, error) {
 	var del *goredis.IntCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		del = p.Del(ctx, s.k("user", openID))
-		p.ZRem(ctx, s.k("users"), openID)
+		p.ZRem(ctx, s.usersSet(openID), openID)
 		return nil
 	})
 	if err != nil {
 		return false, err
 	}
 	return del.Val() > 0, nil
+}
+
+// usersSet is the sorted set that counts openID's state: the followers'
+// (CountUsers), or the bot's own states' (store.InternalUser), which
+// wxbot_state_users leaves out.
+func (s *Redis) usersSet(openID string) string {
+	if store.InternalUser(openID) {
+		return s.k("internal-users")
+	}
+	return s.k("users")
 }
 
 // CountUsers implements engine.Users: the expired leave the set first.

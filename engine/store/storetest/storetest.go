@@ -53,6 +53,7 @@ func Run(t *testing.T, o Opener) {
 	t.Run("UserLimits", func(t *testing.T) { testUserLimits(t, o) })
 	t.Run("UserPatchRace", func(t *testing.T) { testUserPatchRace(t, o) })
 	t.Run("UserDelete", func(t *testing.T) { testUserDelete(t, o) })
+	t.Run("InternalUsers", func(t *testing.T) { testInternalUsers(t, o) })
 	if !o.OwnClock {
 		t.Run("UserExpiry", func(t *testing.T) { testUserExpiry(t, o) })
 	}

@@ -175,3 +175,27 @@ func testUserDurable(t *testing.T, o Opener) {
 		t.Fatalf("after a restart: state = %v", st)
 	}
 }
+
+// testInternalUsers: the states the bot keeps for itself under
+// store.InternalUserPrefix (the console's sessions, who is online) are
+// kept and read like any user's, but CountUsers counts followers only
+// (wxbot_state_users).
+func testInternalUsers(t *testing.T, o Opener) {
+	ctx := context.Background()
+	s := o.Open(t, start())
+	must(t, s.PatchUser(ctx, "oFollower", &store.UserPatch{Set: map[string]any{"step": "a"}}))
+	internal := store.InternalUserPrefix + "console-session:abc"
+	must(t, s.PatchUser(ctx, internal, &store.UserPatch{Set: map[string]any{"user": "mia"}}))
+	if st, _ := s.LoadUser(ctx, internal); st["user"] != "mia" {
+		t.Fatalf("an internal state = %v, want user mia", st)
+	}
+	if n, _ := s.CountUsers(ctx); n != 1 {
+		t.Fatalf("CountUsers with a follower and an internal state = %d, want 1", n)
+	}
+	if had, err := s.DeleteUser(ctx, internal); err != nil || !had {
+		t.Fatalf("DeleteUser of an internal state = %v, %v", had, err)
+	}
+	if st, _ := s.LoadUser(ctx, internal); st != nil {
+		t.Fatalf("an internal state after its delete = %v", st)
+	}
+}
