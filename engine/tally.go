@@ -63,12 +63,12 @@ type tally struct {
 	st  store.Tallies
 	loc *time.Location
 
-	mu      sync.Mutex
-	pending map[tallyKey]int64
-	names   map[[2]string]int // names pending per (day, kind), for the bound
-	day     string            // the day of dayEnd's eve, cached: formatting a day costs
-	dayEnd  time.Time
-	failing bool // the last flush failed (logged once until it works again)
+	mu               sync.Mutex
+	pending          map[tallyKey]int64
+	names            map[[2]string]int // names pending per (day, kind), for the bound
+	day              string            // the day from dayStart to dayEnd, cached: formatting a day costs
+	dayStart, dayEnd time.Time
+	failing          bool // the last flush failed (logged once until it works again)
 }
 
 func newTally(st store.Tallies, loc *time.Location) *tally {
@@ -77,13 +77,12 @@ func newTally(st store.Tallies, loc *time.Location) *tally {
 
 // dayOf names t's day; the caller holds mu.
 func (t *tally) dayOf(at time.Time) string {
-	if at.Before(t.dayEnd) && !at.Before(t.dayEnd.Add(-24*time.Hour)) {
+	if at.Before(t.dayEnd) && !at.Before(t.dayStart) {
 		return t.day
 	}
-	local := at.In(t.loc)
-	y, m, d := local.Date()
-	start := time.Date(y, m, d, 0, 0, 0, 0, t.loc)
-	t.day, t.dayEnd = store.TallyDay(at, t.loc), start.AddDate(0, 0, 1)
+	y, m, d := at.In(t.loc).Date()
+	t.dayStart = time.Date(y, m, d, 0, 0, 0, 0, t.loc) // days are not all 24 h long where clocks change
+	t.day, t.dayEnd = store.TallyDay(at, t.loc), t.dayStart.AddDate(0, 0, 1)
 	return t.day
 }
 
