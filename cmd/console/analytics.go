@@ -33,10 +33,13 @@ const (
 
 // unansweredView is the Unanswered page.
 type unansweredView struct {
-	Rows  []unansweredRow
-	Long  int64 // unanswered texts too long to list
-	Total int64
-	Err   string
+	// ReadOnly says why no keyword reply can be started here (the rules
+	// are a file); the rows are listed all the same.
+	ReadOnly string
+	Rows     []unansweredRow
+	Long     int64 // unanswered texts too long to list
+	Total    int64
+	Err      string
 }
 
 type unansweredRow struct {
@@ -52,7 +55,7 @@ type unansweredRow struct {
 func (s *scope) unansweredPage(w http.ResponseWriter, r *http.Request, se *session) {
 	p := s.newPage(se, s.t("nav.unanswered"), "unanswered")
 	p.ReadOnly = ""
-	v := &unansweredView{}
+	v := &unansweredView{ReadOnly: s.a.editable}
 	p.Body = v
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()

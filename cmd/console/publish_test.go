@@ -215,6 +215,11 @@ func TestRulesFileIsReadOnly(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.dir, ConsoleFile)); err == nil {
 		t.Error("console.yaml written beside a rules file")
 	}
+	// Unanswered lists the texts, with no button to start a reply.
+	h.push(&engine.Event{Type: "text", From: "oA", Content: "发票"})
+	if _, body, _ := b.do("GET", "/unanswered", nil); !strings.Contains(body, ">发票</td>") || strings.Contains(body, `value="kw-new"`) || !strings.Contains(body, "is a file") {
+		t.Errorf("the unanswered page of a read-only console:\n%s", body)
+	}
 }
 
 func TestMenuEdits(t *testing.T) {
