@@ -457,10 +457,13 @@ func (e *Engine) Close(ctx context.Context) error {
 	<-done
 	if e.tally != nil {
 		<-e.tallyDone
-		// the last interval's counts, on a context of their own: ctx may
-		// be spent on the drain
-		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		e.tally.flush(fctx, e.log)
+		// the last interval's counts, within the shutdown's deadline: many
+		// accounts stop one after another, and a hung store must not hold
+		// each of them (a store that ignores ctx, bbolt, writes anyway)
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if ferr := e.tally.flush(fctx, nil); ferr != nil {
+			e.log.Warn("the console's daily counters of the last seconds were not written before the bot stopped", "err", ferr)
+		}
 		cancel()
 	}
 	return err

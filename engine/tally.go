@@ -186,7 +186,8 @@ func (t *tally) giveBack(counts []store.Tally) {
 	}
 }
 
-// flush adds the pending counts to the store.
+// flush adds the pending counts to the store; log (nil: the caller's)
+// hears when it starts failing and when it works again.
 func (t *tally) flush(ctx context.Context, log *slog.Logger) error {
 	counts := t.take()
 	if len(counts) == 0 {
@@ -197,6 +198,9 @@ func (t *tally) flush(ctx context.Context, log *slog.Logger) error {
 	was := t.failing
 	t.failing = err != nil
 	t.mu.Unlock()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if err != nil {
 		t.giveBack(counts)
 		if !was {
