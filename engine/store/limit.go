@@ -38,8 +38,39 @@ type limitCount struct {
 	end time.Time
 }
 
+// LimitEntry is one window's count, as a store that writes the counts
+// behind keeps it: Key is a LimitKey.
+type LimitEntry struct {
+	Key string
+	N   int
+	End time.Time
+}
+
 // Take implements Cooldowns.TakeLimit on the clock reading now.
 func (c *LimitCounter) Take(now time.Time, key string, count int, per time.Duration) bool {
+	ok, _ := c.TakeCounted(now, key, count, per)
+	return ok
+}
+
+// Restore puts back a window's count read from disk after a restart; a
+// window over at now is left out.
+func (c *LimitCounter) Restore(now time.Time, e LimitEntry) {
+	if !now.Before(e.End) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts == nil {
+		c.counts = map[string]limitCount{}
+	}
+	if v := c.counts[e.Key]; e.N > v.n {
+		c.counts[e.Key] = limitCount{n: e.N, end: e.End}
+	}
+}
+
+// TakeCounted is Take, with the window's count after it, for a store
+// that writes the counts behind (bolt).
+func (c *LimitCounter) TakeCounted(now time.Time, key string, count int, per time.Duration) (bool, LimitEntry) {
 	n, end := LimitWindow(now, per)
 	k := LimitKey(key, n)
 	c.mu.Lock()
@@ -59,5 +90,5 @@ func (c *LimitCounter) Take(now time.Time, key string, count int, per time.Durat
 	v.n++
 	v.end = end
 	c.counts[k] = v
-	return v.n <= count
+	return v.n <= count, LimitEntry{Key: k, N: v.n, End: end}
 }

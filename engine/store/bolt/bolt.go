@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -74,9 +75,7 @@ type Bolt struct {
 	dirtyC    map[string]bool
 	nonces    store.QueryMemory // signed query strings seen (RememberQuery)
 
-	// limits are counted in memory only: a restart starts the current
-	// window of each rule's limit afresh, which errs towards answering.
-	limits store.LimitCounter
+	limits boltLimits // rules' limit: counted in memory, written behind
 
 	// The answers kept for retries and the replay window's query strings,
 	// to write behind to the files beside the bbolt file (segLog).
@@ -198,10 +197,10 @@ func (s *Bolt) open(wait time.Duration) error {
 	return db.View(func(tx *bbolt.Tx) error { return readBucket(s.bucket(tx, bOutbox)) })
 }
 
-// loadHot reads the unexpired windows and cooldowns into memory.
+// loadHot reads the unexpired windows, cooldowns and limits into memory.
 func (s *Bolt) loadHot() error {
 	now := s.now()
-	return s.db.View(func(tx *bbolt.Tx) error {
+	return cmp.Or(s.loadLimits(now), s.db.View(func(tx *bbolt.Tx) error {
 		err := s.bucket(tx, bWindows).ForEach(func(k, v []byte) error {
 			if w, ok := decodeWindow(v); ok && now.UnixMilli() < w.Until {
 				s.windows[s.hash(string(k))] = w
@@ -219,7 +218,7 @@ func (s *Bolt) loadHot() error {
 			}
 			return nil
 		})
-	})
+	}))
 }
 
 // flushLoop writes dirty windows and cooldowns behind, and prunes old state.
@@ -253,6 +252,7 @@ func (s *Bolt) flush() {
 	// logs lock).
 	writeBehind(&s.answers, &s.answerLog, s.now())
 	writeBehind(&s.queries, &s.queryLog, s.now())
+	s.flushLimits()
 	s.mu.Lock()
 	if len(s.dirtyW) == 0 && len(s.dirtyC) == 0 {
 		s.mu.Unlock()
@@ -379,7 +379,7 @@ func (s *Bolt) TakeCooldown(_ context.Context, key string, ttl time.Duration) (b
 
 // TakeLimit implements store.Store; see limits.
 func (s *Bolt) TakeLimit(_ context.Context, key string, count int, per time.Duration) (bool, error) {
-	return s.limits.Take(s.now(), key, count, per), nil
+	return s.limits.take(s.now(), key, count, per), nil
 }
 
 // OpenWindow implements store.Store.

@@ -37,3 +37,30 @@ func testLimit(t *testing.T, o Opener) {
 		}
 	}
 }
+
+// testDurableLimit: a limit's count outlives a restart: a coupon limited to
+// once a day is not claimed again because the bot restarted; a window
+// that ended while the bot was down starts afresh.
+func testDurableLimit(t *testing.T, o Opener) {
+	clock := start()
+	s := o.Open(t, clock)
+	ctx := context.Background()
+	for i, want := range []bool{true, false} {
+		if ok, err := s.TakeLimit(ctx, "coupon/oA", 1, 24*time.Hour); err != nil || ok != want {
+			t.Fatalf("firing %d before the restart: %v, %v; want %v", i+1, ok, err, want)
+		}
+	}
+	s.TakeLimit(ctx, "hourly/oA", 1, time.Hour)
+	s = o.Reopen(t, s, clock)
+	if ok, err := s.TakeLimit(ctx, "coupon/oA", 1, 24*time.Hour); err != nil || ok {
+		t.Errorf("after a restart, the day's coupon again: %v, %v; want refused", ok, err)
+	}
+	if ok, _ := s.TakeLimit(ctx, "coupon/oB", 1, 24*time.Hour); !ok {
+		t.Error("another user's coupon refused after the restart")
+	}
+	clock.T = clock.T.Add(time.Hour)
+	s = o.Reopen(t, s, clock)
+	if ok, _ := s.TakeLimit(ctx, "hourly/oA", 1, time.Hour); !ok {
+		t.Error("a window that ended while the store was closed is still refused")
+	}
+}

@@ -70,6 +70,7 @@ func Run(t *testing.T, o Opener) {
 		t.Run("DurableTrack", func(t *testing.T) { testDurableTrack(t, o) })
 		t.Run("DurableHandoffs", func(t *testing.T) { testDurableHandoffs(t, o) })
 		t.Run("DurableTallies", func(t *testing.T) { testDurableTallies(t, o) })
+		t.Run("DurableLimit", func(t *testing.T) { testDurableLimit(t, o) })
 	}
 	if o.Crash != nil {
 		t.Run("DurableWindow", func(t *testing.T) { testDurableWindow(t, o) })
