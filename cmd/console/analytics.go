@@ -3,11 +3,14 @@ package console
 import (
 	"cmp"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -222,6 +225,41 @@ func (s *scope) analyticsPage(w http.ResponseWriter, r *http.Request, se *sessio
 	v.HandTotals = total(engine.TallyHandoff)
 	v.Handoffs = newBarChart(days, sum(engine.TallyHandoff), s.t("stats.handoffs"))
 	s.render(w, http.StatusOK, "analytics", p)
+}
+
+// analyticsCSV is the daily counters of the Analytics page's 30 days as
+// CSV (day, kind, name, count), for a spreadsheet: the charts' numbers,
+// whole. A text is a follower's words: a cell starting with = + - @ is
+// prefixed with ' so that a spreadsheet shows it rather than running it.
+func (s *scope) analyticsCSV(w http.ResponseWriter, r *http.Request, se *session) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	days, err := s.a.Engine.Tallies(ctx, analyticsDays)
+	if err != nil {
+		http.Error(w, s.talliesError(err), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="wxbot-`+s.a.Name+`-`+days[len(days)-1].Day+`.csv"`)
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"day", "kind", "name", "count"})
+	for _, d := range days {
+		kinds := slices.Sorted(maps.Keys(d.Counts))
+		for _, kind := range kinds {
+			for _, name := range slices.Sorted(maps.Keys(d.Counts[kind])) {
+				cw.Write([]string{d.Date.Format("2006-01-02"), kind, csvSafe(name), strconv.FormatInt(d.Counts[kind][name], 10)})
+			}
+		}
+	}
+	cw.Flush()
+}
+
+// csvSafe keeps a spreadsheet from taking a cell for a formula.
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
 }
 
 // buttonNames names menu keys after their buttons in the session's draft

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/csv"
 	"net/http"
 	"net/url"
 	"os"
@@ -156,5 +157,35 @@ func TestAnalyticsInChinese(t *testing.T) {
 			t.Fatalf("%s: %d", path, code)
 		}
 		checkChinese(t, path, body, want...)
+	}
+}
+
+// TestAnalyticsCSV: the 30 days' counters as CSV, a follower's text that
+// looks like a formula kept as text.
+func TestAnalyticsCSV(t *testing.T) {
+	h := newHarness(t, map[string]string{"rules.yaml": sorryRules})
+	h.push(&engine.Event{Type: "text", From: "oA", Content: "价格"})
+	h.push(&engine.Event{Type: "text", From: "oA", Content: "=HYPERLINK(\"x\")"})
+	b := h.browser()
+	b.login("alice")
+	code, body, hdr := b.do("GET", "/analytics.csv", nil)
+	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/csv") || !strings.Contains(hdr.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("GET /analytics.csv: %d %v\n%s", code, hdr, body)
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rows[1:] {
+		got[r[1]+"/"+r[2]] = r[3]
+	}
+	for k, want := range map[string]string{"push/text": "2", "text/价格": "1", "rule/price": "1", "unanswered/'=hyperlink(\"x\")": "1"} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %q (all: %v)", k, got[k], want, got)
+		}
+	}
+	if strings.Join(rows[0], ",") != "day,kind,name,count" {
+		t.Errorf("header %v", rows[0])
 	}
 }

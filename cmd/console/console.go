@@ -214,6 +214,7 @@ func (s *Server) routes() {
 		mux.HandleFunc("POST "+prefix+"/activity/requeue", s.paged((*scope).requeue))
 		mux.HandleFunc("GET "+prefix+"/unanswered", s.paged((*scope).unansweredPage))
 		mux.HandleFunc("GET "+prefix+"/analytics", s.paged((*scope).analyticsPage))
+		mux.HandleFunc("GET "+prefix+"/analytics.csv", s.paged((*scope).analyticsCSV))
 	}
 	mux.HandleFunc("GET /a/{account}/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/a/"+r.PathValue("account")+"/menu", http.StatusSeeOther)
