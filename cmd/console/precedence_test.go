@@ -145,3 +145,35 @@ func TestStalePageConflicts(t *testing.T) {
 		t.Errorf("console.yaml after the conflict:\n%s", got)
 	}
 }
+
+// TestOperatorsKeyComesFirst: a reply for a menu key an operator's rule
+// answers (rules.yaml's human, key ONLINE_KF) is refused in the
+// marketer's terms, naming the rule; a key an operator's rule for every
+// click would answer is the marketer's (the console's rules come before
+// such a fallback).
+func TestOperatorsKeyComesFirst(t *testing.T) {
+	for _, tt := range []struct {
+		name, lang, want string
+	}{
+		{"Chinese", "", "菜单「客服」：key ONLINE_KF 已由运营规则 human 回复（rules.yaml:8），运营规则优先"},
+		{"English", "en", `button "客服": key ONLINE_KF is answered by the operators' rule human (rules.yaml:8), which comes first`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, map[string]string{"zz-fallback.yaml": "version: 1\nrules:\n  - name: any click\n    on: click\n    actions: [{reply: {text: 请稍候}}]\n"},
+				func(c *Config) { c.Lang = tt.lang })
+			h.t = t
+			b := h.browser()
+			b.login("alice")
+			code, body := b.post("/menu", publishForm("客服", "ONLINE_KF", "请拨打 400"))
+			if code != http.StatusUnprocessableEntity || !strings.Contains(body, html(tt.want)) || strings.Contains(body, "failed:") {
+				t.Errorf("a reply for an operator's key: %d, want 422 with only %q:\n%s", code, tt.want, body)
+			}
+			if h.file(ConsoleFile) != "" {
+				t.Errorf("console.yaml written:\n%s", h.file(ConsoleFile))
+			}
+			if code, body := b.post("/menu", publishForm("优惠", "PROMO", "本周优惠")); code != http.StatusOK {
+				t.Errorf("a key only the operators' fallback answers: %d\n%s", code, body)
+			}
+		})
+	}
+}

@@ -128,23 +128,39 @@ func (s *scope) operatorWords(d *draft) []string {
 	return out
 }
 
-// operatorsFirst refuses a keyword that an operator's rule answers before
-// the console's, found by answering the word with the rules as they would
-// be (offline): the overlaps operatorWords cannot see, such as an
-// operator's when: on the content, in the same terms.
+// operatorsFirst refuses a keyword or a menu key that an operator's rule
+// answers before the console's, found by answering it with the rules as
+// they would be (offline): an operator's key: for the same key, and the
+// overlaps operatorWords cannot see, such as an operator's when: on the
+// content, in the marketer's terms rather than as the console's own test
+// failing.
 func (s *scope) operatorsFirst(ctx context.Context, d *draft, set *engine.RuleSet) []string {
 	e := engine.New(engine.Options{Location: s.cfg.Location, Now: s.now, DryRun: true})
 	defer e.Close(context.Background())
 	e.SetRules(set)
+	// taken is the operator's rule that answers ev instead of the console's.
+	taken := func(ev *engine.Event) *engine.Rule {
+		ev.From = "oConsoleCheck"
+		res, err := e.Dispatch(ev).Finish(ctx)
+		if err != nil || len(res.Rules) == 0 || slices.ContainsFunc(res.Rules, isConsoleRule) {
+			return nil
+		}
+		return res.Rules[0]
+	}
 	var out []string
 	for i, k := range d.Keywords {
 		for _, w := range k.Words {
-			res, err := e.Dispatch(&engine.Event{Type: "text", From: "oConsoleCheck", Content: w}).Finish(ctx)
-			if err != nil || len(res.Rules) == 0 || slices.ContainsFunc(res.Rules, isConsoleRule) {
-				continue
+			if r := taken(&engine.Event{Type: "text", Content: w}); r != nil {
+				out = append(out, s.t("p.operatorWord", s.t("p.keyword", i+1), w, r.Name, filepath.Base(r.Pos.File), r.Pos.Line))
 			}
-			r := res.Rules[0]
-			out = append(out, s.t("p.operatorWord", s.t("p.keyword", i+1), w, r.Name, filepath.Base(r.Pos.File), r.Pos.Line))
+		}
+	}
+	for _, b := range keyButtons(&d.Menu) {
+		if d.Replies[b.Key].Kind == "" {
+			continue // no reply from the console: the key is the operators'
+		}
+		if r := taken(&engine.Event{Type: b.Event, Key: b.Key}); r != nil {
+			out = append(out, s.t("p.operatorKey", s.t("p.button", b.Name), b.Key, r.Name, filepath.Base(r.Pos.File), r.Pos.Line))
 		}
 	}
 	return out
