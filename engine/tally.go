@@ -130,7 +130,9 @@ func (t *tally) push(now time.Time, ev *Event, matched []*Rule, quiet bool) {
 		if text != "" {
 			t.add(day, TallyText, text, 1)
 		}
-		if !quiet && !AnswersText(matched) {
+		// a person answers during a handoff; a push that fetches a held
+		// reply is answered by it
+		if !quiet && !ev.Collects && !AnswersText(matched) {
 			t.add(day, TallyUnanswered, text, 1)
 		}
 	case IsMenuEvent(ev.Type) && ev.Key != "":

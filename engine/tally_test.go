@@ -98,13 +98,14 @@ func TestTallies(t *testing.T) {
 	push(&Event{Type: "subscribe", From: "oD"})
 	push(&Event{Type: "text", From: "oE", Content: "人工"})
 	push(&Event{Type: "text", From: "oE", Content: "发票"}) // an agent's to answer
+	push(&Event{Type: "text", From: "oF", Content: "在吗", Collects: true}) // answered by a held reply
 
 	want := map[string]map[string]int64{
-		TallyPush:       {"text": 8, "click": 1, "subscribe": 1},
-		TallyText:       {"价格": 1, "发票": 3, "订单 123": 1, "ai please": 1, "人工": 1},
+		TallyPush:       {"text": 9, "click": 1, "subscribe": 1},
+		TallyText:       {"价格": 1, "发票": 3, "订单 123": 1, "ai please": 1, "人工": 1, "在吗": 1},
 		TallyUnanswered: {"发票": 2, "": 1},
 		TallyMenu:       {"CONTACT": 1},
-		TallyRule:       {"price": 1, "ask ai": 1, "by content": 1, "menu": 1, "sorry": 3, "human": 1},
+		TallyRule:       {"price": 1, "ask ai": 1, "by content": 1, "menu": 1, "sorry": 4, "human": 1},
 		TallyAI:         {"passive": 1, TallyTokensIn: 120, TallyTokensOut: 30},
 		TallyHandoff:    {HandoffTransferred: 1},
 	}
