@@ -3,13 +3,10 @@ package redis_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/wxbot/wxbot/engine/store"
-	"github.com/wxbot/wxbot/engine/store/bolt"
-	"github.com/wxbot/wxbot/engine/store/memory"
 	"github.com/wxbot/wxbot/engine/store/redis"
 )
 
@@ -20,13 +17,7 @@ import (
 func TestGuardTallies(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	primary := &flaky{Memory: memory.New(clock)}
-	spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := redis.NewGuard(primary, redis.GuardOptions{Spool: spool, Now: clock})
-	defer g.Close()
+	primary, g := flakyGuard(t, clock)
 	ctx := context.Background()
 	day := store.TallyDay(now, time.UTC)
 	one := []store.Tally{{Day: day, Kind: "push", Name: "text", N: 1}}

@@ -19,13 +19,7 @@ import (
 func TestGuardKeysAndTrack(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
-	primary := &flaky{Memory: memory.New(clock)}
-	spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := redis.NewGuard(primary, redis.GuardOptions{Spool: spool, Now: clock})
-	defer g.Close()
+	primary, g := flakyGuard(t, clock)
 	ctx := context.Background()
 
 	if first, err := g.RememberKey(ctx, "crm:k1", "f1", time.Hour); first != "" || err != nil {
@@ -60,4 +54,18 @@ func TestGuardKeysAndTrack(t *testing.T) {
 	if _, err := g.Track(ctx, "s0"); !errors.Is(err, redis.ErrDegraded) {
 		t.Errorf("Track of a send in the skipped store: %v, want ErrDegraded", err)
 	}
+}
+
+// flakyGuard is a guard on a memory store that fails when told (flaky),
+// spooling to a bbolt file of the test's; it closes with the test.
+func flakyGuard(t *testing.T, clock func() time.Time) (*flaky, *redis.Guard) {
+	t.Helper()
+	primary := &flaky{Memory: memory.New(clock)}
+	spool, err := bolt.OpenFile(filepath.Join(t.TempDir(), "spool.db"), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := redis.NewGuard(primary, redis.GuardOptions{Spool: spool, Now: clock})
+	t.Cleanup(func() { g.Close() })
+	return primary, g
 }
