@@ -325,10 +325,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.shot("unanswered")
 	b.press(`#unanswered button[value="kw-new"]`, "a keyword reply for 发票", `document.querySelector("textarea[name='k1.words']")`)
-	if got := eval[string](b, `document.querySelector("textarea[name='k1.words']").value`); got != "发票" {
-		t.Fatalf("the new row's keyword is %q, want 发票", got)
+	if got := eval[string](b, `document.querySelector("textarea[name='k0.words']").value`); got != "发票" {
+		t.Fatalf("the new row's keyword is %q, want 发票 at the top", got)
 	}
-	b.typeIn("textarea[name='k1.r.text']", "请在小程序「开票」里申请")
+	b.typeIn("textarea[name='k0.r.text']", "请在小程序「开票」里申请")
 	b.press("#publish", "the keyword for 发票 published", has("已发布"))
 	if out, _, _ := wxbot(t, env, "simulate", "--url", bot.url, "text", "发票"); !strings.Contains(out, "请在小程序「开票」里申请") {
 		t.Fatalf("发票 after the publish: %s", out)

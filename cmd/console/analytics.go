@@ -147,7 +147,10 @@ func (s *scope) draftedWords(se *session) map[string]bool {
 
 // newKeyword starts a keyword reply for a text of the Unanswered page: a
 // row of the draft with the text as its exact keyword and an empty text
-// reply, for the marketer to fill in, test and publish.
+// reply, for the marketer to fill in, test and publish. It goes first, at
+// the top of the page the marketer lands on; an exact keyword first takes
+// its text from a "contains" row below, which is what a reply written for
+// that text is for.
 func newKeyword(d *draft, text string) {
 	words := splitWords(text)
 	if len(words) == 0 {
@@ -155,7 +158,7 @@ func newKeyword(d *draft, text string) {
 	}
 	k := applyKeywordOp(nil, "add")[0]
 	k.Words = words
-	d.Keywords = append(d.Keywords, k)
+	d.Keywords = slices.Insert(d.Keywords, 0, k)
 }
 
 // analyticsView is the Analytics page.
