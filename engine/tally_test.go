@@ -97,7 +97,7 @@ func TestTallies(t *testing.T) {
 	push(&Event{Type: "click", From: "oC", Key: "CONTACT"})
 	push(&Event{Type: "subscribe", From: "oD"})
 	push(&Event{Type: "text", From: "oE", Content: "人工"})
-	push(&Event{Type: "text", From: "oE", Content: "发票"}) // an agent's to answer
+	push(&Event{Type: "text", From: "oE", Content: "发票"})                 // an agent's to answer
 	push(&Event{Type: "text", From: "oF", Content: "在吗", Collects: true}) // answered by a held reply
 
 	want := map[string]map[string]int64{
