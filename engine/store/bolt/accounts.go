@@ -33,6 +33,16 @@ func (s *Bolt) bucket(tx *bbolt.Tx, name []byte) *bbolt.Bucket {
 	return tx.Bucket(s.root).Bucket(name)
 }
 
+// madeBucket is bucket in a writable tx, made if absent: the buckets newer
+// than the file or the account's buckets (a file made by an older wxbot
+// lacks them).
+func (s *Bolt) madeBucket(tx *bbolt.Tx, name []byte) (*bbolt.Bucket, error) {
+	if s.root == nil {
+		return tx.CreateBucketIfNotExists(name)
+	}
+	return tx.Bucket(s.root).CreateBucketIfNotExists(name)
+}
+
 // Account returns the store of one account in this file, creating its
 // buckets the first time. The view is closed with s (or before, by its own
 // Close, which leaves the file open). appID must be non-empty; the same

@@ -25,14 +25,6 @@ type handoffRecord struct {
 	Since   time.Time `json:"since"`
 }
 
-// handoffs is the bucket of handoffs in a writable tx, made if absent.
-func (s *Bolt) handoffs(tx *bbolt.Tx) (*bbolt.Bucket, error) {
-	if s.root == nil {
-		return tx.CreateBucketIfNotExists(bHandoffs)
-	}
-	return tx.Bucket(s.root).CreateBucketIfNotExists(bHandoffs)
-}
-
 // handoffHints are the OpenIDs of the handoffs bucket, in memory: read
 // once, at the first question, then kept with every write (the bbolt file
 // has one process), so that a push of a user in no handoff reads no state
@@ -49,10 +41,7 @@ func (s *Bolt) loadHints() {
 	s.hints.once.Do(func() {
 		ids := map[string]struct{}{}
 		err := s.db.View(func(tx *bbolt.Tx) error {
-			b := tx.Bucket(bHandoffs)
-			if s.root != nil {
-				b = tx.Bucket(s.root).Bucket(bHandoffs)
-			}
+			b := s.bucket(tx, bHandoffs)
 			if b == nil {
 				return nil
 			}
@@ -98,7 +87,7 @@ func (s *Bolt) PutHandoff(_ context.Context, h store.Handoff, until time.Time) e
 	now := s.now()
 	s.hint(h.OpenID, true) // before the write: a push that races it reads the state
 	err = s.db.Batch(func(tx *bbolt.Tx) error {
-		b, err := s.handoffs(tx)
+		b, err := s.madeBucket(tx, bHandoffs)
 		if err != nil {
 			return err
 		}
@@ -114,7 +103,7 @@ func (s *Bolt) PutHandoff(_ context.Context, h store.Handoff, until time.Time) e
 // EndHandoff implements store.HandoffIndex.
 func (s *Bolt) EndHandoff(_ context.Context, openID string) error {
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
-		b, err := s.handoffs(tx)
+		b, err := s.madeBucket(tx, bHandoffs)
 		if err != nil {
 			return err
 		}
@@ -133,10 +122,7 @@ func (s *Bolt) Handoffs(context.Context) ([]store.Handoff, error) {
 	now := s.now()
 	var out []store.Handoff
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bHandoffs)
-		if s.root != nil {
-			b = tx.Bucket(s.root).Bucket(bHandoffs)
-		}
+		b := s.bucket(tx, bHandoffs)
 		if b == nil {
 			return nil
 		}

@@ -39,14 +39,6 @@ func (l *boltLimits) take(now time.Time, key string, count int, per time.Duratio
 	return ok
 }
 
-// limitsBucket is the bucket in a writable tx, made if absent.
-func (s *Bolt) limitsBucket(tx *bbolt.Tx) (*bbolt.Bucket, error) {
-	if s.root == nil {
-		return tx.CreateBucketIfNotExists(bLimits)
-	}
-	return tx.Bucket(s.root).CreateBucketIfNotExists(bLimits)
-}
-
 // flushLimits writes the counts taken since the last flush, and drops the
 // windows over from the bucket once an hour.
 func (s *Bolt) flushLimits() {
@@ -64,7 +56,7 @@ func (s *Bolt) flushLimits() {
 		return
 	}
 	s.db.Update(func(tx *bbolt.Tx) error {
-		b, err := s.limitsBucket(tx)
+		b, err := s.madeBucket(tx, bLimits)
 		if err != nil {
 			return err
 		}
@@ -88,10 +80,7 @@ func limitEnd(v []byte) time.Time { return time.Unix(0, int64(binary.BigEndian.U
 // loadLimits reads the counts of the windows not over into memory.
 func (s *Bolt) loadLimits(now time.Time) error {
 	return s.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bLimits)
-		if s.root != nil {
-			b = tx.Bucket(s.root).Bucket(bLimits)
-		}
+		b := s.bucket(tx, bLimits)
 		if b == nil {
 			return nil
 		}

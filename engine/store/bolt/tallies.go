@@ -57,14 +57,6 @@ func readTally(v []byte) int64 {
 	return int64(binary.BigEndian.Uint64(v))
 }
 
-// tallies is the bucket of daily counters in a writable tx, made if absent.
-func (s *Bolt) tallies(tx *bbolt.Tx) (*bbolt.Bucket, error) {
-	if s.root == nil {
-		return tx.CreateBucketIfNotExists(bTallies)
-	}
-	return tx.Bucket(s.root).CreateBucketIfNotExists(bTallies)
-}
-
 // AddTallies implements store.Tallies: committed before it returns, in
 // one commit with the other writers of the moment (Batch). A batch with an
 // invalid counter is refused whole; a count ≤ 0, or of a day already
@@ -75,7 +67,7 @@ func (s *Bolt) AddTallies(_ context.Context, counts []store.Tally) error {
 	}
 	now := s.now()
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
-		b, err := s.tallies(tx)
+		b, err := s.madeBucket(tx, bTallies)
 		if err != nil {
 			return err
 		}

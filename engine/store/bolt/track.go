@@ -19,14 +19,6 @@ var bKeys = []byte("api_keys")
 // the send is not enqueued again, and not delivered (Track says dead).
 const idDropped byte = 'r'
 
-// keys is the bucket of idempotency keys in a writable tx, made if absent.
-func (s *Bolt) keys(tx *bbolt.Tx) (*bbolt.Bucket, error) {
-	if s.root == nil {
-		return tx.CreateBucketIfNotExists(bKeys)
-	}
-	return tx.Bucket(s.root).CreateBucketIfNotExists(bKeys)
-}
-
 // RememberKey implements store.IdempotencyKeys: committed before it
 // returns.
 func (s *Bolt) RememberKey(_ context.Context, key, fingerprint string, ttl time.Duration) (string, error) {
@@ -34,7 +26,7 @@ func (s *Bolt) RememberKey(_ context.Context, key, fingerprint string, ttl time.
 	var first string
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
 		first = "" // Batch may run this again
-		b, err := s.keys(tx)
+		b, err := s.madeBucket(tx, bKeys)
 		if err != nil {
 			return err
 		}
@@ -52,7 +44,7 @@ func (s *Bolt) RememberKey(_ context.Context, key, fingerprint string, ttl time.
 
 // pruneKeys drops expired idempotency keys (from prune).
 func (s *Bolt) pruneKeys(tx *bbolt.Tx, now time.Time) {
-	if b, err := s.keys(tx); err == nil {
+	if b, err := s.madeBucket(tx, bKeys); err == nil {
 		pruneBucket(b, func(v []byte) bool { _, ok := liveValue(v, now); return !ok })
 	}
 }
