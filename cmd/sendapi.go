@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/wxbot/wxbot/cmd/api"
@@ -111,12 +110,10 @@ func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	suffix := ""
 	if only != "" {
-		for _, a := range strings.Split(only, ",") {
-			if !console.AccountName(a) {
-				return usagef("api addtoken: --only %s: %q is not an account name (lowercase letters, digits and '-', at most 32)", only, a)
-			}
+		suffix = " accounts=" + only // as the console's users file has it
+		if _, err := console.ParseAccounts(suffix); err != nil {
+			return usagef("api addtoken: --only: %s", err)
 		}
-		suffix = " accounts=" + only
 	}
 	var b [32]byte
 	rand.Read(b[:])
