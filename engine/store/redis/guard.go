@@ -419,3 +419,14 @@ func (g *Guard) RememberQuery(ctx context.Context, key, bodyHash string, ttl tim
 	}
 	return g.local.RememberQuery(ctx, key, bodyHash, ttl)
 }
+
+// primaryAs is the guarded store as the capability T (what names it for
+// the error): the capabilities that go to the store or fail, with no
+// spool or memory standing in.
+func primaryAs[T any](g *Guard, what string) (T, error) {
+	t, ok := g.Primary.(T)
+	if !ok {
+		return t, fmt.Errorf("store %T keeps no %s", g.Primary, what)
+	}
+	return t, nil
+}

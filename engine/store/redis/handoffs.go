@@ -93,18 +93,9 @@ var _ store.HandoffIndex = (*Redis)(nil)
 // and a handoff kept in one replica's memory would count in that
 // replica's gauge only.
 
-// handoffIndex is the guarded store's index.
-func (g *Guard) handoffIndex() (store.HandoffIndex, error) {
-	h, ok := g.Primary.(store.HandoffIndex)
-	if !ok {
-		return nil, fmt.Errorf("store %T keeps no handoff index", g.Primary)
-	}
-	return h, nil
-}
-
 // PutHandoff implements store.HandoffIndex.
 func (g *Guard) PutHandoff(ctx context.Context, h store.Handoff, until time.Time) error {
-	idx, err := g.handoffIndex()
+	idx, err := primaryAs[store.HandoffIndex](g, "handoff index")
 	if err != nil {
 		return err
 	}
@@ -113,7 +104,7 @@ func (g *Guard) PutHandoff(ctx context.Context, h store.Handoff, until time.Time
 
 // EndHandoff implements store.HandoffIndex.
 func (g *Guard) EndHandoff(ctx context.Context, openID string) error {
-	idx, err := g.handoffIndex()
+	idx, err := primaryAs[store.HandoffIndex](g, "handoff index")
 	if err != nil {
 		return err
 	}
@@ -123,7 +114,7 @@ func (g *Guard) EndHandoff(ctx context.Context, openID string) error {
 // Handoffs implements store.HandoffIndex, with the patience of a scrape
 // rather than a push's.
 func (g *Guard) Handoffs(ctx context.Context) ([]store.Handoff, error) {
-	idx, err := g.handoffIndex()
+	idx, err := primaryAs[store.HandoffIndex](g, "handoff index")
 	if err != nil {
 		return nil, err
 	}

@@ -165,19 +165,10 @@ var _ store.Tallies = (*Redis)(nil)
 // refused here, before the store is called: a refusal is no failure of
 // the store, for the breaker.
 
-// tallyStore is the guarded store's counters.
-func (g *Guard) tallyStore() (store.Tallies, error) {
-	t, ok := g.Primary.(store.Tallies)
-	if !ok {
-		return nil, fmt.Errorf("store %T keeps no daily counters", g.Primary)
-	}
-	return t, nil
-}
-
 // AddTallies implements store.Tallies, with the patience of a background
 // flush rather than a push's.
 func (g *Guard) AddTallies(ctx context.Context, counts []store.Tally) error {
-	t, err := g.tallyStore()
+	t, err := primaryAs[store.Tallies](g, "daily counters")
 	if err != nil {
 		return err
 	}
@@ -190,7 +181,7 @@ func (g *Guard) AddTallies(ctx context.Context, counts []store.Tally) error {
 // ReadTallies implements store.Tallies, with the patience of a page's
 // load rather than a push's.
 func (g *Guard) ReadTallies(ctx context.Context, day string) ([]store.Tally, error) {
-	t, err := g.tallyStore()
+	t, err := primaryAs[store.Tallies](g, "daily counters")
 	if err != nil {
 		return nil, err
 	}

@@ -72,9 +72,9 @@ func (s *Redis) deadReason(ctx context.Context, id string) (string, error) {
 // from sending it again, so while the store fails the caller is refused
 // and tries again later.
 func (g *Guard) RememberKey(ctx context.Context, key, fingerprint string, ttl time.Duration) (string, error) {
-	keys, ok := g.Primary.(store.IdempotencyKeys)
-	if !ok {
-		return "", fmt.Errorf("store %T keeps no idempotency keys", g.Primary)
+	keys, err := primaryAs[store.IdempotencyKeys](g, "idempotency keys")
+	if err != nil {
+		return "", err
 	}
 	return guarded(g, ctx, 2*time.Second, func(c context.Context) (string, error) {
 		return keys.RememberKey(c, key, fingerprint, ttl)
@@ -85,9 +85,9 @@ func (g *Guard) RememberKey(ctx context.Context, key, fingerprint string, ttl ti
 // for a send it does not know, the local spool's, where a send accepted
 // while the store failed waits.
 func (g *Guard) Track(ctx context.Context, id string) (outbox.Status, error) {
-	t, ok := g.Primary.(outbox.Tracker)
-	if !ok {
-		return outbox.Status{}, fmt.Errorf("store %T tracks no sends", g.Primary)
+	t, err := primaryAs[outbox.Tracker](g, "record of sends")
+	if err != nil {
+		return outbox.Status{}, err
 	}
 	st, err := guarded(g, ctx, 2*time.Second, func(c context.Context) (outbox.Status, error) { return t.Track(c, id) }, nil)
 	if err == nil && st.State != outbox.Unknown {
