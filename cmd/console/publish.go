@@ -43,6 +43,7 @@ func (c *checkResult) OK() bool { return len(c.Problems) == 0 }
 // WeChat's limits and every one of its keys is answered.
 func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult {
 	res := &checkResult{Problems: d.problems(s.lang, disk.menuOwned)}
+	res.Problems = append(res.Problems, s.operatorWords(d)...)
 	var err error
 	if res.console, err = d.consoleYAML(); err != nil {
 		res.Problems = append(res.Problems, err.Error())
@@ -106,13 +107,33 @@ func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult 
 	return res
 }
 
+// operatorWords refuses a keyword an operator's rule answers by its text
+// gate: the operators' rules with a condition come first, whatever their
+// files are called (rules.placeConsole), so the console's reply would
+// never be seen.
+func (s *scope) operatorWords(d *draft) []string {
+	var out []string
+	ops := s.operatorRules()
+	for i, k := range d.Keywords {
+		for _, w := range k.Words {
+			for _, r := range ops {
+				if r.Disabled || !r.Answers("text") || r.Text.IsZero() || !r.Text.Match(w, engine.NormalizeText(w)) {
+					continue
+				}
+				out = append(out, s.t("p.operatorWord", s.t("p.keyword", i+1), w, r.Name, filepath.Base(r.Pos.File), r.Pos.Line))
+				break
+			}
+		}
+	}
+	return out
+}
+
 // operatorsFirst refuses a keyword or a menu key that an operator's rule
-// answers before the console's (the operators' rules with a condition
-// come first: rules.placeConsole), found by answering it with the rules
-// as they would be, offline: an operator's text: or key: for the same
-// word or key, and an overlap no gate shows, such as an operator's when:
-// on the content. It says so in the marketer's terms rather than as the
-// console's own test failing.
+// answers before the console's, found by answering it with the rules as
+// they would be (offline): an operator's key: for the same key, and the
+// overlaps operatorWords cannot see, such as an operator's when: on the
+// content, in the marketer's terms rather than as the console's own test
+// failing.
 func (s *scope) operatorsFirst(ctx context.Context, d *draft, set *engine.RuleSet) []string {
 	e := engine.New(engine.Options{Location: s.cfg.Location, Now: s.now, DryRun: true})
 	defer e.Close(context.Background())
