@@ -133,7 +133,9 @@ func (s *scope) operatorWords(d *draft) []string {
 // they would be (offline): an operator's key: for the same key, and the
 // overlaps operatorWords cannot see, such as an operator's when: on the
 // content, in the marketer's terms rather than as the console's own test
-// failing.
+// failing. It answers at the present time, so operatorWords stays first:
+// a word an operator's rule takes only in its active: window is refused
+// whatever the hour of the publish.
 func (s *scope) operatorsFirst(ctx context.Context, d *draft, set *engine.RuleSet) []string {
 	e := engine.New(engine.Options{Location: s.cfg.Location, Now: s.now, DryRun: true})
 	defer e.Close(context.Background())
