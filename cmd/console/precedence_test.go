@@ -177,3 +177,26 @@ func TestOperatorsKeyComesFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestOperatorsWindowedKeyComesFirst: an operator's rule for a key only in
+// its window is the key's whatever the hour of the publish: refused
+// outside the window as inside.
+func TestOperatorsWindowedKeyComesFirst(t *testing.T) {
+	h := newHarness(t, map[string]string{"ops.yaml": `version: 1
+windows:
+  past: {from: "2001-01-01", until: "2001-01-02"}
+rules:
+  - name: new year
+    on: click
+    key: GIFT
+    active: past
+    actions: [{reply: {text: 新年礼物}}]
+`})
+	b := h.browser()
+	b.login("alice")
+	code, body := b.post("/menu", publishForm("礼物", "GIFT", "本周礼物"))
+	want := `button "礼物": key GIFT is answered by the operators' rule new year (ops.yaml:5), which comes first`
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, html(want)) {
+		t.Errorf("a reply for a key an operator's rule takes in its window: %d, want 422 with %q:\n%s", code, want, body)
+	}
+}

@@ -108,9 +108,9 @@ func (s *scope) check(ctx context.Context, d *draft, disk *onDisk) *checkResult 
 }
 
 // operatorWords refuses a keyword an operator's rule answers by its text
-// gate: the operators' rules with a condition come first, whatever their
-// files are called (rules.placeConsole), so the console's reply would
-// never be seen.
+// gate, and a menu key one names in its key: the operators' rules with a
+// condition come first, whatever their files are called
+// (rules.placeConsole), so the console's reply would never be seen.
 func (s *scope) operatorWords(d *draft) []string {
 	var out []string
 	ops := s.operatorRules()
@@ -121,6 +121,17 @@ func (s *scope) operatorWords(d *draft) []string {
 					continue
 				}
 				out = append(out, s.t("p.operatorWord", s.t("p.keyword", i+1), w, r.Name, filepath.Base(r.Pos.File), r.Pos.Line))
+				break
+			}
+		}
+	}
+	for _, b := range keyButtons(&d.Menu) {
+		if d.Replies[b.Key].Kind == "" {
+			continue // no reply from the console: the key is the operators'
+		}
+		for _, r := range ops {
+			if !r.Disabled && r.Answers(b.Event) && slices.Contains(r.Keys, b.Key) {
+				out = append(out, s.t("p.operatorKey", s.t("p.button", b.Name), b.Key, r.Name, filepath.Base(r.Pos.File), r.Pos.Line))
 				break
 			}
 		}
