@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
 
+	"github.com/wxbot/wxbot/cmd/accounts"
 	"github.com/wxbot/wxbot/cmd/admin"
 	"github.com/wxbot/wxbot/cmd/bot"
 	"github.com/wxbot/wxbot/cmd/console"
@@ -148,7 +149,7 @@ func runConsole(ctx context.Context, env *cmdEnv, args []string) error {
 	suffix := ""
 	if only != "" {
 		suffix = " accounts=" + only
-		if _, err := console.ParseAccounts(suffix); err != nil {
+		if _, err := accounts.ParseOnly(suffix); err != nil {
 			return usagef("console adduser: --only: %s", err)
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wxbot/wxbot/cmd/accounts"
 	"github.com/wxbot/wxbot/cmd/api"
-	"github.com/wxbot/wxbot/cmd/console"
 )
 
 func init() {
@@ -111,7 +111,7 @@ func runAPI(ctx context.Context, env *cmdEnv, args []string) error {
 	suffix := ""
 	if only != "" {
 		suffix = " accounts=" + only // as the console's users file has it
-		if _, err := console.ParseAccounts(suffix); err != nil {
+		if _, err := accounts.ParseOnly(suffix); err != nil {
 			return usagef("api addtoken: --only: %s", err)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wxbot/wxbot/cmd/accounts"
 )
 
 // token is one line of the tokens file.
@@ -97,15 +99,8 @@ func parseToken(line string) (token, error) {
 		return t, fmt.Errorf("token %q: the hash is not 64 hex digits (the SHA-256 of the token, never the token itself)", name)
 	}
 	copy(t.hash[:], b)
-	for _, f := range fields[1:] {
-		list, ok := strings.CutPrefix(f, "accounts=")
-		if !ok || t.accounts != nil {
-			return t, fmt.Errorf("token %q: after the hash, want nothing or accounts=NAME,NAME, not %q", name, f)
-		}
-		t.accounts = strings.Split(list, ",")
-		if slices.Contains(t.accounts, "") {
-			return t, fmt.Errorf("token %q: accounts=%s: an empty account name", name, list)
-		}
+	if t.accounts, err = accounts.ParseOnly(strings.Join(fields[1:], " ")); err != nil {
+		return t, fmt.Errorf("token %q: %w", name, err)
 	}
 	return t, nil
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wxbot/wxbot/cmd/accounts"
+
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wxbot/wxbot/engine"
@@ -60,46 +62,12 @@ func ReadUsers(path string) (map[string]User, error) {
 			return nil, fmt.Errorf("%s:%d: user %q: not a bcrypt hash: %w", path, n, name, err)
 		}
 		u := User{Hash: []byte(fields[0])}
-		if u.Accounts, err = ParseAccounts(strings.Join(fields[1:], " ")); err != nil {
+		if u.Accounts, err = accounts.ParseOnly(strings.Join(fields[1:], " ")); err != nil {
 			return nil, fmt.Errorf("%s:%d: user %q: %w", path, n, name, err)
 		}
 		users[name] = u
 	}
 	return users, nil
-}
-
-// ParseAccounts reads what follows a user's hash: nothing (nil: every
-// account), or accounts=NAME,NAME.
-func ParseAccounts(rest string) ([]string, error) {
-	fields := strings.Fields(rest)
-	if len(fields) == 0 {
-		return nil, nil
-	}
-	list, ok := strings.CutPrefix(fields[0], "accounts=")
-	if !ok || len(fields) > 1 {
-		return nil, fmt.Errorf("after the hash, want nothing or accounts=NAME,NAME (the accounts the user may edit), not %q", strings.Join(fields, " "))
-	}
-	names := strings.Split(list, ",")
-	for _, a := range names {
-		if !AccountName(a) {
-			return nil, fmt.Errorf("accounts=%s: %q is not an account name (lowercase letters, digits and '-', at most 32)", list, a)
-		}
-	}
-	return names, nil
-}
-
-// AccountName reports whether a is an account's name as the accounts
-// file spells it.
-func AccountName(a string) bool {
-	if a == "" || len(a) > 32 {
-		return false
-	}
-	for _, c := range a {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // ValidName reports whether name can be a user name: 1-64 letters, digits,
